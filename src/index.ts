@@ -1,6 +1,5 @@
-import { app } from "@azure/functions";
-
-// Streamed HTTP bodies (chat SSE) need the library's HTTP proxy; it must be on before any registration.
-app.setup({ enableHttpStream: true });
+// The app's entry point (package.json "main"). Import order matters: setup runs before any registration.
+import "./setup.js";
 
 // One import per function module; each registers itself with app.*.
+import "./functions/health.js";

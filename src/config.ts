@@ -1,0 +1,332 @@
+/**
+ * The app's settings: the only module that reads the environment. Every setting is read once,
+ * validated, and any problems are reported together in one ConfigurationError, so a user fixes
+ * their settings in one pass instead of one restart per mistake.
+ *
+ * The names are part of the product: infra/ (Bicep) and local.settings.sample.json use them too.
+ */
+import { ConfigurationError } from "./errors.js";
+
+export type ApiStyle = "v1" | "dated";
+export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
+export type HttpAuthLevel = "function" | "anonymous";
+
+export interface OpenAIConfig {
+  /** Resource endpoint without a trailing slash or `/openai/...` suffix, e.g. `https://contoso.openai.azure.com`. */
+  endpoint: string;
+  apiStyle: ApiStyle;
+  /** Used only by the dated API style. */
+  apiVersion: string;
+  /** Set only when key auth is wanted; otherwise Entra ID (managed identity) is used. */
+  apiKey: string | undefined;
+  /** Client id of a user-assigned managed identity. */
+  clientId: string | undefined;
+  timeoutInMs: number;
+  maxRetries: number;
+  /**
+   * True when the platform offers a managed identity endpoint (Azure, or the local simulator's
+   * stand-in): then ManagedIdentityCredential is used instead of the DefaultAzureCredential chain.
+   */
+  managedIdentityAvailable: boolean;
+  deployments: { chat: string; embeddings: string; transcription: string };
+}
+
+/** Storage settings, in the same form the Functions host reads them from `AzureWebJobsStorage`. */
+export type StorageConfig =
+  | { kind: "connectionString"; connectionString: string }
+  | {
+      kind: "identity";
+      blobServiceUri: string;
+      queueServiceUri: string;
+      /** Client id from `AzureWebJobsStorage__clientId`, for a user-assigned identity. */
+      clientId: string | undefined;
+    };
+
+export interface Config {
+  openai: OpenAIConfig;
+  storage: StorageConfig;
+  http: { authLevel: HttpAuthLevel; maxRequestBytes: number };
+  audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
+  transcription: { maxConcurrency: number; maxChunkBytes: number };
+  embeddings: {
+    queue: string;
+    container: string;
+    maxInputsPerRequest: number;
+    maxTokensPerRequest: number;
+    maxWaitInMs: number;
+    chunkTokens: number;
+    chunkOverlapTokens: number;
+    throttleBudgetInMs: number;
+  };
+}
+
+export interface SettingInfo {
+  name: string;
+  required: boolean;
+  defaultValue?: string;
+  description: string;
+}
+
+/** Every setting the app reads, for docs and for the Bicep consistency tests. */
+export const SETTINGS: readonly SettingInfo[] = [
+  { name: "AZURE_OPENAI_ENDPOINT", required: true, description: "Azure OpenAI endpoint, e.g. https://NAME.openai.azure.com" },
+  { name: "AZURE_OPENAI_API_STYLE", required: false, defaultValue: "v1", description: "`v1` (/openai/v1/) or `dated` (/openai/deployments/...?api-version=)" },
+  { name: "AZURE_OPENAI_API_VERSION", required: false, defaultValue: "2024-10-21", description: "api-version for the dated style" },
+  { name: "AZURE_OPENAI_API_KEY", required: false, description: "API key; when absent, Entra ID (managed identity) is used" },
+  { name: "AZURE_CLIENT_ID", required: false, description: "Client id of the user-assigned managed identity" },
+  { name: "AZURE_OPENAI_CHAT_DEPLOYMENT", required: false, defaultValue: "gpt-4o-mini", description: "Chat deployment" },
+  { name: "AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", required: false, defaultValue: "text-embedding-3-small", description: "Embeddings deployment" },
+  { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
+  { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
+  { name: "AZURE_OPENAI_MAX_RETRIES", required: false, defaultValue: "2", description: "Retries the openai client makes itself" },
+  // Storage: one of two forms is required, exactly as the Functions host reads it.
+  { name: "AzureWebJobsStorage", required: false, description: "Storage connection string (`UseDevelopmentStorage=true` for Azurite); or the identity form below" },
+  { name: "AzureWebJobsStorage__blobServiceUri", required: false, description: "Identity form: blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net" },
+  { name: "AzureWebJobsStorage__queueServiceUri", required: false, description: "Identity form: queue endpoint, e.g. https://ACCOUNT.queue.core.windows.net" },
+  { name: "AzureWebJobsStorage__credential", required: false, description: "Identity form: `managedidentity`" },
+  { name: "AzureWebJobsStorage__clientId", required: false, description: "Identity form: client id of the user-assigned identity" },
+  { name: "AUDIO_CONTAINER", required: false, defaultValue: "audio", description: "Container watched for audio" },
+  { name: "TRANSCRIPTS_CONTAINER", required: false, defaultValue: "transcripts", description: "Container for transcripts and status records" },
+  { name: "AUDIO_BLOB_TRIGGER_SOURCE", required: false, defaultValue: "LogsAndContainerScan", description: "`LogsAndContainerScan` or `EventGrid` (Flex Consumption needs EventGrid)" },
+  { name: "EMBEDDINGS_QUEUE", required: false, defaultValue: "embeddings", description: "Queue of texts to embed" },
+  { name: "EMBEDDINGS_CONTAINER", required: false, defaultValue: "embeddings", description: "Container for embeddings results and error records" },
+  { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
+  { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
+  { name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST", required: false, defaultValue: "2048", description: "Inputs per embeddings request (16 for text-embedding-ada-002)" },
+  { name: "EMBEDDINGS_MAX_TOKENS_PER_REQUEST", required: false, defaultValue: "300000", description: "Tokens per embeddings request" },
+  { name: "EMBEDDINGS_MAX_WAIT_MS", required: false, defaultValue: "20", description: "How long the batcher waits to fill a request" },
+  { name: "EMBEDDINGS_CHUNK_TOKENS", required: false, defaultValue: "8191", description: "Largest chunk of one input, in tokens" },
+  { name: "EMBEDDINGS_CHUNK_OVERLAP_TOKENS", required: false, defaultValue: "0", description: "Tokens shared by neighbouring chunks" },
+  { name: "EMBEDDINGS_THROTTLE_BUDGET_MS", required: false, defaultValue: "60000", description: "How long one invocation waits out throttling before handing the message back" },
+  { name: "TRANSCRIPTION_MAX_CONCURRENCY", required: false, defaultValue: "4", description: "Chunks of one file transcribed at once" },
+  { name: "TRANSCRIPTION_MAX_CHUNK_BYTES", required: false, defaultValue: "25000000", description: "Largest upload to Whisper (Azure's limit is 25 MB)" },
+];
+
+const DEFAULTS = Object.fromEntries(
+  SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]),
+);
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates every setting.
+ * @throws ConfigurationError listing every missing or malformed setting with how to fix it.
+ */
+export function loadConfig(env: Env): Config {
+  const reader = new SettingsReader(env);
+  const config: Config = {
+    openai: {
+      endpoint: reader.read("AZURE_OPENAI_ENDPOINT", parseOpenAIEndpoint),
+      apiStyle: reader.read("AZURE_OPENAI_API_STYLE", oneOf(["v1", "dated"] as const)),
+      apiVersion: reader.read("AZURE_OPENAI_API_VERSION", parseApiVersion),
+      apiKey: reader.optional("AZURE_OPENAI_API_KEY"),
+      clientId: reader.optional("AZURE_CLIENT_ID"),
+      timeoutInMs: reader.read("AZURE_OPENAI_TIMEOUT_MS", integer(1000, 3_600_000)),
+      maxRetries: reader.read("AZURE_OPENAI_MAX_RETRIES", integer(0, 10)),
+      managedIdentityAvailable: Boolean(reader.optional("IDENTITY_ENDPOINT") ?? reader.optional("MSI_ENDPOINT")),
+      deployments: {
+        chat: reader.read("AZURE_OPENAI_CHAT_DEPLOYMENT", parseDeploymentName),
+        embeddings: reader.read("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", parseDeploymentName),
+        transcription: reader.read("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", parseDeploymentName),
+      },
+    },
+    storage: readStorage(reader),
+    http: {
+      authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
+      maxRequestBytes: reader.read("HTTP_MAX_REQUEST_BYTES", integer(1024, 100 * 1024 * 1024)),
+    },
+    audio: {
+      container: reader.read("AUDIO_CONTAINER", parseContainerName),
+      transcriptsContainer: reader.read("TRANSCRIPTS_CONTAINER", parseContainerName),
+      triggerSource: reader.read("AUDIO_BLOB_TRIGGER_SOURCE", oneOf(["LogsAndContainerScan", "EventGrid"] as const)),
+    },
+    transcription: {
+      maxConcurrency: reader.read("TRANSCRIPTION_MAX_CONCURRENCY", integer(1, 64)),
+      maxChunkBytes: reader.read("TRANSCRIPTION_MAX_CHUNK_BYTES", integer(64 * 1024, 25_000_000)),
+    },
+    embeddings: {
+      queue: reader.read("EMBEDDINGS_QUEUE", parseQueueName),
+      container: reader.read("EMBEDDINGS_CONTAINER", parseContainerName),
+      maxInputsPerRequest: reader.read("EMBEDDINGS_MAX_INPUTS_PER_REQUEST", integer(1, 2048)),
+      maxTokensPerRequest: reader.read("EMBEDDINGS_MAX_TOKENS_PER_REQUEST", integer(1, 10_000_000)),
+      maxWaitInMs: reader.read("EMBEDDINGS_MAX_WAIT_MS", integer(0, 10_000)),
+      chunkTokens: reader.read("EMBEDDINGS_CHUNK_TOKENS", integer(16, 8191)),
+      chunkOverlapTokens: reader.read("EMBEDDINGS_CHUNK_OVERLAP_TOKENS", integer(0, 4096)),
+      throttleBudgetInMs: reader.read("EMBEDDINGS_THROTTLE_BUDGET_MS", integer(0, 3_600_000)),
+    },
+  };
+  if (config.embeddings.chunkOverlapTokens >= config.embeddings.chunkTokens) {
+    reader.problem(
+      "EMBEDDINGS_CHUNK_OVERLAP_TOKENS",
+      `must be smaller than EMBEDDINGS_CHUNK_TOKENS (${config.embeddings.chunkTokens}); lower the overlap`,
+    );
+  }
+  reader.throwIfProblems();
+  return config;
+}
+
+/** A parser returns the value, or throws Error whose message says what is wrong and how to fix it. */
+type Parser<T> = (raw: string) => T;
+
+class SettingsReader {
+  private readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  /** The trimmed value, or undefined when unset or blank. */
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  read<T>(name: string, parse: Parser<T>): T {
+    const raw = this.optional(name) ?? DEFAULTS[name];
+    if (raw === undefined) {
+      this.problem(name, "is missing; set it in local.settings.json (Values) locally or in the app settings in Azure");
+      return undefined as T; // only reached when throwIfProblems() will throw
+    }
+    try {
+      return parse(raw);
+    } catch (error) {
+      this.problem(name, (error as Error).message);
+      return undefined as T;
+    }
+  }
+
+  problem(name: string, message: string): void {
+    this.problems.push(`${name} ${message}`);
+  }
+
+  throwIfProblems(): void {
+    if (this.problems.length > 0) throw new ConfigurationError(this.problems);
+  }
+}
+
+function readStorage(reader: SettingsReader): StorageConfig {
+  const connectionString = reader.optional("AzureWebJobsStorage");
+  const blobServiceUri = reader.optional("AzureWebJobsStorage__blobServiceUri");
+  const queueServiceUri = reader.optional("AzureWebJobsStorage__queueServiceUri");
+  const accountName = reader.optional("AzureWebJobsStorage__accountName");
+  const clientId = reader.optional("AzureWebJobsStorage__clientId");
+  if (connectionString) {
+    if (!/UseDevelopmentStorage=true|AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(connectionString)) {
+      reader.problem(
+        "AzureWebJobsStorage",
+        "is not a storage connection string; use `UseDevelopmentStorage=true` for Azurite, an account connection string, or the AzureWebJobsStorage__blobServiceUri/__queueServiceUri identity form",
+      );
+    }
+    return { kind: "connectionString", connectionString };
+  }
+  if (blobServiceUri || queueServiceUri || accountName) {
+    const blob = blobServiceUri ?? (accountName && `https://${accountName}.blob.core.windows.net`);
+    const queue = queueServiceUri ?? (accountName && `https://${accountName}.queue.core.windows.net`);
+    if (!blob) reader.problem("AzureWebJobsStorage__blobServiceUri", "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)");
+    if (!queue) reader.problem("AzureWebJobsStorage__queueServiceUri", "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)");
+    for (const [name, value] of [["AzureWebJobsStorage__blobServiceUri", blob], ["AzureWebJobsStorage__queueServiceUri", queue]] as const) {
+      if (value && !isHttpUrl(value)) reader.problem(name, `is not a URL (got "${value}"); expected e.g. https://ACCOUNT.blob.core.windows.net`);
+    }
+    return { kind: "identity", blobServiceUri: blob || "", queueServiceUri: queue || "", clientId };
+  }
+  reader.problem(
+    "AzureWebJobsStorage",
+    "is missing; set it to `UseDevelopmentStorage=true` for Azurite, to a connection string, or use AzureWebJobsStorage__blobServiceUri and AzureWebJobsStorage__queueServiceUri with a managed identity",
+  );
+  return { kind: "connectionString", connectionString: "" };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || url.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Accepts the resource endpoint in the forms the portal and SDK samples show, including a pasted
+ * v1 base URL, and returns it bare so both API styles can build their own paths from it.
+ */
+export function parseOpenAIEndpoint(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`is not a URL (got "${raw}"); expected e.g. https://NAME.openai.azure.com`);
+  }
+  const loopback = LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new Error(`must use https (got "${url.protocol}//${url.host}"); plain http is accepted only for a local simulator on localhost`);
+  }
+  if (url.search || url.hash) {
+    throw new Error("must not carry a query string or fragment; give only the resource endpoint, e.g. https://NAME.openai.azure.com");
+  }
+  if (url.username || url.password) {
+    throw new Error("must not contain credentials; use AZURE_OPENAI_API_KEY or a managed identity");
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  if (path !== "" && !/^\/openai(\/v1)?$/i.test(path)) {
+    throw new Error(`has an unexpected path "${url.pathname}"; give only the resource endpoint, e.g. https://NAME.openai.azure.com`);
+  }
+  return `${url.protocol}//${url.host}`;
+}
+
+function parseApiVersion(raw: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(raw)) {
+    throw new Error(`must look like 2024-10-21 or 2025-04-01-preview (got "${raw}")`);
+  }
+  return raw;
+}
+
+function parseDeploymentName(raw: string): string {
+  // Azure deployment names: letters, digits, '-', '_', '.'; at most 64 characters.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(raw)) {
+    throw new Error(`is not a valid deployment name (got "${raw}"); use the name shown under Deployments in the Azure AI Foundry portal`);
+  }
+  return raw;
+}
+
+function parseContainerName(raw: string): string {
+  if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(raw)) {
+    throw new Error(`is not a valid container name (got "${raw}"); use 3-63 lowercase letters, digits and single hyphens`);
+  }
+  return raw;
+}
+
+function parseQueueName(raw: string): string {
+  if (!/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(raw)) {
+    throw new Error(`is not a valid queue name (got "${raw}"); use 3-63 lowercase letters, digits and single hyphens`);
+  }
+  return raw;
+}
+
+function oneOf<const T extends string>(choices: readonly T[]): Parser<T> {
+  return (raw) => {
+    const match = choices.find((choice) => choice.toLowerCase() === raw.toLowerCase());
+    if (!match) throw new Error(`must be one of ${choices.map((c) => `"${c}"`).join(", ")} (got "${raw}")`);
+    return match;
+  };
+}
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`must be a whole number from ${min} to ${max} (got "${raw}")`);
+    }
+    return value;
+  };
+}
+
+let processConfig: Config | undefined;
+
+/**
+ * The process's configuration, read from process.env on first use and fixed afterwards
+ * (settings change only with a restart, as on Azure).
+ * @throws ConfigurationError listing every problem.
+ */
+export function getProcessConfig(): Config {
+  processConfig ??= loadConfig(process.env);
+  return processConfig;
+}

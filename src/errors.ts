@@ -1,0 +1,216 @@
+/**
+ * The error model every trigger maps from. A failure is classified once, here, into one of five
+ * kinds; the HTTP, queue and blob handlers decide what to do from the kind alone:
+ *
+ * | kind               | examples                                         | HTTP   | queue / blob                    |
+ * |--------------------|--------------------------------------------------|--------|---------------------------------|
+ * | bad_input          | body not JSON, schema violation, corrupt audio   | 4xx    | error record, completed at once |
+ * | throttled          | 429 (carries the retry delay)                    | 429    | wait and retry, then hand back  |
+ * | transient          | 408, 409, 5xx, connection reset, timeout         | 502/503| throw: the host retries         |
+ * | upstream_permanent | 400 incl. content_filter, 401/403, 404           | 400/502| error record, completed at once |
+ * | configuration      | missing/malformed settings                       | 500    | throw: nothing works until fixed|
+ */
+import {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from "openai";
+
+export type FailureKind = "bad_input" | "throttled" | "transient" | "upstream_permanent" | "configuration";
+
+export interface AppErrorOptions {
+  /** Upstream HTTP status, when the failure came from Azure OpenAI or storage. */
+  status?: number;
+  /** Machine-readable code: `content_filter`, `DeploymentNotFound`, `invalid_json`, ... */
+  code?: string;
+  /** The request field at fault, for bad input. */
+  param?: string;
+  /** How long to wait before retrying, for throttling. */
+  retryAfterInMs?: number;
+  /** Extra data a caller may show, e.g. content filter results. Never secrets. */
+  details?: unknown;
+  /** Upstream request id (`apim-request-id` / `x-request-id`) for support cases. */
+  requestId?: string;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly kind: FailureKind;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly param: string | undefined;
+  readonly retryAfterInMs: number | undefined;
+  readonly details: unknown;
+  readonly requestId: string | undefined;
+
+  constructor(kind: FailureKind, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.kind = kind;
+    this.status = options.status;
+    this.code = options.code;
+    this.param = options.param;
+    this.retryAfterInMs = options.retryAfterInMs;
+    this.details = options.details;
+    this.requestId = options.requestId;
+  }
+
+  /** True when trying the same thing again later can succeed. */
+  get retryable(): boolean {
+    return this.kind === "throttled" || this.kind === "transient";
+  }
+}
+
+/** Input the caller must fix; never retried. */
+export class BadInputError extends AppError {
+  constructor(message: string, options: Omit<AppErrorOptions, "status"> = {}) {
+    super("bad_input", message, options);
+    this.name = "BadInputError";
+  }
+}
+
+/** Settings are missing or malformed; lists every problem at once. */
+export class ConfigurationError extends AppError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(
+      "configuration",
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigurationError";
+    this.problems = problems;
+  }
+}
+
+/** The caller (an HTTP client that disconnected, a shutting-down host) cancelled the work. */
+export class AbortedError extends AppError {
+  constructor(cause?: unknown) {
+    super("transient", "The operation was cancelled", { code: "aborted", cause });
+    this.name = "AbortedError";
+  }
+}
+
+/**
+ * Classifies any thrown value. Already-classified errors pass through unchanged.
+ * Messages are built from status and Azure's error code, never from request headers,
+ * so keys and tokens cannot leak into them.
+ */
+export function classifyError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof APIUserAbortError) return new AbortedError(error);
+  if (isAbortError(error)) return new AbortedError(error);
+  // Timeout is a subclass of connection error: check it first for the clearer message.
+  if (error instanceof APIConnectionTimeoutError) {
+    return new AppError("transient", "Azure OpenAI did not answer in time (timeout); it will be retried", { code: "timeout", cause: error });
+  }
+  if (error instanceof APIConnectionError) {
+    return new AppError("transient", `Could not reach Azure OpenAI (connection failed: ${describeCause(error)}); it will be retried`, {
+      code: "connection_error",
+      cause: error,
+    });
+  }
+  if (error instanceof APIError && typeof error.status === "number") {
+    return classifyStatus(error.status, upstreamBody(error), error.headers, error);
+  }
+  if (isNodeConnectionError(error)) {
+    return new AppError("transient", `Connection failed (${(error as NodeJS.ErrnoException).code}); it will be retried`, {
+      code: "connection_error",
+      cause: error,
+    });
+  }
+  return new AppError("transient", `Unexpected error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+interface UpstreamBody {
+  code?: string;
+  message?: string;
+  param?: string;
+  innerError?: unknown;
+}
+
+/** Maps an upstream HTTP status (Azure OpenAI or storage) to a kind, with an actionable message. */
+export function classifyStatus(
+  status: number,
+  body: UpstreamBody,
+  headers: Headers | undefined,
+  cause?: unknown,
+): AppError {
+  const requestId = headers?.get("apim-request-id") ?? headers?.get("x-request-id") ?? undefined;
+  const upstream = body.message ? `: ${body.message}` : "";
+  const base = { status, code: body.code, requestId, cause };
+  if (status === 429) {
+    return new AppError("throttled", `Azure OpenAI is throttling requests (429)${upstream}`, {
+      ...base,
+      retryAfterInMs: retryAfterInMs(headers) ?? 1000,
+    });
+  }
+  if (status === 408 || status === 409 || status >= 500) {
+    return new AppError("transient", `Azure OpenAI failed temporarily (${status})${upstream}; it will be retried`, base);
+  }
+  if (status === 401 || status === 403) {
+    return new AppError(
+      "upstream_permanent",
+      `Azure OpenAI refused the app's credentials (${status}). Give the app's managed identity the ` +
+        `"Cognitive Services OpenAI User" role on the Azure OpenAI resource (role assignments can take ` +
+        `a few minutes to apply), or check AZURE_OPENAI_API_KEY if key auth is used.`,
+      { ...base, code: body.code ?? (status === 401 ? "unauthorized" : "forbidden") },
+    );
+  }
+  if (status === 404) {
+    return new AppError(
+      "upstream_permanent",
+      `Azure OpenAI returned 404 (${body.code ?? "NotFound"})${upstream}. Check that the deployment named in ` +
+        `AZURE_OPENAI_*_DEPLOYMENT exists on the resource in AZURE_OPENAI_ENDPOINT.`,
+      base,
+    );
+  }
+  const isContentFilter = body.code === "content_filter";
+  return new AppError(
+    "upstream_permanent",
+    isContentFilter
+      ? `Azure OpenAI's content filter blocked the request${upstream}`
+      : `Azure OpenAI rejected the request (${status})${upstream}`,
+    { ...base, param: body.param, details: isContentFilter ? body.innerError : undefined },
+  );
+}
+
+/** Reads Azure's `retry-after-ms` (preferred, finer) or the standard `retry-after` header. */
+export function retryAfterInMs(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get("retry-after-ms"));
+  if (Number.isFinite(ms) && ms >= 0 && headers?.get("retry-after-ms")) return ms;
+  const raw = headers?.get("retry-after");
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function upstreamBody(error: APIError): UpstreamBody {
+  const body = error.error as Record<string, unknown> | undefined;
+  if (!body || typeof body !== "object") return {};
+  return {
+    code: typeof body.code === "string" ? body.code : undefined,
+    message: typeof body.message === "string" ? body.message : undefined,
+    param: typeof body.param === "string" ? body.param : undefined,
+    innerError: body.innererror ?? body.inner_error,
+  };
+}
+
+function describeCause(error: Error): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? error.message;
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR");
+}
+
+const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+
+function isNodeConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && CONNECTION_CODES.has(code);
+}

@@ -1,0 +1,31 @@
+import type { Logger } from "../logging.js";
+
+export interface OpenAICallRecord {
+  operation: string;
+  deployment: string;
+  latencyInMs: number;
+  status?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  /** `apim-request-id` (Azure) or `x-request-id`, for support cases. */
+  requestId?: string | null;
+}
+
+/** One line per Azure OpenAI call: what, where, how long, how many tokens, which request. */
+export function logOpenAICall(logger: Logger, record: OpenAICallRecord): void {
+  const parts = [
+    `Azure OpenAI ${record.operation}`,
+    `deployment=${record.deployment}`,
+    `latencyMs=${Math.round(record.latencyInMs)}`,
+  ];
+  if (record.status !== undefined) parts.push(`status=${record.status}`);
+  if (record.promptTokens !== undefined) parts.push(`promptTokens=${record.promptTokens}`);
+  if (record.completionTokens !== undefined) parts.push(`completionTokens=${record.completionTokens}`);
+  parts.push(`requestId=${record.requestId ?? "none"}`);
+  logger.info(parts.join(" "));
+}
+
+/** Reads the upstream request id from response headers, preferring Azure's APIM id. */
+export function upstreamRequestId(headers: Headers): string | null {
+  return headers.get("apim-request-id") ?? headers.get("x-request-id");
+}

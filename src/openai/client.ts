@@ -1,0 +1,68 @@
+/**
+ * The one place that constructs an Azure OpenAI client. Every handler gets its client from
+ * getOpenAIClient(), so the process holds one client (one connection pool, one token cache).
+ *
+ * Both API styles are the official `openai` package:
+ * - v1:    `OpenAI` with baseURL `{endpoint}/openai/v1/`; `model` is the deployment name.
+ * - dated: `AzureOpenAI` with `apiVersion`; it turns `model` into `/openai/deployments/{model}/...`.
+ * Callers always pass `model: <deployment>`, so services don't care which style is configured.
+ *
+ * Retry budget (the worst case for one unit of work, written down once here and in the README):
+ *   attempts per call  = 1 + AZURE_OPENAI_MAX_RETRIES (default 3), each up to AZURE_OPENAI_TIMEOUT_MS
+ *   x host deliveries  = queue/blob maxDequeueCount 5 (host.json), only for retryable failures
+ *   = at most 15 calls to Azure OpenAI per message or blob chunk before it is poisoned.
+ * Throttling (429) is waited out inside the invocation by the embeddings and transcription
+ * pipelines (bounded by their time budgets) before a delivery is spent.
+ */
+import { getBearerTokenProvider, type TokenCredential } from "@azure/identity";
+import { AzureOpenAI, OpenAI } from "openai";
+import type { OpenAIConfig } from "../config.js";
+import { createCredential } from "./credential.js";
+
+/** Scope of Azure OpenAI (Cognitive Services) for Entra ID tokens. */
+export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
+
+export interface OpenAIClientOptions {
+  /** Credential to use instead of the default (managed identity / DefaultAzureCredential). */
+  credential?: TokenCredential;
+  /** Custom fetch (tests, instrumentation). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Creates a client for the configured API style and auth mode. Exactly one of API key or
+ * Entra ID is used: the key when AZURE_OPENAI_API_KEY is set, otherwise a token provider.
+ */
+export function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): OpenAI {
+  const common = {
+    timeout: config.timeoutInMs,
+    maxRetries: config.maxRetries,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  };
+  const tokenProvider = config.apiKey
+    ? undefined
+    : getBearerTokenProvider(
+        options.credential ?? createCredential({ managedIdentityAvailable: config.managedIdentityAvailable, clientId: config.clientId }),
+        COGNITIVE_SERVICES_SCOPE,
+      );
+
+  if (config.apiStyle === "v1") {
+    // The v1 API takes the key or the token as `Authorization: Bearer`; OpenAI's apiKey accepts
+    // an async function and calls it before each request, so tokens refresh transparently.
+    return new OpenAI({ ...common, baseURL: `${config.endpoint}/openai/v1/`, apiKey: config.apiKey ?? tokenProvider });
+  }
+  return new AzureOpenAI({
+    ...common,
+    endpoint: config.endpoint,
+    apiVersion: config.apiVersion,
+    ...(config.apiKey ? { apiKey: config.apiKey } : { azureADTokenProvider: tokenProvider }),
+  });
+}
+
+let shared: { config: OpenAIConfig; client: OpenAI } | undefined;
+
+/** The process-wide client for this configuration, created on first use and reused. */
+export function getOpenAIClient(config: OpenAIConfig): OpenAI {
+  if (shared?.config !== config) shared = { config, client: createOpenAIClient(config) };
+  return shared.client;
+}
