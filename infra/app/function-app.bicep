@@ -1,0 +1,228 @@
+// The Flex Consumption plan and the function app: Linux, Node, a user-assigned identity for
+// everything (storage, deployment package, Azure OpenAI, Application Insights) and the app
+// settings src/config.ts reads, with exactly its names. No secrets appear in any setting.
+
+@description('Name of the function app.')
+param name string
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Azure region.')
+param location string
+
+@description('Tags for the plan.')
+param tags object
+
+@description('Tags for the function app; they must include azd-service-name so `azd deploy` finds it.')
+param appTags object
+
+@description('Node.js major version the app runs on.')
+@allowed([
+  '20'
+  '22'
+])
+param nodeVersion string = '20'
+
+@description('Memory of each instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the plan scales out to; a ceiling on cost and on parallel calls to Azure OpenAI.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Blob endpoint of the storage account, e.g. https://ACCOUNT.blob.core.windows.net/.')
+param storageBlobEndpoint string
+
+@description('Queue endpoint of the storage account.')
+param storageQueueEndpoint string
+
+@description('Container that holds the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights connection string (not a secret: ingestion needs an Entra ID token).')
+param applicationInsightsConnectionString string
+
+@description('Azure OpenAI endpoint, e.g. https://NAME.openai.azure.com.')
+param openAiEndpoint string
+
+@description('Azure OpenAI API style the app uses.')
+@allowed([
+  'v1'
+  'dated'
+])
+param openAiApiStyle string = 'v1'
+
+@description('api-version for the dated API style.')
+param openAiApiVersion string = '2024-10-21'
+
+@description('Chat deployment name.')
+param chatDeploymentName string
+
+@description('Embeddings deployment name.')
+param embeddingsDeploymentName string
+
+@description('Transcription (Whisper) deployment name.')
+param transcriptionDeploymentName string
+
+@description('Container watched for audio.')
+param audioContainerName string
+
+@description('Container for transcripts.')
+param transcriptsContainerName string
+
+@description('Queue of texts to embed.')
+param embeddingsQueueName string
+
+@description('Container for embeddings results.')
+param embeddingsContainerName string
+
+@description('Authorization level of the HTTP functions.')
+@allowed([
+  'function'
+  'anonymous'
+])
+param httpAuthLevel string = 'function'
+
+@description('Extra app settings, applied last (for the tuning settings documented in src/config.ts). Never put secrets here.')
+param appSettingOverrides object = {}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    // Linux.
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: appTags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: nodeVersion
+      }
+    }
+  }
+
+  // No FTP and no basic-auth publishing: azd deploys with an Entra ID token.
+  resource ftpPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+}
+
+// Flex Consumption sets the runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION, WEBSITE_NODE_DEFAULT_VERSION and WEBSITE_RUN_FROM_PACKAGE are
+// rejected there, so none of them is set.
+var appSettings = {
+  // Functions host storage, identity-based: blob (keys, leases, receipts) and queue (embeddings, poison).
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+
+  // Telemetry, sent with an Entra ID token of the app's identity.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+  // Azure OpenAI through the managed identity; AZURE_OPENAI_API_KEY is deliberately never set.
+  AZURE_CLIENT_ID: identityClientId
+  AZURE_OPENAI_ENDPOINT: openAiEndpoint
+  AZURE_OPENAI_API_STYLE: openAiApiStyle
+  AZURE_OPENAI_API_VERSION: openAiApiVersion
+  AZURE_OPENAI_CHAT_DEPLOYMENT: chatDeploymentName
+  AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT: embeddingsDeploymentName
+  AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT: transcriptionDeploymentName
+  AZURE_OPENAI_TIMEOUT_MS: '60000'
+  AZURE_OPENAI_MAX_RETRIES: '2'
+
+  // Pipelines. Flex Consumption cannot scan storage logs, so the audio trigger listens to Event Grid.
+  AUDIO_CONTAINER: audioContainerName
+  TRANSCRIPTS_CONTAINER: transcriptsContainerName
+  AUDIO_BLOB_TRIGGER_SOURCE: 'EventGrid'
+  EMBEDDINGS_QUEUE: embeddingsQueueName
+  EMBEDDINGS_CONTAINER: embeddingsContainerName
+  HTTP_AUTH_LEVEL: httpAuthLevel
+  HTTP_MAX_REQUEST_BYTES: '1048576'
+
+  // Tuning, at the app's defaults (src/config.ts); change them with appSettingOverrides.
+  EMBEDDINGS_MAX_INPUTS_PER_REQUEST: '2048'
+  EMBEDDINGS_MAX_TOKENS_PER_REQUEST: '300000'
+  EMBEDDINGS_MAX_WAIT_MS: '20'
+  EMBEDDINGS_CHUNK_TOKENS: '8191'
+  EMBEDDINGS_CHUNK_OVERLAP_TOKENS: '0'
+  EMBEDDINGS_THROTTLE_BUDGET_MS: '60000'
+  TRANSCRIPTION_MAX_CONCURRENCY: '4'
+  TRANSCRIPTION_MAX_CHUNK_BYTES: '25000000'
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: union(appSettings, appSettingOverrides)
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
+output url string = 'https://${functionApp.properties.defaultHostName}'

@@ -1,0 +1,76 @@
+// A new Azure OpenAI account and the three model deployments the app calls. Skipped when the
+// environment points at an existing account (see main.bicep).
+
+@description('Name of the account; also its custom subdomain, so the endpoint is https://NAME.openai.azure.com.')
+param name string
+
+@description('Azure region; it must offer every model below (Whisper is the narrowest).')
+param location string
+
+@description('Tags for the account.')
+param tags object
+
+@description('Keep API keys off so only Entra ID tokens are accepted.')
+param disableLocalAuth bool = true
+
+@description('Whether the account is reachable from public networks.')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
+
+@description('Model deployments to create, one at a time.')
+param deployments {
+  @description('Deployment name the app calls.')
+  name: string
+  @description('Model name in the Azure OpenAI catalog.')
+  modelName: string
+  @description('Model version.')
+  modelVersion: string
+  @description('Deployment SKU, e.g. GlobalStandard or Standard.')
+  skuName: string
+  @description('Capacity in the SKU\'s units (thousands of tokens per minute for chat and embeddings).')
+  capacity: int
+}[]
+
+resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'OpenAI'
+  sku: {
+    name: 'S0'
+  }
+  properties: {
+    customSubDomainName: name
+    disableLocalAuth: disableLocalAuth
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+// One at a time: the Cognitive Services resource provider rejects concurrent deployment
+// changes on one account with a conflict.
+@batchSize(1)
+resource modelDeployments 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [for deployment in deployments: {
+  parent: account
+  name: deployment.name
+  sku: {
+    name: deployment.skuName
+    capacity: deployment.capacity
+  }
+  properties: {
+    model: {
+      format: 'OpenAI'
+      name: deployment.modelName
+      version: deployment.modelVersion
+    }
+    versionUpgradeOption: 'OnceNewDefaultVersionAvailable'
+  }
+}]
+
+output name string = account.name
+output endpoint string = account.properties.endpoint

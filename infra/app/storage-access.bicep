@@ -1,0 +1,43 @@
+// The data roles a principal needs on the storage account to run the app: the function app's
+// identity in Azure, and optionally the deploying user so the app can run locally against the cloud.
+// No Table role: the app uses no tables and the host is given no table endpoint.
+
+@description('Name of the storage account.')
+param storageAccountName string
+
+@description('Object (principal) id that gets the roles.')
+param principalId string
+
+@description('Kind of principal, as Azure RBAC needs it.')
+@allowed([
+  'ServicePrincipal'
+  'User'
+  'Group'
+])
+param principalType string = 'ServicePrincipal'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+// Storage Blob Data Owner: the Functions host keeps keys, leases and blob receipts in blobs and the Flex deployment package is read with this identity; Owner (not Contributor) is what the host documents for AzureWebJobsStorage.
+resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+// Storage Queue Data Contributor: the embeddings queue trigger reads and deletes messages and the host moves failed ones to the poison queue.
+resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
+    principalId: principalId
+    principalType: principalType
+  }
+}

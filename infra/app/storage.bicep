@@ -1,0 +1,71 @@
+// The storage account used by the Functions host (AzureWebJobsStorage), by the app's own blob and
+// queue clients, for the Flex Consumption deployment package and for Event Grid dead letters.
+// Keys are switched off: every caller authenticates with Entra ID.
+
+@description('Name of the storage account (3-24 lowercase letters and digits).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags for the storage account.')
+param tags object
+
+@description('Blob containers to create (the app\'s containers, the deployment package, dead letters).')
+param containerNames string[]
+
+@description('Queues to create.')
+param queueNames string[]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    // No account keys or SAS signed with them: the host, the app and Event Grid all use Entra ID.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // Audio and transcripts are private: no anonymous reads, whatever a container's ACL says.
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    accessTier: 'Hot'
+    // Flex Consumption without a virtual network reaches storage over its public endpoint.
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+
+    resource containers 'containers' = [for containerName in containerNames: {
+      name: containerName
+      properties: {
+        publicAccess: 'None'
+      }
+    }]
+  }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+
+    resource queues 'queues' = [for queueName in queueNames: {
+      name: queueName
+    }]
+  }
+}
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

@@ -1,0 +1,358 @@
+// Everything the app needs in Azure, deployable with `azd up`: a resource group, Azure OpenAI with
+// the chat, embeddings and Whisper deployments (or an existing account), keyless storage, a Flex
+// Consumption function app with a user-assigned identity, monitoring with Entra ID ingestion,
+// least-privilege roles and the Event Grid wiring of the audio blob trigger. See infra/README.md.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; it names the resource group and seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the resource group, storage, monitoring and function app (it must offer Flex Consumption).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Region of a new Azure OpenAI account; empty means `location`. It must offer every model below (Whisper is the narrowest).')
+param openAiLocation string = ''
+
+@description('Object id of the deploying user or service principal (azd sets it); it gets the same data roles so the app can run locally against the cloud. Empty grants nothing.')
+param principalId string = ''
+
+@description('Kind of the deploying principal.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+// ---- Azure OpenAI ----
+
+@description('Name of an existing Azure OpenAI account to use instead of creating one (same subscription). Its deployments must already exist with the names below.')
+param existingOpenAiAccountName string = ''
+
+@description('Resource group of the existing Azure OpenAI account; empty means the app\'s resource group.')
+param existingOpenAiResourceGroupName string = ''
+
+@description('Keep API keys off on a new account so only Entra ID tokens are accepted.')
+param openAiDisableLocalAuth bool = true
+
+@description('Public network access of a new account.')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param openAiPublicNetworkAccess string = 'Enabled'
+
+@description('Chat deployment name (AZURE_OPENAI_CHAT_DEPLOYMENT).')
+param chatDeploymentName string = 'gpt-4o-mini'
+
+@description('Chat model version.')
+param chatModelVersion string = '2024-07-18'
+
+@description('Chat deployment SKU.')
+param chatDeploymentSku string = 'GlobalStandard'
+
+@description('Chat capacity in thousands of tokens per minute.')
+@minValue(1)
+param chatDeploymentCapacity int = 30
+
+@description('Embeddings deployment name (AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT).')
+param embeddingsDeploymentName string = 'text-embedding-3-small'
+
+@description('Embeddings model version.')
+param embeddingsModelVersion string = '1'
+
+@description('Embeddings deployment SKU.')
+param embeddingsDeploymentSku string = 'Standard'
+
+@description('Embeddings capacity in thousands of tokens per minute.')
+@minValue(1)
+param embeddingsDeploymentCapacity int = 30
+
+@description('Transcription deployment name (AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT).')
+param transcriptionDeploymentName string = 'whisper'
+
+@description('Whisper model version.')
+param transcriptionModelVersion string = '001'
+
+@description('Whisper deployment SKU.')
+param transcriptionDeploymentSku string = 'Standard'
+
+@description('Whisper capacity (requests per minute); the default regional quota is small.')
+@minValue(1)
+param transcriptionDeploymentCapacity int = 1
+
+// ---- Function app ----
+
+@description('Node.js major version.')
+@allowed([
+  '20'
+  '22'
+])
+param nodeVersion string = '20'
+
+@description('Memory of each Flex Consumption instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Authorization level of the HTTP functions (HTTP_AUTH_LEVEL).')
+@allowed([
+  'function'
+  'anonymous'
+])
+param httpAuthLevel string = 'function'
+
+@description('Extra app settings applied last, e.g. {"TRANSCRIPTION_MAX_CONCURRENCY": "2"}. Never put secrets here.')
+param appSettingOverrides object = {}
+
+@description('Stage 2: create the Event Grid subscription of the audio blob trigger. The postdeploy hook sets it once the code is deployed (see app/blob-event-subscription.bicep).')
+param blobEventSubscriptionEnabled bool = false
+
+// ---- Names ----
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+// azd deploys the service named `api` in azure.yaml to the resource with this tag.
+var serviceName = 'api'
+
+// The app's names; each equals the default in src/config.ts, so local runs and Azure agree.
+var audioContainerName = 'audio'
+var transcriptsContainerName = 'transcripts'
+var embeddingsContainerName = 'embeddings'
+var embeddingsQueueName = 'embeddings'
+var deploymentContainerName = 'deployment-package'
+var deadLetterContainerName = 'eventgrid-deadletter'
+
+var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
+var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
+var useExistingOpenAi = !empty(existingOpenAiAccountName)
+var openAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+var openAiResourceGroupName = useExistingOpenAi && !empty(existingOpenAiResourceGroupName) ? existingOpenAiResourceGroupName : rg.name
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: storageAccountName
+    location: location
+    tags: tags
+    containerNames: [
+      audioContainerName
+      transcriptsContainerName
+      embeddingsContainerName
+      deploymentContainerName
+      deadLetterContainerName
+    ]
+    queueNames: [
+      embeddingsQueueName
+    ]
+  }
+}
+
+module openAi 'app/openai.bicep' = if (!useExistingOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: openAiAccountName
+    location: empty(openAiLocation) ? location : openAiLocation
+    tags: tags
+    disableLocalAuth: openAiDisableLocalAuth
+    publicNetworkAccess: openAiPublicNetworkAccess
+    deployments: [
+      {
+        name: chatDeploymentName
+        modelName: 'gpt-4o-mini'
+        modelVersion: chatModelVersion
+        skuName: chatDeploymentSku
+        capacity: chatDeploymentCapacity
+      }
+      {
+        name: embeddingsDeploymentName
+        modelName: 'text-embedding-3-small'
+        modelVersion: embeddingsModelVersion
+        skuName: embeddingsDeploymentSku
+        capacity: embeddingsDeploymentCapacity
+      }
+      {
+        name: transcriptionDeploymentName
+        modelName: 'whisper'
+        modelVersion: transcriptionModelVersion
+        skuName: transcriptionDeploymentSku
+        capacity: transcriptionDeploymentCapacity
+      }
+    ]
+  }
+}
+
+// Works for both a new and an existing account: reads its endpoint and grants the model role.
+module openAiAccess 'app/openai-access.bicep' = {
+  name: 'openai-access'
+  scope: resourceGroup(openAiResourceGroupName)
+  dependsOn: [
+    openAi
+  ]
+  params: {
+    accountName: openAiAccountName
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module appStorageAccess 'app/storage-access.bicep' = {
+  name: 'storage-access-app'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    principalId: identity.outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+module userStorageAccess 'app/storage-access.bicep' = if (!empty(principalId)) {
+  name: 'storage-access-user'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+module appMonitoringAccess 'app/monitoring-access.bicep' = {
+  name: 'monitoring-access-app'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    principalId: identity.outputs.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  // The host starts as soon as the app exists: give it its storage roles first.
+  dependsOn: [
+    appStorageAccess
+  ]
+  params: {
+    name: functionAppName
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    appTags: union(tags, {
+      'azd-service-name': serviceName
+    })
+    nodeVersion: nodeVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    openAiEndpoint: openAiAccess.outputs.endpoint
+    chatDeploymentName: chatDeploymentName
+    embeddingsDeploymentName: embeddingsDeploymentName
+    transcriptionDeploymentName: transcriptionDeploymentName
+    audioContainerName: audioContainerName
+    transcriptsContainerName: transcriptsContainerName
+    embeddingsQueueName: embeddingsQueueName
+    embeddingsContainerName: embeddingsContainerName
+    httpAuthLevel: httpAuthLevel
+    appSettingOverrides: appSettingOverrides
+  }
+}
+
+module eventGridTopic 'app/event-grid-topic.bicep' = {
+  name: 'event-grid-topic'
+  scope: rg
+  params: {
+    name: '${abbrs.eventGridSystemTopics}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+// Stage 2, after the code is deployed (see app/blob-event-subscription.bicep for why).
+module blobEventSubscription 'app/blob-event-subscription.bicep' = if (blobEventSubscriptionEnabled) {
+  name: 'blob-event-subscription'
+  scope: rg
+  params: {
+    functionAppName: functionApp.outputs.name
+    functionName: 'transcribeAudio'
+    systemTopicName: eventGridTopic.outputs.name
+    storageAccountName: storage.outputs.name
+    audioContainerName: audioContainerName
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+// ---- Outputs: azd writes these to .azure/<env>/.env ----
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
+output AZURE_OPENAI_ACCOUNT_NAME string = openAiAccess.outputs.name
+output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeploymentName
+output AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT string = embeddingsDeploymentName
+output AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT string = transcriptionDeploymentName
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
+// Named so it is not mistaken for AZURE_CLIENT_ID: locally, that would make the app ask for a managed identity that does not exist there.
+output AZURE_FUNCTION_APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
+output BLOB_EVENT_SUBSCRIPTION_ENABLED bool = blobEventSubscriptionEnabled
