@@ -15,7 +15,7 @@ import {
   APIConnectionTimeoutError,
   APIError,
   APIUserAbortError,
-} from "openai";
+} from "openai/error";
 
 export type FailureKind = "bad_input" | "throttled" | "transient" | "upstream_permanent" | "configuration";
 
