@@ -9,9 +9,9 @@ import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { REPO_ROOT as ROOT } from "../repo-root.js";
 import yazl from "yazl";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export interface PackageResult {
   /** Folder holding exactly what is deployed (azure.yaml's `dist`). */
