@@ -1,0 +1,57 @@
+/**
+ * Turns Azure OpenAI's stream into OpenAI's. Azure adds chunks OpenAI never sends:
+ *
+ * - an annotation-only first chunk: `choices: []`, `prompt_filter_results: [...]`, empty `id`/`model`.
+ *   Clients written against OpenAI read `chunk.choices[0]` on every chunk that isn't the usage chunk,
+ *   and break on it. We drop that chunk and move its `prompt_filter_results` onto the next chunk we
+ *   send, so nothing Azure said is lost and every chunk has a choice.
+ * - `content_filter_results` inside choices, and chunks whose only news is such a result: they
+ *   have a choice, so they pass unchanged (extra fields are ignored by OpenAI clients).
+ *
+ * The app always asks Azure for usage (to log tokens); the usage chunk (`choices: []` + `usage`) is
+ * forwarded only when the caller asked for `stream_options.include_usage`, and `usage` fields are
+ * then removed from other chunks, exactly as OpenAI answers a caller who did not ask.
+ */
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+
+export interface ForwardOptions {
+  /** The caller asked for `stream_options.include_usage`. */
+  includeUsage: boolean;
+  /** Receives the usage when Azure reports it (for the call log). */
+  onUsage?: (usage: CompletionUsage) => void;
+}
+
+type AzureChunk = ChatCompletionChunk & { prompt_filter_results?: unknown };
+
+/** Yields the chunks to send to the caller, in order, as soon as each upstream chunk arrives. */
+export async function* forwardableChunks(
+  upstream: AsyncIterable<ChatCompletionChunk>,
+  options: ForwardOptions,
+): AsyncGenerator<ChatCompletionChunk> {
+  let pendingPromptFilterResults: unknown;
+  for await (const received of upstream) {
+    const chunk = received as AzureChunk;
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    if (chunk.usage) options.onUsage?.(chunk.usage);
+    if (choices.length === 0) {
+      if (chunk.usage) {
+        if (options.includeUsage) yield chunk;
+      } else if (chunk.prompt_filter_results !== undefined) {
+        pendingPromptFilterResults = chunk.prompt_filter_results;
+      }
+      // Any other choice-less chunk carries nothing an OpenAI client could use.
+      continue;
+    }
+    let out: AzureChunk = chunk;
+    if (!options.includeUsage && "usage" in out) {
+      const { usage: _usage, ...rest } = out;
+      out = rest as AzureChunk;
+    }
+    if (pendingPromptFilterResults !== undefined) {
+      out = { ...out, prompt_filter_results: pendingPromptFilterResults };
+      pendingPromptFilterResults = undefined;
+    }
+    yield out;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Chat completions against Azure OpenAI through the shared client. Free of the Functions runtime:
+ * the handler passes the client, a logger and the caller's AbortSignal, so a caller who hangs up
+ * cancels the upstream request at once (no tokens are generated, and paid for, for nobody).
+ *
+ * Calls are made with `maxRetries: 0`: the caller is an HTTP client that already retries 429 and
+ * 5xx itself (the `openai` client does by default, honouring our `Retry-After`); retrying here as
+ * well would multiply the attempts and hide the wait from the caller.
+ */
+import type { OpenAI } from "openai";
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
+} from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { ChatRequest } from "../http/chat-request.js";
+import type { Logger } from "../logging.js";
+import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { forwardableChunks } from "./azure-chunks.js";
+
+export interface ChatDependencies {
+  client: OpenAI;
+  logger: Logger;
+}
+
+/**
+ * One non-streamed completion, returned as Azure sent it (OpenAI's shape plus Azure's filter results).
+ * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
+ */
+export async function completeChat(deps: ChatDependencies, request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
+  const started = performance.now();
+  const params = { ...request.body, model: request.deployment, stream: false } as ChatCompletionCreateParamsNonStreaming;
+  try {
+    const { data, response } = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).withResponse();
+    logOpenAICall(deps.logger, {
+      operation: "chat.completions",
+      deployment: request.deployment,
+      latencyInMs: performance.now() - started,
+      status: response.status,
+      promptTokens: data.usage?.prompt_tokens,
+      completionTokens: data.usage?.completion_tokens,
+      requestId: upstreamRequestId(response.headers),
+    });
+    return data;
+  } catch (error) {
+    logFailedCall(deps, request, started, error);
+    throw error;
+  }
+}
+
+/**
+ * Opens a streamed completion: resolves once Azure has accepted the request (its response headers
+ * arrived), so refusals (429, 400, 401...) can still be answered with a proper status code. The
+ * returned iterable yields OpenAI-shaped chunks as they arrive (see azure-chunks.ts) and logs the
+ * call when it ends. Aborting `signal` ends it early and releases the upstream connection.
+ * @throws (the promise) the client's error when Azure refuses the request or can't be reached;
+ *   (the iteration) the client's error when the stream breaks midway.
+ */
+export async function openChatStream(
+  deps: ChatDependencies,
+  request: ChatRequest,
+  signal: AbortSignal,
+): Promise<AsyncIterable<ChatCompletionChunk>> {
+  const started = performance.now();
+  const params = {
+    ...request.body,
+    model: request.deployment,
+    stream: true,
+    // Always asked for, so every call's tokens are logged; dropped again unless the caller asked.
+    stream_options: { include_usage: true },
+  } as ChatCompletionCreateParamsStreaming;
+  let opened;
+  try {
+    opened = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).withResponse();
+  } catch (error) {
+    logFailedCall(deps, request, started, error);
+    throw error;
+  }
+  const { data: upstream, response } = opened;
+  return (async function* () {
+    let usage: CompletionUsage | undefined;
+    try {
+      yield* forwardableChunks(upstream, { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
+    } finally {
+      logOpenAICall(deps.logger, {
+        operation: signal.aborted ? "chat.completions stream (caller disconnected)" : "chat.completions stream",
+        deployment: request.deployment,
+        latencyInMs: performance.now() - started,
+        status: response.status,
+        promptTokens: usage?.prompt_tokens,
+        completionTokens: usage?.completion_tokens,
+        requestId: upstreamRequestId(response.headers),
+      });
+      // Breaking out early (the caller left) must close the upstream response too.
+      if (!signal.aborted) upstream.controller.abort();
+    }
+  })();
+}
+
+function logFailedCall(deps: ChatDependencies, request: ChatRequest, started: number, error: unknown): void {
+  const status = (error as { status?: unknown }).status;
+  const headers = (error as { headers?: unknown }).headers;
+  logOpenAICall(deps.logger, {
+    operation: "chat.completions (failed)",
+    deployment: request.deployment,
+    latencyInMs: performance.now() - started,
+    status: typeof status === "number" ? status : undefined,
+    requestId: headers instanceof Headers ? upstreamRequestId(headers) : null,
+  });
+}

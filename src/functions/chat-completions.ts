@@ -1,0 +1,91 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { openChatStream, completeChat, type ChatDependencies } from "../chat/chat-service.js";
+import { getProcessConfig } from "../config.js";
+import { parseChatRequest } from "../http/chat-request.js";
+import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { describeError, errorResponse } from "../http/error-response.js";
+import { readJsonObject } from "../http/request-body.js";
+import { jsonResponse, sseHeaders } from "../http/responses.js";
+import { createSseStream } from "../http/sse.js";
+import { createSafeLogger, type Logger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+
+/**
+ * Idle time before a keep-alive comment, and how long we wait for Azure to accept a streamed
+ * request before committing to a 200 event stream (after that, failures arrive as an error event).
+ * 15 s stays well under the idle timeouts of common proxies and load balancers (60 s and more).
+ */
+export const SSE_KEEP_ALIVE_IN_MS = 15_000;
+
+// Start watching for callers that hang up before the first request can arrive.
+watchCallerDisconnects();
+
+/**
+ * POST /api/v1/chat/completions: OpenAI's chat completions, streamed (SSE) or not, served by the
+ * configured Azure OpenAI chat deployment. Every failure is answered in OpenAI's error shape.
+ */
+export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const logger = createSafeLogger(context);
+  try {
+    const config = getProcessConfig();
+    const chatRequest = parseChatRequest(
+      await readJsonObject(request, config.http.maxRequestBytes),
+      [config.openai.deployments.chat],
+    );
+    // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
+    const stopReading = new AbortController();
+    const signal = AbortSignal.any([callerGoneSignal(context.invocationId), stopReading.signal]);
+    const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger };
+    if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
+    return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger);
+  } catch (error) {
+    return answerError(error, logger);
+  }
+}
+
+/**
+ * Waits (up to the keep-alive interval) for Azure to accept the request, so that a refusal still
+ * gets its status code (429, 400...); then sends 200 and the events as they arrive.
+ */
+async function streamResponse(
+  opening: Promise<AsyncIterable<unknown>>,
+  onCancel: () => void,
+  logger: Logger,
+): Promise<HttpResponseInit> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<void>((resolve) => (timer = setTimeout(resolve, SSE_KEEP_ALIVE_IN_MS)));
+  try {
+    // Rejects here (-> JSON error with status) when Azure refuses before the deadline.
+    await Promise.race([opening, slow]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const body = createSseStream({
+    events: (async function* () {
+      yield* await opening;
+    })(),
+    keepAliveInMs: SSE_KEEP_ALIVE_IN_MS,
+    describeError: (error) => {
+      const answer = describeError(error);
+      logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);
+      return answer.body;
+    },
+    onCancel,
+  });
+  return { status: 200, headers: sseHeaders(), body };
+}
+
+function answerError(error: unknown, logger: Logger): HttpResponseInit {
+  const response = errorResponse(error);
+  const message = (response.jsonBody as { error: { message: string } }).error.message;
+  if (response.status >= 500) logger.error(`Chat completion failed (${response.status}): ${message}`);
+  else logger.warn(`Chat completion refused (${response.status}): ${message}`);
+  return response;
+}
+
+app.http("chat-completions", {
+  route: "v1/chat/completions",
+  methods: ["POST"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: chatCompletions,
+});

@@ -1,0 +1,38 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { getProcessConfig } from "../config.js";
+import { callerGoneSignal } from "../http/client-disconnect.js";
+import { createEmbeddings } from "../http/embeddings-call.js";
+import { parseEmbeddingsRequest } from "../http/embeddings-request.js";
+import { errorResponse } from "../http/error-response.js";
+import { readJsonObject } from "../http/request-body.js";
+import { jsonResponse } from "../http/responses.js";
+import { createSafeLogger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+
+/** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
+export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const logger = createSafeLogger(context);
+  try {
+    const config = getProcessConfig();
+    const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
+    const result = await createEmbeddings(
+      { client: await getOpenAIClient(config.openai), logger },
+      embeddingsRequest,
+      callerGoneSignal(context.invocationId),
+    );
+    return jsonResponse(200, result);
+  } catch (error) {
+    const response = errorResponse(error);
+    const message = (response.jsonBody as { error: { message: string } }).error.message;
+    if (response.status >= 500) logger.error(`Embeddings failed (${response.status}): ${message}`);
+    else logger.warn(`Embeddings refused (${response.status}): ${message}`);
+    return response;
+  }
+}
+
+app.http("embeddings-http", {
+  route: "v1/embeddings",
+  methods: ["POST"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: embeddingsHttp,
+});

@@ -1,0 +1,47 @@
+import type { OpenAI } from "openai";
+import type { CreateEmbeddingResponse, EmbeddingCreateParams } from "openai/resources/embeddings";
+import type { Logger } from "../logging.js";
+import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import type { EmbeddingsRequest } from "./embeddings-request.js";
+
+/**
+ * One synchronous embeddings request, forwarded as one Azure OpenAI call and answered as Azure
+ * answered it (so `encoding_format: "base64"`, the `openai` client's default, stays byte-exact).
+ * Unlike the queue pipeline, throttling is not waited out here: the caller gets 429 with
+ * `Retry-After` at once and decides (`maxRetries: 0`, for the same reason as chat).
+ * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
+ */
+export async function createEmbeddings(
+  deps: { client: OpenAI; logger: Logger },
+  request: EmbeddingsRequest,
+  signal: AbortSignal,
+): Promise<CreateEmbeddingResponse> {
+  const params: EmbeddingCreateParams = { model: request.deployment, input: request.input };
+  if (request.encodingFormat) params.encoding_format = request.encodingFormat;
+  if (request.dimensions !== undefined) params.dimensions = request.dimensions;
+  if (request.user !== undefined) params.user = request.user;
+  const started = performance.now();
+  try {
+    const { data, response } = await deps.client.embeddings.create(params, { signal, maxRetries: 0 }).withResponse();
+    logOpenAICall(deps.logger, {
+      operation: "embeddings",
+      deployment: request.deployment,
+      latencyInMs: performance.now() - started,
+      status: response.status,
+      promptTokens: data.usage?.prompt_tokens,
+      requestId: upstreamRequestId(response.headers),
+    });
+    return data;
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    const headers = (error as { headers?: unknown }).headers;
+    logOpenAICall(deps.logger, {
+      operation: "embeddings (failed)",
+      deployment: request.deployment,
+      latencyInMs: performance.now() - started,
+      status: typeof status === "number" ? status : undefined,
+      requestId: headers instanceof Headers ? upstreamRequestId(headers) : null,
+    });
+    throw error;
+  }
+}

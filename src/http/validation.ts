@@ -1,0 +1,59 @@
+import type { z } from "zod";
+import { BadInputError } from "../errors.js";
+
+/**
+ * Validates a parsed body against a zod schema and turns the first problem into one specific,
+ * OpenAI-style BadInputError: `param` names the field (`messages[2].role`), the message says what
+ * was expected and what arrived.
+ * @throws BadInputError (code `invalid_type`, `invalid_value`, `missing_required_parameter`, ...) on the first problem.
+ */
+export function validateBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const result = schema.safeParse(body, { reportInput: true });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw issueToError(issue);
+}
+
+/** `["messages", 2, "role"]` -> `messages[2].role`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += text === "" ? String(part) : `.${String(part)}`;
+  }
+  return text;
+}
+
+function issueToError(issue: z.core.$ZodIssue): BadInputError {
+  const param = formatPath(issue.path);
+  const where = param === "" ? "The request body" : `'${param}'`;
+  const input = (issue as { input?: unknown }).input;
+  if (issue.code === "invalid_type" && input === undefined) {
+    return new BadInputError(`${where} is required (expected ${describeExpected(issue.expected)})`, {
+      param,
+      code: "missing_required_parameter",
+    });
+  }
+  // Custom messages set in the schemas are complete sentences; zod's own get the location and the input.
+  const custom = !/^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);
+  const message = custom
+    ? `${where} ${issue.message}`
+    : `${where} is invalid: ${lowerFirst(issue.message)}${input !== undefined ? ` (got ${describeInput(input)})` : ""}`;
+  return new BadInputError(message, { param, code: issue.code === "invalid_value" ? "invalid_value" : "invalid_type" });
+}
+
+function describeExpected(expected: string): string {
+  return expected === "int" ? "an integer" : /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function describeInput(input: unknown): string {
+  if (input === null) return "null";
+  if (Array.isArray(input)) return `an array of ${input.length}`;
+  if (typeof input === "string") return JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input);
+  if (typeof input === "object") return "an object";
+  return `${typeof input} ${String(input)}`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
