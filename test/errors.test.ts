@@ -38,7 +38,7 @@ afterAll(() => server.stop());
 
 async function failureOf(deployment: string, endpoint = server.url): Promise<AppError> {
   const config = loadConfig({ AZURE_OPENAI_ENDPOINT: endpoint, AZURE_OPENAI_API_KEY: "unit-test-key-123456", AZURE_OPENAI_MAX_RETRIES: "0", AZURE_OPENAI_TIMEOUT_MS: "1000", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
-  const client = createOpenAIClient(config.openai);
+  const client = await createOpenAIClient(config.openai);
   try {
     await client.chat.completions.create({ model: deployment, messages: [{ role: "user", content: "x" }] });
   } catch (error) {
@@ -106,7 +106,7 @@ describe("classifyError", () => {
   it("an abort by the caller is classified as aborted, not as a failure of Azure", async () => {
     const config = loadConfig({ AZURE_OPENAI_ENDPOINT: server.url, AZURE_OPENAI_API_KEY: "unit-test-key-123456", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
     const controller = new AbortController();
-    const call = createOpenAIClient(config.openai).chat.completions.create({ model: "hang", messages: [] }, { signal: controller.signal });
+    const call = (await createOpenAIClient(config.openai)).chat.completions.create({ model: "hang", messages: [] }, { signal: controller.signal });
     controller.abort();
     const error = classifyError(await call.catch((e: unknown) => e));
     expect(error.code).toBe("aborted");

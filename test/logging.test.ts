@@ -55,7 +55,7 @@ describe("no key or token reaches the logs", () => {
       AZURE_OPENAI_MAX_RETRIES: "0",
       ...(auth === "key" ? { AZURE_OPENAI_API_KEY: API_KEY } : {}),
     }).openai;
-    const client = createOpenAIClient(config, { credential: new FixedCredential() });
+    const client = await createOpenAIClient(config, { credential: new FixedCredential() });
     const { logger: sink, lines } = captureLogger();
     const logger = createSafeLogger(sink, config.apiKey ? [config.apiKey] : []);
 

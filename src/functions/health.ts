@@ -15,8 +15,8 @@ export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
     return { status: 503, jsonBody: { status: "unavailable", checks: { configuration: { ok: false, reason } } } };
   }
   const report = await checkHealth({
-    storage: getStorageClients(config.storage, config.openai.managedIdentityAvailable),
-    openai: getOpenAIClient(config.openai),
+    storage: await getStorageClients(config.storage, config.openai.managedIdentityAvailable),
+    openai: await getOpenAIClient(config.openai),
     containerName: config.audio.transcriptsContainer,
   });
   return { status: report.status === "ok" ? 200 : 503, jsonBody: report, headers: { "cache-control": "no-store" } };

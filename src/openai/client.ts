@@ -14,10 +14,9 @@
  * Throttling (429) is waited out inside the invocation by the embeddings and transcription
  * pipelines (bounded by their time budgets) before a delivery is spent.
  */
-import { getBearerTokenProvider, type TokenCredential } from "@azure/identity";
-import { AzureOpenAI, OpenAI } from "openai";
+import type { TokenCredential } from "@azure/identity";
+import type { OpenAI } from "openai";
 import type { OpenAIConfig } from "../config.js";
-import { createCredential } from "./credential.js";
 
 /** Scope of Azure OpenAI (Cognitive Services) for Entra ID tokens. */
 export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
@@ -32,8 +31,17 @@ export interface OpenAIClientOptions {
 /**
  * Creates a client for the configured API style and auth mode. Exactly one of API key or
  * Entra ID is used: the key when AZURE_OPENAI_API_KEY is set, otherwise a token provider.
+ *
+ * `openai` and `@azure/identity` are imported here, on first use, not when the app loads: together
+ * they are most of a cold start's module loading, and a Functions host loads every function module
+ * (health probes included) before the first invocation.
  */
-export function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): OpenAI {
+export async function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): Promise<OpenAI> {
+  const [{ AzureOpenAI, OpenAI }, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
+    import("openai"),
+    import("@azure/identity"),
+    import("./credential.js"),
+  ]);
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: config.maxRetries,
@@ -59,10 +67,10 @@ export function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOp
   });
 }
 
-let shared: { config: OpenAIConfig; client: OpenAI } | undefined;
+let shared: { config: OpenAIConfig; client: Promise<OpenAI> } | undefined;
 
 /** The process-wide client for this configuration, created on first use and reused. */
-export function getOpenAIClient(config: OpenAIConfig): OpenAI {
+export function getOpenAIClient(config: OpenAIConfig): Promise<OpenAI> {
   if (shared?.config !== config) shared = { config, client: createOpenAIClient(config) };
   return shared.client;
 }

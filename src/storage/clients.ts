@@ -1,7 +1,6 @@
-import { BlobServiceClient } from "@azure/storage-blob";
-import { QueueServiceClient } from "@azure/storage-queue";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import type { QueueServiceClient } from "@azure/storage-queue";
 import type { StorageConfig } from "../config.js";
-import { createCredential } from "../openai/credential.js";
 
 export interface StorageClients {
   blobService: BlobServiceClient;
@@ -11,14 +10,17 @@ export interface StorageClients {
 /**
  * Blob and queue clients built from the same `AzureWebJobsStorage` settings the Functions host
  * reads, so one setting drives the triggers and the app's own reads and writes.
+ * The storage SDKs are imported on first use to keep them out of the cold start.
  */
-export function createStorageClients(config: StorageConfig, managedIdentityAvailable: boolean): StorageClients {
+export async function createStorageClients(config: StorageConfig, managedIdentityAvailable: boolean): Promise<StorageClients> {
+  const [{ BlobServiceClient }, { QueueServiceClient }] = await Promise.all([import("@azure/storage-blob"), import("@azure/storage-queue")]);
   if (config.kind === "connectionString") {
     return {
       blobService: BlobServiceClient.fromConnectionString(config.connectionString),
       queueService: QueueServiceClient.fromConnectionString(config.connectionString),
     };
   }
+  const { createCredential } = await import("../openai/credential.js");
   const credential = createCredential({ managedIdentityAvailable, clientId: config.clientId });
   return {
     blobService: new BlobServiceClient(config.blobServiceUri, credential),
@@ -26,10 +28,10 @@ export function createStorageClients(config: StorageConfig, managedIdentityAvail
   };
 }
 
-let shared: { config: StorageConfig; clients: StorageClients } | undefined;
+let shared: { config: StorageConfig; clients: Promise<StorageClients> } | undefined;
 
 /** The process-wide storage clients, created on first use. */
-export function getStorageClients(config: StorageConfig, managedIdentityAvailable: boolean): StorageClients {
+export function getStorageClients(config: StorageConfig, managedIdentityAvailable: boolean): Promise<StorageClients> {
   if (shared?.config !== config) shared = { config, clients: createStorageClients(config, managedIdentityAvailable) };
   return shared.clients;
 }

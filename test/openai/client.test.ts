@@ -27,7 +27,7 @@ function configFor(env: Record<string, string>) {
 }
 
 async function chatOnce(env: Record<string, string>, credential?: TokenCredential) {
-  const client = createOpenAIClient(configFor(env), credential ? { credential } : {});
+  const client = await createOpenAIClient(configFor(env), credential ? { credential } : {});
   const completion = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] });
   expect(completion.choices[0]?.message.content).toBe("hi");
   expect(server.requests).toHaveLength(1);
@@ -69,13 +69,13 @@ describe("shared Azure OpenAI client", () => {
 
   it("an endpoint pasted with /openai/v1/ still yields one /openai/v1/ prefix", async () => {
     const config = loadConfig({ AZURE_OPENAI_ENDPOINT: `${server.url}/openai/v1/`, AZURE_OPENAI_API_KEY: "k-cccccccccccc", AzureWebJobsStorage: "UseDevelopmentStorage=true" }).openai;
-    await createOpenAIClient(config).embeddings.create({ model: "text-embedding-3-small", input: "x" }).catch(() => undefined);
+    await (await createOpenAIClient(config)).embeddings.create({ model: "text-embedding-3-small", input: "x" }).catch(() => undefined);
     expect(server.requests[0]?.url).toBe("/openai/v1/embeddings");
   });
 
   it("asks for a fresh token per request through the provider (refresh is @azure/identity's job)", async () => {
     const credential = new CountingCredential();
-    const client = createOpenAIClient(configFor({}), { credential });
+    const client = await createOpenAIClient(configFor({}), { credential });
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "a" }] });
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "b" }] });
     // getBearerTokenProvider caches a valid token, so two requests reuse the first one.
