@@ -1,0 +1,153 @@
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHost, type LocalHost } from "../../tools/local-host/index.js";
+
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "http-app");
+
+describe("local host: HTTP triggers", () => {
+  let host: LocalHost;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    host = await startHost({ entry: "index.mjs", cwd: fixture, port: 0, onLog: (line) => logs.push(line) });
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it("routes with the prefix, constraints, catch-all parameters and methods", async () => {
+    const byId = await fetch(`${host.url}/api/items/42/a/b%20c?q=x`);
+    expect(byId.status).toBe(200);
+    const body = (await byId.json()) as { params: Record<string, string>; query: Record<string, string>; functionName: string };
+    expect(body.params).toEqual({ id: "42", rest: "a/b c" });
+    expect(body.query).toEqual({ q: "x" });
+    expect(body.functionName).toBe("items");
+
+    const byName = await fetch(`${host.url}/api/ITEMS/abc`);
+    expect(await byName.json()).toEqual({ name: "abc" });
+
+    expect((await fetch(`${host.url}/api/items/4x2`)).status).toBe(404); // neither int nor alpha
+    expect((await fetch(`${host.url}/items/42/a`)).status).toBe(404); // no route prefix
+    expect((await fetch(`${host.url}/api/items/42/a`, { method: "DELETE" })).status).toBe(404); // method not allowed
+  });
+
+  it("does not enforce keys by default, like Core Tools", async () => {
+    const response = await fetch(`${host.url}/api/secret`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("the secret");
+  });
+
+  it("runs app and invocation hooks, letting a post-invocation hook replace the result", async () => {
+    const hooked = await fetch(`${host.url}/api/hooked`);
+    expect(hooked.headers.get("x-post-hook")).toBe("ran");
+    const state = (await (await fetch(`${host.url}/api/state`)).json()) as Record<string, unknown>;
+    expect(state.appStarted).toBe(true);
+    expect(state.preInvocations).toBeGreaterThanOrEqual(2);
+    expect(state.postInvocations).toBeGreaterThanOrEqual(1);
+  });
+
+  it("answers 500 when the handler throws", async () => {
+    const response = await fetch(`${host.url}/api/fails`);
+    expect(response.status).toBe(500);
+    expect(logs.some((l) => l.includes("this handler always fails"))).toBe(true);
+  });
+
+  it("relays streamed chunks as they are produced", async () => {
+    const gap = 250;
+    const arrivals: Array<{ index: number; producedAt: number; arrivedAt: number }> = [];
+    const response = await fetch(`${host.url}/api/stream?count=5&gap=${gap}`);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const decoder = new TextDecoder();
+    let text = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = text.indexOf("\n\n")) >= 0) {
+        const event = JSON.parse(text.slice(0, end).replace(/^data: /, "")) as { index: number; producedAt: number };
+        arrivals.push({ ...event, arrivedAt: Date.now() });
+        text = text.slice(end + 2);
+      }
+    }
+    expect(arrivals.map((a) => a.index)).toEqual([0, 1, 2, 3, 4]);
+    // Each chunk reaches the client within a short time of being produced...
+    for (const a of arrivals) expect(a.arrivedAt - a.producedAt).toBeLessThan(gap * 0.6);
+    // ...so the first arrives long before the last is produced.
+    expect(arrivals[4]!.arrivedAt - arrivals[0]!.arrivedAt).toBeGreaterThanOrEqual(gap * 4 * 0.8);
+  });
+
+  it("makes a client disconnect visible to the handler as a cancelled response stream", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${host.url}/api/stream?count=50&gap=100`, { signal: controller.signal });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const state = (await (await fetch(`${host.url}/api/state`)).json()) as { streamCancelled: boolean; streamChunksProduced: number };
+    expect(state.streamCancelled).toBe(true);
+    expect(state.streamChunksProduced).toBeLessThan(20);
+  });
+
+  it("passes request bodies through and caps them at 100 MB (413, checked on Content-Length)", async () => {
+    const small = await fetch(`${host.url}/api/upload`, { method: "POST", body: Buffer.alloc(300_000, 1) });
+    expect(await small.json()).toEqual({ bytes: 300_000 });
+
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${host.url}/api/upload`, {
+        method: "POST",
+        headers: { "content-length": String(100 * 1024 * 1024 + 1) },
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(1024));
+    });
+    expect(status).toBe(413);
+  });
+});
+
+describe("local host: HTTP limits and keys switched on", () => {
+  let host: LocalHost;
+
+  beforeAll(async () => {
+    host = await startHost({
+      entry: "index.mjs",
+      cwd: fixture,
+      port: 0,
+      enforceKeys: true,
+      keys: { master: "master-key", default: "host-key", functions: { secret: "secret-fn-key" } },
+      maxRequestBodyBytes: 64 * 1024,
+    });
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it("rejects a function-level route without a key and accepts function, host and master keys", async () => {
+    expect((await fetch(`${host.url}/api/secret`)).status).toBe(401);
+    expect((await fetch(`${host.url}/api/secret`, { headers: { "x-functions-key": "wrong" } })).status).toBe(401);
+    expect((await fetch(`${host.url}/api/secret`, { headers: { "x-functions-key": "secret-fn-key" } })).status).toBe(200);
+    expect((await fetch(`${host.url}/api/secret?code=host-key`)).status).toBe(200);
+    expect((await fetch(`${host.url}/api/secret?code=master-key`)).status).toBe(200);
+    // Anonymous routes stay open.
+    expect((await fetch(`${host.url}/api/state`)).status).toBe(200);
+  });
+
+  it("counts chunked bodies against the cap", async () => {
+    const underCap = await fetch(`${host.url}/api/upload`, { method: "POST", body: Buffer.alloc(60 * 1024, 2) });
+    expect(await underCap.json()).toEqual({ bytes: 60 * 1024 });
+
+    const chunks = async function* () {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(16 * 1024, 3);
+    };
+    const overCap = await fetch(`${host.url}/api/upload`, {
+      method: "POST",
+      body: ReadableStream.from(chunks()),
+      duplex: "half",
+    } as RequestInit);
+    expect(overCap.status).toBe(413);
+  });
+});

@@ -1,0 +1,348 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BlobGetPropertiesResponse, ContainerClient } from "@azure/storage-blob";
+import type { DequeuedMessageItem } from "@azure/storage-queue";
+import { matchBlobPath, parseBlobPath, type BlobPathPattern } from "./blob-path.js";
+import type { CoreRegistry, RegisteredFunction } from "./core-api.js";
+import type { HostConfig } from "./host-config.js";
+import { invokeFunction, rpcJson, rpcString, systemMetadata, type InvocationLogger } from "./invoke.js";
+import { QueueListener } from "./queue-listener.js";
+import type { RpcBindingInfo, RpcTypedData } from "./rpc-types.js";
+import type { StorageClients } from "./storage-clients.js";
+
+/** The container where the host keeps scan watermarks and blob receipts. */
+export const HOSTS_CONTAINER = "azure-webjobs-hosts";
+/** Where blobs that failed poisonBlobThreshold times are reported. */
+export const BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison";
+/** Clock skew and last-modified rounding tolerated by the scan watermark (receipts dedupe overlap). */
+const WATERMARK_SKEW_MS = 5_000;
+
+export interface BlobTriggerFunction {
+  fn: RegisteredFunction;
+  triggerName: string;
+  binding: RpcBindingInfo;
+  pattern: BlobPathPattern;
+  source: "LogsAndContainerScan" | "EventGrid";
+}
+
+/** The message the scanner and the webhook queue for each new blob (the host's own format). */
+interface BlobTriggerMessage {
+  Type: "BlobTrigger";
+  FunctionId: string;
+  BlobType: "BlockBlob";
+  ContainerName: string;
+  BlobName: string;
+  ETag: string;
+}
+
+export interface BlobTriggerDeps {
+  registry: CoreRegistry;
+  config: HostConfig;
+  storage: StorageClients;
+  hostId: string;
+  scanIntervalMs: number;
+  leaseSeconds: number;
+  log: InvocationLogger;
+  hostLog: (message: string) => void;
+}
+
+/** Lists the blob-triggered functions with their parsed paths. */
+export function collectBlobTriggers(registry: CoreRegistry): BlobTriggerFunction[] {
+  const found: BlobTriggerFunction[] = [];
+  for (const fn of registry.functions.values()) {
+    for (const [triggerName, binding] of Object.entries(fn.metadata.bindings)) {
+      if (binding.type?.toLowerCase() !== "blobtrigger") continue;
+      const path = typeof binding.path === "string" ? binding.path.replace(/%([^%]+)%/g, (_, s: string) => process.env[s] ?? "") : "";
+      found.push({
+        fn,
+        triggerName,
+        binding,
+        pattern: parseBlobPath(path),
+        source: String(binding.source ?? "").toLowerCase() === "eventgrid" ? "EventGrid" : "LogsAndContainerScan",
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * Blob triggers as the storage extension runs them: new blobs are found (container scan with a
+ * persisted watermark, or the Event Grid webhook), recorded once per ETag with a receipt in
+ * `azure-webjobs-hosts`, and queued on the host's internal queue; that queue runs the function
+ * with bounded concurrency, retries, and a `webjobs-blobtrigger-poison` message after
+ * poisonBlobThreshold failures.
+ */
+export class BlobTriggerHost {
+  #deps: BlobTriggerDeps;
+  #functions: BlobTriggerFunction[];
+  #listener: QueueListener | undefined;
+  #scanTimer: NodeJS.Timeout | undefined;
+  #scanning: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(deps: BlobTriggerDeps, functions: BlobTriggerFunction[]) {
+    this.#deps = deps;
+    this.#functions = functions;
+  }
+
+  get functions(): BlobTriggerFunction[] {
+    return this.#functions;
+  }
+
+  /** Creates the containers it needs and starts scanning and processing. */
+  async start(): Promise<void> {
+    if (this.#functions.length === 0) return;
+    const { storage, config, hostId } = this.#deps;
+    await storage.blobs.getContainerClient(HOSTS_CONTAINER).createIfNotExists();
+    for (const f of this.#functions) await storage.blobs.getContainerClient(f.pattern.container).createIfNotExists();
+    const queue = storage.queues.getQueueClient(internalQueueName(hostId));
+    await queue.createIfNotExists();
+    const parallelism = Math.max(1, Math.min(32, config.blobs.maxDegreeOfParallelism));
+    this.#listener = new QueueListener({
+      queue,
+      batchSize: parallelism,
+      // Fetch only when all are done, so at most maxDegreeOfParallelism blobs run at once.
+      newBatchThreshold: 0,
+      maxPollingIntervalMs: config.queues.maxPollingIntervalMs,
+      retryVisibilityMs: config.queues.visibilityTimeoutMs,
+      maxDequeueCount: config.blobs.poisonBlobThreshold,
+      leaseSeconds: this.#deps.leaseSeconds,
+      log: this.#deps.hostLog,
+      process: (message) => this.#process(message),
+      poison: (message) => this.#poison(message),
+    });
+    this.#listener.start();
+    if (this.#functions.some((f) => f.source === "LogsAndContainerScan")) this.#scheduleScan(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#scanTimer);
+    await this.#scanning;
+    await this.#listener?.stop();
+  }
+
+  /**
+   * `POST /runtime/webhooks/blobs?functionName=Host.Functions.NAME`: answers the Event Grid
+   * SubscriptionValidation handshake and queues BlobCreated events for that function.
+   */
+  async handleWebhook(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const requested = url.searchParams.get("functionName") ?? "";
+    const name = requested.replace(/^Host\.Functions\./i, "").toLowerCase();
+    const target = this.#functions.find((f) => f.fn.metadata.name.toLowerCase() === name);
+    if (!target || target.source !== "EventGrid") {
+      return json(res, 404, { error: `No blob trigger function "${requested}" with source EventGrid.` });
+    }
+    let events: Array<{ eventType?: string; data?: { validationCode?: string; url?: string } }>;
+    try {
+      const parsed: unknown = JSON.parse(await readBody(req));
+      events = Array.isArray(parsed) ? parsed : [parsed as never];
+    } catch {
+      return json(res, 400, { error: "The body must be a JSON array of Event Grid events." });
+    }
+    const eventType = String(req.headers["aeg-event-type"] ?? "");
+    if (eventType === "SubscriptionValidation" || events[0]?.eventType === "Microsoft.EventGrid.SubscriptionValidationEvent") {
+      return json(res, 200, { validationResponse: events[0]?.data?.validationCode });
+    }
+    for (const event of events) {
+      if (event.eventType !== "Microsoft.Storage.BlobCreated" || !event.data?.url) continue;
+      const location = parseBlobUrl(event.data.url);
+      if (!location || location.container !== target.pattern.container) continue;
+      if (!matchBlobPath(target.pattern, location.blobName)) continue;
+      const container = this.#deps.storage.blobs.getContainerClient(location.container);
+      const properties = await container.getBlobClient(location.blobName).getProperties().catch(() => undefined);
+      if (properties?.etag) await this.#enqueueOnce(target, location.container, location.blobName, properties.etag);
+    }
+    res.writeHead(202).end();
+  }
+
+  #scheduleScan(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#scanTimer = setTimeout(() => {
+      this.#scanning = this.#scanAll()
+        .catch((error: Error) => this.#deps.hostLog(`Blob scan failed (${error.message}); retrying.`))
+        .finally(() => this.#scheduleScan(this.#deps.scanIntervalMs));
+    }, delayMs);
+  }
+
+  async #scanAll(): Promise<void> {
+    const scanned = this.#functions.filter((f) => f.source === "LogsAndContainerScan");
+    for (const containerName of new Set(scanned.map((f) => f.pattern.container))) {
+      if (this.#stopped) return;
+      await this.#scanContainer(containerName, scanned.filter((f) => f.pattern.container === containerName));
+    }
+  }
+
+  async #scanContainer(containerName: string, functions: BlobTriggerFunction[]): Promise<void> {
+    const { storage, hostId } = this.#deps;
+    const container = storage.blobs.getContainerClient(containerName);
+    const scanInfo = storage.blobs
+      .getContainerClient(HOSTS_CONTAINER)
+      .getBlockBlobClient(`blobscaninfo/${hostId}/${storage.accountName}/${containerName}`);
+    const latestScan = await readLatestScan(scanInfo);
+    const scanStartedAt = new Date();
+    const prefix = commonPrefix(functions.map((f) => f.pattern.prefix));
+    for await (const blob of listBlobs(container, prefix)) {
+      const modified = blob.properties.lastModified.getTime();
+      if (latestScan !== undefined && modified < latestScan - WATERMARK_SKEW_MS) continue;
+      for (const f of functions) {
+        if (matchBlobPath(f.pattern, blob.name)) {
+          await this.#enqueueOnce(f, containerName, blob.name, blob.properties.etag ?? "");
+        }
+      }
+    }
+    const body = JSON.stringify({ LatestScan: scanStartedAt.toISOString() });
+    await scanInfo.upload(body, Buffer.byteLength(body));
+  }
+
+  /** Writes the receipt if this (function, blob, ETag) is new, then queues it; known ones are skipped. */
+  async #enqueueOnce(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string): Promise<void> {
+    const receipt = this.#receipt(f, containerName, blobName, etag);
+    try {
+      await receipt.upload("", 0, { conditions: { ifNoneMatch: "*" }, metadata: { Completed: "false" } });
+    } catch (error) {
+      if (isConflict(error)) return;
+      throw error;
+    }
+    const message: BlobTriggerMessage = {
+      Type: "BlobTrigger",
+      FunctionId: f.fn.functionId,
+      BlobType: "BlockBlob",
+      ContainerName: containerName,
+      BlobName: blobName,
+      ETag: etag,
+    };
+    await this.#deps.storage.queues.getQueueClient(internalQueueName(this.#deps.hostId)).sendMessage(this.#encode(message));
+  }
+
+  #receipt(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
+    const path = `blobreceipts/${this.#deps.hostId}/${f.fn.functionId}/${etag.replace(/"/g, "")}/BlockBlob/${containerName}/${blobName}`;
+    return this.#deps.storage.blobs.getContainerClient(HOSTS_CONTAINER).getBlockBlobClient(path);
+  }
+
+  async #process(queued: DequeuedMessageItem): Promise<void> {
+    const message = JSON.parse(Buffer.from(queued.messageText, "base64").toString("utf8")) as BlobTriggerMessage;
+    const f = this.#functions.find((candidate) => candidate.fn.functionId === message.FunctionId);
+    if (!f) {
+      this.#deps.hostLog(`Dropping blob trigger message for unknown function ${message.FunctionId}.`);
+      return;
+    }
+    const receipt = this.#receipt(f, message.ContainerName, message.BlobName, message.ETag);
+    const receiptProperties = await receipt.getProperties().catch(() => undefined);
+    if (receiptProperties?.metadata?.completed === "true" || receiptProperties?.metadata?.Completed === "true") return;
+
+    const blob = this.#deps.storage.blobs.getContainerClient(message.ContainerName).getBlobClient(message.BlobName);
+    let properties: BlobGetPropertiesResponse;
+    try {
+      properties = await blob.getProperties();
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return; // deleted since: nothing to do
+      throw error;
+    }
+    // A newer version of the blob has its own ETag, receipt and message.
+    if (properties.etag !== message.ETag) return;
+    const content = await blob.downloadToBuffer();
+    const params = matchBlobPath(f.pattern, message.BlobName) ?? {};
+    const data: RpcTypedData = f.binding.dataType === "string" ? rpcString(content.toString("utf8")) : { bytes: content };
+    const triggerMetadata: Record<string, RpcTypedData> = {
+      BlobTrigger: rpcString(`${message.ContainerName}/${message.BlobName}`),
+      Uri: rpcString(blob.url),
+      Properties: rpcJson(describeProperties(properties)),
+      Metadata: rpcJson(properties.metadata ?? {}),
+      sys: systemMetadata(f.fn.metadata.name),
+    };
+    for (const [name, value] of Object.entries(params)) triggerMetadata[name] = rpcString(value);
+    await invokeFunction(this.#deps.registry, f.fn, { inputData: [{ name: f.triggerName, data }], triggerMetadata, reason: `New blob detected(${f.source}): ${message.ContainerName}/${message.BlobName}` },
+      this.#deps.log);
+    await receipt.setMetadata({ Completed: "true" });
+  }
+
+  async #poison(queued: DequeuedMessageItem): Promise<void> {
+    const poisonQueue = this.#deps.storage.queues.getQueueClient(BLOB_POISON_QUEUE);
+    await poisonQueue.createIfNotExists();
+    // Same JSON the host writes, encoded as the host's queues expect.
+    await poisonQueue.sendMessage(this.#deps.config.queues.messageEncoding === "base64"
+      ? queued.messageText
+      : Buffer.from(queued.messageText, "base64").toString("utf8"));
+  }
+
+  #encode(message: BlobTriggerMessage): string {
+    return Buffer.from(JSON.stringify(message), "utf8").toString("base64");
+  }
+}
+
+/** The host's internal queue of blobs to process (one per host id). */
+export function internalQueueName(hostId: string): string {
+  return `azure-webjobs-blobtrigger-${hostId}`.slice(0, 63).replace(/-+$/, "");
+}
+
+function describeProperties(p: BlobGetPropertiesResponse): Record<string, unknown> {
+  return {
+    BlobType: p.blobType,
+    ContentType: p.contentType,
+    ContentLength: p.contentLength,
+    ContentEncoding: p.contentEncoding,
+    ContentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined,
+    ETag: p.etag,
+    LastModified: p.lastModified?.toISOString(),
+    CreatedOn: p.createdOn?.toISOString(),
+    AccessTier: p.accessTier,
+  };
+}
+
+async function readLatestScan(scanInfo: { downloadToBuffer(): Promise<Buffer> }): Promise<number | undefined> {
+  try {
+    const info = JSON.parse((await scanInfo.downloadToBuffer()).toString("utf8")) as { LatestScan?: string };
+    return info.LatestScan ? Date.parse(info.LatestScan) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function* listBlobs(container: ContainerClient, prefix: string) {
+  try {
+    yield* container.listBlobsFlat(prefix ? { prefix, includeMetadata: false } : {});
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return; // container not there yet
+    throw error;
+  }
+}
+
+function commonPrefix(prefixes: string[]): string {
+  if (prefixes.length === 0) return "";
+  let common = prefixes[0]!;
+  for (const p of prefixes) while (!p.startsWith(common)) common = common.slice(0, -1);
+  return common;
+}
+
+function isConflict(error: unknown): boolean {
+  const status = (error as { statusCode?: number }).statusCode;
+  return status === 409 || status === 412;
+}
+
+/** Splits `https://acct.blob.core.windows.net/container/a/b.wav` (or an Azurite URL) into its parts. */
+export function parseBlobUrl(url: string): { container: string; blobName: string } | undefined {
+  try {
+    const parsed = new URL(url);
+    let segments = parsed.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    // Azurite and other path-style endpoints put the account name first.
+    if (/^(127\.0\.0\.1|localhost|\[::1\])$/.test(parsed.hostname) || parsed.port !== "") segments = segments.slice(1);
+    const [container, ...rest] = segments;
+    return container && rest.length > 0 ? { container, blobName: rest.join("/") } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,18 @@
+/** The contract between startHost() (parent) and main.ts (the host process). */
+
+/** Options the parent passes (JSON in argv[2]); see StartHostOptions in index.ts. */
+export interface HostProcessOptions {
+  entry: string;
+  hostJson?: string;
+  port: number;
+  leaseSeconds: number;
+  blobScanIntervalMs: number;
+  maxRequestBodyBytes?: number;
+  hostId: string;
+  verbose: boolean;
+}
+
+/** The host prints this, then JSON `{ url, port, functions, streaming }`, once it serves requests. */
+export const READY_PREFIX = "LOCAL_HOST_READY ";
+/** The host prints this, then JSON `{ message }`, when it cannot start. */
+export const FAILED_PREFIX = "LOCAL_HOST_FAILED ";

@@ -1,0 +1,328 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { Transform } from "node:stream";
+import { makeBodyCancellable } from "./cancellable-body.js";
+import type { CoreRegistry, RegisteredFunction } from "./core-api.js";
+import { isAuthorized, type KeyPolicy } from "./function-keys.js";
+import type { HostConfig } from "./host-config.js";
+import { compileRoute, matchRoute, type CompiledRoute } from "./http-routes.js";
+import { invokeFunction, rpcJson, rpcString, type InvocationLogger } from "./invoke.js";
+import type { ProxyTracker } from "./proxy-tracker.js";
+import type { RpcHttpData, RpcTypedData } from "./rpc-types.js";
+
+export interface HttpRoute {
+  fn: RegisteredFunction;
+  triggerName: string;
+  route: CompiledRoute;
+  methods: Set<string>;
+  authLevel: string;
+}
+
+export interface HttpFrontDeps {
+  registry: CoreRegistry;
+  config: HostConfig;
+  keys: KeyPolicy;
+  /** The library's HTTP proxy (enableHttpStream); undefined means bodies travel in the RPC message. */
+  proxyUri: string | undefined;
+  proxyTracker: ProxyTracker | undefined;
+  log: InvocationLogger;
+  hostLog: (message: string) => void;
+  /** Host runtime endpoints (`/runtime/webhooks/...`, `/admin/...`); return false when not handled. */
+  runtimeEndpoints: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+}
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"]);
+
+/** Collects the HTTP-triggered functions and their compiled routes, most specific first. */
+export function collectHttpRoutes(registry: CoreRegistry): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const fn of registry.functions.values()) {
+    for (const [triggerName, binding] of Object.entries(fn.metadata.bindings)) {
+      if (binding.type?.toLowerCase() !== "httptrigger") continue;
+      const template = typeof binding.route === "string" && binding.route !== "" ? binding.route : fn.metadata.name;
+      const methods = Array.isArray(binding.methods) ? binding.methods.map((m) => String(m).toUpperCase()) : [];
+      routes.push({
+        fn,
+        triggerName,
+        route: compileRoute(template),
+        methods: new Set(methods),
+        authLevel: typeof binding.authLevel === "string" ? binding.authLevel : "anonymous",
+      });
+    }
+  }
+  // Literal segments win over parameters, parameters over catch-alls (ASP.NET route precedence).
+  const rank = (r: HttpRoute) =>
+    r.route.segments.map((s) => (s.kind === "literal" ? "0" : s.catchAll ? "2" : "1")).join("") + "9";
+  return routes.sort((a, b) => rank(a).localeCompare(rank(b)));
+}
+
+/** Builds the front-door request handler: routing, keys, body cap, then the invocation. */
+export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestListener; routes: HttpRoute[] } {
+  const routes = collectHttpRoutes(deps.registry);
+  const prefix = deps.config.http.routePrefix;
+
+  const handler: http.RequestListener = (req, res) => {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    void (async () => {
+      if (await deps.runtimeEndpoints(req, res, url)) return;
+      const path = decodeURI(url.pathname);
+      const routePath = stripPrefix(path, prefix);
+      if (routePath === undefined) return sendText(res, 404, "Not Found");
+
+      const method = (req.method ?? "GET").toUpperCase();
+      let matched: { route: HttpRoute; params: Record<string, string> } | undefined;
+      for (const route of routes) {
+        if (route.methods.size > 0 && !route.methods.has(method)) continue;
+        const params = matchRoute(route.route, routePath);
+        if (params) {
+          matched = { route, params };
+          break;
+        }
+      }
+      if (!matched) return sendText(res, 404, "Not Found");
+
+      const suppliedKey = headerValue(req, "x-functions-key") ?? url.searchParams.get("code") ?? undefined;
+      if (!isAuthorized(deps.keys, matched.route.authLevel, matched.route.fn.metadata.name, suppliedKey)) {
+        return sendText(res, 401, "Unauthorized: pass a function key in the x-functions-key header or the code query parameter.");
+      }
+      const declaredLength = Number(req.headers["content-length"] ?? "0");
+      if (declaredLength > deps.config.http.maxRequestBodyBytes) {
+        return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
+      }
+      if (deps.proxyUri) await invokeStreaming(deps, matched.route, matched.params, req, res, url);
+      else await invokeBuffered(deps, matched.route, matched.params, req, res, url);
+    })().catch((error: unknown) => {
+      deps.hostLog(`Request ${req.method} ${req.url} failed in the host: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) sendText(res, 500, "Internal Server Error");
+      else res.destroy();
+    });
+  };
+  return { handler, routes };
+}
+
+function stripPrefix(path: string, prefix: string): string | undefined {
+  if (prefix === "") return path;
+  const lower = path.toLowerCase();
+  const want = `/${prefix.toLowerCase()}`;
+  if (lower === want) return "";
+  if (lower.startsWith(`${want}/`)) return path.slice(want.length);
+  return undefined;
+}
+
+/** Trigger metadata for HTTP as the host sends it: Headers, Query, and each route parameter. */
+function httpTriggerMetadata(req: IncomingMessage, url: URL, params: Record<string, string>): Record<string, RpcTypedData> {
+  const metadata: Record<string, RpcTypedData> = {
+    Headers: rpcJson(flatHeaders(req)),
+    Query: rpcJson(Object.fromEntries(url.searchParams)),
+  };
+  for (const [name, value] of Object.entries(params)) metadata[name] = rpcString(value);
+  return metadata;
+}
+
+function rpcHttpRequest(req: IncomingMessage, url: URL, params: Record<string, string>, body?: Buffer): RpcHttpData {
+  return {
+    method: req.method ?? "GET",
+    url: url.toString(),
+    headers: flatHeaders(req),
+    query: Object.fromEntries(url.searchParams),
+    params,
+    ...(body ? { body: { bytes: body } } : {}),
+  };
+}
+
+/**
+ * Streaming path (enableHttpStream): the request is forwarded to the library's HTTP proxy with
+ * `x-ms-invocation-id`, while the invocation runs; the proxy's response is relayed chunk by chunk.
+ */
+async function invokeStreaming(
+  deps: HttpFrontDeps,
+  route: HttpRoute,
+  params: Record<string, string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const invocationId = randomUUID();
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+  }
+  headers["x-ms-invocation-id"] = invocationId;
+  headers["x-forwarded-host"] = req.headers.host ?? url.host;
+  headers["x-forwarded-proto"] = "http";
+  if (req.headers["content-length"] === undefined && hasBody(req)) headers["transfer-encoding"] = "chunked";
+
+  const proxyReq = http.request(new URL(req.url ?? "/", deps.proxyUri), { method: req.method, headers });
+  let clientGone = false;
+  let cancelBody: ((reason: Error) => void) | undefined;
+  proxyReq.on("response", (proxyRes) => {
+    if (clientGone) return proxyRes.resume();
+    const outHeaders: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(proxyRes.headers)) {
+      if (!HOP_BY_HOP.has(name) && value !== undefined) outHeaders[name] = value;
+    }
+    res.writeHead(proxyRes.statusCode ?? 200, outHeaders);
+    res.flushHeaders();
+    proxyRes.on("data", (chunk: Buffer) => res.write(chunk));
+    proxyRes.on("end", () => res.end());
+    proxyRes.on("error", () => res.destroy());
+  });
+  proxyReq.on("error", () => {
+    /* reported through the invocation or the client disconnect below */
+  });
+  // A client that goes away mid-response closes the proxy connection, which the handler sees.
+  res.on("close", () => {
+    if (!res.writableFinished) {
+      clientGone = true;
+      proxyReq.destroy();
+      cancelBody?.(new Error("The client disconnected before the response was complete."));
+    }
+  });
+
+  const tooLarge = forwardBody(req, proxyReq, deps.config.http.maxRequestBodyBytes);
+  tooLarge.then(
+    (exceeded) => {
+      if (exceeded && !res.headersSent) {
+        proxyReq.destroy();
+        rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
+      }
+    },
+    () => proxyReq.destroy(),
+  );
+
+  try {
+    await invokeFunction(
+      deps.registry,
+      route.fn,
+      {
+        invocationId,
+        inputData: [{ name: route.triggerName, data: { http: rpcHttpRequest(req, url, params) } }],
+        triggerMetadata: httpTriggerMetadata(req, url, params),
+        adaptResult: (result) => {
+          const cancellable = makeBodyCancellable(result);
+          cancelBody = cancellable.cancel;
+          return cancellable.result;
+        },
+      },
+      deps.log,
+    );
+    // The library wrote the whole response through the proxy before getResponse resolved, unless
+    // the handler returned nothing: then nobody answers the proxied request, so the host does.
+    if (deps.proxyTracker?.finishUnanswered(invocationId) && !res.headersSent && !clientGone) {
+      sendText(res, 204, "");
+    }
+  } catch {
+    // Logged by invokeFunction; the client gets the host's bare 500 (or a cut stream).
+    deps.proxyTracker?.finishUnanswered(invocationId, 500);
+    proxyReq.destroy();
+    if (!res.headersSent && !clientGone) sendText(res, 500, "Internal Server Error");
+    else if (!res.writableFinished) res.destroy();
+  }
+}
+
+/** Non-streaming path: the body travels inside the RPC message and the response comes back in it. */
+async function invokeBuffered(
+  deps: HttpFrontDeps,
+  route: HttpRoute,
+  params: Record<string, string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > deps.config.http.maxRequestBodyBytes) return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
+    chunks.push(chunk);
+  }
+  const invocationId = randomUUID();
+  try {
+    const { response } = await invokeFunction(
+      deps.registry,
+      route.fn,
+      {
+        invocationId,
+        inputData: [{ name: route.triggerName, data: { http: rpcHttpRequest(req, url, params, Buffer.concat(chunks)) } }],
+        triggerMetadata: httpTriggerMetadata(req, url, params),
+      },
+      deps.log,
+    );
+    const httpBindingName = Object.entries(route.fn.metadata.bindings).find(
+      ([, b]) => b.direction === "out" && b.type?.toLowerCase() === "http",
+    )?.[0];
+    const data =
+      httpBindingName === "$return"
+        ? response.returnValue
+        : response.outputData?.find((o) => o.name === httpBindingName)?.data;
+    const out = data?.http;
+    if (!out) return sendText(res, 204, "");
+    const body = out.body?.bytes
+      ? Buffer.from(out.body.bytes)
+      : Buffer.from(out.body?.string ?? out.body?.json ?? "", "utf8");
+    res.writeHead(Number(out.statusCode ?? 200), { ...(out.headers ?? {}), "x-ms-invocation-id": invocationId });
+    res.end(body);
+  } catch {
+    // Logged by invokeFunction; the caller gets the host's bare 500.
+    if (!res.headersSent) sendText(res, 500, "Internal Server Error");
+  }
+}
+
+/** Pipes the request body to the proxy, stopping at the cap; resolves true when the cap was exceeded. */
+function forwardBody(req: IncomingMessage, proxyReq: http.ClientRequest, cap: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        if (size > cap) {
+          callback();
+          counter.destroy();
+          req.unpipe(counter);
+          resolve(true);
+          return;
+        }
+        callback(null, chunk);
+      },
+    });
+    counter.on("end", () => resolve(false));
+    counter.on("error", reject);
+    req.on("error", reject);
+    req.pipe(counter).pipe(proxyReq);
+  });
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+}
+
+function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage): void {
+  if (res.headersSent) return;
+  res.writeHead(413, { "content-type": "text/plain", connection: "close" });
+  res.end(`Request body too large: the limit is ${cap} bytes.`);
+  // Stop reading the rest of an oversized upload.
+  req.unpipe();
+  req.resume();
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(text);
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
