@@ -1,0 +1,435 @@
+/**
+ * A static model of Bicep templates built from the tree-sitter parse: declarations, resources
+ * (nested ones included), modules, and an evaluator that computes what is knowable before
+ * deployment (literals, parameters and their defaults, variables, module parameters). Anything
+ * only known at deployment time (resource ids, outputs, uniqueString) stays an `Unknown` that
+ * remembers its source text, so tests can still check where a value comes from.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseBicep, syntaxProblems, formatProblem, type Node } from "./bicep-parser.js";
+
+/** A value known only at deployment time; `text` is its Bicep source or a «placeholder» rendering. */
+export class Unknown {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return `«${this.text}»`;
+  }
+}
+
+export type Value = string | number | boolean | null | Unknown | Value[] | { [key: string]: Value };
+
+export interface Declaration {
+  name: string;
+  node: Node;
+  /** Decorator calls, e.g. `batchSize(1)`, by function name. */
+  decorators: Map<string, Node>;
+  /** Text of the comment lines directly above the declaration (and its decorators). */
+  comment: string;
+  line: number;
+}
+
+export interface ParamDeclaration extends Declaration {
+  typeText: string;
+  defaultValue: Node | undefined;
+}
+
+export interface ResourceDeclaration extends Declaration {
+  /** Full type without the API version, e.g. `Microsoft.Storage/storageAccounts/blobServices`. */
+  type: string;
+  apiVersion: string;
+  body: Node;
+  existing: boolean;
+  condition: Node | undefined;
+  loop: { variable: string; iterable: Node } | undefined;
+  parent: ResourceDeclaration | undefined;
+}
+
+export interface ModuleDeclaration extends Declaration {
+  /** Path of the module file, resolved against the calling file. */
+  file: string;
+  body: Node;
+  condition: Node | undefined;
+}
+
+export interface BicepFile {
+  file: string;
+  source: string;
+  params: Map<string, ParamDeclaration>;
+  vars: Map<string, Declaration & { value: Node }>;
+  resources: ResourceDeclaration[];
+  modules: ModuleDeclaration[];
+  outputs: Map<string, Declaration & { typeText: string; value: Node }>;
+}
+
+/**
+ * Parses one file into a model.
+ * @throws Error naming file:line:column when the file has a syntax error (the model would be wrong).
+ */
+export async function loadBicepFile(file: string): Promise<BicepFile> {
+  const source = readFileSync(file, "utf8");
+  const tree = await parseBicep(source);
+  const problems = syntaxProblems(tree, file, source);
+  if (problems.length > 0) {
+    throw new Error(`cannot model ${file}: fix its syntax first:\n${problems.map(formatProblem).join("\n")}`);
+  }
+  const model: BicepFile = { file, source, params: new Map(), vars: new Map(), resources: [], modules: [], outputs: new Map() };
+  collectStatements(tree.rootNode.namedChildren, model, undefined);
+  return model;
+}
+
+function collectStatements(nodes: readonly (Node | null)[], model: BicepFile, parent: ResourceDeclaration | undefined): void {
+  let decorators = new Map<string, Node>();
+  let comments: string[] = [];
+  for (const node of nodes) {
+    if (!node) continue;
+    if (node.type === "comment") {
+      comments.push(node.text.replace(/^\/\/\s?|^\/\*|\*\/$/g, ""));
+      continue;
+    }
+    if (node.type === "decorators") {
+      for (const decorator of node.namedChildren) {
+        const call = decorator?.namedChildren.find((child) => child?.type === "call_expression");
+        const fn = call?.childForFieldName("function");
+        if (call && fn) decorators.set(fn.text, call);
+      }
+      continue;
+    }
+    const base = { decorators, comment: comments.join("\n"), line: node.startPosition.row + 1, node };
+    switch (node.type) {
+      case "parameter_declaration": {
+        const name = namedChildOfType(node, "identifier")!.text;
+        const type = namedChildOfType(node, "type");
+        const defaultValue = afterToken(node, "=");
+        model.params.set(name, { ...base, name, typeText: type?.text ?? "", defaultValue });
+        break;
+      }
+      case "variable_declaration": {
+        const name = namedChildOfType(node, "identifier")!.text;
+        model.vars.set(name, { ...base, name, value: afterToken(node, "=")! });
+        break;
+      }
+      case "output_declaration": {
+        const name = namedChildOfType(node, "identifier")!.text;
+        model.outputs.set(name, { ...base, name, typeText: namedChildOfType(node, "type")?.text ?? "", value: afterToken(node, "=")! });
+        break;
+      }
+      case "resource_declaration":
+        addResource(node, base, model, parent);
+        break;
+      case "module_declaration": {
+        const name = namedChildOfType(node, "identifier")!.text;
+        const relative = stringLiteral(namedChildOfType(node, "string")!);
+        const { body, condition } = declarationBody(node);
+        model.modules.push({ ...base, name, file: path.resolve(path.dirname(model.file), relative), body, condition });
+        break;
+      }
+      default:
+        break;
+    }
+    decorators = new Map();
+    comments = [];
+  }
+}
+
+function addResource(node: Node, base: Omit<Declaration, "name">, model: BicepFile, parent: ResourceDeclaration | undefined): void {
+  const name = namedChildOfType(node, "identifier")!.text;
+  const typeLiteral = stringLiteral(namedChildOfType(node, "string")!);
+  const [typePart = "", apiVersion = parent?.apiVersion ?? ""] = typeLiteral.split("@");
+  const type = parent && !typePart.includes(".") ? `${parent.type}/${typePart}` : typePart;
+  const { body, condition, loop } = declarationBody(node);
+  const existing = node.children.some((child) => child?.type === "existing");
+  const resource: ResourceDeclaration = { ...base, name, type, apiVersion, body, existing, condition, loop, parent };
+  model.resources.push(resource);
+  // Nested child resources are object properties of the body.
+  const nested = body.namedChildren
+    .filter((child): child is Node => child?.type === "object_property")
+    .map((property) => property.namedChildren)
+    .filter((children) => children.some((c) => c?.type === "resource_declaration"))
+    .flat();
+  collectStatements(nested, model, resource);
+}
+
+function declarationBody(node: Node): { body: Node; condition: Node | undefined; loop: ResourceDeclaration["loop"] } {
+  const direct = namedChildOfType(node, "object");
+  if (direct) return { body: direct, condition: undefined, loop: undefined };
+  const ifStatement = namedChildOfType(node, "if_statement");
+  if (ifStatement) {
+    const condition = namedChildOfType(ifStatement, "parenthesized_expression")!.namedChildren[0]!;
+    return { body: namedChildOfType(ifStatement, "object")!, condition, loop: undefined };
+  }
+  const forStatement = namedChildOfType(node, "for_statement")!;
+  const variable = forStatement.childForFieldName("initializer")!.text;
+  let body = forStatement.childForFieldName("body")!;
+  let condition: Node | undefined;
+  if (body.type === "if_statement") {
+    condition = namedChildOfType(body, "parenthesized_expression")!.namedChildren[0]!;
+    body = namedChildOfType(body, "object")!;
+  }
+  const iterable = forStatement.namedChildren.filter((c): c is Node => !!c && c.type !== "for_loop_parameters")[1]!;
+  return { body, condition, loop: { variable, iterable } };
+}
+
+function namedChildOfType(node: Node, type: string): Node | undefined {
+  return node.namedChildren.find((child): child is Node => child?.type === type);
+}
+
+/** The named node after a token such as `=`. */
+function afterToken(node: Node, token: string): Node | undefined {
+  let seen = false;
+  for (const child of node.children) {
+    if (!child) continue;
+    if (seen && child.isNamed && child.type !== "comment") return child;
+    if (!child.isNamed && child.type === token) seen = true;
+  }
+  return undefined;
+}
+
+/** The text of a string literal without interpolation. @throws Error when it has interpolation. */
+export function stringLiteral(node: Node): string {
+  if (node.type !== "string") throw new Error(`expected a string literal, got ${node.type}: ${node.text}`);
+  if (node.namedChildren.some((child) => child?.type === "interpolation")) {
+    throw new Error(`expected a string without interpolation: ${node.text}`);
+  }
+  return node.namedChildren.map((child) => (child?.type === "escape_sequence" ? unescape(child.text) : child?.text ?? "")).join("");
+}
+
+function unescape(sequence: string): string {
+  const map: Record<string, string> = { "\\'": "'", "\\\\": "\\", "\\n": "\n", "\\r": "\r", "\\t": "\t", "\\$": "$" };
+  return map[sequence] ?? sequence;
+}
+
+/** Key and value nodes of an object literal (nested resource declarations are left out). */
+export function objectEntries(node: Node): [string, Node][] {
+  if (node.type !== "object") return [];
+  const entries: [string, Node][] = [];
+  for (const property of node.namedChildren) {
+    if (property?.type !== "object_property") continue;
+    const children = property.namedChildren.filter((c): c is Node => !!c && c.type !== "comment");
+    const [keyNode, valueNode] = children;
+    if (!keyNode || !valueNode || valueNode.type === "resource_declaration" || keyNode.type === "resource_declaration") continue;
+    const key = keyNode.type === "string" ? stringLiteral(keyNode) : keyNode.text;
+    entries.push([key, valueNode]);
+  }
+  return entries;
+}
+
+/** The value node at a dotted path in an object literal, matching keys case-insensitively as ARM does. */
+export function propertyNode(node: Node | undefined, dottedPath: string): Node | undefined {
+  let current = node;
+  for (const key of dottedPath.split(".")) {
+    if (!current) return undefined;
+    current = objectEntries(current).find(([name]) => name.toLowerCase() === key.toLowerCase())?.[1];
+  }
+  return current;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+export interface Scope {
+  model: BicepFile;
+  /** Values of the file's parameters (from the caller or the defaults). */
+  params: Record<string, Value>;
+  locals?: Record<string, Value>;
+  /** Directory that loadJsonContent() paths are relative to. */
+  varCache?: Map<string, Value>;
+}
+
+/** The scope of a top-level file: parameters from `overrides`, else their defaults. */
+export function fileScope(model: BicepFile, overrides: Record<string, Value> = {}): Scope {
+  const scope: Scope = { model, params: {}, varCache: new Map() };
+  for (const [name, param] of model.params) {
+    if (name in overrides) scope.params[name] = overrides[name]!;
+    else if (param.defaultValue) scope.params[name] = evaluate(param.defaultValue, scope);
+    else scope.params[name] = new Unknown(`param ${name} (no default, not given)`);
+  }
+  return scope;
+}
+
+/**
+ * The parameter values a module call passes, evaluated in the caller's scope.
+ * @throws Error when the call has no `params` object.
+ */
+export function moduleArguments(call: ModuleDeclaration, callerScope: Scope): Record<string, Value> {
+  const params = propertyNode(call.body, "params");
+  if (!params) return {};
+  return Object.fromEntries(objectEntries(params).map(([key, value]) => [key, evaluate(value, callerScope)]));
+}
+
+export function evaluate(node: Node, scope: Scope): Value {
+  switch (node.type) {
+    case "string":
+      return evaluateString(node, scope);
+    case "number":
+      return Number(node.text);
+    case "boolean":
+      return node.text === "true";
+    case "null":
+      return null;
+    case "object": {
+      const result: Record<string, Value> = {};
+      for (const [key, value] of objectEntries(node)) result[key] = evaluate(value, scope);
+      return result;
+    }
+    case "array":
+      return node.namedChildren.filter((c): c is Node => !!c && c.type !== "comment" && c.type !== "decorators").map((c) => evaluate(c, scope));
+    case "parenthesized_expression":
+      return evaluate(node.namedChildren[0]!, scope);
+    case "identifier":
+      return evaluateIdentifier(node.text, scope);
+    case "member_expression": {
+      const target = evaluate(node.childForFieldName("object")!, scope);
+      const property = node.childForFieldName("property")!.text;
+      if (isPlainObject(target) && property in target) return target[property]!;
+      return new Unknown(node.text);
+    }
+    case "subscript_expression": {
+      const target = evaluate(node.childForFieldName("object")!, scope);
+      const index = evaluate(node.childForFieldName("index")!, scope);
+      if (Array.isArray(target) && typeof index === "number" && index in target) return target[index]!;
+      if (isPlainObject(target) && typeof index === "string" && index in target) return target[index]!;
+      return new Unknown(node.text);
+    }
+    case "ternary_expression": {
+      const condition = evaluate(node.childForFieldName("condition")!, scope);
+      if (typeof condition !== "boolean") return new Unknown(node.text);
+      return evaluate(node.childForFieldName(condition ? "consequence" : "alternative")!, scope);
+    }
+    case "unary_expression": {
+      const operator = node.childForFieldName("operator")!.text;
+      const argument = evaluate(node.childForFieldName("argument")!, scope);
+      if (operator === "!" && typeof argument === "boolean") return !argument;
+      if (operator === "-" && typeof argument === "number") return -argument;
+      return new Unknown(node.text);
+    }
+    case "binary_expression":
+      return evaluateBinary(node, scope);
+    case "call_expression":
+      return evaluateCall(node, scope);
+    default:
+      return new Unknown(node.text);
+  }
+}
+
+function evaluateString(node: Node, scope: Scope): Value {
+  const parts: Value[] = [];
+  for (const child of node.namedChildren) {
+    if (!child) continue;
+    if (child.type === "string_content") parts.push(child.text);
+    else if (child.type === "escape_sequence") parts.push(unescape(child.text));
+    else if (child.type === "interpolation") parts.push(evaluate(child.namedChildren[0]!, scope));
+  }
+  if (parts.every((part) => typeof part === "string" || typeof part === "number" || typeof part === "boolean")) {
+    return parts.map(String).join("");
+  }
+  return new Unknown(parts.map((part) => (part instanceof Unknown ? part.toString() : typeof part === "string" ? part : JSON.stringify(part))).join(""));
+}
+
+function evaluateIdentifier(name: string, scope: Scope): Value {
+  if (scope.locals && name in scope.locals) return scope.locals[name]!;
+  if (name in scope.params) return scope.params[name]!;
+  const variable = scope.model.vars.get(name);
+  if (variable) {
+    const cache = (scope.varCache ??= new Map());
+    if (!cache.has(name)) {
+      cache.set(name, new Unknown(`var ${name} (cycle)`));
+      cache.set(name, evaluate(variable.value, { ...scope, locals: undefined }));
+    }
+    return cache.get(name)!;
+  }
+  return new Unknown(name);
+}
+
+function evaluateBinary(node: Node, scope: Scope): Value {
+  const operator = node.childForFieldName("operator")!.text;
+  const left = evaluate(node.childForFieldName("left")!, scope);
+  if (operator === "&&" && left === false) return false;
+  if (operator === "||" && left === true) return true;
+  if (operator === "??" && left !== null && !(left instanceof Unknown)) return left;
+  const right = evaluate(node.childForFieldName("right")!, scope);
+  if (left instanceof Unknown || right instanceof Unknown) {
+    if (operator === "&&" && right === false) return false;
+    if (operator === "||" && right === true) return true;
+    return new Unknown(node.text);
+  }
+  switch (operator) {
+    case "==":
+      return JSON.stringify(left) === JSON.stringify(right);
+    case "!=":
+      return JSON.stringify(left) !== JSON.stringify(right);
+    case "&&":
+      return left === true && right === true;
+    case "||":
+      return left === true || right === true;
+    case "??":
+      return left ?? right;
+    case "+":
+    case "-":
+    case "*":
+    case "/":
+    case "<":
+    case ">":
+    case "<=":
+    case ">=":
+      if (typeof left !== "number" || typeof right !== "number") return new Unknown(node.text);
+      return { "+": left + right, "-": left - right, "*": left * right, "/": Math.trunc(left / right), "<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right }[operator];
+    default:
+      return new Unknown(node.text);
+  }
+}
+
+function evaluateCall(node: Node, scope: Scope): Value {
+  const fnNode = node.childForFieldName("function")!;
+  const fn = fnNode.text.replace(/^(az|sys)\./, "");
+  const argumentNodes = node.childForFieldName("arguments")?.namedChildren.filter((c): c is Node => !!c && c.type !== "comment") ?? [];
+  const args = argumentNodes.map((arg) => evaluate(arg, scope));
+  const known = !args.some(containsUnknown);
+  switch (fn) {
+    case "empty":
+      if (args[0] instanceof Unknown) return new Unknown(node.text);
+      return args[0] === null || args[0] === "" || (Array.isArray(args[0]) && args[0].length === 0) || (isPlainObject(args[0]) && Object.keys(args[0]).length === 0);
+    case "union":
+      if (args.every(isPlainObject)) return Object.assign({}, ...args);
+      if (args.every((arg) => isPlainObject(arg) || arg instanceof Unknown)) {
+        // Keys of the known objects survive; unknown ones can only add or override.
+        return Object.assign({}, ...args.filter(isPlainObject));
+      }
+      return new Unknown(node.text);
+    case "string":
+      return known ? (typeof args[0] === "string" ? args[0] : JSON.stringify(args[0])) : new Unknown(node.text);
+    case "toLower":
+      return known && typeof args[0] === "string" ? args[0].toLowerCase() : new Unknown(node.text);
+    case "toUpper":
+      return known && typeof args[0] === "string" ? args[0].toUpperCase() : new Unknown(node.text);
+    case "endsWith":
+      return known && typeof args[0] === "string" && typeof args[1] === "string" ? args[0].endsWith(args[1]) : new Unknown(node.text);
+    case "startsWith":
+      return known && typeof args[0] === "string" && typeof args[1] === "string" ? args[0].startsWith(args[1]) : new Unknown(node.text);
+    case "length":
+      return known && (typeof args[0] === "string" || Array.isArray(args[0])) ? args[0].length : new Unknown(node.text);
+    case "take":
+      return known && typeof args[0] === "string" && typeof args[1] === "number" ? args[0].slice(0, args[1]) : new Unknown(node.text);
+    case "substring":
+      return known && typeof args[0] === "string" && typeof args[1] === "number"
+        ? args[0].substring(args[1], typeof args[2] === "number" ? args[1] + args[2] : undefined)
+        : new Unknown(node.text);
+    case "loadJsonContent": {
+      if (typeof args[0] !== "string") return new Unknown(node.text);
+      return JSON.parse(readFileSync(path.resolve(path.dirname(scope.model.file), args[0]), "utf8")) as Value;
+    }
+    default:
+      return new Unknown(node.text);
+  }
+}
+
+export function isPlainObject(value: Value | undefined): value is { [key: string]: Value } {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Unknown);
+}
+
+export function containsUnknown(value: Value): boolean {
+  if (value instanceof Unknown) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (isPlainObject(value)) return Object.values(value).some(containsUnknown);
+  return false;
+}

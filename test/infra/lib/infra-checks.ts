@@ -1,0 +1,479 @@
+/**
+ * Consistency and security checks over the infra model. Each check returns a list of problems
+ * (empty when the templates are right), phrased so the message says what to fix; the tests run
+ * them on infra/ and on mutated copies to prove each check catches its regression.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import {
+  evaluate,
+  isPlainObject,
+  objectEntries,
+  propertyNode,
+  stringLiteral,
+  Unknown,
+  type BicepFile,
+  type ResourceDeclaration,
+  type Scope,
+  type Value,
+} from "./bicep-model.js";
+import { allFiles, instancesOf, resourcesOfType, type Infra, type ModuleInstance } from "./infra-model.js";
+import { EXPECTED_ROLE_SCOPES, ROLE_TABLE } from "./role-table.js";
+
+export interface SettingInfo {
+  name: string;
+  required: boolean;
+  defaultValue?: string;
+}
+
+/** Settings the app reads that must never be set in Azure, and why. */
+export const NEVER_SET_IN_AZURE: Readonly<Record<string, string>> = {
+  AZURE_OPENAI_API_KEY: "keys are disabled on the account; the app uses its managed identity",
+  AzureWebJobsStorage: "a connection string needs account keys; the identity form AzureWebJobsStorage__* is used",
+};
+
+/** Settings whose Azure value deliberately differs from the app's local default. */
+export const AZURE_OVERRIDES: Readonly<Record<string, string>> = {
+  AUDIO_BLOB_TRIGGER_SOURCE: "EventGrid",
+};
+
+/** Settings the Functions host or the platform reads, not the app's config module. */
+export const PLATFORM_SETTINGS = new Set(["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+
+/** Settings Flex Consumption rejects (it takes the runtime from functionAppConfig). */
+export const FLEX_FORBIDDEN_SETTINGS = [
+  "FUNCTIONS_WORKER_RUNTIME",
+  "FUNCTIONS_EXTENSION_VERSION",
+  "WEBSITE_NODE_DEFAULT_VERSION",
+  "WEBSITE_RUN_FROM_PACKAGE",
+  "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+  "WEBSITE_CONTENTSHARE",
+  "SCM_DO_BUILD_DURING_DEPLOYMENT",
+  "ENABLE_ORYX_BUILD",
+];
+
+const TRANSCRIBE_FUNCTION_NAME = "transcribeAudio";
+
+// ---------------------------------------------------------------------------------------------
+// Locating things
+
+/** The single instance of a module file that main.bicep calls. @throws Error when there is not exactly one. */
+export function singleInstance(infra: Infra, relativePath: string): ModuleInstance {
+  const instances = instancesOf(infra, relativePath);
+  if (instances.length !== 1) throw new Error(`expected main.bicep to call ${relativePath} once, found ${instances.length}`);
+  return instances[0]!;
+}
+
+function singleResource(model: BicepFile, type: string, options: { existing?: boolean } = {}): ResourceDeclaration {
+  const matches = resourcesOfType(model, type).filter((r) => options.existing === undefined || r.existing === options.existing);
+  if (matches.length !== 1) throw new Error(`expected one ${type} in ${model.file}, found ${matches.length}`);
+  return matches[0]!;
+}
+
+function valueAt(resource: ResourceDeclaration, dottedPath: string, scope: Scope): Value | undefined {
+  const node = propertyNode(resource.body, dottedPath);
+  return node ? evaluate(node, scope) : undefined;
+}
+
+/**
+ * The function app's settings as deployed with azd's defaults: unknown-at-deploy-time values stay `Unknown`.
+ * @throws Error when function-app.bicep has no `appsettings` config resource.
+ */
+export function appSettings(infra: Infra): Record<string, Value> {
+  const app = singleInstance(infra, "app/function-app.bicep");
+  const config = resourcesOfType(app.model, "Microsoft.Web/sites/config").find((r) => valueAt(r, "name", app.scope) === "appsettings");
+  if (!config) throw new Error("function-app.bicep declares no Microsoft.Web/sites/config named 'appsettings'");
+  const properties = valueAt(config, "properties", app.scope);
+  if (!isPlainObject(properties)) throw new Error("the appsettings properties are not an object the tests can read");
+  return properties;
+}
+
+/** Sample values for the deploy-time unknowns in the app settings, keyed by their Bicep source. */
+export const DEPLOY_TIME_SAMPLES: readonly [RegExp, string][] = [
+  [/^openAiAccess\.outputs\.endpoint$/, "https://oai-sample.openai.azure.com"],
+  [/^storage\.outputs\.blobEndpoint$/, "https://stsample.blob.core.windows.net/"],
+  [/^storage\.outputs\.queueEndpoint$/, "https://stsample.queue.core.windows.net/"],
+  [/^identity\.outputs\.clientId$/, "11111111-2222-4333-8444-555555555555"],
+  [/^monitoring\.outputs\.applicationInsightsConnectionString$/, "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://sample.in.applicationinsights.azure.com/"],
+];
+
+/**
+ * The app settings as an environment, with deploy-time values replaced by samples.
+ * @throws Error naming a setting whose deploy-time value has no sample.
+ */
+export function appSettingsAsEnvironment(settings: Record<string, Value>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      env[name] = String(value);
+    } else if (value instanceof Unknown) {
+      env[name] = value.text.includes("«") ? value.text.replace(/«([^»]*)»/g, (_, text: string) => sampleFor(name, text)) : sampleFor(name, value.text);
+    } else {
+      throw new Error(`app setting ${name} is not a string (got ${JSON.stringify(value)}); app settings are strings`);
+    }
+  }
+  return env;
+}
+
+function sampleFor(setting: string, source: string): string {
+  const sample = DEPLOY_TIME_SAMPLES.find(([pattern]) => pattern.test(source));
+  if (!sample) throw new Error(`app setting ${setting} comes from \`${source}\`, which has no sample in DEPLOY_TIME_SAMPLES; add one`);
+  return sample[1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/** Every setting the config reads is set (except the never-set ones), with exactly its name and the right defaults. */
+export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInfo[]): string[] {
+  const problems: string[] = [];
+  const settings = appSettings(infra);
+  const known = new Map(settingInfos.map((s) => [s.name, s]));
+  for (const info of settingInfos) {
+    const never = NEVER_SET_IN_AZURE[info.name];
+    if (never) {
+      if (info.name in settings) problems.push(`${info.name} must not be set in Azure: ${never}`);
+      continue;
+    }
+    // accountName is an alternative to the two service URIs; the templates use the URIs.
+    if (info.name === "AzureWebJobsStorage__accountName") continue;
+    if (!(info.name in settings)) {
+      problems.push(`${info.name} is read by src/config.ts${info.required ? " (required)" : ""} but function-app.bicep does not set it`);
+    }
+  }
+  for (const name of Object.keys(settings)) {
+    if (!known.has(name) && !PLATFORM_SETTINGS.has(name)) {
+      problems.push(`function-app.bicep sets ${name}, which src/config.ts does not read (a typo? the names must match exactly)`);
+    }
+    if (FLEX_FORBIDDEN_SETTINGS.includes(name)) problems.push(`${name} must not be set on Flex Consumption (use functionAppConfig)`);
+    if (/KEY|SECRET|PASSWORD|SAS/i.test(name)) problems.push(`${name} looks like a secret; the app runs with no keys in Azure`);
+  }
+  for (const info of settingInfos) {
+    const value = settings[info.name];
+    if (value === undefined || value instanceof Unknown) continue;
+    const expected = AZURE_OVERRIDES[info.name] ?? info.defaultValue;
+    if (expected !== undefined && String(value) !== expected) {
+      problems.push(`${info.name} is '${String(value)}' in Bicep but '${expected}' is expected (src/config.ts default${AZURE_OVERRIDES[info.name] ? ", overridden for Azure" : ""})`);
+    }
+  }
+  const identityKeyed = ["AZURE_CLIENT_ID", "AzureWebJobsStorage__clientId"].map((name) => settings[name]);
+  if (!identityKeyed.every((v) => v instanceof Unknown && v.text === "identity.outputs.clientId")) {
+    problems.push("AZURE_CLIENT_ID and AzureWebJobsStorage__clientId must both be the user-assigned identity's client id (identity.outputs.clientId)");
+  }
+  if (settings.AzureWebJobsStorage__credential !== "managedidentity") {
+    problems.push("AzureWebJobsStorage__credential must be 'managedidentity'");
+  }
+  const auth = settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING;
+  if (!(auth instanceof Unknown) || auth.text !== "ClientId=«identity.outputs.clientId»;Authorization=AAD") {
+    problems.push("APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be 'ClientId=<identity client id>;Authorization=AAD' (Entra ID ingestion)");
+  }
+  return problems;
+}
+
+/** The three deployments are created one at a time, with the names the settings, outputs and config defaults use. */
+export function checkDeployments(infra: Infra, settingInfos: readonly SettingInfo[]): string[] {
+  const problems: string[] = [];
+  const settings = appSettings(infra);
+  const openAi = singleInstance(infra, "app/openai.bicep");
+  const deployments = openAi.scope.params.deployments;
+  if (!Array.isArray(deployments)) return ["openai.bicep is not given a deployments array"];
+  const byModel = new Map(deployments.filter(isPlainObject).map((d) => [d.modelName, d]));
+  const expected: [setting: string, model: string][] = [
+    ["AZURE_OPENAI_CHAT_DEPLOYMENT", "gpt-4o-mini"],
+    ["AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", "text-embedding-3-small"],
+    ["AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", "whisper"],
+  ];
+  for (const [setting, model] of expected) {
+    const deployment = byModel.get(model);
+    if (!deployment) {
+      problems.push(`no ${model} deployment is created`);
+      continue;
+    }
+    const configDefault = settingInfos.find((s) => s.name === setting)?.defaultValue;
+    if (deployment.name !== configDefault) problems.push(`the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`);
+    if (settings[setting] !== deployment.name) problems.push(`${setting} is '${String(settings[setting])}' but the ${model} deployment is named '${String(deployment.name)}'`);
+    const output = infra.main.outputs.get(setting);
+    if (!output || evaluate(output.value, infra.mainScope) !== deployment.name) problems.push(`output ${setting} must equal the ${model} deployment's name`);
+    if (typeof deployment.modelVersion !== "string" || deployment.modelVersion === "") problems.push(`the ${model} deployment has no model version`);
+    if (typeof deployment.skuName !== "string" || deployment.skuName === "") problems.push(`the ${model} deployment has no SKU`);
+    if (typeof deployment.capacity !== "number" || deployment.capacity < 1) problems.push(`the ${model} deployment has no capacity`);
+  }
+  // Version, SKU and capacity of each deployment are parameters of main.bicep.
+  const call = propertyNode(openAi.call.body, "params.deployments");
+  for (const element of call?.namedChildren ?? []) {
+    if (element?.type !== "object") continue;
+    for (const key of ["modelVersion", "skuName", "capacity"]) {
+      const node = propertyNode(element, key);
+      if (!node || node.type !== "identifier" || !infra.main.params.has(node.text)) {
+        problems.push(`deployment ${propertyNode(element, "modelName")?.text ?? "?"}: ${key} must come from a main.bicep parameter`);
+      }
+    }
+  }
+  const resource = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts/deployments");
+  if (!resource.loop) problems.push("the model deployments must be one resource looping over the deployments parameter");
+  if (resource.decorators.get("batchSize")?.childForFieldName("arguments")?.namedChildren[0]?.text !== "1") {
+    problems.push("the model deployments must be created one at a time: add @batchSize(1)");
+  }
+  return problems;
+}
+
+/** The containers and queue the settings name exist, and the audio subscription watches AUDIO_CONTAINER. */
+export function checkStorageNames(infra: Infra): string[] {
+  const problems: string[] = [];
+  const settings = appSettings(infra);
+  const storage = singleInstance(infra, "app/storage.bicep");
+  const containers = storage.scope.params.containerNames;
+  const queues = storage.scope.params.queueNames;
+  if (!Array.isArray(containers) || !Array.isArray(queues)) return ["storage.bicep must be given containerNames and queueNames arrays"];
+  for (const setting of ["AUDIO_CONTAINER", "TRANSCRIPTS_CONTAINER", "EMBEDDINGS_CONTAINER"]) {
+    if (!containers.includes(settings[setting]!)) problems.push(`container '${String(settings[setting])}' (${setting}) is not created`);
+  }
+  if (!queues.includes(settings.EMBEDDINGS_QUEUE!)) problems.push(`queue '${String(settings.EMBEDDINGS_QUEUE)}' (EMBEDDINGS_QUEUE) is not created`);
+  const app = singleInstance(infra, "app/function-app.bicep");
+  const deploymentContainer = app.scope.params.deploymentContainerName;
+  if (!containers.includes(deploymentContainer!)) problems.push(`the deployment package container '${String(deploymentContainer)}' is not created`);
+  const topic = singleInstance(infra, "app/event-grid-topic.bicep");
+  if (!containers.includes(topic.scope.params.deadLetterContainerName!)) problems.push("the Event Grid dead-letter container is not created");
+  return problems;
+}
+
+/** Every role assignment uses a role from the table, is named guid(scope, principal, role) and has a comment naming the role. */
+export function checkRoleAssignments(infra: Infra): string[] {
+  const problems: string[] = [];
+  const assigned: { role: string; scopeType: string }[] = [];
+  for (const model of allFiles(infra)) {
+    const where = path.relative(infra.dir, model.file);
+    for (const resource of resourcesOfType(model, "Microsoft.Authorization/roleAssignments")) {
+      const at = `${where}:${resource.line} (${resource.name})`;
+      const roleDefinition = propertyNode(resource.body, "properties.roleDefinitionId");
+      const roleArgs = roleDefinition?.type === "call_expression" && roleDefinition.childForFieldName("function")?.text === "subscriptionResourceId"
+        ? roleDefinition.childForFieldName("arguments")?.namedChildren ?? []
+        : [];
+      if (roleArgs.length !== 2 || roleArgs[0]?.type !== "string" || stringLiteral(roleArgs[0]) !== "Microsoft.Authorization/roleDefinitions" || roleArgs[1]?.type !== "string") {
+        problems.push(`${at}: roleDefinitionId must be subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '<role GUID>')`);
+        continue;
+      }
+      const roleId = stringLiteral(roleArgs[1]);
+      const roleName = ROLE_TABLE[roleId];
+      if (!roleName) {
+        problems.push(`${at}: role ${roleId} is not in the checked role table (test/infra/lib/role-table.ts)`);
+        continue;
+      }
+      if (!resource.comment.includes(roleName)) problems.push(`${at}: the comment above the assignment must name the role ('${roleName}') and say why`);
+      const scopeNode = propertyNode(resource.body, "scope");
+      const principalNode = propertyNode(resource.body, "properties.principalId");
+      const nameNode = propertyNode(resource.body, "name");
+      const nameArgs = nameNode?.type === "call_expression" && nameNode.childForFieldName("function")?.text === "guid" ? nameNode.childForFieldName("arguments")?.namedChildren ?? [] : [];
+      if (!scopeNode || !principalNode || nameArgs.length !== 3) {
+        problems.push(`${at}: must have a scope, a principalId and name: guid(<scope>.id, <principal>, '<role GUID>')`);
+        continue;
+      }
+      if (nameArgs[0]?.text !== `${scopeNode.text}.id`) problems.push(`${at}: guid()'s first argument must be ${scopeNode.text}.id (the scope)`);
+      // The principal's id, or the id of the resource whose identity it is (principal ids are known only at deploy time).
+      const principal = principalNode.text.replace(/\.identity\.principalId$/, ".id");
+      if (nameArgs[1]?.text !== principal) problems.push(`${at}: guid()'s second argument must be ${principal} (the principal)`);
+      if (nameArgs[2]?.type !== "string" || stringLiteral(nameArgs[2]) !== roleId) problems.push(`${at}: guid()'s third argument must be the role GUID '${roleId}'`);
+      const scopeResource = model.resources.find((r) => scopeNode.text === r.name || scopeNode.text.endsWith(`::${r.name}`));
+      assigned.push({ role: roleName, scopeType: scopeResource?.type ?? "?" });
+    }
+  }
+  for (const expected of EXPECTED_ROLE_SCOPES) {
+    if (!assigned.some((a) => a.role === expected.role && a.scopeType === expected.scopeType)) {
+      problems.push(`no '${expected.role}' assignment on a ${expected.scopeType}`);
+    }
+  }
+  const settings = appSettings(infra);
+  if (assigned.some((a) => a.role === "Storage Table Data Contributor") && !("AzureWebJobsStorage__tableServiceUri" in settings)) {
+    problems.push("Storage Table Data Contributor is assigned but no tables are used (least privilege)");
+  }
+  return problems;
+}
+
+/** The security defaults the issue lists. */
+export function checkSecurityDefaults(infra: Infra): string[] {
+  const problems: string[] = [];
+  const expect = (what: string, actual: Value | undefined, wanted: Value): void => {
+    if (actual !== wanted) problems.push(`${what} must be ${JSON.stringify(wanted)} (is ${actual === undefined ? "unset" : JSON.stringify(actual)})`);
+  };
+
+  const storage = singleInstance(infra, "app/storage.bicep");
+  const account = singleResource(storage.model, "Microsoft.Storage/storageAccounts", { existing: false });
+  expect("storage allowSharedKeyAccess", valueAt(account, "properties.allowSharedKeyAccess", storage.scope), false);
+  expect("storage minimumTlsVersion", valueAt(account, "properties.minimumTlsVersion", storage.scope), "TLS1_2");
+  expect("storage supportsHttpsTrafficOnly", valueAt(account, "properties.supportsHttpsTrafficOnly", storage.scope), true);
+  expect("storage allowBlobPublicAccess", valueAt(account, "properties.allowBlobPublicAccess", storage.scope), false);
+  for (const container of resourcesOfType(storage.model, "Microsoft.Storage/storageAccounts/blobServices/containers")) {
+    const access = valueAt(container, "properties.publicAccess", storage.scope);
+    if (access !== undefined) expect("container publicAccess", access, "None");
+  }
+
+  const app = singleInstance(infra, "app/function-app.bicep");
+  const plan = singleResource(app.model, "Microsoft.Web/serverfarms");
+  expect("plan sku.name", valueAt(plan, "sku.name", app.scope), "FC1");
+  expect("plan sku.tier", valueAt(plan, "sku.tier", app.scope), "FlexConsumption");
+  expect("plan properties.reserved (Linux)", valueAt(plan, "properties.reserved", app.scope), true);
+  const site = singleResource(app.model, "Microsoft.Web/sites", { existing: false });
+  expect("function app kind", valueAt(site, "kind", app.scope), "functionapp,linux");
+  expect("function app httpsOnly", valueAt(site, "properties.httpsOnly", app.scope), true);
+  expect("function app siteConfig.minTlsVersion", valueAt(site, "properties.siteConfig.minTlsVersion", app.scope), "1.2");
+  expect("function app siteConfig.ftpsState", valueAt(site, "properties.siteConfig.ftpsState", app.scope), "Disabled");
+  expect("function app identity type", valueAt(site, "identity.type", app.scope), "UserAssigned");
+  expect("deployment storage type", valueAt(site, "properties.functionAppConfig.deployment.storage.type", app.scope), "blobContainer");
+  expect("deployment storage authentication", valueAt(site, "properties.functionAppConfig.deployment.storage.authentication.type", app.scope), "UserAssignedIdentity");
+  expect("runtime name", valueAt(site, "properties.functionAppConfig.runtime.name", app.scope), "node");
+  const nodeVersion = valueAt(site, "properties.functionAppConfig.runtime.version", app.scope);
+  if (nodeVersion !== "20" && nodeVersion !== "22") problems.push(`runtime version must be Node 20 or 22 (is ${JSON.stringify(nodeVersion)})`);
+  for (const key of ["instanceMemoryMB", "maximumInstanceCount"]) {
+    const node = propertyNode(site.body, `properties.functionAppConfig.scaleAndConcurrency.${key}`);
+    const passed = propertyNode(app.call.body, `params.${key}`);
+    if (node?.text !== key || !app.model.params.has(key) || !passed || !infra.main.params.has(passed.text)) {
+      problems.push(`scaleAndConcurrency.${key} must be a parameter of function-app.bicep fed from a main.bicep parameter`);
+    }
+  }
+  for (const policy of resourcesOfType(app.model, "Microsoft.Web/sites/basicPublishingCredentialsPolicies")) {
+    expect(`basic publishing '${String(valueAt(policy, "name", app.scope))}'`, valueAt(policy, "properties.allow", app.scope), false);
+  }
+
+  const openAi = singleInstance(infra, "app/openai.bicep");
+  const cognitive = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts", { existing: false });
+  expect("Azure OpenAI kind", valueAt(cognitive, "kind", openAi.scope), "OpenAI");
+  expect("Azure OpenAI disableLocalAuth (default)", valueAt(cognitive, "properties.disableLocalAuth", openAi.scope), true);
+  const subdomain = propertyNode(cognitive.body, "properties.customSubDomainName");
+  if (!subdomain) problems.push("Azure OpenAI needs customSubDomainName (Entra ID auth requires a custom subdomain)");
+  const network = propertyNode(cognitive.body, "properties.publicNetworkAccess");
+  const networkArg = propertyNode(openAi.call.body, "params.publicNetworkAccess");
+  if (network?.type !== "identifier" || !openAi.model.params.has(network.text) || !networkArg || !infra.main.params.has(networkArg.text)) {
+    problems.push("Azure OpenAI publicNetworkAccess must be a parameter (of openai.bicep, fed from main.bicep)");
+  }
+
+  const monitoring = singleInstance(infra, "app/monitoring.bicep");
+  const component = singleResource(monitoring.model, "Microsoft.Insights/components", { existing: false });
+  expect("Application Insights DisableLocalAuth", valueAt(component, "properties.DisableLocalAuth", monitoring.scope), true);
+
+  // No secrets leave a deployment: no key listing outside the Event Grid webhook, no secret outputs.
+  for (const model of allFiles(infra)) {
+    const where = path.relative(infra.dir, model.file);
+    if (/listKeys\s*\(/.test(model.source) && !where.endsWith("blob-event-subscription.bicep")) {
+      problems.push(`${where} lists keys; only the Event Grid webhook (blob-event-subscription.bicep) may`);
+    }
+    for (const output of model.outputs.values()) {
+      if (/listKeys|listSecrets|listConnectionStrings/.test(output.value.text) || /key|secret|password/i.test(output.name)) {
+        problems.push(`${where}: output ${output.name} would expose a secret`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** The audio blob trigger's Event Grid wiring (stage 1 topic, stage 2 subscription). */
+export function checkEventGrid(infra: Infra): string[] {
+  const problems: string[] = [];
+  const settings = appSettings(infra);
+  const topic = singleInstance(infra, "app/event-grid-topic.bicep");
+  const systemTopic = singleResource(topic.model, "Microsoft.EventGrid/systemTopics", { existing: false });
+  if (valueAt(systemTopic, "properties.topicType", topic.scope) !== "Microsoft.Storage.StorageAccounts") problems.push("the system topic must publish the storage account's events (topicType Microsoft.Storage.StorageAccounts)");
+  if (propertyNode(systemTopic.body, "properties.source")?.text !== "storage.id") problems.push("the system topic's source must be the storage account (storage.id)");
+
+  const subscription = singleInstance(infra, "app/blob-event-subscription.bicep");
+  if (subscription.call.condition?.text !== "blobEventSubscriptionEnabled") problems.push("the subscription module must be deployed only when blobEventSubscriptionEnabled (stage 2, after the code is deployed)");
+  const resource = singleResource(subscription.model, "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+  const scope = subscription.scope;
+  if (valueAt(resource, "properties.destination.endpointType", scope) !== "WebHook") problems.push("the subscription must deliver to a WebHook");
+  const url = valueAt(resource, "properties.destination.properties.endpointUrl", scope);
+  const urlText = url instanceof Unknown ? url.text : String(url);
+  const expectedUrl = new RegExp(
+    `^https://«functionApp\\.properties\\.defaultHostName»/runtime/webhooks/blobs\\?functionName=Host\\.Functions\\.${TRANSCRIBE_FUNCTION_NAME}&code=«functionApp::host\\.listKeys\\(\\)\\.systemKeys\\.blobs_extension»$`,
+  );
+  if (!expectedUrl.test(urlText)) problems.push(`the webhook URL must be https://<host>/runtime/webhooks/blobs?functionName=Host.Functions.${TRANSCRIBE_FUNCTION_NAME}&code=<blobs_extension key> (is ${urlText})`);
+  const types = valueAt(resource, "properties.filter.includedEventTypes", scope);
+  if (JSON.stringify(types) !== JSON.stringify(["Microsoft.Storage.BlobCreated"])) problems.push("the subscription must include only Microsoft.Storage.BlobCreated");
+  const subject = valueAt(resource, "properties.filter.subjectBeginsWith", scope);
+  if (subject !== `/blobServices/default/containers/${String(settings.AUDIO_CONTAINER)}/`) problems.push(`the subscription must filter on the audio container (AUDIO_CONTAINER '${String(settings.AUDIO_CONTAINER)}'), is ${JSON.stringify(subject)}`);
+  const attempts = valueAt(resource, "properties.retryPolicy.maxDeliveryAttempts", scope);
+  const ttl = valueAt(resource, "properties.retryPolicy.eventTimeToLiveInMinutes", scope);
+  if (typeof attempts !== "number" || attempts < 1 || typeof ttl !== "number" || ttl < 1) problems.push("the subscription needs a retry policy (maxDeliveryAttempts, eventTimeToLiveInMinutes)");
+  const deadLetter = valueAt(resource, "properties.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName", scope);
+  if (deadLetter !== topic.scope.params.deadLetterContainerName) problems.push("the subscription must dead-letter, with the topic's identity, to the container the topic may write to");
+  const flag = infra.parametersJson.parameters.blobEventSubscriptionEnabled?.value;
+  if (flag !== "${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}") problems.push("main.parameters.json must map blobEventSubscriptionEnabled to ${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}");
+  if (!/postdeploy:[\s\S]*infra\/hooks\/postdeploy\.sh/.test(infra.azureYaml)) problems.push("azure.yaml must run infra/hooks/postdeploy.sh after deploy (stage 2)");
+  return problems;
+}
+
+/** main.parameters.json and main.bicep agree: names, required parameters, and defaults. */
+export function checkParametersFile(infra: Infra): string[] {
+  const problems: string[] = [];
+  const entries = infra.parametersJson.parameters;
+  for (const [name, entry] of Object.entries(entries)) {
+    const param = infra.main.params.get(name);
+    if (!param) {
+      problems.push(`main.parameters.json sets '${name}', which main.bicep does not declare`);
+      continue;
+    }
+    const raw = entry.value;
+    const match = typeof raw === "string" ? /^\$\{([A-Z0-9_]+)(?:=([^}]*))?\}$/.exec(raw) : null;
+    if (!match) {
+      problems.push(`main.parameters.json '${name}' should use azd's \${VAR} or \${VAR=default} form`);
+      continue;
+    }
+    if (match[2] !== undefined && param.defaultValue) {
+      const bicepDefault = evaluate(param.defaultValue, infra.mainScope);
+      if (String(bicepDefault) !== match[2]) problems.push(`'${name}' defaults to ${JSON.stringify(bicepDefault)} in main.bicep but to '${match[2]}' in main.parameters.json`);
+    }
+  }
+  for (const [name, param] of infra.main.params) {
+    if (!param.defaultValue && !(name in entries)) problems.push(`main.bicep parameter '${name}' has no default and is not in main.parameters.json`);
+  }
+  return problems;
+}
+
+/** Each module call passes exactly the parameters its module declares, and all required ones. */
+export function checkModuleCalls(infra: Infra): string[] {
+  const problems: string[] = [];
+  for (const instance of infra.modules.values()) {
+    const given = new Set(objectEntries(propertyNode(instance.call.body, "params")!).map(([key]) => key));
+    const where = `main.bicep:${instance.call.line} (module ${instance.call.name})`;
+    if (!existsSync(instance.call.file)) problems.push(`${where}: ${instance.call.file} does not exist`);
+    for (const name of given) if (!instance.model.params.has(name)) problems.push(`${where}: passes '${name}', which ${path.basename(instance.call.file)} does not declare`);
+    for (const [name, param] of instance.model.params) if (!param.defaultValue && !given.has(name)) problems.push(`${where}: does not pass required parameter '${name}'`);
+  }
+  return problems;
+}
+
+/** Outputs azd writes to its environment: UPPER_SNAKE, and the ones the README and tools rely on. */
+export function checkOutputs(infra: Infra): string[] {
+  const problems: string[] = [];
+  const required = [
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_CHAT_DEPLOYMENT",
+    "AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT",
+    "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_FUNCTION_APP_NAME",
+    "AZURE_FUNCTION_APP_URL",
+  ];
+  for (const name of required) if (!infra.main.outputs.has(name)) problems.push(`main.bicep must output ${name}`);
+  for (const name of infra.main.outputs.keys()) if (!/^[A-Z][A-Z0-9_]*$/.test(name)) problems.push(`output ${name} must be UPPER_SNAKE so azd writes it to the environment`);
+  // Locally AZURE_CLIENT_ID would send the app looking for a managed identity that does not exist.
+  if (infra.main.outputs.has("AZURE_CLIENT_ID")) problems.push("do not output AZURE_CLIENT_ID: azd would put it in local environments");
+  return problems;
+}
+
+/** azure.yaml deploys the `api` service to the function app tagged with that service name. */
+export function checkAzdWiring(infra: Infra): string[] {
+  const problems: string[] = [];
+  const service = /^services:\s*\n\s+([A-Za-z0-9_-]+):/m.exec(infra.azureYaml)?.[1];
+  if (!service) return ["azure.yaml must declare a service"];
+  if (!/host:\s*function/.test(infra.azureYaml)) problems.push("azure.yaml's service must have host: function");
+  const app = singleInstance(infra, "app/function-app.bicep");
+  const appTags = app.scope.params.appTags;
+  if (!isPlainObject(appTags) || appTags["azd-service-name"] !== service) problems.push(`the function app must be tagged azd-service-name: ${service} (the service in azure.yaml)`);
+  if (!isPlainObject(appTags) || !("azd-env-name" in appTags)) problems.push("the function app must carry the azd-env-name tag");
+  const rg = resourcesOfType(infra.main, "Microsoft.Resources/resourceGroups")[0];
+  const rgTags = rg ? valueAt(rg, "tags", infra.mainScope) : undefined;
+  if (!isPlainObject(rgTags) || !("azd-env-name" in rgTags)) problems.push("the resource group must carry the azd-env-name tag");
+  for (const hook of infra.azureYaml.matchAll(/run:\s*(\S+)/g)) {
+    if (!existsSync(path.resolve(infra.dir, "..", hook[1]!))) problems.push(`azure.yaml runs ${hook[1]}, which does not exist`);
+  }
+  return problems;
+}
