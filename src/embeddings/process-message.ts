@@ -1,0 +1,140 @@
+/**
+ * One queue message, start to finish: parse, embed, store, and decide from the failure kind
+ * (src/errors.ts) what becomes of the message:
+ *
+ * | kind                          | what happens                                                        |
+ * |-------------------------------|---------------------------------------------------------------------|
+ * | bad_input, upstream_permanent | `{id}.error.json` (status rejected), message completed: no retries  |
+ * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, and the |
+ * |                               | message completed: throttling never spends a delivery, so never poisons |
+ * | transient, configuration      | `{id}.error.json` (status retrying) then throw: the host retries and |
+ * |                               | after maxDequeueCount moves it to `-poison`, where the record says why |
+ */
+import type { QueueClient } from "@azure/storage-queue";
+import { AppError, classifyError } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { embedInputs, type EmbedInputsDependencies } from "./embed-inputs.js";
+import { parseEmbeddingsMessage, type EmbeddingsJob } from "./message-schema.js";
+import type { EmbeddingsStore } from "./result-store.js";
+
+export interface QueueDelivery {
+  /** The trigger's payload: an object when the message was JSON, else a string. */
+  body: unknown;
+  messageId: string;
+  dequeueCount: number;
+  /** When the message was first enqueued; it becomes the output's createdAt. */
+  insertionTime: Date | string | undefined;
+}
+
+export interface ProcessMessageDependencies {
+  embed: Omit<EmbedInputsDependencies, "logger">;
+  store: EmbeddingsStore;
+  /** The embeddings queue itself, to hand throttled work back as a fresh message. */
+  queue: QueueClient;
+  logger: Logger;
+}
+
+export type ProcessOutcome =
+  | { status: "embedded"; id: string; items: number; tokens: number }
+  | { status: "rejected"; id: string; reason: string }
+  | { status: "requeued"; id: string; delayInMs: number };
+
+/** Shortest delay before a handed-back message is visible again (queue visibility has 1 s steps). */
+const MIN_REQUEUE_DELAY_IN_MS = 1000;
+
+/**
+ * Processes one delivery of an embeddings message.
+ * @throws AppError (`transient` or `configuration`) when the message should be retried by the
+ *   host; a `retrying` error record has been written first, when storage allowed.
+ */
+export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
+  let job: EmbeddingsJob | undefined;
+  try {
+    job = parseEmbeddingsMessage(delivery.body, delivery.messageId);
+    const result = await embedInputs(job.input, { deployment: job.deployment, dimensions: job.dimensions }, { ...deps.embed, logger: deps.logger });
+    await deps.store.writeOutput({
+      id: job.id,
+      deployment: result.deployment,
+      model: result.model,
+      dimensions: result.dimensions,
+      usage: result.usage,
+      items: result.items,
+      metadata: job.metadata ?? {},
+      createdAt: isoTime(delivery.insertionTime),
+    });
+    // Only an earlier failed delivery (or an earlier message with this id) can have left one.
+    await deps.store.clearError(job.id);
+    deps.logger.info(`Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`);
+    return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
+  } catch (thrown) {
+    const error = classifyError(thrown);
+    const id = job?.id ?? idFromDetails(error) ?? delivery.messageId;
+    if (error.kind === "bad_input" || error.kind === "upstream_permanent") {
+      await deps.store.writeError(errorRecord(id, delivery, job, error, "rejected"));
+      deps.logger.warn(`Rejected message ${delivery.messageId} (${id}.error.json): ${error.message}`);
+      return { status: "rejected", id, reason: error.message };
+    }
+    if (error.kind === "throttled" && job) {
+      const delayInMs = Math.max(MIN_REQUEUE_DELAY_IN_MS, error.retryAfterInMs ?? 0);
+      try {
+        await requeue(deps.queue, job, delayInMs);
+        deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
+        return { status: "requeued", id, delayInMs };
+      } catch (requeueError) {
+        deps.logger.warn(`Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`);
+      }
+    }
+    try {
+      await deps.store.writeError(errorRecord(id, delivery, job, error, "retrying"));
+    } catch (writeError) {
+      deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
+    }
+    deps.logger.error(`Message ${delivery.messageId} (${id}) failed on delivery ${delivery.dequeueCount} (${error.kind}); the host will retry it: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Enqueues a copy of the job with its id fixed, base64-encoded as the host expects by default
+ * (with messageEncoding "none" the parser still recognises base64 JSON).
+ */
+async function requeue(queue: QueueClient, job: EmbeddingsJob, delayInMs: number): Promise<void> {
+  const copy: EmbeddingsJob = { id: job.id, input: job.input };
+  if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
+  if (job.deployment !== undefined) copy.deployment = job.deployment;
+  if (job.metadata !== undefined) copy.metadata = job.metadata;
+  const text = Buffer.from(JSON.stringify(copy), "utf8").toString("base64");
+  await queue.sendMessage(text, { visibilityTimeout: Math.ceil(delayInMs / 1000) });
+}
+
+function errorRecord(
+  id: string,
+  delivery: QueueDelivery,
+  job: EmbeddingsJob | undefined,
+  error: AppError,
+  status: "rejected" | "retrying",
+) {
+  return {
+    id,
+    queueMessageId: delivery.messageId,
+    status,
+    kind: error.kind,
+    code: error.code,
+    param: error.param,
+    reason: error.message,
+    dequeueCount: delivery.dequeueCount,
+    deployment: job?.deployment,
+    metadata: job?.metadata,
+    failedAt: new Date().toISOString(),
+  };
+}
+
+function idFromDetails(error: AppError): string | undefined {
+  const id = (error.details as { id?: unknown } | undefined)?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
+function isoTime(value: Date | string | undefined): string {
+  const date = value === undefined ? new Date() : new Date(value);
+  return Number.isNaN(date.getTime()) ? new Date().toISOString() : date.toISOString();
+}

@@ -1,0 +1,88 @@
+/**
+ * Writes results and error records to the embeddings container:
+ *   {id}.json        the embeddings, written once per successful delivery
+ *   {id}.error.json  why a message was rejected, or why its last delivery failed
+ *
+ * Each blob is written with one Put Blob request, which storage applies atomically: readers see
+ * the old blob or the new one, never part of one. The output's content depends only on the message
+ * (createdAt is the message's enqueue time), so a redelivered message rewrites identical bytes.
+ */
+import type { ContainerClient } from "@azure/storage-blob";
+import type { EmbeddingItem } from "./embed-inputs.js";
+
+export interface EmbeddingsOutput {
+  id: string;
+  deployment: string;
+  model: string;
+  dimensions: number;
+  usage: { prompt_tokens: number; total_tokens: number };
+  items: EmbeddingItem[];
+  metadata: Record<string, unknown>;
+  /** When the message was enqueued (ISO 8601), so redeliveries produce the same bytes. */
+  createdAt: string;
+}
+
+export interface EmbeddingsErrorRecord {
+  id: string;
+  queueMessageId: string;
+  /**
+   * `rejected`: the message can never succeed and was completed without retries.
+   * `retrying`: this delivery failed; the host retries it and, after host.json's
+   *  maxDequeueCount deliveries, moves it to the `-poison` queue (this record then says why).
+   */
+  status: "rejected" | "retrying";
+  kind: string;
+  code: string | undefined;
+  param: string | undefined;
+  reason: string;
+  dequeueCount: number;
+  deployment: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  failedAt: string;
+}
+
+export function outputBlobName(id: string): string {
+  return `${id}.json`;
+}
+
+export function errorBlobName(id: string): string {
+  return `${id}.error.json`;
+}
+
+export class EmbeddingsStore {
+  private ready: Promise<unknown> | undefined;
+
+  constructor(private readonly container: ContainerClient) {}
+
+  /** Writes the output blob (replacing any earlier one for the same id). @throws RestError from storage. */
+  async writeOutput(output: EmbeddingsOutput): Promise<void> {
+    await this.writeJson(outputBlobName(output.id), output);
+  }
+
+  /** Writes the error record (replacing any earlier one for the same id). @throws RestError from storage. */
+  async writeError(record: EmbeddingsErrorRecord): Promise<void> {
+    await this.writeJson(errorBlobName(record.id), record);
+  }
+
+  /** Removes the record an earlier failed delivery left, once the message has succeeded. @throws RestError from storage. */
+  async clearError(id: string): Promise<void> {
+    await this.container.getBlockBlobClient(errorBlobName(id)).deleteIfExists();
+  }
+
+  private async writeJson(name: string, value: unknown): Promise<void> {
+    await this.ensureContainer();
+    const body = JSON.stringify(value);
+    await this.container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" },
+    });
+  }
+
+  private async ensureContainer(): Promise<void> {
+    // Once per process; forgotten on failure so the next message tries again.
+    this.ready ??= this.container.createIfNotExists().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    await this.ready;
+  }
+}

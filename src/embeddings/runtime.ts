@@ -1,0 +1,68 @@
+/**
+ * The process-wide pieces of the embeddings pipeline, built once from the configuration: one
+ * batcher per process (so the queue trigger and the HTTP endpoint share requests and the
+ * deployment's quota governor), the result store and the queue used to hand work back.
+ */
+import type { Config } from "../config.js";
+import type { Logger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+import { getStorageClients } from "../storage/clients.js";
+import { EmbeddingsBatcher } from "./batcher.js";
+import type { EmbedInputsDependencies } from "./embed-inputs.js";
+import type { ProcessMessageDependencies } from "./process-message.js";
+import { EmbeddingsStore } from "./result-store.js";
+
+let shared: { config: Config; batcher: Promise<EmbeddingsBatcher> } | undefined;
+
+/** The process's batcher for this configuration, created on first use. */
+export function getSharedEmbeddingsBatcher(config: Config): Promise<EmbeddingsBatcher> {
+  if (shared?.config !== config) {
+    const batcher = getOpenAIClient(config.openai).then(
+      (client) =>
+        new EmbeddingsBatcher({
+          client,
+          maxInputsPerRequest: config.embeddings.maxInputsPerRequest,
+          maxTokensPerRequest: config.embeddings.maxTokensPerRequest,
+          maxWaitInMs: config.embeddings.maxWaitInMs,
+          transientRetries: config.openai.maxRetries,
+        }),
+    );
+    shared = { config, batcher };
+  }
+  return shared.batcher;
+}
+
+/**
+ * Dependencies for embedInputs() under this configuration.
+ * @param split true (queue) splits long inputs into chunks; false (OpenAI-compatible HTTP) rejects them.
+ */
+export async function embeddingsDependencies(config: Config, logger: Logger, options: { split: boolean }): Promise<EmbedInputsDependencies> {
+  return {
+    batcher: await getSharedEmbeddingsBatcher(config),
+    logger,
+    deployments: [config.openai.deployments.embeddings],
+    limits: {
+      chunkTokens: config.embeddings.chunkTokens,
+      overlapTokens: config.embeddings.chunkOverlapTokens,
+      split: options.split,
+    },
+    throttleBudgetInMs: config.embeddings.throttleBudgetInMs,
+  };
+}
+
+let store: { config: Config; store: EmbeddingsStore } | undefined;
+
+/** Everything processEmbeddingsMessage() needs under this configuration. */
+export async function queuePipelineDependencies(config: Config, logger: Logger): Promise<ProcessMessageDependencies> {
+  const storage = await getStorageClients(config.storage, config.openai.managedIdentityAvailable);
+  if (store?.config !== config) {
+    store = { config, store: new EmbeddingsStore(storage.blobService.getContainerClient(config.embeddings.container)) };
+  }
+  const { logger: _unused, ...embed } = await embeddingsDependencies(config, logger, { split: true });
+  return {
+    embed,
+    store: store.store,
+    queue: storage.queueService.getQueueClient(config.embeddings.queue),
+    logger,
+  };
+}

@@ -1,0 +1,31 @@
+import { app, type InvocationContext } from "@azure/functions";
+import { getProcessConfig } from "../config.js";
+import { createSafeLogger } from "../logging.js";
+
+/**
+ * Queue trigger on EMBEDDINGS_QUEUE: one message -> `{id}.json` with its embeddings, or
+ * `{id}.error.json` saying why not (see src/embeddings/process-message.ts for what each failure
+ * does to the message). Concurrent invocations on this instance share embeddings requests.
+ */
+export async function embedQueueMessage(message: unknown, context: InvocationContext): Promise<void> {
+  const config = getProcessConfig();
+  const logger = createSafeLogger(context, config.openai.apiKey ? [config.openai.apiKey] : []);
+  // Loaded on first message, so the tokenizer and SDKs stay out of the cold start of other functions.
+  const { processEmbeddingsMessage, queuePipelineDependencies } = await import("../embeddings/index.js");
+  const metadata = context.triggerMetadata ?? {};
+  await processEmbeddingsMessage(
+    {
+      body: message,
+      messageId: typeof metadata.id === "string" ? metadata.id : context.invocationId,
+      dequeueCount: typeof metadata.dequeueCount === "number" ? metadata.dequeueCount : Number(metadata.dequeueCount ?? 1),
+      insertionTime: typeof metadata.insertionTime === "string" || metadata.insertionTime instanceof Date ? metadata.insertionTime : undefined,
+    },
+    await queuePipelineDependencies(config, logger),
+  );
+}
+
+app.storageQueue("embedQueueMessage", {
+  queueName: getProcessConfig().embeddings.queue,
+  connection: "AzureWebJobsStorage",
+  handler: embedQueueMessage,
+});
