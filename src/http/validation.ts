@@ -34,16 +34,20 @@ function issueToError(issue: z.core.$ZodIssue): BadInputError {
       code: "missing_required_parameter",
     });
   }
-  // Custom messages set in the schemas are complete sentences; zod's own get the location and the input.
+  const got = input !== undefined && (typeof input !== "object" || input === null) ? ` (got ${describeInput(input)})` : "";
+  const code = issue.code === "invalid_value" ? "invalid_value" : "invalid_type";
+  if (issue.code === "invalid_type") {
+    return new BadInputError(`${where} must be ${describeExpected(issue.expected)}${input !== undefined ? ` (got ${describeInput(input)})` : ""}`, { param, code });
+  }
+  // Custom messages set in the schemas are complete predicates; zod's own get "is invalid:" before them.
   const custom = !/^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);
-  const message = custom
-    ? `${where} ${issue.message}`
-    : `${where} is invalid: ${lowerFirst(issue.message)}${input !== undefined ? ` (got ${describeInput(input)})` : ""}`;
-  return new BadInputError(message, { param, code: issue.code === "invalid_value" ? "invalid_value" : "invalid_type" });
+  const message = custom ? `${where} ${issue.message}${got}` : `${where} is invalid: ${lowerFirst(issue.message)}${got}`;
+  return new BadInputError(message, { param, code });
 }
 
 function describeExpected(expected: string): string {
-  return expected === "int" ? "an integer" : /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+  if (expected === "int") return "an integer";
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
 function describeInput(input: unknown): string {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import { forwardableChunks } from "../../src/chat/azure-chunks.js";
+
+const promptFilterResults = [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: "safe" } } }];
+
+/** The stream Azure OpenAI sends with include_usage on (shape as documented and as the simulator sends it). */
+function azureStream(): Record<string, unknown>[] {
+  const base = { id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini-2024-07-18", system_fingerprint: "fp", usage: null };
+  return [
+    { id: "", object: "", created: 0, model: "", choices: [], prompt_filter_results: promptFilterResults },
+    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }] },
+    { ...base, choices: [{ index: 0, delta: { content: "Hi" }, finish_reason: null, logprobs: null, content_filter_results: { hate: { filtered: false, severity: "safe" } } }] },
+    { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop", logprobs: null }] },
+    { ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } },
+  ];
+}
+
+async function collect(includeUsage: boolean, source = azureStream()) {
+  const usages: unknown[] = [];
+  async function* upstream() {
+    for (const chunk of source) yield chunk as unknown as ChatCompletionChunk;
+  }
+  const out: Record<string, unknown>[] = [];
+  for await (const chunk of forwardableChunks(upstream(), { includeUsage, onUsage: (u) => usages.push(u) })) {
+    out.push(chunk as unknown as Record<string, unknown>);
+  }
+  return { out, usages };
+}
+
+describe("forwardableChunks", () => {
+  it("drops the annotation-only chunk and moves its prompt_filter_results onto the first chunk sent", async () => {
+    const { out } = await collect(true);
+    expect(out).toHaveLength(4);
+    expect(out[0]!.prompt_filter_results).toEqual(promptFilterResults);
+    expect(out.slice(1).every((c) => !("prompt_filter_results" in c))).toBe(true);
+    // Every chunk but the usage chunk has a choice, as OpenAI's stream does.
+    expect(out.slice(0, 3).every((c) => (c.choices as unknown[]).length === 1)).toBe(true);
+  });
+
+  it("keeps Azure's per-choice content_filter_results", async () => {
+    const { out } = await collect(true);
+    expect((out[1]!.choices as Record<string, unknown>[])[0]!.content_filter_results).toBeDefined();
+  });
+
+  it("forwards the usage chunk only when the caller asked, but always reports usage for the log", async () => {
+    const asked = await collect(true);
+    expect(asked.out.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 });
+    const notAsked = await collect(false);
+    expect(notAsked.out).toHaveLength(3);
+    expect(notAsked.out.every((c) => !("usage" in c))).toBe(true);
+    expect(notAsked.usages).toEqual([{ prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 }]);
+  });
+});

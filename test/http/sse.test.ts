@@ -1,0 +1,116 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { describe, expect, it } from "vitest";
+import { BadInputError } from "../../src/errors.js";
+import { describeError } from "../../src/http/error-response.js";
+import { createSseStream, encodeSseData } from "../../src/http/sse.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Received {
+  events: { data: string; at: number }[];
+  comments: { text: string; at: number }[];
+  raw: string;
+}
+
+/** Reads an SSE byte stream with eventsource-parser, timestamping every event and comment. */
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Received> {
+  const started = performance.now();
+  const received: Received = { events: [], comments: [], raw: "" };
+  const parser = createParser({
+    onEvent: (event: EventSourceMessage) => received.events.push({ data: event.data, at: performance.now() - started }),
+    onComment: (text) => received.comments.push({ text, at: performance.now() - started }),
+  });
+  const decoder = new TextDecoder();
+  for await (const bytes of stream) {
+    const text = decoder.decode(bytes, { stream: true });
+    received.raw += text;
+    parser.feed(text);
+  }
+  return received;
+}
+
+async function* paced<T>(items: T[], delayInMs: number, firstDelayInMs = delayInMs): AsyncGenerator<T> {
+  let first = true;
+  for (const item of items) {
+    await sleep(first ? firstDelayInMs : delayInMs);
+    first = false;
+    yield item;
+  }
+}
+
+describe("encodeSseData", () => {
+  it("frames JSON as one data line, even when strings contain newlines", () => {
+    const text = new TextDecoder().decode(encodeSseData({ content: "a\nb\r\nc" }));
+    expect(text).toBe('data: {"content":"a\\nb\\r\\nc"}\n\n');
+  });
+});
+
+describe("createSseStream", () => {
+  it("sends OpenAI's framing: data events then data: [DONE]", async () => {
+    const stream = createSseStream({ events: paced([{ n: 1 }, { n: 2 }], 0), keepAliveInMs: 0, describeError: (e) => describeError(e).body });
+    const received = await readAll(stream);
+    expect(received.raw).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n');
+  });
+
+  it("sends each event when it is produced, not in batches", async () => {
+    const stream = createSseStream({ events: paced([1, 2, 3, 4], 60), keepAliveInMs: 0, describeError: (e) => describeError(e).body });
+    const { events } = await readAll(stream);
+    const gaps = events.slice(1, 4).map((e, i) => e.at - events[i]!.at);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(40);
+  });
+
+  it("sends keep-alive comments while the first event is slow, and only then", async () => {
+    const stream = createSseStream({ events: paced(["a", "b"], 10, 260), keepAliveInMs: 100, describeError: (e) => describeError(e).body });
+    const { events, comments } = await readAll(stream);
+    expect(comments.length).toBe(2);
+    expect(comments.every((c) => c.text.trim() === "keep-alive")).toBe(true);
+    expect(comments.every((c) => c.at < events[0]!.at)).toBe(true);
+    expect(events.map((e) => e.data)).toEqual(['"a"', '"b"', "[DONE]"]);
+  });
+
+  it("turns a failure midway into one final OpenAI-shaped error event, without [DONE]", async () => {
+    async function* failing() {
+      yield { n: 1 };
+      throw new BadInputError("boom: fix the input", { param: "messages", code: "invalid_value" });
+    }
+    const ends: string[] = [];
+    const stream = createSseStream({
+      events: failing(),
+      keepAliveInMs: 0,
+      describeError: (e) => describeError(e).body,
+      onEnd: (outcome) => ends.push(outcome),
+    });
+    const { events } = await readAll(stream);
+    expect(events.map((e) => e.data)).toHaveLength(2);
+    expect(JSON.parse(events[1]!.data)).toEqual({
+      error: { message: "boom: fix the input", type: "invalid_request_error", param: "messages", code: "invalid_value" },
+    });
+    expect(ends).toEqual(["error"]);
+  });
+
+  it("stops pulling events and reports the cancellation when the reader goes away", async () => {
+    let produced = 0;
+    let finalized = false;
+    async function* endless() {
+      try {
+        for (;;) {
+          await sleep(5);
+          produced++;
+          yield produced;
+        }
+      } finally {
+        finalized = true;
+      }
+    }
+    let cancels = 0;
+    const stream = createSseStream({ events: endless(), keepAliveInMs: 0, describeError: (e) => describeError(e).body, onCancel: () => cancels++ });
+    const reader = stream.getReader();
+    await reader.read();
+    await reader.cancel();
+    const producedAtCancel = produced;
+    await sleep(50);
+    expect(cancels).toBe(1);
+    expect(produced - producedAtCancel).toBeLessThanOrEqual(1);
+    expect(finalized).toBe(true);
+  });
+});
