@@ -147,7 +147,7 @@ var useExistingOpenAi = !empty(existingOpenAiAccountName)
 var openAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
 var openAiResourceGroupName = useExistingOpenAi && !empty(existingOpenAiResourceGroupName) ? existingOpenAiResourceGroupName : rg.name
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags

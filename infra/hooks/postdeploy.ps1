@@ -2,6 +2,9 @@
 # Same steps and reasons as postdeploy.sh: the webhook needs the host's blobs_extension key, which
 # exists only after the deployed code has started, so wake the host, enable the flag, provision again.
 $ErrorActionPreference = 'Stop'
+# Seconds between attempts; overridable like postdeploy.sh.
+$wakeDelay = if ($env:POSTDEPLOY_WAKE_DELAY_SECONDS) { [int]$env:POSTDEPLOY_WAKE_DELAY_SECONDS } else { 15 }
+$retryDelay = if ($env:POSTDEPLOY_RETRY_DELAY_SECONDS) { [int]$env:POSTDEPLOY_RETRY_DELAY_SECONDS } else { 30 }
 
 if ($env:BLOB_EVENT_SUBSCRIPTION_ENABLED -eq 'true') {
   Write-Host 'Event Grid subscription for the audio trigger is already provisioned; nothing to do.'
@@ -24,8 +27,8 @@ for ($attempt = 1; $attempt -le 10; $attempt++) {
     Write-Host "Host answered HTTP $status."
     break
   }
-  Write-Host "Host not ready yet (HTTP $status); retrying in 15 s ($attempt/10)."
-  Start-Sleep -Seconds 15
+  Write-Host "Host not ready yet (HTTP $status); retrying in $wakeDelay s ($attempt/10)."
+  Start-Sleep -Seconds $wakeDelay
 }
 
 azd env set BLOB_EVENT_SUBSCRIPTION_ENABLED true
@@ -35,8 +38,8 @@ for ($attempt = 1; $attempt -le 3; $attempt++) {
     Write-Host 'Event Grid subscription created: new blobs in the audio container now trigger transcribeAudio.'
     exit 0
   }
-  Write-Warning "Provisioning stage 2 failed (the host may still be creating its keys); retrying in 30 s ($attempt/3)."
-  Start-Sleep -Seconds 30
+  Write-Warning "Provisioning stage 2 failed (the host may still be creating its keys); retrying in $retryDelay s ($attempt/3)."
+  Start-Sleep -Seconds $retryDelay
 }
 
 azd env set BLOB_EVENT_SUBSCRIPTION_ENABLED false

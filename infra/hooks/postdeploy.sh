@@ -9,6 +9,10 @@
 # never passes through this script, the azd environment or a deployment output.
 set -eu
 
+# Seconds between attempts; overridable so the hook's tests run fast.
+wake_delay="${POSTDEPLOY_WAKE_DELAY_SECONDS:-15}"
+retry_delay="${POSTDEPLOY_RETRY_DELAY_SECONDS:-30}"
+
 if [ "${BLOB_EVENT_SUBSCRIPTION_ENABLED:-false}" = "true" ]; then
   echo "Event Grid subscription for the audio trigger is already provisioned; nothing to do."
   exit 0
@@ -27,9 +31,9 @@ while [ "$attempt" -le 10 ]; do
   case "$status" in
     2??|3??|401|403|404) echo "Host answered HTTP $status."; break ;;
   esac
-  echo "Host not ready yet (HTTP ${status:-none}); retrying in 15 s ($attempt/10)."
+  echo "Host not ready yet (HTTP ${status:-none}); retrying in ${wake_delay} s ($attempt/10)."
   attempt=$((attempt + 1))
-  sleep 15
+  sleep "$wake_delay"
 done
 
 azd env set BLOB_EVENT_SUBSCRIPTION_ENABLED true
@@ -39,9 +43,9 @@ while [ "$attempt" -le 3 ]; do
     echo "Event Grid subscription created: new blobs in the audio container now trigger transcribeAudio."
     exit 0
   fi
-  echo "Provisioning stage 2 failed (the host may still be creating its keys); retrying in 30 s ($attempt/3)." >&2
+  echo "Provisioning stage 2 failed (the host may still be creating its keys); retrying in ${retry_delay} s ($attempt/3)." >&2
   attempt=$((attempt + 1))
-  sleep 30
+  sleep "$retry_delay"
 done
 
 azd env set BLOB_EVENT_SUBSCRIPTION_ENABLED false
