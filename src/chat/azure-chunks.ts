@@ -5,8 +5,12 @@
  *   Clients written against OpenAI read `chunk.choices[0]` on every chunk that isn't the usage chunk,
  *   and break on it. We drop that chunk and move its `prompt_filter_results` onto the next chunk we
  *   send, so nothing Azure said is lost and every chunk has a choice.
- * - `content_filter_results` inside choices, and chunks whose only news is such a result: they
- *   have a choice, so they pass unchanged (extra fields are ignored by OpenAI clients).
+ * - `content_filter_results` inside choices pass unchanged (OpenAI clients ignore extra fields).
+ * - with the asynchronous content filter, annotation chunks after the content whose choices have
+ *   no `delta` and whose `id`/`model`/`object`/`created` are empty. Clients that accumulate deltas
+ *   (the `openai` package's stream helpers among them) read `choice.delta.content` and break on
+ *   them, so we give such choices an empty `delta` and fill the empty identity fields from the
+ *   stream's other chunks. The annotations (`content_filter_results`, `content_filter_offsets`) stay.
  *
  * The app always asks Azure for usage (to log tokens); the usage chunk (`choices: []` + `usage`) is
  * forwarded only when the caller asked for `stream_options.include_usage`, and `usage` fields are
@@ -30,9 +34,15 @@ export async function* forwardableChunks(
   options: ForwardOptions,
 ): AsyncGenerator<ChatCompletionChunk> {
   let pendingPromptFilterResults: unknown;
+  let identity: Pick<ChatCompletionChunk, "id" | "object" | "created" | "model"> | undefined;
   for await (const received of upstream) {
-    const chunk = received as AzureChunk;
+    let chunk = received as AzureChunk;
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    if (chunk.id) identity ??= { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model };
+    else if (identity && choices.length > 0) chunk = { ...chunk, ...identity };
+    if (choices.some((choice) => choice.delta === undefined)) {
+      chunk = { ...chunk, choices: choices.map((choice) => (choice.delta === undefined ? { ...choice, delta: {} } : choice)) };
+    }
     if (chunk.usage) options.onUsage?.(chunk.usage);
     if (choices.length === 0) {
       if (chunk.usage) {

@@ -11,11 +11,18 @@ import { createSafeLogger, type Logger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 /**
- * Idle time before a keep-alive comment, and how long we wait for Azure to accept a streamed
- * request before committing to a 200 event stream (after that, failures arrive as an error event).
- * 15 s stays well under the idle timeouts of common proxies and load balancers (60 s and more).
+ * Idle time before a keep-alive comment: well under the idle timeouts of common proxies and load
+ * balancers (60 s and more, Azure's front end 230 s).
  */
 export const SSE_KEEP_ALIVE_IN_MS = 15_000;
+
+/**
+ * How long we wait for Azure to accept a streamed request before committing to a 200 event stream.
+ * Azure's refusals (429, 400 content filter, 401/403) arrive well within it and keep their status
+ * codes; a slower start gets the headers and a first keep-alive comment now, so the caller (and any
+ * proxy between) sees bytes early, and a later failure arrives as the stream's error event.
+ */
+export const STREAM_COMMIT_DEADLINE_IN_MS = 1_000;
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -44,8 +51,8 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
 }
 
 /**
- * Waits (up to the keep-alive interval) for Azure to accept the request, so that a refusal still
- * gets its status code (429, 400...); then sends 200 and the events as they arrive.
+ * Waits (up to STREAM_COMMIT_DEADLINE_IN_MS) for Azure to accept the request, so that a refusal
+ * still gets its status code (429, 400...); then sends 200 and the events as they arrive.
  */
 async function streamResponse(
   opening: Promise<AsyncIterable<unknown>>,
@@ -53,10 +60,11 @@ async function streamResponse(
   logger: Logger,
 ): Promise<HttpResponseInit> {
   let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<void>((resolve) => (timer = setTimeout(resolve, SSE_KEEP_ALIVE_IN_MS)));
+  const slow = new Promise<"slow">((resolve) => (timer = setTimeout(() => resolve("slow"), STREAM_COMMIT_DEADLINE_IN_MS)));
+  let outcome;
   try {
     // Rejects here (-> JSON error with status) when Azure refuses before the deadline.
-    await Promise.race([opening, slow]);
+    outcome = await Promise.race([opening, slow]);
   } finally {
     clearTimeout(timer);
   }
@@ -65,6 +73,7 @@ async function streamResponse(
       yield* await opening;
     })(),
     keepAliveInMs: SSE_KEEP_ALIVE_IN_MS,
+    keepAliveAtStart: outcome === "slow",
     describeError: (error) => {
       const answer = describeError(error);
       logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);

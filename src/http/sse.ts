@@ -23,6 +23,8 @@ export interface SseStreamOptions<T> {
   events: AsyncIterable<T>;
   /** Idle time after which a keep-alive comment is sent; 0 disables keep-alives. */
   keepAliveInMs: number;
+  /** Send a keep-alive comment at once (the first event is known to be slow): the caller gets bytes now. */
+  keepAliveAtStart?: boolean;
   /** Maps a failure of `events` to the final error event. Must not throw. */
   describeError: (error: unknown) => OpenAIErrorBody;
   /** Called once when the reader goes away before the end (the caller aborts the upstream request). */
@@ -60,6 +62,7 @@ export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream
       };
       // Pump in the background: start() must return so the response (headers) can go out now.
       void (async () => {
+        if (options.keepAliveAtStart) controller.enqueue(SSE_KEEP_ALIVE);
         armKeepAlive();
         try {
           iterator = options.events[Symbol.asyncIterator]();

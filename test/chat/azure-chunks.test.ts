@@ -52,3 +52,20 @@ describe("forwardableChunks", () => {
     expect(notAsked.usages).toEqual([{ prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 }]);
   });
 });
+
+describe("forwardableChunks with Azure's asynchronous content filter", () => {
+  it("gives delta-less annotation choices an empty delta and the stream's id and model", async () => {
+    const stream = azureStream();
+    stream.splice(4, 0, {
+      id: "",
+      object: "",
+      created: 0,
+      model: "",
+      choices: [{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 2 }, content_filter_results: {} }],
+    });
+    const { out } = await collect(false, stream);
+    const annotation = out[3]!;
+    expect(annotation).toMatchObject({ id: "chatcmpl-1", object: "chat.completion.chunk", model: "gpt-4o-mini-2024-07-18", created: 1 });
+    expect((annotation.choices as Record<string, unknown>[])[0]).toMatchObject({ delta: {}, content_filter_offsets: { end_offset: 2 } });
+  });
+});

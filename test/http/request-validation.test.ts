@@ -6,7 +6,7 @@ import { readJsonObject } from "../../src/http/request-body.js";
 
 const DEPLOYMENTS = ["gpt-4o-mini"];
 
-function requestWith(body: BodyInit | null, headers: Record<string, string> = {}): Request {
+function requestWith(body: string | Uint8Array | ReadableStream<Uint8Array> | null, headers: Record<string, string> = {}): Request {
   return new Request("http://127.0.0.1/api/v1/chat/completions", { method: "POST", body, headers, duplex: "half" } as RequestInit);
 }
 

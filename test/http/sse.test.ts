@@ -68,6 +68,12 @@ describe("createSseStream", () => {
     expect(events.map((e) => e.data)).toEqual(['"a"', '"b"', "[DONE]"]);
   });
 
+  it("can send a keep-alive comment at once, before anything else", async () => {
+    const stream = createSseStream({ events: paced(["a"], 0), keepAliveInMs: 0, keepAliveAtStart: true, describeError: (e) => describeError(e).body });
+    const { raw } = await readAll(stream);
+    expect(raw).toBe(': keep-alive\n\ndata: "a"\n\ndata: [DONE]\n\n');
+  });
+
   it("turns a failure midway into one final OpenAI-shaped error event, without [DONE]", async () => {
     async function* failing() {
       yield { n: 1 };
