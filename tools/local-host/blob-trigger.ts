@@ -209,13 +209,13 @@ export class BlobTriggerHost {
       BlobType: "BlockBlob",
       ContainerName: containerName,
       BlobName: blobName,
-      ETag: etag,
+      ETag: unquote(etag),
     };
     await this.#deps.storage.queues.getQueueClient(internalQueueName(this.#deps.hostId)).sendMessage(this.#encode(message));
   }
 
   #receipt(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
-    const path = `blobreceipts/${this.#deps.hostId}/${f.fn.functionId}/${etag.replace(/"/g, "")}/BlockBlob/${containerName}/${blobName}`;
+    const path = `blobreceipts/${this.#deps.hostId}/${f.fn.functionId}/${unquote(etag)}/BlockBlob/${containerName}/${blobName}`;
     return this.#deps.storage.blobs.getContainerClient(HOSTS_CONTAINER).getBlockBlobClient(path);
   }
 
@@ -239,7 +239,7 @@ export class BlobTriggerHost {
       throw error;
     }
     // A newer version of the blob has its own ETag, receipt and message.
-    if (properties.etag !== message.ETag) return;
+    if (unquote(properties.etag) !== unquote(message.ETag)) return;
     const content = await blob.downloadToBuffer();
     const params = matchBlobPath(f.pattern, message.BlobName) ?? {};
     const data: RpcTypedData = f.binding.dataType === "string" ? rpcString(content.toString("utf8")) : { bytes: content };
@@ -268,6 +268,11 @@ export class BlobTriggerHost {
   #encode(message: BlobTriggerMessage): string {
     return Buffer.from(JSON.stringify(message), "utf8").toString("base64");
   }
+}
+
+/** Listings give ETags bare, property reads give them quoted; compare and store them bare. */
+function unquote(etag: string | undefined): string {
+  return (etag ?? "").replace(/"/g, "");
 }
 
 /** The host's internal queue of blobs to process (one per host id). */

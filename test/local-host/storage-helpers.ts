@@ -1,0 +1,39 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+
+export const storageFixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "storage-app");
+
+/** Polls `check` until it returns a defined value, or throws with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function clients(connectionString: string) {
+  const blobs = BlobServiceClient.fromConnectionString(connectionString);
+  const queues = QueueServiceClient.fromConnectionString(connectionString);
+  return { blobs, queues, evidence: blobs.getContainerClient("evidence") };
+}
+
+/** Names and parsed JSON of the evidence blobs under a prefix. */
+export async function readEvidence(container: ContainerClient, prefix: string): Promise<Array<{ name: string; value: any }>> {
+  const found: Array<{ name: string; value: any }> = [];
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      const text = (await container.getBlobClient(blob.name).downloadToBuffer()).toString("utf8");
+      found.push({ name: blob.name, value: JSON.parse(text) });
+    }
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+  }
+  return found;
+}
+
+export const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
