@@ -6,3 +6,5 @@ import "./functions/health.js";
 import "./functions/chat-completions.js";
 import "./functions/models.js";
 import "./functions/embeddings-http.js";
+import "./functions/transcribe-audio.js";
+import "./functions/get-transcription.js";

@@ -1,0 +1,53 @@
+/**
+ * Whole-or-nothing blob writes and JSON reads. A single Put Blob (BlockBlobClient.upload) replaces
+ * the blob atomically: readers see the old content or the new, never part of it, and a crash
+ * mid-upload leaves the old blob. Outputs are small (transcripts are text), far under Put Blob's
+ * size limit, so no staged blocks are needed.
+ */
+import { RestError, type BlockBlobClient } from "@azure/storage-blob";
+
+/** Metadata key on every output and status blob: the ETag of the audio blob it was made from. */
+export const SOURCE_ETAG_KEY = "sourceetag";
+
+/**
+ * Writes `content` as the whole blob in one request.
+ * @throws RestError from storage (classifyError maps it by status).
+ */
+export async function writeBlobWhole(blob: BlockBlobClient, content: string, contentType: string, sourceEtag: string | undefined): Promise<void> {
+  const body = Buffer.from(content, "utf8");
+  await blob.upload(body, body.byteLength, {
+    blobHTTPHeaders: { blobContentType: contentType },
+    metadata: sourceEtag ? { [SOURCE_ETAG_KEY]: stripQuotes(sourceEtag) } : {},
+  });
+}
+
+/** Reads and parses a JSON blob; undefined when it does not exist. */
+export async function readJsonBlob<T>(blob: BlockBlobClient): Promise<T | undefined> {
+  try {
+    const buffer = await blob.downloadToBuffer();
+    return JSON.parse(buffer.toString("utf8")) as T;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The source ETag an output was written from, or undefined when the blob is missing. */
+export async function readSourceEtag(blob: BlockBlobClient): Promise<string | undefined> {
+  try {
+    const properties = await blob.getProperties();
+    return properties.metadata?.[SOURCE_ETAG_KEY];
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 404;
+}
+
+/** ETags arrive quoted from storage and unquoted from some trigger payloads; compare them bare. */
+export function stripQuotes(etag: string): string {
+  return etag.replace(/^"|"$/g, "");
+}

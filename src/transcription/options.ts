@@ -1,0 +1,105 @@
+/**
+ * Per-file options, read from the audio blob's metadata. Every invalid value is reported (all at
+ * once) rather than ignored, because a silently dropped `language=english` produces a transcript
+ * the user did not ask for and nobody notices.
+ */
+import { BadInputError } from "../errors.js";
+
+export const OUTPUT_FORMATS = ["json", "txt", "srt", "vtt"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type TranscriptionTask = "transcribe" | "translate";
+
+export interface TranscriptionOptions {
+  task: TranscriptionTask;
+  /** ISO-639-1 code of the spoken language; Whisper detects it when absent. */
+  language?: string;
+  prompt?: string;
+  temperature?: number;
+  formats: OutputFormat[];
+}
+
+/** The metadata keys read; any other metadata on the blob is the user's and is left alone. */
+export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats"] as const;
+
+// ISO 639-1 codes (two letters). Whisper supports a subset; it rejects the rest with a clear 400.
+const ISO_639_1 = new Set(
+  ("aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el " +
+    "en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu " +
+    "ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na " +
+    "nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so " +
+    "sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu").split(" "),
+);
+
+/** Whisper reads only the last 224 tokens of a prompt; 1000 characters is comfortably more. */
+const MAX_PROMPT_CHARS = 1000;
+
+/**
+ * Parses the options from blob metadata (keys are case-insensitive, as Azure treats them).
+ * @throws BadInputError (code `invalid_options`) listing every invalid value and how to fix it.
+ */
+export function parseTranscriptionOptions(metadata: Readonly<Record<string, string | undefined>>): TranscriptionOptions {
+  const values = new Map(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value?.trim() ?? ""]));
+  const problems: string[] = [];
+  const options: TranscriptionOptions = { task: "transcribe", formats: [...OUTPUT_FORMATS] };
+
+  const task = values.get("task");
+  if (task !== undefined && task !== "") {
+    if (task === "transcribe" || task === "translate") options.task = task;
+    else problems.push(`task "${task}" is not valid; use "transcribe" or "translate" (into English)`);
+  }
+
+  const language = values.get("language");
+  if (language !== undefined && language !== "") {
+    const code = language.toLowerCase();
+    if (!ISO_639_1.has(code)) problems.push(`language "${language}" is not an ISO-639-1 code; use two letters such as "en", "de" or "ja"`);
+    else if (options.task === "translate") problems.push(`language "${language}" cannot be used with task "translate" (translation detects the spoken language itself); remove the language metadata`);
+    else options.language = code;
+  }
+
+  const prompt = values.get("prompt");
+  if (prompt !== undefined && prompt !== "") {
+    const decoded = decodePrompt(prompt);
+    if (decoded.length > MAX_PROMPT_CHARS) problems.push(`prompt is ${decoded.length} characters; keep it under ${MAX_PROMPT_CHARS} (Whisper uses only the last 224 tokens)`);
+    else options.prompt = decoded;
+  }
+
+  const temperature = values.get("temperature");
+  if (temperature !== undefined && temperature !== "") {
+    const value = Number(temperature);
+    if (!/^\d*\.?\d+$/.test(temperature) || !(value >= 0 && value <= 1)) problems.push(`temperature "${temperature}" is not a number from 0 to 1`);
+    else options.temperature = value;
+  }
+
+  const formats = values.get("formats");
+  if (formats !== undefined && formats !== "") {
+    const requested = formats.split(/[\s,;]+/).filter(Boolean).map((f) => f.toLowerCase());
+    const unknown = requested.filter((f) => !(OUTPUT_FORMATS as readonly string[]).includes(f));
+    if (unknown.length > 0 || requested.length === 0) {
+      problems.push(`formats "${formats}" contains ${unknown.map((f) => `"${f}"`).join(", ") || "nothing"}; use a comma-separated subset of ${OUTPUT_FORMATS.join(", ")}`);
+    } else {
+      options.formats = OUTPUT_FORMATS.filter((f) => requested.includes(f));
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new BadInputError(`Invalid transcription options in the blob's metadata: ${problems.join("; ")}.`, {
+      code: "invalid_options",
+      details: { problems },
+    });
+  }
+  return options;
+}
+
+/**
+ * Blob metadata travels as HTTP headers, so it can hold only ASCII; a prompt in another script is
+ * stored percent-encoded (encodeURIComponent) and decoded here. Text that isn't valid percent
+ * encoding ("100% sure") is used as it is.
+ */
+function decodePrompt(raw: string): string {
+  if (!/%[0-9A-Fa-f]{2}/.test(raw)) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * One chunk to Whisper and back: upload with the shared client, log the call, and wait out
+ * throttling (honouring Retry-After) and brief transient failures inside the invocation, so a
+ * busy deployment costs a little time instead of one of the host's few retries of the whole file.
+ */
+import { toFile, type OpenAI } from "openai";
+import { classifyError } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
+import type { AudioChunk } from "./chunk-plan.js";
+import type { TranscriptionOptions } from "./options.js";
+import { sleep } from "./run-limited.js";
+import type { ChunkTranscript } from "./stitch.js";
+
+export interface RetryPolicy {
+  /** Longest total wait on 429s for one chunk before giving the failure to the host. */
+  throttleBudgetInMs: number;
+  /** Extra attempts after a transient failure (5xx, reset, timeout), with doubling backoff. */
+  transientRetries: number;
+  transientBackoffInMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { throttleBudgetInMs: 120_000, transientRetries: 2, transientBackoffInMs: 1_000 };
+
+export interface WhisperDeps {
+  client: OpenAI;
+  deployment: string;
+  logger: Logger;
+  retry: RetryPolicy;
+}
+
+export interface ChunkRequest {
+  chunk: AudioChunk;
+  chunkCount: number;
+  format: AudioFormat;
+  options: TranscriptionOptions;
+  /** The prompt to send: the user's, possibly followed by the end of the previous chunk's text. */
+  prompt: string | undefined;
+  /** Used in log lines only. */
+  sourceName: string;
+  signal: AbortSignal;
+}
+
+export interface ChunkResult extends ChunkTranscript {
+  /** Seconds Azure billed for this chunk (its `usage`, else its duration). */
+  billedSeconds: number;
+  latencyInMs: number;
+}
+
+/**
+ * Transcribes (or translates) one chunk.
+ * @throws AppError classified by classifyError: `throttled` once the throttle budget is spent,
+ *   `transient` after the retries, `upstream_permanent` (400/401/403/404/413) at once.
+ */
+export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest): Promise<ChunkResult> {
+  const { chunk, options, signal } = request;
+  const type = MIME_TYPES[request.format];
+  // The one copy of the chunk's bytes: made when the chunk starts, released when it is done.
+  const file = await toFile(new Blob(chunk.parts as unknown as BlobParts, { type }), `audio-${chunk.index + 1}.${request.format}`, { type });
+  const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
+  let throttledForMs = 0;
+  let transientFailures = 0;
+  for (;;) {
+    const started = performance.now();
+    try {
+      const call =
+        options.task === "translate"
+          ? deps.client.audio.translations.create(
+              { model: deps.deployment, file, response_format: "verbose_json", ...(request.prompt ? { prompt: request.prompt } : {}), ...temperature(options) },
+              { signal },
+            )
+          : deps.client.audio.transcriptions.create(
+              {
+                model: deps.deployment,
+                file,
+                response_format: "verbose_json",
+                timestamp_granularities: ["segment"],
+                ...(options.language ? { language: options.language } : {}),
+                ...(request.prompt ? { prompt: request.prompt } : {}),
+                ...temperature(options),
+              },
+              { signal },
+            );
+      const { data: raw, response } = await call.withResponse();
+      // verbose_json: both operations answer with text, language, duration and segments.
+      const data = raw as VerboseResult;
+      const latencyInMs = performance.now() - started;
+      logOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs, status: response.status, requestId: upstreamRequestId(response.headers) });
+      const usage = data.usage;
+      return {
+        index: chunk.index,
+        startInSeconds: chunk.startInSeconds,
+        endInSeconds: chunk.endInSeconds,
+        text: data.text,
+        language: data.language,
+        duration: data.duration,
+        segments: data.segments ?? [],
+        billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration,
+        latencyInMs,
+      };
+    } catch (thrown) {
+      const error = classifyError(thrown);
+      logOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs: performance.now() - started, status: error.status, requestId: error.requestId });
+      if (signal.aborted) throw error;
+      const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
+      if (error.kind === "throttled") {
+        const wait = error.retryAfterInMs ?? 1000;
+        if (throttledForMs + wait <= deps.retry.throttleBudgetInMs) {
+          deps.logger.warn(`Throttled on ${where}; retrying in ${wait} ms as Retry-After asks`);
+          await sleep(wait, signal);
+          throttledForMs += wait;
+          continue;
+        }
+      } else if (error.kind === "transient" && error.code !== "aborted" && transientFailures < deps.retry.transientRetries) {
+        const wait = deps.retry.transientBackoffInMs * 2 ** transientFailures;
+        transientFailures++;
+        deps.logger.warn(`Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${wait} ms`);
+        await sleep(wait, signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+type BlobParts = ConstructorParameters<typeof Blob>[0];
+
+interface VerboseResult {
+  text: string;
+  language: string;
+  duration: number;
+  segments?: Array<{ start: number; end: number; text: string }>;
+  usage?: { type?: string; seconds?: number };
+}
+
+function temperature(options: TranscriptionOptions): { temperature?: number } {
+  return options.temperature === undefined ? {} : { temperature: options.temperature };
+}
