@@ -2,7 +2,7 @@
  * Splits one input into chunks that each fit the embeddings model's token limit, recording where
  * each chunk sits in the original text so a search hit can be traced back to its passage.
  */
-import { countTokens, decodeTokens, tokenPieces, type TokenPiece } from "./tokenizer.js";
+import { countTokens, tokenPieces, type TokenPiece } from "./tokenizer.js";
 
 export interface ChunkingOptions {
   /** Largest chunk, in tokens (the model limit is 8191). */
@@ -44,10 +44,10 @@ export function splitIntoChunks(text: string, options: ChunkingOptions): TextChu
     // Greedy fill by the pieces' own token counts, then confirm on the real text: BPE at a chunk's
     // edges can differ by a token from the pieces' sum, so drop pieces until the count fits.
     let last = first;
-    let sum = units[first]!.tokens.length;
-    while (last + 1 < units.length && sum + units[last + 1]!.tokens.length <= chunkTokens) {
+    let sum = units[first]!.tokenCount;
+    while (last + 1 < units.length && sum + units[last + 1]!.tokenCount <= chunkTokens) {
       last++;
-      sum += units[last]!.tokens.length;
+      sum += units[last]!.tokenCount;
     }
     let chunk = makeChunk(units, first, last);
     while (chunk.tokens > chunkTokens && last > first) {
@@ -61,7 +61,10 @@ export function splitIntoChunks(text: string, options: ChunkingOptions): TextChu
   return chunks;
 }
 
-interface Unit extends TokenPiece {
+/** A piece (or part of an oversized one) with its token count and offset in the input. */
+interface Unit {
+  text: string;
+  tokenCount: number;
   start: number;
 }
 
@@ -70,7 +73,8 @@ function toUnits(pieces: TokenPiece[], chunkTokens: number): Unit[] {
   const units: Unit[] = [];
   let offset = 0;
   for (const piece of pieces) {
-    for (const part of piece.tokens.length <= chunkTokens ? [piece] : cutPiece(piece, chunkTokens)) {
+    const parts = piece.tokens.length <= chunkTokens ? [{ text: piece.text, tokenCount: piece.tokens.length }] : cutPiece(piece.text, chunkTokens);
+    for (const part of parts) {
       units.push({ ...part, start: offset });
       offset += part.text.length;
     }
@@ -79,27 +83,35 @@ function toUnits(pieces: TokenPiece[], chunkTokens: number): Unit[] {
 }
 
 /**
- * Cuts one oversized piece into parts of at most `maxTokens` tokens. A cut between two tokens can
- * fall inside a multi-byte character; such cuts are moved back until the decoded text is a clean
- * prefix of the piece.
+ * Cuts one oversized piece into parts of at most `maxTokens` tokens, each as long as possible.
+ * Cuts are searched in characters (binary search on the part's own token count), never between
+ * the two halves of a surrogate pair; decoding a token prefix instead could land inside a
+ * multi-byte character.
  */
-function cutPiece(piece: TokenPiece, maxTokens: number): TokenPiece[] {
-  const parts: TokenPiece[] = [];
-  let tokens = piece.tokens;
-  let rest = piece.text;
-  while (tokens.length > maxTokens) {
-    let take = maxTokens;
-    let head = decodeTokens(tokens.slice(0, take));
-    while (take > 1 && !(head.length > 0 && rest.startsWith(head) && countTokens(head) <= maxTokens)) {
-      take--;
-      head = decodeTokens(tokens.slice(0, take));
+function cutPiece(text: string, maxTokens: number): { text: string; tokenCount: number }[] {
+  const parts: { text: string; tokenCount: number }[] = [];
+  let rest = text;
+  while (countTokens(rest) > maxTokens) {
+    let low = 1; // always fits: one character is at most a few tokens
+    let high = rest.length;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (countTokens(rest.slice(0, safeCut(rest, mid))) <= maxTokens) low = mid;
+      else high = mid - 1;
     }
-    parts.push({ text: head, tokens: tokens.slice(0, take) });
-    tokens = tokens.slice(take);
-    rest = rest.slice(head.length);
+    const cut = safeCut(rest, low) || Math.min(2, rest.length); // a lone pair is one character
+    const head = rest.slice(0, cut);
+    parts.push({ text: head, tokenCount: countTokens(head) });
+    rest = rest.slice(cut);
   }
-  parts.push({ text: rest, tokens });
+  parts.push({ text: rest, tokenCount: countTokens(rest) });
   return parts;
+}
+
+/** Moves a cut back by one when it would separate a surrogate pair. */
+function safeCut(text: string, index: number): number {
+  const code = text.charCodeAt(index - 1);
+  return code >= 0xd800 && code <= 0xdbff ? index - 1 : index;
 }
 
 function makeChunk(units: Unit[], first: number, last: number): TextChunk {
@@ -114,9 +126,9 @@ function makeChunk(units: Unit[], first: number, last: number): TextChunk {
 function nextStart(units: Unit[], first: number, last: number, overlapTokens: number): number {
   let start = last + 1;
   let shared = 0;
-  while (start - 1 > first && shared + units[start - 1]!.tokens.length <= overlapTokens) {
+  while (start - 1 > first && shared + units[start - 1]!.tokenCount <= overlapTokens) {
     start--;
-    shared += units[start]!.tokens.length;
+    shared += units[start]!.tokenCount;
   }
   return start;
 }

@@ -25,14 +25,11 @@ export interface TokenPiece {
  * boundaries, so chunks built from whole pieces never cut a character in half.
  */
 export function tokenPieces(text: string): TokenPiece[] {
+  // Only whole pieces are decoded: gpt-tokenizer's decoder keeps the bytes of an incomplete
+  // character between calls, so decoding a cut inside a character would corrupt later results.
   const pieces: TokenPiece[] = [];
   for (const tokens of encodeGenerator(text, AS_ORDINARY_TEXT)) {
     pieces.push({ text: decode(tokens), tokens });
   }
   return pieces;
-}
-
-/** Decodes tokens back to text (used to cut an oversized piece at a character boundary). */
-export function decodeTokens(tokens: readonly number[]): string {
-  return decode(tokens);
 }

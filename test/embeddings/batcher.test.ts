@@ -1,0 +1,167 @@
+/**
+ * The batcher against the simulator over real HTTP with the official openai client: coalescing,
+ * routing of vectors back to callers, 429s, 5xx, dropped connections, a bad caller in a shared
+ * request, the throttle budget, and quota use.
+ */
+import type { OpenAI } from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import { loadConfig } from "../../src/config.js";
+import { EmbeddingsBatcher, type EmbeddingsBatcherOptions } from "../../src/embeddings/batcher.js";
+import { countTokens } from "../../src/embeddings/tokenizer.js";
+import { createOpenAIClient } from "../../src/openai/client.js";
+import type { Logger } from "../../src/logging.js";
+import { AppError } from "../../src/errors.js";
+
+const DEPLOYMENT = "text-embedding-3-small";
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+let sim: Simulator;
+let client: OpenAI;
+
+beforeAll(async () => {
+  sim = await start({ latency: NO_LATENCY });
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: sim.url,
+    AZURE_OPENAI_API_KEY: sim.apiKey,
+    AzureWebJobsStorage: "UseDevelopmentStorage=true",
+  });
+  client = await createOpenAIClient(config.openai);
+});
+afterAll(async () => sim?.stop());
+beforeEach(async () => sim.control.reset());
+
+function batcher(options: Partial<EmbeddingsBatcherOptions> = {}): EmbeddingsBatcher {
+  return new EmbeddingsBatcher({
+    client,
+    maxInputsPerRequest: 2048,
+    maxTokensPerRequest: 300_000,
+    maxWaitInMs: 20,
+    transientBackoffInMs: 5,
+    ...options,
+  });
+}
+
+const text = (i: number) => `document ${i} about topic ${i % 7} with words ${"lorem ipsum ".repeat(i % 5)}`;
+const item = (t: string) => ({ text: t, tokens: countTokens(t) });
+const options = (extra: { throttleDeadline?: number; dimensions?: number } = {}) => ({
+  deployment: DEPLOYMENT,
+  throttleDeadline: Date.now() + 30_000,
+  logger: quiet,
+  ...extra,
+});
+
+/** The vector the simulator gives one text on its own, to check routing. */
+async function direct(texts: string[], dimensions?: number): Promise<number[][]> {
+  const res = await client.embeddings.create({ model: DEPLOYMENT, input: texts, ...(dimensions ? { dimensions } : {}) });
+  return res.data.map((d) => d.embedding);
+}
+
+describe("EmbeddingsBatcher", () => {
+  it("coalesces 300 concurrent callers into a few requests and routes every vector to its caller", async () => {
+    const b = batcher();
+    const callers = Array.from({ length: 300 }, (_, i) => [text(i), text(i + 1000)]);
+    const results = await Promise.all(callers.map((texts) => b.embed(texts.map(item), options())));
+    const journal = await sim.control.journal({ deployment: DEPLOYMENT });
+    expect(journal.length).toBeLessThanOrEqual(5);
+    expect(b.stats.requests).toBe(journal.length);
+    const expected = await direct([callers[0]![0]!, callers[0]![1]!, callers[299]![1]!]);
+    expect(results[0]!.embeddings[0]).toEqual(expected[0]);
+    expect(results[0]!.embeddings[1]).toEqual(expected[1]);
+    expect(results[299]!.embeddings[1]).toEqual(expected[2]);
+    expect(results.every((r) => r.model === DEPLOYMENT && r.embeddings.length === 2)).toBe(true);
+  });
+
+  it("splits one caller's many inputs over several requests of at most maxInputsPerRequest, in order", async () => {
+    const b = batcher({ maxInputsPerRequest: 16 });
+    const texts = Array.from({ length: 50 }, (_, i) => text(i));
+    const result = await b.embed(texts.map(item), options());
+    const journal = await sim.control.journal({ deployment: DEPLOYMENT });
+    expect(journal.length).toBe(4);
+    expect(result.embeddings).toEqual(await direct(texts));
+  });
+
+  it("keeps requests under maxTokensPerRequest", async () => {
+    const b = batcher({ maxTokensPerRequest: 100 });
+    const texts = Array.from({ length: 30 }, (_, i) => text(i));
+    const total = texts.reduce((sum, t) => sum + countTokens(t), 0);
+    await b.embed(texts.map(item), options());
+    const journal = await sim.control.journal({ deployment: DEPLOYMENT });
+    expect(journal.length).toBeGreaterThanOrEqual(Math.ceil(total / 100));
+    for (const entry of journal) expect(entry.usage?.prompt_tokens ?? 0).toBeLessThanOrEqual(100);
+  });
+
+  it("separates callers asking for different dimensions", async () => {
+    const b = batcher();
+    const [small, full] = await Promise.all([b.embed([item("alpha beta")], options({ dimensions: 256 })), b.embed([item("alpha beta")], options())]);
+    expect(small.embeddings[0]).toHaveLength(256);
+    expect(full.embeddings[0]).toHaveLength(1536);
+    expect(small.embeddings[0]).toEqual((await direct(["alpha beta"], 256))[0]);
+  });
+
+  it("waits out 429s (retry-after-ms) and still delivers everything", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, every: 2, ms: 30 }]);
+    const b = batcher({ maxInputsPerRequest: 10 });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => b.embed([item(text(i))], options())));
+    expect(results).toHaveLength(60);
+    expect(b.stats.throttledResponses).toBeGreaterThan(0);
+    expect((await sim.control.counters()).deployments[DEPLOYMENT]!.throttled).toBe(b.stats.throttledResponses);
+  });
+
+  it("retries 500s, 503s and connection resets inside the request", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [
+      { kind: 500, every: 3 },
+      { kind: "reset", every: 4 },
+      { kind: 503, every: 5 },
+    ]);
+    // Fault counters are shared by all requests, so one request can meet several faults in a row.
+    const b = batcher({ maxInputsPerRequest: 5, transientRetries: 6 });
+    const texts = Array.from({ length: 40 }, (_, i) => text(i));
+    const results = await Promise.all(texts.map((t) => b.embed([item(t)], options())));
+    expect(results.map((r) => r.embeddings[0])).toEqual(await direct(texts));
+    expect(b.stats.failedRequests).toBeGreaterThan(0);
+  });
+
+  it("fails callers with a transient error once retries are spent", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 500 }]);
+    const b = batcher({ transientRetries: 1 });
+    const error = await b.embed([item("x y z")], options()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).kind).toBe("transient");
+    expect((await sim.control.journal({ deployment: DEPLOYMENT })).length).toBe(2);
+  });
+
+  it("gives up with `throttled` when throttling outlasts the caller's budget, without waiting it out", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 5000 }]);
+    const b = batcher();
+    const started = Date.now();
+    const error = await b.embed([item("hello")], options({ throttleDeadline: Date.now() + 200 })).catch((e: unknown) => e);
+    expect((error as AppError).kind).toBe("throttled");
+    expect((error as AppError).code).toBe("throttle_budget_exhausted");
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("isolates a caller whose input Azure rejects, so callers sharing its request succeed", async () => {
+    const b = batcher();
+    const tooLong = "word ".repeat(9000); // over the model's 8191 tokens; the batcher trusts the count it is given
+    const [good1, bad, good2] = await Promise.allSettled([
+      b.embed([item("first good text")], options()),
+      b.embed([{ text: tooLong, tokens: 10 }], options()),
+      b.embed([item("second good text")], options()),
+    ]);
+    expect(good1.status).toBe("fulfilled");
+    expect(good2.status).toBe("fulfilled");
+    expect(bad.status).toBe("rejected");
+    expect(((bad as PromiseRejectedResult).reason as AppError).kind).toBe("upstream_permanent");
+  });
+
+  it("stops sending a caller's waiting inputs once its signal aborts", async () => {
+    const b = batcher({ maxWaitInMs: 200 });
+    const controller = new AbortController();
+    const pending = b.embed([item("never sent")], { ...options(), signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "aborted" });
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await sim.control.journal({ deployment: DEPLOYMENT })).toHaveLength(0);
+  });
+});
