@@ -8,3 +8,4 @@ import "./functions/models.js";
 import "./functions/embeddings-http.js";
 import "./functions/transcribe-audio.js";
 import "./functions/get-transcription.js";
+import "./functions/embed-queue-message.js";
