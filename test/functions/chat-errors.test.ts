@@ -1,0 +1,190 @@
+/**
+ * Every error mapping of the HTTP surface, end to end: the local host runs the built app against the
+ * simulator, faults are injected in the simulator, and the official `openai` client must raise the
+ * matching typed error with OpenAI's `{"error": {message, type, param, code}}` body.
+ */
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "../support/stack.js";
+
+const KEY = "test-function-key-0123456789";
+const DEPLOYMENT = "gpt-4o-mini";
+const USER = [{ role: "user" as const, content: "Hello there" }];
+
+let stack: Stack;
+let client: OpenAI;
+
+beforeAll(async () => {
+  stack = await startStack({
+    env: { HTTP_MAX_REQUEST_BYTES: "65536" },
+    host: { enforceKeys: true, keys: { default: KEY } },
+  });
+  client = new OpenAI({ baseURL: `${stack.host.url}/api/v1`, apiKey: "unused", defaultHeaders: { "x-functions-key": KEY }, maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+beforeEach(async () => {
+  await stack.simulator.control.reset();
+});
+
+function post(path: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${stack.host.url}/api/v1/${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-functions-key": KEY, ...headers },
+  });
+}
+
+/** The error the openai client raised, which must be an APIError. */
+async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(OpenAI.APIError);
+  return error as InstanceType<typeof OpenAI.APIError>;
+}
+
+describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
+  it.each([
+    ["body not JSON", "{\"messages\": [", 400, "invalid_json", null, "not valid JSON"],
+    ["body a JSON array", "[]", 400, "invalid_json", null, "must be a JSON object"],
+    ["missing messages", "{}", 400, "missing_required_parameter", "messages", "'messages' is required"],
+    ["wrong type", JSON.stringify({ messages: USER, max_tokens: "ten" }), 400, "invalid_type", "max_tokens", "must be a number"],
+    ["unknown role", JSON.stringify({ messages: [{ role: "robot", content: "hi" }] }), 400, "invalid_value", "messages[0].role", "must be one of"],
+    ["unknown model", JSON.stringify({ model: "gpt-9", messages: USER }), 400, "model_not_found", "model", "GET /api/v1/models"],
+  ])("%s", async (_name, body, status, code, param, message) => {
+    const response = await post("chat/completions", body);
+    expect(response.status).toBe(status);
+    expect(response.headers.get("content-type")).toMatch(/application\/json/);
+    const { error } = (await response.json()) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({ type: "invalid_request_error", code, param });
+    expect(error.message).toContain(message);
+    const counters = await stack.simulator.control.counters();
+    expect(counters.total.requests).toBe(0);
+  });
+
+  it("a body over HTTP_MAX_REQUEST_BYTES -> 413", async () => {
+    const big = JSON.stringify({ messages: [{ role: "user", content: "x".repeat(70_000) }] });
+    const response = await post("chat/completions", big);
+    expect(response.status).toBe(413);
+    const { error } = (await response.json()) as { error: Record<string, unknown> };
+    expect(error.code).toBe("request_too_large");
+    expect(error.message).toContain("65536");
+  });
+
+  it("the openai client gets BadRequestError with the param named", async () => {
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: [{ role: "user", content: 42 as unknown as string }] }));
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.param).toBe("messages[0].content");
+  });
+});
+
+describe("upstream failures", () => {
+  it("429 -> 429 with Retry-After, and the openai client's RateLimitError", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 429, times: 1, ms: 1500 }]);
+    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(error.status).toBe(429);
+    expect(error.headers?.get("retry-after")).toBe("2");
+    expect(error.headers?.get("retry-after-ms")).toBe("1500");
+    expect(error.code).toBe("rate_limit_exceeded");
+  });
+
+  it("429 on a streamed request is still a 429 (Azure refused before the stream started)", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 429, times: 1, ms: 800 }]);
+    const response = await post("chat/completions", JSON.stringify({ messages: USER, stream: true }));
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("1");
+  });
+
+  it("content_filter -> 400 carrying the filter results", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "content-filter", times: 1 }]);
+    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.code).toBe("content_filter");
+    const body = error.error as { innererror?: { content_filter_result?: unknown } };
+    expect(body.innererror?.content_filter_result).toBeDefined();
+  });
+
+  it.each([401, 403])("%i -> 502 pointing at the missing role assignment", async (status) => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: status, times: 1 }]);
+    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    expect(error.status).toBe(502);
+    expect(error.message).toContain("Cognitive Services OpenAI User");
+    expect(error.message).not.toMatch(/eyJ|Bearer/);
+  });
+
+  it("500 -> 502, which the caller's client may retry", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 500, times: 1 }]);
+    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    expect(error.status).toBe(502);
+    expect((error.error as { type?: string }).type).toBe("upstream_error");
+  });
+
+  it("a stream that breaks midway ends with one OpenAI error event, which the client raises", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1, afterTokens: 3 }]);
+    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 50, stream: true });
+    const received: string[] = [];
+    const error = await (async () => {
+      for await (const chunk of stream) received.push(chunk.choices[0]?.delta.content ?? "");
+    })().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(received.join("").length).toBeGreaterThan(0);
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toMatch(/Azure OpenAI|connection|terminated/i);
+  });
+
+  it("finish_reason content_filter mid-stream passes through as OpenAI sends it", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "finish-content-filter", times: 1, afterTokens: 2 }]);
+    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 50, stream: true });
+    const reasons: (string | null)[] = [];
+    for await (const chunk of stream) reasons.push(chunk.choices[0]?.finish_reason ?? null);
+    expect(reasons.at(-1)).toBe("content_filter");
+  });
+});
+
+describe("caller disconnects", () => {
+  it("aborting a stream aborts the upstream request at once (the simulator counts it)", async () => {
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 10, tokensPerSecond: 20, stdDevRatio: 0 });
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 400, stream: true }, { signal: controller.signal });
+    let seen = 0;
+    for await (const _chunk of stream) {
+      if (++seen === 3) break; // breaking out aborts the HTTP request, as a closed browser tab would
+    }
+    const deadline = Date.now() + 2000;
+    let counters = await stack.simulator.control.counters();
+    while (counters.deployments[DEPLOYMENT]!.abortedStreams < 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      counters = await stack.simulator.control.counters();
+    }
+    expect(counters.deployments[DEPLOYMENT]!.abortedStreams).toBe(1);
+    // 400 tokens at 20/s would take 20 s; the abort must land long before that.
+    const [entry] = await stack.simulator.control.journal({ deployment: DEPLOYMENT, limit: 1 });
+    expect(entry!.aborted).toBe(true);
+  });
+
+  it("aborting while waiting for the first token closes the upstream request too", async () => {
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 3000, stdDevRatio: 0 });
+    const controller = new AbortController();
+    const request = fetch(`${stack.host.url}/api/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ messages: USER, stream: true }),
+      headers: { "content-type": "application/json", "x-functions-key": KEY },
+      signal: controller.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    controller.abort();
+    await request;
+    // The simulator journals a request when its connection closes; before its 3 s first token here.
+    const deadline = Date.now() + 2000;
+    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    while (entries.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    }
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.durationMs).toBeLessThan(1500);
+    expect(entries[0]!.status).toBe(0); // no answer was ever sent: nothing was generated
+  });
+});
