@@ -279,10 +279,10 @@ export function evaluate(node: Node, scope: Scope): Value {
     case "identifier":
       return evaluateIdentifier(node.text, scope);
     case "member_expression": {
-      const target = evaluate(node.childForFieldName("object")!, scope);
-      const property = node.childForFieldName("property")!.text;
-      if (isPlainObject(target) && property in target) return target[property]!;
-      return new Unknown(node.text);
+      const object = node.childForFieldName("object")!;
+      // `a && b.c` comes out of the grammar as `(a && b).c`: re-associate the whole chain.
+      if (object.type === "binary_expression") return evaluateOperatorChain(node, scope);
+      return member(evaluate(object, scope), node.childForFieldName("property")!.text, node.text);
     }
     case "subscript_expression": {
       const target = evaluate(node.childForFieldName("object")!, scope);
@@ -304,7 +304,7 @@ export function evaluate(node: Node, scope: Scope): Value {
       return new Unknown(node.text);
     }
     case "binary_expression":
-      return evaluateBinary(node, scope);
+      return evaluateOperatorChain(node, scope);
     case "call_expression":
       return evaluateCall(node, scope);
     default:
@@ -341,17 +341,89 @@ function evaluateIdentifier(name: string, scope: Scope): Value {
   return new Unknown(name);
 }
 
-function evaluateBinary(node: Node, scope: Scope): Value {
-  const operator = node.childForFieldName("operator")!.text;
-  const left = evaluate(node.childForFieldName("left")!, scope);
+/*
+ * tree-sitter-bicep 1.1.0 gets the precedence of binary operators against member access wrong
+ * (`a || b.c == d` parses as `((a || b).c) == d`). So a chain of binary operators is flattened
+ * back into operands and operators in source order and re-associated with Bicep's precedence.
+ */
+type Piece = { operand: Node; members: string[] } | { operator: string };
+type Expression = { operand: Node; members: string[] } | { operator: string; left: Expression; right: Expression };
+
+const PRECEDENCE: Readonly<Record<string, number>> = {
+  "*": 6, "/": 6, "%": 6,
+  "+": 5, "-": 5,
+  "<": 4, ">": 4, "<=": 4, ">=": 4,
+  "==": 3, "!=": 3, "=~": 3, "!~": 3,
+  "&&": 2,
+  "||": 1,
+  "??": 0,
+};
+
+function flatten(node: Node, pieces: Piece[]): void {
+  if (node.type === "binary_expression") {
+    flatten(node.childForFieldName("left")!, pieces);
+    pieces.push({ operator: node.childForFieldName("operator")!.text });
+    flatten(node.childForFieldName("right")!, pieces);
+    return;
+  }
+  const object = node.childForFieldName("object");
+  if (node.type === "member_expression" && object?.type === "binary_expression") {
+    flatten(object, pieces);
+    const last = pieces.at(-1);
+    if (last && "operand" in last) last.members.push(node.childForFieldName("property")!.text);
+    return;
+  }
+  pieces.push({ operand: node, members: [] });
+}
+
+function associate(pieces: Piece[], position: { index: number }, minimum: number): Expression {
+  const first = pieces[position.index++];
+  if (!first || !("operand" in first)) throw new Error("malformed operator chain");
+  let left: Expression = first;
+  for (;;) {
+    const next = pieces[position.index];
+    if (!next || !("operator" in next)) return left;
+    const precedence = PRECEDENCE[next.operator] ?? 0;
+    if (precedence < minimum) return left;
+    position.index++;
+    // Left-associative, except ?? which is right-associative.
+    const right = associate(pieces, position, next.operator === "??" ? precedence : precedence + 1);
+    left = { operator: next.operator, left, right };
+  }
+}
+
+function expressionText(expression: Expression): string {
+  if ("operand" in expression) return [expression.operand.text, ...expression.members].join(".");
+  return `${expressionText(expression.left)} ${expression.operator} ${expressionText(expression.right)}`;
+}
+
+function evaluateOperatorChain(node: Node, scope: Scope): Value {
+  const pieces: Piece[] = [];
+  flatten(node, pieces);
+  return evaluateExpression(associate(pieces, { index: 0 }, 0), scope);
+}
+
+function evaluateExpression(expression: Expression, scope: Scope): Value {
+  if ("operand" in expression) {
+    let value = evaluate(expression.operand, scope);
+    let text = expression.operand.text;
+    for (const property of expression.members) {
+      text = `${text}.${property}`;
+      value = member(value, property, text);
+    }
+    return value;
+  }
+  const { operator } = expression;
+  const left = evaluateExpression(expression.left, scope);
+  // The right side is evaluated only when needed, as ARM does.
   if (operator === "&&" && left === false) return false;
   if (operator === "||" && left === true) return true;
   if (operator === "??" && left !== null && !(left instanceof Unknown)) return left;
-  const right = evaluate(node.childForFieldName("right")!, scope);
+  const right = evaluateExpression(expression.right, scope);
   if (left instanceof Unknown || right instanceof Unknown) {
     if (operator === "&&" && right === false) return false;
     if (operator === "||" && right === true) return true;
-    return new Unknown(node.text);
+    return new Unknown(expressionText(expression));
   }
   switch (operator) {
     case "==":
@@ -364,19 +436,26 @@ function evaluateBinary(node: Node, scope: Scope): Value {
       return left === true || right === true;
     case "??":
       return left ?? right;
-    case "+":
-    case "-":
-    case "*":
-    case "/":
-    case "<":
-    case ">":
-    case "<=":
-    case ">=":
-      if (typeof left !== "number" || typeof right !== "number") return new Unknown(node.text);
-      return { "+": left + right, "-": left - right, "*": left * right, "/": Math.trunc(left / right), "<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right }[operator];
     default:
-      return new Unknown(node.text);
+      if (typeof left !== "number" || typeof right !== "number") return new Unknown(expressionText(expression));
+      switch (operator) {
+        case "+": return left + right;
+        case "-": return left - right;
+        case "*": return left * right;
+        case "/": return Math.trunc(left / right);
+        case "%": return left % right;
+        case "<": return left < right;
+        case ">": return left > right;
+        case "<=": return left <= right;
+        case ">=": return left >= right;
+        default: return new Unknown(expressionText(expression));
+      }
   }
+}
+
+function member(target: Value, property: string, text: string): Value {
+  if (isPlainObject(target) && property in target) return target[property]!;
+  return new Unknown(text);
 }
 
 function evaluateCall(node: Node, scope: Scope): Value {
