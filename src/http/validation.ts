@@ -28,11 +28,9 @@ function issueToError(issue: z.core.$ZodIssue): BadInputError {
   const param = formatPath(issue.path);
   const where = param === "" ? "The request body" : `'${param}'`;
   const input = (issue as { input?: unknown }).input;
-  if (issue.code === "invalid_type" && input === undefined) {
-    return new BadInputError(`${where} is required (expected ${describeExpected(issue.expected)})`, {
-      param,
-      code: "missing_required_parameter",
-    });
+  if (input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")) {
+    const expected = issue.code === "invalid_type" ? `(expected ${describeExpected(issue.expected)})` : `: it ${issue.message}`;
+    return new BadInputError(`${where} is required ${expected}`, { param, code: "missing_required_parameter" });
   }
   const got = input !== undefined && (typeof input !== "object" || input === null) ? ` (got ${describeInput(input)})` : "";
   const code = issue.code === "invalid_value" ? "invalid_value" : "invalid_type";
