@@ -1,0 +1,143 @@
+/**
+ * The pipeline's failure handling against Azurite and the simulator, called directly (no host) so
+ * each delivery is one call: throttling waited out with Retry-After, transient failures handed to
+ * the host and finally recorded as failed, bounded concurrency, and the `queued` status.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { AppError } from "../../src/errors.js";
+import type { Logger } from "../../src/logging.js";
+import { createOpenAIClient } from "../../src/openai/client.js";
+import { getTranscriptionStatus } from "../../src/transcription/status-query.js";
+import { readStatus } from "../../src/transcription/status.js";
+import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
+import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
+import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import { makeWav } from "../support/audio/wav.js";
+
+let azurite: Azurite;
+let simulator: Simulator;
+let blobService: BlobServiceClient;
+const lines: string[] = [];
+const logger: Logger = {
+  info: (...args) => lines.push(args.join(" ")),
+  warn: (...args) => lines.push(args.join(" ")),
+  error: (...args) => lines.push(args.join(" ")),
+};
+
+beforeAll(async () => {
+  [azurite, simulator] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
+  blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  await blobService.getContainerClient("audio").createIfNotExists();
+});
+
+afterAll(async () => {
+  await Promise.allSettled([simulator?.stop(), azurite?.stop()]);
+});
+
+beforeEach(async () => {
+  await simulator.control.reset();
+  lines.length = 0;
+});
+
+async function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
+  // The client's own retries are off, so every retry seen here is the pipeline's.
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: simulator.url,
+    AZURE_OPENAI_API_KEY: simulator.apiKey,
+    AZURE_OPENAI_MAX_RETRIES: "0",
+    AzureWebJobsStorage: azurite.connectionString,
+  });
+  return {
+    client: await createOpenAIClient(config.openai),
+    deployment: "whisper",
+    blobService,
+    audioContainer: "audio",
+    transcriptsContainer: "transcripts",
+    maxChunkBytes: config.transcription.maxChunkBytes,
+    maxConcurrency: 4,
+    logger,
+    retry: { transientBackoffInMs: 10 },
+    ...overrides,
+  };
+}
+
+async function uploadWav(name: string, seconds: number, metadata: Record<string, string> = {}) {
+  const content = makeWav([{ tone: 440, seconds }]);
+  const response = await blobService.getContainerClient("audio").getBlockBlobClient(name).uploadData(content, { metadata });
+  return { name, content, etag: response.etag! };
+}
+
+describe("throttling and transient failures", () => {
+  it("waits out 429s for as long as Retry-After says, inside the invocation", async () => {
+    await simulator.control.setFaults("whisper", [{ kind: 429, times: 2, ms: 400 }]);
+    const blob = await uploadWav("throttled.wav", 5);
+    const started = Date.now();
+    const outcome = await transcribeBlob(await dependencies(), blob);
+    expect(outcome.state).toBe("succeeded");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(800);
+    expect((await simulator.control.counters()).deployments.whisper?.throttled).toBe(2);
+    expect(lines.filter((l) => l.includes("retrying in 400 ms as Retry-After asks"))).toHaveLength(2);
+  });
+
+  it("hands transient failures to the host while deliveries remain, then records failed and why", async () => {
+    await simulator.control.setFaults("whisper", [{ kind: 503 }]);
+    const blob = await uploadWav("unlucky.wav", 5);
+    const deps = await dependencies({ maxAttempts: 2, retry: { transientRetries: 1, transientBackoffInMs: 10 } });
+
+    const first = await transcribeBlob(deps, blob).catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(AppError);
+    expect(first).toMatchObject({ kind: "transient", status: 503 });
+    const transcripts = blobService.getContainerClient("transcripts");
+    expect(await readStatus(transcripts, "unlucky.wav")).toMatchObject({ state: "queued", attempts: 1, error: { kind: "transient", willRetry: true } });
+    // One call plus one in-invocation retry per delivery.
+    expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(2);
+
+    const last = await transcribeBlob(deps, blob);
+    expect(last.state).toBe("failed");
+    const status = await readStatus(transcripts, "unlucky.wav");
+    expect(status).toMatchObject({ state: "failed", attempts: 2, error: { kind: "transient", willRetry: false } });
+    expect(status!.error!.message).toMatch(/^Gave up after 2 attempt\(s\): Azure OpenAI failed temporarily \(503\)/);
+
+    // Failed for good for this ETag: a further delivery does nothing.
+    expect(await transcribeBlob(deps, blob)).toMatchObject({ state: "skipped" });
+    expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(4);
+  });
+
+  it("fails at once, without retries, when Azure rejects the request permanently", async () => {
+    const blob = await uploadWav("no-deployment.wav", 3);
+    const outcome = await transcribeBlob(await dependencies({ deployment: "whisper-missing" }), blob);
+    expect(outcome.state).toBe("failed");
+    const status = await readStatus(blobService.getContainerClient("transcripts"), "no-deployment.wav");
+    expect(status).toMatchObject({ state: "failed", attempts: 1, error: { kind: "upstream_permanent", willRetry: false } });
+    expect(status!.error!.message).toContain("AZURE_OPENAI_*_DEPLOYMENT");
+  });
+});
+
+describe("parallel chunks", () => {
+  it("keeps at most maxConcurrency chunks in flight and logs a line per chunk", async () => {
+    await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.02 }); // 20 ms per second of audio
+    const blob = await uploadWav("parallel.wav", 80); // 2.56 MB -> 8 chunks of ~10 s
+    const outcome = await transcribeBlob(await dependencies({ maxChunkBytes: 330_000, maxConcurrency: 3 }), blob);
+    expect(outcome.state).toBe("succeeded");
+    const calls = (await simulator.control.journal()).filter((e) => e.deployment === "whisper");
+    expect(calls).toHaveLength(8);
+    const intervals = calls.map((e) => ({ from: Date.parse(e.time), to: Date.parse(e.time) + e.durationMs }));
+    const peak = Math.max(...intervals.map((a) => intervals.filter((b) => b.from <= a.from && b.to > a.from).length));
+    expect(peak).toBeGreaterThanOrEqual(2);
+    expect(peak).toBeLessThanOrEqual(3);
+    for (let i = 1; i <= 8; i++) expect(lines.some((l) => l.startsWith(`Chunk ${i}/8 of audio/parallel.wav`))).toBe(true);
+  });
+});
+
+describe("status query", () => {
+  it("reports an uploaded blob without a record as queued, and an unknown one as not found", async () => {
+    const blob = await uploadWav("waiting.wav", 1);
+    const deps = { blobService, audioContainer: "audio", transcriptsContainer: "transcripts" };
+    const waiting = await getTranscriptionStatus(deps, "waiting.wav");
+    expect(waiting).toMatchObject({ found: true, status: { state: "queued", source: { etag: blob.etag.replace(/"/g, "") } } });
+    expect(await getTranscriptionStatus(deps, "never-uploaded.wav")).toMatchObject({ found: false });
+    await expect(getTranscriptionStatus(deps, "../etc/passwd")).rejects.toMatchObject({ kind: "bad_input" });
+  });
+});
