@@ -1,0 +1,112 @@
+/**
+ * `npm start`: the whole app offline with one command. Reads local.settings.json (created from
+ * the sample when missing), checks ports, starts Azurite, the simulator and the Functions host
+ * (see stack.ts), prints what a user needs, and stops everything on Ctrl-C.
+ */
+import path from "node:path";
+import { effectiveSettings, loadLocalSettings } from "./local-settings.js";
+import { assertPortFree } from "./ports.js";
+import { DEFAULT_PORTS, startStack, type Stack } from "./stack.js";
+import { KEY_SETTINGS } from "./function-keys.js";
+
+async function main(): Promise<void> {
+  const root = process.cwd();
+  const local = loadLocalSettings(root);
+  if (local.created) console.log(`Created ${path.basename(local.file)} from local.settings.sample.json (edit it to change settings).`);
+  const settings = effectiveSettings(local.values, process.env);
+  const verbose = /^(1|true)$/i.test(process.env.LOCAL_HOST_VERBOSE ?? "");
+
+  const functionsPort = Number(settings.FUNCTIONS_PORT ?? local.localHttpPort ?? DEFAULT_PORTS.functions);
+  const simulatorPort = Number(settings.SIMULATOR_PORT ?? DEFAULT_PORTS.simulator);
+  await assertPortFree(functionsPort, "Functions host", "FUNCTIONS_PORT");
+  const storage = settings.AzureWebJobsStorage;
+  const usesEmulator = !settings.AzureWebJobsStorage__blobServiceUri && (!storage || /UseDevelopmentStorage=true/i.test(storage));
+  if (usesEmulator) {
+    for (const [port, service] of [[DEFAULT_PORTS.blob, "blob"], [DEFAULT_PORTS.queue, "queue"], [DEFAULT_PORTS.table, "table"]] as const) {
+      await assertPortFree(port, `Azurite ${service}`, "AzureWebJobsStorage (to a connection string of the storage emulator already running)");
+    }
+  }
+  if (!settings.AZURE_OPENAI_ENDPOINT) await assertPortFree(simulatorPort, "Azure OpenAI simulator", "SIMULATOR_PORT");
+
+  console.log("Starting Azurite, the Azure OpenAI simulator and the Functions host...");
+  const stack = await startStack({
+    root,
+    settings,
+    functionsPort,
+    simulatorPort,
+    azurite: {
+      blobPort: DEFAULT_PORTS.blob,
+      queuePort: DEFAULT_PORTS.queue,
+      tablePort: DEFAULT_PORTS.table,
+      location: path.join(root, ".azurite"),
+    },
+    useFunc: "auto",
+    onLog: (source, line) => {
+      if (source !== "azurite" || verbose) console.log(line);
+    },
+  });
+  printSummary(stack);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the Functions host, the simulator and Azurite...`);
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("Ctrl-C"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+function printSummary(stack: Stack): void {
+  const s = stack.settings;
+  const base = stack.functionsUrl;
+  const keyHeader =
+    /^(1|true)$/i.test(s[KEY_SETTINGS.enforce] ?? "") ? ` -H "x-functions-key: <${KEY_SETTINGS.hostDefault} from local.settings.json>"` : "";
+  const audio = s.AUDIO_CONTAINER ?? "audio";
+  const queue = s.EMBEDDINGS_QUEUE ?? "embeddings";
+  const eventGrid = (s.AUDIO_BLOB_TRIGGER_SOURCE ?? "").toLowerCase() === "eventgrid";
+  const lines = [
+    "",
+    `Ready (${stack.runtime === "func" ? "Azure Functions Core Tools" : "local Functions host"}).`,
+    "",
+    `  Functions:        ${base}`,
+    ...stack.functions.map((f) =>
+      f.trigger === "http"
+        ? `    ${f.name.padEnd(22)} [${(f.methods ?? []).join(",")}] ${f.url}`
+        : `    ${f.name.padEnd(22)} ${f.trigger} trigger on ${f.trigger === "queue" ? f.queueName : `${f.path} (${f.source})`}`,
+    ),
+    `  Health:           ${base}/api/health`,
+    ...(stack.azurite
+      ? [`  Azurite:          blob ${stack.azurite.blobUrl}  queue ${stack.azurite.queueUrl}  (data in .azurite/)`]
+      : ["  Storage:          from AzureWebJobsStorage"]),
+    stack.simulatorUrl
+      ? `  Azure OpenAI:     simulator at ${stack.simulatorUrl} (managed identity via its identity endpoint)`
+      : `  Azure OpenAI:     ${s.AZURE_OPENAI_ENDPOINT}`,
+    `  Containers:       ${stack.containers.join(", ")}`,
+    `  Queues:           ${stack.queues.join(", ")}`,
+    "",
+    "Try it (in another terminal):",
+    "",
+    "  # 1. Stream a chat completion",
+    `  curl -N ${base}/api/v1/chat/completions -H "content-type: application/json"${keyHeader} \\`,
+    `    -d '{"model":"${s.AZURE_OPENAI_CHAT_DEPLOYMENT ?? "gpt-4o-mini"}","stream":true,"messages":[{"role":"user","content":"Say hello in five words."}]}'`,
+    "",
+    `  # 2. Upload an audio file (a generated sample here; or pass your own .wav/.mp3) -> transcript in ${s.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
+    `  npm run send -- upload --sample --container ${audio}${eventGrid ? " --event-grid" : ""}`,
+    "",
+    `  # 3. Enqueue an embeddings message -> result in ${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
+    `  npm run send -- enqueue '{"id":"doc-1","input":"The quick brown fox"}' --queue ${queue}`,
+    "",
+    "Ctrl-C stops everything; data stays in .azurite/ for the next start.",
+  ];
+  console.log(lines.join("\n"));
+}
+
+main().catch((error: unknown) => {
+  console.error(`\nnpm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

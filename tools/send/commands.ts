@@ -1,0 +1,119 @@
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { BlockBlobClient } from "@azure/storage-blob";
+import type { SendContext } from "./settings.js";
+import { sampleWav } from "./sample-wav.js";
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".wav": "audio/wav",
+  ".mp3": "audio/mpeg",
+  ".m4a": "audio/mp4",
+  ".ogg": "audio/ogg",
+  ".webm": "audio/webm",
+  ".flac": "audio/flac",
+  ".json": "application/json",
+  ".txt": "text/plain",
+};
+
+export interface UploadOptions {
+  file?: string;
+  sample?: boolean;
+  container: string;
+  name?: string;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Uploads a file (or a generated WAV sample) to a container, creating the container if needed.
+ * @throws Error when neither a file nor --sample is given, or the file cannot be read.
+ */
+export async function upload(ctx: SendContext, options: UploadOptions): Promise<BlockBlobClient> {
+  let content: Buffer;
+  let name: string;
+  if (options.sample) {
+    content = sampleWav();
+    name = options.name ?? `sample-${new Date().toISOString().replace(/[:.]/g, "-")}.wav`;
+  } else if (options.file) {
+    content = await readFile(options.file);
+    name = options.name ?? path.basename(options.file);
+  } else {
+    throw new Error("upload needs a file path or --sample.");
+  }
+  const container = ctx.blobs.getContainerClient(options.container);
+  await container.createIfNotExists();
+  const blob = container.getBlockBlobClient(name);
+  await blob.uploadData(content, {
+    metadata: options.metadata,
+    blobHTTPHeaders: { blobContentType: CONTENT_TYPES[path.extname(name).toLowerCase()] ?? "application/octet-stream" },
+  });
+  return blob;
+}
+
+export interface EnqueueOptions {
+  text: string;
+  queue: string;
+  encoding: "base64" | "none";
+}
+
+/**
+ * Enqueues a message encoded as the host expects (host.json messageEncoding, base64 by default).
+ * @returns the message id.
+ */
+export async function enqueue(ctx: SendContext, options: EnqueueOptions): Promise<string> {
+  const queue = ctx.queues.getQueueClient(options.queue);
+  await queue.createIfNotExists();
+  const body = options.encoding === "base64" ? Buffer.from(options.text, "utf8").toString("base64") : options.text;
+  const sent = await queue.sendMessage(body);
+  return sent.messageId;
+}
+
+export interface BlobEventOptions {
+  container: string;
+  blobName: string;
+  functionName: string;
+  functionsUrl: string;
+  key?: string;
+}
+
+/**
+ * Posts the Event Grid BlobCreated event for an existing blob to the host's blob webhook, as an
+ * Event Grid subscription does for EventGrid-source blob triggers (Flex Consumption).
+ * @throws Error when the blob does not exist or the webhook does not accept the event.
+ */
+export async function postBlobCreated(ctx: SendContext, options: BlobEventOptions): Promise<number> {
+  const blob = ctx.blobs.getContainerClient(options.container).getBlobClient(options.blobName);
+  const properties = await blob.getProperties().catch((error: Error) => {
+    throw new Error(`Blob ${options.container}/${options.blobName} not found (${error.message}); upload it first.`);
+  });
+  const event = {
+    id: randomUUID(),
+    topic: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/${blob.accountName}`,
+    subject: `/blobServices/default/containers/${options.container}/blobs/${options.blobName}`,
+    eventType: "Microsoft.Storage.BlobCreated",
+    eventTime: new Date().toISOString(),
+    dataVersion: "",
+    metadataVersion: "1",
+    data: {
+      api: "PutBlob",
+      contentType: properties.contentType,
+      contentLength: properties.contentLength,
+      blobType: "BlockBlob",
+      url: blob.url,
+      eTag: properties.etag?.replace(/"/g, ""),
+      sequencer: Date.now().toString(16).padStart(32, "0"),
+    },
+  };
+  const url = new URL("/runtime/webhooks/blobs", options.functionsUrl);
+  url.searchParams.set("functionName", `Host.Functions.${options.functionName}`);
+  if (options.key) url.searchParams.set("code", options.key);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+    body: JSON.stringify([event]),
+  });
+  if (response.status >= 300) {
+    throw new Error(`The blob webhook answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  }
+  return response.status;
+}

@@ -1,0 +1,34 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { loadHostConfig } from "../local-host/host-config.js";
+import { effectiveSettings, loadLocalSettings } from "../local-host/local-settings.js";
+
+export interface SendContext {
+  settings: Record<string, string>;
+  blobs: BlobServiceClient;
+  queues: QueueServiceClient;
+  /** host.json extensions.queues.messageEncoding of the app in `root`. */
+  messageEncoding: "base64" | "none";
+  functionsUrl: string;
+}
+
+/**
+ * Settings the way `npm start` sees them (local.settings.json Values, the shell wins), and
+ * storage clients for AzureWebJobsStorage (default: Azurite on its usual ports).
+ * @throws Error when local.settings.json is invalid or storage uses the identity form.
+ */
+export function sendContext(root: string, env: NodeJS.ProcessEnv = process.env): SendContext {
+  const hasSettings = existsSync(path.join(root, "local.settings.json")) || existsSync(path.join(root, "local.settings.sample.json"));
+  const settings = effectiveSettings(hasSettings ? loadLocalSettings(root).values : {}, env);
+  const connection = env.AzureWebJobsStorage || settings.AzureWebJobsStorage || "UseDevelopmentStorage=true";
+  const port = settings.FUNCTIONS_PORT ?? "7071";
+  return {
+    settings,
+    blobs: BlobServiceClient.fromConnectionString(connection),
+    queues: QueueServiceClient.fromConnectionString(connection),
+    messageEncoding: loadHostConfig(path.join(root, "host.json")).queues.messageEncoding,
+    functionsUrl: env.FUNCTIONS_URL ?? `http://127.0.0.1:${port}`,
+  };
+}
