@@ -98,6 +98,7 @@ describe("streamed chat", () => {
 
   it("sends the usage chunk last when stream_options.include_usage asks for it", async () => {
     const stream = await client.chat.completions.create({
+      model: DEPLOYMENT,
       messages: USER,
       max_tokens: 10,
       stream: true,

@@ -83,7 +83,7 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
 describe("upstream failures", () => {
   it("429 -> 429 with Retry-After, and the openai client's RateLimitError", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 429, times: 1, ms: 1500 }]);
-    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }));
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(error.status).toBe(429);
     expect(error.headers?.get("retry-after")).toBe("2");
@@ -100,7 +100,7 @@ describe("upstream failures", () => {
 
   it("content_filter -> 400 carrying the filter results", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "content-filter", times: 1 }]);
-    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }));
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.code).toBe("content_filter");
     const body = error.error as { innererror?: { content_filter_result?: unknown } };
@@ -109,7 +109,7 @@ describe("upstream failures", () => {
 
   it.each([401, 403])("%i -> 502 pointing at the missing role assignment", async (status) => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: status, times: 1 }]);
-    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }));
     expect(error.status).toBe(502);
     expect(error.message).toContain("Cognitive Services OpenAI User");
     expect(error.message).not.toMatch(/eyJ|Bearer/);
@@ -117,14 +117,14 @@ describe("upstream failures", () => {
 
   it("500 -> 502, which the caller's client may retry", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 500, times: 1 }]);
-    const error = await apiError(client.chat.completions.create({ messages: USER }));
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }));
     expect(error.status).toBe(502);
     expect((error.error as { type?: string }).type).toBe("upstream_error");
   });
 
   it("a stream that breaks midway ends with one OpenAI error event, which the client raises", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1, afterTokens: 3 }]);
-    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 50, stream: true });
+    const stream = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER, max_tokens: 50, stream: true });
     const received: string[] = [];
     const error = await (async () => {
       for await (const chunk of stream) received.push(chunk.choices[0]?.delta.content ?? "");
@@ -136,7 +136,7 @@ describe("upstream failures", () => {
 
   it("finish_reason content_filter mid-stream passes through as OpenAI sends it", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "finish-content-filter", times: 1, afterTokens: 2 }]);
-    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 50, stream: true });
+    const stream = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER, max_tokens: 50, stream: true });
     const reasons: (string | null)[] = [];
     for await (const chunk of stream) reasons.push(chunk.choices[0]?.finish_reason ?? null);
     expect(reasons.at(-1)).toBe("content_filter");
@@ -147,7 +147,7 @@ describe("caller disconnects", () => {
   it("aborting a stream aborts the upstream request at once (the simulator counts it)", async () => {
     await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 10, tokensPerSecond: 20, stdDevRatio: 0 });
     const controller = new AbortController();
-    const stream = await client.chat.completions.create({ messages: USER, max_tokens: 400, stream: true }, { signal: controller.signal });
+    const stream = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER, max_tokens: 400, stream: true }, { signal: controller.signal });
     let seen = 0;
     for await (const _chunk of stream) {
       if (++seen === 3) break; // breaking out aborts the HTTP request, as a closed browser tab would
