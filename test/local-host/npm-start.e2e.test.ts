@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { effectiveSettings } from "../../tools/local-host/local-settings.js";
+import { appEntry, startStack, type Stack } from "../../tools/local-host/stack.js";
+import { enqueue, upload } from "../../tools/send/commands.js";
+import type { SendContext } from "../../tools/send/settings.js";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { eventually } from "./storage-helpers.js";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+
+/**
+ * The whole stack as `npm start` runs it (sample settings, Azurite, simulator with its identity
+ * endpoint, the built app on the local host), on free ports and in-memory storage.
+ */
+describe("npm start stack, end to end with the real app", () => {
+  let stack: Stack;
+  let send: SendContext;
+
+  beforeAll(async () => {
+    const entry = appEntry(root);
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" (npm test does) before this test.`);
+    const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+    stack = await startStack({
+      root,
+      settings: effectiveSettings(sample.Values, {}),
+      functionsPort: 0,
+      simulatorPort: 0,
+      azurite: { blobPort: 0, queuePort: 0, tablePort: 0 },
+      useFunc: false,
+      healthTimeoutMs: 45_000,
+      hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
+    });
+    const connection = stack.settings.AzureWebJobsStorage!;
+    send = {
+      settings: stack.settings,
+      blobs: BlobServiceClient.fromConnectionString(connection),
+      queues: QueueServiceClient.fromConnectionString(connection),
+      messageEncoding: "base64",
+      functionsUrl: stack.functionsUrl,
+    };
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("starts the simulator for an unset endpoint and hands the app its identity endpoint, not a key", () => {
+    expect(stack.runtime).toBe("local-host");
+    expect(stack.settings.AZURE_OPENAI_ENDPOINT).toBe(stack.simulatorUrl);
+    expect(stack.settings.IDENTITY_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    expect(stack.settings.AZURE_OPENAI_API_KEY).toBeUndefined();
+    expect(stack.containers).toEqual(expect.arrayContaining(["audio", "transcripts", "embeddings"]));
+    expect(stack.queues).toEqual(expect.arrayContaining(["embeddings", "embeddings-poison"]));
+  });
+
+  it("health answers 200 without secrets", async () => {
+    const response = await fetch(`${stack.functionsUrl}/api/health`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).not.toContain(stack.settings.IDENTITY_HEADER!);
+  });
+
+  it("HTTP: streams a chat completion through the official openai client", async () => {
+    const client = new OpenAI({ baseURL: `${stack.functionsUrl}/api/v1`, apiKey: "unused-locally" });
+    const stream = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      stream: true,
+      messages: [{ role: "user", content: "Say hello." }],
+    });
+    let chunks = 0;
+    let content = "";
+    for await (const chunk of stream) {
+      chunks++;
+      content += chunk.choices[0]?.delta?.content ?? "";
+    }
+    expect(chunks).toBeGreaterThan(2);
+    expect(content.length).toBeGreaterThan(0);
+  });
+
+  it("queue: an enqueued embeddings message produces its result blob", async () => {
+    await enqueue(send, { text: JSON.stringify({ id: "e2e-doc", input: "The quick brown fox" }), queue: "embeddings", encoding: "base64" });
+    const result = send.blobs.getContainerClient("embeddings").getBlobClient("e2e-doc.json");
+    await eventually("embeddings/e2e-doc.json", async () => ((await result.exists()) ? true : undefined), 20_000);
+    const document = JSON.parse((await result.downloadToBuffer()).toString("utf8")) as Record<string, unknown>;
+    expect(JSON.stringify(document)).toContain("e2e-doc");
+  });
+
+  it("blob: an uploaded audio file is transcribed", async () => {
+    const blob = await upload(send, { sample: true, container: "audio", name: "e2e/hello.wav", metadata: { source: "e2e" } });
+    expect(blob.name).toBe("e2e/hello.wav");
+    const transcripts = send.blobs.getContainerClient("transcripts");
+    const names = await eventually(
+      "a transcript of e2e/hello.wav",
+      async () => {
+        const found: string[] = [];
+        for await (const item of transcripts.listBlobsFlat({ prefix: "e2e/hello.wav" })) found.push(item.name);
+        return found.some((n) => !n.endsWith(".status.json")) ? found : undefined;
+      },
+      20_000,
+    );
+    expect(names.length).toBeGreaterThan(0);
+  });
+});
