@@ -15,6 +15,7 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
+import { AppError, classifyError } from "../errors.js";
 import type { ChatRequest } from "../http/chat-request.js";
 import type { Logger } from "../logging.js";
 import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
@@ -83,6 +84,8 @@ export async function openChatStream(
     let usage: CompletionUsage | undefined;
     try {
       yield* forwardableChunks(upstream, { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
+    } catch (error) {
+      throw describeBrokenStream(error);
     } finally {
       logOpenAICall(deps.logger, {
         operation: signal.aborted ? "chat.completions stream (caller disconnected)" : "chat.completions stream",
@@ -97,6 +100,21 @@ export async function openChatStream(
       if (!signal.aborted) upstream.controller.abort();
     }
   })();
+}
+
+/**
+ * A stream that breaks after it started usually surfaces as a bare fetch error ("terminated");
+ * say what happened instead. Azure's own errors (an `error` event) keep their classification.
+ */
+function describeBrokenStream(error: unknown): AppError {
+  const classified = classifyError(error);
+  if (classified.kind !== "transient" || classified.status !== undefined || classified.code === "aborted") return classified;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new AppError(
+    "transient",
+    `Azure OpenAI's stream broke off before the answer was complete (${reason}); the answer so far is incomplete, ask again`,
+    { code: "stream_interrupted", cause: error },
+  );
 }
 
 function logFailedCall(deps: ChatDependencies, request: ChatRequest, started: number, error: unknown): void {

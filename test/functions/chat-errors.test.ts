@@ -3,6 +3,7 @@
  * simulator, faults are injected in the simulator, and the official `openai` client must raise the
  * matching typed error with OpenAI's `{"error": {message, type, param, code}}` body.
  */
+import { createParser } from "eventsource-parser";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../support/stack.js";
@@ -131,7 +132,22 @@ describe("upstream failures", () => {
     })().then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(received.join("").length).toBeGreaterThan(0);
-    expect((error as InstanceType<typeof OpenAI.APIError>).message).toMatch(/Azure OpenAI|connection|terminated/i);
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain("stream broke off");
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("stream_interrupted");
+  });
+
+  it("on the wire: the error event is last and there is no data: [DONE]", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1, afterTokens: 2 }]);
+    const response = await post("chat/completions", JSON.stringify({ messages: USER, max_tokens: 50, stream: true }));
+    expect(response.status).toBe(200);
+    const events: string[] = [];
+    const parser = createParser({ onEvent: (e) => events.push(e.data) });
+    const decoder = new TextDecoder();
+    for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
+    expect(events).not.toContain("[DONE]");
+    const last = JSON.parse(events.at(-1)!) as { error: Record<string, unknown> };
+    expect(last.error).toMatchObject({ type: "upstream_error", code: "stream_interrupted", param: null });
+    expect(events.slice(0, -1).every((e) => "choices" in JSON.parse(e))).toBe(true);
   });
 
   it("finish_reason content_filter mid-stream passes through as OpenAI sends it", async () => {
