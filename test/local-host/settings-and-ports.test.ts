@@ -34,7 +34,7 @@ describe("local.settings.json", () => {
 
   it("the shipped sample lists every app setting with local defaults", async () => {
     const sample = JSON.parse(readFileSync(path.join(repoRoot, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
-    const { SETTINGS } = (await import("../../src/config.js")) as { SETTINGS: Array<{ name: string; defaultValue?: string }> };
+    const { SETTINGS } = await import("../../src/config.js");
     for (const setting of SETTINGS) {
       expect(sample.Values, setting.name).toHaveProperty(setting.name);
       if (setting.defaultValue !== undefined) expect(sample.Values[setting.name], setting.name).toBe(setting.defaultValue);
