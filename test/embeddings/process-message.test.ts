@@ -1,0 +1,130 @@
+/**
+ * processEmbeddingsMessage against Azurite and the simulator, without the host: redelivery
+ * rewrites identical bytes, throttling past the budget hands the work back as a fresh message
+ * (never spending a delivery), a retrying record is cleared by a later success.
+ */
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { QueueServiceClient, type QueueClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
+import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import { loadConfig } from "../../src/config.js";
+import { EmbeddingsBatcher } from "../../src/embeddings/batcher.js";
+import { processEmbeddingsMessage, type ProcessMessageDependencies, type QueueDelivery } from "../../src/embeddings/process-message.js";
+import { EmbeddingsStore } from "../../src/embeddings/result-store.js";
+import { createOpenAIClient } from "../../src/openai/client.js";
+import type { Logger } from "../../src/logging.js";
+import { AppError } from "../../src/errors.js";
+
+const DEPLOYMENT = "text-embedding-3-small";
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+let azurite: Azurite;
+let sim: Simulator;
+let container: ContainerClient;
+let queue: QueueClient;
+let deps: ProcessMessageDependencies;
+
+beforeAll(async () => {
+  [azurite, sim] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
+  const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: sim.apiKey, AzureWebJobsStorage: azurite.connectionString });
+  container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient("embeddings");
+  queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient("embeddings");
+  await queue.createIfNotExists();
+  deps = {
+    embed: {
+      batcher: new EmbeddingsBatcher({ client: await createOpenAIClient(config.openai), maxInputsPerRequest: 2048, maxTokensPerRequest: 300_000, maxWaitInMs: 5, transientRetries: 0 }),
+      deployments: [DEPLOYMENT],
+      limits: { chunkTokens: 8191, overlapTokens: 0, split: true },
+      throttleBudgetInMs: 300,
+    },
+    store: new EmbeddingsStore(container),
+    queue,
+    logger: quiet,
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled([sim?.stop(), azurite?.stop()]);
+});
+
+beforeEach(async () => {
+  await sim.control.reset();
+  await queue.clearMessages();
+});
+
+const delivery = (body: unknown, dequeueCount = 1): QueueDelivery => ({
+  body,
+  messageId: "0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10",
+  dequeueCount,
+  insertionTime: "2025-01-31T10:15:00.000Z",
+});
+
+async function download(name: string): Promise<Buffer> {
+  return container.getBlobClient(name).downloadToBuffer();
+}
+
+describe("processEmbeddingsMessage", () => {
+  it("rewrites a redelivered message's output with identical bytes", async () => {
+    const body = { id: "same", input: ["one text", "another text"], metadata: { k: "v" } };
+    expect(await processEmbeddingsMessage(delivery(body), deps)).toMatchObject({ status: "embedded", id: "same", items: 2 });
+    const first = await download("same.json");
+    const firstEtag = (await container.getBlobClient("same.json").getProperties()).etag;
+    await processEmbeddingsMessage(delivery(body, 2), deps);
+    const second = await download("same.json");
+    expect((await container.getBlobClient("same.json").getProperties()).etag).not.toBe(firstEtag); // really rewritten
+    expect(second.equals(first)).toBe(true);
+    expect(JSON.parse(first.toString()).createdAt).toBe("2025-01-31T10:15:00.000Z");
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix: "same" })) names.push(blob.name);
+    expect(names).toEqual(["same.json"]);
+  });
+
+  it("hands throttled work back as a fresh message with the same id, visible after Azure's delay, without failing", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 2000 }]);
+    const outcome = await processEmbeddingsMessage(delivery({ input: "throttled text", dimensions: 64, metadata: { a: 1 } }, 5), deps);
+    expect(outcome).toMatchObject({ status: "requeued", id: "0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10" });
+    expect((outcome as { delayInMs: number }).delayInMs).toBeGreaterThanOrEqual(1000);
+    // Not visible yet (it waits for the retry delay) ...
+    expect((await queue.receiveMessages()).receivedMessageItems).toHaveLength(0);
+    expect((await queue.getProperties()).approximateMessagesCount).toBe(1);
+    // ... and, once visible, it is the same job with its id fixed, base64 as the host expects.
+    await sim.control.setFaults(DEPLOYMENT, []);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const [copy] = (await queue.receiveMessages()).receivedMessageItems;
+    expect(JSON.parse(Buffer.from(copy!.messageText, "base64").toString("utf8"))).toEqual({
+      id: "0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10",
+      input: "throttled text",
+      dimensions: 64,
+      metadata: { a: 1 },
+    });
+    expect(copy!.dequeueCount).toBe(1);
+    expect(await container.getBlobClient("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.error.json").exists()).toBe(false);
+  });
+
+  it("throws on a transient failure after writing a retrying record, which a later success removes", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 500, times: 1 }]);
+    const error = await processEmbeddingsMessage(delivery({ id: "flaky", input: "x" }), deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).kind).toBe("transient");
+    const record = JSON.parse((await download("flaky.error.json")).toString());
+    expect(record).toMatchObject({ id: "flaky", status: "retrying", kind: "transient", dequeueCount: 1 });
+    expect(record.reason).toMatch(/500/);
+
+    await processEmbeddingsMessage(delivery({ id: "flaky", input: "x" }, 2), deps);
+    expect(await container.getBlobClient("flaky.json").exists()).toBe(true);
+    expect(await container.getBlobClient("flaky.error.json").exists()).toBe(false);
+  });
+
+  it("rejects what Azure refuses (upstream_permanent) with a record, without throwing", async () => {
+    // 64 dimensions are fine for text-embedding-3; a deployment that does not exist is a 404.
+    const outcome = await processEmbeddingsMessage(delivery({ id: "gone", input: "x" }), {
+      ...deps,
+      embed: { ...deps.embed, deployments: ["no-such-deployment"] },
+    });
+    expect(outcome).toMatchObject({ status: "rejected", id: "gone" });
+    const record = JSON.parse((await download("gone.error.json")).toString());
+    expect(record).toMatchObject({ status: "rejected", kind: "upstream_permanent" });
+    expect(record.reason).toMatch(/404/);
+  });
+});
