@@ -81,6 +81,18 @@ async function main(): Promise<void> {
     return clients;
   };
 
+  for (const fn of registry.functions.values()) {
+    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
+      const type = binding.type?.toLowerCase();
+      if (binding.direction === "out" && type !== "http") {
+        hostLog(`Warning: ${fn.metadata.name}: output binding "${name}" (${binding.type}) is not run by the local host; write with the SDK instead.`);
+      } else if (binding.direction !== "out" && type && !["httptrigger", "queuetrigger", "blobtrigger"].includes(type)) {
+        hostLog(`Warning: ${fn.metadata.name}: binding "${name}" (${binding.type}) is not supported by the local host; the function will not be triggered.`);
+      }
+    }
+    if (fn.metadata.retryOptions) hostLog(`Warning: ${fn.metadata.name}: retry policies are not applied by the local host.`);
+  }
+
   const queueListeners: QueueListener[] = [];
   const describedFunctions: Array<Record<string, unknown>> = [];
   for (const fn of registry.functions.values()) {
