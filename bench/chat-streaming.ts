@@ -1,0 +1,215 @@
+/**
+ * Streamed chat through the function vs. the simulator called directly, in the same run with the
+ * same streams: added time to first byte (p50/p99) at 100 concurrent streams, how closely chunk
+ * arrivals follow the upstream's pacing (no buffering), and memory per open stream in the app's
+ * process. Direct and through-the-function rounds alternate so machine drift affects both alike.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { createParser } from "eventsource-parser";
+import { startAzurite } from "../tools/local-host/azurite.js";
+import { startHost } from "../tools/local-host/index.js";
+import { REPO_ROOT } from "../tools/repo-root.js";
+import { start as startSimulator } from "../tools/simulator/index.js";
+import { alternate, percentile, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
+
+const DEPLOYMENT = "gpt-4o-mini";
+const TIME_TO_FIRST_TOKEN_MS = 200;
+const TOKENS_PER_SECOND = 20; // one chunk every 50 ms
+const TOKEN_GAP_MS = 1000 / TOKENS_PER_SECOND;
+
+interface StreamTiming {
+  /** ms from sending the request to the first body byte. */
+  firstByte: number;
+  /** ms from sending the request to each content chunk. */
+  content: number[];
+}
+
+interface RoundResult {
+  streams: StreamTiming[];
+  /** RSS of the app's process while every stream was open (only through the function). */
+  peakRssInBytes?: number;
+}
+
+export interface ChatStreamingOptions {
+  streams: number;
+  rounds: number;
+  maxTokens: number;
+  log: (line: string) => void;
+}
+
+/** Opens one stream and timestamps its first byte and every content chunk. */
+async function timeStream(url: string, headers: Record<string, string>, body: unknown): Promise<StreamTiming> {
+  const started = performance.now();
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  if (response.status !== 200 || !response.body) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+  const timing: StreamTiming = { firstByte: Number.NaN, content: [] };
+  const parser = createParser({
+    onEvent: (event) => {
+      if (event.data === "[DONE]") return;
+      const chunk = JSON.parse(event.data) as { choices?: { delta?: { content?: string } }[] };
+      if (chunk.choices?.[0]?.delta?.content) timing.content.push(performance.now() - started);
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const bytes of response.body) {
+    if (Number.isNaN(timing.firstByte)) timing.firstByte = performance.now() - started;
+    parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+  }
+  return timing;
+}
+
+/** The app's process: the local host's child of this process (the app runs inside it). */
+function hostPid(): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== process.pid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmdline.includes("local-host")) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return undefined;
+}
+
+function rssInBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kib * 1024;
+}
+
+/**
+ * Runs the comparison and returns the figures.
+ * @throws Error when a part of the stack fails to start or a stream is answered with an error.
+ */
+export async function measureChatStreaming(options: ChatStreamingOptions): Promise<Figure[]> {
+  const azurite = await startAzurite();
+  const simulator = await startSimulator({ journalBodies: false });
+  await simulator.control.updateDeployment(DEPLOYMENT, {
+    tpm: null,
+    rpm: null,
+    latency: { timeToFirstTokenMs: TIME_TO_FIRST_TOKEN_MS, tokensPerSecond: TOKENS_PER_SECOND, stdDevRatio: 0 },
+  });
+  const host = await startHost({
+    entry: path.join(REPO_ROOT, "dist/src/index.js"),
+    cwd: REPO_ROOT,
+    port: 0,
+    isolateEnv: true,
+    env: {
+      AzureWebJobsStorage: azurite.connectionString,
+      AZURE_OPENAI_ENDPOINT: simulator.url,
+      IDENTITY_ENDPOINT: simulator.identity.endpoint,
+      IDENTITY_HEADER: simulator.identity.header,
+      FUNCTIONS_WORKER_RUNTIME: "node",
+      HTTP_AUTH_LEVEL: "anonymous",
+    },
+  });
+  try {
+    const pid = hostPid();
+    const messages = [{ role: "user", content: "Write a short poem about the sea" }];
+    const direct = () =>
+      timeStream(`${simulator.url}/openai/v1/chat/completions`, { "api-key": simulator.apiKey }, {
+        model: DEPLOYMENT,
+        messages,
+        max_tokens: options.maxTokens,
+        stream: true,
+        stream_options: { include_usage: true }, // the app always asks for it too
+      });
+    const viaFunction = () =>
+      timeStream(`${host.url}/api/v1/chat/completions`, {}, { messages, max_tokens: options.maxTokens, stream: true });
+
+    // Warm up both paths (token acquisition, JIT, connection pools) before measuring.
+    await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => direct()));
+    await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => viaFunction()));
+    const idleRss = pid ? rssInBytes(pid) : undefined;
+
+    const runRound = async (open: () => Promise<StreamTiming>, sampleRss: boolean): Promise<RoundResult> => {
+      let peakRssInBytes: number | undefined;
+      // Sample the app's memory midway, when every stream has started and none has ended.
+      const sampler = sampleRss && pid
+        ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), TIME_TO_FIRST_TOKEN_MS + (options.maxTokens * TOKEN_GAP_MS) / 2)
+        : undefined;
+      const streams = await Promise.all(Array.from({ length: options.streams }, () => open()));
+      clearTimeout(sampler);
+      return { streams, ...(peakRssInBytes !== undefined ? { peakRssInBytes } : {}) };
+    };
+    options.log(`chat-streaming: ${options.rounds} alternating rounds of ${options.streams} concurrent streams, ${options.maxTokens} tokens each`);
+    const { a: directRounds, b: functionRounds } = await alternate(options.rounds, () => runRound(direct, false), () => runRound(viaFunction, true));
+
+    const directStreams = directRounds.flatMap((r) => r.streams);
+    const functionStreams = functionRounds.flatMap((r) => r.streams);
+    const ttfb = (streams: StreamTiming[]) => streams.map((s) => s.content[0] ?? Number.NaN);
+    const directTtfb = ttfb(directStreams);
+    const functionTtfb = ttfb(functionStreams);
+    const added50 = percentile(functionTtfb, 50) - percentile(directTtfb, 50);
+    const added99 = percentile(functionTtfb, 99) - percentile(directTtfb, 99);
+
+    // Pacing: each content chunk's arrival after the stream's first one, against the upstream schedule.
+    const lateness = (streams: StreamTiming[]) =>
+      streams.flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
+    const directLate = lateness(directStreams);
+    const functionLate = lateness(functionStreams);
+    const chunksPerStream = percentile(functionStreams.map((s) => s.content.length), 50);
+
+    const figures: Figure[] = [
+      {
+        name: `added time to first token, p50 (${options.streams} streams)`,
+        value: round(added50, 2),
+        unit: "ms",
+        baseline: { name: "direct p50", value: round(percentile(directTtfb, 50)) },
+        ratio: round(percentile(functionTtfb, 50) / percentile(directTtfb, 50), 3),
+        ratioMeaning: "function / direct",
+        spread: spreadOf(functionTtfb, "ms") + " (function)",
+        target: "<= 2 ms",
+        pass: added50 <= 2,
+      },
+      {
+        name: `added time to first token, p99 (${options.streams} streams)`,
+        value: round(added99, 2),
+        unit: "ms",
+        baseline: { name: "direct p99", value: round(percentile(directTtfb, 99)) },
+        ratio: round(percentile(functionTtfb, 99) / percentile(directTtfb, 99), 3),
+        ratioMeaning: "function / direct",
+        target: "<= 10 ms",
+        pass: added99 <= 10,
+      },
+      {
+        name: "chunk arrival vs upstream pacing, p99 deviation",
+        value: round(percentile(functionLate, 99), 2),
+        unit: "ms",
+        baseline: { name: "direct p99 deviation", value: round(percentile(directLate, 99), 2) },
+        ratio: round(percentile(functionLate, 99) - percentile(directLate, 99), 2),
+        ratioMeaning: "ms added by the function",
+        spread: `p50 ${round(percentile(functionLate, 50), 2)} ms, ${chunksPerStream} chunks/stream, ${TOKEN_GAP_MS} ms apart`,
+        target: "within 5 ms of direct",
+        pass: percentile(functionLate, 99) - percentile(directLate, 99) <= 5,
+      },
+    ];
+    const peaks = functionRounds.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
+    if (idleRss !== undefined && peaks.length > 0) {
+      const perStream = (percentile(peaks, 50) - idleRss) / options.streams;
+      figures.push({
+        name: "app memory per open stream",
+        value: round(perStream / 1024, 1),
+        unit: "KiB",
+        spread: `RSS idle ${round(idleRss / 2 ** 20)} MiB, with ${options.streams} open ${round(percentile(peaks, 50) / 2 ** 20)} MiB`,
+      });
+    }
+    for (const f of figures) options.log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}`);
+    return figures;
+  } finally {
+    await host.stop().catch(() => undefined);
+    await Promise.allSettled([simulator.stop(), azurite.stop()]);
+  }
+}
+
+export const chatStreaming: Benchmark = {
+  name: "chat-streaming",
+  description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
+  run: ({ tiny, log }) =>
+    measureChatStreaming(tiny ? { streams: 5, rounds: 1, maxTokens: 5, log } : { streams: 100, rounds: 6, maxTokens: 20, log }),
+};
