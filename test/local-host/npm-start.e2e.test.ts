@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { effectiveSettings } from "../../tools/local-host/local-settings.js";
 import { appEntry, startStack, type Stack } from "../../tools/local-host/stack.js";
-import { enqueue, upload } from "../../tools/send/commands.js";
+import { enqueue, postBlobCreated, upload } from "../../tools/send/commands.js";
 import type { SendContext } from "../../tools/send/settings.js";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
@@ -102,5 +102,58 @@ describe("npm start stack, end to end with the real app", () => {
       20_000,
     );
     expect(names.length).toBeGreaterThan(0);
+  });
+});
+
+describe("npm start stack with AUDIO_BLOB_TRIGGER_SOURCE=EventGrid (the Flex Consumption path)", () => {
+  let stack: Stack;
+  let send: SendContext;
+
+  beforeAll(async () => {
+    const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+    stack = await startStack({
+      root,
+      settings: effectiveSettings({ ...sample.Values, AUDIO_BLOB_TRIGGER_SOURCE: "EventGrid" }, {}),
+      functionsPort: 0,
+      simulatorPort: 0,
+      azurite: { blobPort: 0, queuePort: 0, tablePort: 0 },
+      useFunc: false,
+      healthTimeoutMs: 45_000,
+      hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
+    });
+    const connection = stack.settings.AzureWebJobsStorage!;
+    send = {
+      settings: stack.settings,
+      blobs: BlobServiceClient.fromConnectionString(connection),
+      queues: QueueServiceClient.fromConnectionString(connection),
+      messageEncoding: "base64",
+      functionsUrl: stack.functionsUrl,
+    };
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("transcribes an upload once the send CLI posts the BlobCreated event to the webhook", async () => {
+    expect(stack.functions.find((f) => f.name === "transcribeAudio")?.source).toBe("EventGrid");
+    const blob = await upload(send, { sample: true, container: "audio", name: "grid/hello.wav", metadata: {} });
+    const status = await postBlobCreated(send, {
+      container: "audio",
+      blobName: blob.name,
+      functionName: "transcribeAudio",
+      functionsUrl: stack.functionsUrl,
+    });
+    expect(status).toBe(202);
+    const transcripts = send.blobs.getContainerClient("transcripts");
+    await eventually(
+      "a transcript of grid/hello.wav",
+      async () => {
+        for await (const item of transcripts.listBlobsFlat({ prefix: "grid/hello.wav" })) {
+          if (!item.name.endsWith(".status.json")) return true;
+        }
+        return undefined;
+      },
+      20_000,
+    );
   });
 });

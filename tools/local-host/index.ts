@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAILED_PREFIX, READY_PREFIX, type HostProcessOptions } from "./host-protocol.js";
@@ -138,6 +138,8 @@ function hostScript(): Promise<string> {
       sourcemap: "inline",
       logLevel: "silent",
     });
+    // One bundle per test process; removed when that process ends.
+    process.once("exit", () => rmSync(outfile, { force: true }));
     return outfile;
   })();
   return bundled;
