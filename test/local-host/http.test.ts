@@ -48,6 +48,11 @@ describe("local host: HTTP triggers", () => {
     expect(state.postInvocations).toBeGreaterThanOrEqual(1);
   });
 
+  it("answers 204 when a streaming-mode handler returns nothing", async () => {
+    const response = await fetch(`${host.url}/api/empty`);
+    expect(response.status).toBe(204);
+  });
+
   it("answers 500 when the handler throws", async () => {
     const response = await fetch(`${host.url}/api/fails`);
     expect(response.status).toBe(500);

@@ -207,10 +207,9 @@ async function invokeStreaming(
       deps.log,
     );
     // The library wrote the whole response through the proxy before getResponse resolved, unless
-    // the handler returned nothing: then nobody answers the proxied request, so the host does.
-    if (deps.proxyTracker?.finishUnanswered(invocationId) && !res.headersSent && !clientGone) {
-      sendText(res, 204, "");
-    }
+    // the handler returned nothing: then the host ends the proxied request with 204, relayed as usual.
+    if (!deps.proxyTracker && !res.headersSent && !clientGone) sendText(res, 204, "");
+    else deps.proxyTracker?.finishUnanswered(invocationId, 204);
   } catch {
     // Logged by invokeFunction; the client gets the host's bare 500 (or a cut stream).
     deps.proxyTracker?.finishUnanswered(invocationId, 500);
