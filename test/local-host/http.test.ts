@@ -141,6 +141,14 @@ describe("local host: HTTP limits and keys switched on", () => {
     expect((await fetch(`${host.url}/api/state`)).status).toBe(200);
   });
 
+  it("guards the blob webhook with the master or host key", async () => {
+    const webhook = `${host.url}/runtime/webhooks/blobs?functionName=Host.Functions.none`;
+    expect((await fetch(webhook, { method: "POST", body: "[]" })).status).toBe(401);
+    expect((await fetch(`${webhook}&code=secret-fn-key`, { method: "POST", body: "[]" })).status).toBe(401);
+    // Past the key check: this app has no such blob function.
+    expect((await fetch(`${webhook}&code=host-key`, { method: "POST", body: "[]" })).status).toBe(404);
+  });
+
   it("counts chunked bodies against the cap", async () => {
     const underCap = await fetch(`${host.url}/api/upload`, { method: "POST", body: Buffer.alloc(60 * 1024, 2) });
     expect(await underCap.json()).toEqual({ bytes: 60 * 1024 });

@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +12,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { eventually } from "./storage-helpers.js";
 
+const execFileAsync = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 /**
@@ -86,6 +89,24 @@ describe("npm start stack, end to end with the real app", () => {
     await eventually("embeddings/e2e-doc.json", async () => ((await result.exists()) ? true : undefined), 20_000);
     const document = JSON.parse((await result.downloadToBuffer()).toString("utf8")) as Record<string, unknown>;
     expect(JSON.stringify(document)).toContain("e2e-doc");
+  });
+
+  it("the send CLI enqueues (base64) and uploads with metadata as a user would", async () => {
+    const cli = path.join(root, "dist", "tools", "send", "cli.js");
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first.`);
+    const env = { ...process.env, AzureWebJobsStorage: stack.settings.AzureWebJobsStorage!, FUNCTIONS_URL: stack.functionsUrl };
+    const run = (...args: string[]) => execFileAsync(process.execPath, [cli, ...args], { cwd: root, env });
+
+    const enqueued = await run("enqueue", JSON.stringify({ id: "cli-doc", input: "from the CLI" }));
+    expect(enqueued.stdout).toMatch(/Enqueued message .* on "embeddings" \(base64\)/);
+    const result = send.blobs.getContainerClient("embeddings").getBlobClient("cli-doc.json");
+    await eventually("embeddings/cli-doc.json", async () => ((await result.exists()) ? true : undefined), 20_000);
+
+    const uploaded = await run("upload", "--sample", "--name", "cli/hello.wav", "--metadata", "speaker=ada");
+    expect(uploaded.stdout).toContain("/audio/cli/hello.wav");
+    const properties = await send.blobs.getContainerClient("audio").getBlobClient("cli/hello.wav").getProperties();
+    expect(properties.metadata).toEqual({ speaker: "ada" });
+    expect(properties.contentType).toBe("audio/wav");
   });
 
   it("blob: an uploaded audio file is transcribed", async () => {

@@ -16,14 +16,20 @@ export interface LocalSettings {
 
 /**
  * Reads local.settings.json as Core Tools does, creating it from local.settings.sample.json
- * when it is missing (it is git-ignored: it may hold secrets).
+ * when it is missing (it is git-ignored: it may hold secrets); with `createFromSample: false`
+ * the sample is only read.
  * @throws Error when neither file exists, the JSON is invalid, the file is encrypted, or a value
  *   is not a string/number/boolean.
  */
-export function loadLocalSettings(root: string): LocalSettings {
-  const file = path.join(root, LOCAL_SETTINGS_FILE);
+export function loadLocalSettings(root: string, options: { createFromSample?: boolean } = {}): LocalSettings {
+  const createFromSample = options.createFromSample ?? true;
+  let file = path.join(root, LOCAL_SETTINGS_FILE);
   let created = false;
-  if (!existsSync(file)) {
+  if (!existsSync(file) && !createFromSample) {
+    // Read-only callers (the send CLI) fall back to the sample's values without writing a file.
+    file = path.join(root, LOCAL_SETTINGS_SAMPLE);
+    if (!existsSync(file)) return { values: {}, created: false, file };
+  } else if (!existsSync(file)) {
     const sample = path.join(root, LOCAL_SETTINGS_SAMPLE);
     if (!existsSync(sample)) {
       throw new Error(`Neither ${LOCAL_SETTINGS_FILE} nor ${LOCAL_SETTINGS_SAMPLE} exists in ${root}; run npm start from the project root.`);

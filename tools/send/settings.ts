@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
@@ -20,8 +19,7 @@ export interface SendContext {
  * @throws Error when local.settings.json is invalid or storage uses the identity form.
  */
 export function sendContext(root: string, env: NodeJS.ProcessEnv = process.env): SendContext {
-  const hasSettings = existsSync(path.join(root, "local.settings.json")) || existsSync(path.join(root, "local.settings.sample.json"));
-  const settings = effectiveSettings(hasSettings ? loadLocalSettings(root).values : {}, env);
+  const settings = effectiveSettings(loadLocalSettings(root, { createFromSample: false }).values, env);
   const connection = env.AzureWebJobsStorage || settings.AzureWebJobsStorage || "UseDevelopmentStorage=true";
   const port = settings.FUNCTIONS_PORT ?? "7071";
   return {
