@@ -7,8 +7,8 @@ import { createSafeLogger } from "../logging.js";
  * and `{name}.status.json` out (src/transcription/transcribe-blob.ts says what each failure does).
  *
  * Memory: the trigger delivers the whole blob as one Buffer. The pipeline slices it with views
- * (subarray) and copies only the chunks in flight into their uploads, so the peak is about the
- * blob plus TRANSCRIPTION_MAX_CONCURRENCY chunks. Binding only the name and reading ranges with
+ * (subarray) and streams those views to Whisper without copying them, so the peak is about the
+ * blob plus a few MB per chunk in flight (measured: bench/transcription.ts). Binding only the name and reading ranges with
  * @azure/storage-blob would hold less, but the host sends the content to the worker anyway
  * (the Node.js worker has no reference-only blob binding without an extra SDK-binding package),
  * so ranged reads would add a second copy rather than save the first.

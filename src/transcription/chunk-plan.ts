@@ -4,7 +4,7 @@
  * quietest stretch of the last part of the chunk so words are not split.
  *
  * Chunks reference the blob's bytes with `subarray` (views, not copies); only a WAV chunk's small
- * header is new memory. The copy into the upload happens per chunk in flight, in the uploader.
+ * header is new memory, and the uploader streams the views (whisper.ts), so no chunk is copied.
  */
 import { BadInputError } from "../errors.js";
 import { SPLITTABLE_FORMATS, type AudioFormat } from "./audio-format.js";

@@ -3,7 +3,7 @@
  * throttling (honouring Retry-After) and brief transient failures inside the invocation, so a
  * busy deployment costs a little time instead of one of the host's few retries of the whole file.
  */
-import { toFile, type OpenAI } from "openai";
+import { toStreamingFile, type OpenAI } from "openai";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
@@ -16,7 +16,10 @@ import type { ChunkTranscript } from "./stitch.js";
 export interface RetryPolicy {
   /** Longest total wait on 429s for one chunk before giving the failure to the host. */
   throttleBudgetInMs: number;
-  /** Extra attempts after a transient failure (5xx, reset, timeout), with doubling backoff. */
+  /**
+   * Extra attempts after a transient failure (5xx, reset, timeout), with doubling backoff. These
+   * replace the client's own retries (AZURE_OPENAI_MAX_RETRIES), which can't resend a streamed upload.
+   */
   transientRetries: number;
   transientBackoffInMs: number;
 }
@@ -56,19 +59,21 @@ export interface ChunkResult extends ChunkTranscript {
 export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest): Promise<ChunkResult> {
   const { chunk, options, signal } = request;
   const type = MIME_TYPES[request.format];
-  // The one copy of the chunk's bytes: made when the chunk starts, released when it is done.
-  const file = await toFile(new Blob(chunk.parts as unknown as BlobParts, { type }), `audio-${chunk.index + 1}.${request.format}`, { type });
+  const fileName = `audio-${chunk.index + 1}.${request.format}`;
   const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
   let throttledForMs = 0;
   let transientFailures = 0;
   for (;;) {
     const started = performance.now();
+    // Streamed from views of the blob: no copy of the audio is made for the upload. A stream can
+    // be sent only once, so the client's own retries are off and this loop retries with a fresh one.
+    const file = toStreamingFile(viewsOf(chunk.parts), fileName, { type });
     try {
       const call =
         options.task === "translate"
           ? deps.client.audio.translations.create(
               { model: deps.deployment, file, response_format: "verbose_json", ...(request.prompt ? { prompt: request.prompt } : {}), ...temperature(options) },
-              { signal },
+              { signal, maxRetries: 0 },
             )
           : deps.client.audio.transcriptions.create(
               {
@@ -80,7 +85,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
                 ...(request.prompt ? { prompt: request.prompt } : {}),
                 ...temperature(options),
               },
-              { signal },
+              { signal, maxRetries: 0 },
             );
       const { data: raw, response } = await call.withResponse();
       // verbose_json: both operations answer with text, language, duration and segments.
@@ -124,7 +129,16 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
   }
 }
 
-type BlobParts = ConstructorParameters<typeof Blob>[0];
+/** Slice size handed to the HTTP stack: small enough for backpressure, large enough to be cheap. */
+const UPLOAD_SLICE_BYTES = 256 * 1024;
+
+async function* viewsOf(parts: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; offset += UPLOAD_SLICE_BYTES) {
+      yield part.subarray(offset, Math.min(part.byteLength, offset + UPLOAD_SLICE_BYTES));
+    }
+  }
+}
 
 interface VerboseResult {
   text: string;
