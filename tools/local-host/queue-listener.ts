@@ -90,6 +90,17 @@ export class QueueListener {
   async #handle(message: DequeuedMessageItem): Promise<void> {
     const o = this.#options;
     let popReceipt = message.popReceipt;
+    // Delivered more often than allowed (a host died during the last attempt): poison, no invocation.
+    if (message.dequeueCount > o.maxDequeueCount) {
+      try {
+        await o.poison(message, `dequeue count ${message.dequeueCount} exceeds maxDequeueCount ${o.maxDequeueCount}`);
+        await o.queue.deleteMessage(message.messageId, popReceipt);
+        o.log(`Message ${message.messageId} moved to poison on arrival (dequeue count ${message.dequeueCount}).`);
+      } catch (error) {
+        o.log(`Poisoning message ${message.messageId} failed: ${(error as Error).message}`);
+      }
+      return;
+    }
     const renewEveryMs = Math.max(500, (o.leaseSeconds * 1000) / 2);
     const renewal = setInterval(() => {
       o.queue
