@@ -22,9 +22,13 @@ export function clients(connectionString: string) {
   return { blobs, queues, evidence: blobs.getContainerClient("evidence") };
 }
 
+/** Evidence JSON as the fixture app writes it; tests read the fields they need. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON written by the fixture app
+export type Evidence = { name: string; value: any };
+
 /** Names and parsed JSON of the evidence blobs under a prefix. */
-export async function readEvidence(container: ContainerClient, prefix: string): Promise<Array<{ name: string; value: any }>> {
-  const found: Array<{ name: string; value: any }> = [];
+export async function readEvidence(container: ContainerClient, prefix: string): Promise<Evidence[]> {
+  const found: Evidence[] = [];
   try {
     for await (const blob of container.listBlobsFlat({ prefix })) {
       const text = (await container.getBlobClient(blob.name).downloadToBuffer()).toString("utf8");
