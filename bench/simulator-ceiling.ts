@@ -1,0 +1,190 @@
+/**
+ * The simulator's own ceiling on this machine: how much it can serve before it, rather than the app,
+ * becomes the bottleneck of a benchmark. The simulator runs in a child process (its CLI) so that
+ * the load generator here does not share its core.
+ *
+ * - embeddings: non-streamed requests per second, one input each, 1536-dimension float vectors,
+ *   `concurrency` requests in flight;
+ * - streams: concurrent chat streams each paced at `tokensPerSecond`; the largest count whose
+ *   delivered token rate stays within 90% of the target.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import { fileURLToPath } from "node:url";
+
+export interface SimulatorCeilingOptions {
+  /** Rough total time budget; split between the two measurements. Default 10. */
+  seconds?: number;
+  /** Embeddings requests in flight. Default 32. */
+  concurrency?: number;
+  /** Per-stream token rate for the stream measurement. Default 50. */
+  tokensPerSecond?: number;
+  /** Stream counts to try, in order, until one falls short. Default 50, 100, 200, 400, 800. */
+  streamSteps?: number[];
+}
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export interface SimulatorCeilingResult {
+  embeddings: { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; concurrency: number };
+  streams: {
+    tokensPerSecondPerStream: number;
+    /** Largest concurrent stream count held at >= 90% of the target rate. */
+    maxConcurrentStreams: number;
+    steps: { streams: number; deliveredRatio: number; tokensPerSecond: number; errors: number }[];
+  };
+  figures: Figure[];
+}
+
+const API_VERSION = "2024-10-21";
+const KEY = "bench-key-local-only";
+
+async function startChild(): Promise<{ url: string; child: ChildProcess }> {
+  const cli = fileURLToPath(new URL("../tools/simulator/cli.js", import.meta.url));
+  const child = spawn(process.execPath, [cli, "--port", "0", "--api-key", KEY], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m && out.includes("Control API")) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`simulator exited with ${code}: ${out}`)));
+  });
+  return { url, child };
+}
+
+async function control(url: string, method: string, path: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${url}/_simulator${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? null : JSON.stringify(body) });
+  if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${await res.text()}`);
+}
+
+function post(agent: http.Agent, url: URL, body: string, onData?: (chunk: Buffer) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { "api-key": KEY, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.on("data", (c: Buffer) => onData?.(c));
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function embeddingsCeiling(url: string, seconds: number, concurrency: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const target = new URL(`${url}/openai/deployments/text-embedding-3-small/embeddings?api-version=${API_VERSION}`);
+  const latencies: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const body = JSON.stringify({ input: `Document ${i++ % 1000}: the quick brown fox jumps over the lazy dog`, encoding_format: "float" });
+      const t0 = performance.now();
+      const status = await post(agent, target, body);
+      if (status === 200) latencies.push(performance.now() - t0);
+      else errors++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { requestsPerSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors, concurrency };
+}
+
+async function streamStep(url: string, streams: number, tokensPerSecond: number, tokensPerStream: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: streams });
+  const target = new URL(`${url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=${API_VERSION}`);
+  const body = JSON.stringify({ messages: [{ role: "user", content: "Stream please" }], stream: true, max_tokens: tokensPerStream });
+  let tokens = 0;
+  let errors = 0;
+  const ratios: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      let seen = 0;
+      const t0 = performance.now();
+      const status = await post(agent, target, body, (c) => {
+        // Content chunks are the ones whose delta starts with content (the role chunk's starts with role).
+        const text = c.toString();
+        for (let at = text.indexOf('"delta":{"content":"'); at >= 0; at = text.indexOf('"delta":{"content":"', at + 1)) seen++;
+      }).catch(() => 0);
+      if (status !== 200) errors++;
+      tokens += seen;
+      // Answers have 20-60 tokens: compare each stream with the time its own tokens should take.
+      if (seen > 1) ratios.push(((seen - 1) / tokensPerSecond) / ((performance.now() - t0) / 1000));
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  const delivered = tokens / elapsed;
+  const deliveredRatio = ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : 0;
+  return { streams, deliveredRatio, tokensPerSecond: delivered, errors };
+}
+
+/**
+ * Measures the simulator's ceiling; see the file comment.
+ * @throws Error when the simulator's CLI is not built (run `npm run build`) or fails to start.
+ */
+export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {}): Promise<SimulatorCeilingResult> {
+  const seconds = options.seconds ?? 10;
+  const concurrency = options.concurrency ?? 32;
+  const tps = options.tokensPerSecond ?? 50;
+  const steps = options.streamSteps ?? [50, 100, 200, 400, 800];
+  const { url, child } = await startChild();
+  try {
+    await control(url, "PATCH", "/settings", { journalBodies: false });
+    await control(url, "PATCH", "/deployments/*", { tpm: null, rpm: null, latency: { timeToFirstTokenMs: 0, embeddingsMs: 0, stdDevRatio: 0, tokensPerSecond: tps } });
+    // Warm up the JIT and the word-vector cache.
+    await embeddingsCeiling(url, Math.min(1, seconds * 0.1), 4);
+    const embeddings = await embeddingsCeiling(url, Math.max(1, seconds * 0.4), concurrency);
+    await control(url, "POST", "/reset", { keepDeployments: true });
+
+    // Each step lasts about a share of the remaining budget.
+    const perStepSeconds = Math.max(1, (seconds * 0.5) / steps.length);
+    const tokensPerStream = Math.max(10, Math.round(perStepSeconds * tps));
+    await streamStep(url, steps[0] ?? 50, tps, tokensPerStream);
+    const results: SimulatorCeilingResult["streams"]["steps"] = [];
+    let max = 0;
+    for (const n of steps) {
+      const r = await streamStep(url, n, tps, tokensPerStream);
+      results.push(r);
+      if (r.deliveredRatio >= 0.9 && r.errors === 0) max = n;
+      else break;
+    }
+    const figures: Figure[] = [
+      { name: "simulator embeddings throughput (1536 dims, 1 input)", value: embeddings.requestsPerSecond, unit: "req/s" },
+      { name: "simulator embeddings p99 latency", value: embeddings.p99Ms, unit: "ms" },
+      { name: `simulator concurrent streams at ${tps} tok/s`, value: max, unit: "streams" },
+    ];
+    return { embeddings, streams: { tokensPerSecondPerStream: tps, maxConcurrentStreams: max, steps: results }, figures };
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+// `node dist/bench/simulator-ceiling.js [seconds]` prints the figures.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const seconds = Number(process.argv[2] ?? 10);
+  runSimulatorCeiling({ seconds }).then(
+    (r) => console.log(JSON.stringify(r, null, 2)),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

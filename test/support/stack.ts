@@ -1,0 +1,103 @@
+/**
+ * The whole app offline, for integration tests: Azurite + the Azure OpenAI simulator + the local
+ * Functions host running the built app (dist/src/index.js, so `npm run build` first; `npm test`
+ * does). The app authenticates to the simulator with its real managed-identity code path.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import path from "node:path";
+import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
+import { startHost, type LocalHost, type StartHostOptions } from "../../tools/local-host/index.js";
+import { REPO_ROOT } from "../../tools/repo-root.js";
+import { start as startSimulator, type Simulator, type SimulatorOptions } from "../../tools/simulator/index.js";
+
+export interface StackOptions {
+  /** App settings over the defaults below (e.g. AZURE_OPENAI_API_STYLE: "dated"). */
+  env?: Record<string, string | undefined>;
+  /** host.json for the host; default: the project's host.json. */
+  hostJson?: string;
+  simulator?: SimulatorOptions;
+  host?: Partial<StartHostOptions>;
+}
+
+export interface Stack {
+  azurite: Azurite;
+  simulator: Simulator;
+  host: LocalHost;
+  /** The settings the app process got. */
+  settings: Record<string, string>;
+  blobService: BlobServiceClient;
+  queueService: QueueServiceClient;
+  /** Restarts only the host (same Azurite, same simulator), e.g. after kill(). */
+  restartHost(): Promise<LocalHost>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Azurite, the simulator and the local host with the real app.
+ * @throws Error from whichever part failed to start, with its output.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const azurite = await startAzurite();
+  const simulator = await startSimulator({ ...options.simulator });
+  const settings: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    AZURE_OPENAI_ENDPOINT: simulator.url,
+    IDENTITY_ENDPOINT: simulator.identity.endpoint,
+    IDENTITY_HEADER: simulator.identity.header,
+    FUNCTIONS_WORKER_RUNTIME: "node",
+  };
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete settings[name];
+    else settings[name] = value;
+  }
+  const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  const queueService = QueueServiceClient.fromConnectionString(azurite.connectionString);
+  await createResources(blobService, queueService, settings);
+
+  const hostOptions: StartHostOptions = {
+    entry: path.join(REPO_ROOT, "dist/src/index.js"),
+    cwd: REPO_ROOT,
+    port: 0,
+    env: settings,
+    isolateEnv: true,
+    blobScanIntervalMs: 200,
+    ...(options.hostJson ? { hostJson: options.hostJson } : {}),
+    ...options.host,
+  };
+  let host = await startHost(hostOptions).catch(async (error: unknown) => {
+    await Promise.allSettled([simulator.stop(), azurite.stop()]);
+    throw error;
+  });
+  const stack: Stack = {
+    azurite,
+    simulator,
+    get host() {
+      return host;
+    },
+    settings,
+    blobService,
+    queueService,
+    async restartHost() {
+      await host.stop().catch(() => undefined);
+      host = await startHost(hostOptions);
+      return host;
+    },
+    async stop() {
+      await host.stop().catch(() => undefined);
+      await Promise.allSettled([simulator.stop(), azurite.stop()]);
+    },
+  };
+  return stack;
+}
+
+/** The containers and queues the app needs, as `npm start` and the Bicep create them. */
+async function createResources(blobService: BlobServiceClient, queueService: QueueServiceClient, settings: Record<string, string>): Promise<void> {
+  const containers = [settings.AUDIO_CONTAINER ?? "audio", settings.TRANSCRIPTS_CONTAINER ?? "transcripts", settings.EMBEDDINGS_CONTAINER ?? "embeddings"];
+  const queue = settings.EMBEDDINGS_QUEUE ?? "embeddings";
+  await Promise.all([
+    ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),
+    queueService.getQueueClient(queue).createIfNotExists(),
+    queueService.getQueueClient(`${queue}-poison`).createIfNotExists(),
+  ]);
+}

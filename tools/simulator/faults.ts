@@ -1,0 +1,119 @@
+import type { FaultRule, Operation } from "./deployments.js";
+import { faultProblems } from "./deployments.js";
+import { invalidRequest } from "./errors.js";
+import { Random } from "./random.js";
+
+/** The faults that apply to one request, merged from the header and the deployment's rules. */
+export interface ActiveFaults {
+  /** HTTP status to answer instead of the real response (429, 500, 503, ...). */
+  status?: { code: number; retryAfterMs?: number };
+  delayMs: number;
+  reset: boolean;
+  dropAfterTokens?: number;
+  contentFilter: boolean;
+  finishContentFilterAfterTokens?: number;
+  /** Names of the faults applied, for the journal and counters. */
+  names: string[];
+}
+
+export const FAULT_HEADER = "x-simulator-fault";
+
+/**
+ * Parses `x-simulator-fault`: comma-separated faults, each `kind[;key=value]...`, for example
+ * `429;ms=200`, `503`, `delay;ms=1500`, `reset`, `drop;after=5`, `content-filter`,
+ * `finish-content-filter;after=2`.
+ * @throws SimulatorHttpError 400 naming the problem, so a typo never silently does nothing.
+ */
+export function parseFaultHeader(value: string): FaultRule[] {
+  const rules: FaultRule[] = [];
+  for (const part of value.split(",")) {
+    const [head, ...params] = part.split(";").map((s) => s.trim());
+    if (!head) continue;
+    const kind = /^\d{3}$/.test(head) ? Number(head) : head;
+    const rule: FaultRule = { kind: kind as FaultRule["kind"] };
+    for (const p of params) {
+      const [k, v] = p.split("=").map((s) => s.trim());
+      const n = Number(v);
+      if (!k || v === undefined || !Number.isFinite(n)) throw headerError(value, `bad parameter '${p}'`);
+      if (k === "ms" || k === "retry-after-ms") rule.ms = n;
+      else if (k === "after") rule.afterTokens = n;
+      else throw headerError(value, `unknown parameter '${k}' (known: ms, after)`);
+    }
+    const problems = faultProblems([rule]);
+    if (problems.length) throw headerError(value, problems.join("; "));
+    rules.push(rule);
+  }
+  return rules;
+}
+
+function headerError(value: string, why: string) {
+  return invalidRequest(`${FAULT_HEADER}: ${why} in '${value}'. See tools/simulator/README.md for the syntax.`, FAULT_HEADER);
+}
+
+/** Decides, deterministically from the seed, which of a deployment's fault rules hit each request. */
+export class FaultSelector {
+  private random: Random;
+  private matched: number[] = [];
+  private used: number[] = [];
+
+  constructor(private readonly seed: string) {
+    this.random = new Random(seed);
+  }
+
+  /** Rules replaced at runtime restart their counts. */
+  reset(): void {
+    this.random = new Random(this.seed);
+    this.matched = [];
+    this.used = [];
+  }
+
+  select(rules: readonly FaultRule[], operation: Operation): FaultRule[] {
+    const hits: FaultRule[] = [];
+    rules.forEach((rule, i) => {
+      if (rule.operations && !rule.operations.includes(operation)) return;
+      const n = (this.matched[i] = (this.matched[i] ?? 0) + 1);
+      let hit = true;
+      if (rule.every !== undefined && rule.every > 0) hit = n % rule.every === 0;
+      if (hit && rule.rate !== undefined) hit = this.random.next() < rule.rate;
+      if (hit && rule.times !== undefined) {
+        hit = (this.used[i] ?? 0) < rule.times;
+      }
+      if (hit) {
+        this.used[i] = (this.used[i] ?? 0) + 1;
+        hits.push(rule);
+      }
+    });
+    return hits;
+  }
+}
+
+/** Folds the rules that hit into what the request handler acts on. */
+export function activeFaults(rules: readonly FaultRule[]): ActiveFaults {
+  const active: ActiveFaults = { delayMs: 0, reset: false, contentFilter: false, names: [] };
+  for (const r of rules) {
+    if (typeof r.kind === "number") {
+      active.status ??= { code: r.kind, ...(r.ms !== undefined ? { retryAfterMs: r.ms } : {}) };
+      active.names.push(String(r.kind));
+      continue;
+    }
+    active.names.push(r.kind);
+    switch (r.kind) {
+      case "delay":
+        active.delayMs += r.ms ?? 1000;
+        break;
+      case "reset":
+        active.reset = true;
+        break;
+      case "drop":
+        active.dropAfterTokens = r.afterTokens ?? 3;
+        break;
+      case "content-filter":
+        active.contentFilter = true;
+        break;
+      case "finish-content-filter":
+        active.finishContentFilterAfterTokens = r.afterTokens ?? 3;
+        break;
+    }
+  }
+  return active;
+}

@@ -1,0 +1,198 @@
+import { mp3Header } from "./audio-format.js";
+import type { Prepared, RequestContext } from "./context.js";
+import { invalidRequest } from "./errors.js";
+import { Random, digest } from "./random.js";
+
+const VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"];
+const FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"];
+/** OpenAI's speech output: 24 kHz, 16-bit, mono. */
+export const SPEECH_SAMPLE_RATE = 24_000;
+const SECONDS_PER_WORD = 0.4;
+
+/**
+ * Speech-like PCM: a voiced burst per word, short gaps between words and longer pauses after
+ * sentences, so the audio has quiet stretches where a splitter would cut.
+ */
+export function synthesize(text: string, speed: number, seed: string): Int16Array {
+  const words = text.split(/\s+/).filter(Boolean);
+  const rate = SPEECH_SAMPLE_RATE;
+  const parts: { samples: number; word?: string }[] = [];
+  for (const w of words.length ? words : ["."]) {
+    parts.push({ samples: Math.round(((SECONDS_PER_WORD * 0.75) / speed) * rate), word: w });
+    parts.push({ samples: Math.round(((SECONDS_PER_WORD * (/[.!?]$/.test(w) ? 1.5 : 0.25)) / speed) * rate) });
+  }
+  const total = parts.reduce((a, p) => a + p.samples, 0);
+  const out = new Int16Array(total);
+  let pos = 0;
+  for (const p of parts) {
+    if (p.word) {
+      const r = new Random(`${seed}:${p.word}`);
+      const f0 = 110 + r.next() * 120;
+      for (let i = 0; i < p.samples; i++) {
+        const t = i / rate;
+        const env = Math.sin((Math.PI * i) / p.samples);
+        const v = Math.sin(2 * Math.PI * f0 * t) * 0.6 + Math.sin(4 * Math.PI * f0 * t) * 0.25 + Math.sin(6 * Math.PI * f0 * t) * 0.1;
+        out[pos + i] = Math.round(v * env * 12000);
+      }
+    }
+    pos += p.samples;
+  }
+  return out;
+}
+
+/** A RIFF/WAVE file around 16-bit PCM. */
+export function wavFile(samples: Int16Array, sampleRate: number, channels = 1): Buffer {
+  const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0, "latin1");
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVE", 8, "latin1");
+  header.write("fmt ", 12, "latin1");
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * channels * 2, 28);
+  header.writeUInt16LE(channels * 2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36, "latin1");
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+let mp3Loop: Promise<Buffer[]> | undefined;
+
+/**
+ * MP3 frames of a few seconds of speech-like audio, encoded once by lamejs (a dev dependency: the
+ * simulator is never deployed). Encoding is slow (~150 ms per second of audio), so answers reuse
+ * these frames: the loop's first frame uses no bit reservoir, so repeating the loop stays valid.
+ */
+function loopFrames(): Promise<Buffer[]> {
+  mp3Loop ??= (async () => {
+    const specifier = "@breezystack/lamejs";
+    const lame = (await import(specifier)) as { Mp3Encoder: new (c: number, r: number, k: number) => { encodeBuffer(x: Int16Array): Uint8Array; flush(): Uint8Array } };
+    const encoder = new lame.Mp3Encoder(1, SPEECH_SAMPLE_RATE, 64);
+    const samples = synthesize("The quick brown fox jumps over the lazy dog. A simulated voice reads on.", 1, "mp3-loop");
+    const parts: Buffer[] = [];
+    for (let i = 0; i < samples.length; i += 576 * 32) parts.push(Buffer.from(encoder.encodeBuffer(samples.subarray(i, i + 576 * 32))));
+    parts.push(Buffer.from(encoder.flush()));
+    const stream = Buffer.concat(parts);
+    const frames: Buffer[] = [];
+    for (let pos = 0; pos + 4 <= stream.length; ) {
+      const h = mp3Header(stream, pos);
+      if (!h) break;
+      frames.push(stream.subarray(pos, pos + h.length));
+      pos += h.length;
+    }
+    return frames;
+  })();
+  return mp3Loop;
+}
+
+/** An MP3 (MPEG-2 Layer III, 24 kHz, 64 kbps) as long as `sampleCount` samples, to the frame. */
+export async function mp3File(sampleCount: number): Promise<Buffer> {
+  const frames = await loopFrames();
+  const count = Math.max(1, Math.ceil(sampleCount / 576));
+  return Buffer.concat(Array.from({ length: count }, (_, i) => frames[i % frames.length]!));
+}
+
+function crc8(b: Buffer, from: number, to: number): number {
+  let crc = 0;
+  for (let i = from; i < to; i++) {
+    crc ^= b[i]!;
+    for (let k = 0; k < 8; k++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+function crc16(b: Buffer, from: number, to: number): number {
+  let crc = 0;
+  for (let i = from; i < to; i++) {
+    crc ^= b[i]! << 8;
+    for (let k = 0; k < 8; k++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** FLAC with verbatim subframes: valid and lossless, just not compressed. */
+export function flacFile(samples: Int16Array, sampleRate: number): Buffer {
+  const block = 4096;
+  const head = Buffer.alloc(4 + 4 + 34);
+  head.write("fLaC", 0, "latin1");
+  head[4] = 0x80; // last metadata block, STREAMINFO
+  head.writeUIntBE(34, 5, 3);
+  const si = 8;
+  head.writeUInt16BE(block, si);
+  head.writeUInt16BE(block, si + 2);
+  // bytes 4-9: min/max frame size unknown (0)
+  const total = samples.length;
+  head[si + 10] = (sampleRate >> 12) & 0xff;
+  head[si + 11] = (sampleRate >> 4) & 0xff;
+  head[si + 12] = ((sampleRate & 0x0f) << 4) | (0 << 1) | ((16 - 1) >> 4);
+  head[si + 13] = (((16 - 1) & 0x0f) << 4) | (Math.floor(total / 2 ** 32) & 0x0f);
+  head.writeUInt32BE(total >>> 0, si + 14);
+  const frames: Buffer[] = [head];
+  for (let n = 0, start = 0; start < total; n++, start += block) {
+    const count = Math.min(block, total - start);
+    const utf8 = Buffer.from(String.fromCodePoint(n), "utf8");
+    const fixed = count === block;
+    const frame = Buffer.alloc(4 + utf8.length + (fixed ? 0 : 2) + 1 + 1 + count * 2 + 2);
+    let p = 0;
+    frame[p++] = 0xff;
+    frame[p++] = 0xf8;
+    frame[p++] = ((fixed ? 0b1100 : 0b0111) << 4) | 0b0000; // block size; sample rate from STREAMINFO
+    frame[p++] = (0b0000 << 4) | (0b100 << 1); // mono, 16 bits
+    utf8.copy(frame, p);
+    p += utf8.length;
+    if (!fixed) {
+      frame.writeUInt16BE(count - 1, p);
+      p += 2;
+    }
+    frame[p] = crc8(frame, 0, p);
+    p++;
+    frame[p++] = 0x02; // verbatim subframe
+    for (let i = 0; i < count; i++, p += 2) frame.writeInt16BE(samples[start + i]!, p);
+    frame.writeUInt16BE(crc16(frame, 0, p), p);
+    frames.push(frame);
+  }
+  return Buffer.concat(frames);
+}
+
+/**
+ * Validates a speech request (input, voice, format, speed) and answers valid audio whose length
+ * follows the text: wav, pcm, flac, mp3.
+ * @throws SimulatorHttpError 400 in OpenAI's shape.
+ */
+export function prepareSpeech(body: Record<string, unknown>, seed: number): Prepared {
+  const input = body.input;
+  if (typeof input !== "string" || input === "") throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
+  if (input.length > 4096) throw invalidRequest(`Invalid 'input': string too long. Expected a string with maximum length 4096, but got a string with length ${input.length} instead.`, "input", "string_above_max_length");
+  const voice = body.voice;
+  if (typeof voice !== "string") throw invalidRequest("Missing required parameter: 'voice'.", "voice", "missing_required_parameter");
+  if (!VOICES.includes(voice)) throw invalidRequest(`Invalid value: '${voice}'. Supported values are: ${VOICES.map((v) => `'${v}'`).join(", ")}.`, "voice", "invalid_value");
+  const format = (body.response_format ?? "mp3") as string;
+  if (!FORMATS.includes(format)) throw invalidRequest(`Invalid value: '${format}'. Supported values are: ${FORMATS.map((v) => `'${v}'`).join(", ")}.`, "response_format", "invalid_value");
+  if (format === "opus" || format === "aac")
+    throw invalidRequest(`The simulator does not encode '${format}'; ask for mp3, flac, wav or pcm.`, "response_format", "unsupported_value");
+  const speed = body.speed === undefined ? 1 : body.speed;
+  if (typeof speed !== "number" || speed < 0.25 || speed > 4) throw invalidRequest("Invalid 'speed': expected a number between 0.25 and 4.0.", "speed", "invalid_value");
+
+  return {
+    chargeTokens: 0,
+    respond: async (ctx: RequestContext) => {
+      if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.requestMs) + ctx.faults.delayMs))) return;
+      const samples = synthesize(input, speed, digest(seed, voice));
+      ctx.recordUsage(input.length, 0);
+      switch (format) {
+        case "wav":
+          return ctx.sendBytes(200, "audio/wav", wavFile(samples, SPEECH_SAMPLE_RATE));
+        case "pcm":
+          return ctx.sendBytes(200, "audio/pcm", Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
+        case "flac":
+          return ctx.sendBytes(200, "audio/flac", flacFile(samples, SPEECH_SAMPLE_RATE));
+        default:
+          return ctx.sendBytes(200, "audio/mpeg", await mp3File(samples.length));
+      }
+    },
+  };
+}

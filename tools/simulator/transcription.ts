@@ -1,0 +1,197 @@
+import { createHash } from "node:crypto";
+import { CorruptAudioError, audioInfo, type AudioInfo } from "./audio-format.js";
+import type { Prepared, RequestContext } from "./context.js";
+import type { DeploymentConfig } from "./deployments.js";
+import { invalidRequest } from "./errors.js";
+import { Random, digest } from "./random.js";
+import { CL100K, generateProse } from "./tokens.js";
+
+export interface UploadedFile {
+  name: string;
+  contentType: string;
+  data: Buffer;
+}
+
+export interface MultipartBody {
+  fields: Record<string, string | string[]>;
+  file?: UploadedFile;
+}
+
+const FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
+type ResponseFormat = (typeof FORMATS)[number];
+const WORDS_PER_SECOND = 2.5;
+
+const LANGUAGES: Record<string, string> = {
+  en: "english", de: "german", fr: "french", es: "spanish", it: "italian", pt: "portuguese", nl: "dutch", ja: "japanese",
+  zh: "chinese", ko: "korean", ru: "russian", pl: "polish", sv: "swedish", tr: "turkish", ar: "arabic", hi: "hindi",
+  uk: "ukrainian", cs: "czech", da: "danish", fi: "finnish", no: "norwegian", el: "greek", he: "hebrew", hu: "hungarian",
+};
+
+export interface Segment {
+  id: number;
+  seek: number;
+  start: number;
+  end: number;
+  text: string;
+  tokens: number[];
+  temperature: number;
+  avg_logprob: number;
+  compression_ratio: number;
+  no_speech_prob: number;
+}
+
+export interface Word {
+  word: string;
+  start: number;
+  end: number;
+}
+
+function field(fields: MultipartBody["fields"], name: string): string | undefined {
+  const v = fields[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function list(fields: MultipartBody["fields"], name: string): string[] {
+  const v = fields[`${name}[]`] ?? fields[name];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Segments every few seconds covering [0, duration], with about 2.5 words a second: the text
+ * follows the audio's real length. Deterministic for the same audio.
+ */
+export function transcribe(random: Random, duration: number, temperature: number): { segments: Segment[]; words: Word[]; text: string } {
+  const segments: Segment[] = [];
+  const words: Word[] = [];
+  let t = 0;
+  while (duration - t > 0.05) {
+    let len = 3 + random.next() * 3;
+    if (duration - t - len < 1.5) len = duration - t;
+    const start = t;
+    const end = t + len;
+    const count = Math.max(1, Math.round(len * WORDS_PER_SECOND));
+    const text = " " + generateProse(random, count);
+    const segWords = text.trim().split(" ");
+    segWords.forEach((w, i) => {
+      words.push({ word: w.replace(/[.,]$/, ""), start: r3(start + (i * len) / segWords.length), end: r3(start + ((i + 1) * len) / segWords.length) });
+    });
+    segments.push({
+      id: segments.length,
+      // Whisper's seek counts 10 ms frames at the start of its 30-second window.
+      seek: Math.floor(start / 30) * 3000,
+      start: r3(start),
+      end: r3(end),
+      text,
+      tokens: CL100K.encode(text),
+      temperature,
+      avg_logprob: -(0.15 + random.next() * 0.25),
+      compression_ratio: 1.2 + random.next() * 0.5,
+      no_speech_prob: random.next() * 0.05,
+    });
+    t = end;
+  }
+  return { segments, words, text: segments.map((s) => s.text).join("").trim() };
+}
+
+function timestamp(seconds: number, separator: "," | "."): string {
+  const ms = Math.round(seconds * 1000);
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Math.floor((ms % 60_000) / 1000);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(h)}:${pad(m)}:${pad(s)}${separator}${pad(ms % 1000, 3)}`;
+}
+
+export function toSrt(segments: Segment[]): string {
+  return segments.map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${s.text.trim()}\n`).join("\n") + "\n";
+}
+
+export function toVtt(segments: Segment[]): string {
+  return "WEBVTT\n\n" + segments.map((s) => `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${s.text.trim()}\n`).join("\n") + "\n";
+}
+
+/** A cheap fingerprint of large uploads: size, head and tail. */
+function fingerprint(data: Buffer): string {
+  const h = createHash("sha256").update(String(data.length));
+  h.update(data.subarray(0, 65536));
+  if (data.length > 65536) h.update(data.subarray(Math.max(65536, data.length - 65536)));
+  return h.digest("hex");
+}
+
+/**
+ * Validates a transcription or translation upload and reads the audio's real duration.
+ * @throws SimulatorHttpError 400 for a missing file, an unsupported or corrupt format, or bad options.
+ */
+export function prepareTranscription(body: MultipartBody, deployment: DeploymentConfig, seed: number, translate: boolean): Prepared {
+  const file = body.file;
+  if (!file) throw invalidRequest("Missing required parameter: 'file'.", "file", "missing_required_parameter");
+  if (file.data.length === 0) throw invalidRequest("Audio file is empty.", "file", "invalid_value");
+  let info: AudioInfo | undefined;
+  try {
+    info = audioInfo(file.data);
+  } catch (e) {
+    if (e instanceof CorruptAudioError) throw invalidRequest(`Audio file might be corrupted or unsupported (${e.message}).`, "file", "invalid_value");
+    throw e;
+  }
+  if (!info)
+    throw invalidRequest(
+      "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']",
+      "file",
+      "invalid_value",
+    );
+  const format = (field(body.fields, "response_format") ?? "json") as ResponseFormat;
+  if (!FORMATS.includes(format))
+    throw invalidRequest(`Invalid value: '${format}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.`, "response_format", "invalid_value");
+  const granularities = list(body.fields, "timestamp_granularities");
+  for (const g of granularities)
+    if (g !== "word" && g !== "segment") throw invalidRequest(`Invalid value: '${g}'. Supported values are: 'word' and 'segment'.`, "timestamp_granularities", "invalid_value");
+  if (granularities.length && format !== "verbose_json")
+    throw invalidRequest("timestamp_granularities is only supported when response_format is 'verbose_json'.", "timestamp_granularities", "invalid_value");
+  const language = field(body.fields, "language");
+  if (language !== undefined && !/^[a-z]{2}$/.test(language))
+    throw invalidRequest(`Invalid language '${language}'. Language parameter must be specified in ISO-639-1 format.`, "language", "invalid_value");
+  const temperatureText = field(body.fields, "temperature");
+  const temperature = temperatureText === undefined ? 0 : Number(temperatureText);
+  if (!(temperature >= 0 && temperature <= 1)) throw invalidRequest(`Invalid 'temperature': expected a number between 0 and 1, got '${temperatureText}'.`, "temperature", "invalid_value");
+  const prompt = field(body.fields, "prompt") ?? "";
+  const audio = info;
+
+  return {
+    chargeTokens: 0,
+    audio: { format: info.format, durationSeconds: info.durationSeconds },
+    respond: async (ctx: RequestContext) => {
+      if (!(await ctx.sleep(ctx.sampleMs(audio.durationSeconds * ctx.latency.audioRealTimeFactor * 1000) + ctx.faults.delayMs))) return;
+      const random = new Random(digest(seed, deployment.model, fingerprint(file.data), translate, language ?? "", temperature));
+      const { segments, words, text } = transcribe(random, audio.durationSeconds, temperature);
+      const languageName = translate ? "english" : (LANGUAGES[language ?? "en"] ?? language ?? "english");
+      const promptTokens = CL100K.count(prompt);
+      ctx.recordUsage(promptTokens, segments.reduce((a, s) => a + s.tokens.length, 0));
+      const usage = { type: "duration", seconds: Math.ceil(audio.durationSeconds) };
+      switch (format) {
+        case "text":
+          return ctx.sendBytes(200, "text/plain; charset=utf-8", text + "\n");
+        case "srt":
+          return ctx.sendBytes(200, "text/plain; charset=utf-8", toSrt(segments));
+        case "vtt":
+          return ctx.sendBytes(200, "text/vtt; charset=utf-8", toVtt(segments));
+        case "json":
+          return ctx.sendJson(200, translate ? { text } : { text, usage });
+        case "verbose_json": {
+          const wantWords = granularities.includes("word");
+          const wantSegments = granularities.length === 0 || granularities.includes("segment");
+          return ctx.sendJson(200, {
+            task: translate ? "translate" : "transcribe",
+            language: languageName,
+            duration: Math.round(audio.durationSeconds * 1000) / 1000,
+            text,
+            ...(wantWords ? { words } : {}),
+            ...(wantSegments ? { segments } : {}),
+            ...(translate ? {} : { usage }),
+          });
+        }
+      }
+    },
+  };
+}
