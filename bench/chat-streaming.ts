@@ -18,6 +18,8 @@ const TIME_TO_FIRST_TOKEN_MS = 200;
 const TOKENS_PER_SECOND = 20; // one chunk every 50 ms
 const TOKEN_GAP_MS = 1000 / TOKENS_PER_SECOND;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 interface StreamTiming {
   /** ms from sending the request to the first body byte. */
   firstByte: number;
@@ -32,9 +34,14 @@ interface RoundResult {
 }
 
 export interface ChatStreamingOptions {
+  /** Streams open at once. */
   streams: number;
+  /** Streams run one after another on each of the `streams` lanes, per round. */
+  streamsPerLane: number;
   rounds: number;
   maxTokens: number;
+  /** How the app authenticates to the simulator: its managed identity (the default, as on Azure) or an API key. */
+  auth?: "managed-identity" | "key";
   log: (line: string) => void;
 }
 
@@ -106,6 +113,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       IDENTITY_HEADER: simulator.identity.header,
       FUNCTIONS_WORKER_RUNTIME: "node",
       HTTP_AUTH_LEVEL: "anonymous",
+      ...(options.auth === "key" ? { AZURE_OPENAI_API_KEY: simulator.apiKey } : {}),
     },
   });
   try {
@@ -127,17 +135,31 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => viaFunction()));
     const idleRss = pid ? rssInBytes(pid) : undefined;
 
+    // Steady concurrency, not a thundering herd: `streams` lanes each run streams back to back,
+    // the lanes' starts spread over one stream's duration, so about `streams` are open at any
+    // moment and each new stream starts while the others are mid-flight (as in production).
+    const streamDurationMs = TIME_TO_FIRST_TOKEN_MS + options.maxTokens * TOKEN_GAP_MS;
     const runRound = async (open: () => Promise<StreamTiming>, sampleRss: boolean): Promise<RoundResult> => {
       let peakRssInBytes: number | undefined;
-      // Sample the app's memory midway, when every stream has started and none has ended.
-      const sampler = sampleRss && pid
-        ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), TIME_TO_FIRST_TOKEN_MS + (options.maxTokens * TOKEN_GAP_MS) / 2)
-        : undefined;
-      const streams = await Promise.all(Array.from({ length: options.streams }, () => open()));
+      // Sample the app's memory once every lane is running.
+      const sampler = sampleRss && pid ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
+      const lanes = await Promise.all(
+        Array.from({ length: options.streams }, async (_, lane) => {
+          await sleep((lane * streamDurationMs) / options.streams);
+          const timings: StreamTiming[] = [];
+          for (let i = 0; i < options.streamsPerLane; i++) timings.push(await open());
+          return timings;
+        }),
+      );
       clearTimeout(sampler);
+      // The first stream of each lane starts before full concurrency is reached: not counted.
+      const streams = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));
       return { streams, ...(peakRssInBytes !== undefined ? { peakRssInBytes } : {}) };
     };
-    options.log(`chat-streaming: ${options.rounds} alternating rounds of ${options.streams} concurrent streams, ${options.maxTokens} tokens each`);
+    options.log(
+      `chat-streaming: ${options.rounds} alternating rounds; ${options.streams} concurrent streams, ` +
+        `${options.streamsPerLane} after one another on each, ${options.maxTokens} tokens each ${TOKEN_GAP_MS} ms apart`,
+    );
     const { a: directRounds, b: functionRounds } = await alternate(options.rounds, () => runRound(direct, false), () => runRound(viaFunction, true));
 
     const directStreams = directRounds.flatMap((r) => r.streams);
@@ -211,5 +233,7 @@ export const chatStreaming: Benchmark = {
   name: "chat-streaming",
   description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
   run: ({ tiny, log }) =>
-    measureChatStreaming(tiny ? { streams: 5, rounds: 1, maxTokens: 5, log } : { streams: 100, rounds: 6, maxTokens: 20, log }),
+    measureChatStreaming(
+      tiny ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log } : { streams: 100, streamsPerLane: 4, rounds: 4, maxTokens: 20, log },
+    ),
 };
