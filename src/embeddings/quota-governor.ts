@@ -57,9 +57,14 @@ export class QuotaGovernor {
     return true;
   }
 
-  /** The largest batch (in tokens) worth sending now, given what the last report left. */
+  /**
+   * The largest batch (in tokens) worth sending now: what the last report left, so the tail of a
+   * window's quota is used by a smaller request instead of idling until a full one fits. (The
+   * caller still sends at least one input: with nothing in flight, a request that does not fit is
+   * the probe whose 429 says how long to wait.)
+   */
   tokenAllowance(maxTokens: number): number {
-    if (this.inFlight === 0 || this.remainingTokens === undefined) return maxTokens;
+    if (this.remainingTokens === undefined) return maxTokens;
     return Math.max(0, Math.min(maxTokens, this.remainingTokens));
   }
 
