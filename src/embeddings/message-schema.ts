@@ -12,7 +12,7 @@ import { MAX_DIMENSIONS } from "./input-limits.js";
  * ids can't escape the container's naming rules; an id may not end in `.error`, so no output can
  * collide with another message's `{id}.error.json` record.
  */
-export const ID_PATTERN = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.error$)[A-Za-z0-9_](?:[A-Za-z0-9._\/-]{0,198}[A-Za-z0-9_-])?$/;
+export const ID_PATTERN = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.error$)[A-Za-z0-9_](?:[A-Za-z0-9._/-]{0,198}[A-Za-z0-9_-])?$/;
 
 export const embeddingsMessageSchema = z.strictObject({
   id: z
