@@ -163,8 +163,8 @@ async function invokeStreaming(
     }
     res.writeHead(proxyRes.statusCode ?? 200, outHeaders);
     res.flushHeaders();
-    proxyRes.on("data", (chunk: Buffer) => res.write(chunk));
-    proxyRes.on("end", () => res.end());
+    // Each chunk is written as it arrives (no buffering), with backpressure towards the handler.
+    proxyRes.pipe(res);
     proxyRes.on("error", () => res.destroy());
   });
   proxyReq.on("error", () => {

@@ -100,11 +100,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let functionsUrl: string;
     let functions: HostFunctionInfo[] = [];
     let killHost: () => Promise<void>;
+    let earlyExit: Promise<never> = new Promise(() => undefined);
     if (funcPath) {
       const func = startFunc(funcPath, options.root, options.functionsPort, settings, options.onLog);
       started.push(func);
       functionsUrl = `http://127.0.0.1:${options.functionsPort}`;
       killHost = () => func.stop();
+      earlyExit = func.exited.then((code) => {
+        throw new Error(`func (${funcPath}) exited with code ${code} before /api/health answered; see its output above.`);
+      });
     } else {
       const host: LocalHost = await startHost({
         entry: appEntry(options.root),
@@ -119,7 +123,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       functions = host.functions;
       killHost = () => host.kill();
     }
-    await waitForHealth(`${functionsUrl}/api/health`, options.healthTimeoutMs ?? 90_000);
+    const healthy = waitForHealth(`${functionsUrl}/api/health`, options.healthTimeoutMs ?? 90_000);
+    earlyExit.catch(() => undefined); // observed through the race below
+    await Promise.race([healthy, earlyExit]);
     return {
       functionsUrl,
       settings,
@@ -214,7 +220,7 @@ function startFunc(
   port: number,
   settings: Record<string, string>,
   onLog: StackOptions["onLog"],
-): Stoppable {
+): Stoppable & { exited: Promise<number | null> } {
   const child: ChildProcess = spawn(funcPath, ["start", "--port", String(port)], {
     cwd: root,
     env: { ...process.env, ...settings },
@@ -225,7 +231,9 @@ function startFunc(
   };
   child.stdout?.on("data", relay);
   child.stderr?.on("data", relay);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return {
+    exited,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
