@@ -23,6 +23,12 @@ describe("local.settings.json", () => {
     expect(readFileSync(path.join(dir, "local.settings.json"), "utf8")).toContain("from-file");
     expect(loaded.localHttpPort).toBe(7099);
     expect(effectiveSettings(loaded.values, { A: "from-shell" })).toEqual({ A: "from-shell", C: "3" });
+    // Known settings missing from the file still come from the shell; unknown shell variables do not.
+    expect(effectiveSettings(loaded.values, { FUNCTIONS_PORT: "8080", OTHER: "x" }, ["FUNCTIONS_PORT"])).toEqual({
+      A: "from-file",
+      C: "3",
+      FUNCTIONS_PORT: "8080",
+    });
     expect(loadLocalSettings(dir).created).toBe(false);
   });
 

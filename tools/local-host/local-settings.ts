@@ -63,12 +63,31 @@ export function loadLocalSettings(root: string, options: { createFromSample?: bo
  * sets a variable (Core Tools does not override existing environment variables). Empty values
  * count as unset, so an empty AZURE_OPENAI_ENDPOINT in the sample means "use the simulator".
  */
-export function effectiveSettings(values: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
+export function effectiveSettings(
+  values: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  /** Settings taken from the shell even when local.settings.json does not list them. */
+  alsoFromShell: readonly string[] = [],
+): Record<string, string> {
   const result: Record<string, string> = {};
+  for (const name of alsoFromShell) {
+    const fromShell = env[name];
+    if (fromShell !== undefined && fromShell !== "" && !(name in values)) result[name] = fromShell;
+  }
   for (const [name, value] of Object.entries(values)) {
     const fromShell = env[name];
     const chosen = fromShell !== undefined && fromShell !== "" ? fromShell : value;
     if (chosen !== "") result[name] = chosen;
   }
   return result;
+}
+
+/** The setting names local.settings.sample.json lists (none when it is missing or invalid). */
+export function sampleSettingNames(root: string): string[] {
+  try {
+    const sample = JSON.parse(readFileSync(path.join(root, LOCAL_SETTINGS_SAMPLE), "utf8")) as { Values?: Record<string, unknown> };
+    return Object.keys(sample.Values ?? {});
+  } catch {
+    return [];
+  }
 }

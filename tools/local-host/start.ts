@@ -4,7 +4,7 @@
  * (see stack.ts), prints what a user needs, and stops everything on Ctrl-C.
  */
 import path from "node:path";
-import { effectiveSettings, loadLocalSettings } from "./local-settings.js";
+import { effectiveSettings, loadLocalSettings, sampleSettingNames } from "./local-settings.js";
 import { assertPortFree } from "./ports.js";
 import { DEFAULT_PORTS, startStack, type Stack } from "./stack.js";
 import { KEY_SETTINGS } from "./function-keys.js";
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const root = process.cwd();
   const local = loadLocalSettings(root);
   if (local.created) console.log(`Created ${path.basename(local.file)} from local.settings.sample.json (edit it to change settings).`);
-  const settings = effectiveSettings(local.values, process.env);
+  // Shell variables win over local.settings.json, also for known settings the file leaves out.
+  const settings = effectiveSettings(local.values, process.env, sampleSettingNames(root));
   const verbose = /^(1|true)$/i.test(process.env.LOCAL_HOST_VERBOSE ?? "");
 
   const functionsPort = Number(settings.FUNCTIONS_PORT ?? local.localHttpPort ?? DEFAULT_PORTS.functions);

@@ -2,7 +2,7 @@ import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { loadHostConfig } from "../local-host/host-config.js";
-import { effectiveSettings, loadLocalSettings } from "../local-host/local-settings.js";
+import { effectiveSettings, loadLocalSettings, sampleSettingNames } from "../local-host/local-settings.js";
 
 export interface SendContext {
   settings: Record<string, string>;
@@ -19,7 +19,7 @@ export interface SendContext {
  * @throws Error when local.settings.json is invalid or storage uses the identity form.
  */
 export function sendContext(root: string, env: NodeJS.ProcessEnv = process.env): SendContext {
-  const settings = effectiveSettings(loadLocalSettings(root, { createFromSample: false }).values, env);
+  const settings = effectiveSettings(loadLocalSettings(root, { createFromSample: false }).values, env, sampleSettingNames(root));
   const connection = env.AzureWebJobsStorage || settings.AzureWebJobsStorage || "UseDevelopmentStorage=true";
   const port = settings.FUNCTIONS_PORT ?? "7071";
   return {
