@@ -9,6 +9,7 @@
  *   delivered token rate stays within 90% of the target.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 
@@ -17,9 +18,9 @@ export interface SimulatorCeilingOptions {
   seconds?: number;
   /** Embeddings requests in flight. Default 32. */
   concurrency?: number;
-  /** Per-stream token rate for the stream measurement. Default 50. */
+  /** Per-stream token rate for the stream measurement. Default 20 (the chat benchmark's rate). */
   tokensPerSecond?: number;
-  /** Stream counts to try, in order, until one falls short. Default 50, 100, 200, 400, 800. */
+  /** Stream counts to try, in order, until one falls short. Default 100, 200, 400, 800. */
   streamSteps?: number[];
 }
 
@@ -30,12 +31,22 @@ export interface Figure {
 }
 
 export interface SimulatorCeilingResult {
-  embeddings: { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; concurrency: number };
+  embeddings: {
+    requestsPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    errors: number;
+    concurrency: number;
+    /** Share of one core the simulator used (Linux only): below 1, the load generator was the limit. */
+    simulatorCpu?: number;
+    /** Requests per second of the simulator's own CPU time: its ceiling when it has a core to itself. */
+    requestsPerCpuSecond?: number;
+  };
   streams: {
     tokensPerSecondPerStream: number;
     /** Largest concurrent stream count held at >= 90% of the target rate. */
     maxConcurrentStreams: number;
-    steps: { streams: number; deliveredRatio: number; tokensPerSecond: number; errors: number }[];
+    steps: { streams: number; deliveredRatio: number; tokensPerSecond: number; errors: number; simulatorCpu?: number; tokensPerCpuSecond?: number }[];
   };
   figures: Figure[];
 }
@@ -73,6 +84,28 @@ function post(agent: http.Agent, url: URL, body: string, onData?: (chunk: Buffer
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** CPU seconds a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `work` and adds the simulator's CPU share and throughput per CPU second. */
+async function withCpu<T extends object>(pid: number | undefined, rate: (r: T) => number, work: () => Promise<T>): Promise<T & { simulatorCpu?: number; perCpuSecond?: number }> {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const result = await work();
+  const cpu1 = cpuSeconds(pid);
+  if (cpu0 === undefined || cpu1 === undefined || cpu1 <= cpu0) return result;
+  const wall = (performance.now() - t0) / 1000;
+  const share = (cpu1 - cpu0) / wall;
+  return { ...result, simulatorCpu: share, perCpuSecond: rate(result) / share };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -141,15 +174,17 @@ async function streamStep(url: string, streams: number, tokensPerSecond: number,
 export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {}): Promise<SimulatorCeilingResult> {
   const seconds = options.seconds ?? 10;
   const concurrency = options.concurrency ?? 32;
-  const tps = options.tokensPerSecond ?? 50;
-  const steps = options.streamSteps ?? [50, 100, 200, 400, 800];
+  const tps = options.tokensPerSecond ?? 20;
+  const steps = options.streamSteps ?? [100, 200, 400, 800];
   const { url, child } = await startChild();
   try {
     await control(url, "PATCH", "/settings", { journalBodies: false });
     await control(url, "PATCH", "/deployments/*", { tpm: null, rpm: null, latency: { timeToFirstTokenMs: 0, embeddingsMs: 0, stdDevRatio: 0, tokensPerSecond: tps } });
     // Warm up the JIT and the word-vector cache.
     await embeddingsCeiling(url, Math.min(1, seconds * 0.1), 4);
-    const embeddings = await embeddingsCeiling(url, Math.max(1, seconds * 0.4), concurrency);
+    const measured = await withCpu(child.pid, (r) => r.requestsPerSecond, () => embeddingsCeiling(url, Math.max(1, seconds * 0.4), concurrency));
+    const { perCpuSecond, ...rest } = measured;
+    const embeddings: SimulatorCeilingResult["embeddings"] = { ...rest, ...(perCpuSecond !== undefined ? { requestsPerCpuSecond: perCpuSecond } : {}) };
     await control(url, "POST", "/reset", { keepDeployments: true });
 
     // Each step lasts about a share of the remaining budget.
@@ -159,8 +194,8 @@ export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {})
     const results: SimulatorCeilingResult["streams"]["steps"] = [];
     let max = 0;
     for (const n of steps) {
-      const r = await streamStep(url, n, tps, tokensPerStream);
-      results.push(r);
+      const { perCpuSecond, ...r } = await withCpu(child.pid, (x) => x.tokensPerSecond, () => streamStep(url, n, tps, tokensPerStream));
+      results.push({ ...r, ...(perCpuSecond !== undefined ? { tokensPerCpuSecond: perCpuSecond } : {}) });
       if (r.deliveredRatio >= 0.9 && r.errors === 0) max = n;
       else break;
     }
@@ -169,6 +204,10 @@ export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {})
       { name: "simulator embeddings p99 latency", value: embeddings.p99Ms, unit: "ms" },
       { name: `simulator concurrent streams at ${tps} tok/s`, value: max, unit: "streams" },
     ];
+    if (embeddings.requestsPerCpuSecond !== undefined)
+      figures.push({ name: "simulator embeddings per CPU second", value: embeddings.requestsPerCpuSecond, unit: "req/cpu-s" });
+    const best = results.map((r) => r.tokensPerCpuSecond).filter((x): x is number => x !== undefined);
+    if (best.length) figures.push({ name: "simulator stream tokens per CPU second", value: Math.max(...best), unit: "tokens/cpu-s" });
     return { embeddings, streams: { tokensPerSecondPerStream: tps, maxConcurrentStreams: max, steps: results }, figures };
   } finally {
     const exited = new Promise((r) => child.once("exit", r));
