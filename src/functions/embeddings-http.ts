@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal } from "../http/client-disconnect.js";
+import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
 import { createEmbeddings } from "../http/embeddings-call.js";
 import { parseEmbeddingsRequest } from "../http/embeddings-request.js";
 import { errorResponse } from "../http/error-response.js";
@@ -8,6 +8,9 @@ import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
+
+// Start watching for callers that hang up before the first request can arrive.
+watchCallerDisconnects();
 
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
