@@ -92,7 +92,8 @@ describe("control API", () => {
     await client.chat.completions.create({ model: "missing", messages }).catch(() => undefined);
     const c = await sim.control.counters();
     expect(c.deployments["gpt-4o-mini"]).toMatchObject({ requests: 1, statuses: { 200: 1 }, throttled: 0, abortedStreams: 0 });
-    expect(c.unrouted.statuses).toEqual({ 404: 1 });
+    expect(c.unrouted).toMatchObject({ requests: 1, statuses: { 404: 1 } });
+    expect(c.total.requests).toBe(2);
     expect(c.total.statuses).toEqual({ 200: 1, 404: 1 });
     expect(c.total.totalTokens).toBe(c.deployments["gpt-4o-mini"]!.totalTokens);
     expect(c.identity.tokensIssued).toBeGreaterThanOrEqual(0);

@@ -180,6 +180,8 @@ export class SimulatorServer {
         if (entry.stream) counters.abortedStreams++;
         else counters.abortedRequests++;
       }
+      // Routed requests were counted on arrival; the others only now, as unrouted.
+      if (counters === this.unrouted) counters.requests++;
       counters.statuses[entry.status] = (counters.statuses[entry.status] ?? 0) + 1;
       if (entry.status === 429) counters.throttled++;
       this.journal.push(entry);
