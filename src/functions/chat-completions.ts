@@ -3,7 +3,7 @@ import { openChatStream, completeChat, type ChatDependencies } from "../chat/cha
 import { getProcessConfig } from "../config.js";
 import { parseChatRequest } from "../http/chat-request.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { describeError, errorResponse } from "../http/error-response.js";
+import { describeError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse, sseHeaders } from "../http/responses.js";
 import { createSseStream } from "../http/sse.js";
@@ -85,11 +85,12 @@ async function streamResponse(
 }
 
 function answerError(error: unknown, logger: Logger): HttpResponseInit {
-  const response = errorResponse(error);
-  const message = (response.jsonBody as { error: { message: string } }).error.message;
-  if (response.status >= 500) logger.error(`Chat completion failed (${response.status}): ${message}`);
-  else logger.warn(`Chat completion refused (${response.status}): ${message}`);
-  return response;
+  const answer = describeError(error);
+  // Nobody reads this answer when the caller left; that is not the app's failure.
+  if (answer.error.code === "aborted") logger.info("Chat completion cancelled: the caller disconnected");
+  else if (answer.status >= 500) logger.error(`Chat completion failed (${answer.status}): ${answer.error.message}`);
+  else logger.warn(`Chat completion refused (${answer.status}): ${answer.error.message}`);
+  return jsonResponse(answer.status, answer.body, answer.headers);
 }
 
 app.http("chat-completions", {
