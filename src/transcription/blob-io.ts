@@ -21,14 +21,23 @@ export async function writeBlobWhole(blob: BlockBlobClient, content: string, con
   });
 }
 
-/** Reads and parses a JSON blob; undefined when it does not exist. */
+/**
+ * Reads and parses a JSON blob; undefined when it does not exist or is not JSON. A damaged record
+ * (Azurite can keep a Put Blob cut off by a killed process) is treated as absent and rewritten,
+ * rather than failing every later delivery of the blob.
+ */
 export async function readJsonBlob<T>(blob: BlockBlobClient): Promise<T | undefined> {
+  let buffer: Buffer;
   try {
-    const buffer = await blob.downloadToBuffer();
-    return JSON.parse(buffer.toString("utf8")) as T;
+    buffer = await blob.downloadToBuffer();
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
+  }
+  try {
+    return JSON.parse(buffer.toString("utf8")) as T;
+  } catch {
+    return undefined;
   }
 }
 
