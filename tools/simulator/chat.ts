@@ -368,17 +368,7 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
   const inlineFilter = asyncFilter ? {} : choiceFilterResults();
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (tps > 0) {
-      const due = start + ttft + (step * 1000) / tps;
-      const now = performance.now();
-      if (due - now >= 1 && !(await ctx.sleep(due - now))) return abandon(ctx, plan, sent);
-    }
-    if (ctx.signal.aborted) return abandon(ctx, plan, sent);
-    if (faults.dropAfterTokens !== undefined && step >= faults.dropAfterTokens) {
-      // A connection dropped mid-stream: no finish chunk, no [DONE].
-      ctx.dropConnection();
-      return abandon(ctx, plan, sent);
-    }
+    if (!(await nextStep(ctx, start + ttft, tps, step))) return abandon(ctx, plan, sent);
     plan.choices.forEach((c, i) => {
       const p = pieces[i]![step];
       if (!p) return;
@@ -418,6 +408,24 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
   res.write("data: [DONE]\n\n");
   ctx.recordUsage(plan.promptTokens, completionTokens);
   res.end();
+}
+
+/**
+ * Waits until token `step` is due (first token at `firstAt`, then `tps` a second; 0 = no pacing).
+ * False when the stream must stop: the client went away, or the `drop` fault cuts it here (no
+ * finish chunk, no [DONE]).
+ */
+async function nextStep(ctx: RequestContext, firstAt: number, tps: number, step: number): Promise<boolean> {
+  if (tps > 0) {
+    const wait = firstAt + (step * 1000) / tps - performance.now();
+    if (wait >= 1 && !(await ctx.sleep(wait))) return false;
+  }
+  if (ctx.signal.aborted) return false;
+  if (ctx.faults.dropAfterTokens !== undefined && step >= ctx.faults.dropAfterTokens) {
+    ctx.dropConnection();
+    return false;
+  }
+  return true;
 }
 
 /** The client went away (or the connection was dropped): count what was generated so far. */
@@ -503,16 +511,7 @@ async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tok: 
   const steps = Math.max(0, ...plan.choices.map((c) => c.tokens.length));
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (tps > 0) {
-      const due = start + ttft + (step * 1000) / tps;
-      const now = performance.now();
-      if (due - now >= 1 && !(await ctx.sleep(due - now))) return abandon(ctx, plan, sent);
-    }
-    if (ctx.signal.aborted) return abandon(ctx, plan, sent);
-    if (ctx.faults.dropAfterTokens !== undefined && step >= ctx.faults.dropAfterTokens) {
-      ctx.dropConnection();
-      return abandon(ctx, plan, sent);
-    }
+    if (!(await nextStep(ctx, start + ttft, tps, step))) return abandon(ctx, plan, sent);
     plan.choices.forEach((c, index) => {
       const t = c.tokens[step];
       if (t === undefined) return;
