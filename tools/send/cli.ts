@@ -98,6 +98,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(message)) {
+    console.error(`Cannot reach storage or the Functions host (${message}). Is "npm start" running? Otherwise check AzureWebJobsStorage and FUNCTIONS_PORT in local.settings.json.`);
+  } else {
+    console.error(message);
+  }
   process.exit(1);
 });

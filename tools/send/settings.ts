@@ -24,8 +24,9 @@ export function sendContext(root: string, env: NodeJS.ProcessEnv = process.env):
   const port = settings.FUNCTIONS_PORT ?? "7071";
   return {
     settings,
-    blobs: BlobServiceClient.fromConnectionString(connection),
-    queues: QueueServiceClient.fromConnectionString(connection),
+    // Few retries: a CLI should say quickly that storage is not there.
+    blobs: BlobServiceClient.fromConnectionString(connection, { retryOptions: { maxTries: 2 } }),
+    queues: QueueServiceClient.fromConnectionString(connection, { retryOptions: { maxTries: 2 } }),
     messageEncoding: loadHostConfig(path.join(root, "host.json")).queues.messageEncoding,
     functionsUrl: env.FUNCTIONS_URL ?? `http://127.0.0.1:${port}`,
   };
