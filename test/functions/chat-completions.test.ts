@@ -2,9 +2,12 @@
  * POST /api/v1/chat/completions through the local Functions host running the built app, against
  * the simulator, with the official `openai` client configured exactly as an app would.
  */
+import path from "node:path";
 import { createParser } from "eventsource-parser";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startHost } from "../../tools/local-host/index.js";
+import { REPO_ROOT } from "../../tools/repo-root.js";
 import { startStack, type Stack } from "../support/stack.js";
 
 const KEY = "test-function-key-0123456789";
@@ -166,5 +169,35 @@ describe("streamed chat", () => {
     expect(comments.length).toBeGreaterThanOrEqual(1);
     expect(comments[0]!.at).toBeLessThan(events[0]!.at - 300);
     expect(events.at(-1)!.data).toBe("[DONE]");
+  });
+});
+
+describe("with the dated API style (AzureOpenAI client upstream)", () => {
+  it("streams and answers the same way", async () => {
+    const host = await startHost({
+      entry: path.join(REPO_ROOT, "dist/src/index.js"),
+      cwd: REPO_ROOT,
+      port: 0,
+      isolateEnv: true,
+      env: { ...stack.settings, AZURE_OPENAI_API_STYLE: "dated", HTTP_AUTH_LEVEL: "anonymous" },
+    });
+    try {
+      const dated = new OpenAI({ baseURL: `${host.url}/api/v1`, apiKey: "unused", maxRetries: 0 });
+      const stream = await dated.chat.completions.create({
+        model: DEPLOYMENT,
+        messages: USER,
+        max_tokens: 8,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      expect(chunks.slice(0, -1).every((c) => c.choices.length === 1)).toBe(true);
+      expect(chunks.at(-1)!.usage!.completion_tokens).toBeGreaterThan(0);
+      const [entry] = await stack.simulator.control.journal({ deployment: DEPLOYMENT, limit: 1 });
+      expect(entry!.apiStyle).toBe("dated");
+    } finally {
+      await host.stop();
+    }
   });
 });
