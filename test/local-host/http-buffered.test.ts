@@ -5,7 +5,7 @@ import { startHost, type LocalHost } from "../../tools/local-host/index.js";
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "http-buffered-app");
 
-describe("local host: HTTP without streaming, empty route prefix", () => {
+describe("local host: HTTP without streaming, empty route prefix, concurrency limits", () => {
   let host: LocalHost;
 
   beforeAll(async () => {
@@ -25,5 +25,16 @@ describe("local host: HTTP without streaming, empty route prefix", () => {
 
   it("answers 204 when the handler returns nothing", async () => {
     expect((await fetch(`${host.url}/nothing`)).status).toBe(204);
+  });
+
+  it("honours maxConcurrentRequests (one at a time) and maxOutstandingRequests (429 beyond two)", async () => {
+    const responses = await Promise.all([0, 1, 2].map(() => fetch(`${host.url}/slow`)));
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+    const runs = await Promise.all(
+      responses.filter((r) => r.status === 200).map((r) => r.json() as Promise<{ startedAt: number; endedAt: number }>),
+    );
+    runs.sort((a, b) => a.startedAt - b.startedAt);
+    expect(runs[1]!.startedAt).toBeGreaterThanOrEqual(runs[0]!.endedAt - 5);
   });
 });

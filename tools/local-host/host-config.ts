@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 
 /** The host.json settings the local host honours, with the storage extension's defaults filled in. */
 export interface HostConfig {
-  http: { routePrefix: string; maxRequestBodyBytes: number };
+  /** Concurrency limits: `undefined` = unbounded (the host's -1 default outside Consumption). */
+  http: { routePrefix: string; maxRequestBodyBytes: number; maxConcurrentRequests?: number; maxOutstandingRequests?: number };
   queues: {
     batchSize: number;
     newBatchThreshold: number;
@@ -58,6 +59,8 @@ export function loadHostConfig(hostJsonPath: string | undefined): HostConfig {
     http: {
       routePrefix: typeof http.routePrefix === "string" ? http.routePrefix.replace(/^\/+|\/+$/g, "") : "api",
       maxRequestBodyBytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+      ...positiveOrNothing("maxConcurrentRequests", http.maxConcurrentRequests),
+      ...positiveOrNothing("maxOutstandingRequests", http.maxOutstandingRequests),
     },
     queues: {
       batchSize,
@@ -94,6 +97,10 @@ function timeSpanOr(value: unknown, fallback: number, name: string): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "string") throw new Error(`host.json ${name} must be a TimeSpan string like "00:00:30".`);
   return parseTimeSpan(value);
+}
+
+function positiveOrNothing<K extends string>(key: K, value: unknown): Partial<Record<K, number>> {
+  return typeof value === "number" && value > 0 ? ({ [key]: value } as Record<K, number>) : {};
 }
 
 function asObject(value: unknown): Record<string, unknown> {

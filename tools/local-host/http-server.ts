@@ -60,6 +60,8 @@ export function collectHttpRoutes(registry: CoreRegistry): HttpRoute[] {
 export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestListener; routes: HttpRoute[] } {
   const routes = collectHttpRoutes(deps.registry);
   const prefix = deps.config.http.routePrefix;
+  let outstanding = 0;
+  const concurrency = createSemaphore(deps.config.http.maxConcurrentRequests ?? Infinity);
 
   const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
@@ -85,6 +87,20 @@ export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestLis
       if (!isAuthorized(deps.keys, matched.route.authLevel, matched.route.fn.metadata.name, suppliedKey)) {
         return sendText(res, 401, "Unauthorized: pass a function key in the x-functions-key header or the code query parameter.");
       }
+      // host.json maxOutstandingRequests: beyond it the host answers 429 at once.
+      if (outstanding >= (deps.config.http.maxOutstandingRequests ?? Infinity)) {
+        return sendText(res, 429, "Too Many Requests: extensions.http.maxOutstandingRequests reached.");
+      }
+      outstanding++;
+      res.once("close", () => outstanding--);
+      // maxConcurrentRequests: the rest wait their turn; a slot is held until the response ends.
+      await concurrency.acquire();
+      if (res.destroyed) {
+        concurrency.release(); // the client left while waiting
+        return;
+      }
+      res.once("close", () => concurrency.release());
+
       const declaredLength = Number(req.headers["content-length"] ?? "0");
       if (declaredLength > deps.config.http.maxRequestBodyBytes) {
         return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
@@ -324,4 +340,24 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
 
 export function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** A counting semaphore: acquire waits (FIFO) while `limit` holders are active. */
+function createSemaphore(limit: number): { acquire(): Promise<void>; release(): void } {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire() {
+      if (active < limit) {
+        active++;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push(() => resolve()));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next(); // the slot passes straight to the next waiter
+      else active--;
+    },
+  };
 }
