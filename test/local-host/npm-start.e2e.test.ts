@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import { promisify } from "node:util";
 import path from "node:path";
 import OpenAI from "openai";
@@ -177,4 +178,44 @@ describe("npm start stack with AUDIO_BLOB_TRIGGER_SOURCE=EventGrid (the Flex Con
       20_000,
     );
   });
+});
+
+describe("npm start stack restarted on the same .azurite data", () => {
+  it("keeps blobs and receipts: a processed upload is not transcribed again after a restart", async () => {
+    const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+    const location = mkdtempSync(path.join(os.tmpdir(), "azurite-data-"));
+    const logs: string[] = [];
+    const options = {
+      root,
+      settings: effectiveSettings(sample.Values, {}),
+      functionsPort: 0,
+      simulatorPort: 0,
+      azurite: { blobPort: 0, queuePort: 0, tablePort: 0, location },
+      useFunc: false as const,
+      healthTimeoutMs: 45_000,
+      hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
+      onLog: (source: string, line: string) => {
+        if (source === "host") logs.push(line);
+      },
+    };
+    const first = await startStack(options);
+    try {
+      const blobs = BlobServiceClient.fromConnectionString(first.settings.AzureWebJobsStorage!);
+      await upload({ settings: first.settings, blobs, queues: QueueServiceClient.fromConnectionString(first.settings.AzureWebJobsStorage!), messageEncoding: "base64", functionsUrl: first.functionsUrl }, { sample: true, container: "audio", name: "keep/hello.wav", metadata: {} });
+      await eventually("the first transcription", async () =>
+        logs.some((l) => l.includes("Executed 'Host.Functions.transcribeAudio' (Succeeded")) ? true : undefined, 20_000);
+    } finally {
+      await first.stop();
+    }
+    logs.length = 0;
+    const second = await startStack(options);
+    try {
+      const blobs = BlobServiceClient.fromConnectionString(second.settings.AzureWebJobsStorage!);
+      expect(await blobs.getContainerClient("audio").getBlobClient("keep/hello.wav").exists()).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // several scans
+      expect(logs.filter((l) => l.includes("Executing 'Host.Functions.transcribeAudio'"))).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  }, 90_000);
 });
