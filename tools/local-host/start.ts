@@ -17,8 +17,8 @@ async function main(): Promise<void> {
   const settings = effectiveSettings(local.values, process.env, sampleSettingNames(root));
   const verbose = /^(1|true)$/i.test(process.env.LOCAL_HOST_VERBOSE ?? "");
 
-  const functionsPort = Number(settings.FUNCTIONS_PORT ?? local.localHttpPort ?? DEFAULT_PORTS.functions);
-  const simulatorPort = Number(settings.SIMULATOR_PORT ?? DEFAULT_PORTS.simulator);
+  const functionsPort = portSetting("FUNCTIONS_PORT", settings.FUNCTIONS_PORT ?? local.localHttpPort ?? DEFAULT_PORTS.functions);
+  const simulatorPort = portSetting("SIMULATOR_PORT", settings.SIMULATOR_PORT ?? DEFAULT_PORTS.simulator);
   await assertPortFree(functionsPort, "Functions host", "FUNCTIONS_PORT");
   const storage = settings.AzureWebJobsStorage;
   const usesEmulator = !settings.AzureWebJobsStorage__blobServiceUri && (!storage || /UseDevelopmentStorage=true/i.test(storage));
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       location: path.join(root, ".azurite"),
     },
     useFunc: "auto",
+    hostOptions: { verbose },
     onLog: (source, line) => {
       if (source !== "azurite" || verbose) console.log(line);
     },
@@ -60,6 +61,15 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop("Ctrl-C"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** @throws Error naming the setting when the value is not a TCP port number. */
+function portSetting(name: string, value: string | number): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`${name} must be a port number (1-65535), got "${value}"; fix it in local.settings.json.`);
+  }
+  return port;
 }
 
 function printSummary(stack: Stack): void {
