@@ -104,6 +104,10 @@ async function expectSourceIntact(name: string, etag: string, bytes: Uint8Array)
   expect(createHash("sha256").update(stored).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
 }
 
+it("registers the blob trigger the infra's Event Grid subscription targets", () => {
+  expect(stack.host.functions.find((f) => f.name === "transcribeAudio")).toMatchObject({ trigger: "blob", path: "audio/{name}", source: "LogsAndContainerScan" });
+});
+
 describe("small files, every output format", () => {
   it("transcribes a WAV into json, txt, srt and vtt", async () => {
     const wav = makeWav(SPEECH_AND_PAUSES);
