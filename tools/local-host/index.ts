@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAILED_PREFIX, READY_PREFIX, type HostProcessOptions } from "./host-protocol.js";
@@ -126,10 +127,8 @@ function hostScript(): Promise<string> {
     const root = findPackageRoot(path.dirname(here));
     const outDir = path.join(root, "node_modules", ".cache", "local-host");
     mkdirSync(outDir, { recursive: true });
-    const outfile = path.join(outDir, `main-${process.pid}.mjs`);
-    await esbuild.build({
+    const result = await esbuild.build({
       entryPoints: [path.join(path.dirname(here), "main.ts")],
-      outfile,
       bundle: true,
       platform: "node",
       format: "esm",
@@ -137,9 +136,16 @@ function hostScript(): Promise<string> {
       packages: "external",
       sourcemap: "inline",
       logLevel: "silent",
+      write: false,
     });
-    // One bundle per test process; removed when that process ends.
-    process.once("exit", () => rmSync(outfile, { force: true }));
+    const code = result.outputFiles[0]!.contents;
+    // Named by content: parallel test processes share one file and stale versions are never reused.
+    const outfile = path.join(outDir, `main-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
+    if (!existsSync(outfile)) {
+      const temporary = `${outfile}.${process.pid}.tmp`;
+      writeFileSync(temporary, code);
+      renameSync(temporary, outfile);
+    }
     return outfile;
   })();
   return bundled;
