@@ -82,6 +82,37 @@ describe("non-streamed chat", () => {
   });
 });
 
+describe("pass-through", () => {
+  it("forwards images, response_format, seed, stop and token limits to Azure unchanged; the app authenticates with its identity", async () => {
+    const request = {
+      model: DEPLOYMENT,
+      messages: [
+        {
+          role: "user" as const,
+          content: [
+            { type: "text" as const, text: "Describe the picture as JSON" },
+            { type: "image_url" as const, image_url: { url: "https://example.com/cat.png", detail: "low" as const } },
+          ],
+        },
+      ],
+      response_format: {
+        type: "json_schema" as const,
+        json_schema: { name: "picture", schema: { type: "object", properties: { subject: { type: "string" } }, required: ["subject"] } },
+      },
+      seed: 42,
+      stop: ["END"],
+      max_completion_tokens: 60,
+    };
+    const completion = await client.chat.completions.create(request);
+    expect(JSON.parse(completion.choices[0]!.message.content!)).toHaveProperty("subject");
+    const [entry] = await stack.simulator.control.journal({ deployment: DEPLOYMENT, limit: 1 });
+    const { model: _model, ...forwarded } = request;
+    expect(entry!.body).toMatchObject(forwarded);
+    expect(entry!.auth).toBe("entra");
+    expect(JSON.stringify(entry!.headers)).not.toContain(KEY); // the caller's function key stays with the app
+  });
+});
+
 describe("streamed chat", () => {
   it("streams OpenAI chunks: every chunk has a choice, Azure's prompt filter results ride on the first", async () => {
     const stream = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER, max_tokens: 20, seed: 3, stream: true });
