@@ -1,7 +1,8 @@
 /**
- * Property: whatever body a caller sends to POST /api/v1/chat/completions (random bytes, random
- * JSON, valid requests with one part broken), the answer is never a 5xx; every 4xx is OpenAI's
- * JSON error; and the app process stays alive (an unhandled rejection would end it).
+ * Property: whatever body a caller sends to POST /api/v1/chat/completions or /api/v1/embeddings
+ * (random bytes, random JSON, valid requests with one part broken), the answer is never a 5xx;
+ * every 4xx is OpenAI's JSON error; and the app process stays alive (an unhandled rejection would
+ * end it).
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -79,26 +80,61 @@ const body = fc.oneof(
   fc.constant("x".repeat(9000)), // over the 8 KB body limit
 );
 
+/** Posts `payload` and checks the answer; returns its status. */
+async function postAndCheck(route: string, payload: string | Uint8Array): Promise<number> {
+  const response = await fetch(`${stack.host.url}/api/v1/${route}`, {
+    method: "POST",
+    body: payload,
+    headers: { "content-type": "application/json" },
+  });
+  const text = await response.text();
+  expect(response.status).toBeLessThan(500);
+  if (response.status >= 400) {
+    expect([400, 413]).toContain(response.status);
+    expect(response.headers.get("content-type")).toMatch(/application\/json/);
+    const { error } = JSON.parse(text) as { error: { message: unknown; type: unknown } };
+    expect(typeof error.message).toBe("string");
+    expect(typeof error.type).toBe("string");
+  }
+  expect(exited).toBe(false);
+  return response.status;
+}
+
+const VALID_EMBEDDINGS = { model: "text-embedding-3-small", input: ["first text", "second text"], dimensions: 64, encoding_format: "float" };
+const EMBEDDINGS_PATHS: (string | number)[][] = [["model"], ["input"], ["input", 0], ["input", 1], ["dimensions"], ["encoding_format"], ["user"]];
+
+const embeddingsBody = fc.oneof(
+  fc.tuple(fc.constantFrom(...EMBEDDINGS_PATHS), smallJson, fc.boolean()).map(([path, value, remove]) => {
+    const copy = structuredClone(VALID_EMBEDDINGS) as Record<string | number, unknown>;
+    let target: Record<string | number, unknown> = copy;
+    for (const key of path.slice(0, -1)) target = target[key] as Record<string | number, unknown>;
+    if (remove) delete target[path.at(-1)!];
+    else target[path.at(-1)!] = value;
+    return JSON.stringify(copy);
+  }),
+  fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+  fc.uint8Array({ maxLength: 100 }),
+);
+
+it("embeddings: never 5xx, OpenAI-shaped 4xx, live process", async () => {
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(embeddingsBody, async (payload) => {
+      const status = await postAndCheck("embeddings", payload);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }),
+    { numRuns: 150, seed: 7 },
+  );
+  expect(statuses.get(200) ?? 0).toBeGreaterThan(5);
+  expect(statuses.get(400) ?? 0).toBeGreaterThan(50);
+});
+
 it("never answers 5xx, answers every 4xx in OpenAI's shape, and keeps the process alive", async () => {
   const statuses = new Map<number, number>();
   await fc.assert(
     fc.asyncProperty(body, async (payload) => {
-      const response = await fetch(`${stack.host.url}/api/v1/chat/completions`, {
-        method: "POST",
-        body: payload,
-        headers: { "content-type": "application/json" },
-      });
-      const text = await response.text();
-      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-      expect(response.status).toBeLessThan(500);
-      if (response.status >= 400) {
-        expect([400, 413]).toContain(response.status);
-        expect(response.headers.get("content-type")).toMatch(/application\/json/);
-        const { error } = JSON.parse(text) as { error: { message: unknown; type: unknown; code: unknown } };
-        expect(typeof error.message).toBe("string");
-        expect(typeof error.type).toBe("string");
-      }
-      expect(exited).toBe(false);
+      const status = await postAndCheck("chat/completions", payload);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }),
     { numRuns: 250, seed: 20240611 },
   );
