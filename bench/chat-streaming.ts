@@ -11,6 +11,10 @@ import { startAzurite } from "../tools/local-host/azurite.js";
 import { startHost } from "../tools/local-host/index.js";
 import { REPO_ROOT } from "../tools/repo-root.js";
 import { start as startSimulator } from "../tools/simulator/index.js";
+import { openChatStream } from "../src/chat/chat-service.js";
+import { loadConfig } from "../src/config.js";
+import { createSseStream } from "../src/http/sse.js";
+import { createOpenAIClient } from "../src/openai/client.js";
 import { alternate, percentile, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
 
 const DEPLOYMENT = "gpt-4o-mini";
@@ -229,11 +233,68 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
   }
 }
 
+/**
+ * The CPU the app's own code adds per streamed chunk, without any host: the chat service and SSE
+ * encoding in this process against the simulator (no latency), minus the same streams fetched raw.
+ * Separates the app's cost from the local host's (which stands in for the Functions host).
+ * @throws Error when the simulator fails to start or a stream fails.
+ */
+export async function measureAppCpuPerChunk(streams: number, maxTokens: number): Promise<Figure> {
+  const simulator = await startSimulator({ journalBodies: false });
+  try {
+    await simulator.control.updateDeployment(DEPLOYMENT, { tpm: null, rpm: null, latency: { timeToFirstTokenMs: 0, tokensPerSecond: 0, stdDevRatio: 0 } });
+    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    const client = await createOpenAIClient(config.openai);
+    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const messages = [{ role: "user" as const, content: "Write a short poem about the sea" }];
+    const request = { deployment: DEPLOYMENT, stream: true, includeUsage: false, body: { messages, max_tokens: maxTokens } };
+    let chunks = 0;
+    const viaApp = async () => {
+      const events = await openChatStream({ client, logger }, request, new AbortController().signal);
+      const body = createSseStream({ events, keepAliveInMs: 15_000, describeError: () => ({ error: { message: "", type: "server_error", param: null, code: null } }) });
+      for await (const _bytes of body) chunks++;
+    };
+    const raw = async () => {
+      const response = await fetch(`${simulator.url}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "api-key": simulator.apiKey },
+        body: JSON.stringify({ model: DEPLOYMENT, messages, max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }),
+      });
+      await response.arrayBuffer();
+    };
+    const cpuOf = async (run: () => Promise<void>) => {
+      const before = process.cpuUsage();
+      for (let i = 0; i < streams; i += 10) await Promise.all(Array.from({ length: Math.min(10, streams - i) }, run));
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1000;
+    };
+    await cpuOf(viaApp); // warm-up
+    await cpuOf(raw);
+    chunks = 0;
+    const { a: appCpu, b: rawCpu } = await alternate(3, () => cpuOf(viaApp), () => cpuOf(raw));
+    const chunksPerRun = chunks / 3;
+    const perChunk = (percentile(appCpu, 50) - percentile(rawCpu, 50)) / chunksPerRun;
+    return {
+      name: "app CPU per streamed chunk (service + SSE, no host)",
+      value: round(perChunk * 1000, 0),
+      unit: "µs",
+      baseline: { name: "raw fetch of the same stream, ms CPU per stream", value: round(percentile(rawCpu, 50) / streams, 2) },
+      spread: `${round(percentile(appCpu, 50) / streams, 2)} ms CPU per stream through the app code, ${round(chunksPerRun / streams)} SSE writes per stream`,
+    };
+  } finally {
+    await simulator.stop();
+  }
+}
+
 export const chatStreaming: Benchmark = {
   name: "chat-streaming",
   description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
-  run: ({ tiny, log }) =>
-    measureChatStreaming(
+  async run({ tiny, log }) {
+    const figures = await measureChatStreaming(
       tiny ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log } : { streams: 100, streamsPerLane: 4, rounds: 4, maxTokens: 20, log },
-    ),
+    );
+    const cpu = await measureAppCpuPerChunk(tiny ? 10 : 200, 20);
+    log(`${cpu.name}: ${cpu.value} ${cpu.unit} (${cpu.spread})`);
+    return [...figures, cpu];
+  },
 };
