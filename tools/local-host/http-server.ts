@@ -103,7 +103,8 @@ export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestLis
 
       const declaredLength = Number(req.headers["content-length"] ?? "0");
       if (declaredLength > deps.config.http.maxRequestBodyBytes) {
-        return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
+        // Declared up front: answer at once, before the client sends the body.
+        return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req, { drain: false });
       }
       if (deps.proxyUri) await invokeStreaming(deps, matched.route, matched.params, req, res, url);
       else await invokeBuffered(deps, matched.route, matched.params, req, res, url);
@@ -248,9 +249,12 @@ async function invokeBuffered(
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > deps.config.http.maxRequestBodyBytes) return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
+    // Leaving a for-await destroys the request, and a client still uploading then sees EPIPE
+    // instead of our 413: hand the rest of the body to rejectTooLarge to drain.
+    if (size > deps.config.http.maxRequestBodyBytes) break;
     chunks.push(chunk);
   }
+  if (size > deps.config.http.maxRequestBodyBytes) return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
   const invocationId = randomUUID();
   try {
     const { response } = await invokeFunction(
@@ -311,12 +315,32 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
 
-function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage): void {
+/** How much of an oversized upload is read and discarded so the client can read the 413. */
+const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+
+function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage, options = { drain: true }): void {
   if (res.headersSent) return;
-  res.writeHead(413, { "content-type": "text/plain", connection: "close" });
-  res.end(`Request body too large: the limit is ${cap} bytes.`);
-  // Stop reading the rest of an oversized upload.
+  const send = () => {
+    if (res.headersSent) return;
+    res.writeHead(413, { "content-type": "text/plain", connection: "close" });
+    res.end(`Request body too large: the limit is ${cap} bytes.`);
+  };
   req.unpipe();
+  if (!options.drain || req.destroyed || req.readableEnded) {
+    send();
+    req.resume();
+    return;
+  }
+  // Answer once the client has finished sending (as Kestrel does for modest overruns): closing
+  // while it still writes makes most clients report a broken pipe instead of the 413. A client
+  // that keeps sending past the drain limit gets the answer and the connection closed.
+  let drained = 0;
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) send();
+  });
+  req.once("end", send);
+  req.once("error", send);
   req.resume();
 }
 
