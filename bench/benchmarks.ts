@@ -1,5 +1,9 @@
+import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
+import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
+import { simulatorCeiling } from "./simulator-ceiling.js";
+import { transcriptionBenchmark } from "./transcription.js";
 
-/** Every benchmark `npm run bench` knows, in the order they run. */
-export const BENCHMARKS: readonly Benchmark[] = [coldStart];
+/** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
+export const BENCHMARKS: readonly Benchmark[] = [coldStart, chatStreaming, embeddingsQuotaBenchmark, transcriptionBenchmark, simulatorCeiling];
