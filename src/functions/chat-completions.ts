@@ -1,7 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { openChatStream, completeChat, type ChatDependencies } from "../chat/chat-service.js";
 import { getProcessConfig } from "../config.js";
-import { parseChatRequest } from "../http/chat-request.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
 import { describeError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
@@ -35,6 +34,8 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
   const logger = createSafeLogger(context);
   try {
     const config = getProcessConfig();
+    // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
+    const { parseChatRequest } = await import("../http/chat-request.js");
     const chatRequest = parseChatRequest(
       await readJsonObject(request, config.http.maxRequestBytes),
       [config.openai.deployments.chat],

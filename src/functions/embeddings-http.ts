@@ -1,8 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { createEmbeddings } from "../http/embeddings-call.js";
-import { parseEmbeddingsRequest } from "../http/embeddings-request.js";
 import { errorResponse } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
@@ -17,6 +15,12 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
   const logger = createSafeLogger(context);
   try {
     const config = getProcessConfig();
+    // Loaded on first use: validation pulls in zod and the tokenizer's tables (megabytes), which
+    // would otherwise be parsed on every cold start, even by instances that never embed.
+    const [{ parseEmbeddingsRequest }, { createEmbeddings }] = await Promise.all([
+      import("../http/embeddings-request.js"),
+      import("../http/embeddings-call.js"),
+    ]);
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
     const result = await createEmbeddings(
       { client: await getOpenAIClient(config.openai), logger },

@@ -18,6 +18,8 @@ export interface StackOptions {
   hostJson?: string;
   simulator?: SimulatorOptions;
   host?: Partial<StartHostOptions>;
+  /** The app's entry file; default: the tsc build, dist/src/index.js. */
+  entry?: string;
 }
 
 export interface Stack {
@@ -56,7 +58,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await createResources(blobService, queueService, settings);
 
   const hostOptions: StartHostOptions = {
-    entry: path.join(REPO_ROOT, "dist/src/index.js"),
+    entry: options.entry ?? path.join(REPO_ROOT, "dist/src/index.js"),
     cwd: REPO_ROOT,
     port: 0,
     env: settings,

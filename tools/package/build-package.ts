@@ -1,7 +1,8 @@
 /**
- * Builds the deployment package: one minified esbuild bundle of src/ plus host.json and a
- * package.json without dependencies. A single file loads much faster than hundreds of modules
- * from node_modules on a cold instance, and the zip stays small (fast deploys, fast cold starts).
+ * Builds the deployment package: a minified esbuild bundle of src/ (an entry chunk plus chunks
+ * loaded on first use) with host.json and a package.json without dependencies. A few files load
+ * much faster than hundreds of modules from node_modules on a cold instance, and the zip stays
+ * small (fast deploys, fast cold starts).
  * Source maps are written next to the package, not into it.
  */
 import { build } from "esbuild";
@@ -28,40 +29,54 @@ export interface PackageResult {
 export async function buildPackage(root = ROOT): Promise<PackageResult> {
   const packageDir = path.join(root, "dist/package");
   const zipPath = path.join(root, "dist/package.zip");
-  const bundlePath = path.join(packageDir, "dist/main.cjs");
+  const outDir = path.join(packageDir, "dist");
+  const bundlePath = path.join(outDir, "main.js");
   await rm(packageDir, { recursive: true, force: true });
-  await mkdir(path.dirname(bundlePath), { recursive: true });
+  await mkdir(outDir, { recursive: true });
 
-  await build({
-    entryPoints: [path.join(root, "src/index.ts")],
-    outfile: bundlePath,
+  const result = await build({
+    entryPoints: { main: path.join(root, "src/index.ts") },
+    outdir: outDir,
     bundle: true,
     platform: "node",
     target: "node20",
-    // CommonJS: the worker loads it with require(), and no ESM loader work happens at cold start.
-    format: "cjs",
+    // ESM with code splitting: what the app imports on first use (openai, @azure/identity, the
+    // storage SDKs, the tokenizer's tables) lands in chunks of its own, so a cold start parses
+    // only the entry chunk instead of every dependency.
+    format: "esm",
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
     minify: true,
     sourcemap: "external",
-    legalComments: "linked",
+    legalComments: "external",
+    metafile: true,
     // Injected by the Functions Node worker at run time; never bundled.
     external: ["@azure/functions-core"],
-    // Some dependencies' ESM builds call createRequire(import.meta.url), which is empty in CJS output.
-    define: { "import.meta.url": "__bundleFileUrl" },
-    banner: { js: 'var __bundleFileUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
+    banner: {
+      js: 'import{createRequire as __cr}from"node:module";import{fileURLToPath as __fu}from"node:url";import{dirname as __dn}from"node:path";const require=__cr(import.meta.url);const __filename=__fu(import.meta.url);const __dirname=__dn(__filename);',
+    },
     logLevel: "warning",
   });
+
+  // Source maps stay beside the package, not in it: they would double the upload.
   const maps = path.join(root, "dist/package-sourcemaps");
-  await mkdir(maps, { recursive: true });
-  await rename(`${bundlePath}.map`, path.join(maps, "main.cjs.map"));
+  await rm(maps, { recursive: true, force: true });
+  const outputs = Object.keys(result.metafile.outputs).map((file) => path.resolve(root, file));
+  for (const map of outputs.filter((file) => file.endsWith(".map"))) {
+    const target = path.join(maps, path.relative(outDir, map));
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(map, target);
+  }
 
   const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as { name: string; version: string; engines?: unknown };
   await writeFile(
     path.join(packageDir, "package.json"),
-    JSON.stringify({ name: pkg.name, version: pkg.version, main: "dist/main.cjs", engines: pkg.engines }, null, 2),
+    JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", main: "dist/main.js", engines: pkg.engines }, null, 2),
   );
   await copyFile(path.join(root, "host.json"), path.join(packageDir, "host.json"));
 
-  const files = ["host.json", "package.json", "dist/main.cjs", "dist/main.cjs.LEGAL.txt"];
+  const files = ["host.json", "package.json", ...outputs.filter((file) => !file.endsWith(".map")).map((file) => path.relative(packageDir, file))];
   await writeZip(packageDir, files, zipPath);
   return {
     packageDir,
