@@ -19,7 +19,7 @@ import { APIError } from "openai/error";
 import { AppError, classifyError } from "../errors.js";
 import type { ChatRequest } from "../http/chat-request.js";
 import type { Logger } from "../logging.js";
-import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { forwardableChunks } from "./azure-chunks.js";
 
 export interface ChatDependencies {
@@ -129,13 +129,5 @@ function describeBrokenStream(error: unknown): AppError {
 }
 
 function logFailedCall(deps: ChatDependencies, request: ChatRequest, started: number, error: unknown): void {
-  const status = (error as { status?: unknown }).status;
-  const headers = (error as { headers?: unknown }).headers;
-  logOpenAICall(deps.logger, {
-    operation: "chat.completions (failed)",
-    deployment: request.deployment,
-    latencyInMs: performance.now() - started,
-    status: typeof status === "number" ? status : undefined,
-    requestId: headers instanceof Headers ? upstreamRequestId(headers) : null,
-  });
+  logFailedOpenAICall(deps.logger, { operation: "chat.completions", deployment: request.deployment, latencyInMs: performance.now() - started }, classifyError(error));
 }

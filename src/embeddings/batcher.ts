@@ -19,7 +19,7 @@
 import type { OpenAI } from "openai";
 import { AbortedError, AppError, classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
 export interface EmbeddingsBatcherOptions {
@@ -263,13 +263,7 @@ export class EmbeddingsBatcher {
       } catch (thrown) {
         const error = classifyError(thrown);
         const headers = (thrown as { headers?: Headers }).headers;
-        logOpenAICall(logger, {
-          operation: `embeddings (${live.length} inputs) failed: ${error.kind}${error.code ? `/${error.code}` : ""}`,
-          deployment: lane.deployment,
-          latencyInMs: performance.now() - started,
-          status: error.status,
-          requestId: error.requestId ?? null,
-        });
+        logFailedOpenAICall(logger, { operation: `embeddings (${live.length} inputs)`, deployment: lane.deployment, latencyInMs: performance.now() - started }, error);
         if (error.kind === "throttled") {
           this.stats.throttledResponses++;
           governor.throttled(headers instanceof Headers ? headers : undefined, error.retryAfterInMs ?? 1000);

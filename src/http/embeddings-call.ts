@@ -1,7 +1,8 @@
 import type { OpenAI } from "openai";
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from "openai/resources/embeddings";
 import type { Logger } from "../logging.js";
-import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { classifyError } from "../errors.js";
+import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import type { EmbeddingsRequest } from "./embeddings-request.js";
 
 /**
@@ -33,15 +34,7 @@ export async function createEmbeddings(
     });
     return data;
   } catch (error) {
-    const status = (error as { status?: unknown }).status;
-    const headers = (error as { headers?: unknown }).headers;
-    logOpenAICall(deps.logger, {
-      operation: "embeddings (failed)",
-      deployment: request.deployment,
-      latencyInMs: performance.now() - started,
-      status: typeof status === "number" ? status : undefined,
-      requestId: headers instanceof Headers ? upstreamRequestId(headers) : null,
-    });
+    logFailedOpenAICall(deps.logger, { operation: "embeddings", deployment: request.deployment, latencyInMs: performance.now() - started }, classifyError(error));
     throw error;
   }
 }

@@ -1,3 +1,4 @@
+import type { AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 
 export interface OpenAICallRecord {
@@ -28,4 +29,18 @@ export function logOpenAICall(logger: Logger, record: OpenAICallRecord): void {
 /** Reads the upstream request id from response headers, preferring Azure's APIM id. */
 export function upstreamRequestId(headers: Headers): string | null {
   return headers.get("apim-request-id") ?? headers.get("x-request-id");
+}
+
+/** One line for a call that failed, from its classified error (status, kind, request id). */
+export function logFailedOpenAICall(
+  logger: Logger,
+  record: Pick<OpenAICallRecord, "operation" | "deployment" | "latencyInMs">,
+  error: AppError,
+): void {
+  logOpenAICall(logger, {
+    ...record,
+    operation: `${record.operation} failed: ${error.kind}${error.code ? `/${error.code}` : ""}`,
+    ...(error.status === undefined ? {} : { status: error.status }),
+    requestId: error.requestId ?? null,
+  });
 }

@@ -6,7 +6,7 @@
 import { toStreamingFile, type OpenAI } from "openai";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
 import type { AudioChunk } from "./chunk-plan.js";
 import type { TranscriptionOptions } from "./options.js";
@@ -106,7 +106,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       };
     } catch (thrown) {
       const error = classifyError(thrown);
-      logOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs: performance.now() - started, status: error.status, requestId: error.requestId });
+      logFailedOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs: performance.now() - started }, error);
       if (signal.aborted) throw error;
       const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
       if (error.kind === "throttled") {
