@@ -5,6 +5,17 @@ import { SETTINGS } from "../src/config.js";
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
 
+describe("local.settings.sample.json", () => {
+  const sample = JSON.parse(readFileSync(new URL("../local.settings.sample.json", import.meta.url), "utf8")) as { Values: Record<string, string> };
+
+  it("lists every setting the app reads, with the default the config module applies", () => {
+    for (const setting of SETTINGS) {
+      expect(sample.Values, setting.name).toHaveProperty(setting.name);
+      if (setting.defaultValue !== undefined) expect(sample.Values[setting.name], setting.name).toBe(setting.defaultValue);
+    }
+  });
+});
+
 describe("README", () => {
   it("documents every setting the app reads", () => {
     const settingsSection = readme.slice(readme.indexOf("## Settings"), readme.indexOf("### Authentication"));
