@@ -32,6 +32,8 @@ watchCallerDisconnects();
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const logger = createSafeLogger(context);
+  // Claimed first, so a caller who hangs up while the body is read is noticed too.
+  const callerGone = callerGoneSignal(context.invocationId);
   try {
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
@@ -42,7 +44,7 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     );
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
-    const signal = AbortSignal.any([callerGoneSignal(context.invocationId), stopReading.signal]);
+    const signal = AbortSignal.any([callerGone, stopReading.signal]);
     const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger };
     if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
     return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger);

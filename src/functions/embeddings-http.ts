@@ -13,6 +13,7 @@ watchCallerDisconnects();
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const logger = createSafeLogger(context);
+  const callerGone = callerGoneSignal(context.invocationId);
   try {
     const config = getProcessConfig();
     // Loaded on first use: validation pulls in zod and the tokenizer's tables (megabytes), which
@@ -25,7 +26,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     const result = await createEmbeddings(
       { client: await getOpenAIClient(config.openai), logger },
       embeddingsRequest,
-      callerGoneSignal(context.invocationId),
+      callerGone,
     );
     return jsonResponse(200, result);
   } catch (error) {

@@ -16,8 +16,10 @@ const INVOCATION_ID_HEADER = "x-ms-invocation-id";
 
 interface Watch {
   controller: AbortController;
+  /** The invocation has asked for its signal. */
+  claimed: boolean;
   /** Forget the entry if the invocation never asks for its signal (e.g. other triggers' requests). */
-  expiry: NodeJS.Timeout;
+  expiry: NodeJS.Timeout | undefined;
 }
 
 const watches = new Map<string, Watch>();
@@ -25,6 +27,11 @@ let subscribed = false;
 
 /** How long an unclaimed entry is kept; an invocation claims it right after its request arrives. */
 const UNCLAIMED_TTL_IN_MS = 10 * 60 * 1000;
+/**
+ * How long the entry of a caller who left before the invocation claimed it is kept, so the claim
+ * (made once the handler runs, at most seconds later) still sees the abort.
+ */
+const ABANDONED_TTL_IN_MS = 60 * 1000;
 
 function watchForwardedRequest(message: unknown): void {
   const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
@@ -33,20 +40,28 @@ function watchForwardedRequest(message: unknown): void {
   const watch = entryFor(invocationId);
   response.once("close", () => {
     // `close` after the last byte is the normal end; before it, the caller (or the host) went away.
-    if (!response.writableFinished) watch.controller.abort(new Error("The HTTP caller disconnected"));
-    forget(invocationId);
+    if (response.writableFinished) return forget(invocationId);
+    watch.controller.abort(new Error("The HTTP caller disconnected"));
+    // Not claimed yet (the handler has not started): keep the aborted entry a little, so it learns.
+    if (watch.claimed) forget(invocationId);
+    else rearm(invocationId, watch, ABANDONED_TTL_IN_MS);
   });
 }
 
 function entryFor(invocationId: string): Watch {
   let watch = watches.get(invocationId);
   if (!watch) {
-    const expiry = setTimeout(() => forget(invocationId), UNCLAIMED_TTL_IN_MS);
-    expiry.unref();
-    watch = { controller: new AbortController(), expiry };
+    watch = { controller: new AbortController(), claimed: false, expiry: undefined };
+    rearm(invocationId, watch, UNCLAIMED_TTL_IN_MS);
     watches.set(invocationId, watch);
   }
   return watch;
+}
+
+function rearm(invocationId: string, watch: Watch, ttlInMs: number): void {
+  clearTimeout(watch.expiry);
+  watch.expiry = setTimeout(() => forget(invocationId), ttlInMs);
+  watch.expiry.unref();
 }
 
 function forget(invocationId: string): void {
@@ -73,5 +88,9 @@ export function watchCallerDisconnects(): void {
  */
 export function callerGoneSignal(invocationId: string): AbortSignal {
   watchCallerDisconnects();
-  return entryFor(invocationId).controller.signal;
+  const watch = entryFor(invocationId);
+  watch.claimed = true;
+  // The caller already left (before the handler ran): nothing more will happen to this entry.
+  if (watch.controller.signal.aborted) forget(invocationId);
+  return watch.controller.signal;
 }

@@ -70,6 +70,22 @@ describe("callerGoneSignal", () => {
     expect(signal!.aborted).toBe(false);
   });
 
+  it("is already aborted when claimed after the caller hung up (e.g. while the body was read)", async () => {
+    let closed!: () => void;
+    const responseClosed = new Promise<void>((resolve) => (closed = resolve));
+    const port = await proxyLike(() => undefined);
+    server!.removeAllListeners("request");
+    server!.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => res.once("close", () => closed()));
+    const request = http.get({ port, host: "127.0.0.1", headers: { "x-ms-invocation-id": "inv-late" } });
+    request.on("error", () => undefined);
+    setTimeout(() => request.destroy(), 50);
+    await responseClosed;
+    // The handler only now asks for its signal: it must learn that nobody is waiting any more.
+    expect(callerGoneSignal("inv-late").aborted).toBe(true);
+    // Claimed once, the entry is released: the id does not stay aborted forever.
+    expect(callerGoneSignal("inv-late").aborted).toBe(false);
+  });
+
   it("never fires for an invocation that no proxied request belongs to", () => {
     expect(callerGoneSignal("not-proxied").aborted).toBe(false);
   });
