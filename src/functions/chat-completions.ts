@@ -3,6 +3,7 @@ import { openChatStream, completeChat, type ChatDependencies } from "../chat/cha
 import { getProcessConfig } from "../config.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
 import { describeError } from "../http/error-response.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse, sseHeaders } from "../http/responses.js";
 import { createSseStream } from "../http/sse.js";
@@ -31,7 +32,8 @@ watchCallerDisconnects();
  * configured Azure OpenAI chat deployment. Every failure is answered in OpenAI's error shape.
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const logger = createSafeLogger(context);
+  const secrets = knownSecrets();
+  const logger = createSafeLogger(context, secrets);
   // Claimed first, so a caller who hangs up while the body is read is noticed too.
   const callerGone = callerGoneSignal(context.invocationId);
   try {
@@ -47,9 +49,9 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
     const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger };
     if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
-    return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger);
+    return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger, secrets);
   } catch (error) {
-    return answerError(error, logger);
+    return answerError(error, logger, secrets);
   }
 }
 
@@ -61,6 +63,7 @@ async function streamResponse(
   opening: Promise<AsyncIterable<unknown>>,
   onCancel: () => void,
   logger: Logger,
+  secrets: readonly string[],
 ): Promise<HttpResponseInit> {
   let timer: NodeJS.Timeout | undefined;
   const slow = new Promise<"slow">((resolve) => (timer = setTimeout(() => resolve("slow"), STREAM_COMMIT_DEADLINE_IN_MS)));
@@ -78,7 +81,7 @@ async function streamResponse(
     keepAliveInMs: SSE_KEEP_ALIVE_IN_MS,
     keepAliveAtStart: outcome === "slow",
     describeError: (error) => {
-      const answer = describeError(error);
+      const answer = describeError(error, secrets);
       logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);
       return answer.body;
     },
@@ -87,8 +90,8 @@ async function streamResponse(
   return { status: 200, headers: sseHeaders(), body };
 }
 
-function answerError(error: unknown, logger: Logger): HttpResponseInit {
-  const answer = describeError(error);
+function answerError(error: unknown, logger: Logger, secrets: readonly string[]): HttpResponseInit {
+  const answer = describeError(error, secrets);
   // Nobody reads this answer when the caller left; that is not the app's failure.
   if (answer.error.code === "aborted") logger.info("Chat completion cancelled: the caller disconnected");
   else if (answer.status >= 500) logger.error(`Chat completion failed (${answer.status}): ${answer.error.message}`);

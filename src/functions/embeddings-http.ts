@@ -2,6 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { getProcessConfig } from "../config.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
 import { errorResponse } from "../http/error-response.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
@@ -12,7 +13,8 @@ watchCallerDisconnects();
 
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const logger = createSafeLogger(context);
+  const secrets = knownSecrets();
+  const logger = createSafeLogger(context, secrets);
   const callerGone = callerGoneSignal(context.invocationId);
   try {
     const config = getProcessConfig();
@@ -30,7 +32,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     );
     return jsonResponse(200, result);
   } catch (error) {
-    const response = errorResponse(error);
+    const response = errorResponse(error, secrets);
     const message = (response.jsonBody as { error: { message: string } }).error.message;
     if (response.status >= 500) logger.error(`Embeddings failed (${response.status}): ${message}`);
     else logger.warn(`Embeddings refused (${response.status}): ${message}`);

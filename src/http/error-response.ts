@@ -12,6 +12,7 @@
  * | configuration      | 500    | the message lists the settings to fix (never their values)         |
  */
 import { classifyError, type AppError } from "../errors.js";
+import { redactSecrets } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 import { jsonResponse, type JsonResponse } from "./responses.js";
 
@@ -26,9 +27,18 @@ export interface ErrorAnswer {
   error: AppError;
 }
 
-/** Maps any thrown value to status, headers and OpenAI-shaped body. Never throws. */
-export function describeError(thrown: unknown): ErrorAnswer {
-  const error = classifyError(thrown);
+/**
+ * Maps any thrown value to status, headers and OpenAI-shaped body. Never throws. Azure's own
+ * messages are passed on, so the message is redacted like a log line (tokens, keys, signatures).
+ * @param knownSecrets exact values to mask too, such as the configured API key.
+ */
+export function describeError(thrown: unknown, knownSecrets: readonly string[] = []): ErrorAnswer {
+  const answer = describeClassified(classifyError(thrown));
+  answer.body.error.message = redactSecrets(answer.body.error.message, knownSecrets);
+  return answer;
+}
+
+function describeClassified(error: AppError): ErrorAnswer {
   const headers: Record<string, string> = {};
   switch (error.kind) {
     case "bad_input": {
@@ -99,7 +109,7 @@ export function describeError(thrown: unknown): ErrorAnswer {
 }
 
 /** The JSON response for any thrown value (see the table above). Never throws. */
-export function errorResponse(thrown: unknown): JsonResponse {
-  const answer = describeError(thrown);
+export function errorResponse(thrown: unknown, knownSecrets: readonly string[] = []): JsonResponse {
+  const answer = describeError(thrown, knownSecrets);
   return jsonResponse(answer.status, answer.body, answer.headers);
 }

@@ -55,6 +55,16 @@ describe("describeError", () => {
     expect(answer.body.error.message).toContain("AZURE_OPENAI_ENDPOINT");
   });
 
+  it.each([400, 404, 429, 500])("an upstream %i message that echoes credentials is redacted before it reaches the caller", (status) => {
+    const key = "0123456789abcdef0123456789abcdef";
+    const message = `Bad header api-key: ${key}; token Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl; raw ${key}`;
+    const answer = describeError(upstream(status, { code: "x", message }), [key]);
+    expect(answer.body.error.message).toContain("[REDACTED]");
+    expect(JSON.stringify(answer.body)).not.toContain(key);
+    expect(JSON.stringify(answer.body)).not.toContain("eyJ");
+    expect(JSON.stringify(errorResponse(upstream(status, { message }), [key]).jsonBody)).not.toContain(key);
+  });
+
   it("errorResponse is a JSON response that is never cached", () => {
     const response = errorResponse(new BadInputError("x"));
     expect(response.headers["content-type"]).toBe("application/json");
