@@ -15,6 +15,8 @@
  *   callers fail with the transient error (the host redelivers their messages).
  * - upstream_permanent / bad_input: a request that mixed callers is retried once per caller, so
  *   one caller's bad input does not fail the others; a caller's own failing request fails it.
+ * - an answer without exactly one vector per input fails its callers as `transient`, so no caller
+ *   waits for a vector that will never come.
  */
 import type { OpenAI } from "openai";
 import { AbortedError, AppError, classifyError } from "../errors.js";
@@ -298,10 +300,14 @@ export class EmbeddingsBatcher {
   }
 
   private deliver(items: Item[], data: readonly { index: number; embedding: number[] }[], model: string): void {
-    if (data.length !== items.length) {
-      const error = new AppError("transient", `Azure OpenAI returned ${data.length} embeddings for ${items.length} inputs; the request will be retried`, {
-        code: "embeddings_count_mismatch",
-      });
+    // Every input must come back exactly once, or a caller would wait forever for a missing vector.
+    const indexes = new Set(data.map((entry) => entry.index));
+    if (data.length !== items.length || indexes.size !== items.length || !data.every((entry) => Number.isInteger(entry.index) && entry.index >= 0 && entry.index < items.length)) {
+      const error = new AppError(
+        "transient",
+        `Azure OpenAI answered ${data.length} embeddings for ${items.length} inputs without one per input index; the work will be retried`,
+        { code: "embeddings_count_mismatch" },
+      );
       for (const job of new Set(items.map((item) => item.job))) this.fail(job, error);
       return;
     }

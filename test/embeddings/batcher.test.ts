@@ -4,6 +4,8 @@
  * request, the throttle budget, and quota use.
  */
 import type { OpenAI } from "openai";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
 import { loadConfig } from "../../src/config.js";
@@ -164,4 +166,52 @@ describe("EmbeddingsBatcher", () => {
     await new Promise((r) => setTimeout(r, 250));
     expect(await sim.control.journal({ deployment: DEPLOYMENT })).toHaveLength(0);
   });
+
+  it("fails callers (transient) instead of leaving them waiting when an answer lacks a vector for some input", async () => {
+    // A proxy in front of the simulator that numbers every returned vector 0, as a broken gateway might.
+    const proxy = await startRewritingProxy(sim.url, (body) => {
+      const parsed = JSON.parse(body) as { data?: Array<{ index: number }> };
+      for (const entry of parsed.data ?? []) entry.index = 0;
+      return JSON.stringify(parsed);
+    });
+    try {
+      const config = loadConfig({ AZURE_OPENAI_ENDPOINT: proxy.url, AZURE_OPENAI_API_KEY: sim.apiKey, AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+      const b = batcher({ client: await createOpenAIClient(config.openai) });
+      const results = await Promise.allSettled([b.embed([item("one"), item("two")], options()), b.embed([item("three")], options())]);
+      for (const result of results) {
+        expect(result.status).toBe("rejected");
+        expect((result as PromiseRejectedResult).reason).toMatchObject({ kind: "transient", code: "embeddings_count_mismatch" });
+      }
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
+
+/** An HTTP proxy to `target` that passes requests through and rewrites JSON answers. */
+async function startRewritingProxy(target: string, rewrite: (body: string) => string): Promise<{ url: string; stop(): Promise<void> }> {
+  const upstream = new URL(target);
+  const server: Server = createServer((req, res) => {
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const body = rewrite(Buffer.concat(chunks).toString("utf8"));
+          const headers = { ...answer.headers };
+          delete headers["content-length"];
+          delete headers["transfer-encoding"];
+          res.writeHead(answer.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      },
+    );
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
