@@ -15,6 +15,7 @@
  *   callers fail with the transient error (the host redelivers their messages).
  * - upstream_permanent / bad_input: a request that mixed callers is retried once per caller, so
  *   one caller's bad input does not fail the others; a caller's own failing request fails it.
+ *   (Not for 401/403/404: wrong credentials or deployment fail every caller alike.)
  * - an answer without exactly one vector per input fails its callers as `transient`, so no caller
  *   waits for a vector that will never come.
  */
@@ -282,7 +283,7 @@ export class EmbeddingsBatcher {
         }
         governor.failed();
         const jobs = [...new Set(live.map((item) => item.job))];
-        if ((error.kind === "upstream_permanent" || error.kind === "bad_input") && !isolated && jobs.length > 1) {
+        if (isCallerSpecific(error) && !isolated && jobs.length > 1) {
           // Find the caller at fault: one request per caller, each failing or succeeding on its own.
           for (const job of jobs) {
             const own = live.filter((item) => item.job === job);
@@ -348,6 +349,12 @@ export class EmbeddingsBatcher {
     }
     lane.pending = lane.pending.filter((item) => !item.job.settled);
   }
+}
+
+/** Whether a rejection can be down to one caller's inputs (not the app's credentials or deployment, which fail everyone). */
+function isCallerSpecific(error: AppError): boolean {
+  if (error.kind === "bad_input") return true;
+  return error.kind === "upstream_permanent" && error.status !== 401 && error.status !== 403 && error.status !== 404;
 }
 
 function sumTokens(items: readonly Item[], count: number): number {

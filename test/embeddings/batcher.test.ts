@@ -167,6 +167,15 @@ describe("EmbeddingsBatcher", () => {
     expect(await sim.control.journal({ deployment: DEPLOYMENT })).toHaveLength(0);
   });
 
+  it("does not isolate callers when Azure refuses the app itself (401): one request, every caller fails", async () => {
+    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: "not-the-key", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    const b = batcher({ client: await createOpenAIClient(config.openai) });
+    const results = await Promise.allSettled(["a b", "c d", "e f"].map((t) => b.embed([item(t)], options())));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(((results[0] as PromiseRejectedResult).reason as AppError).status).toBe(401);
+    expect(b.stats.requests).toBe(1);
+  });
+
   it("fails callers (transient) instead of leaving them waiting when an answer lacks a vector for some input", async () => {
     // A proxy in front of the simulator that numbers every returned vector 0, as a broken gateway might.
     const proxy = await startRewritingProxy(sim.url, (body) => {
