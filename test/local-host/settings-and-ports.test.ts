@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -63,6 +64,43 @@ describe("ports", () => {
       blocker.close();
     }
     await expect(assertPortFree(port, "Functions host", "FUNCTIONS_PORT")).resolves.toBeUndefined();
+  });
+
+  it("a port no setting moves (Azurite's) says what to do instead", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const failure = assertPortFree(port, "Azurite blob", "AzureWebJobsStorage", "point AzureWebJobsStorage at the storage to use");
+      await expect(failure).rejects.toThrow(
+        new RegExp(`^Port ${port} \\(Azurite blob\\) is already in use \\(is another "npm start" still running\\?\\)\\. Stop the process using it, or point AzureWebJobsStorage at the storage to use\\.$`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("npm start stops before starting anything when the Functions port is taken", async () => {
+    const startJs = path.join(repoRoot, "dist", "tools", "local-host", "start.js");
+    if (!existsSync(startJs)) throw new Error(`${startJs} is missing: run "npm run build" (npm test does) before this test.`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "start-port-"));
+    copyFileSync(path.join(repoRoot, "local.settings.sample.json"), path.join(dir, "local.settings.sample.json"));
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [startJs], { cwd: dir, env: { ...process.env, FUNCTIONS_PORT: String(port) } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(new RegExp(`npm start failed: Port ${port} \\(Functions host\\) is already in use.*FUNCTIONS_PORT in local\\.settings\\.json`));
+      expect(stdout).not.toMatch(/Starting Azurite/);
+    } finally {
+      blocker.close();
+    }
   });
 });
 

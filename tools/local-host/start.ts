@@ -24,7 +24,12 @@ async function main(): Promise<void> {
   const usesEmulator = !settings.AzureWebJobsStorage__blobServiceUri && (!storage || /UseDevelopmentStorage=true/i.test(storage));
   if (usesEmulator) {
     for (const [port, service] of [[DEFAULT_PORTS.blob, "blob"], [DEFAULT_PORTS.queue, "queue"], [DEFAULT_PORTS.table, "table"]] as const) {
-      await assertPortFree(port, `Azurite ${service}`, "AzureWebJobsStorage (to a connection string of the storage emulator already running)");
+      await assertPortFree(
+        port,
+        `Azurite ${service}`,
+        "AzureWebJobsStorage",
+        "to use the storage already listening there, set AzureWebJobsStorage in local.settings.json to its full connection string (npm start runs its own Azurite only for UseDevelopmentStorage=true)",
+      );
     }
   }
   if (!settings.AZURE_OPENAI_ENDPOINT) await assertPortFree(simulatorPort, "Azure OpenAI simulator", "SIMULATOR_PORT");
