@@ -7,8 +7,11 @@
  * | bad_input, upstream_permanent | `{id}.error.json` (status rejected), message completed: no retries  |
  * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, and the |
  * |                               | message completed: throttling never spends a delivery, so never poisons |
- * | transient, configuration      | `{id}.error.json` (status retrying) then throw: the host retries and |
- * |                               | after maxDequeueCount moves it to `-poison`, where the record says why |
+ * | transient, configuration,     | `{id}.error.json` (status retrying) then throw: the host retries and |
+ * | 401/403 (the app refused)     | after maxDequeueCount moves it to `-poison`, where the record says why |
+ *
+ * A 401/403 is about the app's identity, not the message (often a role assignment still
+ * propagating), so the message is kept for retries and the poison queue instead of completed.
  */
 import type { QueueClient } from "@azure/storage-queue";
 import { AppError, classifyError } from "../errors.js";
@@ -44,8 +47,9 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
 
 /**
  * Processes one delivery of an embeddings message.
- * @throws AppError (`transient` or `configuration`) when the message should be retried by the
- *   host; a `retrying` error record has been written first, when storage allowed.
+ * @throws AppError (`transient`, `configuration`, or `upstream_permanent` with status 401/403) when
+ *   the message should be retried by the host; a `retrying` error record has been written first,
+ *   when storage allowed.
  */
 export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
   let job: EmbeddingsJob | undefined;
@@ -69,7 +73,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
   } catch (thrown) {
     const error = classifyError(thrown);
     const id = job?.id ?? idFromDetails(error) ?? delivery.messageId;
-    if (error.kind === "bad_input" || error.kind === "upstream_permanent") {
+    if (error.kind === "bad_input" || (error.kind === "upstream_permanent" && !isAppRefused(error))) {
       await deps.store.writeError(errorRecord(id, delivery, job, error, "rejected"));
       deps.logger.warn(`Rejected message ${delivery.messageId} (${id}.error.json): ${error.message}`);
       return { status: "rejected", id, reason: error.message };
@@ -127,6 +131,11 @@ function errorRecord(
     metadata: job?.metadata,
     failedAt: new Date().toISOString(),
   };
+}
+
+/** Azure OpenAI refused the app's credentials: fixable by granting a role, so never the message's fault. */
+function isAppRefused(error: AppError): boolean {
+  return error.status === 401 || error.status === 403;
 }
 
 function idFromDetails(error: AppError): string | undefined {

@@ -127,4 +127,14 @@ describe("processEmbeddingsMessage", () => {
     expect(record).toMatchObject({ status: "rejected", kind: "upstream_permanent" });
     expect(record.reason).toMatch(/404/);
   });
+
+  it("keeps a message Azure refuses for the app's credentials (401) for retries and the poison queue, with a record", async () => {
+    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: "not-the-key", AzureWebJobsStorage: azurite.connectionString });
+    const refused = new EmbeddingsBatcher({ client: await createOpenAIClient(config.openai), maxInputsPerRequest: 2048, maxTokensPerRequest: 300_000, maxWaitInMs: 5, transientRetries: 0 });
+    const error = await processEmbeddingsMessage(delivery({ id: "no-role", input: "x" }), { ...deps, embed: { ...deps.embed, batcher: refused } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "upstream_permanent", status: 401 });
+    const record = JSON.parse((await download("no-role.error.json")).toString());
+    expect(record).toMatchObject({ id: "no-role", status: "retrying", kind: "upstream_permanent" });
+    expect(record.reason).toMatch(/credentials \(401\)/);
+  });
 });
