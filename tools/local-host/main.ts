@@ -184,8 +184,11 @@ async function main(): Promise<void> {
   for (const listener of queueListeners) listener.start();
   for (const host of blobHosts.values()) await host.start();
 
-  print("Functions:");
-  for (const f of describedFunctions) print(`  ${describeFunction(f)}`);
+  // startHost's caller gets the list in the ready line (npm start prints it in its summary).
+  if (options.verbose) {
+    print("Functions:");
+    for (const f of describedFunctions) print(`  ${describeFunction(f)}`);
+  }
   print(`${READY_PREFIX}${JSON.stringify({ url, port, functions: describedFunctions, streaming: Boolean(proxyUri) })}`);
 
   let stopping = false;
