@@ -180,6 +180,27 @@ describe("caller disconnects", () => {
     expect(entry!.aborted).toBe(true);
   });
 
+  it("aborting a non-streamed completion closes the upstream request too", async () => {
+    // 200 tokens at 20/s: the simulator needs 10 s for the whole answer.
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 10, tokensPerSecond: 20, stdDevRatio: 0 });
+    const controller = new AbortController();
+    const request = client.chat.completions
+      .create({ model: DEPLOYMENT, messages: USER, max_tokens: 200 }, { signal: controller.signal })
+      .catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    controller.abort();
+    expect(await request).toBeInstanceOf(OpenAI.APIUserAbortError);
+    const deadline = Date.now() + 2000;
+    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    while (entries.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    }
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.durationMs).toBeLessThan(1500);
+    expect(entries[0]!.status).toBe(0); // the simulator never answered: the app closed the request
+  });
+
   it("aborting while waiting for the first token closes the upstream request too", async () => {
     await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 3000, stdDevRatio: 0 });
     const controller = new AbortController();
