@@ -82,7 +82,8 @@ async function streamResponse(
     keepAliveAtStart: outcome === "slow",
     describeError: (error) => {
       const answer = describeError(error, secrets);
-      logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);
+      if (answer.error.code === "aborted") logger.info("Chat stream cancelled: the caller disconnected");
+      else logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);
       return answer.body;
     },
     onCancel,

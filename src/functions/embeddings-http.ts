@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { errorResponse } from "../http/error-response.js";
+import { describeError } from "../http/error-response.js";
 import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
@@ -32,11 +32,11 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     );
     return jsonResponse(200, result);
   } catch (error) {
-    const response = errorResponse(error, secrets);
-    const message = (response.jsonBody as { error: { message: string } }).error.message;
-    if (response.status >= 500) logger.error(`Embeddings failed (${response.status}): ${message}`);
-    else logger.warn(`Embeddings refused (${response.status}): ${message}`);
-    return response;
+    const answer = describeError(error, secrets);
+    if (answer.error.code === "aborted") logger.info("Embeddings cancelled: the caller disconnected");
+    else if (answer.status >= 500) logger.error(`Embeddings failed (${answer.status}): ${answer.body.error.message}`);
+    else logger.warn(`Embeddings refused (${answer.status}): ${answer.body.error.message}`);
+    return jsonResponse(answer.status, answer.body, answer.headers);
   }
 }
 
