@@ -260,6 +260,16 @@ describe("redelivery and the status endpoint", () => {
     }
   });
 
+  it("reports an overwritten blob as its new version, never as the old version's result", async () => {
+    const oldEtag = await upload("replaced.wav", makeWav([{ tone: 440, seconds: 4 }]));
+    expect((await waitForFinal("replaced.wav")).source.etag).toBe(oldEtag);
+    const newEtag = await upload("replaced.wav", makeWav([{ tone: 440, seconds: 7 }, { silence: 1 }]));
+    // Whether or not the trigger has picked it up yet, the answer is about the new bytes.
+    expect((await getStatus("replaced.wav")).body.source.etag).toBe(newEtag);
+    const final = await waitForFinal("replaced.wav");
+    expect(final).toMatchObject({ state: "succeeded", source: { etag: newEtag, durationInSeconds: 8 } });
+  });
+
   it("answers 404 for an unknown file and links the outputs of a finished one", async () => {
     const missing = await getStatus("nothing-here.wav");
     expect(missing.status).toBe(404);
