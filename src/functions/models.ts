@@ -1,14 +1,21 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { errorResponse } from "../http/error-response.js";
-import { listModels } from "../http/models-list.js";
+import { findModel, listModels } from "../http/models-list.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
 
-/** GET /api/v1/models: the deployments this app serves, in OpenAI's list shape (no upstream call). */
-export async function models(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+/**
+ * GET /api/v1/models: the deployments this app serves, in OpenAI's list shape; GET /api/v1/models/{model}:
+ * one of them (the `openai` client's `models.retrieve`). No upstream call.
+ */
+export async function models(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    return jsonResponse(200, listModels(getProcessConfig().openai.deployments));
+    const deployments = getProcessConfig().openai.deployments;
+    const id = request.params.model;
+    if (!id) return jsonResponse(200, listModels(deployments));
+    const found = findModel(deployments, id);
+    return jsonResponse(found.status, found.body);
   } catch (error) {
     const response = errorResponse(error);
     createSafeLogger(context).error(`Listing models failed (${response.status})`, error);
@@ -17,7 +24,7 @@ export async function models(_request: HttpRequest, context: InvocationContext):
 }
 
 app.http("models", {
-  route: "v1/models",
+  route: "v1/models/{model?}",
   methods: ["GET"],
   authLevel: getProcessConfig().http.authLevel,
   handler: models,

@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 
 export interface ModelEntry {
   id: string;
@@ -19,4 +20,19 @@ const STARTED_AT = Math.floor(Date.now() / 1000);
 export function listModels(deployments: Config["openai"]["deployments"]): ModelList {
   const ids = [...new Set([deployments.chat, deployments.embeddings, deployments.transcription])];
   return { object: "list", data: ids.map((id) => ({ id, object: "model", created: STARTED_AT, owned_by: "azure-openai" })) };
+}
+
+/** One configured deployment (`GET /models/{model}`), or OpenAI's 404 `model_not_found` body naming those that exist. */
+export function findModel(deployments: Config["openai"]["deployments"], id: string): { status: 200; body: ModelEntry } | { status: 404; body: OpenAIErrorBody } {
+  const models = listModels(deployments).data;
+  const model = models.find((entry) => entry.id === id);
+  if (model) return { status: 200, body: model };
+  const known = models.map((entry) => `'${entry.id}'`).join(", ");
+  return {
+    status: 404,
+    body: openAIErrorBody(`The model '${id}' does not exist here; the configured deployments are ${known}`, "invalid_request_error", {
+      param: "model",
+      code: "model_not_found",
+    }),
+  };
 }

@@ -89,6 +89,15 @@ describe("GET /api/v1/models", () => {
     }
     expect(ids.sort()).toEqual(["gpt-4o-mini", "text-embedding-3-small", "whisper"]);
   });
+
+  it("retrieves one deployment, and answers an unknown one 404 model_not_found", async () => {
+    const model = await client.models.retrieve("gpt-4o-mini");
+    expect(model).toMatchObject({ id: "gpt-4o-mini", object: "model", owned_by: "azure-openai" });
+    const error = await client.models.retrieve("gpt-9").then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).message).toContain("'gpt-4o-mini'");
+  });
 });
 
 describe("auth level", () => {
