@@ -110,6 +110,37 @@ describe("npm start stack, end to end with the real app", () => {
     expect(properties.contentType).toBe("audio/wav");
   });
 
+  it("the send CLI says where results land and reads them back (get, list); it refuses non-JSON for the embeddings queue", async () => {
+    const cli = path.join(root, "dist", "tools", "send", "cli.js");
+    const env = { ...process.env, AzureWebJobsStorage: stack.settings.AzureWebJobsStorage!, FUNCTIONS_URL: stack.functionsUrl, EMBEDDINGS_QUEUE: "embeddings" };
+    const run = (...args: string[]) => execFileAsync(process.execPath, [cli, ...args], { cwd: root, env });
+
+    const enqueued = await run("enqueue", JSON.stringify({ id: "cli-get", input: "read me back" }));
+    expect(enqueued.stdout).toContain("npm run send -- get embeddings/cli-get.json");
+    const document = await eventually(
+      "embeddings/cli-get.json through the CLI",
+      async () => run("get", "embeddings/cli-get.json").then((r) => JSON.parse(r.stdout) as { id: string }, () => undefined),
+      20_000,
+    );
+    expect(document.id).toBe("cli-get");
+
+    const uploaded = await run("upload", "--sample", "--name", "cli get/it's.wav");
+    expect(uploaded.stdout).toContain(`curl '${stack.functionsUrl}/api/transcriptions/cli%20get/it'\\''s.wav'`);
+    expect(uploaded.stdout).toContain(`npm run send -- get 'transcripts/cli get/it'\\''s.wav.txt'`);
+    const text = await eventually(
+      "the transcript through the CLI",
+      async () => run("get", "transcripts/cli get/it's.wav.txt").then((r) => r.stdout, () => undefined),
+      20_000,
+    );
+    expect(text.trim().length).toBeGreaterThan(0);
+    expect((await run("list", "transcripts/cli get/")).stdout).toMatch(/transcripts\/cli get\/it's\.wav\.json\n/);
+
+    const missing = await run("get", "embeddings/never.json").catch((error: { code: number; stderr: string }) => error);
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining("embeddings/never.json does not exist") });
+    const notJson = await run("enqueue", "just text").catch((error: { code: number; stderr: string }) => error);
+    expect(notJson).toMatchObject({ code: 1, stderr: expect.stringContaining("The embeddings queue takes a JSON object") });
+  });
+
   it("blob: an uploaded audio file is transcribed", async () => {
     const blob = await upload(send, { sample: true, container: "audio", name: "e2e/hello.wav", metadata: { source: "e2e" } });
     expect(blob.name).toBe("e2e/hello.wav");

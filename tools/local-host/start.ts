@@ -117,6 +117,10 @@ function printSummary(stack: Stack): void {
     `  # 3. Enqueue an embeddings message -> result in ${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
     `  npm run send -- enqueue '{"id":"doc-1","input":"The quick brown fox"}' --queue ${queue}`,
     "",
+    "  # 4. Read what the app wrote",
+    `  npm run send -- list ${s.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
+    `  npm run send -- get ${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
+    "",
     "Ctrl-C stops everything; data stays in .azurite/ for the next start.",
   ];
   console.log(lines.join("\n"));

@@ -1,22 +1,27 @@
 /**
- * `npm run send -- <command>`: puts work in front of the running app.
+ * `npm run send -- <command>`: puts work in front of the running app, and reads what it wrote.
  *
  *   upload <file> | --sample  [--container audio] [--name NAME] [--metadata k=v]... [--event-grid] [--function NAME]
- *   enqueue <text|json> | --file PATH  [--queue embeddings] [--encoding base64|none]
+ *   enqueue <json> | --file PATH  [--queue embeddings] [--encoding base64|none]
  *   blob-event <container>/<blob> [--function NAME]
+ *   list <container>[/prefix]
+ *   get <container>/<blob>
  *
  * Storage comes from AzureWebJobsStorage (local.settings.json; Azurite by default); the
  * Functions URL from FUNCTIONS_URL or FUNCTIONS_PORT.
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { enqueue, postBlobCreated, upload } from "./commands.js";
+import { download, enqueue, list, postBlobCreated, upload } from "./commands.js";
 import { sendContext } from "./settings.js";
 
 const USAGE = `Usage:
   npm run send -- upload <file> | --sample [--container audio] [--name NAME] [--metadata key=value]... [--event-grid] [--function transcribeAudio]
-  npm run send -- enqueue '<json or text>' | --file PATH [--queue embeddings] [--encoding base64|none]
-  npm run send -- blob-event <container>/<blob> [--function transcribeAudio]`;
+  npm run send -- enqueue '<message>' | --file PATH [--queue embeddings] [--encoding base64|none]
+      (the embeddings queue takes a JSON object: '{"id":"doc-1","input":"text"}', see docs/embeddings.md)
+  npm run send -- blob-event <container>/<blob> [--function transcribeAudio]
+  npm run send -- list <container>[/prefix]        (e.g. list transcripts)
+  npm run send -- get <container>/<blob>           (e.g. get embeddings/doc-1.json)`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -67,6 +72,17 @@ async function main(argv: string[]): Promise<void> {
         await postBlobCreated(ctx, { container, blobName: blob.name, functionName, functionsUrl: ctx.functionsUrl, ...(key ? { key } : {}) });
         console.log(`Posted the Event Grid BlobCreated event to ${ctx.functionsUrl}/runtime/webhooks/blobs (${functionName}).`);
       }
+      if (container === (s.AUDIO_CONTAINER ?? "audio")) {
+        const transcripts = s.TRANSCRIPTS_CONTAINER ?? "transcripts";
+        const route = blob.name.split("/").map(encodeURIComponent).join("/");
+        console.log(
+          [
+            `Transcripts: ${transcripts}/${blob.name}.{json,txt,srt,vtt}, in a few seconds. Follow it:`,
+            `  curl ${shellWord(`${ctx.functionsUrl}/api/transcriptions/${route}`)}`,
+            `  npm run send -- get ${shellWord(`${transcripts}/${blob.name}.txt`)}`,
+          ].join("\n"),
+        );
+      }
       return;
     }
     case "enqueue": {
@@ -75,8 +91,14 @@ async function main(argv: string[]): Promise<void> {
       const encoding = (values.encoding ?? ctx.messageEncoding) as "base64" | "none";
       if (encoding !== "base64" && encoding !== "none") throw new Error('--encoding must be "base64" or "none".');
       const queue = values.queue ?? s.EMBEDDINGS_QUEUE ?? "embeddings";
+      const embeddingsQueue = queue === (s.EMBEDDINGS_QUEUE ?? "embeddings");
+      const document = embeddingsQueue ? embeddingsDocument(text) : undefined;
       const id = await enqueue(ctx, { text, queue, encoding });
       console.log(`Enqueued message ${id} on "${queue}" (${encoding}).`);
+      if (document) {
+        const result = `${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/${typeof document.id === "string" ? document.id : id}.json`;
+        console.log(`Result: ${result} (or .error.json saying why not), in a few seconds. Read it:\n  npm run send -- get ${shellWord(result)}`);
+      }
       return;
     }
     case "blob-event": {
@@ -92,9 +114,50 @@ async function main(argv: string[]): Promise<void> {
       console.log(`The blob webhook accepted the event (${status}).`);
       return;
     }
+    case "list": {
+      if (!argument) throw new Error("list needs <container> or <container>/<prefix>.");
+      const slash = argument.indexOf("/");
+      const container = slash < 0 ? argument : argument.slice(0, slash);
+      const blobs = await list(ctx, container, slash < 0 ? undefined : argument.slice(slash + 1));
+      for (const b of blobs) console.log(`${b.lastModified.toISOString()}  ${String(b.bytes).padStart(10)}  ${container}/${b.name}`);
+      if (blobs.length === 0) console.log(`(no blobs in ${argument})`);
+      return;
+    }
+    case "get": {
+      const slash = argument?.indexOf("/") ?? -1;
+      if (!argument || slash <= 0) throw new Error("get needs <container>/<blob>.");
+      const content = await download(ctx, argument.slice(0, slash), argument.slice(slash + 1));
+      process.stdout.write(content);
+      // Keep the shell prompt off the last line of a text blob shown in a terminal.
+      if (process.stdout.isTTY && content.length > 0 && content[content.length - 1] !== 0x0a) process.stdout.write("\n");
+      return;
+    }
     default:
       throw new Error(`Unknown command "${command}".\n${USAGE}`);
   }
+}
+
+/** A word to paste into a POSIX shell: quoted when it holds anything but safe characters. */
+function shellWord(word: string): string {
+  return /^[\w./@%+=:,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The message as the app's embeddings function reads it.
+ * @throws Error with an example when the text is not a JSON object (the app would only record
+ *   an .error.json for it).
+ */
+function embeddingsDocument(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`The embeddings queue takes a JSON object, e.g. '{"id":"doc-1","input":"${text.slice(0, 40).replace(/["'\\]/g, "")}"}' (docs/embeddings.md). Nothing was enqueued.`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

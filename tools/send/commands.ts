@@ -68,6 +68,41 @@ export async function enqueue(ctx: SendContext, options: EnqueueOptions): Promis
   return sent.messageId;
 }
 
+/**
+ * Reads a blob (a transcript, an embeddings result) as the app wrote it.
+ * @throws Error saying the blob is not there (yet) when it does not exist.
+ */
+export async function download(ctx: SendContext, container: string, name: string): Promise<Buffer> {
+  try {
+    return await ctx.blobs.getContainerClient(container).getBlobClient(name).downloadToBuffer();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      throw new Error(`${container}/${name} does not exist (yet?). See what is there: npm run send -- list ${container}`);
+    }
+    throw error;
+  }
+}
+
+export interface ListedBlob {
+  name: string;
+  bytes: number;
+  lastModified: Date;
+}
+
+/** The blobs of a container, optionally under a name prefix. */
+export async function list(ctx: SendContext, container: string, prefix?: string): Promise<ListedBlob[]> {
+  const found: ListedBlob[] = [];
+  try {
+    for await (const blob of ctx.blobs.getContainerClient(container).listBlobsFlat(prefix ? { prefix } : {})) {
+      found.push({ name: blob.name, bytes: blob.properties.contentLength ?? 0, lastModified: blob.properties.lastModified });
+    }
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) throw new Error(`Container "${container}" does not exist.`);
+    throw error;
+  }
+  return found;
+}
+
 export interface BlobEventOptions {
   container: string;
   blobName: string;
@@ -83,8 +118,9 @@ export interface BlobEventOptions {
  */
 export async function postBlobCreated(ctx: SendContext, options: BlobEventOptions): Promise<number> {
   const blob = ctx.blobs.getContainerClient(options.container).getBlobClient(options.blobName);
-  const properties = await blob.getProperties().catch((error: Error) => {
-    throw new Error(`Blob ${options.container}/${options.blobName} not found (${error.message}); upload it first.`);
+  const properties = await blob.getProperties().catch((error: Error & { statusCode?: number }) => {
+    if (error.statusCode === 404) throw new Error(`Blob ${options.container}/${options.blobName} not found; upload it first.`);
+    throw error;
   });
   const event = {
     id: randomUUID(),
