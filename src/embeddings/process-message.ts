@@ -8,10 +8,12 @@
  * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, and the |
  * |                               | message completed: throttling never spends a delivery, so never poisons |
  * | transient, configuration,     | `{id}.error.json` (status retrying) then throw: the host retries and |
- * | 401/403 (the app refused)     | after maxDequeueCount moves it to `-poison`, where the record says why |
+ * | 401/403/404 (app misconfigured)| after maxDequeueCount moves it to `-poison`, where the record says why |
  *
- * A 401/403 is about the app's identity, not the message (often a role assignment still
- * propagating), so the message is kept for retries and the poison queue instead of completed.
+ * A 401/403 is about the app's identity (often a role assignment still propagating) and a 404
+ * about a deployment missing from the resource, not about the message: the record holds no input
+ * text, so completing the message would lose it. It is kept for retries and the poison queue,
+ * from where it can be replayed once the app is fixed.
  */
 import type { QueueClient } from "@azure/storage-queue";
 import { AppError, classifyError } from "../errors.js";
@@ -47,7 +49,7 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
 
 /**
  * Processes one delivery of an embeddings message.
- * @throws AppError (`transient`, `configuration`, or `upstream_permanent` with status 401/403) when
+ * @throws AppError (`transient`, `configuration`, or `upstream_permanent` with status 401/403/404) when
  *   the message should be retried by the host; a `retrying` error record has been written first,
  *   when storage allowed.
  */
@@ -133,9 +135,12 @@ function errorRecord(
   };
 }
 
-/** Azure OpenAI refused the app's credentials: fixable by granting a role, so never the message's fault. */
+/**
+ * Azure OpenAI refused the app's credentials (fixable by granting a role) or has no such
+ * deployment (fixable in the settings or the resource): never the message's fault.
+ */
 function isAppRefused(error: AppError): boolean {
-  return error.status === 401 || error.status === 403;
+  return error.status === 401 || error.status === 403 || error.status === 404;
 }
 
 function idFromDetails(error: AppError): string | undefined {

@@ -117,14 +117,24 @@ describe("processEmbeddingsMessage", () => {
   });
 
   it("rejects what Azure refuses (upstream_permanent) with a record, without throwing", async () => {
-    // 64 dimensions are fine for text-embedding-3; a deployment that does not exist is a 404.
-    const outcome = await processEmbeddingsMessage(delivery({ id: "gone", input: "x" }), {
+    // Azure answers 400: a refusal of the message itself.
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 400, times: 1 }]);
+    const outcome = await processEmbeddingsMessage(delivery({ id: "refused", input: "x" }), deps);
+    expect(outcome).toMatchObject({ status: "rejected", id: "refused" });
+    const record = JSON.parse((await download("refused.error.json")).toString());
+    expect(record).toMatchObject({ status: "rejected", kind: "upstream_permanent" });
+    expect(record.reason).toMatch(/rejected the request \(400\)/);
+  });
+
+  it("keeps a message whose deployment is missing on the resource (404) for retries and the poison queue", async () => {
+    // A configured deployment that the resource does not have: the app's fault, not the message's.
+    const error = await processEmbeddingsMessage(delivery({ id: "gone", input: "x" }), {
       ...deps,
       embed: { ...deps.embed, deployments: ["no-such-deployment"] },
-    });
-    expect(outcome).toMatchObject({ status: "rejected", id: "gone" });
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "upstream_permanent", status: 404 });
     const record = JSON.parse((await download("gone.error.json")).toString());
-    expect(record).toMatchObject({ status: "rejected", kind: "upstream_permanent" });
+    expect(record).toMatchObject({ id: "gone", status: "retrying", kind: "upstream_permanent" });
     expect(record.reason).toMatch(/404/);
   });
 
