@@ -10,6 +10,11 @@ export interface HostProcessOptions {
   maxRequestBodyBytes?: number;
   hostId: string;
   verbose: boolean;
+  /**
+   * The parent holds the other end of the host's stdin: the host shuts down when it closes (the
+   * parent was killed or crashed), instead of holding its port and polling storage as an orphan.
+   */
+  exitWithParent?: boolean;
 }
 
 /** The host prints this, then JSON `{ url, port, functions, streaming }`, once it serves requests. */

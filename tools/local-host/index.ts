@@ -89,11 +89,13 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     ...(options.maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes: options.maxRequestBodyBytes } : {}),
     hostId: options.hostId ?? env.AzureFunctionsWebHost__hostid ?? defaultHostId(cwd),
     verbose: options.verbose ?? false,
+    exitWithParent: true,
   };
+  // stdin stays open, unused: it closes when this process dies, and the host then exits too.
   const child = spawn(process.execPath, [script, JSON.stringify(processOptions)], {
     cwd,
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = await waitForReady(child, options.onLog, options.readyTimeoutMs ?? 30_000);

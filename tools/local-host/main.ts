@@ -24,6 +24,14 @@ import { resolveStorage, type StorageClients } from "./storage-clients.js";
 const options = JSON.parse(process.argv[2] ?? "{}") as HostProcessOptions;
 const registry = createRegistry();
 
+/** Replaced by the graceful shutdown once the host serves. */
+let shutdown: () => Promise<void> = () => process.exit(0);
+if (options.exitWithParent) {
+  process.stdin.once("end", () => void shutdown());
+  process.stdin.once("error", () => void shutdown());
+  process.stdin.resume();
+}
+
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -192,7 +200,7 @@ async function main(): Promise<void> {
   print(`${READY_PREFIX}${JSON.stringify({ url, port, functions: describedFunctions, streaming: Boolean(proxyUri) })}`);
 
   let stopping = false;
-  const shutdown = async () => {
+  shutdown = async () => {
     if (stopping) return;
     stopping = true;
     server.close();
