@@ -199,9 +199,17 @@ function upstreamBody(error: APIError): UpstreamBody {
   };
 }
 
+/** The innermost useful reason (e.g. ECONNREFUSED) behind fetch's generic "fetch failed". */
 function describeCause(error: Error): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
+  let reason = error.message;
+  let current: unknown = (error as { cause?: unknown }).cause;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof code === "string") return code;
+    if (typeof message === "string" && message) reason = message;
+    current = cause;
+  }
+  return reason;
 }
 
 function isAbortError(error: unknown): boolean {

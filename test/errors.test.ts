@@ -94,7 +94,7 @@ describe("classifyError", () => {
     await new Promise((resolve) => closed.close(resolve));
     const error = await failureOf("anything", `http://127.0.0.1:${port}`);
     expect(error.kind).toBe("transient");
-    expect(error.message).toMatch(/Could not reach Azure OpenAI/);
+    expect(error.message).toMatch(/Could not reach Azure OpenAI \(connection failed: ECONNREFUSED\)/);
   });
 
   it("a timeout is transient", async () => {
