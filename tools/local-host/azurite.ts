@@ -49,7 +49,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   if (options.location) args.push("--location", options.location);
   else args.push("--inMemoryPersistence");
 
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Azurite stops itself (SIGTERM: a clean shutdown that saves its data) when our end of its stdin
+  // closes, that is when this process dies: a killed npm start leaves no Azurite holding 10000-10002.
+  const exitWithParent = 'process.stdin.once("end",()=>process.kill(process.pid,"SIGTERM"));process.stdin.resume();';
+  const child = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(exitWithParent)}`, ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const ports = await waitForPorts(child, options.onLog);
   const blobUrl = `http://127.0.0.1:${ports.blob}/${AZURITE_ACCOUNT}`;
   const queueUrl = `http://127.0.0.1:${ports.queue}/${AZURITE_ACCOUNT}`;

@@ -203,6 +203,9 @@ async function main(): Promise<void> {
   shutdown = async () => {
     if (stopping) return;
     stopping = true;
+    // Bounded, as the parent's stop() is (SIGKILL after 10 s): with storage gone (an orphan whose
+    // npm start was killed with Azurite), stopping the pollers would otherwise wait out SDK retries.
+    setTimeout(() => process.exit(0), 10_000).unref();
     server.close();
     server.closeAllConnections();
     await Promise.all([...queueListeners.map((l) => l.stop()), ...[...blobHosts.values()].map((h) => h.stop())]);
