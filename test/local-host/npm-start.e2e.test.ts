@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { promisify } from "node:util";
@@ -123,6 +123,13 @@ describe("npm start stack, end to end with the real app", () => {
       20_000,
     );
     expect(document.id).toBe("cli-get");
+    // `get ... | head`: the reader going away early ends the CLI quietly (no EPIPE stack trace).
+    const piped = spawn(process.execPath, [cli, "get", "embeddings/cli-get.json"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    piped.stdout.destroy();
+    let pipedErr = "";
+    piped.stderr.on("data", (d: Buffer) => (pipedErr += d.toString()));
+    expect(await new Promise((resolve) => piped.once("close", resolve))).toBe(0);
+    expect(pipedErr).toBe("");
 
     const uploaded = await run("upload", "--sample", "--name", "cli get/it's.wav");
     expect(uploaded.stdout).toContain(`curl '${stack.functionsUrl}/api/transcriptions/cli%20get/it'\\''s.wav'`);

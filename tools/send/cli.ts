@@ -160,6 +160,12 @@ function embeddingsDocument(text: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+// `npm run send -- get ... | head`: a reader that stops early is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
