@@ -55,3 +55,26 @@ function formatArg(arg: unknown): string {
     return String(arg);
   }
 }
+
+/**
+ * A logger for work that outlives its handler, such as a streamed response body: it writes to the
+ * invocation context until `detach()` (call it when the handler returns), then to the console,
+ * which the Functions worker still collects. Logging through a finished invocation's context only
+ * earns a warning from @azure/functions and the line may be dropped.
+ */
+export function createOutlivingLogger(context: Logger, invocationId: string): Logger & { detach(): void } {
+  let target: Logger = context;
+  const prefix = `[${invocationId}]`;
+  return {
+    info: (...args) => target.info(...args),
+    warn: (...args) => target.warn(...args),
+    error: (...args) => target.error(...args),
+    detach() {
+      target = {
+        info: (...args) => console.info(prefix, ...args),
+        warn: (...args) => console.warn(prefix, ...args),
+        error: (...args) => console.error(prefix, ...args),
+      };
+    },
+  };
+}

@@ -7,7 +7,7 @@ import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse, sseHeaders } from "../http/responses.js";
 import { createSseStream } from "../http/sse.js";
-import { createSafeLogger, type Logger } from "../logging.js";
+import { createOutlivingLogger, createSafeLogger, type Logger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 /**
@@ -33,7 +33,9 @@ watchCallerDisconnects();
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const secrets = knownSecrets();
-  const logger = createSafeLogger(context, secrets);
+  // A streamed body keeps logging (usage, errors) after this handler has returned.
+  const invocationLogger = createOutlivingLogger(context, context.invocationId);
+  const logger = createSafeLogger(invocationLogger, secrets);
   // Claimed first, so a caller who hangs up while the body is read is noticed too.
   const callerGone = callerGoneSignal(context.invocationId);
   try {
@@ -52,6 +54,8 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger, secrets);
   } catch (error) {
     return answerError(error, logger, secrets);
+  } finally {
+    invocationLogger.detach();
   }
 }
 
