@@ -27,25 +27,7 @@ describe("npm start stack, end to end with the real app", () => {
   beforeAll(async () => {
     const entry = appEntry(root);
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" (npm test does) before this test.`);
-    const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
-    stack = await startStack({
-      root,
-      settings: effectiveSettings(sample.Values, {}),
-      functionsPort: 0,
-      simulatorPort: 0,
-      azurite: { blobPort: 0, queuePort: 0, tablePort: 0 },
-      useFunc: false,
-      healthTimeoutMs: 45_000,
-      hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
-    });
-    const connection = stack.settings.AzureWebJobsStorage!;
-    send = {
-      settings: stack.settings,
-      blobs: BlobServiceClient.fromConnectionString(connection),
-      queues: QueueServiceClient.fromConnectionString(connection),
-      messageEncoding: "base64",
-      functionsUrl: stack.functionsUrl,
-    };
+    ({ stack, send } = await startLikeNpmStart());
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();
@@ -170,25 +152,7 @@ describe("npm start stack with AUDIO_BLOB_TRIGGER_SOURCE=EventGrid (the Flex Con
   let send: SendContext;
 
   beforeAll(async () => {
-    const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
-    stack = await startStack({
-      root,
-      settings: effectiveSettings({ ...sample.Values, AUDIO_BLOB_TRIGGER_SOURCE: "EventGrid" }, {}),
-      functionsPort: 0,
-      simulatorPort: 0,
-      azurite: { blobPort: 0, queuePort: 0, tablePort: 0 },
-      useFunc: false,
-      healthTimeoutMs: 45_000,
-      hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
-    });
-    const connection = stack.settings.AzureWebJobsStorage!;
-    send = {
-      settings: stack.settings,
-      blobs: BlobServiceClient.fromConnectionString(connection),
-      queues: QueueServiceClient.fromConnectionString(connection),
-      messageEncoding: "base64",
-      functionsUrl: stack.functionsUrl,
-    };
+    ({ stack, send } = await startLikeNpmStart({ AUDIO_BLOB_TRIGGER_SOURCE: "EventGrid" }));
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();
@@ -257,3 +221,30 @@ describe("npm start stack restarted on the same .azurite data", () => {
     }
   }, 90_000);
 });
+
+/**
+ * The stack as `npm start` builds it from the sample settings (plus `overrides`), on free ports,
+ * with a send-CLI context pointed at it.
+ */
+async function startLikeNpmStart(overrides: Record<string, string> = {}): Promise<{ stack: Stack; send: SendContext }> {
+  const sample = JSON.parse(readFileSync(path.join(root, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+  const stack = await startStack({
+    root,
+    settings: effectiveSettings({ ...sample.Values, ...overrides }, {}),
+    functionsPort: 0,
+    simulatorPort: 0,
+    azurite: { blobPort: 0, queuePort: 0, tablePort: 0 },
+    useFunc: false,
+    healthTimeoutMs: 45_000,
+    hostOptions: { blobScanIntervalMs: 300, isolateEnv: true },
+  });
+  const connection = stack.settings.AzureWebJobsStorage!;
+  const send: SendContext = {
+    settings: stack.settings,
+    blobs: BlobServiceClient.fromConnectionString(connection),
+    queues: QueueServiceClient.fromConnectionString(connection),
+    messageEncoding: "base64",
+    functionsUrl: stack.functionsUrl,
+  };
+  return { stack, send };
+}
