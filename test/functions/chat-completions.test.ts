@@ -8,9 +8,10 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHost } from "../../tools/local-host/index.js";
 import { REPO_ROOT } from "../../tools/repo-root.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { type Stack } from "../support/stack.js";
+import { FUNCTION_KEY, startKeyedStack } from "./keyed-stack.js";
 
-const KEY = "test-function-key-0123456789";
+const KEY = FUNCTION_KEY;
 const DEPLOYMENT = "gpt-4o-mini";
 const USER = [{ role: "user" as const, content: "Tell me about the weather in Paris" }];
 
@@ -18,16 +19,7 @@ let stack: Stack;
 let client: OpenAI;
 
 beforeAll(async () => {
-  stack = await startStack({
-    env: { HTTP_MAX_REQUEST_BYTES: "65536" },
-    host: { enforceKeys: true, keys: { default: KEY } },
-  });
-  client = new OpenAI({
-    baseURL: `${stack.host.url}/api/v1`,
-    apiKey: "unused",
-    defaultHeaders: { "x-functions-key": KEY },
-    maxRetries: 0,
-  });
+  ({ stack, client } = await startKeyedStack());
 });
 
 afterAll(async () => {

@@ -6,9 +6,10 @@
 import { createParser } from "eventsource-parser";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../support/stack.js";
+import { type Stack } from "../support/stack.js";
+import { FUNCTION_KEY, startKeyedStack } from "./keyed-stack.js";
 
-const KEY = "test-function-key-0123456789";
+const KEY = FUNCTION_KEY;
 const DEPLOYMENT = "gpt-4o-mini";
 const USER = [{ role: "user" as const, content: "Hello there" }];
 
@@ -16,11 +17,7 @@ let stack: Stack;
 let client: OpenAI;
 
 beforeAll(async () => {
-  stack = await startStack({
-    env: { HTTP_MAX_REQUEST_BYTES: "65536" },
-    host: { enforceKeys: true, keys: { default: KEY } },
-  });
-  client = new OpenAI({ baseURL: `${stack.host.url}/api/v1`, apiKey: "unused", defaultHeaders: { "x-functions-key": KEY }, maxRetries: 0 });
+  ({ stack, client } = await startKeyedStack());
 });
 
 afterAll(async () => {
