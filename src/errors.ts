@@ -17,6 +17,9 @@ import {
   APIUserAbortError,
 } from "openai/error";
 
+/** `code` of failures nothing recognised (most likely a bug in the app). */
+export const UNEXPECTED = "unexpected";
+
 export type FailureKind = "bad_input" | "throttled" | "transient" | "upstream_permanent" | "configuration";
 
 export interface AppErrorOptions {
@@ -120,7 +123,12 @@ export function classifyError(error: unknown): AppError {
       cause: error,
     });
   }
-  return new AppError("transient", `Unexpected error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  // Most likely a bug of ours: retried by queue and blob triggers (it may be a passing condition),
+  // answered 500 over HTTP without the internal message.
+  return new AppError("transient", `Unexpected error: ${error instanceof Error ? error.message : String(error)}`, {
+    code: UNEXPECTED,
+    cause: error,
+  });
 }
 
 interface UpstreamBody {

@@ -7,11 +7,12 @@
  * | bad_input          | 400    | 413 when the body is over HTTP_MAX_REQUEST_BYTES                   |
  * | throttled          | 429    | `Retry-After` (seconds) and `retry-after-ms` from Azure's answer   |
  * | transient          | 502    | Azure answered 408/409/5xx; 503 when it could not be reached/timed out |
+ * |                    | 500    | nothing recognised the failure (a bug): no internal details leak  |
  * | upstream_permanent | 400    | Azure rejected the request itself (incl. content_filter + results) |
  * |                    | 502    | Azure refused the app (401/403: role assignment) or lacks the deployment (404) |
  * | configuration      | 500    | the message lists the settings to fix (never their values)         |
  */
-import { classifyError, type AppError } from "../errors.js";
+import { classifyError, UNEXPECTED, type AppError } from "../errors.js";
 import { redactSecrets } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 import { jsonResponse, type JsonResponse } from "./responses.js";
@@ -64,6 +65,17 @@ function describeClassified(error: AppError): ErrorAnswer {
       };
     }
     case "transient": {
+      if (error.code === UNEXPECTED) {
+        // A bug of ours: the caller learns nothing of the internals; the log has the stack.
+        return {
+          status: 500,
+          headers,
+          body: openAIErrorBody("The app failed unexpectedly; the failure is logged. Try again, and report it if it persists.", "server_error", {
+            code: "internal_error",
+          }),
+          error,
+        };
+      }
       // An answer from Azure (5xx, 408, 409) is a bad gateway; no answer at all means unavailable.
       const status = error.status !== undefined ? 502 : 503;
       return {

@@ -70,4 +70,11 @@ describe("describeError", () => {
     expect(response.headers["content-type"]).toBe("application/json");
     expect(response.headers["cache-control"]).toBe("no-store");
   });
+
+  it("answers a failure nothing recognises (a bug) with 500 and no internal details", () => {
+    const answer = describeError(new TypeError("Cannot read properties of undefined (reading 'secretField')"));
+    expect(answer.status).toBe(500);
+    expect(answer.body.error).toMatchObject({ type: "server_error", code: "internal_error" });
+    expect(answer.body.error.message).not.toMatch(/secretField|undefined/);
+  });
 });
