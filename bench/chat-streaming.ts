@@ -1,20 +1,24 @@
 /**
  * Streamed chat through the function vs. the simulator called directly, in the same run with the
  * same streams: added time to first byte (p50/p99) at 100 concurrent streams, how closely chunk
- * arrivals follow the upstream's pacing (no buffering), and memory per open stream in the app's
- * process. Direct and through-the-function rounds alternate so machine drift affects both alike.
+ * arrivals follow the upstream's pacing (no buffering), the host process's CPU per stream and
+ * memory per open stream. A third arm streams from a do-nothing function through the same local
+ * host, so the share of the local host (which stands in for the Functions host) and the
+ * @azure/functions library is visible next to the app's. The rounds rotate so machine drift
+ * affects every arm alike. The simulator runs in a process of its own.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createParser } from "eventsource-parser";
 import { startAzurite } from "../tools/local-host/azurite.js";
-import { startHost } from "../tools/local-host/index.js";
+import { startHost, type LocalHost } from "../tools/local-host/index.js";
 import { REPO_ROOT } from "../tools/repo-root.js";
 import { start as startSimulator } from "../tools/simulator/index.js";
 import { openChatStream } from "../src/chat/chat-service.js";
 import { loadConfig } from "../src/config.js";
 import { createSseStream } from "../src/http/sse.js";
 import { createOpenAIClient } from "../src/openai/client.js";
+import { startSimulatorProcess } from "./simulator-process.js";
 import { alternate, percentile, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
 
 const DEPLOYMENT = "gpt-4o-mini";
@@ -33,8 +37,10 @@ interface StreamTiming {
 
 interface RoundResult {
   streams: StreamTiming[];
-  /** RSS of the app's process while every stream was open (only through the function). */
+  /** RSS of the host process while every stream was open (hosts only). */
   peakRssInBytes?: number;
+  /** CPU time of the host process (the app runs inside it) per stream (hosts only). */
+  hostCpuMsPerStream?: number;
 }
 
 export interface ChatStreamingOptions {
@@ -70,153 +76,208 @@ async function timeStream(url: string, headers: Record<string, string>, body: un
   return timing;
 }
 
-/** The app's process: the local host's child of this process (the app runs inside it). */
-function hostPid(): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== process.pid) continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (cmdline.includes("local-host")) return Number(entry);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return undefined;
-}
-
 function rssInBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
   return kib * 1024;
 }
 
+/** User + system CPU time of a process so far, in ms (from /proc, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** One way of serving the streams: the simulator itself, or a local host (the app, or the floor). */
+interface Arm {
+  name: string;
+  open: () => Promise<StreamTiming>;
+  host?: LocalHost;
+  results: RoundResult[];
+}
+
 /**
- * Runs the comparison and returns the figures.
+ * Runs the comparison and returns the figures: the simulator called directly, the app through
+ * the local host, and a do-nothing streaming function through the same local host (the floor:
+ * what the host stand-in and the @azure/functions library cost before any app code runs).
  * @throws Error when a part of the stack fails to start or a stream is answered with an error.
  */
 export async function measureChatStreaming(options: ChatStreamingOptions): Promise<Figure[]> {
   const azurite = await startAzurite();
-  const simulator = await startSimulator({ journalBodies: false });
-  await simulator.control.updateDeployment(DEPLOYMENT, {
-    tpm: null,
-    rpm: null,
-    latency: { timeToFirstTokenMs: TIME_TO_FIRST_TOKEN_MS, tokensPerSecond: TOKENS_PER_SECOND, stdDevRatio: 0 },
-  });
-  const host = await startHost({
-    entry: path.join(REPO_ROOT, "dist/src/index.js"),
-    cwd: REPO_ROOT,
-    port: 0,
-    isolateEnv: true,
-    env: {
-      AzureWebJobsStorage: azurite.connectionString,
-      AZURE_OPENAI_ENDPOINT: simulator.url,
-      IDENTITY_ENDPOINT: simulator.identity.endpoint,
-      IDENTITY_HEADER: simulator.identity.header,
-      FUNCTIONS_WORKER_RUNTIME: "node",
-      HTTP_AUTH_LEVEL: "anonymous",
-      ...(options.auth === "key" ? { AZURE_OPENAI_API_KEY: simulator.apiKey } : {}),
-    },
-  });
+  const simulator = await startSimulatorProcess();
+  const hosts: LocalHost[] = [];
   try {
-    const pid = hostPid();
-    const messages = [{ role: "user", content: "Write a short poem about the sea" }];
-    const direct = () =>
-      timeStream(`${simulator.url}/openai/v1/chat/completions`, { "api-key": simulator.apiKey }, {
-        model: DEPLOYMENT,
-        messages,
-        max_tokens: options.maxTokens,
-        stream: true,
-        stream_options: { include_usage: true }, // the app always asks for it too
-      });
-    const viaFunction = () =>
-      timeStream(`${host.url}/api/v1/chat/completions`, {}, { messages, max_tokens: options.maxTokens, stream: true });
+    await simulator.control.updateDeployment(DEPLOYMENT, {
+      tpm: null,
+      rpm: null,
+      latency: { timeToFirstTokenMs: TIME_TO_FIRST_TOKEN_MS, tokensPerSecond: TOKENS_PER_SECOND, stdDevRatio: 0 },
+    });
+    const hostOptions = (entry: string, env: Record<string, string>) => ({
+      entry: path.join(REPO_ROOT, entry),
+      cwd: REPO_ROOT,
+      port: 0,
+      isolateEnv: true,
+      env: { AzureWebJobsStorage: azurite.connectionString, FUNCTIONS_WORKER_RUNTIME: "node", ...env },
+    });
+    const appHost = await startHost(
+      hostOptions("dist/src/index.js", {
+        AZURE_OPENAI_ENDPOINT: simulator.url,
+        IDENTITY_ENDPOINT: simulator.identity.endpoint,
+        IDENTITY_HEADER: simulator.identity.header,
+        HTTP_AUTH_LEVEL: "anonymous",
+        ...(options.auth === "key" ? { AZURE_OPENAI_API_KEY: simulator.apiKey } : {}),
+      }),
+    );
+    hosts.push(appHost);
+    const floorHost = await startHost(
+      hostOptions("dist/bench/fixtures/streaming-floor.js", {
+        FLOOR_TIME_TO_FIRST_TOKEN_MS: String(TIME_TO_FIRST_TOKEN_MS),
+        FLOOR_TOKEN_GAP_MS: String(TOKEN_GAP_MS),
+      }),
+    );
+    hosts.push(floorHost);
 
-    // Warm up both paths (token acquisition, JIT, connection pools) before measuring.
-    await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => direct()));
-    await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => viaFunction()));
-    const idleRss = pid ? rssInBytes(pid) : undefined;
+    const messages = [{ role: "user", content: "Write a short poem about the sea" }];
+    const viaHost = (host: LocalHost) => () =>
+      timeStream(`${host.url}/api/v1/chat/completions`, {}, { messages, max_tokens: options.maxTokens, stream: true });
+    const direct: Arm = {
+      name: "direct",
+      open: () =>
+        timeStream(`${simulator.url}/openai/v1/chat/completions`, { "api-key": simulator.apiKey }, {
+          model: DEPLOYMENT,
+          messages,
+          max_tokens: options.maxTokens,
+          stream: true,
+          stream_options: { include_usage: true }, // the app always asks for it too
+        }),
+      results: [],
+    };
+    const app: Arm = { name: "function", open: viaHost(appHost), host: appHost, results: [] };
+    const floor: Arm = { name: "floor", open: viaHost(floorHost), host: floorHost, results: [] };
+    const arms = [direct, app, floor];
+
+    // Warm up every path (token acquisition, JIT, connection pools) before measuring.
+    for (const arm of arms) await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => arm.open()));
+    const idleRss = rssInBytes(appHost.pid);
 
     // Steady concurrency, not a thundering herd: `streams` lanes each run streams back to back,
     // the lanes' starts spread over one stream's duration, so about `streams` are open at any
     // moment and each new stream starts while the others are mid-flight (as in production).
     const streamDurationMs = TIME_TO_FIRST_TOKEN_MS + options.maxTokens * TOKEN_GAP_MS;
-    const runRound = async (open: () => Promise<StreamTiming>, sampleRss: boolean): Promise<RoundResult> => {
+    const runRound = async (arm: Arm): Promise<RoundResult> => {
+      const pid = arm.host?.pid;
       let peakRssInBytes: number | undefined;
-      // Sample the app's memory once every lane is running.
-      const sampler = sampleRss && pid ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
+      // Sample the host's memory once every lane is running.
+      const sampler = pid ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
+      const cpuBefore = pid ? cpuMs(pid) : 0;
       const lanes = await Promise.all(
         Array.from({ length: options.streams }, async (_, lane) => {
           await sleep((lane * streamDurationMs) / options.streams);
           const timings: StreamTiming[] = [];
-          for (let i = 0; i < options.streamsPerLane; i++) timings.push(await open());
+          for (let i = 0; i < options.streamsPerLane; i++) timings.push(await arm.open());
           return timings;
         }),
       );
       clearTimeout(sampler);
+      const opened = options.streams * options.streamsPerLane;
       // The first stream of each lane starts before full concurrency is reached: not counted.
       const streams = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));
-      return { streams, ...(peakRssInBytes !== undefined ? { peakRssInBytes } : {}) };
+      return {
+        streams,
+        ...(peakRssInBytes !== undefined ? { peakRssInBytes } : {}),
+        ...(pid ? { hostCpuMsPerStream: (cpuMs(pid) - cpuBefore) / opened } : {}),
+      };
     };
     options.log(
-      `chat-streaming: ${options.rounds} alternating rounds; ${options.streams} concurrent streams, ` +
+      `chat-streaming: ${options.rounds} rounds of direct / function / floor in rotating order; ${options.streams} concurrent streams, ` +
         `${options.streamsPerLane} after one another on each, ${options.maxTokens} tokens each ${TOKEN_GAP_MS} ms apart`,
     );
-    const { a: directRounds, b: functionRounds } = await alternate(options.rounds, () => runRound(direct, false), () => runRound(viaFunction, true));
+    for (let round = 0; round < options.rounds; round++) {
+      // Rotate the order so no arm always runs first (or last) on a warmer or busier machine.
+      for (let i = 0; i < arms.length; i++) {
+        const arm = arms[(round + i) % arms.length]!;
+        arm.results.push(await runRound(arm));
+      }
+    }
 
-    const directStreams = directRounds.flatMap((r) => r.streams);
-    const functionStreams = functionRounds.flatMap((r) => r.streams);
-    const ttfb = (streams: StreamTiming[]) => streams.map((s) => s.content[0] ?? Number.NaN);
-    const directTtfb = ttfb(directStreams);
-    const functionTtfb = ttfb(functionStreams);
-    const added50 = percentile(functionTtfb, 50) - percentile(directTtfb, 50);
-    const added99 = percentile(functionTtfb, 99) - percentile(directTtfb, 99);
-
+    const streamsOf = (arm: Arm) => arm.results.flatMap((r) => r.streams);
+    const ttft = (arm: Arm) => streamsOf(arm).map((s) => s.content[0] ?? Number.NaN);
     // Pacing: each content chunk's arrival after the stream's first one, against the upstream schedule.
-    const lateness = (streams: StreamTiming[]) =>
-      streams.flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
-    const directLate = lateness(directStreams);
-    const functionLate = lateness(functionStreams);
-    const chunksPerStream = percentile(functionStreams.map((s) => s.content.length), 50);
+    const lateness = (arm: Arm) =>
+      streamsOf(arm).flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
+    const added = (arm: Arm, p: number) => percentile(ttft(arm), p) - percentile(ttft(direct), p);
+    const addedLateness = (arm: Arm) => percentile(lateness(arm), 99) - percentile(lateness(direct), 99);
+    const hostCpu = (arm: Arm) => percentile(arm.results.map((r) => r.hostCpuMsPerStream ?? Number.NaN), 50);
+    const chunksPerStream = percentile(streamsOf(app).map((s) => s.content.length), 50);
 
     const figures: Figure[] = [
       {
         name: `added time to first token, p50 (${options.streams} streams)`,
-        value: round(added50, 2),
+        value: round(added(app, 50), 2),
         unit: "ms",
-        baseline: { name: "direct p50", value: round(percentile(directTtfb, 50)) },
-        ratio: round(percentile(functionTtfb, 50) / percentile(directTtfb, 50), 3),
+        baseline: { name: "direct p50", value: round(percentile(ttft(direct), 50)) },
+        ratio: round(percentile(ttft(app), 50) / percentile(ttft(direct), 50), 3),
         ratioMeaning: "function / direct",
-        spread: spreadOf(functionTtfb, "ms") + " (function)",
+        spread: `${spreadOf(ttft(app), "ms")} (function)`,
         target: "<= 2 ms",
-        pass: added50 <= 2,
+        pass: added(app, 50) <= 2,
       },
       {
         name: `added time to first token, p99 (${options.streams} streams)`,
-        value: round(added99, 2),
+        value: round(added(app, 99), 2),
         unit: "ms",
-        baseline: { name: "direct p99", value: round(percentile(directTtfb, 99)) },
-        ratio: round(percentile(functionTtfb, 99) / percentile(directTtfb, 99), 3),
+        baseline: { name: "direct p99", value: round(percentile(ttft(direct), 99)) },
+        ratio: round(percentile(ttft(app), 99) / percentile(ttft(direct), 99), 3),
         ratioMeaning: "function / direct",
         target: "<= 10 ms",
-        pass: added99 <= 10,
+        pass: added(app, 99) <= 10,
       },
       {
         name: "chunk arrival vs upstream pacing, p99 deviation",
-        value: round(percentile(functionLate, 99), 2),
+        value: round(percentile(lateness(app), 99), 2),
         unit: "ms",
-        baseline: { name: "direct p99 deviation", value: round(percentile(directLate, 99), 2) },
-        ratio: round(percentile(functionLate, 99) - percentile(directLate, 99), 2),
+        baseline: { name: "direct p99 deviation", value: round(percentile(lateness(direct), 99), 2) },
+        ratio: round(addedLateness(app), 2),
         ratioMeaning: "ms added by the function",
-        spread: `p50 ${round(percentile(functionLate, 50), 2)} ms, ${chunksPerStream} chunks/stream, ${TOKEN_GAP_MS} ms apart`,
+        spread: `p50 ${round(percentile(lateness(app), 50), 2)} ms, ${chunksPerStream} chunks/stream, ${TOKEN_GAP_MS} ms apart`,
         target: "within 5 ms of direct",
-        pass: percentile(functionLate, 99) - percentile(directLate, 99) <= 5,
+        pass: addedLateness(app) <= 5,
+      },
+      // The floor: the same three measures for a function that does nothing. What it adds is the
+      // local host's and the library's share; the app cannot go below it on this machine.
+      {
+        name: `host floor: added time to first token, p50 (${options.streams} streams, do-nothing function)`,
+        value: round(added(floor, 50), 2),
+        unit: "ms",
+        baseline: { name: "direct p50", value: round(percentile(ttft(direct), 50)) },
+      },
+      {
+        name: `host floor: added time to first token, p99 (${options.streams} streams, do-nothing function)`,
+        value: round(added(floor, 99), 2),
+        unit: "ms",
+        baseline: { name: "direct p99", value: round(percentile(ttft(direct), 99)) },
+      },
+      {
+        name: "host floor: chunk arrival vs upstream pacing, p99 deviation (do-nothing function)",
+        value: round(percentile(lateness(floor), 99), 2),
+        unit: "ms",
+        baseline: { name: "direct p99 deviation", value: round(percentile(lateness(direct), 99), 2) },
+        ratio: round(addedLateness(floor), 2),
+        ratioMeaning: "ms added by the host alone",
+      },
+      {
+        name: "host process CPU per stream (host + library + app)",
+        value: round(hostCpu(app), 2),
+        unit: "ms",
+        baseline: { name: "do-nothing function", value: round(hostCpu(floor), 2) },
+        ratio: round(hostCpu(app) - hostCpu(floor), 2),
+        ratioMeaning: "ms of CPU the app adds per stream",
+        spread: `${options.maxTokens} tokens per stream; the local host, the library's proxy and the app share one process`,
       },
     ];
-    const peaks = functionRounds.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
-    if (idleRss !== undefined && peaks.length > 0) {
+    const peaks = app.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
+    if (peaks.length > 0) {
       const perStream = (percentile(peaks, 50) - idleRss) / options.streams;
       figures.push({
         name: "app memory per open stream",
@@ -228,7 +289,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     for (const f of figures) options.log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}`);
     return figures;
   } finally {
-    await host.stop().catch(() => undefined);
+    await Promise.allSettled(hosts.map((host) => host.stop()));
     await Promise.allSettled([simulator.stop(), azurite.stop()]);
   }
 }

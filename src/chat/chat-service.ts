@@ -83,8 +83,10 @@ export async function openChatStream(
   const { data: upstream, response } = opened;
   return (async function* () {
     let usage: CompletionUsage | undefined;
+    let finished = false;
     try {
       yield* forwardableChunks(upstream, { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
+      finished = true;
     } catch (error) {
       throw describeBrokenStream(error);
     } finally {
@@ -97,8 +99,9 @@ export async function openChatStream(
         completionTokens: usage?.completion_tokens,
         requestId: upstreamRequestId(response.headers),
       });
-      // Breaking out early (the caller left) must close the upstream response too.
-      if (!signal.aborted) upstream.controller.abort();
+      // Breaking out early (the caller left) must close the upstream response too. A stream read
+      // to its end has released its connection already; aborting it then costs CPU for nothing.
+      if (!finished && !signal.aborted) upstream.controller.abort();
     }
   })();
 }

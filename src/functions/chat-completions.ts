@@ -79,9 +79,14 @@ async function streamResponse(
     clearTimeout(timer);
   }
   const body = createSseStream({
-    events: (async function* () {
-      yield* await opening;
-    })(),
+    // Usually Azure has answered by now: its chunks are passed on as they are. Otherwise the
+    // stream starts with a keep-alive and waits for them.
+    events:
+      outcome === "slow"
+        ? (async function* () {
+            yield* await opening;
+          })()
+        : outcome,
     keepAliveInMs: SSE_KEEP_ALIVE_IN_MS,
     keepAliveAtStart: outcome === "slow",
     describeError: (error) => {

@@ -51,13 +51,17 @@ export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
+      // One timer per stream, pushed back on every event (refresh() re-arms it without a new timer).
       const armKeepAlive = () => {
         if (options.keepAliveInMs <= 0) return;
-        clearTimeout(keepAliveTimer);
-        keepAliveTimer = setTimeout(() => {
+        if (keepAliveTimer) {
+          keepAliveTimer.refresh();
+          return;
+        }
+        keepAliveTimer = setTimeout(function sendKeepAlive() {
           if (cancelled || ended) return;
           controller.enqueue(SSE_KEEP_ALIVE);
-          armKeepAlive();
+          keepAliveTimer?.refresh();
         }, options.keepAliveInMs);
       };
       // Pump in the background: start() must return so the response (headers) can go out now.

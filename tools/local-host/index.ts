@@ -52,6 +52,8 @@ export interface LocalHost {
   url: string;
   port: number;
   functions: HostFunctionInfo[];
+  /** The host process (which runs the app too), e.g. to read its CPU time and memory. */
+  pid: number;
   /** Graceful stop (SIGTERM): running messages finish or reappear after their lease. */
   stop(): Promise<void>;
   /** SIGKILL, for "host killed mid-job" tests. */
@@ -103,6 +105,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     url: ready.url,
     port: ready.port,
     functions: ready.functions,
+    pid: child.pid!,
     exited,
     stop: () => endChild(child, "SIGTERM", exited),
     kill: () => endChild(child, "SIGKILL", exited),
