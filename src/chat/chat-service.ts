@@ -21,6 +21,7 @@ import type { ChatRequest } from "../http/chat-request.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { forwardableChunks } from "./azure-chunks.js";
+import { readChatChunks } from "./upstream-chunks.js";
 
 export interface ChatDependencies {
   client: OpenAI;
@@ -73,20 +74,19 @@ export async function openChatStream(
     // Always asked for, so every call's tokens are logged; dropped again unless the caller asked.
     stream_options: { include_usage: true },
   } as ChatCompletionCreateParamsStreaming;
-  let opened;
+  let response: Response;
   try {
-    opened = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).withResponse();
+    // The raw response: its body is read by readChatChunks (see there why).
+    response = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).asResponse();
   } catch (error) {
     logFailedCall(deps, request, started, error);
     throw error;
   }
-  const { data: upstream, response } = opened;
   return (async function* () {
     let usage: CompletionUsage | undefined;
-    let finished = false;
     try {
-      yield* forwardableChunks(upstream, { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
-      finished = true;
+      // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
+      yield* forwardableChunks(readChatChunks(response, signal), { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
     } catch (error) {
       throw describeBrokenStream(error);
     } finally {
@@ -99,9 +99,6 @@ export async function openChatStream(
         completionTokens: usage?.completion_tokens,
         requestId: upstreamRequestId(response.headers),
       });
-      // Breaking out early (the caller left) must close the upstream response too. A stream read
-      // to its end has released its connection already; aborting it then costs CPU for nothing.
-      if (!finished && !signal.aborted) upstream.controller.abort();
     }
   })();
 }

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { APIError } from "openai/error";
+import { readChatChunks } from "../../src/chat/upstream-chunks.js";
+
+const encoder = new TextEncoder();
+const chunk = (content: string) => ({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
+
+/** A response whose body arrives in exactly these pieces; `cancelled` records a cancel. */
+function responseOf(pieces: string[]): { response: Response; cancelled: () => boolean } {
+  let cancelled = false;
+  let index = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (index < pieces.length) controller.enqueue(encoder.encode(pieces[index++]!));
+      else controller.close();
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return { response: new Response(body, { headers: { "content-type": "text/event-stream" } }), cancelled: () => cancelled };
+}
+
+async function contents(response: Response, signal = new AbortController().signal): Promise<string[]> {
+  const out: string[] = [];
+  for await (const c of readChatChunks(response, signal)) out.push(c.choices[0]?.delta.content ?? "");
+  return out;
+}
+
+describe("readChatChunks", () => {
+  it("yields every chunk, whether reads split an event or hold several, and stops at [DONE]", async () => {
+    const all = event(chunk("He")) + event(chunk("llo")) + event(chunk("!")) + "data: [DONE]\n\n";
+    const split = [all.slice(0, 7), all.slice(7, 60), all.slice(60)];
+    expect(await contents(responseOf(split).response)).toEqual(["He", "llo", "!"]);
+    expect(await contents(responseOf([all]).response)).toEqual(["He", "llo", "!"]);
+  });
+
+  it("ignores comments and anything after [DONE], and reads the body to its end (no cancel)", async () => {
+    const { response, cancelled } = responseOf([": keep-alive\n\n", event(chunk("a")), "data: [DONE]\n\n", event(chunk("late"))]);
+    expect(await contents(response)).toEqual(["a"]);
+    expect(cancelled()).toBe(false);
+  });
+
+  it("sends the chunks before an error event, then throws Azure's error as the client does", async () => {
+    const error = { message: "The server had an error", type: "server_error", code: "server_error" };
+    const { response } = responseOf([event(chunk("Hel")) + event({ error }) + event(chunk("never"))]);
+    const received: string[] = [];
+    const failure = await (async () => {
+      for await (const c of readChatChunks(response, new AbortController().signal)) received.push(c.choices[0]!.delta.content!);
+    })().then(() => undefined, (e: unknown) => e);
+    expect(received).toEqual(["Hel"]);
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).status).toBeUndefined();
+    expect((failure as APIError).error).toEqual(error);
+  });
+
+  it("throws on a data line that is not JSON, after the chunks before it", async () => {
+    const received: string[] = [];
+    const failure = await (async () => {
+      for await (const c of readChatChunks(responseOf([event(chunk("ok")), "data: {oops\n\n"]).response, new AbortController().signal)) {
+        received.push(c.choices[0]!.delta.content!);
+      }
+    })().then(() => undefined, (e: unknown) => e);
+    expect(received).toEqual(["ok"]);
+    expect(failure).toBeInstanceOf(SyntaxError);
+  });
+
+  it("cancels the upstream body when the consumer stops early", async () => {
+    const { response, cancelled } = responseOf([event(chunk("a")), event(chunk("b")), event(chunk("c"))]);
+    for await (const _ of readChatChunks(response, new AbortController().signal)) break;
+    expect(cancelled()).toBe(true);
+  });
+
+  it("ends quietly when the caller's signal aborted the body", async () => {
+    const abort = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(event(chunk("a"))));
+        abort.signal.addEventListener("abort", () => controller.error(new DOMException("aborted", "AbortError")));
+      },
+    });
+    const received: string[] = [];
+    for await (const c of readChatChunks(new Response(body), abort.signal)) {
+      received.push(c.choices[0]!.delta.content!);
+      abort.abort();
+    }
+    expect(received).toEqual(["a"]);
+  });
+
+  it("throws when the body breaks midway and nobody aborted", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(event(chunk("a"))));
+        setTimeout(() => controller.error(new TypeError("terminated")), 5);
+      },
+    });
+    await expect(contents(new Response(body))).rejects.toThrow("terminated");
+  });
+});
