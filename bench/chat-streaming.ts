@@ -295,7 +295,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
         baseline: { name: "do-nothing function", value: round(hostCpu(floor), 2) },
         ratio: round(hostCpu(app) - hostCpu(floor), 2),
         ratioMeaning: "ms of CPU the app adds per stream",
-        spread: `${options.maxTokens} tokens per stream; the local host, the library's proxy and the app share one process`,
+        spread: `${options.maxTokens} tokens per stream; one process: the local host's front door (own thread), the library's proxy and the app`,
       },
     ];
     const peaks = app.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);

@@ -1,31 +1,49 @@
+/**
+ * The host's HTTP front door: routing, function keys, limits, then the invocation through
+ * `FrontInvoker` (the main thread runs the app). It runs in a worker thread of its own
+ * (http-front-thread.ts), as the Functions host is a process of its own on Azure, so relaying
+ * bytes to and from clients never takes the app's event loop.
+ */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { Transform } from "node:stream";
-import { makeBodyCancellable } from "./cancellable-body.js";
-import type { CoreRegistry, RegisteredFunction } from "./core-api.js";
 import { isAuthorized, type KeyPolicy } from "./function-keys.js";
+import type { BufferedAnswer, HttpRouteInfo } from "./http-front-protocol.js";
 import type { HostConfig } from "./host-config.js";
 import { compileRoute, matchRoute, type CompiledRoute } from "./http-routes.js";
-import { invokeFunction, rpcJson, rpcString, type InvocationLogger } from "./invoke.js";
-import type { ProxyTracker } from "./proxy-tracker.js";
+import { rpcJson, rpcString } from "./invoke.js";
 import type { RpcHttpData, RpcTypedData } from "./rpc-types.js";
 
 export interface HttpRoute {
-  fn: RegisteredFunction;
-  triggerName: string;
+  info: HttpRouteInfo;
   route: CompiledRoute;
   methods: Set<string>;
-  authLevel: string;
+}
+
+export interface InvocationRequest {
+  invocationId: string;
+  route: HttpRouteInfo;
+  http: RpcHttpData;
+  triggerMetadata: Record<string, RpcTypedData>;
+}
+
+/** Runs invocations for the front door (on the main thread, where the app lives). */
+export interface FrontInvoker {
+  /** The request itself travels to the library's proxy; resolves with whether the invocation succeeded. */
+  invokeStreaming(request: InvocationRequest): Promise<boolean>;
+  /** The client went away mid-response: cancel the handler's response stream. */
+  cancel(invocationId: string, reason: string): void;
+  /** The body travels in `http.body`; resolves with the response (null: none) or rejects when the invocation failed. */
+  invokeBuffered(request: InvocationRequest): Promise<BufferedAnswer | null>;
 }
 
 export interface HttpFrontDeps {
-  registry: CoreRegistry;
+  routes: HttpRouteInfo[];
   config: HostConfig;
   keys: KeyPolicy;
-  /** The library's HTTP proxy (enableHttpStream); undefined means bodies travel in the RPC message. */
+  /** The library's HTTP proxy (enableHttpStream); undefined means bodies travel in the invocation. */
   proxyUri: string | undefined;
-  proxyTracker: ProxyTracker | undefined;
-  log: InvocationLogger;
+  invoker: FrontInvoker;
   hostLog: (message: string) => void;
   /** Host runtime endpoints (`/runtime/webhooks/...`, `/admin/...`); return false when not handled. */
   runtimeEndpoints: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -33,23 +51,9 @@ export interface HttpFrontDeps {
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"]);
 
-/** Collects the HTTP-triggered functions and their compiled routes, most specific first. */
-export function collectHttpRoutes(registry: CoreRegistry): HttpRoute[] {
-  const routes: HttpRoute[] = [];
-  for (const fn of registry.functions.values()) {
-    for (const [triggerName, binding] of Object.entries(fn.metadata.bindings)) {
-      if (binding.type?.toLowerCase() !== "httptrigger") continue;
-      const template = typeof binding.route === "string" && binding.route !== "" ? binding.route : fn.metadata.name;
-      const methods = Array.isArray(binding.methods) ? binding.methods.map((m) => String(m).toUpperCase()) : [];
-      routes.push({
-        fn,
-        triggerName,
-        route: compileRoute(template),
-        methods: new Set(methods),
-        authLevel: typeof binding.authLevel === "string" ? binding.authLevel : "anonymous",
-      });
-    }
-  }
+/** Compiles the routes, most specific first. */
+function compileRoutes(infos: HttpRouteInfo[]): HttpRoute[] {
+  const routes = infos.map((info) => ({ info, route: compileRoute(info.template), methods: new Set(info.methods) }));
   // Literal segments win over parameters, parameters over catch-alls (ASP.NET route precedence).
   const rank = (r: HttpRoute) =>
     r.route.segments.map((s) => (s.kind === "literal" ? "0" : s.catchAll ? "2" : "1")).join("") + "9";
@@ -57,8 +61,8 @@ export function collectHttpRoutes(registry: CoreRegistry): HttpRoute[] {
 }
 
 /** Builds the front-door request handler: routing, keys, body cap, then the invocation. */
-export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestListener; routes: HttpRoute[] } {
-  const routes = collectHttpRoutes(deps.registry);
+export function createHttpFront(deps: HttpFrontDeps): http.RequestListener {
+  const routes = compileRoutes(deps.routes);
   const prefix = deps.config.http.routePrefix;
   let outstanding = 0;
   const concurrency = createSemaphore(deps.config.http.maxConcurrentRequests ?? Infinity);
@@ -84,7 +88,7 @@ export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestLis
       if (!matched) return sendText(res, 404, "Not Found");
 
       const suppliedKey = headerValue(req, "x-functions-key") ?? url.searchParams.get("code") ?? undefined;
-      if (!isAuthorized(deps.keys, matched.route.authLevel, matched.route.fn.metadata.name, suppliedKey)) {
+      if (!isAuthorized(deps.keys, matched.route.info.authLevel, matched.route.info.functionName, suppliedKey)) {
         return sendText(res, 401, "Unauthorized: pass a function key in the x-functions-key header or the code query parameter.");
       }
       // host.json maxOutstandingRequests: beyond it the host answers 429 at once.
@@ -114,7 +118,7 @@ export function createHttpFront(deps: HttpFrontDeps): { handler: http.RequestLis
       else res.destroy();
     });
   };
-  return { handler, routes };
+  return handler;
 }
 
 function stripPrefix(path: string, prefix: string): string | undefined {
@@ -171,7 +175,6 @@ async function invokeStreaming(
 
   const proxyReq = http.request(new URL(req.url ?? "/", deps.proxyUri), { method: req.method, headers });
   let clientGone = false;
-  let cancelBody: ((reason: Error) => void) | undefined;
   proxyReq.on("response", (proxyRes) => {
     if (clientGone) return proxyRes.resume();
     const outHeaders: http.OutgoingHttpHeaders = {};
@@ -192,7 +195,7 @@ async function invokeStreaming(
     if (!res.writableFinished) {
       clientGone = true;
       proxyReq.destroy();
-      cancelBody?.(new Error("The client disconnected before the response was complete."));
+      deps.invoker.cancel(invocationId, "The client disconnected before the response was complete.");
     }
   });
 
@@ -207,29 +210,16 @@ async function invokeStreaming(
     () => proxyReq.destroy(),
   );
 
-  try {
-    await invokeFunction(
-      deps.registry,
-      route.fn,
-      {
-        invocationId,
-        inputData: [{ name: route.triggerName, data: { http: rpcHttpRequest(req, url, params) } }],
-        triggerMetadata: httpTriggerMetadata(req, url, params),
-        adaptResult: (result) => {
-          const cancellable = makeBodyCancellable(result);
-          cancelBody = cancellable.cancel;
-          return cancellable.result;
-        },
-      },
-      deps.log,
-    );
-    // The library wrote the whole response through the proxy before getResponse resolved, unless
-    // the handler returned nothing: then the host ends the proxied request with 204, relayed as usual.
-    if (!deps.proxyTracker && !res.headersSent && !clientGone) sendText(res, 204, "");
-    else deps.proxyTracker?.finishUnanswered(invocationId, 204);
-  } catch {
-    // Logged by invokeFunction; the client gets the host's bare 500 (or a cut stream).
-    deps.proxyTracker?.finishUnanswered(invocationId, 500);
+  // The library writes the whole response through the proxy; a handler that returned nothing
+  // gets its proxied request ended with 204 by the main thread, relayed as usual.
+  const succeeded = await deps.invoker.invokeStreaming({
+    invocationId,
+    route: route.info,
+    http: rpcHttpRequest(req, url, params),
+    triggerMetadata: httpTriggerMetadata(req, url, params),
+  });
+  if (!succeeded) {
+    // Logged by the invocation; the client gets the host's bare 500 (or a cut stream).
     proxyReq.destroy();
     if (!res.headersSent && !clientGone) sendText(res, 500, "Internal Server Error");
     else if (!res.writableFinished) res.destroy();
@@ -257,32 +247,17 @@ async function invokeBuffered(
   if (size > deps.config.http.maxRequestBodyBytes) return rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
   const invocationId = randomUUID();
   try {
-    const { response } = await invokeFunction(
-      deps.registry,
-      route.fn,
-      {
-        invocationId,
-        inputData: [{ name: route.triggerName, data: { http: rpcHttpRequest(req, url, params, Buffer.concat(chunks)) } }],
-        triggerMetadata: httpTriggerMetadata(req, url, params),
-      },
-      deps.log,
-    );
-    const httpBindingName = Object.entries(route.fn.metadata.bindings).find(
-      ([, b]) => b.direction === "out" && b.type?.toLowerCase() === "http",
-    )?.[0];
-    const data =
-      httpBindingName === "$return"
-        ? response.returnValue
-        : response.outputData?.find((o) => o.name === httpBindingName)?.data;
-    const out = data?.http;
-    if (!out) return sendText(res, 204, "");
-    const body = out.body?.bytes
-      ? Buffer.from(out.body.bytes)
-      : Buffer.from(out.body?.string ?? out.body?.json ?? "", "utf8");
-    res.writeHead(Number(out.statusCode ?? 200), { ...(out.headers ?? {}), "x-ms-invocation-id": invocationId });
-    res.end(body);
+    const answer = await deps.invoker.invokeBuffered({
+      invocationId,
+      route: route.info,
+      http: rpcHttpRequest(req, url, params, Buffer.concat(chunks)),
+      triggerMetadata: httpTriggerMetadata(req, url, params),
+    });
+    if (!answer) return sendText(res, 204, "");
+    res.writeHead(answer.status, { ...answer.headers, "x-ms-invocation-id": invocationId });
+    res.end(answer.body);
   } catch {
-    // Logged by invokeFunction; the caller gets the host's bare 500.
+    // Logged by the invocation; the caller gets the host's bare 500.
     if (!res.headersSent) sendText(res, 500, "Internal Server Error");
   }
 }

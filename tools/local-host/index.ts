@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAILED_PREFIX, READY_PREFIX, type HostProcessOptions } from "./host-protocol.js";
@@ -132,8 +132,11 @@ function hostScript(): Promise<string> {
     const root = findPackageRoot(path.dirname(here));
     const outDir = path.join(root, "node_modules", ".cache", "local-host");
     mkdirSync(outDir, { recursive: true });
+    // The host process and its HTTP front door thread (which main.ts starts from beside itself).
     const result = await esbuild.build({
-      entryPoints: [path.join(path.dirname(here), "main.ts")],
+      entryPoints: { main: path.join(path.dirname(here), "main.ts"), "http-front-thread": path.join(path.dirname(here), "http-front-thread.ts") },
+      outdir: outDir,
+      outExtension: { ".js": ".mjs" },
       bundle: true,
       platform: "node",
       format: "esm",
@@ -143,15 +146,23 @@ function hostScript(): Promise<string> {
       logLevel: "silent",
       write: false,
     });
-    const code = result.outputFiles[0]!.contents;
-    // Named by content: parallel test processes share one file and stale versions are never reused.
-    const outfile = path.join(outDir, `main-${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
-    if (!existsSync(outfile)) {
-      const temporary = `${outfile}.${process.pid}.tmp`;
-      writeFileSync(temporary, code);
-      renameSync(temporary, outfile);
+    const hash = createHash("sha256");
+    for (const file of result.outputFiles) hash.update(file.path).update(file.contents);
+    // Named by content: parallel test processes share one folder and stale versions are never reused.
+    const dir = path.join(outDir, hash.digest("hex").slice(0, 16));
+    if (!existsSync(dir)) {
+      const temporary = `${dir}.${process.pid}.tmp`;
+      mkdirSync(temporary, { recursive: true });
+      for (const file of result.outputFiles) writeFileSync(path.join(temporary, path.basename(file.path)), file.contents);
+      try {
+        renameSync(temporary, dir);
+      } catch (error) {
+        // Another test process wrote the same folder first.
+        if (!existsSync(dir)) throw error;
+        rmSync(temporary, { recursive: true, force: true });
+      }
     }
-    return outfile;
+    return path.join(dir, "main.mjs");
   })();
   return bundled;
 }

@@ -4,12 +4,15 @@
  */
 import http from "node:http";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { BlobTriggerHost, collectBlobTriggers } from "./blob-trigger.js";
 import { createCoreApi, createRegistry, runHooks } from "./core-api.js";
 import { isAuthorizedForRuntime, keyPolicyFromEnv } from "./function-keys.js";
 import { loadHostConfig } from "./host-config.js";
-import { createHttpFront, sendText } from "./http-server.js";
+import { sendText } from "./http-server.js";
+import type { FrontThreadData } from "./http-front-protocol.js";
+import { collectHttpRoutes, serveHttpInvocations } from "./http-invocations.js";
 import { installCoreModule } from "./install-core-module.js";
 import type { InvocationLogger } from "./invoke.js";
 import { captureLibraryProxy, type ProxyTracker } from "./proxy-tracker.js";
@@ -146,46 +149,74 @@ async function main(): Promise<void> {
     });
   }
 
-  const { handler, routes } = createHttpFront({
-    registry,
+  // Host endpoints drive this thread's triggers, so they are served here; the front door relays them.
+  const runtimeEndpoints = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> => {
+    const lowerPath = url.pathname.toLowerCase();
+    if (lowerPath === "/runtime/webhooks/blobs" && req.method === "POST") {
+      const key = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);
+      if (!isAuthorizedForRuntime(keys, key)) {
+        sendText(res, 401, "Unauthorized: the blob webhook needs the master key or a host key in ?code=.");
+        return true;
+      }
+      const name = (url.searchParams.get("functionName") ?? "").replace(/^Host\.Functions\./i, "").toLowerCase();
+      const owner = [...blobHosts.values()].find((h) => h.functions.some((f) => f.fn.metadata.name.toLowerCase() === name));
+      if (owner) await owner.handleWebhook(req, res, url);
+      else sendText(res, 404, `No blob trigger function named "${url.searchParams.get("functionName") ?? ""}".`);
+      return true;
+    }
+    if (lowerPath === "/admin/host/status") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ state: "Running", id: options.hostId }));
+      return true;
+    }
+    return false;
+  };
+  const runtimeServer = http.createServer({ requestTimeout: 0 }, (req, res) => {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    runtimeEndpoints(req, res, url).then(
+      (handled) => {
+        if (!handled) sendText(res, 404, "Not Found");
+      },
+      (error: unknown) => {
+        hostLog(`Request ${req.method} ${req.url} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (!res.headersSent) sendText(res, 500, "Internal Server Error");
+        else res.destroy();
+      },
+    );
+  });
+  const runtimePort = await listen(runtimeServer, 0);
+
+  // The HTTP front door runs in a thread of its own, as the Functions host is a process of its
+  // own on Azure: relaying client bytes never takes this thread, which runs the app.
+  const routes = collectHttpRoutes(registry);
+  const threadData: FrontThreadData = {
+    routes,
     config,
     keys,
     proxyUri,
-    proxyTracker,
-    log: invocationLog,
-    hostLog,
-    runtimeEndpoints: async (req, res, url) => {
-      const lowerPath = url.pathname.toLowerCase();
-      if (lowerPath === "/runtime/webhooks/blobs" && req.method === "POST") {
-        const key = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);
-        if (!isAuthorizedForRuntime(keys, key)) {
-          sendText(res, 401, "Unauthorized: the blob webhook needs the master key or a host key in ?code=.");
-          return true;
-        }
-        const name = (url.searchParams.get("functionName") ?? "").replace(/^Host\.Functions\./i, "").toLowerCase();
-        const owner = [...blobHosts.values()].find((h) => h.functions.some((f) => f.fn.metadata.name.toLowerCase() === name));
-        if (owner) await owner.handleWebhook(req, res, url);
-        else sendText(res, 404, `No blob trigger function named "${url.searchParams.get("functionName") ?? ""}".`);
-        return true;
-      }
-      if (lowerPath === "/admin/host/status") {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ state: "Running", id: options.hostId }));
-        return true;
-      }
-      return false;
-    },
+    runtimeUri: `http://127.0.0.1:${runtimePort}`,
+    port: options.port,
+  };
+  // Beside this file, with its extension (.js in dist, .mjs when bundled for tests).
+  const frontScript = new URL(`./http-front-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const front = new Worker(frontScript, { workerData: threadData });
+  const port = await new Promise<number>((resolve, reject) => {
+    serveHttpInvocations(front, { registry, proxyTracker, log: invocationLog, hostLog }, { onReady: resolve, onFailed: (message) => reject(new Error(message)) });
+    front.once("error", reject);
+    front.once("exit", (code) => reject(new Error(`The HTTP front door stopped before it listened (exit code ${code}).`)));
   });
-
-  const server = http.createServer({ requestTimeout: 0 }, handler);
-  const port = await listen(server, options.port);
+  front.on("error", (error) => {
+    // Without its front door the host serves nothing: say why and stop.
+    hostLog(`The HTTP front door failed: ${error.stack ?? error.message}`);
+    void shutdown();
+  });
   const url = `http://127.0.0.1:${port}`;
   for (const r of routes) {
     describedFunctions.push({
-      name: r.fn.metadata.name,
+      name: r.functionName,
       trigger: "http",
-      methods: [...r.methods],
+      methods: r.methods,
       authLevel: r.authLevel,
-      url: `${url}/${[config.http.routePrefix, r.route.template.replace(/^\/+/, "")].filter(Boolean).join("/")}`,
+      url: `${url}/${[config.http.routePrefix, r.template.replace(/^\/+/, "")].filter(Boolean).join("/")}`,
     });
   }
 
@@ -206,8 +237,9 @@ async function main(): Promise<void> {
     // Bounded, as the parent's stop() is (SIGKILL after 10 s): with storage gone (an orphan whose
     // npm start was killed with Azurite), stopping the pollers would otherwise wait out SDK retries.
     setTimeout(() => process.exit(0), 10_000).unref();
-    server.close();
-    server.closeAllConnections();
+    await front.terminate();
+    runtimeServer.close();
+    runtimeServer.closeAllConnections();
     await Promise.all([...queueListeners.map((l) => l.stop()), ...[...blobHosts.values()].map((h) => h.stop())]);
     await runHooks(registry, "appTerminate", { hookData: {}, appHookData: registry.appHookData }).catch(() => undefined);
     process.exit(0);
