@@ -4,8 +4,8 @@
  * arrivals follow the upstream's pacing (no buffering), the host process's CPU per stream and
  * memory per open stream. A third arm streams from a do-nothing function through the same local
  * host, so the share of the local host (which stands in for the Functions host) and the
- * @azure/functions library is visible next to the app's. The rounds rotate so machine drift
- * affects every arm alike. The simulator runs in a process of its own.
+ * @azure/functions library is visible next to the app's. The rounds take the arms in every order
+ * in turn, so machine drift affects every arm alike. The simulator runs in a process of its own.
  */
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -19,7 +19,7 @@ import { openChatStream } from "../src/chat/chat-service.js";
 import { loadConfig } from "../src/config.js";
 import { createSseStream } from "../src/http/sse.js";
 import { createOpenAIClient } from "../src/openai/client.js";
-import { startSimulatorProcess } from "./simulator-process.js";
+import { startSimulatorProcess, type SimulatorProcess } from "./simulator-process.js";
 import { alternate, percentile, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
 
 const DEPLOYMENT = "gpt-4o-mini";
@@ -72,22 +72,40 @@ function timeStream(url: string, headers: Record<string, string>, body: unknown)
       { method: "POST", agent: loadAgent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } },
       (response) => {
         const timing: StreamTiming = { firstByte: Number.NaN, content: [] };
+        let sawDone = false;
+        let text = "";
+        // A stream that fails (an error event, bad JSON, no [DONE]) fails the run: it is not a timing.
+        const fail = (error: Error) => {
+          response.destroy();
+          reject(error);
+        };
         const parser = createParser({
           onEvent: (event) => {
-            if (event.data === "[DONE]") return;
-            const chunk = JSON.parse(event.data) as { choices?: { delta?: { content?: string } }[] };
+            if (event.data === "[DONE]") {
+              sawDone = true;
+              return;
+            }
+            const chunk = JSON.parse(event.data) as { error?: unknown; choices?: { delta?: { content?: string } }[] };
+            if (chunk.error) throw new Error(`${url} streamed an error: ${event.data}`);
             if (chunk.choices?.[0]?.delta?.content) timing.content.push(performance.now() - started);
           },
         });
-        let text = "";
         response.setEncoding("utf8");
         response.on("data", (data: string) => {
           if (Number.isNaN(timing.firstByte)) timing.firstByte = performance.now() - started;
-          if (response.statusCode === 200) parser.feed(data);
-          else text += data;
+          if (response.statusCode !== 200) {
+            text += data;
+            return;
+          }
+          try {
+            parser.feed(data);
+          } catch (error) {
+            fail(error as Error);
+          }
         });
         response.on("end", () => {
           if (response.statusCode !== 200) reject(new Error(`${url} answered ${response.statusCode}: ${text}`));
+          else if (!sawDone || timing.content.length === 0) reject(new Error(`${url} ended its stream early (${timing.content.length} tokens, no [DONE])`));
           else resolve(timing);
         });
         response.on("error", reject);
@@ -127,9 +145,11 @@ interface Arm {
  */
 export async function measureChatStreaming(options: ChatStreamingOptions): Promise<Figure[]> {
   const azurite = await startAzurite();
-  const simulator = await startSimulatorProcess();
+  let simulator: SimulatorProcess | undefined;
   const hosts: LocalHost[] = [];
   try {
+    simulator = await startSimulatorProcess();
+    await simulator.control.updateSettings({ journalBodies: false });
     await simulator.control.updateDeployment(DEPLOYMENT, {
       tpm: null,
       rpm: null,
@@ -161,12 +181,13 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     hosts.push(floorHost);
 
     const messages = [{ role: "user", content: "Write a short poem about the sea" }];
+    const { url: simulatorUrl, apiKey } = simulator;
     const viaHost = (host: LocalHost) => () =>
       timeStream(`${host.url}/api/v1/chat/completions`, {}, { messages, max_tokens: options.maxTokens, stream: true });
     const direct: Arm = {
       name: "direct",
       open: () =>
-        timeStream(`${simulator.url}/openai/v1/chat/completions`, { "api-key": simulator.apiKey }, {
+        timeStream(`${simulatorUrl}/openai/v1/chat/completions`, { "api-key": apiKey }, {
           model: DEPLOYMENT,
           messages,
           max_tokens: options.maxTokens,
@@ -181,7 +202,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
 
     // Warm up every path (token acquisition, JIT, connection pools) before measuring.
     for (const arm of arms) await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => arm.open()));
-    const idleRss = rssInBytes(appHost.pid);
+    const idleRss = new Map(hosts.map((host) => [host.pid, rssInBytes(host.pid)]));
 
     // Steady concurrency, not a thundering herd: `streams` lanes each run streams back to back,
     // the lanes' starts spread over one stream's duration, so about `streams` are open at any
@@ -212,13 +233,16 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       };
     };
     options.log(
-      `chat-streaming: ${options.rounds} rounds of direct / function / floor in rotating order; ${options.streams} concurrent streams, ` +
+      `chat-streaming: ${options.rounds} rounds of direct / function / floor, each round in another order; ${options.streams} concurrent streams, ` +
         `${options.streamsPerLane} after one another on each, ${options.maxTokens} tokens each ${TOKEN_GAP_MS} ms apart`,
     );
+    // Every order of the three arms in turn (six rounds cover them all): each arm runs first,
+    // second and last equally often, after each of the others equally often, so neither machine
+    // drift nor what the previous arm left behind favours one of them.
+    const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
     for (let round = 0; round < options.rounds; round++) {
-      // Rotate the order so no arm always runs first (or last) on a warmer or busier machine.
-      for (let i = 0; i < arms.length; i++) {
-        const arm = arms[(round + i) % arms.length]!;
+      for (const index of orders[round % orders.length]!) {
+        const arm = arms[index]!;
         arm.results.push(await runRound(arm));
       }
     }
@@ -298,21 +322,27 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
         spread: `${options.maxTokens} tokens per stream; one process: the local host's front door (own thread), the library's proxy and the app`,
       },
     ];
-    const peaks = app.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
-    if (peaks.length > 0) {
-      const perStream = (percentile(peaks, 50) - idleRss) / options.streams;
+    // RSS growth of the host process with every stream open, per stream: host, library and app.
+    const perOpenStream = (arm: Arm) => {
+      const peaks = arm.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
+      return peaks.length > 0 ? { peak: percentile(peaks, 50), perStream: (percentile(peaks, 50) - idleRss.get(arm.host!.pid)!) / options.streams } : undefined;
+    };
+    const appMemory = perOpenStream(app);
+    const floorMemory = perOpenStream(floor);
+    if (appMemory && floorMemory) {
       figures.push({
-        name: "app memory per open stream",
-        value: round(perStream / 1024, 1),
+        name: "host process memory per open stream (host + library + app)",
+        value: round(appMemory.perStream / 1024, 1),
         unit: "KiB",
-        spread: `RSS idle ${round(idleRss / 2 ** 20)} MiB, with ${options.streams} open ${round(percentile(peaks, 50) / 2 ** 20)} MiB`,
+        baseline: { name: "do-nothing function", value: round(floorMemory.perStream / 1024, 1) },
+        spread: `RSS idle ${round(idleRss.get(appHost.pid)! / 2 ** 20)} MiB, with ${options.streams} open ${round(appMemory.peak / 2 ** 20)} MiB`,
       });
     }
     for (const f of figures) options.log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}`);
     return figures;
   } finally {
     await Promise.allSettled(hosts.map((host) => host.stop()));
-    await Promise.allSettled([simulator.stop(), azurite.stop()]);
+    await Promise.allSettled([simulator?.stop(), azurite.stop()]);
   }
 }
 
@@ -375,7 +405,7 @@ export const chatStreaming: Benchmark = {
   description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
   async run({ tiny, log }) {
     const figures = await measureChatStreaming(
-      tiny ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log } : { streams: 100, streamsPerLane: 4, rounds: 4, maxTokens: 20, log },
+      tiny ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log } : { streams: 100, streamsPerLane: 3, rounds: 6, maxTokens: 20, log },
     );
     const cpu = await measureAppCpuPerChunk(tiny ? 10 : 200, 20);
     log(`${cpu.name}: ${cpu.value} ${cpu.unit} (${cpu.spread})`);

@@ -38,9 +38,13 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
-/** Nearest-rank percentile. */
+/**
+ * Nearest-rank percentile.
+ * @throws Error when a value is NaN: a missing measurement would silently shift every rank.
+ */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
+  if (values.some(Number.isNaN)) throw new Error(`percentile of ${values.length} values of which some are NaN (a missing measurement)`);
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;

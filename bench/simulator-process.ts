@@ -3,7 +3,7 @@
  * the load generator's event loop would delay both, and the "direct" baseline would then measure
  * the load generator's backlog rather than the simulator.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -31,12 +31,23 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, "dist/tools/simulator/cli.js"), "--port", "0", "--api-key", apiKey], {
     stdio: ["ignore", "pipe", "inherit"],
   });
+  // Not left behind when the benchmark itself dies.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   const settings = new Map<string, string>();
   const lines = createInterface({ input: child.stdout });
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("the simulator process printed no settings within 15 s")), STARTUP_TIMEOUT_IN_MS);
-      child.once("exit", (code) => reject(new Error(`the simulator process exited (code ${code}) before it was ready`)));
+      child.once("error", (error) => {
+        clearTimeout(timer);
+        reject(new Error(`the simulator process could not start: ${error.message}`));
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the simulator process exited (${signal ?? `code ${code}`}) before it was ready`));
+      });
       lines.on("line", (line) => {
         const setting = /^\s+(\w+)=(\S+)$/.exec(line);
         if (setting) settings.set(setting[1]!, setting[2]!);
@@ -48,14 +59,14 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
       });
     });
   } catch (error) {
-    child.kill();
+    child.kill("SIGKILL");
     throw error;
   }
   const url = settings.get("AZURE_OPENAI_ENDPOINT");
   const endpoint = settings.get("IDENTITY_ENDPOINT");
   const header = settings.get("IDENTITY_HEADER");
   if (!url || !endpoint || !header) {
-    child.kill();
+    child.kill("SIGKILL");
     throw new Error(`the simulator process printed incomplete settings: ${[...settings.keys()].join(", ")}`);
   }
   return {
@@ -64,11 +75,19 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
     identity: { endpoint, header },
     control: createSimulatorControl(url),
     pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
+    stop: () => stopChild(child),
   };
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within 5 s. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
 }

@@ -20,6 +20,7 @@ describe("harness statistics", () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90)).toBe(9);
     expect(percentile([], 50)).toBeNaN();
+    expect(() => percentile([1, Number.NaN, 3], 50)).toThrow("NaN");
   });
 
   it("alternates A and B, swapping the order every round", async () => {

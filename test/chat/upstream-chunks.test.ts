@@ -7,12 +7,13 @@ const chunk = (content: string) => ({ id: "c1", object: "chat.completion.chunk",
 const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
 
 /** A response whose body arrives in exactly these pieces; `cancelled` records a cancel. */
-function responseOf(pieces: string[]): { response: Response; cancelled: () => boolean } {
+function responseOf(pieces: Array<string | Uint8Array>): { response: Response; cancelled: () => boolean } {
   let cancelled = false;
   let index = 0;
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (index < pieces.length) controller.enqueue(encoder.encode(pieces[index++]!));
+      const piece = pieces[index++];
+      if (piece !== undefined) controller.enqueue(typeof piece === "string" ? encoder.encode(piece) : piece);
       else controller.close();
     },
     cancel() {
@@ -34,6 +35,26 @@ describe("readChatChunks", () => {
     const split = [all.slice(0, 7), all.slice(7, 60), all.slice(60)];
     expect(await contents(responseOf(split).response)).toEqual(["He", "llo", "!"]);
     expect(await contents(responseOf([all]).response)).toEqual(["He", "llo", "!"]);
+  });
+
+  it("decodes a character whose bytes are split across reads, and CRLF line endings", async () => {
+    const bytes = encoder.encode(event(chunk("café ☕")) + "data: [DONE]\n\n");
+    const at = bytes.indexOf(0xe2) + 1; // inside the three bytes of ☕
+    expect(await contents(responseOf([bytes.slice(0, at), bytes.slice(at)]).response)).toEqual(["café ☕"]);
+    const crlf = `data: ${JSON.stringify(chunk("a"))}\r\n\r\ndata: [DONE]\r\n\r\n`;
+    expect(await contents(responseOf([crlf]).response)).toEqual(["a"]);
+  });
+
+  it("treats a body that ends without [DONE], or no body, as an incomplete answer", async () => {
+    const received: string[] = [];
+    const failure = await (async () => {
+      for await (const c of readChatChunks(responseOf([event(chunk("par")), event(chunk("tial"))]).response, new AbortController().signal)) {
+        received.push(c.choices[0]!.delta.content!);
+      }
+    })().then(() => undefined, (e: unknown) => e);
+    expect(received).toEqual(["par", "tial"]);
+    expect(String(failure)).toContain("without its closing [DONE]");
+    await expect(contents(new Response(null))).rejects.toThrow("no body");
   });
 
   it("ignores comments and anything after [DONE], and reads the body to its end (no cancel)", async () => {
@@ -67,7 +88,7 @@ describe("readChatChunks", () => {
   });
 
   it("cancels the upstream body when the consumer stops early", async () => {
-    const { response, cancelled } = responseOf([event(chunk("a")), event(chunk("b")), event(chunk("c"))]);
+    const { response, cancelled } = responseOf([event(chunk("a")), event(chunk("b")), event(chunk("c")), "data: [DONE]\n\n"]);
     for await (const _ of readChatChunks(response, new AbortController().signal)) break;
     expect(cancelled()).toBe(true);
   });

@@ -221,4 +221,30 @@ describe("caller disconnects", () => {
     expect(entries[0]!.durationMs).toBeLessThan(1500);
     expect(entries[0]!.status).toBe(0); // no answer was ever sent: nothing was generated
   });
+
+  it("a caller who leaves after the early 200 and keep-alive (Azure still silent) closes the upstream request too", async () => {
+    // Past the commit deadline (1 s) the caller already has its 200 and a keep-alive comment.
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 4000, stdDevRatio: 0 });
+    const controller = new AbortController();
+    const response = await fetch(`${stack.host.url}/api/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ messages: USER, stream: true }),
+      headers: { "content-type": "application/json", "x-functions-key": KEY },
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toBe(": keep-alive\n\n");
+    controller.abort();
+    const deadline = Date.now() + 2000;
+    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    while (entries.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+    }
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.durationMs).toBeLessThan(3000); // closed well before the first token at 4 s
+    expect(entries[0]!.status).toBe(0);
+  });
 });

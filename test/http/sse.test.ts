@@ -68,6 +68,25 @@ describe("createSseStream", () => {
     expect(events.map((e) => e.data)).toEqual(['"a"', '"b"', "[DONE]"]);
   });
 
+  it("pushes the keep-alive back on every event, sends one in a long gap mid-stream, and none after the end", async () => {
+    // Events every 60 ms with a 100 ms keep-alive: no comment; then a 230 ms gap: two comments.
+    const stream = createSseStream({
+      events: (async function* () {
+        yield* paced([1, 2, 3, 4], 60);
+        await sleep(230);
+        yield 5;
+      })(),
+      keepAliveInMs: 100,
+      describeError: (e) => describeError(e).body,
+    });
+    const { events, comments } = await readAll(stream);
+    expect(events.map((e) => e.data)).toEqual(["1", "2", "3", "4", "5", "[DONE]"]);
+    expect(comments).toHaveLength(2);
+    for (const comment of comments) expect(comment.at).toBeGreaterThan(events[3]!.at);
+    // The timer is gone with the stream: a late keep-alive would throw on the closed stream.
+    await sleep(250);
+  });
+
   it("can send a keep-alive comment at once, before anything else", async () => {
     const stream = createSseStream({ events: paced(["a"], 0), keepAliveInMs: 0, keepAliveAtStart: true, describeError: (e) => describeError(e).body });
     const { raw } = await readAll(stream);
