@@ -14,7 +14,7 @@ import { compileRoute, matchRoute, type CompiledRoute } from "./http-routes.js";
 import { rpcJson, rpcString } from "./invoke.js";
 import type { RpcHttpData, RpcTypedData } from "./rpc-types.js";
 
-export interface HttpRoute {
+interface HttpRoute {
   info: HttpRouteInfo;
   route: CompiledRoute;
   methods: Set<string>;
@@ -335,10 +335,6 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 export function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
   res.end(text);
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 /** A counting semaphore: acquire waits (FIFO) while `limit` holders are active. */
