@@ -187,12 +187,7 @@ describe("caller disconnects", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     controller.abort();
     expect(await request).toBeInstanceOf(OpenAI.APIUserAbortError);
-    const deadline = Date.now() + 2000;
-    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    while (entries.length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    }
+    const entries = await closedUpstreamRequests();
     expect(entries).toHaveLength(1);
     expect(entries[0]!.durationMs).toBeLessThan(1500);
     expect(entries[0]!.status).toBe(0); // the simulator never answered: the app closed the request
@@ -210,13 +205,7 @@ describe("caller disconnects", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     controller.abort();
     await request;
-    // The simulator journals a request when its connection closes; before its 3 s first token here.
-    const deadline = Date.now() + 2000;
-    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    while (entries.length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    }
+    const entries = await closedUpstreamRequests();
     expect(entries).toHaveLength(1);
     expect(entries[0]!.durationMs).toBeLessThan(1500);
     expect(entries[0]!.status).toBe(0); // no answer was ever sent: nothing was generated
@@ -237,14 +226,23 @@ describe("caller disconnects", () => {
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(first).toBe(": keep-alive\n\n");
     controller.abort();
-    const deadline = Date.now() + 2000;
-    let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    while (entries.length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
-    }
+    const entries = await closedUpstreamRequests();
     expect(entries).toHaveLength(1);
     expect(entries[0]!.durationMs).toBeLessThan(3000); // closed well before the first token at 4 s
     expect(entries[0]!.status).toBe(0);
   });
 });
+
+/**
+ * The simulator's journal for the deployment once it holds an entry (it journals a request when
+ * its connection closes), waiting up to 2 s.
+ */
+async function closedUpstreamRequests() {
+  const deadline = Date.now() + 2000;
+  let entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+  while (entries.length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    entries = await stack.simulator.control.journal({ deployment: DEPLOYMENT });
+  }
+  return entries;
+}
