@@ -1,7 +1,7 @@
 /**
  * Cold start: how long a fresh Node process takes to load the app's entry point (every
  * registration, with @azure/functions in its test mode since no worker is present) and its peak
- * memory, for the deployed esbuild bundle against the same app compiled by plain tsc. Also the
+ * memory, for the deployed bundle against the same app compiled by plain tsc. Also the
  * size of the deployment zip.
  */
 import { execFile } from "node:child_process";
@@ -29,7 +29,12 @@ if (process.argv[2] === "worker-like") {
 const started = performance.now();
 await import(process.argv[1]);
 const loadInMs = performance.now() - started;
-process.stdout.write("\\n@@" + JSON.stringify({ loadInMs, maxRssInKiB: process.resourceUsage().maxRSS }) + "\\n");
+// Peak RSS from VmHWM where Linux has it: resourceUsage().maxRSS keeps the high-water mark of the
+// parent it was forked from (a bench process that just ran the bundler is hundreds of MiB).
+const { readFileSync } = await import("node:fs");
+let maxRssInKiB = process.resourceUsage().maxRSS;
+try { maxRssInKiB = Number(/VmHWM:\\s*(\\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))[1]); } catch {}
+process.stdout.write("\\n@@" + JSON.stringify({ loadInMs, maxRssInKiB }) + "\\n");
 `;
 
 // Enough settings for the config module to accept; nothing is contacted while loading.
@@ -53,7 +58,7 @@ async function loadOnce(entry: string, kind: "fresh" | "worker-like" = "fresh"):
 
 export const coldStart: Benchmark = {
   name: "cold-start",
-  description: "load time and peak memory of the entry point: esbuild bundle vs plain tsc output; deployment zip size",
+  description: "load time and peak memory of the entry point: the deployed bundle vs plain tsc output; deployment zip size",
   async run({ tiny, log }) {
     const pkg = await buildPackage(ROOT);
     const bundled = pkg.bundlePath;

@@ -3,6 +3,7 @@ import { getProcessConfig } from "../config.js";
 import { errorResponse } from "../http/error-response.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { getStorageClients } from "../storage/clients.js";
 
 /**
  * GET /api/transcriptions/{name}: the status record of audio/{name} (state, progress, error,
@@ -13,7 +14,6 @@ export async function getTranscription(request: HttpRequest, context: Invocation
   try {
     const config = getProcessConfig();
     const { getTranscriptionStatus } = await import("../transcription/status-query.js");
-    const { getStorageClients } = await import("../storage/clients.js");
     const answer = await getTranscriptionStatus(
       {
         blobService: (await getStorageClients(config.storage, config.openai.managedIdentityAvailable)).blobService,

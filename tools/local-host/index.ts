@@ -122,38 +122,40 @@ let bundled: Promise<string> | undefined;
 
 /**
  * The host process script: main.js beside this file when running from dist, otherwise (tests
- * running the TypeScript sources) main.ts bundled once with esbuild into node_modules/.cache.
+ * running the TypeScript sources) main.ts bundled once with rolldown into node_modules/.cache.
  */
 function hostScript(): Promise<string> {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith(".js")) return Promise.resolve(path.join(path.dirname(here), "main.js"));
   bundled ??= (async () => {
-    const esbuild = await import("esbuild");
+    const { rolldown } = await import("rolldown");
     const root = findPackageRoot(path.dirname(here));
     const outDir = path.join(root, "node_modules", ".cache", "local-host");
     mkdirSync(outDir, { recursive: true });
     // The host process and its HTTP front door thread (which main.ts starts from beside itself).
-    const result = await esbuild.build({
-      entryPoints: { main: path.join(path.dirname(here), "main.ts"), "http-front-thread": path.join(path.dirname(here), "http-front-thread.ts") },
-      outdir: outDir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
+    // Packages stay imports (they resolve from the project's node_modules); only our files are bundled.
+    const bundle = await rolldown({
+      input: { main: path.join(path.dirname(here), "main.ts"), "http-front-thread": path.join(path.dirname(here), "http-front-thread.ts") },
       platform: "node",
-      format: "esm",
-      target: "node20",
-      packages: "external",
-      sourcemap: "inline",
+      transform: { target: "node20" },
+      external: (id) => !id.startsWith(".") && !path.isAbsolute(id),
       logLevel: "silent",
-      write: false,
     });
+    let files: { fileName: string; contents: string | Uint8Array }[];
+    try {
+      const { output } = await bundle.generate({ format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: "inline" });
+      files = output.map((file) => ({ fileName: file.fileName, contents: file.type === "chunk" ? file.code : file.source }));
+    } finally {
+      await bundle.close();
+    }
     const hash = createHash("sha256");
-    for (const file of result.outputFiles) hash.update(file.path).update(file.contents);
+    for (const file of files) hash.update(file.fileName).update(file.contents);
     // Named by content: parallel test processes share one folder and stale versions are never reused.
     const dir = path.join(outDir, hash.digest("hex").slice(0, 16));
     if (!existsSync(dir)) {
       const temporary = `${dir}.${process.pid}.tmp`;
       mkdirSync(temporary, { recursive: true });
-      for (const file of result.outputFiles) writeFileSync(path.join(temporary, path.basename(file.path)), file.contents);
+      for (const file of files) writeFileSync(path.join(temporary, file.fileName), file.contents);
       try {
         renameSync(temporary, dir);
       } catch (error) {
