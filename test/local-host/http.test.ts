@@ -153,8 +153,13 @@ describe("local host: HTTP limits and keys switched on", () => {
     const underCap = await fetch(`${host.url}/api/upload`, { method: "POST", body: Buffer.alloc(60 * 1024, 2) });
     expect(await underCap.json()).toEqual({ bytes: 60 * 1024 });
 
+    // The client pauses once past the cap: the 413 waits for the whole upload, and the cut-off
+    // invocation failing in the meantime must not answer first.
     const chunks = async function* () {
-      for (let i = 0; i < 10; i++) yield Buffer.alloc(16 * 1024, 3);
+      for (let i = 0; i < 10; i++) {
+        yield Buffer.alloc(16 * 1024, 3);
+        if (i === 5) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     };
     const overCap = await fetch(`${host.url}/api/upload`, {
       method: "POST",

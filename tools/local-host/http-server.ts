@@ -199,10 +199,14 @@ async function invokeStreaming(
     }
   });
 
+  // Set once the body is over the cap: the 413 then waits for the client to finish sending, and
+  // the invocation, whose body was cut, must not answer 500 first.
+  let bodyTooLarge = false;
   const tooLarge = forwardBody(req, proxyReq, deps.config.http.maxRequestBodyBytes);
   tooLarge.then(
     (exceeded) => {
       if (exceeded && !res.headersSent) {
+        bodyTooLarge = true;
         proxyReq.destroy();
         rejectTooLarge(res, deps.config.http.maxRequestBodyBytes, req);
       }
@@ -221,6 +225,7 @@ async function invokeStreaming(
   if (!succeeded) {
     // Logged by the invocation; the client gets the host's bare 500 (or a cut stream).
     proxyReq.destroy();
+    if (bodyTooLarge) return;
     if (!res.headersSent && !clientGone) sendText(res, 500, "Internal Server Error");
     else if (!res.writableFinished) res.destroy();
   }
