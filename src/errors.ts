@@ -138,6 +138,9 @@ interface UpstreamBody {
   innerError?: unknown;
 }
 
+/** The shortest wait a 429 asks for, whatever its Retry-After says. */
+export const MIN_THROTTLE_WAIT_IN_MS = 100;
+
 /** Maps an upstream HTTP status (Azure OpenAI or storage) to a kind, with an actionable message. */
 export function classifyStatus(
   status: number,
@@ -151,7 +154,8 @@ export function classifyStatus(
   if (status === 429) {
     return new AppError("throttled", `Azure OpenAI is throttling requests (429)${upstream}`, {
       ...base,
-      retryAfterInMs: retryAfterInMs(headers) ?? 1000,
+      // A zero or past Retry-After would have the pipelines resend at once, over and over.
+      retryAfterInMs: Math.max(MIN_THROTTLE_WAIT_IN_MS, retryAfterInMs(headers) ?? 1000),
     });
   }
   if (status === 408 || status === 409 || status >= 500) {

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
-import { AppError, BadInputError, classifyError, retryAfterInMs } from "../src/errors.js";
+import { AppError, BadInputError, classifyError, MIN_THROTTLE_WAIT_IN_MS, retryAfterInMs } from "../src/errors.js";
 import { createOpenAIClient } from "../src/openai/client.js";
 import { sendJson, startRecordingServer } from "./support/recording-server.js";
 
@@ -20,6 +20,8 @@ const ANSWERS: Record<string, { status: number; body: unknown; headers?: Record<
   conflict: { status: 409, body: { error: { code: "Conflict", message: "conflict" } } },
   throttled: { status: 429, body: { error: { code: "429", message: "Requests exceed the rate limit" } }, headers: { "retry-after": "2", "retry-after-ms": "1500", "apim-request-id": "req-429" } },
   "throttled-seconds": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after": "3" } },
+  "throttled-now": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after-ms": "0", "retry-after": "0" } },
+  "throttled-past": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" } },
   broken: { status: 500, body: { error: { code: "InternalServerError", message: "boom" } } },
   unavailable: { status: 503, body: { error: { code: "ServiceUnavailable", message: "busy" } } },
 };
@@ -79,6 +81,12 @@ describe("classifyError", () => {
     expect(error.retryAfterInMs).toBe(1500);
     expect(error.requestId).toBe("req-429");
     expect((await failureOf("throttled-seconds")).retryAfterInMs).toBe(3000);
+  });
+
+  it("a 429 whose Retry-After is zero or already past still asks for a short wait, so no pipeline resends at once in a loop", async () => {
+    expect((await failureOf("throttled-now")).retryAfterInMs).toBe(MIN_THROTTLE_WAIT_IN_MS);
+    expect((await failureOf("throttled-past")).retryAfterInMs).toBe(MIN_THROTTLE_WAIT_IN_MS);
+    expect(MIN_THROTTLE_WAIT_IN_MS).toBeGreaterThan(0);
   });
 
   it("a connection reset is transient", async () => {

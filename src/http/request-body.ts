@@ -9,8 +9,8 @@ export interface BodySource {
 
 /**
  * Reads the request body as a JSON object, refusing to buffer more than `maxBytes`: a declared
- * `content-length` over the limit is refused before reading, and a body without one is cut off
- * at the limit, so an oversized upload can't exhaust memory.
+ * `content-length` over the limit is refused before reading, and a body without one is kept only
+ * up to the limit (the rest is read and dropped), so an oversized upload can't exhaust memory.
  * @throws BadInputError with code `request_too_large` (answered 413) when the body is over `maxBytes`;
  *   with code `invalid_json` when it is empty, not UTF-8, not JSON, or JSON but not an object.
  */
@@ -56,8 +56,7 @@ async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: nu
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      // Stop reading: the rest of the upload is discarded with the connection's request.
-      await reader.cancel().catch(() => undefined);
+      await discardRest(reader);
       throw tooLarge(maxBytes);
     }
     parts.push(value);
@@ -69,6 +68,21 @@ async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: nu
     offset += part.byteLength;
   }
   return bytes;
+}
+
+/**
+ * Reads the rest of an oversized body without keeping it. Cancelling instead would leave the
+ * unread bytes on the host's connection to the worker, which then stalls the next request sent
+ * on it; the host's own body cap (maxRequestBodyBytes) bounds how much is read here.
+ */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  try {
+    while (!(await reader.read()).done) {
+      // discard
+    }
+  } catch {
+    // The upload broke off (the host cut it at its cap, or the caller left): nothing left to read.
+  }
 }
 
 function tooLarge(maxBytes: number): BadInputError {

@@ -61,7 +61,8 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
   const type = MIME_TYPES[request.format];
   const fileName = `audio-${chunk.index + 1}.${request.format}`;
   const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
-  let throttledForMs = 0;
+  // Wall-clock time since the first 429, so the budget counts the throttled requests themselves too.
+  let firstThrottledAt: number | undefined;
   let transientFailures = 0;
   for (;;) {
     const started = performance.now();
@@ -111,10 +112,10 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
       if (error.kind === "throttled") {
         const wait = error.retryAfterInMs ?? 1000;
-        if (throttledForMs + wait <= deps.retry.throttleBudgetInMs) {
+        firstThrottledAt ??= Date.now();
+        if (Date.now() - firstThrottledAt + wait <= deps.retry.throttleBudgetInMs) {
           deps.logger.warn(`Throttled on ${where}; retrying in ${wait} ms as Retry-After asks`);
           await sleep(wait, signal);
-          throttledForMs += wait;
           continue;
         }
       } else if (error.kind === "transient" && error.code !== "aborted" && transientFailures < deps.retry.transientRetries) {

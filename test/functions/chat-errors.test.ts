@@ -71,6 +71,22 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
     expect(error.message).toContain("65536");
   });
 
+  it("a chunked body (no content-length) over HTTP_MAX_REQUEST_BYTES -> 413 too", async () => {
+    const big = new TextEncoder().encode(JSON.stringify({ messages: [{ role: "user", content: "x".repeat(200_000) }] }));
+    const chunks = async function* () {
+      for (let offset = 0; offset < big.length; offset += 16 * 1024) yield big.subarray(offset, offset + 16 * 1024);
+    };
+    const response = await fetch(`${stack.host.url}/api/v1/chat/completions`, {
+      method: "POST",
+      body: ReadableStream.from(chunks()),
+      duplex: "half",
+      headers: { "content-type": "application/json", "x-functions-key": KEY },
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    const { error } = (await response.json()) as { error: Record<string, unknown> };
+    expect(error.code).toBe("request_too_large");
+  });
+
   it("the openai client gets BadRequestError with the param named", async () => {
     const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: [{ role: "user", content: 42 as unknown as string }] }));
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);

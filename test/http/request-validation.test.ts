@@ -55,18 +55,37 @@ describe("readJsonObject", () => {
     expect(describeError(declared).status).toBe(413);
     expect(declared.message).toContain("HTTP_MAX_REQUEST_BYTES");
 
-    // A streamed body has no content-length: the reader must stop at the limit by itself.
+    // A streamed body has no content-length: past the limit the rest is read to its end and
+    // dropped, not cancelled, which would leave unread bytes stalling the host's connection.
     let pulled = 0;
+    let cancelled = false;
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
         pulled++;
         if (pulled > 1000) controller.close();
         else controller.enqueue(new Uint8Array(512).fill(0x20));
       },
+      cancel() {
+        cancelled = true;
+      },
     });
     const undeclared = await rejected(readJsonObject(requestWith(stream), 1024));
     expect(describeError(undeclared).status).toBe(413);
-    expect(pulled).toBeLessThan(10);
+    expect(pulled).toBe(1001);
+    expect(cancelled).toBe(false);
+  });
+
+  it("answers 413 even when an oversized upload breaks off while the rest is being dropped", async () => {
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 5) controller.error(new Error("socket hang up"));
+        else controller.enqueue(new Uint8Array(512).fill(0x20));
+      },
+    });
+    const error = await rejected(readJsonObject(requestWith(stream), 1024));
+    expect(describeError(error).status).toBe(413);
   });
 });
 

@@ -38,3 +38,32 @@ describe("local host: HTTP without streaming, empty route prefix, concurrency li
     expect(runs[1]!.startedAt).toBeGreaterThanOrEqual(runs[0]!.endedAt - 5);
   });
 });
+
+describe("local host: body cap without streaming", () => {
+  let host: LocalHost;
+
+  beforeAll(async () => {
+    host = await startHost({ entry: "index.mjs", cwd: fixture, port: 0, maxRequestBodyBytes: 64 * 1024 });
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it("answers 413 to a chunked upload over the cap, after reading it, not a broken connection", async () => {
+    const chunks = async function* () {
+      for (let i = 0; i < 10; i++) {
+        yield Buffer.alloc(16 * 1024, 7);
+        if (i === 5) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    const response = await fetch(`${host.url}/echo/big`, { method: "POST", body: ReadableStream.from(chunks()), duplex: "half" } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await response.text()).toMatch(/limit is 65536 bytes/);
+  });
+
+  it("answers 400, not 500, to a path with malformed percent-encoding", async () => {
+    const response = await fetch(`${host.url}/echo/%E0`, { method: "POST", body: "x" });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/percent-encoding/);
+  });
+});

@@ -149,7 +149,14 @@ export class BlobTriggerHost {
       if (!location || location.container !== target.pattern.container) continue;
       if (!matchBlobPath(target.pattern, location.blobName)) continue;
       const container = this.#deps.storage.blobs.getContainerClient(location.container);
-      const properties = await container.getBlobClient(location.blobName).getProperties().catch(() => undefined);
+      // A blob deleted since is skipped; any other failure answers 500 (below) so Event Grid redelivers.
+      const properties = await container
+        .getBlobClient(location.blobName)
+        .getProperties()
+        .catch((error: unknown) => {
+          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          throw error;
+        });
       if (properties?.etag) await this.#enqueueOnce(target, location.container, location.blobName, properties.etag);
     }
     res.writeHead(202).end();

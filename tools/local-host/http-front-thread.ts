@@ -50,7 +50,8 @@ async function runtimeEndpoints(req: IncomingMessage, res: ServerResponse, url: 
   const path = url.pathname.toLowerCase();
   if (!path.startsWith("/runtime/") && !path.startsWith("/admin/")) return false;
   await new Promise<void>((resolve) => {
-    const relay = http.request(new URL(req.url ?? "/", data.runtimeUri), { method: req.method, headers: req.headers }, (answer) => {
+    // Path and query only: a request target such as //other-host/... must not choose the host.
+    const relay = http.request(new URL(url.pathname + url.search, data.runtimeUri), { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
       answer.on("end", resolve);

@@ -68,10 +68,11 @@ export function createHttpFront(deps: HttpFrontDeps): http.RequestListener {
   const concurrency = createSemaphore(deps.config.http.maxConcurrentRequests ?? Infinity);
 
   const handler: http.RequestListener = (req, res) => {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
     void (async () => {
+      const url = requestUrl(req);
+      const path = url && decodePath(url.pathname);
+      if (!url || path === undefined) return sendText(res, 400, "Bad Request: the URL (or its Host header) is not valid, check its percent-encoding.");
       if (await deps.runtimeEndpoints(req, res, url)) return;
-      const path = decodeURI(url.pathname);
       const routePath = stripPrefix(path, prefix);
       if (routePath === undefined) return sendText(res, 404, "Not Found");
 
@@ -113,7 +114,7 @@ export function createHttpFront(deps: HttpFrontDeps): http.RequestListener {
       if (deps.proxyUri) await invokeStreaming(deps, matched.route, matched.params, req, res, url);
       else await invokeBuffered(deps, matched.route, matched.params, req, res, url);
     })().catch((error: unknown) => {
-      deps.hostLog(`Request ${req.method} ${req.url} failed in the host: ${(error as Error).stack ?? String(error)}`);
+      deps.hostLog(`Request ${req.method} ${pathForLog(req)} failed in the host: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) sendText(res, 500, "Internal Server Error");
       else res.destroy();
     });
@@ -173,7 +174,11 @@ async function invokeStreaming(
   headers["x-forwarded-proto"] = "http";
   if (req.headers["content-length"] === undefined && hasBody(req)) headers["transfer-encoding"] = "chunked";
 
-  const proxyReq = http.request(new URL(req.url ?? "/", deps.proxyUri), { method: req.method, headers });
+  // Path and query only: a request target such as //other-host/... must not choose the host.
+  const proxyReq = http.request(new URL(url.pathname + url.search, deps.proxyUri), { method: req.method, headers });
+  // Sent now, not with the first body byte: the library waits for this request to start the
+  // invocation, and a client that leaves before sending any body must not leave it waiting.
+  proxyReq.flushHeaders();
   let clientGone = false;
   proxyReq.on("response", (proxyRes) => {
     if (clientGone) return proxyRes.resume();
@@ -322,6 +327,28 @@ function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage, 
   req.once("end", send);
   req.once("error", send);
   req.resume();
+}
+
+/** The request's URL, or undefined when it (or the Host header it is resolved against) is not valid. */
+export function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function decodePath(pathname: string): string | undefined {
+  try {
+    return decodeURI(pathname);
+  } catch {
+    return undefined; // malformed percent-encoding such as %E0
+  }
+}
+
+/** The request's path without its query string, which may carry a key (`?code=`). */
+export function pathForLog(req: IncomingMessage): string {
+  return (req.url ?? "/").split("?")[0]!;
 }
 
 function flatHeaders(req: IncomingMessage): Record<string, string> {

@@ -10,7 +10,7 @@ import { BlobTriggerHost, collectBlobTriggers } from "./blob-trigger.js";
 import { createCoreApi, createRegistry, runHooks } from "./core-api.js";
 import { isAuthorizedForRuntime, keyPolicyFromEnv } from "./function-keys.js";
 import { loadHostConfig } from "./host-config.js";
-import { sendText } from "./http-server.js";
+import { pathForLog, requestUrl, sendText } from "./http-server.js";
 import type { FrontThreadData } from "./http-front-protocol.js";
 import { collectHttpRoutes, serveHttpInvocations } from "./http-invocations.js";
 import { installCoreModule } from "./install-core-module.js";
@@ -171,13 +171,14 @@ async function main(): Promise<void> {
     return false;
   };
   const runtimeServer = http.createServer({ requestTimeout: 0 }, (req, res) => {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    const url = requestUrl(req);
+    if (!url) return sendText(res, 400, "Bad Request: the URL is not valid.");
     runtimeEndpoints(req, res, url).then(
       (handled) => {
         if (!handled) sendText(res, 404, "Not Found");
       },
       (error: unknown) => {
-        hostLog(`Request ${req.method} ${req.url} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        hostLog(`Request ${req.method} ${pathForLog(req)} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         if (!res.headersSent) sendText(res, 500, "Internal Server Error");
         else res.destroy();
       },
