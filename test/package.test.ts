@@ -27,6 +27,15 @@ describe("deployment package (npm run package)", () => {
     expect(pkg.zipBytes).toBeLessThan(1.5 * 1000 * 1000);
   });
 
+  it("the entry file imports only Node built-ins up front: a cold start reads one file, chunks load on first use", async () => {
+    const entry = await readFile(pkg.bundlePath, "utf8");
+    // Import statements start the file or follow a `;` (minified); text inside strings does not match.
+    const staticImports = [...entry.matchAll(/(?:^|[;\n])\s*import\s*(?:[\w*{}\s,$]+?from\s*)?["'`]([^"'`]+)["'`]/g)].map((m) => m[1]);
+    expect(staticImports.length).toBeGreaterThan(0);
+    expect(staticImports.filter((specifier) => !specifier!.startsWith("node:"))).toEqual([]);
+    expect(entry).toMatch(/import\(\s*["'`]\.\/chunks\//);
+  });
+
   it("the bundled app answers health and streams a chat through the local host", async () => {
     const health = await fetch(`${stack.host.url}/api/health`);
     expect(health.status).toBe(200);
