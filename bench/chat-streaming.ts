@@ -214,15 +214,21 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       // Sample the host's memory once every lane is running.
       const sampler = pid ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
       const cpuBefore = pid ? cpuMs(pid) : 0;
-      const lanes = await Promise.all(
-        Array.from({ length: options.streams }, async (_, lane) => {
-          await sleep((lane * streamDurationMs) / options.streams);
-          const timings: StreamTiming[] = [];
-          for (let i = 0; i < options.streamsPerLane; i++) timings.push(await arm.open());
-          return timings;
-        }),
-      );
-      clearTimeout(sampler);
+      let lanes: StreamTiming[][];
+      try {
+        lanes = await Promise.all(
+          Array.from({ length: options.streams }, async (_, lane) => {
+            await sleep((lane * streamDurationMs) / options.streams);
+            const timings: StreamTiming[] = [];
+            for (let i = 0; i < options.streamsPerLane; i++) timings.push(await arm.open());
+            return timings;
+          }),
+        );
+      } finally {
+        // Also when a stream failed: the hosts are stopped next, and the sample would then fail
+        // in place of the stream's error.
+        clearTimeout(sampler);
+      }
       const opened = options.streams * options.streamsPerLane;
       // The first stream of each lane starts before full concurrency is reached: not counted.
       const streams = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));

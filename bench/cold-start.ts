@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { REPO_ROOT as ROOT } from "../tools/repo-root.js";
 import { promisify } from "node:util";
+import { appModuleKind } from "../tools/local-host/load-app.js";
 import { buildPackage } from "../tools/package/build-package.js";
 import { alternate, median, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
 
@@ -20,21 +21,25 @@ const run = promisify(execFile);
  */
 export const WORKER_PRELOADED_BUILTINS = ["assert", "crypto", "diagnostics_channel", "dns", "http", "http2", "net", "os", "stream", "string_decoder", "tls", "zlib"];
 
-// Runs in the child: time only the import of the entry point, then report peak RSS. With
-// "worker-like" as the second argument, the worker's built-ins are loaded first (not timed).
+// Runs in the child, a CommonJS script like the Functions Node worker: time only the loading of
+// the entry point, the way the worker loads it (`require` for CommonJS, `import()` for an ES
+// module), then report peak RSS. With "worker-like", the worker's built-ins are loaded first
+// (not timed).
 const LOADER = `
-if (process.argv[2] === "worker-like") {
-  for (const name of ${JSON.stringify(WORKER_PRELOADED_BUILTINS)}) await import("node:" + name);
-}
-const started = performance.now();
-await import(process.argv[1]);
-const loadInMs = performance.now() - started;
-// Peak RSS from VmHWM where Linux has it: resourceUsage().maxRSS keeps the high-water mark of the
-// parent it was forked from (a bench process that just ran the bundler is hundreds of MiB).
-const { readFileSync } = await import("node:fs");
-let maxRssInKiB = process.resourceUsage().maxRSS;
-try { maxRssInKiB = Number(/VmHWM:\\s*(\\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))[1]); } catch {}
-process.stdout.write("\\n@@" + JSON.stringify({ loadInMs, maxRssInKiB }) + "\\n");
+(async () => {
+  const [entry, how, kind] = process.argv.slice(1);
+  if (kind === "worker-like") for (const name of ${JSON.stringify(WORKER_PRELOADED_BUILTINS)}) require("node:" + name);
+  const url = require("node:url").pathToFileURL(entry).href;
+  const started = performance.now();
+  if (how === "commonjs") require(entry);
+  else await import(url);
+  const loadInMs = performance.now() - started;
+  // Peak RSS from VmHWM where Linux has it: resourceUsage().maxRSS keeps the high-water mark of
+  // the parent it was forked from (a bench process that just ran the bundler is hundreds of MiB).
+  let maxRssInKiB = process.resourceUsage().maxRSS;
+  try { maxRssInKiB = Number(/VmHWM:\\s*(\\d+) kB/.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"))[1]); } catch {}
+  process.stdout.write("\\n@@" + JSON.stringify({ loadInMs, maxRssInKiB }) + "\\n");
+})();
 `;
 
 // Enough settings for the config module to accept; nothing is contacted while loading.
@@ -50,7 +55,7 @@ interface Sample {
 }
 
 async function loadOnce(entry: string, kind: "fresh" | "worker-like" = "fresh"): Promise<Sample> {
-  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", LOADER, entry, kind], { env: ENV, cwd: ROOT });
+  const { stdout } = await run(process.execPath, ["-e", LOADER, entry, appModuleKind(entry), kind], { env: ENV, cwd: ROOT });
   const line = stdout.split("\n").find((l) => l.startsWith("@@"));
   if (!line) throw new Error(`the entry point ${entry} printed no timing; output:\n${stdout}`);
   return JSON.parse(line.slice(2)) as Sample;

@@ -4,7 +4,7 @@
  */
 import http from "node:http";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { BlobTriggerHost, collectBlobTriggers } from "./blob-trigger.js";
 import { createCoreApi, createRegistry, runHooks } from "./core-api.js";
@@ -14,6 +14,7 @@ import { pathForLog, requestUrl, sendText } from "./http-server.js";
 import type { FrontThreadData } from "./http-front-protocol.js";
 import { collectHttpRoutes, serveHttpInvocations } from "./http-invocations.js";
 import { installCoreModule } from "./install-core-module.js";
+import { loadApp } from "./load-app.js";
 import type { InvocationLogger } from "./invoke.js";
 import { captureLibraryProxy, type ProxyTracker } from "./proxy-tracker.js";
 import type { QueueListener } from "./queue-listener.js";
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     }),
   );
   const entry = path.resolve(options.entry);
-  await import(pathToFileURL(entry).href);
+  await loadApp(entry);
   const model = registry.programmingModel;
   if (!model || registry.functions.size === 0) {
     throw new Error(`The app at ${entry} registered no functions. Does it call app.http/app.storageQueue/... from @azure/functions v4?`);
