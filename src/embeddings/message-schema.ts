@@ -1,7 +1,10 @@
 /**
  * The queue message contract:
- *   {"id"?: string, "input": string | string[], "dimensions"?: number, "deployment"?: string, "metadata"?: object}
+ *   {"id"?: string, "input": string | string[], "dimensions"?: number, "deployment"?: string, "metadata"?: object,
+ *    "enqueuedAt"?: string}
  * Unknown fields are rejected, so a typo such as `inputs` fails loudly instead of being ignored.
+ * `enqueuedAt` is set by the app itself on work it hands back to the queue (see process-message.ts),
+ * so the output keeps the original message's time.
  */
 import { z } from "zod";
 import { BadInputError } from "../errors.js";
@@ -23,6 +26,7 @@ export const embeddingsMessageSchema = z.strictObject({
   dimensions: z.number().int().min(1).max(MAX_DIMENSIONS).optional(),
   deployment: z.string().min(1).max(64).optional(),
   metadata: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }).optional(),
+  enqueuedAt: z.iso.datetime({ offset: true, error: "must be an ISO 8601 time such as 2025-01-31T10:15:00.000Z" }).optional(),
 });
 
 export type EmbeddingsMessage = z.infer<typeof embeddingsMessageSchema>;
@@ -52,7 +56,7 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const path = issue.path.map(String).join(".");
-      if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")} (allowed: id, input, dimensions, deployment, metadata)`;
+      if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")} (allowed: id, input, dimensions, deployment, metadata, enqueuedAt)`;
       return `\`${path || "message"}\` ${issue.message}`;
     });
     const firstPath = result.error.issues[0]?.path[0];

@@ -5,8 +5,9 @@
  * | kind                          | what happens                                                        |
  * |-------------------------------|---------------------------------------------------------------------|
  * | bad_input, upstream_permanent | `{id}.error.json` (status rejected), message completed: no retries  |
- * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, and the |
- * |                               | message completed: throttling never spends a delivery, so never poisons |
+ * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, a       |
+ * |                               | `{id}.error.json` (status retrying) says so, and the message is       |
+ * |                               | completed: throttling never spends a delivery, so never poisons       |
  * | transient, configuration,     | `{id}.error.json` (status retrying) then throw: the host retries and |
  * | 401/403/404 (app misconfigured)| after maxDequeueCount moves it to `-poison`, where the record says why |
  *
@@ -66,7 +67,8 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
       usage: result.usage,
       items: result.items,
       metadata: job.metadata ?? {},
-      createdAt: isoTime(delivery.insertionTime),
+      // A handed-back copy carries its original's time: the content depends only on the work.
+      createdAt: job.enqueuedAt ? isoTime(job.enqueuedAt) : isoTime(delivery.insertionTime),
     });
     // Only an earlier failed delivery (or an earlier message with this id) can have left one.
     await deps.store.clearError(job.id);
@@ -82,12 +84,22 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     }
     if (error.kind === "throttled" && job) {
       const delayInMs = Math.max(MIN_REQUEUE_DELAY_IN_MS, error.retryAfterInMs ?? 0);
+      let requeued = false;
       try {
-        await requeue(deps.queue, job, delayInMs);
-        deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
-        return { status: "requeued", id, delayInMs };
+        await requeue(deps.queue, job, job.enqueuedAt ?? isoTime(delivery.insertionTime), delayInMs);
+        requeued = true;
       } catch (requeueError) {
         deps.logger.warn(`Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`);
+      }
+      if (requeued) {
+        deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
+        // Whoever waits for {id}.json can see why it is late; the copy's success removes the record.
+        const record = errorRecord(id, delivery, job, error, "retrying");
+        record.reason = `${error.message} (a new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s)`;
+        await deps.store.writeError(record).catch((writeError: unknown) => {
+          deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
+        });
+        return { status: "requeued", id, delayInMs };
       }
     }
     try {
@@ -101,14 +113,15 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
 }
 
 /**
- * Enqueues a copy of the job with its id fixed, base64-encoded as the host expects by default
- * (with messageEncoding "none" the parser still recognises base64 JSON).
+ * Enqueues a copy of the job with its id and original enqueue time fixed, base64-encoded as the
+ * host expects by default (with messageEncoding "none" the parser still recognises base64 JSON).
  */
-async function requeue(queue: QueueClient, job: EmbeddingsJob, delayInMs: number): Promise<void> {
+async function requeue(queue: QueueClient, job: EmbeddingsJob, enqueuedAt: string, delayInMs: number): Promise<void> {
   const copy: EmbeddingsJob = { id: job.id, input: job.input };
   if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
   if (job.deployment !== undefined) copy.deployment = job.deployment;
   if (job.metadata !== undefined) copy.metadata = job.metadata;
+  copy.enqueuedAt = enqueuedAt;
   const text = Buffer.from(JSON.stringify(copy), "utf8").toString("base64");
   await queue.sendMessage(text, { visibilityTimeout: Math.ceil(delayInMs / 1000) });
 }

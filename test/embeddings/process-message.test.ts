@@ -80,7 +80,7 @@ describe("processEmbeddingsMessage", () => {
     expect(names).toEqual(["same.json"]);
   });
 
-  it("hands throttled work back as a fresh message with the same id, visible after Azure's delay, without failing", async () => {
+  it("hands throttled work back as a fresh message with the same id and enqueue time, visible after Azure's delay, without failing", async () => {
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 2000 }]);
     const outcome = await processEmbeddingsMessage(delivery({ input: "throttled text", dimensions: 64, metadata: { a: 1 } }, 5), deps);
     expect(outcome).toMatchObject({ status: "requeued", id: "0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10" });
@@ -92,13 +92,23 @@ describe("processEmbeddingsMessage", () => {
     await sim.control.setFaults(DEPLOYMENT, []);
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const [copy] = (await queue.receiveMessages()).receivedMessageItems;
-    expect(JSON.parse(Buffer.from(copy!.messageText, "base64").toString("utf8"))).toEqual({
+    const copyBody = JSON.parse(Buffer.from(copy!.messageText, "base64").toString("utf8")) as unknown;
+    expect(copyBody).toEqual({
       id: "0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10",
       input: "throttled text",
       dimensions: 64,
       metadata: { a: 1 },
+      enqueuedAt: "2025-01-31T10:15:00.000Z",
     });
     expect(copy!.dequeueCount).toBe(1);
+    // Meanwhile a record says why the output is late ...
+    const record = JSON.parse((await download("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.error.json")).toString());
+    expect(record).toMatchObject({ status: "retrying", kind: "throttled", code: "throttle_budget_exhausted", dequeueCount: 5 });
+    expect(record.reason).toMatch(/visible on the queue in 2 s/);
+    // ... and the copy's output is what the original's would have been: same time, record gone.
+    const copyDelivery = { body: copyBody, messageId: copy!.messageId, dequeueCount: 1, insertionTime: new Date().toISOString() };
+    expect(await processEmbeddingsMessage(copyDelivery, deps)).toMatchObject({ status: "embedded" });
+    expect(JSON.parse((await download("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.json")).toString()).createdAt).toBe("2025-01-31T10:15:00.000Z");
     expect(await container.getBlobClient("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.error.json").exists()).toBe(false);
   });
 
