@@ -60,7 +60,18 @@ export interface ChatStreamingOptions {
  * The load generator's client: node:http with keep-alive. It costs a fraction of the CPU of
  * fetch per stream, which leaves more of the machine to what is measured (every arm uses it).
  */
-const loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+let loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/**
+ * Fresh connections for each round. Servers close keep-alive connections idle for 5 s, and a
+ * round often starts about then: a POST written on a socket the server is closing fails with
+ * ECONNRESET (Node retries no POST). Each lane's first stream, which now also connects, is not
+ * counted anyway.
+ */
+function renewLoadAgent(): void {
+  loadAgent.destroy();
+  loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+}
 
 /** Opens one stream and timestamps its first byte and every content chunk. */
 function timeStream(url: string, headers: Record<string, string>, body: unknown): Promise<StreamTiming> {
@@ -108,10 +119,10 @@ function timeStream(url: string, headers: Record<string, string>, body: unknown)
           else if (!sawDone || timing.content.length === 0) reject(new Error(`${url} ended its stream early (${timing.content.length} tokens, no [DONE])`));
           else resolve(timing);
         });
-        response.on("error", reject);
+        response.on("error", (error) => reject(new Error(`${url}: the response broke off (${error.message})`, { cause: error })));
       },
     );
-    request.on("error", reject);
+    request.on("error", (error) => reject(new Error(`${url}: the request failed (${error.message})`, { cause: error })));
     request.end(payload);
   });
 }
@@ -209,6 +220,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // moment and each new stream starts while the others are mid-flight (as in production).
     const streamDurationMs = TIME_TO_FIRST_TOKEN_MS + options.maxTokens * TOKEN_GAP_MS;
     const runRound = async (arm: Arm): Promise<RoundResult> => {
+      renewLoadAgent();
       const pid = arm.host?.pid;
       let peakRssInBytes: number | undefined;
       // Sample the host's memory once every lane is running.

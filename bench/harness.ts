@@ -3,6 +3,7 @@
  * machines, so each benchmark measures its comparison side by side (alternating A and B over
  * several rounds) and reports the ratio; the target is stated next to each figure.
  */
+import { readFileSync } from "node:fs";
 
 export interface Figure {
   /** What was measured, e.g. "time to load the entry point (bundled)". */
@@ -73,4 +74,19 @@ export async function alternate<T>(rounds: number, a: () => Promise<T>, b: () =>
     }
   }
   return results;
+}
+
+/**
+ * This process's peak RSS in bytes: VmHWM where Linux has it. `resourceUsage().maxRSS` also holds
+ * the RSS of the process this one was forked from (the bench runner, hundreds of MB once other
+ * benchmarks have run), so a child's peak would depend on what ran before it.
+ */
+export function peakRssInBytes(): number {
+  try {
+    const kib = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    if (kib) return Number(kib) * 1024;
+  } catch {
+    // Not Linux: fall back below.
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }

@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import { REPO_ROOT } from "../tools/repo-root.js";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
-import { round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
+import { peakRssInBytes, round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
 const run = promisify(execFile);
 
@@ -184,7 +184,7 @@ async function workerMain(maxConcurrency: number, transcriptsContainer: string):
   );
   const elapsedInMs = performance.now() - started;
   const chunks = outcome.state === "skipped" ? 0 : outcome.status.progress.chunksTotal;
-  const result: WorkerResult = { elapsedInMs, maxRssInBytes: process.resourceUsage().maxRSS * 1024, baselineRssInBytes, chunks, state: outcome.state };
+  const result: WorkerResult = { elapsedInMs, maxRssInBytes: peakRssInBytes(), baselineRssInBytes, chunks, state: outcome.state };
   process.stdout.write(`\n@@${JSON.stringify(result)}\n`);
 }
 

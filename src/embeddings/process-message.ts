@@ -84,22 +84,20 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     }
     if (error.kind === "throttled" && job) {
       const delayInMs = Math.max(MIN_REQUEUE_DELAY_IN_MS, error.retryAfterInMs ?? 0);
-      let requeued = false;
+      // Whoever waits for {id}.json can see why it is late. Written before the copy exists, so
+      // the copy's success always removes it (written after, a slow write could outlive the output).
+      const record = errorRecord(id, delivery, job, error, "retrying");
+      record.reason = `${error.message} (a new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s)`;
+      await deps.store.writeError(record).catch((writeError: unknown) => {
+        deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
+      });
       try {
         await requeue(deps.queue, job, job.enqueuedAt ?? isoTime(delivery.insertionTime), delayInMs);
-        requeued = true;
-      } catch (requeueError) {
-        deps.logger.warn(`Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`);
-      }
-      if (requeued) {
         deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
-        // Whoever waits for {id}.json can see why it is late; the copy's success removes the record.
-        const record = errorRecord(id, delivery, job, error, "retrying");
-        record.reason = `${error.message} (a new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s)`;
-        await deps.store.writeError(record).catch((writeError: unknown) => {
-          deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
-        });
         return { status: "requeued", id, delayInMs };
+      } catch (requeueError) {
+        // The record below replaces the one above: the host retries this message instead.
+        deps.logger.warn(`Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`);
       }
     }
     try {
