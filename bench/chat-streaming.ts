@@ -59,19 +59,10 @@ export interface ChatStreamingOptions {
 /**
  * The load generator's client: node:http with keep-alive. It costs a fraction of the CPU of
  * fetch per stream, which leaves more of the machine to what is measured (every arm uses it).
+ * Idle sockets are dropped after 4 s, before the servers drop them (5 s): a round often starts
+ * after about 5 s idle, and a POST sent on a socket the server is closing fails with ECONNRESET.
  */
-let loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-
-/**
- * Fresh connections for each round. Servers close keep-alive connections idle for 5 s, and a
- * round often starts about then: a POST written on a socket the server is closing fails with
- * ECONNRESET (Node retries no POST). Each lane's first stream, which now also connects, is not
- * counted anyway.
- */
-function renewLoadAgent(): void {
-  loadAgent.destroy();
-  loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-}
+const loadAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 });
 
 /** Opens one stream and timestamps its first byte and every content chunk. */
 function timeStream(url: string, headers: Record<string, string>, body: unknown): Promise<StreamTiming> {
@@ -220,7 +211,6 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // moment and each new stream starts while the others are mid-flight (as in production).
     const streamDurationMs = TIME_TO_FIRST_TOKEN_MS + options.maxTokens * TOKEN_GAP_MS;
     const runRound = async (arm: Arm): Promise<RoundResult> => {
-      renewLoadAgent();
       const pid = arm.host?.pid;
       let peakRssInBytes: number | undefined;
       // Sample the host's memory once every lane is running.

@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import type { BufferedAnswer, FrontMessage, FrontThreadData, MainMessage } from "./http-front-protocol.js";
 import { createHttpFront, sendText, type FrontInvoker } from "./http-server.js";
+import { loopbackAgent } from "./loopback-agent.js";
 
 const data = workerData as FrontThreadData;
 const port = parentPort!;
@@ -51,7 +52,7 @@ async function runtimeEndpoints(req: IncomingMessage, res: ServerResponse, url: 
   if (!path.startsWith("/runtime/") && !path.startsWith("/admin/")) return false;
   await new Promise<void>((resolve) => {
     // Path and query only: a request target such as //other-host/... must not choose the host.
-    const relay = http.request(new URL(url.pathname + url.search, data.runtimeUri), { method: req.method, headers: req.headers }, (answer) => {
+    const relay = http.request(new URL(url.pathname + url.search, data.runtimeUri), { method: req.method, headers: req.headers, agent: loopbackAgent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
       answer.on("end", resolve);

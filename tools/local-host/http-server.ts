@@ -11,6 +11,7 @@ import { isAuthorized, type KeyPolicy } from "./function-keys.js";
 import type { BufferedAnswer, HttpRouteInfo } from "./http-front-protocol.js";
 import type { HostConfig } from "./host-config.js";
 import { compileRoute, matchRoute, type CompiledRoute } from "./http-routes.js";
+import { loopbackAgent } from "./loopback-agent.js";
 import { rpcJson, rpcString } from "./invoke.js";
 import type { RpcHttpData, RpcTypedData } from "./rpc-types.js";
 
@@ -175,7 +176,7 @@ async function invokeStreaming(
   if (req.headers["content-length"] === undefined && hasBody(req)) headers["transfer-encoding"] = "chunked";
 
   // Path and query only: a request target such as //other-host/... must not choose the host.
-  const proxyReq = http.request(new URL(url.pathname + url.search, deps.proxyUri), { method: req.method, headers });
+  const proxyReq = http.request(new URL(url.pathname + url.search, deps.proxyUri), { method: req.method, headers, agent: loopbackAgent });
   // Sent now, not with the first body byte: the library waits for this request to start the
   // invocation, and a client that leaves before sending any body must not leave it waiting.
   proxyReq.flushHeaders();
