@@ -34,8 +34,9 @@ const LOADER = `
   if (how === "commonjs") require(entry);
   else await import(url);
   const loadInMs = performance.now() - started;
-  // Peak RSS from VmHWM where Linux has it: resourceUsage().maxRSS keeps the high-water mark of
-  // the parent it was forked from (a bench process that just ran the bundler is hundreds of MiB).
+  // Peak RSS from VmHWM, as harness.ts peakRssInBytes() reads it (inline: the child must load
+  // nothing but the entry): resourceUsage().maxRSS keeps the high-water mark of the parent it was
+  // forked from (a bench process that just ran the bundler is hundreds of MiB).
   let maxRssInKiB = process.resourceUsage().maxRSS;
   try { maxRssInKiB = Number(/VmHWM:\\s*(\\d+) kB/.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"))[1]); } catch {}
   process.stdout.write("\\n@@" + JSON.stringify({ loadInMs, maxRssInKiB }) + "\\n");
