@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { isBuiltin } from "node:module";
 import path from "node:path";
 import OpenAI from "openai";
@@ -42,6 +42,13 @@ describe("deployment package (npm run package)", () => {
     expect(chunks.length).toBeGreaterThan(0);
     const eager = chunks.filter((r) => !/=>\s*$/.test(entry.slice(Math.max(0, r.at - 40), r.at)));
     expect(eager.map((r) => r.specifier)).toEqual([]);
+  });
+
+  it("keeps the ES module sources in strict mode: every CommonJS file starts with \"use strict\"", async () => {
+    const files = [pkg.bundlePath, ...(await readdir(path.join(path.dirname(pkg.bundlePath), "chunks"))).map((f) => path.join(path.dirname(pkg.bundlePath), "chunks", f))];
+    const sloppy: string[] = [];
+    for (const file of files) if (!/^\s*["']use strict["']/.test(await readFile(file, "utf8"))) sloppy.push(path.basename(file));
+    expect(sloppy).toEqual([]);
   });
 
   it("the bundled app answers health and streams a chat through the local host", async () => {

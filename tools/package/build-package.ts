@@ -59,6 +59,9 @@ export async function buildPackage(root = ROOT): Promise<PackageResult> {
     written = await bundle.write({
       dir: outDir,
       format: "cjs",
+      // The sources are ES modules, strict by definition; as CommonJS they need the directive, or
+      // they would run in sloppy mode (silent failed writes, `this` as globalThis).
+      strict: true,
       entryFileNames: "[name].js",
       chunkFileNames: "chunks/[name]-[hash].js",
       minify: true,
