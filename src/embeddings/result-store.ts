@@ -29,6 +29,8 @@ export interface EmbeddingsErrorRecord {
    * `rejected`: the message can never succeed and was completed without retries.
    * `retrying`: this delivery failed; the host retries it and, after host.json's
    *  maxDequeueCount deliveries, moves it to the `-poison` queue (this record then says why).
+   *  Also written (kind `throttled`) when throttled work is handed back as a new message, which
+   *  never poisons; the copy's success removes the record.
    */
   status: "rejected" | "retrying";
   kind: string;
