@@ -45,6 +45,9 @@ export type ProcessOutcome =
   | { status: "rejected"; id: string; reason: string }
   | { status: "requeued"; id: string; delayInMs: number };
 
+/** Largest queue message Azure Storage accepts: 64 KiB of (here base64) text. */
+const MAX_QUEUE_MESSAGE_CHARS = 64 * 1024;
+
 /** Shortest delay before a handed-back message is visible again (queue visibility has 1 s steps). */
 const MIN_REQUEUE_DELAY_IN_MS = 1000;
 
@@ -119,8 +122,11 @@ async function requeue(queue: QueueClient, job: EmbeddingsJob, enqueuedAt: strin
   if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
   if (job.deployment !== undefined) copy.deployment = job.deployment;
   if (job.metadata !== undefined) copy.metadata = job.metadata;
-  copy.enqueuedAt = enqueuedAt;
-  const text = Buffer.from(JSON.stringify(copy), "utf8").toString("base64");
+  const encode = (job: EmbeddingsJob) => Buffer.from(JSON.stringify(job), "utf8").toString("base64");
+  let text = encode({ ...copy, enqueuedAt });
+  // A message already close to the queue's limit stays within it without the time (the output's
+  // createdAt then becomes the copy's): refusing the copy would spend a delivery on throttling.
+  if (text.length > MAX_QUEUE_MESSAGE_CHARS) text = encode(copy);
   await queue.sendMessage(text, { visibilityTimeout: Math.ceil(delayInMs / 1000) });
 }
 

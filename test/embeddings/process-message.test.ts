@@ -112,6 +112,20 @@ describe("processEmbeddingsMessage", () => {
     expect(await container.getBlobClient("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.error.json").exists()).toBe(false);
   });
 
+  it("hands back a message near the queue's 64 KiB limit without the enqueue time rather than not at all", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
+    // 49,152 bytes of JSON is exactly 64 KiB in base64: this copy fits only without enqueuedAt.
+    const id = "near-limit";
+    const input = "word ".repeat(9_820);
+    expect(JSON.stringify({ id, input }).length).toBeLessThanOrEqual(49_152);
+    expect(JSON.stringify({ id, input, enqueuedAt: "2025-01-31T10:15:00.000Z" }).length).toBeGreaterThan(49_152);
+    expect(await processEmbeddingsMessage(delivery({ id, input }), deps)).toMatchObject({ status: "requeued", id });
+    expect((await queue.getProperties()).approximateMessagesCount).toBe(1);
+    await sim.control.setFaults(DEPLOYMENT, []);
+    // The shared batcher holds the deployment until Azure's delay is over: let it pass.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+  });
+
   it("throws on a transient failure after writing a retrying record, which a later success removes", async () => {
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 500, times: 1 }]);
     const error = await processEmbeddingsMessage(delivery({ id: "flaky", input: "x" }), deps).catch((e: unknown) => e);
