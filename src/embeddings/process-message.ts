@@ -70,8 +70,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
       usage: result.usage,
       items: result.items,
       metadata: job.metadata ?? {},
-      // A handed-back copy carries its original's time: the content depends only on the work.
-      createdAt: job.enqueuedAt ? isoTime(job.enqueuedAt) : isoTime(delivery.insertionTime),
+      createdAt: enqueuedAt(job, delivery),
     });
     // Only an earlier failed delivery (or an earlier message with this id) can have left one.
     await deps.store.clearError(job.id);
@@ -95,7 +94,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
         deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
       });
       try {
-        await requeue(deps.queue, job, job.enqueuedAt ?? isoTime(delivery.insertionTime), delayInMs);
+        await requeue(deps.queue, job, enqueuedAt(job, delivery), delayInMs);
         deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
         return { status: "requeued", id, delayInMs };
       } catch (requeueError) {
@@ -122,7 +121,7 @@ async function requeue(queue: QueueClient, job: EmbeddingsJob, enqueuedAt: strin
   if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
   if (job.deployment !== undefined) copy.deployment = job.deployment;
   if (job.metadata !== undefined) copy.metadata = job.metadata;
-  const encode = (job: EmbeddingsJob) => Buffer.from(JSON.stringify(job), "utf8").toString("base64");
+  const encode = (message: EmbeddingsJob) => Buffer.from(JSON.stringify(message), "utf8").toString("base64");
   let text = encode({ ...copy, enqueuedAt });
   // A message already close to the queue's limit stays within it without the time (the output's
   // createdAt then becomes the copy's): refusing the copy would spend a delivery on throttling.
@@ -163,6 +162,11 @@ function isAppRefused(error: AppError): boolean {
 function idFromDetails(error: AppError): string | undefined {
   const id = (error.details as { id?: unknown } | undefined)?.id;
   return typeof id === "string" ? id : undefined;
+}
+
+/** When the work was first enqueued: a handed-back copy carries its original's time. */
+function enqueuedAt(job: EmbeddingsJob, delivery: QueueDelivery): string {
+  return isoTime(job.enqueuedAt ?? delivery.insertionTime);
 }
 
 function isoTime(value: Date | string | undefined): string {
