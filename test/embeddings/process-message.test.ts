@@ -112,6 +112,27 @@ describe("processEmbeddingsMessage", () => {
     expect(await container.getBlobClient("0f6c1c8e-58a4-4b0f-9d1c-2a9f3c1b7e10.error.json").exists()).toBe(false);
   });
 
+  it("writes the throttled record before the copy is on the queue, so the copy's success always removes it", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
+    const id = "record-first";
+    const recordAtSend: boolean[] = [];
+    // The real queue, with a look at storage at the moment the copy is sent.
+    const watchedQueue = new Proxy(queue, {
+      get(target, property) {
+        if (property !== "sendMessage") return Reflect.get(target, property) as unknown;
+        return async (...args: Parameters<QueueClient["sendMessage"]>) => {
+          recordAtSend.push(await container.getBlobClient(`${id}.error.json`).exists());
+          return target.sendMessage(...args);
+        };
+      },
+    });
+    expect(await processEmbeddingsMessage(delivery({ id, input: "late text" }), { ...deps, queue: watchedQueue })).toMatchObject({ status: "requeued", id });
+    expect(recordAtSend).toEqual([true]);
+    await sim.control.setFaults(DEPLOYMENT, []);
+    // The shared batcher holds the deployment until Azure's delay is over: let it pass.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+  });
+
   it("hands back a message near the queue's 64 KiB limit without the enqueue time rather than not at all", async () => {
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
     // 49,152 bytes of JSON is exactly 64 KiB in base64: this copy fits only without enqueuedAt.
