@@ -55,8 +55,8 @@ interface Sample {
   maxRssInKiB: number;
 }
 
-async function loadOnce(entry: string, kind: "fresh" | "worker-like" = "fresh"): Promise<Sample> {
-  const { stdout } = await run(process.execPath, ["-e", LOADER, entry, appModuleKind(entry), kind], { env: ENV, cwd: ROOT });
+async function loadOnce(entry: string, appRoot: string, kind: "fresh" | "worker-like" = "fresh"): Promise<Sample> {
+  const { stdout } = await run(process.execPath, ["-e", LOADER, entry, appModuleKind(entry, appRoot), kind], { env: ENV, cwd: ROOT });
   const line = stdout.split("\n").find((l) => l.startsWith("@@"));
   if (!line) throw new Error(`the entry point ${entry} printed no timing; output:\n${stdout}`);
   return JSON.parse(line.slice(2)) as Sample;
@@ -71,8 +71,8 @@ export const coldStart: Benchmark = {
     const unbundled = path.join(ROOT, "dist/src/index.js");
     const rounds = tiny ? 2 : 25;
     log(`cold-start: ${rounds} alternating rounds of fresh processes, then ${rounds} of worker-like ones`);
-    const { a, b } = await alternate(rounds, () => loadOnce(bundled), () => loadOnce(unbundled));
-    const worker = await alternate(rounds, () => loadOnce(bundled, "worker-like"), () => loadOnce(unbundled, "worker-like"));
+    const { a, b } = await alternate(rounds, () => loadOnce(bundled, pkg.packageDir), () => loadOnce(unbundled, ROOT));
+    const worker = await alternate(rounds, () => loadOnce(bundled, pkg.packageDir, "worker-like"), () => loadOnce(unbundled, ROOT, "worker-like"));
     const workerBundledMs = worker.a.map((s) => s.loadInMs);
     const workerPlainMs = worker.b.map((s) => s.loadInMs);
     const bundledMs = a.map((s) => s.loadInMs);

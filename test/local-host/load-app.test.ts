@@ -19,20 +19,30 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe("loading the app's entry the way the Functions Node worker does", () => {
-  it("decides by extension first, then by the nearest package.json's type", () => {
-    expect(appModuleKind(path.join(root, "cjs/dist/x.mjs"))).toBe("esm");
-    expect(appModuleKind(path.join(root, "esm/dist/x.cjs"))).toBe("commonjs");
-    expect(appModuleKind(path.join(root, "esm/dist/main.js"))).toBe("esm");
-    expect(appModuleKind(path.join(root, "cjs/dist/main.js"))).toBe("commonjs");
+  it("decides by extension first, then by the type in the app root's package.json", () => {
+    expect(appModuleKind(path.join(root, "cjs/dist/x.mjs"), path.join(root, "cjs"))).toBe("esm");
+    expect(appModuleKind(path.join(root, "esm/dist/x.cjs"), path.join(root, "esm"))).toBe("commonjs");
+    expect(appModuleKind(path.join(root, "esm/dist/main.js"), path.join(root, "esm"))).toBe("esm");
+    expect(appModuleKind(path.join(root, "cjs/dist/main.js"), path.join(root, "cjs"))).toBe("commonjs");
+    // No package.json at the root: the worker reads it as {} and requires the file.
+    expect(appModuleKind(path.join(root, "esm/dist/main.js"), root)).toBe("commonjs");
+  });
+
+  it("follows the app root's package.json, not one nearer the entry, as the worker does", async () => {
+    const app = path.join(root, "nested");
+    await mkdir(path.join(app, "dist"), { recursive: true });
+    await writeFile(path.join(app, "package.json"), JSON.stringify({ type: "module" }));
+    await writeFile(path.join(app, "dist/package.json"), JSON.stringify({ type: "commonjs" }));
+    expect(appModuleKind(path.join(app, "dist/main.js"), app)).toBe("esm");
   });
 
   it("requires a CommonJS entry (it runs at once, no module loader) and imports an ES module one", async () => {
     const scope = globalThis as { loaded?: string };
     // require runs the file inside the call; import() runs it later, from the module loader.
-    const loadingCommonJs = loadApp(path.join(root, "cjs/dist/main.js"));
+    const loadingCommonJs = loadApp(path.join(root, "cjs/dist/main.js"), path.join(root, "cjs"));
     expect(scope.loaded).toBe("commonjs");
     await loadingCommonJs;
-    const loadingEsm = loadApp(path.join(root, "esm/dist/main.js"));
+    const loadingEsm = loadApp(path.join(root, "esm/dist/main.js"), path.join(root, "esm"));
     expect(scope.loaded).toBe("commonjs");
     await loadingEsm;
     expect(scope.loaded).toBe("esm");

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     }),
   );
   const entry = path.resolve(options.entry);
-  await loadApp(entry);
+  // The app root is the host's working folder (where host.json and package.json are), as on Azure.
+  await loadApp(entry, process.cwd());
   const model = registry.programmingModel;
   if (!model || registry.functions.size === 0) {
     throw new Error(`The app at ${entry} registered no functions. Does it call app.http/app.storageQueue/... from @azure/functions v4?`);
