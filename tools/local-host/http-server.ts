@@ -209,6 +209,14 @@ async function invokeStreaming(
   // the invocation, whose body was cut, must not answer 500 first.
   let bodyTooLarge = false;
   const tooLarge = forwardBody(req, proxyReq, deps.config.http.maxRequestBodyBytes);
+  // A handler may answer without reading the whole body, and the library never reads the rest.
+  // Once the answer is complete, stop forwarding and discard the rest, as the Functions host
+  // does: otherwise the client's next request on this connection waits behind the unread body.
+  res.on("finish", () => {
+    if (req.readableEnded) return;
+    proxyReq.destroy();
+    discardRestOfBody(req, deps.config.http.maxRequestBodyBytes);
+  });
   tooLarge.then(
     (exceeded) => {
       if (exceeded && !res.headersSent) {
@@ -303,6 +311,21 @@ function hasBody(req: IncomingMessage): boolean {
 
 /** How much of an oversized upload is read and discarded so the client can read the 413. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of a request body, so the connection can carry the next request. A
+ * chunked body that runs past the body cap closes the connection instead (a declared length over
+ * the cap was refused before the invocation).
+ */
+function discardRestOfBody(req: IncomingMessage, cap: number): void {
+  req.unpipe();
+  let discarded = 0;
+  req.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > cap) req.socket.destroy();
+  });
+  req.resume();
+}
 
 function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage, options = { drain: true }): void {
   if (res.headersSent) return;
