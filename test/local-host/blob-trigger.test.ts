@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
-import { BLOB_POISON_QUEUE, HOSTS_CONTAINER } from "../../tools/local-host/blob-trigger.js";
+import { BLOB_POISON_QUEUE, HOSTS_CONTAINER, internalQueueName } from "../../tools/local-host/blob-trigger.js";
 import { startHost, type LocalHost } from "../../tools/local-host/index.js";
 import { clients, eventually, readEvidence, storageFixture } from "./storage-helpers.js";
 
@@ -72,6 +72,27 @@ describe("local host: blob triggers (asserted on Azurite)", () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await readEvidence(store.evidence, "blob/before-restart.wav/")).toHaveLength(1);
     expect(await readEvidence(store.evidence, "blob/talks/day1/intro.wav/")).toHaveLength(1);
+  });
+
+  it("runs a blob that was found while its message could not be queued, once queueing works again", async () => {
+    const internalQueue = store.queues.getQueueClient(internalQueueName("blob-test-host"));
+    await internalQueue.delete();
+    try {
+      await upload("audio", "queue-was-down.wav", "three");
+      // Several scans find the blob and fail to queue it; none may leave a receipt behind that
+      // would make later scans skip it.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const receipts: string[] = [];
+      for await (const item of store.blobs.getContainerClient(HOSTS_CONTAINER).listBlobsFlat({ prefix: "blobreceipts/blob-test-host/" })) {
+        if (item.name.endsWith("/queue-was-down.wav")) receipts.push(item.name);
+      }
+      expect(receipts).toEqual([]);
+    } finally {
+      await internalQueue.createIfNotExists();
+    }
+    await eventually("the blob once its queue is back", async () =>
+      (await readEvidence(store.evidence, "blob/queue-was-down.wav/")).length === 1 ? true : undefined,
+    );
   });
 
   it("after 5 failures writes a message to webjobs-blobtrigger-poison", async () => {

@@ -66,8 +66,8 @@ export function collectBlobTriggers(registry: CoreRegistry): BlobTriggerFunction
 
 /**
  * Blob triggers as the storage extension runs them: new blobs are found (container scan with a
- * persisted watermark, or the Event Grid webhook), recorded once per ETag with a receipt in
- * `azure-webjobs-hosts`, and queued on the host's internal queue; that queue runs the function
+ * persisted watermark, or the Event Grid webhook), queued on the host's internal queue and
+ * recorded once per ETag with a receipt in `azure-webjobs-hosts`; that queue runs the function
  * with bounded concurrency, retries, and a `webjobs-blobtrigger-poison` message after
  * poisonBlobThreshold failures.
  */
@@ -201,15 +201,16 @@ export class BlobTriggerHost {
     await scanInfo.upload(body, Buffer.byteLength(body));
   }
 
-  /** Writes the receipt if this (function, blob, ETag) is new, then queues it; known ones are skipped. */
+  /**
+   * Queues this (function, blob, ETag) unless its receipt says it already was. The message goes
+   * out before the receipt is written: a failure or crash in between leaves the blob to its next
+   * sighting (the scan keeps its watermark after a failure; Event Grid redelivers on a 500), so it
+   * may be queued twice, which the receipt check before each run makes cheap, but never stays
+   * unqueued behind a receipt.
+   */
   async #enqueueOnce(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string): Promise<void> {
     const receipt = this.#receipt(f, containerName, blobName, etag);
-    try {
-      await receipt.upload("", 0, { conditions: { ifNoneMatch: "*" }, metadata: { Completed: "false" } });
-    } catch (error) {
-      if (isConflict(error)) return;
-      throw error;
-    }
+    if (await receipt.exists()) return;
     const message: BlobTriggerMessage = {
       Type: "BlobTrigger",
       FunctionId: f.fn.functionId,
@@ -219,6 +220,12 @@ export class BlobTriggerHost {
       ETag: unquote(etag),
     };
     await this.#deps.storage.queues.getQueueClient(internalQueueName(this.#deps.hostId)).sendMessage(this.#encode(message));
+    try {
+      // Never over a receipt the run may already have completed.
+      await receipt.upload("", 0, { conditions: { ifNoneMatch: "*" }, metadata: { Completed: "false" } });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
   }
 
   #receipt(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
@@ -260,7 +267,8 @@ export class BlobTriggerHost {
     for (const [name, value] of Object.entries(params)) triggerMetadata[name] = rpcString(value);
     await invokeFunction(this.#deps.registry, f.fn, { inputData: [{ name: f.triggerName, data }], triggerMetadata, reason: `New blob detected(${f.source}): ${message.ContainerName}/${message.BlobName}` },
       this.#deps.log);
-    await receipt.setMetadata({ Completed: "true" });
+    // Created if need be: the run can finish before #enqueueOnce has written the receipt.
+    await receipt.upload("", 0, { metadata: { Completed: "true" } });
   }
 
   async #poison(queued: DequeuedMessageItem): Promise<void> {
