@@ -102,13 +102,17 @@ export class QueueListener {
       return;
     }
     const renewEveryMs = Math.max(500, (o.leaseSeconds * 1000) / 2);
+    // Renewals run one after another; each one changes the popReceipt the next call needs.
+    let renewing: Promise<void> = Promise.resolve();
     const renewal = setInterval(() => {
-      o.queue
-        .updateMessage(message.messageId, popReceipt, undefined, o.leaseSeconds)
-        .then((updated) => {
-          if (updated.popReceipt) popReceipt = updated.popReceipt;
-        })
-        .catch((error: Error) => o.log(`Renewing message ${message.messageId} failed: ${error.message}`));
+      renewing = renewing.then(() =>
+        o.queue
+          .updateMessage(message.messageId, popReceipt, undefined, o.leaseSeconds)
+          .then((updated) => {
+            if (updated.popReceipt) popReceipt = updated.popReceipt;
+          })
+          .catch((error: Error) => o.log(`Renewing message ${message.messageId} failed: ${error.message}`)),
+      );
     }, renewEveryMs);
     let failure: unknown;
     try {
@@ -118,6 +122,8 @@ export class QueueListener {
     } finally {
       clearInterval(renewal);
     }
+    // A renewal still in flight would leave the settle below with a stale popReceipt.
+    await renewing;
     try {
       if (failure === undefined) {
         await o.queue.deleteMessage(message.messageId, popReceipt);
