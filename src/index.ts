@@ -8,4 +8,5 @@ import "./functions/models.js";
 import "./functions/embeddings-http.js";
 import "./functions/transcribe-audio.js";
 import "./functions/get-transcription.js";
+import "./functions/transcription-given-up.js";
 import "./functions/embed-queue-message.js";

@@ -31,7 +31,7 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Storage Queue Data Contributor: the embeddings queue trigger reads and deletes messages and the host moves failed ones to the poison queue.
+// Storage Queue Data Contributor: the embeddings queue trigger reads and deletes messages, the host moves failed ones to the poison queues, and transcriptionGivenUp reads webjobs-blobtrigger-poison.
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
   scope: storage
