@@ -4,20 +4,27 @@
  * mid-upload leaves the old blob. Outputs are small (transcripts are text), far under Put Blob's
  * size limit, so no staged blocks are needed.
  */
-import { RestError, type BlockBlobClient } from "@azure/storage-blob";
+import { RestError, type BlobRequestConditions, type BlockBlobClient } from "@azure/storage-blob";
 
 /** Metadata key on every output and status blob: the ETag of the audio blob it was made from. */
 export const SOURCE_ETAG_KEY = "sourceetag";
 
 /**
- * Writes `content` as the whole blob in one request.
- * @throws RestError from storage (classifyError maps it by status).
+ * Writes `content` as the whole blob in one request, if `conditions` hold.
+ * @throws RestError from storage (classifyError maps it by status; 412/409 when a condition failed).
  */
-export async function writeBlobWhole(blob: BlockBlobClient, content: string, contentType: string, sourceEtag: string | undefined): Promise<void> {
+export async function writeBlobWhole(
+  blob: BlockBlobClient,
+  content: string,
+  contentType: string,
+  sourceEtag: string | undefined,
+  conditions?: BlobRequestConditions,
+): Promise<void> {
   const body = Buffer.from(content, "utf8");
   await blob.upload(body, body.byteLength, {
     blobHTTPHeaders: { blobContentType: contentType },
     metadata: sourceEtag ? { [SOURCE_ETAG_KEY]: stripQuotes(sourceEtag) } : {},
+    ...(conditions ? { conditions } : {}),
   });
 }
 

@@ -9,11 +9,11 @@
  * - `poisonBlobThreshold` was set lower than the pipeline's attempt limit.
  * This turns each such message into a final `failed` status that says why and how to retry.
  */
-import type { BlobServiceClient } from "@azure/storage-blob";
+import { RestError, type BlobGetPropertiesResponse, type BlobServiceClient, type BlockBlobClient } from "@azure/storage-blob";
 import { z } from "zod";
 import type { Logger } from "../logging.js";
-import { isNotFound, stripQuotes } from "./blob-io.js";
-import { StatusReporter, readStatus, type TranscriptionStatus } from "./status.js";
+import { isNotFound, stripQuotes, writeBlobWhole } from "./blob-io.js";
+import { statusBlobName, type TranscriptionStatus } from "./status.js";
 
 /** The transcription function's id in the host's messages. */
 export const TRANSCRIBE_FUNCTION_ID = "Host.Functions.transcribeAudio";
@@ -39,13 +39,18 @@ export type GivenUpOutcome =
   | { recorded: true; status: TranscriptionStatus }
   | { recorded: false; reason: string };
 
+/** Attempts at the conditional write before giving the message back to the host. */
+const WRITE_ROUNDS = 3;
+
 /**
  * Records the host's give-up in `{transcripts}/{name}.status.json`, unless the status is already
- * final for that version of the blob or the blob has changed since.
+ * final for that version of the blob or the blob has been overwritten since. The record is
+ * rewritten only if nobody changed it since it was read (a run still writing wins, and the
+ * decision is made again on what it wrote).
  * @throws storage errors (the host then delivers the message again).
  */
 export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<GivenUpOutcome> {
-  const parsed = poisonMessageSchema.safeParse(typeof body === "string" ? parseJson(body) : body);
+  const parsed = poisonMessageSchema.safeParse(decode(body));
   // The app's storage account is its own (infra/ provisions it), so anything else here is not
   // expected; it is logged whole, so nothing it said is lost with the message.
   if (!parsed.success) return ignore(deps, `not a blob trigger poison message: ${JSON.stringify(body)}`);
@@ -55,45 +60,76 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
   }
   const name = message.BlobName;
   const etag = stripQuotes(message.ETag);
-  let properties;
+  let properties: BlobGetPropertiesResponse | undefined;
   try {
     properties = await deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name).getProperties();
   } catch (error) {
-    if (isNotFound(error)) return skip(deps, name, "the audio blob has been deleted since");
-    throw error;
+    if (!isNotFound(error)) throw error;
   }
-  if (properties.etag && stripQuotes(properties.etag) !== etag) {
+  if (properties?.etag && stripQuotes(properties.etag) !== etag) {
     return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${stripQuotes(properties.etag)}); the newer version is transcribed on its own`);
   }
-  const transcripts = deps.blobService.getContainerClient(deps.transcriptsContainer);
-  const found = await readStatus(transcripts, name);
-  const previous = found?.source.etag === etag ? found : undefined;
-  if (previous?.state === "succeeded" || (previous?.state === "failed" && previous.error?.willRetry === false)) {
-    return skip(deps, name, `its status is already final (${previous.state})`);
-  }
+  const record = deps.blobService.getContainerClient(deps.transcriptsContainer).getBlockBlobClient(statusBlobName(name));
   const now = deps.now ?? (() => new Date());
-  const status = new StatusReporter(
-    transcripts,
-    previous ?? {
+  for (let round = 1; ; round++) {
+    const found = await readRecord(record);
+    const previous = found.status?.source.etag === etag ? found.status : undefined;
+    if (previous?.state === "succeeded" || (previous?.state === "failed" && previous.error?.willRetry === false)) {
+      return skip(deps, name, `its status is already final (${previous.state})`);
+    }
+    // A deleted blob with no unfinished record of this version leaves nothing to correct.
+    if (!properties && !previous) return skip(deps, name, "the audio blob has been deleted since");
+    const base: TranscriptionStatus = previous ?? {
       name,
       state: "failed",
-      source: { container: deps.audioContainer, name, etag, bytes: properties.contentLength },
+      source: { container: deps.audioContainer, name, etag, bytes: properties?.contentLength },
       progress: { chunksDone: 0, chunksTotal: 0 },
       attempts: 0,
-      timings: { uploadedAt: properties.lastModified?.toISOString() },
+      timings: { uploadedAt: properties?.lastModified?.toISOString() },
       outputs: {},
-      updatedAt: now().toISOString(),
-    },
-    now,
-  );
-  await status.update((s) => ({
-    ...s,
-    state: "failed",
-    error: { kind: previous?.error?.kind ?? "transient", code: "delivery_limit_reached", message: explain(previous), willRetry: false },
-    timings: { ...s.timings, finishedAt: now().toISOString() },
-  }));
-  deps.logger.error(`Transcription of ${deps.audioContainer}/${name} given up by the host: ${status.current.error!.message}`);
-  return { recorded: true, status: status.current };
+      updatedAt: "",
+    };
+    const finished = now().toISOString();
+    const status: TranscriptionStatus = {
+      ...base,
+      state: "failed",
+      error: {
+        kind: previous?.error?.kind ?? "transient",
+        code: properties ? "delivery_limit_reached" : "audio_deleted",
+        message: properties ? explain(previous) : `The audio blob was deleted before it could be transcribed. Upload it again to transcribe it.`,
+        willRetry: false,
+      },
+      timings: { ...base.timings, finishedAt: finished },
+      updatedAt: finished,
+    };
+    try {
+      await writeBlobWhole(record, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", etag, found.recordEtag ? { ifMatch: found.recordEtag } : { ifNoneMatch: "*" });
+    } catch (error) {
+      if (isConditionFailed(error) && round < WRITE_ROUNDS) continue;
+      throw error;
+    }
+    deps.logger.error(`Transcription of ${deps.audioContainer}/${name} given up by the host: ${status.error!.message}`);
+    return { recorded: true, status };
+  }
+}
+
+/** The status record and its blob ETag (for a conditional rewrite); a damaged record counts as no status. */
+async function readRecord(record: BlockBlobClient): Promise<{ status?: TranscriptionStatus; recordEtag?: string }> {
+  let recordEtag: string | undefined;
+  try {
+    recordEtag = (await record.getProperties()).etag;
+    const text = (await record.downloadToBuffer(0, undefined, { conditions: { ifMatch: recordEtag } })).toString("utf8");
+    return { status: JSON.parse(text) as TranscriptionStatus, recordEtag };
+  } catch (error) {
+    if (isNotFound(error)) return {};
+    if (error instanceof SyntaxError) return { recordEtag };
+    throw error;
+  }
+}
+
+/** 412 (changed since read) or 409 (created since read, for If-None-Match: *). */
+function isConditionFailed(error: unknown): boolean {
+  return error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409);
 }
 
 const RETRY_HINT = "Upload the file again to try again.";
@@ -112,12 +148,20 @@ function explain(previous: TranscriptionStatus | undefined): string {
   return `${start}, after ${previous.attempts} attempt(s)${last ? `. The last one failed: ${last}` : ""}. ${RETRY_HINT}`;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+/**
+ * The message as JSON: the library parses JSON text already; a string left over is JSON text or,
+ * if the host's and the queue trigger's encodings ever differ, base64 of it.
+ */
+function decode(body: unknown): unknown {
+  if (typeof body !== "string") return body;
+  for (const text of [body, Buffer.from(body, "base64").toString("utf8")]) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // try the next reading
+    }
   }
+  return body;
 }
 
 function ignore(deps: GivenUpDeps, what: string): GivenUpOutcome {

@@ -34,6 +34,9 @@ afterAll(async () => {
 
 const transcripts = () => stack.blobService.getContainerClient("transcripts");
 const audio = () => stack.blobService.getContainerClient("audio");
+// The cases below use a container the host does not watch, so its runs cannot race them.
+const UNWATCHED = "given-up-audio";
+const unwatched = () => stack.blobService.getContainerClient(UNWATCHED);
 
 async function waitForStatus(name: string, done: (status: TranscriptionStatus) => boolean, timeoutMs: number): Promise<TranscriptionStatus> {
   let status: TranscriptionStatus | undefined;
@@ -69,20 +72,23 @@ describe("recordGivenUp", () => {
     warn: (message) => lines.push(`warn ${message}`),
     error: (message) => lines.push(`error ${message}`),
   };
-  const deps = (): GivenUpDeps => ({ blobService: stack.blobService, audioContainer: "audio", transcriptsContainer: "transcripts", logger });
+  const deps = (): GivenUpDeps => ({ blobService: stack.blobService, audioContainer: UNWATCHED, transcriptsContainer: "transcripts", logger });
+  beforeAll(async () => {
+    await unwatched().createIfNotExists();
+  });
   const messageFor = async (name: string, functionId = TRANSCRIBE_FUNCTION_ID) => ({
     Type: "BlobTrigger",
     FunctionId: functionId,
     BlobType: "BlockBlob",
-    ContainerName: "audio",
+    ContainerName: UNWATCHED,
     BlobName: name,
     // As the host writes it: quoted.
-    ETag: (await audio().getBlobClient(name).getProperties()).etag!,
+    ETag: (await unwatched().getBlobClient(name).getProperties()).etag!,
   });
-  const upload = (name: string) => audio().getBlockBlobClient(name).uploadData(Buffer.from("not really audio"));
+  const upload = (name: string) => unwatched().getBlockBlobClient(name).uploadData(Buffer.from("not really audio"));
   const writeStatus = async (name: string, status: Partial<TranscriptionStatus>) => {
-    const etag = (await audio().getBlobClient(name).getProperties()).etag!.replace(/"/g, "");
-    const record = { name, source: { container: "audio", name, etag }, progress: { chunksDone: 0, chunksTotal: 0 }, outputs: {}, timings: {}, updatedAt: "", ...status };
+    const etag = (await unwatched().getBlobClient(name).getProperties()).etag!.replace(/"/g, "");
+    const record = { name, source: { container: UNWATCHED, name, etag }, progress: { chunksDone: 0, chunksTotal: 0 }, outputs: {}, timings: {}, updatedAt: "", ...status };
     const text = JSON.stringify(record);
     await transcripts().getBlockBlobClient(`${name}.status.json`).upload(text, Buffer.byteLength(text));
   };
@@ -101,12 +107,13 @@ describe("recordGivenUp", () => {
     expect(status!.error!.message).toContain("after 2 attempt(s). The last one failed: Whisper answered 503. Upload the file again");
   });
 
-  it("writes a status for a blob whose deliveries all failed before one was recorded (a JSON string message too)", async () => {
+  it("writes a status for a blob whose deliveries all failed before one was recorded (a base64 message too)", async () => {
     await upload("never-recorded.wav");
-    const outcome = await recordGivenUp(deps(), JSON.stringify(await messageFor("never-recorded.wav")));
+    const text = JSON.stringify(await messageFor("never-recorded.wav"));
+    const outcome = await recordGivenUp(deps(), Buffer.from(text, "utf8").toString("base64"));
     expect(outcome.recorded).toBe(true);
     const status = await readStatus(transcripts(), "never-recorded.wav");
-    expect(status).toMatchObject({ state: "failed", attempts: 0, source: { container: "audio", name: "never-recorded.wav", bytes: 16 }, error: { willRetry: false } });
+    expect(status).toMatchObject({ state: "failed", attempts: 0, source: { container: UNWATCHED, name: "never-recorded.wav", bytes: 16 }, error: { willRetry: false } });
     expect(status!.error!.message).toContain("before any attempt could record its progress");
   });
 
@@ -123,9 +130,21 @@ describe("recordGivenUp", () => {
 
     await upload("deleted.wav");
     const gone = await messageFor("deleted.wav");
-    await audio().deleteBlob("deleted.wav");
+    await unwatched().deleteBlob("deleted.wav");
     expect(await recordGivenUp(deps(), gone)).toMatchObject({ recorded: false, reason: "the audio blob has been deleted since" });
     for (const name of ["overwritten.wav", "deleted.wav"]) expect(await transcripts().getBlobClient(`${name}.status.json`).exists()).toBe(false);
+  });
+
+  it("finishes the unfinished status of a blob deleted since, so nobody waits on it", async () => {
+    await upload("deleted-mid-job.wav");
+    await writeStatus("deleted-mid-job.wav", { state: "running", attempts: 1 });
+    const message = await messageFor("deleted-mid-job.wav");
+    await unwatched().deleteBlob("deleted-mid-job.wav");
+    expect(await recordGivenUp(deps(), message)).toMatchObject({ recorded: true });
+    expect(await readStatus(transcripts(), "deleted-mid-job.wav")).toMatchObject({
+      state: "failed",
+      error: { code: "audio_deleted", willRetry: false, message: "The audio blob was deleted before it could be transcribed. Upload it again to transcribe it." },
+    });
   });
 
   it("logs whole, and records nothing for, messages that are not about transcriptions", async () => {

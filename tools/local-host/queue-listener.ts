@@ -102,17 +102,17 @@ export class QueueListener {
       return;
     }
     const renewEveryMs = Math.max(500, (o.leaseSeconds * 1000) / 2);
-    // Renewals run one after another; each one changes the popReceipt the next call needs.
-    let renewing: Promise<void> = Promise.resolve();
+    // One renewal at a time (each changes the popReceipt the next call needs); a tick that finds
+    // one still out skips.
+    let renewing: Promise<void> | undefined;
     const renewal = setInterval(() => {
-      renewing = renewing.then(() =>
-        o.queue
-          .updateMessage(message.messageId, popReceipt, undefined, o.leaseSeconds)
-          .then((updated) => {
-            if (updated.popReceipt) popReceipt = updated.popReceipt;
-          })
-          .catch((error: Error) => o.log(`Renewing message ${message.messageId} failed: ${error.message}`)),
-      );
+      renewing ??= o.queue
+        .updateMessage(message.messageId, popReceipt, undefined, o.leaseSeconds)
+        .then((updated) => {
+          if (updated.popReceipt) popReceipt = updated.popReceipt;
+        })
+        .catch((error: Error) => o.log(`Renewing message ${message.messageId} failed: ${error.message}`))
+        .finally(() => (renewing = undefined));
     }, renewEveryMs);
     let failure: unknown;
     try {
@@ -122,8 +122,9 @@ export class QueueListener {
     } finally {
       clearInterval(renewal);
     }
-    // A renewal still in flight would leave the settle below with a stale popReceipt.
-    await renewing;
+    // A renewal still in flight would leave the settle below with a stale popReceipt. Waited for
+    // up to a lease: one that hangs longer has lost the message anyway.
+    if (renewing) await Promise.race([renewing, delay(o.leaseSeconds * 1000)]);
     try {
       if (failure === undefined) {
         await o.queue.deleteMessage(message.messageId, popReceipt);
