@@ -44,10 +44,10 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
 
 // Storage Blob Data Contributor: lets the topic's identity write dead-lettered events, scoped to the dead-letter container only.
 resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::blobService::deadLetterContainer.id, systemTopic.id, 'ba92f7b4-2d11-453d-a403-e96b1029c69b')
+  name: guid(storage::blobService::deadLetterContainer.id, systemTopic.id, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
   scope: storage::blobService::deadLetterContainer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f7b4-2d11-453d-a403-e96b1029c69b')
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
     principalId: systemTopic.identity.principalId
     principalType: 'ServicePrincipal'
   }

@@ -47,5 +47,5 @@ resource userOpenAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
 
 // The app wants the bare resource endpoint (https://NAME.openai.azure.com), without the trailing slash ARM reports.
 var endpoint = account.properties.endpoint
-output endpoint string = endsWith(endpoint, '/') ? substring(endpoint, 0, length(endpoint) - 1) : endpoint
+output endpoint string = endsWith(endpoint, '/') ? take(endpoint, length(endpoint) - 1) : endpoint
 output name string = account.name

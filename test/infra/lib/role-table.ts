@@ -7,7 +7,7 @@
 export const ROLE_TABLE: Readonly<Record<string, string>> = {
   "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd": "Cognitive Services OpenAI User",
   "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
-  "ba92f7b4-2d11-453d-a403-e96b1029c69b": "Storage Blob Data Contributor",
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
   "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
   "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
   "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
