@@ -18,18 +18,42 @@ param environmentName string
 })
 param location string
 
-@description('Region of a new Azure OpenAI account; empty means `location`. It must offer every model below (Whisper is the narrowest).')
-param openAiLocation string = ''
+// Exactly the regions where every default deployment below (gpt-4o-mini 2024-07-18 GlobalStandard,
+// text-embedding-3-small 1 GlobalStandard, whisper 001 Standard) is offered, per Microsoft's model
+// tables; Whisper is the narrowest. test/infra/data/azure-openai-model-availability.json holds
+// those tables and a test keeps this list equal to what they allow.
+@description('Region of a new Azure OpenAI account: one that offers every default model (Whisper is offered in the fewest). Ignored with an existing account.')
+@allowed([
+  'eastus2'
+  'northcentralus'
+  'norwayeast'
+  'southindia'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'westeurope'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param openAiLocation string
 
-@description('Object id of the deploying user or service principal (azd sets it); it gets the same data roles so the app can run locally against the cloud. Empty grants nothing.')
-param principalId string = ''
+@description('Object id of the principal that gets the same data roles as the app, so the app can run locally against the cloud: the deploying user or service principal by default (azd passes AZURE_PRINCIPAL_ID). Empty grants nothing.')
+param principalId string = deployer().objectId
 
-@description('Kind of the deploying principal.')
+@description('Kind of principalId: User for a person, ServicePrincipal for a CI pipeline running azd.')
 @allowed([
   'User'
   'ServicePrincipal'
 ])
 param principalType string = 'User'
+
+// ---- Network ----
+
+@description('Put the app behind a virtual network: Flex Consumption VNet integration, private endpoints for storage (blob, queue, table) and Azure OpenAI, and both closed to public callers. See infra/README.md for what changes.')
+param vnetEnabled bool = false
 
 // ---- Azure OpenAI ----
 
@@ -42,7 +66,7 @@ param existingOpenAiResourceGroupName string = ''
 @description('Keep API keys off on a new account so only Entra ID tokens are accepted.')
 param openAiDisableLocalAuth bool = true
 
-@description('Public network access of a new account.')
+@description('Public network access of a new account; vnetEnabled turns it off whatever this says.')
 @allowed([
   'Enabled'
   'Disabled'
@@ -69,7 +93,7 @@ param embeddingsDeploymentName string = 'text-embedding-3-small'
 param embeddingsModelVersion string = '1'
 
 @description('Embeddings deployment SKU.')
-param embeddingsDeploymentSku string = 'Standard'
+param embeddingsDeploymentSku string = 'GlobalStandard'
 
 @description('Embeddings capacity in thousands of tokens per minute.')
 @minValue(1)
@@ -105,10 +129,20 @@ param nodeVersion string = '20'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to.')
+@description('Most instances the app scales out to: a ceiling on cost and on parallel calls to Azure OpenAI.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Instances kept warm for the HTTP functions, so a chat after idle does not wait for a cold start; each is billed while idle. 0 means none.')
+@minValue(0)
+@maxValue(1000)
+param alwaysReadyInstances int = 0
+
+@description('Chunks of one audio file sent to Whisper at once, per blob (TRANSCRIPTION_MAX_CONCURRENCY). Whisper\'s default quota is 3 requests per minute, so the default is 1; raise it with the transcription capacity.')
+@minValue(1)
+@maxValue(64)
+param transcriptionMaxConcurrency int = 1
 
 @description('Authorization level of the HTTP functions (HTTP_AUTH_LEVEL).')
 @allowed([
@@ -145,6 +179,9 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
 var useExistingOpenAi = !empty(existingOpenAiAccountName)
 var openAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+// Azure refuses, every time, a request with more tokens than the deployment's per-minute limit:
+// a batch must never be larger than a minute of the embeddings capacity (thousands of TPM).
+var embeddingsMaxTokensPerRequest = min(300000, embeddingsDeploymentCapacity * 1000)
 var openAiResourceGroupName = useExistingOpenAi && !empty(existingOpenAiResourceGroupName) ? existingOpenAiResourceGroupName : rg.name
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -191,6 +228,7 @@ module storage 'app/storage.bicep' = {
     queueNames: [
       embeddingsQueueName
     ]
+    privateNetworkOnly: vnetEnabled
   }
 }
 
@@ -199,10 +237,10 @@ module openAi 'app/openai.bicep' = if (!useExistingOpenAi) {
   scope: rg
   params: {
     name: openAiAccountName
-    location: empty(openAiLocation) ? location : openAiLocation
+    location: openAiLocation
     tags: tags
     disableLocalAuth: openAiDisableLocalAuth
-    publicNetworkAccess: openAiPublicNetworkAccess
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess
     deployments: [
       {
         name: chatDeploymentName
@@ -274,12 +312,58 @@ module appMonitoringAccess 'app/monitoring-access.bicep' = {
   }
 }
 
+// ---- Private network (vnetEnabled) ----
+
+module network 'app/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// The host reaches blob, queue and table storage through these; Event Grid's dead letters still
+// arrive as a trusted service (see storage.bicep).
+module storagePrivateEndpoints 'app/private-endpoint.bicep' = [for service in ['blob', 'queue', 'table']: if (vnetEnabled) {
+  name: 'private-endpoint-storage-${service}'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}${service}-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: network!.outputs.privateEndpointSubnetId
+    targetResourceId: storage.outputs.id
+    groupId: service
+    privateDnsZoneId: network!.outputs.privateDnsZoneIds[service]
+  }
+}]
+
+// A new account or an existing one: either way the app calls it through the network. An existing
+// account in another resource group may need its owner to approve the connection.
+module openAiPrivateEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
+  name: 'private-endpoint-openai'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}openai-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: network!.outputs.privateEndpointSubnetId
+    targetResourceId: openAiAccess.outputs.id
+    groupId: 'account'
+    privateDnsZoneId: network!.outputs.privateDnsZoneIds.openai
+  }
+}
+
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
-  // The host starts as soon as the app exists: give it its storage roles first.
+  // The host starts as soon as the app exists: give it its storage roles, and with a network the
+  // private endpoints it reaches storage through, first.
   dependsOn: [
     appStorageAccess
+    storagePrivateEndpoints
   ]
   params: {
     name: functionAppName
@@ -292,10 +376,13 @@ module functionApp 'app/function-app.bicep' = {
     nodeVersion: nodeVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstances: alwaysReadyInstances
+    virtualNetworkSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageBlobEndpoint: storage.outputs.blobEndpoint
     storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     openAiEndpoint: openAiAccess.outputs.endpoint
@@ -307,6 +394,8 @@ module functionApp 'app/function-app.bicep' = {
     embeddingsQueueName: embeddingsQueueName
     embeddingsContainerName: embeddingsContainerName
     httpAuthLevel: httpAuthLevel
+    embeddingsMaxTokensPerRequest: embeddingsMaxTokensPerRequest
+    transcriptionMaxConcurrency: transcriptionMaxConcurrency
     appSettingOverrides: appSettingOverrides
   }
 }

@@ -37,6 +37,14 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Instances kept warm for the HTTP functions (chat, embeddings, health); 0 means none, and the first request after idle waits for a cold start.')
+@minValue(0)
+@maxValue(1000)
+param alwaysReadyInstances int = 0
+
+@description('Resource id of the subnet (delegated to Microsoft.App/environments) the app sends its outbound traffic through; empty means no virtual network.')
+param virtualNetworkSubnetId string = ''
+
 @description('Resource id of the user-assigned identity.')
 param identityId string
 
@@ -48,6 +56,9 @@ param storageBlobEndpoint string
 
 @description('Queue endpoint of the storage account.')
 param storageQueueEndpoint string
+
+@description('Table endpoint of the storage account (the host writes its diagnostic events to tables).')
+param storageTableEndpoint string
 
 @description('Container that holds the deployment package.')
 param deploymentContainerName string
@@ -96,6 +107,15 @@ param embeddingsContainerName string
 ])
 param httpAuthLevel string = 'function'
 
+@description('Largest embeddings batch in tokens (EMBEDDINGS_MAX_TOKENS_PER_REQUEST); at most a minute of the deployment\'s capacity.')
+@minValue(1)
+param embeddingsMaxTokensPerRequest int = 300000
+
+@description('Chunks of one audio file transcribed at once (TRANSCRIPTION_MAX_CONCURRENCY).')
+@minValue(1)
+@maxValue(64)
+param transcriptionMaxConcurrency int = 4
+
 @description('Extra app settings, applied last (for the tuning settings documented in src/config.ts). Never put secrets here.')
 param appSettingOverrides object = {}
 
@@ -128,6 +148,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Outbound only: Event Grid still reaches the webhook over the public endpoint.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -148,6 +170,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // 'http' is the group of every HTTP-triggered function; the queue and blob functions
+        // scale from zero on their events.
+        alwaysReady: alwaysReadyInstances > 0
+          ? [
+              {
+                name: 'http'
+                instanceCount: alwaysReadyInstances
+              }
+            ]
+          : []
       }
       runtime: {
         name: 'node'
@@ -176,9 +208,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 // FUNCTIONS_EXTENSION_VERSION, WEBSITE_NODE_DEFAULT_VERSION and WEBSITE_RUN_FROM_PACKAGE are
 // rejected there, so none of them is set.
 var appSettings = {
-  // Functions host storage, identity-based: blob (keys, leases, receipts) and queue (embeddings, poison).
+  // Functions host storage, identity-based: blob (keys, leases, receipts), queue (embeddings,
+  // poison) and table (the host's diagnostic events).
   AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
   AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
 
@@ -206,14 +240,15 @@ var appSettings = {
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
 
-  // Tuning, at the app's defaults (src/config.ts); change them with appSettingOverrides.
+  // Tuning: the app's defaults (src/config.ts), except the two that must fit the model
+  // capacities (main.bicep); change any of them with appSettingOverrides.
   EMBEDDINGS_MAX_INPUTS_PER_REQUEST: '2048'
-  EMBEDDINGS_MAX_TOKENS_PER_REQUEST: '300000'
+  EMBEDDINGS_MAX_TOKENS_PER_REQUEST: string(embeddingsMaxTokensPerRequest)
   EMBEDDINGS_MAX_WAIT_MS: '20'
   EMBEDDINGS_CHUNK_TOKENS: '8191'
   EMBEDDINGS_CHUNK_OVERLAP_TOKENS: '0'
   EMBEDDINGS_THROTTLE_BUDGET_MS: '60000'
-  TRANSCRIPTION_MAX_CONCURRENCY: '4'
+  TRANSCRIPTION_MAX_CONCURRENCY: string(transcriptionMaxConcurrency)
   TRANSCRIPTION_MAX_CHUNK_BYTES: '25000000'
 }
 

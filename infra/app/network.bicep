@@ -19,7 +19,7 @@ param addressPrefix string = '10.0.0.0/16'
 @description('Name of the subnet delegated to the Flex Consumption app.')
 param appSubnetName string = 'snet-app'
 
-@description('Address range of the app subnet. Each running instance takes one address (Azure also reserves five per subnet) and the range cannot change once the app is integrated, so size it for maximumInstanceCount.')
+@description('Address range of the app subnet. Scaled-out instances take their addresses from it (Azure also reserves five per subnet) and it cannot be changed while the app is integrated, so size it for maximumInstanceCount.')
 param appSubnetPrefix string = '10.0.0.0/24'
 
 @description('Name of the subnet that holds the private endpoints.')
@@ -55,7 +55,7 @@ type privateDnsZoneIdsType = {
   openai: string
 }
 
-resource vnet 'Microsoft.Network/virtualNetworks@2024-10-01' = {
+resource vnet 'Microsoft.Network/virtualNetworks@2025-05-01' = {
   name: name
   location: location
   tags: tags
@@ -116,7 +116,7 @@ resource privateDnsZones 'Microsoft.Network/privateDnsZones@2024-06-01' = [for z
 // Linking each zone to the network is what makes the app (which resolves names through the
 // network's Azure-provided DNS) get the private endpoint addresses instead of the public ones.
 // No auto-registration: the A records come from the private endpoints' DNS zone groups.
-resource privateDnsZoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [for (zoneName, i) in privateDnsZoneNames: {
+resource privateDnsZoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [for i in range(0, length(privateDnsZoneNames)): {
   parent: privateDnsZones[i]
   name: 'link-${name}'
   location: 'global'

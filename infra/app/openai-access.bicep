@@ -48,4 +48,5 @@ resource userOpenAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
 // The app wants the bare resource endpoint (https://NAME.openai.azure.com), without the trailing slash ARM reports.
 var endpoint = account.properties.endpoint
 output endpoint string = endsWith(endpoint, '/') ? take(endpoint, length(endpoint) - 1) : endpoint
+output id string = account.id
 output name string = account.name

@@ -46,8 +46,9 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
     customSubDomainName: name
     disableLocalAuth: disableLocalAuth
     publicNetworkAccess: publicNetworkAccess
+    // With public access off, only private endpoints reach the account.
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
     }
   }
 }

@@ -30,7 +30,7 @@ param groupId string
 @description('Resource id of the private DNS zone for this groupId (one of network.bicep output privateDnsZoneIds).')
 param privateDnsZoneId string
 
-resource privateEndpoint 'Microsoft.Network/privateEndpoints@2024-10-01' = {
+resource privateEndpoint 'Microsoft.Network/privateEndpoints@2025-05-01' = {
   name: name
   location: location
   tags: tags

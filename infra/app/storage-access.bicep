@@ -1,6 +1,5 @@
 // The data roles a principal needs on the storage account to run the app: the function app's
 // identity in Azure, and optionally the deploying user so the app can run locally against the cloud.
-// No Table role: the app uses no tables and the host is given no table endpoint.
 
 @description('Name of the storage account.')
 param storageAccountName string
@@ -37,6 +36,17 @@ resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+// Storage Table Data Contributor: the Functions host writes its diagnostic events to a table in AzureWebJobsStorage (AzureWebJobsStorage__tableServiceUri); the app itself uses no tables.
+resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')
     principalId: principalId
     principalType: principalType
   }

@@ -19,6 +19,9 @@ param containerNames string[]
 @description('Queues to create.')
 param queueNames string[]
 
+@description('Close the public endpoint (private endpoints only, plus trusted Azure services such as Event Grid dead-lettering).')
+param privateNetworkOnly bool = false
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -37,10 +40,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowBlobPublicAccess: false
     allowCrossTenantReplication: false
     accessTier: 'Hot'
-    // Flex Consumption without a virtual network reaches storage over its public endpoint.
+    // Without a virtual network the app reaches storage over its public endpoint. With one, the
+    // firewall denies every public caller; 'Enabled' (not 'Disabled') keeps the trusted-services
+    // exception, which Event Grid's dead-lettering with its system identity needs. The app and the
+    // Flex deployment package go through the private endpoints.
     publicNetworkAccess: 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: privateNetworkOnly ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
   }
@@ -69,3 +75,4 @@ output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table

@@ -477,6 +477,13 @@ function evaluateCall(node: Node, scope: Scope): Value {
       return new Unknown(node.text);
     case "string":
       return known ? (typeof args[0] === "string" ? args[0] : JSON.stringify(args[0])) : new Unknown(node.text);
+    case "min":
+    case "max": {
+      // min(a, b, ...) or min([a, b, ...]), as Bicep has both forms.
+      const numbers = args.length === 1 && Array.isArray(args[0]) ? args[0] : args;
+      if (!known || !numbers.every((n): n is number => typeof n === "number")) return new Unknown(node.text);
+      return fn === "min" ? Math.min(...numbers) : Math.max(...numbers);
+    }
     case "toLower":
       return known && typeof args[0] === "string" ? args[0].toLowerCase() : new Unknown(node.text);
     case "toUpper":

@@ -18,7 +18,7 @@ import {
   type Value,
 } from "./bicep-model.js";
 import { allFiles, instancesOf, resourcesOfType, type Infra, type ModuleInstance } from "./infra-model.js";
-import { EXPECTED_ROLE_SCOPES, ROLE_TABLE } from "./role-table.js";
+import { BUILT_IN_ROLES, EXPECTED_ROLE_SCOPES, ROLE_TABLE } from "./role-table.js";
 
 export interface SettingInfo {
   name: string;
@@ -35,10 +35,15 @@ export const NEVER_SET_IN_AZURE: Readonly<Record<string, string>> = {
 /** Settings whose Azure value deliberately differs from the app's local default. */
 export const AZURE_OVERRIDES: Readonly<Record<string, string>> = {
   AUDIO_BLOB_TRIGGER_SOURCE: "EventGrid",
+  // Whisper's default quota is 3 requests per minute: one chunk of a file at a time.
+  TRANSCRIPTION_MAX_CONCURRENCY: "1",
 };
 
+/** Settings whose Azure value follows a model capacity; checkDeployments checks them against it. */
+export const CAPACITY_BOUND_SETTINGS = new Set(["EMBEDDINGS_MAX_TOKENS_PER_REQUEST"]);
+
 /** Settings the Functions host or the platform reads, not the app's config module. */
-export const PLATFORM_SETTINGS = new Set(["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
+export const PLATFORM_SETTINGS = new Set(["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "AzureWebJobsStorage__tableServiceUri"]);
 
 /** Settings Flex Consumption rejects (it takes the runtime from functionAppConfig). */
 export const FLEX_FORBIDDEN_SETTINGS = [
@@ -93,6 +98,7 @@ export const DEPLOY_TIME_SAMPLES: readonly [RegExp, string][] = [
   [/^openAiAccess\.outputs\.endpoint$/, "https://oai-sample.openai.azure.com"],
   [/^storage\.outputs\.blobEndpoint$/, "https://stsample.blob.core.windows.net/"],
   [/^storage\.outputs\.queueEndpoint$/, "https://stsample.queue.core.windows.net/"],
+  [/^storage\.outputs\.tableEndpoint$/, "https://stsample.table.core.windows.net/"],
   [/^identity\.outputs\.clientId$/, "11111111-2222-4333-8444-555555555555"],
   [/^monitoring\.outputs\.applicationInsightsConnectionString$/, "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://sample.in.applicationinsights.azure.com/"],
 ];
@@ -150,7 +156,7 @@ export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInf
   }
   for (const info of settingInfos) {
     const value = settings[info.name];
-    if (value === undefined || value instanceof Unknown) continue;
+    if (value === undefined || value instanceof Unknown || CAPACITY_BOUND_SETTINGS.has(info.name)) continue;
     const expected = AZURE_OVERRIDES[info.name] ?? info.defaultValue;
     if (expected !== undefined && String(value) !== expected) {
       problems.push(`${info.name} is '${String(value)}' in Bicep but '${expected}' is expected (src/config.ts default${AZURE_OVERRIDES[info.name] ? ", overridden for Azure" : ""})`);
@@ -197,6 +203,13 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
     if (typeof deployment.modelVersion !== "string" || deployment.modelVersion === "") problems.push(`the ${model} deployment has no model version`);
     if (typeof deployment.skuName !== "string" || deployment.skuName === "") problems.push(`the ${model} deployment has no SKU`);
     if (typeof deployment.capacity !== "number" || deployment.capacity < 1) problems.push(`the ${model} deployment has no capacity`);
+  }
+  // Azure refuses, every time, a request with more tokens than a minute of the deployment's capacity.
+  const embeddingsCapacity = byModel.get("text-embedding-3-small")?.capacity;
+  const maxTokens = Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST);
+  const configMaxTokens = Number(settingInfos.find((s) => s.name === "EMBEDDINGS_MAX_TOKENS_PER_REQUEST")?.defaultValue);
+  if (typeof embeddingsCapacity === "number" && maxTokens !== Math.min(configMaxTokens, embeddingsCapacity * 1000)) {
+    problems.push(`EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '${String(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)}' but must be the smaller of the app's default (${configMaxTokens}) and a minute of the embeddings capacity (${embeddingsCapacity * 1000} tokens)`);
   }
   // Version, SKU and capacity of each deployment are parameters of main.bicep.
   const call = propertyNode(openAi.call.body, "params.deployments");
@@ -254,9 +267,14 @@ export function checkRoleAssignments(infra: Infra): string[] {
         continue;
       }
       const roleId = stringLiteral(roleArgs[1]);
+      const builtInName = BUILT_IN_ROLES[roleId];
+      if (!builtInName) {
+        problems.push(`${at}: role ${roleId} is not an Azure built-in role (test/infra/data/azure-built-in-roles.json, from Microsoft's reference)`);
+        continue;
+      }
       const roleName = ROLE_TABLE[roleId];
       if (!roleName) {
-        problems.push(`${at}: role ${roleId} is not in the checked role table (test/infra/lib/role-table.ts)`);
+        problems.push(`${at}: role ${roleId} (${builtInName}) is not one the templates may assign (ALLOWED_ROLES in test/infra/lib/role-table.ts)`);
         continue;
       }
       if (!resource.comment.includes(roleName)) problems.push(`${at}: the comment above the assignment must name the role ('${roleName}') and say why`);
@@ -285,6 +303,9 @@ export function checkRoleAssignments(infra: Infra): string[] {
   const settings = appSettings(infra);
   if (assigned.some((a) => a.role === "Storage Table Data Contributor") && !("AzureWebJobsStorage__tableServiceUri" in settings)) {
     problems.push("Storage Table Data Contributor is assigned but no tables are used (least privilege)");
+  }
+  if ("AzureWebJobsStorage__tableServiceUri" in settings && !assigned.some((a) => a.role === "Storage Table Data Contributor")) {
+    problems.push("AzureWebJobsStorage__tableServiceUri is set but no Storage Table Data Contributor is assigned: the host could not write its diagnostic events");
   }
   return problems;
 }
@@ -342,7 +363,9 @@ export function checkSecurityDefaults(infra: Infra): string[] {
   if (!subdomain) problems.push("Azure OpenAI needs customSubDomainName (Entra ID auth requires a custom subdomain)");
   const network = propertyNode(cognitive.body, "properties.publicNetworkAccess");
   const networkArg = propertyNode(openAi.call.body, "params.publicNetworkAccess");
-  if (network?.type !== "identifier" || !openAi.model.params.has(network.text) || !networkArg || !infra.main.params.has(networkArg.text)) {
+  // The argument may force 'Disabled' (vnetEnabled) but must otherwise pass the user's choice through.
+  const passesParam = networkArg && (infra.main.params.has(networkArg.text) || (networkArg.type === "ternary_expression" && networkArg.namedChildren.some((c) => c && infra.main.params.has(c.text))));
+  if (network?.type !== "identifier" || !openAi.model.params.has(network.text) || !passesParam) {
     problems.push("Azure OpenAI publicNetworkAccess must be a parameter (of openai.bicep, fed from main.bicep)");
   }
 
