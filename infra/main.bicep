@@ -9,8 +9,56 @@ targetScope = 'subscription'
 @description('azd environment name; it names the resource group and seeds every resource name.')
 param environmentName string
 
-@minLength(1)
-@description('Region of the resource group, storage, monitoring and function app (it must offer Flex Consumption).')
+// The regions that offer Flex Consumption, per ARM's own list (test/infra/data/flex-consumption-regions.json
+// says where it comes from and when; a test keeps this list equal to it). `az functionapp
+// list-flexconsumption-locations` shows today's.
+@description('Region of the resource group, storage, monitoring, network and function app: one that offers Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'canadaeast'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'francesouth'
+  'germanywestcentral'
+  'indonesiacentral'
+  'israelcentral'
+  'italynorth'
+  'japaneast'
+  'japanwest'
+  'koreacentral'
+  'malaysiawest'
+  'mexicocentral'
+  'newzealandnorth'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'polandcentral'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'switzerlandnorth'
+  'switzerlandwest'
+  'taiwannorth'
+  'taiwannorthwest'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -108,9 +156,9 @@ param transcriptionModelVersion string = '001'
 @description('Whisper deployment SKU.')
 param transcriptionDeploymentSku string = 'Standard'
 
-@description('Whisper capacity (requests per minute); the default regional quota is small.')
+@description('Whisper capacity in quota units. Microsoft documents a default Whisper quota of 3 requests per minute per region (3 units): the default takes all of it. Raise it, and transcriptionMaxConcurrency with it, once your quota is raised.')
 @minValue(1)
-param transcriptionDeploymentCapacity int = 1
+param transcriptionDeploymentCapacity int = 3
 
 // ---- Function app ----
 

@@ -171,6 +171,7 @@ describe("the checks catch regressions", () => {
     { name: "a parameters file entry main.bicep lacks", check: checkParametersFile, edits: [{ file: "main.parameters.json", find: '"httpAuthLevel"', replace: '"httpAuthLvl"' }], expected: /'httpAuthLvl', which main\.bicep does not declare/ },
     { name: "a module call missing a required parameter", check: checkModuleCalls, edits: [{ file: "main.bicep", find: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n", replace: "" }], expected: /does not pass required parameter 'storageQueueEndpoint'/ },
     { name: "a lower-case output", check: checkOutputs, edits: [{ file: "main.bicep", find: "output AZURE_FUNCTION_APP_URL string", replace: "output functionAppUrl string" }], expected: /AZURE_FUNCTION_APP_URL|UPPER_SNAKE/ },
+    { name: "a remote build of the finished bundle", check: checkAzdWiring, edits: [{ file: "../azure.yaml", find: "remoteBuild: false", replace: "remoteBuild: true" }], expected: /remoteBuild: false/ },
     { name: "the azd service tag renamed", check: checkAzdWiring, edits: [{ file: "main.bicep", find: "var serviceName = 'api'", replace: "var serviceName = 'web'" }], expected: /azd-service-name: api/ },
   ];
 

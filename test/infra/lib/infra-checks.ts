@@ -488,6 +488,8 @@ export function checkAzdWiring(infra: Infra): string[] {
   const service = /^services:\s*\n\s+([A-Za-z0-9_-]+):/m.exec(infra.azureYaml)?.[1];
   if (!service) return ["azure.yaml must declare a service"];
   if (!/host:\s*function/.test(infra.azureYaml)) problems.push("azure.yaml's service must have host: function");
+  // The uploaded package is the finished bundle; a remote build would run npm install on it.
+  if (!/^\s+remoteBuild:\s*false\s*$/m.test(infra.azureYaml)) problems.push("azure.yaml's service must say remoteBuild: false (the package is already built)");
   const app = singleInstance(infra, "app/function-app.bicep");
   const appTags = app.scope.params.appTags;
   if (!isPlainObject(appTags) || appTags["azd-service-name"] !== service) problems.push(`the function app must be tagged azd-service-name: ${service} (the service in azure.yaml)`);
