@@ -60,6 +60,7 @@ describe.skipIf(!bicep.path)(bicep.path ? "infra/ evaluated by the Bicep deploym
   let template: ArmTemplate;
   let plain: Snapshot;
   let private_: Snapshot;
+  let pipelineStage2: Snapshot;
   beforeAll(async () => {
     copy = mutatedInfra([]);
     const compilation = await compileInfra(bicep.path!, copy.dir);
@@ -67,6 +68,9 @@ describe.skipIf(!bicep.path)(bicep.path ? "infra/ evaluated by the Bicep deploym
     template = compilation.template;
     plain = await evaluateInfra(bicep.path!, copy.dir, FIRST_UP);
     private_ = await evaluateInfra(bicep.path!, copy.dir, { ...FIRST_UP, vnetEnabled: true, alwaysReadyInstances: 2 });
+    // A CI pipeline's second provision (after the code is deployed), private, with no principalId given.
+    const { principalId: _omitted, ...withoutPrincipal } = FIRST_UP;
+    pipelineStage2 = await evaluateInfra(bicep.path!, copy.dir, { ...withoutPrincipal, vnetEnabled: true, principalType: "ServicePrincipal", blobEventSubscriptionEnabled: true });
   });
   afterAll(() => copy?.cleanup());
 
@@ -141,6 +145,29 @@ describe.skipIf(!bicep.path)(bicep.path ? "infra/ evaluated by the Bicep deploym
     // The Event Grid topic and its dead-letter role are there in both settings.
     expect(ofType(private_, "Microsoft.EventGrid/systemTopics")).toHaveLength(1);
     expect((app.functionAppConfig as { scaleAndConcurrency: unknown }).scaleAndConcurrency).toMatchObject({ alwaysReady: [{ name: "http", instanceCount: 2 }] });
+  });
+
+  it("grants the deploying identity the data roles when no principalId is given, as the principalType it names", () => {
+    const forDeployer = ofType(pipelineStage2, "Microsoft.Authorization/roleAssignments").filter((r) => r.properties?.principalId === "[deployer().objectId]");
+    expect(forDeployer.map((r) => r.properties?.principalType)).toEqual(["ServicePrincipal", "ServicePrincipal", "ServicePrincipal", "ServicePrincipal"]);
+    expect(ofType(plain, "Microsoft.Authorization/roleAssignments").filter((r) => r.properties?.principalId === FIRST_UP.principalId)).toHaveLength(4);
+  });
+
+  it("in stage 2 with vnetEnabled, Event Grid still delivers BlobCreated in audio/ to transcribeAudio's public webhook and dead-letters with its own identity", () => {
+    const subscription = one(pipelineStage2, "Microsoft.EventGrid/systemTopics/eventSubscriptions").properties as {
+      destination: { endpointType: string; properties: { endpointUrl: string } };
+      filter: { includedEventTypes: string[]; subjectBeginsWith: string };
+      deadLetterWithResourceIdentity: { identity: { type: string }; deadLetterDestination: { properties: { blobContainerName: string } } };
+    };
+    expect(subscription.destination.endpointType).toBe("WebHook");
+    expect(subscription.destination.properties.endpointUrl).toContain("/runtime/webhooks/blobs?functionName=Host.Functions.{1}");
+    expect(subscription.destination.properties.endpointUrl).toContain("'transcribeAudio'");
+    expect(subscription.filter).toEqual({ includedEventTypes: ["Microsoft.Storage.BlobCreated"], subjectBeginsWith: "/blobServices/default/containers/audio/" });
+    expect(subscription.deadLetterWithResourceIdentity.identity.type).toBe("SystemAssigned");
+    expect(subscription.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName).toBe("eventgrid-deadletter");
+    // The storage firewall lets the topic's identity in as a trusted service.
+    expect(one(pipelineStage2, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({ defaultAction: "Deny", bypass: "AzureServices" });
+    expect(checkRoleIds(pipelineStage2)).toEqual([]);
   });
 
   it("keeps the model capacities and the app's concurrency in agreement", () => {
