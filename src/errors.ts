@@ -20,6 +20,9 @@ import {
 /** `code` of failures nothing recognised (most likely a bug in the app). */
 export const UNEXPECTED = "unexpected";
 
+/** `code` of an answer whose connection broke after it began (Azure answered, then the body was cut). */
+export const CONNECTION_LOST = "connection_lost";
+
 export type FailureKind = "bad_input" | "throttled" | "transient" | "upstream_permanent" | "configuration";
 
 export interface AppErrorOptions {
@@ -117,11 +120,15 @@ export function classifyError(error: unknown): AppError {
   if (error instanceof APIError && typeof error.status === "number") {
     return classifyStatus(error.status, upstreamBody(error), error.headers, error);
   }
-  if (isNodeConnectionError(error)) {
-    return new AppError("transient", `Connection failed (${(error as NodeJS.ErrnoException).code}); it will be retried`, {
-      code: "connection_error",
+  const broken = brokenConnection(error);
+  if (broken === "terminated") {
+    return new AppError("transient", "The connection to Azure OpenAI broke off in the middle of its answer; it will be retried", {
+      code: CONNECTION_LOST,
       cause: error,
     });
+  }
+  if (broken) {
+    return new AppError("transient", `Connection failed (${broken}); it will be retried`, { code: "connection_error", cause: error });
   }
   // Most likely a bug of ours: retried by queue and blob triggers (it may be a passing condition),
   // answered 500 over HTTP without the internal message.
@@ -228,9 +235,21 @@ function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR");
 }
 
-const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
 
-function isNodeConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && CONNECTION_CODES.has(code);
+/**
+ * The one test for a broken connection, wherever it surfaces: `"terminated"` for a body cut off
+ * after the headers (undici, which fetch and so the openai client use, throws `TypeError:
+ * terminated` from reading the body, outside the client's own connection errors), else the socket
+ * error's code found on the error or its causes (storage's and raw sockets' errors), else undefined.
+ */
+function brokenConnection(error: unknown): string | undefined {
+  if (error instanceof TypeError && error.message === "terminated") return "terminated";
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_CODES.has(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

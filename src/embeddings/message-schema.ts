@@ -4,11 +4,15 @@
  *    "enqueuedAt"?: string}
  * Unknown fields are rejected, so a typo such as `inputs` fails loudly instead of being ignored.
  * `enqueuedAt` is set by the app itself on work it hands back to the queue (see process-message.ts),
- * so the output keeps the original message's time.
+ * so the output keeps the original message's time. Work too large to hand back inline comes back as
+ * a reference instead, `{"id": string, "handback": ".handback/{uuid}.json"}`, to a blob holding the
+ * message.
  */
 import { z } from "zod";
 import { BadInputError } from "../errors.js";
+import { assertJsonDepth } from "../json-depth.js";
 import { MAX_DIMENSIONS } from "./input-limits.js";
+import { HANDBACK_PREFIX } from "./result-store.js";
 
 /**
  * Output names are `{id}.json`: letters, digits, `-`, `_`, `.`, and `/` for virtual folders, so
@@ -31,6 +35,35 @@ export const embeddingsMessageSchema = z.strictObject({
 
 export type EmbeddingsMessage = z.infer<typeof embeddingsMessageSchema>;
 
+const HANDBACK_NAME = new RegExp(`^${HANDBACK_PREFIX.replace(/\./g, "\\.")}[0-9a-f-]{36}\\.json$`);
+
+const handbackReferenceSchema = z.strictObject({
+  id: z.string().regex(ID_PATTERN),
+  handback: z.string().regex(HANDBACK_NAME),
+});
+
+/** A queue message: the work itself, or a reference to work the app stored when handing it back. */
+export type QueueMessage = { kind: "job"; job: EmbeddingsJob } | { kind: "handback"; id: string; blob: string };
+
+/**
+ * Reads a queue message: a hand-back reference if it is one, else the work itself.
+ * @throws BadInputError as parseEmbeddingsMessage does.
+ */
+export function parseQueueMessage(payload: unknown, queueMessageId: string): QueueMessage {
+  const body = toJsonValue(payload);
+  if (body !== null && typeof body === "object" && !Array.isArray(body) && "handback" in body) {
+    const reference = handbackReferenceSchema.safeParse(body);
+    if (!reference.success) {
+      throw new BadInputError(
+        `The message is not a valid hand-back reference: "handback" is written by the app itself, as {"id": ..., "handback": "${HANDBACK_PREFIX}<uuid>.json"}, and is not part of the message contract`,
+        { code: "schema_violation", param: "handback" },
+      );
+    }
+    return { kind: "handback", id: reference.data.id, blob: reference.data.handback };
+  }
+  return { kind: "job", job: parseEmbeddingsMessage(body, queueMessageId) };
+}
+
 /** A message that passed the schema, with its output name settled. */
 export interface EmbeddingsJob extends EmbeddingsMessage {
   id: string;
@@ -52,6 +85,14 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
       { code: "invalid_json" },
     );
   }
+  const id = (body as { id?: unknown }).id;
+  const bestId = typeof id === "string" && ID_PATTERN.test(id) ? id : undefined;
+  try {
+    assertJsonDepth(body, "The message");
+  } catch (error) {
+    // Rejected before anything recurses into it; the record is named after the message if it can be.
+    throw new BadInputError((error as BadInputError).message, { code: "json_too_deep", param: (error as BadInputError).param, details: { id: bestId } });
+  }
   const result = embeddingsMessageSchema.safeParse(body);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
@@ -60,11 +101,10 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
       return `\`${path || "message"}\` ${issue.message}`;
     });
     const firstPath = result.error.issues[0]?.path[0];
-    const id = (body as { id?: unknown }).id;
     throw new BadInputError(`The message does not match the schema: ${problems.join("; ")}`, {
       code: "schema_violation",
       param: typeof firstPath === "string" ? firstPath : undefined,
-      details: { id: typeof id === "string" && ID_PATTERN.test(id) ? id : undefined },
+      details: { id: bestId },
     });
   }
   return { ...result.data, id: result.data.id ?? queueMessageId };

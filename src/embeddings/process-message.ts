@@ -7,7 +7,10 @@
  * | bad_input, upstream_permanent | `{id}.error.json` (status rejected), message completed: no retries  |
  * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, a       |
  * |                               | `{id}.error.json` (status retrying) says so, and the message is       |
- * |                               | completed: throttling never spends a delivery, so never poisons       |
+ * |                               | completed: throttling never spends a delivery, so never poisons.     |
+ * |                               | A copy too large for the queue (the id or time it adds can push a    |
+ * |                               | message near 64 KiB over) is stored in a blob and a reference to it  |
+ * |                               | enqueued instead                                                     |
  * | transient, configuration,     | `{id}.error.json` (status retrying) then throw: the host retries and |
  * | 401/403/404 (app misconfigured)| after maxDequeueCount moves it to `-poison`, where the record says why |
  *
@@ -17,10 +20,10 @@
  * from where it can be replayed once the app is fixed.
  */
 import type { QueueClient } from "@azure/storage-queue";
-import { AppError, classifyError } from "../errors.js";
+import { AppError, BadInputError, classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { embedInputs, type EmbedInputsDependencies } from "./embed-inputs.js";
-import { parseEmbeddingsMessage, type EmbeddingsJob } from "./message-schema.js";
+import { parseEmbeddingsMessage, parseQueueMessage, type EmbeddingsJob } from "./message-schema.js";
 import type { EmbeddingsStore } from "./result-store.js";
 
 export interface QueueDelivery {
@@ -59,8 +62,17 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
  */
 export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
   let job: EmbeddingsJob | undefined;
+  let handback: string | undefined;
   try {
-    job = parseEmbeddingsMessage(delivery.body, delivery.messageId);
+    const message = parseQueueMessage(delivery.body, delivery.messageId);
+    if (message.kind === "handback") {
+      handback = message.blob;
+      const stored = await deps.store.readHandback(message.blob);
+      if (stored === undefined) return await handbackGone(message.id, delivery, deps);
+      job = parseEmbeddingsMessage(stored, delivery.messageId);
+    } else {
+      job = message.job;
+    }
     const result = await embedInputs(job.input, { deployment: job.deployment, dimensions: job.dimensions }, { ...deps.embed, logger: deps.logger });
     await deps.store.writeOutput({
       id: job.id,
@@ -74,6 +86,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     });
     // Only an earlier failed delivery (or an earlier message with this id) can have left one.
     await deps.store.clearError(job.id);
+    if (handback) await deps.store.deleteHandback(handback);
     deps.logger.info(`Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`);
     return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
   } catch (thrown) {
@@ -81,6 +94,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     const id = job?.id ?? idFromDetails(error) ?? delivery.messageId;
     if (error.kind === "bad_input" || (error.kind === "upstream_permanent" && !isAppRefused(error))) {
       await deps.store.writeError(errorRecord(id, delivery, job, error, "rejected"));
+      if (handback) await deps.store.deleteHandback(handback);
       deps.logger.warn(`Rejected message ${delivery.messageId} (${id}.error.json): ${error.message}`);
       return { status: "rejected", id, reason: error.message };
     }
@@ -94,7 +108,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
         deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
       });
       try {
-        await requeue(deps.queue, job, enqueuedAt(job, delivery), delayInMs);
+        await requeue(deps, job, handback, enqueuedAt(job, delivery), delayInMs);
         deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
         return { status: "requeued", id, delayInMs };
       } catch (requeueError) {
@@ -115,18 +129,53 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
 /**
  * Enqueues a copy of the job with its id and original enqueue time fixed, base64-encoded as the
  * host expects by default (with messageEncoding "none" the parser still recognises base64 JSON).
+ * The id and time the copy adds can take a message that was near the queue's 64 KiB over it, and a
+ * refused copy would spend a delivery on throttling: such a copy is stored in a blob and only a
+ * reference to it is enqueued (work that came as a reference goes back as the same reference).
+ * @throws RestError from storage; a blob stored for a refused reference is removed first.
  */
-async function requeue(queue: QueueClient, job: EmbeddingsJob, enqueuedAt: string, delayInMs: number): Promise<void> {
+async function requeue(deps: ProcessMessageDependencies, job: EmbeddingsJob, handback: string | undefined, enqueuedAt: string, delayInMs: number): Promise<void> {
   const copy: EmbeddingsJob = { id: job.id, input: job.input };
   if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
   if (job.deployment !== undefined) copy.deployment = job.deployment;
   if (job.metadata !== undefined) copy.metadata = job.metadata;
-  const encode = (message: EmbeddingsJob) => Buffer.from(JSON.stringify(message), "utf8").toString("base64");
-  let text = encode({ ...copy, enqueuedAt });
-  // A message already close to the queue's limit stays within it without the time (the output's
-  // createdAt then becomes the copy's): refusing the copy would spend a delivery on throttling.
-  if (text.length > MAX_QUEUE_MESSAGE_CHARS) text = encode(copy);
-  await queue.sendMessage(text, { visibilityTimeout: Math.ceil(delayInMs / 1000) });
+  copy.enqueuedAt = enqueuedAt;
+  const send = (message: object) =>
+    deps.queue.sendMessage(Buffer.from(JSON.stringify(message), "utf8").toString("base64"), { visibilityTimeout: Math.ceil(delayInMs / 1000) });
+  if (handback) {
+    await send({ id: job.id, handback });
+    return;
+  }
+  if (base64Length(copy) <= MAX_QUEUE_MESSAGE_CHARS) {
+    await send(copy);
+    return;
+  }
+  const stored = await deps.store.writeHandback(copy);
+  try {
+    await send({ id: job.id, handback: stored });
+  } catch (error) {
+    await deps.store.deleteHandback(stored).catch(() => undefined);
+    throw error;
+  }
+}
+
+function base64Length(message: object): number {
+  return Math.ceil(Buffer.byteLength(JSON.stringify(message), "utf8") / 3) * 4;
+}
+
+/**
+ * A reference whose blob is gone: an earlier delivery of it finished the work and removed the blob
+ * (the host then failed to delete the message), or the reference was never the app's.
+ */
+async function handbackGone(id: string, delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
+  if (await deps.store.hasOutput(id)) {
+    deps.logger.info(`Message ${delivery.messageId} refers to handed-back work for ${id} that is already done (${id}.json exists)`);
+    return { status: "embedded", id, items: 0, tokens: 0 };
+  }
+  throw new BadInputError(`The message refers to handed-back work for ${id} whose blob no longer exists and whose output was never written; send the original message again`, {
+    code: "handback_missing",
+    details: { id },
+  });
 }
 
 function errorRecord(

@@ -3,10 +3,14 @@
  *   {id}.json        the embeddings, written once per successful delivery
  *   {id}.error.json  why a message was rejected, or why its last delivery failed
  *
+ *   .handback/{uuid}.json  throttled work too large to hand back inline (see process-message.ts);
+ *                    ids cannot start with '.', so these never collide with outputs
+ *
  * Each blob is written with one Put Blob request, which storage applies atomically: readers see
  * the old blob or the new one, never part of one. The output's content depends only on the message
  * (createdAt is the message's enqueue time), so a redelivered message rewrites identical bytes.
  */
+import { randomUUID } from "node:crypto";
 import type { ContainerClient } from "@azure/storage-blob";
 import type { EmbeddingItem } from "./embed-inputs.js";
 
@@ -43,6 +47,9 @@ export interface EmbeddingsErrorRecord {
   failedAt: string;
 }
 
+/** Prefix of hand-back blobs; message-schema.ts accepts references only to names under it. */
+export const HANDBACK_PREFIX = ".handback/";
+
 export function outputBlobName(id: string): string {
   return `${id}.json`;
 }
@@ -64,6 +71,36 @@ export class EmbeddingsStore {
   /** Writes the error record (replacing any earlier one for the same id). @throws RestError from storage. */
   async writeError(record: EmbeddingsErrorRecord): Promise<void> {
     await this.writeJson(errorBlobName(record.id), record);
+  }
+
+  /** Whether the output for `id` exists. @throws RestError from storage. */
+  async hasOutput(id: string): Promise<boolean> {
+    return this.container.getBlobClient(outputBlobName(id)).exists();
+  }
+
+  /**
+   * Stores a job whose hand-back copy would not fit on the queue, under a new name each time (two
+   * messages may carry the same id). @returns the blob's name. @throws RestError from storage.
+   */
+  async writeHandback(job: unknown): Promise<string> {
+    const name = `${HANDBACK_PREFIX}${randomUUID()}.json`;
+    await this.writeJson(name, job);
+    return name;
+  }
+
+  /** The stored job, or undefined when the blob is gone. @throws RestError from storage. */
+  async readHandback(name: string): Promise<unknown> {
+    try {
+      return JSON.parse((await this.container.getBlobClient(name).downloadToBuffer()).toString("utf8")) as unknown;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Removes a hand-back blob once its work is done or can never be. @throws RestError from storage. */
+  async deleteHandback(name: string): Promise<void> {
+    await this.container.getBlockBlobClient(name).deleteIfExists();
   }
 
   /** Removes the record an earlier failed delivery left, once the message has succeeded. @throws RestError from storage. */

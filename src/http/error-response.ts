@@ -6,13 +6,13 @@
  * |--------------------|--------|--------------------------------------------------------------------|
  * | bad_input          | 400    | 413 when the body is over HTTP_MAX_REQUEST_BYTES                   |
  * | throttled          | 429    | `Retry-After` (seconds) and `retry-after-ms` from Azure's answer   |
- * | transient          | 502    | Azure answered 408/409/5xx; 503 when it could not be reached/timed out |
+ * | transient          | 502    | Azure answered 408/409/5xx or broke off mid-answer; 503 when it could not be reached/timed out |
  * |                    | 500    | nothing recognised the failure (a bug): no internal details leak  |
  * | upstream_permanent | 400    | Azure rejected the request itself (incl. content_filter + results) |
  * |                    | 502    | Azure refused the app (401/403: role assignment) or lacks the deployment (404) |
  * | configuration      | 500    | the message lists the settings to fix (never their values)         |
  */
-import { classifyError, UNEXPECTED, type AppError } from "../errors.js";
+import { classifyError, CONNECTION_LOST, UNEXPECTED, type AppError } from "../errors.js";
 import { redactSecrets } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 import { jsonResponse, type JsonResponse } from "./responses.js";
@@ -76,8 +76,9 @@ function describeClassified(error: AppError): ErrorAnswer {
           error,
         };
       }
-      // An answer from Azure (5xx, 408, 409) is a bad gateway; no answer at all means unavailable.
-      const status = error.status !== undefined ? 502 : 503;
+      // An answer from Azure (5xx, 408, 409, or one cut off mid-body) is a bad gateway; no answer at
+      // all means unavailable.
+      const status = error.status !== undefined || error.code === CONNECTION_LOST ? 502 : 503;
       return {
         status,
         headers,

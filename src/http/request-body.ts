@@ -1,4 +1,5 @@
 import { BadInputError } from "../errors.js";
+import { assertJsonDepth } from "../json-depth.js";
 import { REQUEST_TOO_LARGE } from "./error-response.js";
 
 /** The parts of an HTTP request (Functions' HttpRequest, or a fetch Request) the body reader needs. */
@@ -12,7 +13,8 @@ export interface BodySource {
  * `content-length` over the limit is refused before reading, and a body without one is kept only
  * up to the limit (the rest is read and dropped), so an oversized upload can't exhaust memory.
  * @throws BadInputError with code `request_too_large` (answered 413) when the body is over `maxBytes`;
- *   with code `invalid_json` when it is empty, not UTF-8, not JSON, or JSON but not an object.
+ *   with code `invalid_json` when it is empty, not UTF-8, not JSON, or JSON but not an object; with
+ *   code `json_too_deep` when it nests deeper than MAX_JSON_DEPTH.
  */
 export async function readJsonObject(request: BodySource, maxBytes: number): Promise<Record<string, unknown>> {
   const declared = Number(request.headers.get("content-length"));
@@ -43,6 +45,7 @@ export async function readJsonObject(request: BodySource, maxBytes: number): Pro
     const got = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
     throw new BadInputError(`The request body must be a JSON object (got ${got})`, { code: "invalid_json" });
   }
+  assertJsonDepth(value, "The request body");
   return value as Record<string, unknown>;
 }
 

@@ -11,6 +11,7 @@
  */
 import { RestError, type BlobGetPropertiesResponse, type BlobServiceClient, type BlockBlobClient } from "@azure/storage-blob";
 import { z } from "zod";
+import { MAX_JSON_DEPTH, pathDeeperThan } from "../json-depth.js";
 import type { Logger } from "../logging.js";
 import { isNotFound, stripQuotes, writeBlobWhole } from "./blob-io.js";
 import { statusBlobName, type TranscriptionStatus } from "./status.js";
@@ -50,7 +51,11 @@ const WRITE_ROUNDS = 3;
  * @throws storage errors (the host then delivers the message again).
  */
 export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<GivenUpOutcome> {
-  const parsed = poisonMessageSchema.safeParse(decode(body));
+  const decoded = decode(body);
+  const tooDeep = pathDeeperThan(decoded);
+  // Nothing the host writes nests like this; printing it whole would overflow the stack too.
+  if (tooDeep) return ignore(deps, `not a blob trigger poison message: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at ${tooDeep.slice(0, 6).join(".")}), ${String(typeof body === "string" ? body.length : "?")} characters`);
+  const parsed = poisonMessageSchema.safeParse(decoded);
   // The app's storage account is its own (infra/ provisions it), so anything else here is not
   // expected; it is logged whole, so nothing it said is lost with the message.
   if (!parsed.success) return ignore(deps, `not a blob trigger poison message: ${JSON.stringify(body)}`);

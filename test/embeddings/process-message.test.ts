@@ -60,6 +60,15 @@ const delivery = (body: unknown, dequeueCount = 1): QueueDelivery => ({
   insertionTime: "2025-01-31T10:15:00.000Z",
 });
 
+/** The one message on the queue, as the host would deliver it. */
+async function receiveCopy(): Promise<{ body: unknown; text: string; messageId: string; dequeueCount: number }> {
+  const [message] = (await queue.receiveMessages({ visibilityTimeout: 1 })).receivedMessageItems;
+  expect(message, "a message on the queue").toBeDefined();
+  await queue.deleteMessage(message!.messageId, message!.popReceipt);
+  const text = message!.messageText;
+  return { body: JSON.parse(Buffer.from(text, "base64").toString("utf8")) as unknown, text, messageId: message!.messageId, dequeueCount: message!.dequeueCount };
+}
+
 async function download(name: string): Promise<Buffer> {
   return container.getBlobClient(name).downloadToBuffer();
 }
@@ -133,18 +142,71 @@ describe("processEmbeddingsMessage", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
   });
 
-  it("hands back a message near the queue's 64 KiB limit without the enqueue time rather than not at all", async () => {
+  it("hands back a message near the queue's 64 KiB limit by reference, keeping its enqueue time", async () => {
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
-    // 49,152 bytes of JSON is exactly 64 KiB in base64: this copy fits only without enqueuedAt.
+    // 49,152 bytes of JSON is exactly 64 KiB in base64: the copy fits only without enqueuedAt.
     const id = "near-limit";
     const input = "word ".repeat(9_820);
     expect(JSON.stringify({ id, input }).length).toBeLessThanOrEqual(49_152);
     expect(JSON.stringify({ id, input, enqueuedAt: "2025-01-31T10:15:00.000Z" }).length).toBeGreaterThan(49_152);
     expect(await processEmbeddingsMessage(delivery({ id, input }), deps)).toMatchObject({ status: "requeued", id });
-    expect((await queue.getProperties()).approximateMessagesCount).toBe(1);
     await sim.control.setFaults(DEPLOYMENT, []);
-    // The shared batcher holds the deployment until Azure's delay is over: let it pass.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const copy = await receiveCopy();
+    expect(copy.body).toEqual({ id, handback: expect.stringMatching(/^\.handback\/[0-9a-f-]{36}\.json$/) });
+    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "embedded", id });
+    expect(JSON.parse((await download(`${id}.json`)).toString()).createdAt).toBe("2025-01-31T10:15:00.000Z");
+    expect(await container.getBlobClient((copy.body as { handback: string }).handback).exists()).toBe(false);
+  });
+
+  it("never poisons a message without an id near the 64 KiB limit: the id its copy needs goes into a blob, not over the limit", async () => {
+    // Without an id, the output is named after the queue message's id, which the copy must carry:
+    // 44 more bytes, which took this message over the queue's limit and the queue refused the copy.
+    const input = "word ".repeat(9_826);
+    expect(JSON.stringify({ input }).length).toBeLessThanOrEqual(49_152);
+    expect(JSON.stringify({ id: delivery({}).messageId, input }).length).toBeGreaterThan(49_152);
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
+    // Every delivery but the last would be spent; the last one must still hand the work back.
+    expect(await processEmbeddingsMessage(delivery({ input }, 5), deps)).toMatchObject({ status: "requeued", id: delivery({}).messageId });
+    await sim.control.setFaults(DEPLOYMENT, []);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const copy = await receiveCopy();
+    expect(copy.text.length).toBeLessThan(200);
+    // Throttled again: the reference goes back as it is, the blob stays for it.
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
+    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "requeued" });
+    await sim.control.setFaults(DEPLOYMENT, []);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await receiveCopy();
+    expect(second.body).toEqual(copy.body);
+    const outcome = await processEmbeddingsMessage({ ...second, insertionTime: new Date().toISOString() }, deps);
+    expect(outcome).toMatchObject({ status: "embedded", id: delivery({}).messageId });
+    const output = JSON.parse((await download(`${delivery({}).messageId}.json`)).toString());
+    expect(output.createdAt).toBe("2025-01-31T10:15:00.000Z");
+    expect(await container.getBlobClient(`${delivery({}).messageId}.error.json`).exists()).toBe(false);
+    // A redelivery of the finished reference (the host failed to delete it) does nothing twice.
+    const requestsBefore = (await sim.control.counters()).total.requests;
+    expect(await processEmbeddingsMessage({ ...second, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "embedded", items: 0 });
+    expect((await sim.control.counters()).total.requests).toBe(requestsBefore);
+  });
+
+  it("rejects a reference the app never wrote, without calling Azure", async () => {
+    const outcome = await processEmbeddingsMessage(delivery({ id: "forged", handback: ".handback/00000000-0000-4000-8000-000000000000.json" }), deps);
+    expect(outcome).toMatchObject({ status: "rejected", id: "forged" });
+    expect(JSON.parse((await download("forged.error.json")).toString())).toMatchObject({ status: "rejected", code: "handback_missing" });
+    const bad = await processEmbeddingsMessage(delivery({ id: "forged2", handback: "../elsewhere.json" }), deps);
+    expect(bad).toMatchObject({ status: "rejected" });
+    expect((await sim.control.counters()).total.requests).toBe(0);
+  });
+
+  it("rejects metadata nested past the nesting limit once, with a record and without calling Azure", async () => {
+    const metadata = JSON.parse('{"a":'.repeat(6000) + "1" + "}".repeat(6000)) as Record<string, unknown>;
+    const outcome = await processEmbeddingsMessage(delivery({ id: "deep", input: "text", metadata }), deps);
+    expect(outcome).toMatchObject({ status: "rejected", id: "deep" });
+    const record = JSON.parse((await download("deep.error.json")).toString());
+    expect(record).toMatchObject({ status: "rejected", kind: "bad_input", code: "json_too_deep", param: "metadata" });
+    expect(record.reason).toContain("more than 64 levels deep");
+    expect((await sim.control.counters()).total.requests).toBe(0);
   });
 
   it("throws on a transient failure after writing a retrying record, which a later success removes", async () => {
@@ -159,6 +221,17 @@ describe("processEmbeddingsMessage", () => {
     await processEmbeddingsMessage(delivery({ id: "flaky", input: "x" }, 2), deps);
     expect(await container.getBlobClient("flaky.json").exists()).toBe(true);
     expect(await container.getBlobClient("flaky.error.json").exists()).toBe(false);
+  });
+
+  it("classifies an answer cut off mid-body as a broken connection (retried), not an unexpected error", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1 }]);
+    const error = await processEmbeddingsMessage(delivery({ id: "cut", input: "x" }), deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ kind: "transient", code: "connection_lost" });
+    const record = JSON.parse((await download("cut.error.json")).toString());
+    expect(record).toMatchObject({ status: "retrying", kind: "transient", code: "connection_lost" });
+    expect(record.reason).not.toMatch(/Unexpected error/);
+    expect(record.reason).toContain("broke off in the middle of its answer");
   });
 
   it("rejects what Azure refuses (upstream_permanent) with a record, without throwing", async () => {

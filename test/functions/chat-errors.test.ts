@@ -62,6 +62,36 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
     expect(counters.total.requests).toBe(0);
   });
 
+  describe("JSON nested past the one nesting limit -> 400 naming the limit, never a 500", () => {
+    // About 4,140 levels in 8 KB used to reach JSON.stringify in the openai client and overflow the
+    // stack. The bodies are written as text: stringifying them would overflow here too.
+    const arrays = (levels: number): string => "[".repeat(levels) + "]".repeat(levels);
+    const objects = (levels: number): string => '{"a":'.repeat(levels) + "1" + "}".repeat(levels);
+    const messages = JSON.stringify(USER);
+    it.each([
+      ["an extra field", `{"messages":${messages},"x":${arrays(4140)}}`, "chat/completions", "x"],
+      ["an extra field, streamed", `{"messages":${messages},"stream":true,"x":${arrays(4140)}}`, "chat/completions", "x"],
+      ["a tool's parameters", `{"messages":${messages},"tools":[{"type":"function","function":{"name":"f","parameters":${objects(4000)}}}]}`, "chat/completions", "tools"],
+      ["metadata", `{"messages":${messages},"metadata":${objects(3000)}}`, "chat/completions", "metadata"],
+      ["a content part", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi","extra":${arrays(3000)}}]}]}`, "chat/completions", "messages"],
+      ["an embeddings request", `{"model":"text-embedding-3-small","input":"hi","extra":${arrays(5000)}}`, "embeddings", "extra"],
+    ])("%s", async (_name, body, route, param) => {
+      expect(body.length).toBeLessThan(40_000);
+      const response = await post(route, body);
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({ type: "invalid_request_error", code: "json_too_deep", param });
+      expect(error.message).toContain("more than 64 levels deep");
+      expect((await stack.simulator.control.counters()).total.requests).toBe(0);
+    });
+
+    it("a request nested well within the limit still works", async () => {
+      const schema = JSON.parse(objects(20)) as Record<string, unknown>;
+      const response = await post("chat/completions", JSON.stringify({ messages: USER, metadata: { note: "ok" }, tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { deep: schema } } } }] }));
+      expect(response.status).toBe(200);
+    });
+  });
+
   it("a body over HTTP_MAX_REQUEST_BYTES -> 413", async () => {
     const big = JSON.stringify({ messages: [{ role: "user", content: "x".repeat(70_000) }] });
     const response = await post("chat/completions", big);
@@ -134,6 +164,26 @@ describe("upstream failures", () => {
     const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }));
     expect(error.status).toBe(502);
     expect((error.error as { type?: string }).type).toBe("upstream_error");
+  });
+
+  it("a non-streamed answer whose connection breaks mid-body -> 502, retryable, and the official client's retry then succeeds", async () => {
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1 }]);
+    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: USER }, { maxRetries: 0 }));
+    expect(error.status).toBe(502);
+    expect(error.code).toBe("connection_lost");
+    expect(error.message).toContain("broke off in the middle of its answer");
+    expect(error.message).not.toContain("failed unexpectedly");
+    // OpenAI's clients retry a 502 on their own (this suite's client is set to 0 retries): the caller sees the answer.
+    await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1 }]);
+    const completion = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER }, { maxRetries: 2 });
+    expect(completion.choices[0]?.message.content).toBeTruthy();
+  });
+
+  it("the embeddings endpoint classifies the same break the same way", async () => {
+    await stack.simulator.control.setFaults("text-embedding-3-small", [{ kind: "drop", times: 1 }]);
+    const error = await apiError(client.embeddings.create({ model: "text-embedding-3-small", input: "hello" }, { maxRetries: 0 }));
+    expect(error.status).toBe(502);
+    expect(error.code).toBe("connection_lost");
   });
 
   it("a stream that breaks midway ends with one OpenAI error event, which the client raises", async () => {
