@@ -25,6 +25,11 @@ describe("local host: HTTP triggers", () => {
     expect(body.query).toEqual({ q: "x" });
     expect(body.functionName).toBe("items");
 
+    // Each segment is decoded once: an encoded '%' stays a '%' (it used to be decoded again).
+    const percent = (await (await fetch(`${host.url}/api/items/42/percent%2541.wav/%2541%20x`)).json()) as { params: Record<string, string> };
+    expect(percent.params).toEqual({ id: "42", rest: "percent%41.wav/%41 x" });
+    expect((await fetch(`${host.url}/api/%69tems/42/a`)).status).toBe(200); // literals compare decoded
+
     const byName = await fetch(`${host.url}/api/ITEMS/abc`);
     expect(await byName.json()).toEqual({ name: "abc" });
 
@@ -165,6 +170,18 @@ describe("local host: HTTP limits and keys switched on", () => {
     expect((await fetch(`${host.url}/api/secret?code=master-key`)).status).toBe(200);
     // Anonymous routes stay open.
     expect((await fetch(`${host.url}/api/state`)).status).toBe(200);
+  });
+
+  it("guards admin endpoints with the master key only, as on Azure", async () => {
+    const status = `${host.url}/admin/host/status`;
+    expect((await fetch(status)).status).toBe(401);
+    expect((await fetch(status, { headers: { "x-functions-key": "secret-fn-key" } })).status).toBe(401);
+    expect((await fetch(status, { headers: { "x-functions-key": "host-key" } })).status).toBe(401);
+    expect((await fetch(`${host.url}/ADMIN/host/status?code=host-key`)).status).toBe(401);
+    const allowed = await fetch(status, { headers: { "x-functions-key": "master-key" } });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toMatchObject({ state: "Running" });
+    expect((await fetch(`${status}?code=master-key`)).status).toBe(200);
   });
 
   it("guards the blob webhook with the master or host key", async () => {

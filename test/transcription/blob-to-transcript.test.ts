@@ -108,6 +108,14 @@ it("registers the blob trigger the infra's Event Grid subscription targets", () 
   expect(stack.host.functions.find((f) => f.name === "transcribeAudio")).toMatchObject({ trigger: "blob", path: "audio/{name}", source: "LogsAndContainerScan" });
 });
 
+it("finds the status of a blob whose name holds a percent sign: the route decodes its parameter once", async () => {
+  // Blob "percent%41.wav": its URL path segment is percent%2541.wav; decoded twice it became percentA.wav (404).
+  await upload("percent%41.wav", makeWav([{ tone: 440, seconds: 2 }]));
+  const status = await waitForFinal(encodeURIComponent("percent%41.wav"));
+  expect(status.state).toBe("succeeded");
+  expect(status.outputs.json).toContain("percent%41.wav.json");
+});
+
 describe("small files, every output format", () => {
   it("transcribes a WAV into json, txt, srt and vtt", async () => {
     const wav = makeWav(SPEECH_AND_PAUSES);

@@ -67,6 +67,12 @@ export function isAuthorizedForRuntime(policy: KeyPolicy, suppliedKey: string | 
   return [policy.masterKey, ...policy.hostKeys].some((key) => key !== undefined && sameSecret(key, suppliedKey));
 }
 
+/** Admin endpoints (`/admin/...`) take the master key only, as on Azure. */
+export function isAuthorizedForAdmin(policy: KeyPolicy, suppliedKey: string | undefined): boolean {
+  if (!policy.enforce) return true;
+  return policy.masterKey !== undefined && suppliedKey !== undefined && sameSecret(policy.masterKey, suppliedKey);
+}
+
 function sameSecret(expected: string, supplied: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(supplied);

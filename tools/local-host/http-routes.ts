@@ -42,14 +42,18 @@ export function compileRoute(template: string): CompiledRoute {
   return { template, segments };
 }
 
-/** Matches a request path (prefix already removed) and returns the route parameters, or undefined. */
+/**
+ * Matches a request path (prefix already removed, still percent-encoded) and returns the route
+ * parameters, or undefined. Each segment is decoded exactly once.
+ */
 export function matchRoute(route: CompiledRoute, path: string): Record<string, string> | undefined {
   const parts = path.replace(/^\/+|\/+$/g, "").split("/").filter((p) => p !== "");
   const params: Record<string, string> = {};
   let index = 0;
   for (const segment of route.segments) {
     if (segment.kind === "literal") {
-      if (parts[index]?.toLowerCase() !== segment.text.toLowerCase()) return undefined;
+      const part = parts[index];
+      if (part === undefined || safeDecode(part).toLowerCase() !== segment.text.toLowerCase()) return undefined;
       index++;
       continue;
     }

@@ -71,10 +71,11 @@ export function createHttpFront(deps: HttpFrontDeps): http.RequestListener {
   const handler: http.RequestListener = (req, res) => {
     void (async () => {
       const url = requestUrl(req);
-      const path = url && decodePath(url.pathname);
-      if (!url || path === undefined) return sendText(res, 400, "Bad Request: the URL (or its Host header) is not valid, check its percent-encoding.");
+      if (!url || !hasValidEncoding(url.pathname)) return sendText(res, 400, "Bad Request: the URL (or its Host header) is not valid, check its percent-encoding.");
       if (await deps.runtimeEndpoints(req, res, url)) return;
-      const routePath = stripPrefix(path, prefix);
+      // Still percent-encoded: matchRoute decodes each segment once, as the host does, so an
+      // encoded '%' (%25) in a blob name stays a '%' instead of being decoded a second time.
+      const routePath = stripPrefix(url.pathname, prefix);
       if (routePath === undefined) return sendText(res, 404, "Not Found");
 
       const method = (req.method ?? "GET").toUpperCase();
@@ -362,11 +363,12 @@ export function requestUrl(req: IncomingMessage): URL | undefined {
   }
 }
 
-function decodePath(pathname: string): string | undefined {
+function hasValidEncoding(pathname: string): boolean {
   try {
-    return decodeURI(pathname);
+    // The result is used: rolldown drops a call to a built-in whose result is unused, throw or not.
+    return typeof decodeURIComponent(pathname) === "string";
   } catch {
-    return undefined; // malformed percent-encoding such as %E0
+    return false; // malformed percent-encoding such as %E0
   }
 }
 

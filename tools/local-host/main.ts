@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { BlobTriggerHost, collectBlobTriggers } from "./blob-trigger.js";
 import { createCoreApi, createRegistry, runHooks } from "./core-api.js";
-import { isAuthorizedForRuntime, keyPolicyFromEnv } from "./function-keys.js";
+import { isAuthorizedForAdmin, isAuthorizedForRuntime, keyPolicyFromEnv } from "./function-keys.js";
 import { loadHostConfig } from "./host-config.js";
 import { pathForLog, requestUrl, sendText } from "./http-server.js";
 import type { FrontThreadData } from "./http-front-protocol.js";
@@ -165,6 +165,13 @@ async function main(): Promise<void> {
       if (owner) await owner.handleWebhook(req, res, url);
       else sendText(res, 404, `No blob trigger function named "${url.searchParams.get("functionName") ?? ""}".`);
       return true;
+    }
+    if (lowerPath.startsWith("/admin/")) {
+      const key = (req.headers["x-functions-key"] as string | undefined) ?? url.searchParams.get("code") ?? undefined;
+      if (!isAuthorizedForAdmin(keys, key)) {
+        sendText(res, 401, "Unauthorized: admin endpoints need the master key, in the x-functions-key header or ?code=.");
+        return true;
+      }
     }
     if (lowerPath === "/admin/host/status") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ state: "Running", id: options.hostId }));
