@@ -10,7 +10,7 @@ import { RestError, type BlobRequestConditions, type BlockBlobClient } from "@az
 export const SOURCE_ETAG_KEY = "sourceetag";
 
 /**
- * Writes `content` as the whole blob in one request, if `conditions` hold.
+ * Writes `content` as the whole blob in one request, if `conditions` hold; returns the new ETag.
  * @throws RestError from storage (classifyError maps it by status; 412/409 when a condition failed).
  */
 export async function writeBlobWhole(
@@ -19,9 +19,9 @@ export async function writeBlobWhole(
   contentType: string,
   sourceEtag: string | undefined,
   conditions?: BlobRequestConditions,
-): Promise<void> {
+): Promise<{ etag?: string }> {
   const body = Buffer.from(content, "utf8");
-  await blob.upload(body, body.byteLength, {
+  return blob.upload(body, body.byteLength, {
     blobHTTPHeaders: { blobContentType: contentType },
     metadata: sourceEtag ? { [SOURCE_ETAG_KEY]: stripQuotes(sourceEtag) } : {},
     ...(conditions ? { conditions } : {}),
@@ -46,6 +46,33 @@ export async function readJsonBlob<T>(blob: BlockBlobClient): Promise<T | undefi
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reads and parses a JSON blob with the ETag of what was read, for a write conditional on it; the
+ * ETag is undefined when the blob does not exist (write with If-None-Match: *).
+ */
+export async function readJsonBlobWithEtag<T>(blob: BlockBlobClient): Promise<{ value: T | undefined; etag: string | undefined }> {
+  let response;
+  try {
+    response = await blob.download();
+  } catch (error) {
+    if (isNotFound(error)) return { value: undefined, etag: undefined };
+    throw error;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) as T, etag: response.etag };
+  } catch {
+    // Damaged (see readJsonBlob): treated as absent, but replaced only if still the same bytes.
+    return { value: undefined, etag: response.etag };
+  }
+}
+
+/** Storage's answer to a write whose condition failed: 412, or 409 when If-None-Match: * met a blob. */
+export function isConditionFailed(error: unknown): boolean {
+  return error instanceof RestError && (error.statusCode === 412 || (error.statusCode === 409 && error.code === "BlobAlreadyExists"));
 }
 
 /** The source ETag an output was written from, or undefined when the blob is missing. */

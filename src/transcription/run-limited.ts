@@ -1,17 +1,24 @@
 /**
  * Runs async work over a list with at most `limit` tasks in flight. The first failure aborts the
  * rest (through the signal each task gets) and is rethrown once every task has settled, so no
- * request is left running behind the caller's back.
+ * request is left running behind the caller's back. An aborted `outer` signal stops it the same way.
  */
 export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
   task: (item: T, index: number, signal: AbortSignal) => Promise<R>,
+  outer?: AbortSignal,
 ): Promise<R[]> {
+  if (outer?.aborted) throw outer.reason;
   const controller = new AbortController();
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: { error: unknown } | undefined;
+  const onOuterAbort = () => {
+    failure ??= { error: outer!.reason };
+    controller.abort(outer!.reason);
+  };
+  outer?.addEventListener("abort", onOuterAbort, { once: true });
   const worker = async () => {
     while (!failure && next < items.length) {
       const index = next++;
@@ -23,7 +30,11 @@ export async function mapLimited<T, R>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  } finally {
+    outer?.removeEventListener("abort", onOuterAbort);
+  }
   if (failure) throw failure.error;
   return results;
 }

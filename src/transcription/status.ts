@@ -6,7 +6,7 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import type { FailureKind } from "../errors.js";
 import type { OutputFormat, TranscriptionOptions } from "./options.js";
-import { readJsonBlob, writeBlobWhole } from "./blob-io.js";
+import { isConditionFailed, readJsonBlob, readJsonBlobWithEtag, writeBlobWhole } from "./blob-io.js";
 import type { TranscriptionUsage } from "./writers.js";
 
 export type TranscriptionState = "queued" | "running" | "succeeded" | "failed";
@@ -31,6 +31,12 @@ export interface TranscriptionStatus {
   usage?: TranscriptionUsage;
   /** Output blob names in the transcripts container, by format. */
   outputs: Partial<Record<OutputFormat, string>>;
+  /**
+   * The run working on this version, while one is: another delivery of the same version waits for
+   * it to end, or for `expiresAt` to pass (the run died), instead of billing the same audio twice.
+   * The run pushes `expiresAt` forward while it works.
+   */
+  claim?: { runId: string; expiresAt: string };
   updatedAt: string;
 }
 
@@ -47,30 +53,97 @@ export async function readStatus(container: ContainerClient, name: string): Prom
   return readJsonBlob<TranscriptionStatus>(container.getBlockBlobClient(statusBlobName(name)));
 }
 
-/** Keeps the latest status of one file and writes each change in order. */
+/**
+ * Why a run stopped without finishing: a newer version of the blob, another run for the same version,
+ * or the host's give-up took the status record over. Not a failure: the run stands down and leaves
+ * the record, and the outputs, to whoever owns them now.
+ */
+export class SupersededError extends Error {
+  /** True when the blob was overwritten (this version's work is moot), false when another run of it took over. */
+  readonly versionGone: boolean;
+  constructor(reason: string, versionGone: boolean) {
+    super(reason);
+    this.name = "SupersededError";
+    this.versionGone = versionGone;
+  }
+}
+
+export interface StatusReporterDeps {
+  container: ContainerClient;
+  now?: () => Date;
+  /** Whether the run's version is still the audio blob's current one (asked after a write conflict). */
+  isCurrent: () => Promise<boolean>;
+}
+
+/** Conditional writes that lost to another writer and were retaken, before giving up. */
+const RETAKE_ROUNDS = 3;
+
+/**
+ * Keeps the latest status of one file and writes each change in order, each conditional on the
+ * record being as this run last wrote it. When someone else wrote it in between:
+ * - a run for an older version of the blob (it lost a race with this one): this run, whose version
+ *   is still current, writes its own status over it;
+ * - anyone else (a newer version's run, another run for the same version, the host's give-up):
+ *   the write fails with SupersededError, and so does every later one.
+ */
 export class StatusReporter {
   #status: TranscriptionStatus;
+  #recordEtag: string | undefined;
   #writes: Promise<void> = Promise.resolve();
-  #container: ContainerClient;
-  #now: () => Date;
+  #superseded: SupersededError | undefined;
+  #deps: StatusReporterDeps;
 
-  constructor(container: ContainerClient, initial: TranscriptionStatus, now: () => Date = () => new Date()) {
-    this.#container = container;
+  /** @param recordEtag ETag of the record this run read (undefined: there was none). */
+  constructor(deps: StatusReporterDeps, initial: TranscriptionStatus, recordEtag: string | undefined) {
+    this.#deps = deps;
     this.#status = initial;
-    this.#now = now;
+    this.#recordEtag = recordEtag;
   }
 
   get current(): TranscriptionStatus {
     return this.#status;
   }
 
-  /** Applies a change and writes the record; resolves when this write (and every earlier one) is stored. */
+  /** The reason this run lost its record, once it has. */
+  get superseded(): SupersededError | undefined {
+    return this.#superseded;
+  }
+
+  /**
+   * Applies a change and writes the record; resolves when this write (and every earlier one) is stored.
+   * @throws SupersededError when the record now belongs to someone else; storage errors as they come.
+   */
   update(change: (status: TranscriptionStatus) => TranscriptionStatus): Promise<void> {
-    this.#status = { ...change(this.#status), updatedAt: this.#now().toISOString() };
+    this.#status = { ...change(this.#status), updatedAt: (this.#deps.now ?? (() => new Date()))().toISOString() };
     const snapshot = JSON.stringify(this.#status, null, 2) + "\n";
-    const etag = this.#status.source.etag;
-    const blob = this.#container.getBlockBlobClient(statusBlobName(this.#status.name));
-    this.#writes = this.#writes.catch(() => undefined).then(() => writeBlobWhole(blob, snapshot, "application/json; charset=utf-8", etag));
+    this.#writes = this.#writes.catch(() => undefined).then(() => this.#write(snapshot));
     return this.#writes;
+  }
+
+  async #write(snapshot: string): Promise<void> {
+    if (this.#superseded) throw this.#superseded;
+    const blob = this.#deps.container.getBlockBlobClient(statusBlobName(this.#status.name));
+    const etag = this.#status.source.etag;
+    for (let round = 0; ; round++) {
+      try {
+        const conditions = this.#recordEtag ? { ifMatch: this.#recordEtag } : { ifNoneMatch: "*" };
+        const response = await writeBlobWhole(blob, snapshot, "application/json; charset=utf-8", etag, conditions);
+        this.#recordEtag = response.etag;
+        return;
+      } catch (error) {
+        if (!isConditionFailed(error) || round >= RETAKE_ROUNDS) throw error;
+      }
+      const found = await readJsonBlobWithEtag<TranscriptionStatus>(blob);
+      if (!(await this.#deps.isCurrent())) {
+        throw (this.#superseded = new SupersededError(`the audio blob was overwritten while version ${etag} was being transcribed; the newer version is transcribed on its own`, true));
+      }
+      const other = found.value;
+      if (other && other.source.etag === etag) {
+        const by = other.claim ? `run ${other.claim.runId}` : `the host (state ${other.state})`;
+        throw (this.#superseded = new SupersededError(`the status of version ${etag} was taken over by ${by}`, false));
+      }
+      // An older version's run wrote last; this version is the current one, so its status wins.
+      this.#recordEtag = found.etag;
+    }
   }
 }

@@ -1,7 +1,15 @@
 /**
- * The transcription pipeline for one audio blob: skip what is already done, check the audio and
- * the options, plan chunks, transcribe them in parallel with bounded concurrency, stitch, write
- * every output whole, and keep the status record current throughout.
+ * The transcription pipeline for one audio blob: skip what is already done, claim the version,
+ * check the audio and the options, plan chunks, transcribe the ones not done yet in parallel with
+ * bounded concurrency, stitch, write every output whole, and keep the status record current
+ * throughout.
+ *
+ * Several runs may meet on one blob (instances scale out; an overwrite starts a run per version):
+ * - two runs for the same version: the first to claim it works, the other waits for it to end and
+ *   bills nothing (run-claim.ts); a run that died frees its claim when the claim expires;
+ * - a run for an older version never replaces a newer version's status or outputs: every write is
+ *   conditional on what it replaces (status.ts, version-writes.ts), and the older run stands down;
+ * - finished chunks are kept per version (chunk-store.ts), so a redelivery resumes.
  *
  * Failure handling follows the error model's kinds:
  * - bad_input / upstream_permanent: status `failed` with the reason; returns normally, so the
@@ -11,17 +19,21 @@
  *   `poisonBlobThreshold`) the status becomes `failed` instead, so a user always sees why.
  * The source blob is only ever read.
  */
-import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import { randomUUID } from "node:crypto";
+import type { BlobClient, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type { OpenAI } from "openai";
 import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { detectAudioFormat } from "./audio-format.js";
-import { isNotFound, readSourceEtag, stripQuotes, writeBlobWhole } from "./blob-io.js";
+import { isNotFound, readSourceEtag, stripQuotes } from "./blob-io.js";
+import { ChunkStore } from "./chunk-store.js";
 import { planChunks, type AudioPlan } from "./chunk-plan.js";
-import { parseTranscriptionOptions, type TranscriptionOptions } from "./options.js";
+import { OUTPUT_FORMATS, parseTranscriptionOptions, type TranscriptionOptions } from "./options.js";
+import { claimVersion, startHeartbeat, type ClaimDeps } from "./run-claim.js";
 import { mapLimited } from "./run-limited.js";
-import { StatusReporter, outputBlobName, readStatus, type TranscriptionStatus } from "./status.js";
+import { StatusReporter, SupersededError, outputBlobName, type TranscriptionStatus } from "./status.js";
 import { stitchTranscripts } from "./stitch.js";
+import { removeIfStale, writeForVersion, type VersionedWriteDeps } from "./version-writes.js";
 import { DEFAULT_RETRY_POLICY, transcribeChunk, type ChunkResult, type RetryPolicy } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 
@@ -44,7 +56,17 @@ export interface TranscribeBlobDeps {
   maxAttempts?: number;
   retry?: Partial<RetryPolicy>;
   now?: () => Date;
+  /** How long a run's claim on a version holds without a heartbeat (run-claim.ts). */
+  claimTtlInMs?: number;
+  /** Longest wait for another run of the same version before handing the delivery back to the host. */
+  claimWaitInMs?: number;
+  claimPollInMs?: number;
 }
+
+/** A dead run's claim frees its version this long after its last heartbeat. */
+export const DEFAULT_CLAIM_TTL_IN_MS = 15_000;
+/** Under host.json's functionTimeout (10 minutes), so a waiting delivery hands back before it is killed. */
+export const DEFAULT_CLAIM_WAIT_IN_MS = 8 * 60_000;
 
 export interface AudioBlob {
   /** Blob name inside the audio container (may contain `/`). */
@@ -85,66 +107,119 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
   }
 
   await transcripts.createIfNotExists();
-  const previous = await readStatus(transcripts, blob.name);
-  const sameVersion = previous?.source.etag === etag;
-  if (sameVersion && previous && (await isComplete(transcripts, previous, etag))) {
-    return skip(deps, blob, `outputs for ETag ${etag} already exist (state ${previous.state})`);
-  }
-  const attempts = sameVersion && previous ? previous.attempts + 1 : 1;
+  const isCurrent = () => isCurrentVersion(source, etag);
+  const runId = randomUUID();
+  const claimDeps: ClaimDeps = {
+    container: transcripts,
+    now,
+    isCurrent,
+    ttlInMs: deps.claimTtlInMs ?? DEFAULT_CLAIM_TTL_IN_MS,
+    waitInMs: deps.claimWaitInMs ?? DEFAULT_CLAIM_WAIT_IN_MS,
+    pollInMs: deps.claimPollInMs ?? 1000,
+  };
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const status = new StatusReporter(
-    transcripts,
-    {
+  const claim = await claimVersion(claimDeps, {
+    name: blob.name,
+    etag,
+    runId,
+    isDone: (previous) => isComplete(transcripts, previous, etag),
+    initial: (previous) => ({
       name: blob.name,
       state: "running",
       source: { container: deps.audioContainer, name: blob.name, etag, bytes: blob.content.byteLength },
       progress: { chunksDone: 0, chunksTotal: 0 },
-      attempts,
+      attempts: previous ? previous.attempts + 1 : 1,
       timings: { uploadedAt: properties.lastModified?.toISOString(), startedAt: started.toISOString() },
       outputs: {},
       updatedAt: started.toISOString(),
-    },
-    now,
-  );
-  await status.update((s) => s);
-  deps.logger.info(`Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${attempts} of ${maxAttempts})`);
+    }),
+  });
+  if (!claim.claimed) return skip(deps, blob, claim.reason);
+  const status = claim.reporter;
+  const attempts = status.current.attempts;
+  deps.logger.info(`Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${attempts} of ${maxAttempts}, run ${runId})`);
 
+  // A heartbeat that finds the record taken over stops the Whisper calls at once.
+  const lost = new AbortController();
+  const stopHeartbeat = startHeartbeat(claimDeps, status, runId, (error) => {
+    if (error instanceof SupersededError) lost.abort(error);
+  });
+  const chunkStore = new ChunkStore(transcripts, blob.name, etag);
+  const versioned: VersionedWriteDeps = { isCurrent };
   try {
     const options = parseTranscriptionOptions(properties.metadata ?? {});
     const format = detectAudioFormat(blob.content);
     const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
+    const resumed = await chunkStore.load();
     await status.update((s) => ({
       ...s,
       options,
       source: { ...s.source, format, durationInSeconds: plan.durationInSeconds },
-      progress: { chunksDone: 0, chunksTotal: plan.chunks.length },
+      progress: { chunksDone: resumed.size, chunksTotal: plan.chunks.length },
     }));
-    const results = await transcribeChunks(deps, blob.name, plan, options, status);
+    if (resumed.size > 0) deps.logger.info(`Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`);
+    const results = await transcribeChunks(deps, blob.name, plan, options, status, chunkStore, resumed, lost.signal);
     const document = buildDocument(deps, blob, plan, options, results);
-    const outputs = await writeOutputs(transcripts, blob.name, document, options, etag);
+    const outputs = await writeOutputs(versioned, transcripts, blob.name, document, options, etag);
+    await removeStaleOutputs(versioned, transcripts, blob.name, etag, options.formats);
     const finished = now();
     await status.update((s) => ({
       ...s,
       state: "succeeded",
       error: undefined,
+      claim: undefined,
       usage: document.usage,
       outputs,
       timings: { ...s.timings, finishedAt: finished.toISOString(), elapsedInMs: finished.getTime() - started.getTime(), chunkLatenciesInMs: results.map((r) => Math.round(r.latencyInMs)) },
     }));
+    await clearWork(deps, chunkStore, blob.name);
     deps.logger.info(`Transcribed ${deps.audioContainer}/${blob.name}: ${plan.chunks.length} chunk(s), ${document.transcript.duration} s of audio, in ${finished.getTime() - started.getTime()} ms`);
     return { state: "succeeded", status: status.current };
   } catch (thrown) {
+    const superseded = supersededBy(thrown, status, lost.signal);
+    if (superseded) {
+      // The chunks of a version that no longer exists are of no use; another run of this one resumes from them.
+      if (superseded.versionGone) await clearWork(deps, chunkStore, blob.name);
+      return skip(deps, blob, `stood down: ${superseded.message}`);
+    }
     const error = classifyError(thrown);
     const final = !error.retryable && error.kind !== "configuration" ? true : attempts >= maxAttempts;
-    await recordFailure(status, error, final, attempts, maxAttempts, now, started);
+    await recordFailure(deps, status, error, final, attempts, maxAttempts, now, started);
     const line = `Transcription of ${deps.audioContainer}/${blob.name} failed (${error.kind}${error.code ? `/${error.code}` : ""}): ${error.message}`;
     if (final) {
+      // The outputs of a version that no longer exists must not stand beside this version's failure.
+      await removeStaleOutputs(versioned, transcripts, blob.name, etag, []).catch((e: unknown) => deps.logger.warn(`Could not remove older outputs of ${blob.name}: ${String(e)}`));
+      await clearWork(deps, chunkStore, blob.name);
       deps.logger.error(line);
       return { state: "failed", status: status.current };
     }
     deps.logger.warn(`${line}; the host will retry (attempt ${attempts} of ${maxAttempts})`);
     throw error;
+  } finally {
+    stopHeartbeat();
   }
+}
+
+/** Whether the audio blob is still at version `etag` (a deleted blob is no version's). */
+async function isCurrentVersion(source: BlobClient, etag: string): Promise<boolean> {
+  try {
+    return stripQuotes((await source.getProperties()).etag ?? "") === etag;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** The reason the run lost its record, if that is why it stopped. */
+function supersededBy(thrown: unknown, status: StatusReporter, lost: AbortSignal): SupersededError | undefined {
+  if (thrown instanceof SupersededError) return thrown;
+  if (lost.aborted && lost.reason instanceof SupersededError) return lost.reason;
+  return status.superseded;
+}
+
+/** Removes the finished chunks once the file is done; a failure only leaves them behind. */
+async function clearWork(deps: TranscribeBlobDeps, store: ChunkStore, name: string): Promise<void> {
+  await store.clear().catch((error: unknown) => deps.logger.warn(`Could not remove the finished chunks of ${name}: ${String(error)}`));
 }
 
 async function transcribeChunks(
@@ -153,12 +228,18 @@ async function transcribeChunks(
   plan: AudioPlan,
   options: TranscriptionOptions,
   status: StatusReporter,
+  store: ChunkStore,
+  resumed: ReadonlyMap<number, ChunkResult>,
+  lost: AbortSignal,
 ): Promise<ChunkResult[]> {
   const retry = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const done: Array<ChunkResult | undefined> = [];
+  for (const [index, result] of resumed) done[index] = result;
   const total = plan.chunks.length;
-  let chunksDone = 0;
+  let chunksDone = resumed.size;
   return mapLimited(plan.chunks, deps.maxConcurrency, async (chunk, index, signal) => {
+    const earlier = resumed.get(index);
+    if (earlier) return earlier;
     // Continuity: when the previous chunk has already finished, its last words go into this
     // chunk's prompt, as Whisper's guide suggests for split audio. Chunks run in parallel, so
     // this helps only when concurrency is below the chunk count; the text never depends on it.
@@ -168,6 +249,8 @@ async function transcribeChunks(
       { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry },
       { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
     );
+    // Kept before it counts as done, so a crash from here on never pays for this chunk again.
+    await store.save(index, result);
     done[index] = result;
     chunksDone++;
     deps.logger.info(
@@ -176,7 +259,7 @@ async function transcribeChunks(
     );
     await status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal: total } }));
     return result;
-  });
+  }, lost);
 }
 
 function joinPrompt(userPrompt: string | undefined, previousText: string | undefined): string | undefined {
@@ -205,6 +288,7 @@ function buildDocument(
 }
 
 async function writeOutputs(
+  versioned: VersionedWriteDeps,
   transcripts: ContainerClient,
   name: string,
   document: TranscriptDocument,
@@ -215,12 +299,18 @@ async function writeOutputs(
   await Promise.all(
     options.formats.map(async (format) => {
       const blobName = outputBlobName(name, format);
-      await writeBlobWhole(transcripts.getBlockBlobClient(blobName), renderOutput(format, document), CONTENT_TYPES[format], etag);
+      await writeForVersion(versioned, transcripts.getBlockBlobClient(blobName), renderOutput(format, document), CONTENT_TYPES[format], etag);
       outputs[format] = blobName;
     }),
   );
   // Stable key order, so the status lists outputs the same way every run.
   return Object.fromEntries(options.formats.map((f) => [f, outputs[f]]));
+}
+
+/** Removes outputs of other versions in the formats this version does not write (all of them when it failed). */
+async function removeStaleOutputs(versioned: VersionedWriteDeps, transcripts: ContainerClient, name: string, etag: string, written: readonly string[]): Promise<void> {
+  const others = OUTPUT_FORMATS.filter((format) => !written.includes(format));
+  await Promise.all(others.map((format) => removeIfStale(versioned, transcripts.getBlockBlobClient(outputBlobName(name, format)), etag)));
 }
 
 /** Done for this ETag: succeeded with every output present and made from this ETag, or failed for good. */
@@ -233,6 +323,7 @@ async function isComplete(transcripts: ContainerClient, status: TranscriptionSta
 }
 
 async function recordFailure(
+  deps: TranscribeBlobDeps,
   status: StatusReporter,
   error: AppError,
   final: boolean,
@@ -242,22 +333,31 @@ async function recordFailure(
   started: Date,
 ): Promise<void> {
   const finished = now();
-  const message = final && error.retryable ? `Gave up after ${attempts} attempt(s): ${error.message}` : error.message;
+  // The classified message may promise a retry ("; it will be retried"): only true while one remains.
+  const reason = error.message.replace(/; it will be retried$/, "");
+  const message = final
+    ? error.retryable || error.kind === "configuration"
+      ? `Gave up after ${attempts} attempt(s): ${reason}`
+      : reason
+    : `${reason} (attempt ${attempts} of ${maxAttempts}; the host will retry)`;
   try {
     await status.update((s) => ({
       ...s,
       state: final ? "failed" : "queued",
+      claim: undefined,
       error: {
         kind: error.kind,
         ...(error.code ? { code: error.code } : {}),
-        message: final || attempts >= maxAttempts ? message : `${message} (attempt ${attempts} of ${maxAttempts}; the host will retry)`,
+        message,
         willRetry: !final,
         ...(error.details !== undefined ? { details: error.details } : {}),
       },
       timings: { ...s.timings, finishedAt: finished.toISOString(), elapsedInMs: finished.getTime() - started.getTime() },
     }));
-  } catch {
+  } catch (writeError) {
+    if (writeError instanceof SupersededError) return;
     // Storage itself is failing; the host's retry (and the thrown error) still carry the failure.
+    deps.logger.warn(`Could not record the failure of ${status.current.name}: ${String(writeError)}`);
   }
 }
 
