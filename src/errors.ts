@@ -17,6 +17,10 @@ import {
   APIUserAbortError,
 } from "openai/error";
 
+/** Property the shared client sets on its status errors: which credential the request carried. */
+export const CREDENTIAL_KIND = "credentialKind";
+export type CredentialKind = "api-key" | "entra-id";
+
 /** `code` of failures nothing recognised (most likely a bug in the app). */
 export const UNEXPECTED = "unexpected";
 
@@ -169,13 +173,10 @@ export function classifyStatus(
     return new AppError("transient", `Azure OpenAI failed temporarily (${status})${upstream}; it will be retried`, base);
   }
   if (status === 401 || status === 403) {
-    return new AppError(
-      "upstream_permanent",
-      `Azure OpenAI refused the app's credentials (${status}). Give the app's managed identity the ` +
-        `"Cognitive Services OpenAI User" role on the Azure OpenAI resource (role assignments can take ` +
-        `a few minutes to apply), or check AZURE_OPENAI_API_KEY if key auth is used.`,
-      { ...base, code: body.code ?? (status === 401 ? "unauthorized" : "forbidden") },
-    );
+    return new AppError("upstream_permanent", refusedCredentialMessage(status, (cause as Record<string, unknown> | undefined)?.[CREDENTIAL_KIND]), {
+      ...base,
+      code: body.code ?? (status === 401 ? "unauthorized" : "forbidden"),
+    });
   }
   if (status === 404) {
     return new AppError(
@@ -193,6 +194,22 @@ export function classifyStatus(
       : `Azure OpenAI rejected the request (${status})${upstream}`,
     { ...base, param: body.param, details: isContentFilter ? body.innerError : undefined },
   );
+}
+
+/** What to do about a 401/403, for the credential the request carried (when the client said). */
+function refusedCredentialMessage(status: number, credential: unknown): string {
+  if (credential === "api-key") {
+    return (
+      `Azure OpenAI refused the API key (${status}). Check AZURE_OPENAI_API_KEY: it must be a key of the ` +
+      `resource in AZURE_OPENAI_ENDPOINT (Keys and Endpoint in the portal), and a resource with local ` +
+      `authentication disabled accepts no key at all: unset it to use the managed identity instead.`
+    );
+  }
+  const role =
+    `Give the app's managed identity the "Cognitive Services OpenAI User" role on the Azure OpenAI ` +
+    `resource (role assignments can take a few minutes to apply)`;
+  if (credential === "entra-id") return `Azure OpenAI refused the app's Entra ID token (${status}). ${role}, and check AZURE_CLIENT_ID names that identity.`;
+  return `Azure OpenAI refused the app's credentials (${status}). ${role}, or check AZURE_OPENAI_API_KEY if key auth is used.`;
 }
 
 /** Reads Azure's `retry-after-ms` (preferred, finer) or the standard `retry-after` header. */

@@ -38,9 +38,17 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-async function failureOf(deployment: string, endpoint = server.url): Promise<AppError> {
-  const config = loadConfig({ AZURE_OPENAI_ENDPOINT: endpoint, AZURE_OPENAI_API_KEY: "unit-test-key-123456", AZURE_OPENAI_MAX_RETRIES: "0", AZURE_OPENAI_TIMEOUT_MS: "1000", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
-  const client = await createOpenAIClient(config.openai);
+async function failureOf(deployment: string, endpoint = server.url, auth: "api-key" | "entra-id" = "api-key"): Promise<AppError> {
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: endpoint,
+    ...(auth === "api-key" ? { AZURE_OPENAI_API_KEY: "unit-test-key-123456" } : {}),
+    AZURE_OPENAI_MAX_RETRIES: "0",
+    AZURE_OPENAI_TIMEOUT_MS: "1000",
+    AzureWebJobsStorage: "UseDevelopmentStorage=true",
+  });
+  // A fixed token stands in for the managed identity: the upstream answer is what is tested.
+  const credential = { getToken: async () => ({ token: "unit-test-token", expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const client = await createOpenAIClient(config.openai, auth === "entra-id" ? { credential } : {});
   try {
     await client.chat.completions.create({ model: deployment, messages: [{ role: "user", content: "x" }] });
   } catch (error) {
@@ -53,8 +61,8 @@ describe("classifyError", () => {
   it.each([
     ["bad-request", "upstream_permanent", 400, /rejected the request \(400\): max_tokens is too large/],
     ["filtered", "upstream_permanent", 400, /content filter blocked the request/],
-    ["unauthorized", "upstream_permanent", 401, /"Cognitive Services OpenAI User" role/],
-    ["forbidden", "upstream_permanent", 403, /"Cognitive Services OpenAI User" role/],
+    ["unauthorized", "upstream_permanent", 401, /refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/],
+    ["forbidden", "upstream_permanent", 403, /refused the API key \(403\)/],
     ["missing", "upstream_permanent", 404, /DeploymentNotFound.*AZURE_OPENAI_\*_DEPLOYMENT/],
     ["request-timeout", "transient", 408, /failed temporarily \(408\)/],
     ["conflict", "transient", 409, /failed temporarily \(409\)/],
@@ -67,6 +75,18 @@ describe("classifyError", () => {
     expect(error.status).toBe(status);
     expect(error.message).toMatch(message);
     expect(error.retryable).toBe(kind === "throttled" || kind === "transient");
+  });
+
+  it.each(["unauthorized", "forbidden"])("%s with the managed identity points at the role assignment, not at a key", async (deployment) => {
+    const error = await failureOf(deployment, server.url, "entra-id");
+    expect(error.message).toMatch(/refused the app's Entra ID token \(40[13]\)\. Give the app's managed identity the "Cognitive Services OpenAI User" role/);
+    expect(error.message).not.toContain("AZURE_OPENAI_API_KEY");
+  });
+
+  it("with an API key, a 401 says to check the key and never advises a role", async () => {
+    const error = await failureOf("unauthorized");
+    expect(error.message).not.toMatch(/role|managed identity the/);
+    expect(error.message).not.toContain("unit-test-key-123456");
   });
 
   it("keeps the param of a 400 and the filter results of a content_filter", async () => {
@@ -103,6 +123,16 @@ describe("classifyError", () => {
     const error = await failureOf("anything", `http://127.0.0.1:${port}`);
     expect(error.kind).toBe("transient");
     expect(error.message).toMatch(/Could not reach Azure OpenAI \(connection failed: ECONNREFUSED\)/);
+  });
+
+  it("one classification of broken connections: a body cut off mid-answer, or a socket code anywhere in the causes", () => {
+    const cut = classifyError(new TypeError("terminated", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) }));
+    expect(cut).toMatchObject({ kind: "transient", code: "connection_lost" });
+    expect(cut.message).toContain("broke off in the middle of its answer");
+    const wrapped = classifyError(new Error("request failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) }));
+    expect(wrapped).toMatchObject({ kind: "transient", code: "connection_error" });
+    expect(wrapped.message).toContain("ECONNRESET");
+    expect(classifyError(new TypeError("x is not a function")).code).toBe("unexpected");
   });
 
   it("a timeout is transient", async () => {

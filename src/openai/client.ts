@@ -17,6 +17,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { OpenAI } from "openai";
 import type { OpenAIConfig } from "../config.js";
+import { CREDENTIAL_KIND, type CredentialKind } from "../errors.js";
 
 /** Scope of Azure OpenAI (Cognitive Services) for Entra ID tokens. */
 export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
@@ -54,17 +55,29 @@ export async function createOpenAIClient(config: OpenAIConfig, options: OpenAICl
         COGNITIVE_SERVICES_SCOPE,
       );
 
-  if (config.apiStyle === "v1") {
-    // The v1 API takes the key or the token as `Authorization: Bearer`; OpenAI's apiKey accepts
-    // an async function and calls it before each request, so tokens refresh transparently.
-    return new OpenAI({ ...common, baseURL: `${config.endpoint}/openai/v1/`, apiKey: config.apiKey ?? tokenProvider });
-  }
-  return new AzureOpenAI({
-    ...common,
-    endpoint: config.endpoint,
-    apiVersion: config.apiVersion,
-    ...(config.apiKey ? { apiKey: config.apiKey } : { azureADTokenProvider: tokenProvider }),
-  });
+  const client =
+    config.apiStyle === "v1"
+      ? // The v1 API takes the key or the token as `Authorization: Bearer`; OpenAI's apiKey accepts
+        // an async function and calls it before each request, so tokens refresh transparently.
+        new OpenAI({ ...common, baseURL: `${config.endpoint}/openai/v1/`, apiKey: config.apiKey ?? tokenProvider })
+      : new AzureOpenAI({
+          ...common,
+          endpoint: config.endpoint,
+          apiVersion: config.apiVersion,
+          ...(config.apiKey ? { apiKey: config.apiKey } : { azureADTokenProvider: tokenProvider }),
+        });
+  return markCredential(client, config.apiKey ? "api-key" : "entra-id");
+}
+
+/**
+ * Stamps every status error the client raises with the kind of credential it sent, so a 401/403
+ * says what fits the setup (the key, or the identity's role) instead of guessing. The client has
+ * no public hook for it; makeStatusError is where it builds those errors.
+ */
+function markCredential(client: OpenAI, credential: CredentialKind): OpenAI {
+  const make = client["makeStatusError"].bind(client);
+  client["makeStatusError"] = (...args: Parameters<typeof make>) => Object.assign(make(...args), { [CREDENTIAL_KIND]: credential });
+  return client;
 }
 
 let shared: { config: OpenAIConfig; client: Promise<OpenAI> } | undefined;

@@ -99,6 +99,8 @@ describe("throttling and transient failures", () => {
     const status = await readStatus(transcripts, "unlucky.wav");
     expect(status).toMatchObject({ state: "failed", attempts: 2, error: { kind: "transient", willRetry: false } });
     expect(status!.error!.message).toMatch(/^Gave up after 2 attempt\(s\): Azure OpenAI failed temporarily \(503\)/);
+    // A final failure promises no retry (it used to end with "; it will be retried").
+    expect(status!.error!.message).not.toMatch(/retr(y|ied)/);
 
     // Failed for good for this ETag: a further delivery does nothing.
     expect(await transcribeBlob(deps, blob)).toMatchObject({ state: "skipped" });
