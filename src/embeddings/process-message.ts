@@ -84,8 +84,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
       metadata: job.metadata ?? {},
       createdAt: enqueuedAt(job, delivery),
     });
-    // Only an earlier failed delivery (or an earlier message with this id) can have left one.
-    await deps.store.clearError(job.id);
+    if (mayHaveErrorRecord(job, delivery, handback)) await deps.store.clearError(job.id);
     if (handback) await deps.store.deleteHandback(handback);
     deps.logger.info(`Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`);
     return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
@@ -198,6 +197,16 @@ function errorRecord(
     metadata: job?.metadata,
     failedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Whether `{id}.error.json` can exist, so removing it is worth a storage call (on the common path,
+ * a message's first delivery under its queue-assigned id, it cannot): an earlier delivery of this
+ * message, the message this copy was handed back for, or an earlier message with the same
+ * user-chosen id may have left one.
+ */
+function mayHaveErrorRecord(job: EmbeddingsJob, delivery: QueueDelivery, handback: string | undefined): boolean {
+  return delivery.dequeueCount > 1 || handback !== undefined || job.enqueuedAt !== undefined || job.id !== delivery.messageId;
 }
 
 /**

@@ -234,6 +234,26 @@ describe("processEmbeddingsMessage", () => {
     expect(record.reason).toContain("broke off in the middle of its answer");
   });
 
+  it("spends no storage call on a record that cannot exist: a first delivery under its queue-assigned id", async () => {
+    const cleared: string[] = [];
+    const store = new Proxy(deps.store, {
+      get(target, property) {
+        if (property !== "clearError") return Reflect.get(target, property) as unknown;
+        return async (id: string) => {
+          cleared.push(id);
+          return target.clearError(id);
+        };
+      },
+    });
+    const watched = { ...deps, store };
+    await processEmbeddingsMessage(delivery({ input: "fresh" }), watched);
+    expect(cleared).toEqual([]);
+    // A redelivery, or an id the sender chose (an earlier message may have used it), still clears.
+    await processEmbeddingsMessage(delivery({ input: "again" }, 2), watched);
+    await processEmbeddingsMessage(delivery({ id: "chosen", input: "named" }), watched);
+    expect(cleared).toEqual([delivery({}).messageId, "chosen"]);
+  });
+
   it("rejects what Azure refuses (upstream_permanent) with a record, without throwing", async () => {
     // Azure answers 400: a refusal of the message itself.
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 400, times: 1 }]);
@@ -263,6 +283,6 @@ describe("processEmbeddingsMessage", () => {
     expect(error).toMatchObject({ kind: "upstream_permanent", status: 401 });
     const record = JSON.parse((await download("no-role.error.json")).toString());
     expect(record).toMatchObject({ id: "no-role", status: "retrying", kind: "upstream_permanent" });
-    expect(record.reason).toMatch(/credentials \(401\)/);
+    expect(record.reason).toMatch(/refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/);
   });
 });
