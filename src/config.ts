@@ -45,7 +45,7 @@ export type StorageConfig =
 export interface Config {
   openai: OpenAIConfig;
   storage: StorageConfig;
-  http: { authLevel: HttpAuthLevel; maxRequestBytes: number };
+  http: { authLevel: HttpAuthLevel; maxRequestBytes: number; streamIdleTimeoutInMs: number };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
   transcription: { maxConcurrency: number; maxChunkBytes: number };
   embeddings: {
@@ -92,6 +92,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: "EMBEDDINGS_CONTAINER", required: false, defaultValue: "embeddings", description: "Container for embeddings results and error records" },
   { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
   { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
+  { name: "HTTP_STREAM_IDLE_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Longest silence between two chunks of a streamed answer before it ends with an error event" },
   { name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST", required: false, defaultValue: "2048", description: "Inputs per embeddings request (16 for text-embedding-ada-002)" },
   { name: "EMBEDDINGS_MAX_TOKENS_PER_REQUEST", required: false, defaultValue: "300000", description: "Tokens per embeddings request" },
   { name: "EMBEDDINGS_MAX_WAIT_MS", required: false, defaultValue: "20", description: "How long the batcher waits to fill a request" },
@@ -134,6 +135,8 @@ export function loadConfig(env: Env): Config {
     http: {
       authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
       maxRequestBytes: reader.read("HTTP_MAX_REQUEST_BYTES", integer(1024, 100 * 1024 * 1024)),
+      // Under Azure's front end, which closes a response idle for 230 s, so the caller gets the error event.
+      streamIdleTimeoutInMs: reader.read("HTTP_STREAM_IDLE_TIMEOUT_MS", integer(100, 220_000)),
     },
     audio: {
       container: reader.read("AUDIO_CONTAINER", parseContainerName),

@@ -34,7 +34,7 @@ describe("loadConfig", () => {
     expect(config.storage).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
     expect(config.audio).toEqual({ container: "audio", transcriptsContainer: "transcripts", triggerSource: "LogsAndContainerScan" });
     expect(config.embeddings).toMatchObject({ queue: "embeddings", container: "embeddings", chunkTokens: 8191, maxInputsPerRequest: 2048 });
-    expect(config.http).toEqual({ authLevel: "function", maxRequestBytes: 1048576 });
+    expect(config.http).toEqual({ authLevel: "function", maxRequestBytes: 1048576, streamIdleTimeoutInMs: 60000 });
   });
 
   it("every documented default is what loadConfig uses", () => {

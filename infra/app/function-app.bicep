@@ -239,6 +239,7 @@ var appSettings = {
   EMBEDDINGS_CONTAINER: embeddingsContainerName
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
+  HTTP_STREAM_IDLE_TIMEOUT_MS: '60000'
 
   // Tuning: the app's defaults (src/config.ts), except the two that must fit the model
   // capacities (main.bicep); change any of them with appSettingOverrides.

@@ -26,6 +26,8 @@ import { readChatChunks } from "./upstream-chunks.js";
 export interface ChatDependencies {
   client: OpenAI;
   logger: Logger;
+  /** Longest silence between two streamed chunks (after the first) before the stream ends with an error; none when unset. */
+  streamIdleTimeoutInMs?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function openChatStream(
     let usage: CompletionUsage | undefined;
     try {
       // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
-      yield* forwardableChunks(readChatChunks(response, signal), { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
+      yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
     } catch (error) {
       throw describeBrokenStream(error);
     } finally {
@@ -108,6 +110,8 @@ export async function openChatStream(
  * say what happened instead. Azure's own errors (an `error` event) keep their classification.
  */
 function describeBrokenStream(error: unknown): AppError {
+  // Already said what happened (the idle timeout).
+  if (error instanceof AppError) return error;
   // Azure reported an error in the stream itself (`data: {"error": ...}`): the client raises an
   // APIError without a status. Keep Azure's message and code.
   if (error instanceof APIError && error.status === undefined && error.error && typeof error.error === "object") {

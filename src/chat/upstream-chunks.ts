@@ -13,14 +13,16 @@
  */
 import { createParser } from "eventsource-parser";
 import { APIError } from "openai/error";
+import { AppError } from "../errors.js";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 
 /**
  * @throws APIError when Azure reports an error inside the stream; SyntaxError when a data line
  *   is not JSON; the body's error (e.g. "terminated") when the connection breaks midway; Error
- *   when the body ends without `[DONE]` or there is none.
+ *   when the body ends without `[DONE]` or there is none; AppError `stream_idle_timeout` when,
+ *   after the first chunk, nothing arrives for `idleTimeoutInMs`.
  */
-export async function* readChatChunks(response: Response, signal: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
+export async function* readChatChunks(response: Response, signal: AbortSignal, idleTimeoutInMs?: number): AsyncGenerator<ChatCompletionChunk> {
   if (!response.body) throw new Error("Azure OpenAI's streamed response had no body");
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -46,14 +48,18 @@ export async function* readChatChunks(response: Response, signal: AbortSignal): 
       }
     },
   });
+  // The first chunk may take long (a reasoning model thinks first; keep-alive comments cover that
+  // wait), so the silence is timed only once the answer has started.
+  let started = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await (started && idleTimeoutInMs ? readWithin(reader, idleTimeoutInMs) : reader.read());
       if (done) break;
       parser.feed(decoder.decode(value, { stream: true }));
       // Yield what arrived: one read may hold several events, or none.
       for (let next = parsed.shift(); next; next = parsed.shift()) {
         if ("error" in next) throw next.error;
+        started = true;
         yield next.chunk;
       }
     }
@@ -64,5 +70,24 @@ export async function* readChatChunks(response: Response, signal: AbortSignal): 
     throw error;
   } finally {
     if (!bodyEnded) await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** One read, or AppError `stream_idle_timeout` once `ms` pass without data (the caller cancels the body). */
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new AppError("transient", `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`, {
+          code: "stream_idle_timeout",
+        }),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([reader.read(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -49,7 +49,7 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger };
+    const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs };
     if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
     return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger, secrets);
   } catch (error) {

@@ -199,6 +199,27 @@ describe("upstream failures", () => {
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("stream_interrupted");
   });
 
+  it("a stream that stalls mid-answer ends with an error event after HTTP_STREAM_IDLE_TIMEOUT_MS, not whenever Azure's front end gives up", async () => {
+    // A token every 10 s: the answer starts, then goes quiet for longer than the 2 s idle limit.
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 20, tokensPerSecond: 0.1, stdDevRatio: 0 });
+    const started = performance.now();
+    const response = await post("chat/completions", JSON.stringify({ messages: USER, max_tokens: 50, stream: true }));
+    expect(response.status).toBe(200);
+    const events: string[] = [];
+    const parser = createParser({ onEvent: (e) => events.push(e.data) });
+    const decoder = new TextDecoder();
+    for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThan(1900);
+    expect(elapsed).toBeLessThan(8000);
+    expect(events).not.toContain("[DONE]");
+    expect(events.slice(0, -1).length).toBeGreaterThan(0);
+    const last = JSON.parse(events.at(-1)!) as { error: Record<string, unknown> };
+    expect(last.error).toMatchObject({ type: "upstream_error", code: "stream_idle_timeout" });
+    expect(String(last.error.message)).toContain("HTTP_STREAM_IDLE_TIMEOUT_MS");
+    await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 0, tokensPerSecond: 0 });
+  });
+
   it("on the wire: the error event is last and there is no data: [DONE]", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1, afterTokens: 2 }]);
     const response = await post("chat/completions", JSON.stringify({ messages: USER, max_tokens: 50, stream: true }));
