@@ -210,5 +210,8 @@ describe("local host: HTTP limits and keys switched on", () => {
       duplex: "half",
     } as RequestInit);
     expect(overCap.status).toBe(413);
+    // The host's own 413 is JSON in the same error shape as the app's routes, not text/plain.
+    expect(overCap.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await overCap.json()).toEqual({ error: { message: expect.stringContaining("the limit is 65536 bytes"), type: "invalid_request_error", param: null, code: "request_too_large" } });
   });
 });

@@ -332,8 +332,13 @@ function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage, 
   if (res.headersSent) return;
   const send = () => {
     if (res.headersSent) return;
-    res.writeHead(413, { "content-type": "text/plain", connection: "close" });
-    res.end(`Request body too large: the limit is ${cap} bytes.`);
+    // JSON in the error shape the app's own routes answer (OpenAI's), so clients parse one kind of error.
+    res.writeHead(413, { "content-type": "application/json; charset=utf-8", connection: "close" });
+    res.end(
+      JSON.stringify({
+        error: { message: `Request body too large: the limit is ${cap} bytes. Send less.`, type: "invalid_request_error", param: null, code: "request_too_large" },
+      }),
+    );
   };
   req.unpipe();
   if (!options.drain || req.destroyed || req.readableEnded) {
