@@ -99,6 +99,21 @@ describe("local host: HTTP triggers", () => {
     expect(state.streamChunksProduced).toBeLessThan(20);
   });
 
+  it("records every stream its client abandoned as Failed, as Azure's host does, never sometimes Succeeded", async () => {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const controller = new AbortController();
+      const response = await fetch(`${host.url}/api/stream?count=20&gap=${i % 2 === 0 ? 5 : 50}`, { signal: controller.signal });
+      const reader = response.body!.getReader();
+      await reader.read();
+      const id = response.headers.get("x-ms-invocation-id") ?? "";
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      outcomes.push(logs.find((line) => line.includes("Executed 'Host.Functions.stream'") && (id === "" || line.includes(id)) && !outcomes.includes(line)) ?? "none");
+    }
+    expect(outcomes.filter((line) => !line.includes("(Failed,"))).toEqual([]);
+  });
+
   it("passes request bodies through and caps them at 100 MB (413, checked on Content-Length)", async () => {
     const small = await fetch(`${host.url}/api/upload`, { method: "POST", body: Buffer.alloc(300_000, 1) });
     expect(await small.json()).toEqual({ bytes: 300_000 });

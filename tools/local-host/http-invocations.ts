@@ -46,12 +46,14 @@ export function serveHttpInvocations(
 ): void {
   // Cancels of the handlers' response streams, by invocation, while their invocation runs.
   const cancels = new Map<string, (reason: Error) => void>();
+  // Invocations whose client left before the response was complete, with why.
+  const disconnected = new Map<string, Error>();
   const reply = (message: MainMessage) => front.postMessage(message);
 
   front.on("message", (message: FrontMessage) => {
     switch (message.type) {
       case "invoke-streaming":
-        void invokeStreaming(message, deps, cancels).then((succeeded) =>
+        void invokeStreaming(message, deps, cancels, disconnected).then((succeeded) =>
           reply({ type: "finished", invocationId: message.invocationId, succeeded }),
         );
         return;
@@ -61,9 +63,12 @@ export function serveHttpInvocations(
           () => reply({ type: "answered", invocationId: message.invocationId, answer: null, succeeded: false }),
         );
         return;
-      case "cancel":
-        cancels.get(message.invocationId)?.(new Error(message.reason));
+      case "cancel": {
+        const reason = new Error(message.reason);
+        disconnected.set(message.invocationId, reason);
+        cancels.get(message.invocationId)?.(reason);
         return;
+      }
       case "log":
         deps.hostLog(message.message);
         return;
@@ -88,6 +93,7 @@ async function invokeStreaming(
   message: Invocation,
   deps: HttpInvocationDeps,
   cancels: Map<string, (reason: Error) => void>,
+  disconnected: Map<string, Error>,
 ): Promise<boolean> {
   const { invocationId } = message;
   try {
@@ -103,6 +109,10 @@ async function invokeStreaming(
           cancels.set(invocationId, cancellable.cancel);
           return cancellable.result;
         },
+        // A client that left mid-response fails the invocation, whichever of the stream's end and
+        // the broken write the library saw first: Azure's host reports these as Failed too
+        // (azure-functions-nodejs-library issue 294).
+        failureBeside: () => disconnected.get(invocationId),
       },
       deps.log,
     );
@@ -115,6 +125,7 @@ async function invokeStreaming(
     return false;
   } finally {
     cancels.delete(invocationId);
+    disconnected.delete(invocationId);
   }
 }
 

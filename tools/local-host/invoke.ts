@@ -18,6 +18,8 @@ export interface InvocationInput {
   reason?: string;
   /** Lets the HTTP path watch the handler's result before the library converts it. */
   adaptResult?: (result: unknown) => unknown;
+  /** Asked once the run returns: a failure that happened beside it (the HTTP client left mid-response). */
+  failureBeside?: () => Error | undefined;
 }
 
 export interface InvocationOutcome {
@@ -65,6 +67,8 @@ export async function invokeFunction(
   log(fn, invocationId, "information", "system", `Executing '${fn.functionId}' (Reason='${input.reason ?? "trigger"}', Id=${invocationId})`);
   try {
     const response = await runThroughModel(registry, model, fn, coreContext, input.adaptResult);
+    const beside = input.failureBeside?.();
+    if (beside) throw beside;
     const ms = Math.round(performance.now() - startedAt);
     log(fn, invocationId, "information", "system", `Executed '${fn.functionId}' (Succeeded, Id=${invocationId}, Duration=${ms}ms)`);
     return { invocationId, response };
