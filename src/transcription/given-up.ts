@@ -9,11 +9,11 @@
  * - `poisonBlobThreshold` was set lower than the pipeline's attempt limit.
  * This turns each such message into a final `failed` status that says why and how to retry.
  */
-import { RestError, type BlobGetPropertiesResponse, type BlobServiceClient, type BlockBlobClient } from "@azure/storage-blob";
+import type { BlobGetPropertiesResponse, BlobServiceClient } from "@azure/storage-blob";
 import { z } from "zod";
 import { MAX_JSON_DEPTH, pathDeeperThan } from "../json-depth.js";
 import type { Logger } from "../logging.js";
-import { isNotFound, stripQuotes, writeBlobWhole } from "./blob-io.js";
+import { isConditionFailed, isNotFound, readJsonBlobWithEtag, stripQuotes, writeBlobWhole } from "./blob-io.js";
 import { statusBlobName, type TranscriptionStatus } from "./status.js";
 
 /** The transcription function's id in the host's messages. */
@@ -77,8 +77,8 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
   const record = deps.blobService.getContainerClient(deps.transcriptsContainer).getBlockBlobClient(statusBlobName(name));
   const now = deps.now ?? (() => new Date());
   for (let round = 1; ; round++) {
-    const found = await readRecord(record);
-    const previous = found.status?.source.etag === etag ? found.status : undefined;
+    const found = await readJsonBlobWithEtag<TranscriptionStatus>(record);
+    const previous = found.value?.source.etag === etag ? found.value : undefined;
     if (previous?.state === "succeeded" || (previous?.state === "failed" && previous.error?.willRetry === false)) {
       return skip(deps, name, `its status is already final (${previous.state})`);
     }
@@ -97,6 +97,8 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     const finished = now().toISOString();
     const status: TranscriptionStatus = {
       ...base,
+      // The run that held it is gone (that is why the host gave up).
+      claim: undefined,
       state: "failed",
       error: {
         kind: previous?.error?.kind ?? "transient",
@@ -108,7 +110,7 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
       updatedAt: finished,
     };
     try {
-      await writeBlobWhole(record, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", etag, found.recordEtag ? { ifMatch: found.recordEtag } : { ifNoneMatch: "*" });
+      await writeBlobWhole(record, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", etag, found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" });
     } catch (error) {
       if (isConditionFailed(error) && round < WRITE_ROUNDS) continue;
       throw error;
@@ -116,25 +118,6 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     deps.logger.error(`Transcription of ${deps.audioContainer}/${name} given up by the host: ${status.error!.message}`);
     return { recorded: true, status };
   }
-}
-
-/** The status record and its blob ETag (for a conditional rewrite); a damaged record counts as no status. */
-async function readRecord(record: BlockBlobClient): Promise<{ status?: TranscriptionStatus; recordEtag?: string }> {
-  let recordEtag: string | undefined;
-  try {
-    recordEtag = (await record.getProperties()).etag;
-    const text = (await record.downloadToBuffer(0, undefined, { conditions: { ifMatch: recordEtag } })).toString("utf8");
-    return { status: JSON.parse(text) as TranscriptionStatus, recordEtag };
-  } catch (error) {
-    if (isNotFound(error)) return {};
-    if (error instanceof SyntaxError) return { recordEtag };
-    throw error;
-  }
-}
-
-/** 412 (changed since read) or 409 (created since read, for If-None-Match: *). */
-function isConditionFailed(error: unknown): boolean {
-  return error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409);
 }
 
 const RETRY_HINT = "Upload the file again to try again.";
