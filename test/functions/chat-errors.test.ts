@@ -36,6 +36,15 @@ function post(path: string, body: string | Uint8Array, headers: Record<string, s
   });
 }
 
+/** The data of every SSE event in the response, read to its end. */
+async function sseData(response: Response): Promise<string[]> {
+  const events: string[] = [];
+  const parser = createParser({ onEvent: (e) => events.push(e.data) });
+  const decoder = new TextDecoder();
+  for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
+  return events;
+}
+
 /** The error the openai client raised, which must be an APIError. */
 async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
   const error = await promise.then(() => undefined, (e: unknown) => e);
@@ -205,10 +214,7 @@ describe("upstream failures", () => {
     const started = performance.now();
     const response = await post("chat/completions", JSON.stringify({ messages: USER, max_tokens: 50, stream: true }));
     expect(response.status).toBe(200);
-    const events: string[] = [];
-    const parser = createParser({ onEvent: (e) => events.push(e.data) });
-    const decoder = new TextDecoder();
-    for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
+    const events = await sseData(response);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThan(1900);
     expect(elapsed).toBeLessThan(8000);
@@ -224,10 +230,7 @@ describe("upstream failures", () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: "drop", times: 1, afterTokens: 2 }]);
     const response = await post("chat/completions", JSON.stringify({ messages: USER, max_tokens: 50, stream: true }));
     expect(response.status).toBe(200);
-    const events: string[] = [];
-    const parser = createParser({ onEvent: (e) => events.push(e.data) });
-    const decoder = new TextDecoder();
-    for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
+    const events = await sseData(response);
     expect(events).not.toContain("[DONE]");
     const last = JSON.parse(events.at(-1)!) as { error: Record<string, unknown> };
     expect(last.error).toMatchObject({ type: "upstream_error", code: "stream_interrupted", param: null });

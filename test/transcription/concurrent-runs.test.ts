@@ -5,44 +5,35 @@
  * transcribed (and billed) once, a dead run's claim frees its version, a newer version's failure
  * leaves no older transcript beside it, and a redelivery resumes from the chunks already done.
  */
-import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
 import { AppError } from "../../src/errors.js";
-import type { Logger } from "../../src/logging.js";
-import { createOpenAIClient } from "../../src/openai/client.js";
 import { SOURCE_ETAG_KEY } from "../../src/transcription/blob-io.js";
 import { getTranscriptionStatus } from "../../src/transcription/status-query.js";
 import { readStatus, SupersededError, type TranscriptionStatus } from "../../src/transcription/status.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { writeForVersion } from "../../src/transcription/version-writes.js";
-import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
-import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import type { Simulator } from "../../tools/simulator/index.js";
 import { makeWav } from "../support/audio/wav.js";
+import { startPipelineHarness, type PipelineHarness } from "./pipeline-harness.js";
 
-let azurite: Azurite;
+let harness: PipelineHarness;
 let simulator: Simulator;
 let blobService: BlobServiceClient;
 let audio: ContainerClient;
 let transcripts: ContainerClient;
-const lines: string[] = [];
-const logger: Logger = {
-  info: (...args) => lines.push(args.join(" ")),
-  warn: (...args) => lines.push(args.join(" ")),
-  error: (...args) => lines.push(args.join(" ")),
-};
+let lines: string[];
 
 beforeAll(async () => {
-  [azurite, simulator] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
-  blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  harness = await startPipelineHarness();
+  ({ simulator, blobService, lines } = harness);
   audio = blobService.getContainerClient("audio");
   transcripts = blobService.getContainerClient("transcripts");
-  await audio.createIfNotExists();
   await transcripts.createIfNotExists();
 });
 
 afterAll(async () => {
-  await Promise.allSettled([simulator?.stop(), azurite?.stop()]);
+  await harness?.stop();
 });
 
 beforeEach(async () => {
@@ -50,21 +41,9 @@ beforeEach(async () => {
   lines.length = 0;
 });
 
-async function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
-  const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AZURE_OPENAI_MAX_RETRIES: "0", AzureWebJobsStorage: azurite.connectionString });
-  return {
-    client: await createOpenAIClient(config.openai),
-    deployment: "whisper",
-    blobService,
-    audioContainer: "audio",
-    transcriptsContainer: "transcripts",
-    maxChunkBytes: config.transcription.maxChunkBytes,
-    maxConcurrency: 4,
-    logger,
-    retry: { transientBackoffInMs: 10, transientRetries: 0 },
-    claimPollInMs: 50,
-    ...overrides,
-  };
+/** No in-invocation retries, and a waiting delivery looks at the record every 50 ms. */
+function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
+  return harness.dependencies({ retry: { transientBackoffInMs: 10, transientRetries: 0 }, claimPollInMs: 50, ...overrides });
 }
 
 async function upload(name: string, seconds: number, tone = 440): Promise<{ name: string; content: Buffer; etag: string }> {
@@ -100,6 +79,23 @@ async function outputsOf(name: string): Promise<Record<string, { sourceEtag: str
 }
 
 const bare = (etag: string) => etag.replace(/"/g, "");
+
+/** A running status record for the blob's version, claimed by another run until `ms` from now. */
+async function writeClaimedRecord(blob: { name: string; etag: string }, runId: string, ms: number): Promise<void> {
+  const record: TranscriptionStatus = {
+    name: blob.name,
+    state: "running",
+    source: { container: "audio", name: blob.name, etag: bare(blob.etag) },
+    progress: { chunksDone: 0, chunksTotal: 1 },
+    attempts: 1,
+    timings: {},
+    outputs: {},
+    claim: { runId, expiresAt: new Date(Date.now() + ms).toISOString() },
+    updatedAt: new Date().toISOString(),
+  };
+  const text = JSON.stringify(record);
+  await transcripts.getBlockBlobClient(`${blob.name}.status.json`).upload(text, text.length);
+}
 
 describe("an overwrite while the older version is being transcribed (two instances)", () => {
   it("keeps the newer version's status and outputs when the older run finishes last; the older run stands down", async () => {
@@ -168,18 +164,7 @@ describe("the same version delivered twice at once", () => {
   it("takes over from a run that died, once its claim expires, counting the attempt", async () => {
     const blob = await upload("orphan.wav", 2);
     // What a run killed mid-job leaves: its claim, no longer pushed forward.
-    const dead: TranscriptionStatus = {
-      name: "orphan.wav",
-      state: "running",
-      source: { container: "audio", name: "orphan.wav", etag: bare(blob.etag) },
-      progress: { chunksDone: 0, chunksTotal: 1 },
-      attempts: 1,
-      timings: {},
-      outputs: {},
-      claim: { runId: "dead-run", expiresAt: new Date(Date.now() + 600).toISOString() },
-      updatedAt: new Date().toISOString(),
-    };
-    await transcripts.getBlockBlobClient("orphan.wav.status.json").upload(JSON.stringify(dead), JSON.stringify(dead).length);
+    await writeClaimedRecord(blob, "dead-run", 600);
     const startedAt = Date.now();
     const outcome = await transcribeBlob(await dependencies(), blob);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(500);
@@ -188,18 +173,7 @@ describe("the same version delivered twice at once", () => {
 
   it("hands the delivery back to the host when another run still holds the version after the wait", async () => {
     const blob = await upload("held.wav", 2);
-    const held: TranscriptionStatus = {
-      name: "held.wav",
-      state: "running",
-      source: { container: "audio", name: "held.wav", etag: bare(blob.etag) },
-      progress: { chunksDone: 0, chunksTotal: 1 },
-      attempts: 1,
-      timings: {},
-      outputs: {},
-      claim: { runId: "live-run", expiresAt: new Date(Date.now() + 60_000).toISOString() },
-      updatedAt: new Date().toISOString(),
-    };
-    await transcripts.getBlockBlobClient("held.wav.status.json").upload(JSON.stringify(held), JSON.stringify(held).length);
+    await writeClaimedRecord(blob, "live-run", 60_000);
     const error = await transcribeBlob(await dependencies({ claimWaitInMs: 300 }), blob).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ kind: "transient", code: "claimed_elsewhere" });

@@ -3,37 +3,30 @@
  * each delivery is one call: throttling waited out with Retry-After, transient failures handed to
  * the host and finally recorded as failed, bounded concurrency, and the `queued` status.
  */
-import { BlobServiceClient } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { AppError } from "../../src/errors.js";
-import type { Logger } from "../../src/logging.js";
 import { createOpenAIClient } from "../../src/openai/client.js";
 import { getTranscriptionStatus } from "../../src/transcription/status-query.js";
 import { readStatus } from "../../src/transcription/status.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
-import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
-import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import type { Simulator } from "../../tools/simulator/index.js";
 import { makeWav } from "../support/audio/wav.js";
+import { startPipelineHarness, type PipelineHarness } from "./pipeline-harness.js";
 
-let azurite: Azurite;
+let harness: PipelineHarness;
 let simulator: Simulator;
 let blobService: BlobServiceClient;
-const lines: string[] = [];
-const logger: Logger = {
-  info: (...args) => lines.push(args.join(" ")),
-  warn: (...args) => lines.push(args.join(" ")),
-  error: (...args) => lines.push(args.join(" ")),
-};
+let lines: string[];
 
 beforeAll(async () => {
-  [azurite, simulator] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
-  blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
-  await blobService.getContainerClient("audio").createIfNotExists();
+  harness = await startPipelineHarness();
+  ({ simulator, blobService, lines } = harness);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([simulator?.stop(), azurite?.stop()]);
+  await harness?.stop();
 });
 
 beforeEach(async () => {
@@ -41,26 +34,8 @@ beforeEach(async () => {
   lines.length = 0;
 });
 
-async function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
-  // The client's own retries are off, so every retry seen here is the pipeline's.
-  const config = loadConfig({
-    AZURE_OPENAI_ENDPOINT: simulator.url,
-    AZURE_OPENAI_API_KEY: simulator.apiKey,
-    AZURE_OPENAI_MAX_RETRIES: "0",
-    AzureWebJobsStorage: azurite.connectionString,
-  });
-  return {
-    client: await createOpenAIClient(config.openai),
-    deployment: "whisper",
-    blobService,
-    audioContainer: "audio",
-    transcriptsContainer: "transcripts",
-    maxChunkBytes: config.transcription.maxChunkBytes,
-    maxConcurrency: 4,
-    logger,
-    retry: { transientBackoffInMs: 10 },
-    ...overrides,
-  };
+function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
+  return harness.dependencies(overrides);
 }
 
 async function uploadWav(name: string, seconds: number, metadata: Record<string, string> = {}) {
@@ -135,7 +110,7 @@ describe("parallel chunks", () => {
       }
     };
     const deps = await dependencies({ maxChunkBytes: 330_000, maxConcurrency: 3 });
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AzureWebJobsStorage: azurite.connectionString });
+    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AzureWebJobsStorage: harness.azurite.connectionString });
     deps.client = await createOpenAIClient(config.openai, { fetch: counting });
     const outcome = await transcribeBlob(deps, blob);
     expect(outcome.state).toBe("succeeded");

@@ -1,0 +1,62 @@
+/**
+ * What the pipeline tests that call transcribeBlob directly share: Azurite, the simulator, a
+ * logger that keeps its lines, and the pipeline's dependencies against them, with the client's own
+ * retries off so every retry seen is the pipeline's.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { loadConfig } from "../../src/config.js";
+import type { Logger } from "../../src/logging.js";
+import { createOpenAIClient } from "../../src/openai/client.js";
+import type { TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
+import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
+import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+
+export interface PipelineHarness {
+  azurite: Azurite;
+  simulator: Simulator;
+  blobService: BlobServiceClient;
+  /** Every line the pipeline logged since the last clear. */
+  lines: string[];
+  dependencies(overrides?: Partial<TranscribeBlobDeps>): Promise<TranscribeBlobDeps>;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineHarness(): Promise<PipelineHarness> {
+  const [azurite, simulator] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
+  const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  await blobService.getContainerClient("audio").createIfNotExists();
+  const lines: string[] = [];
+  const logger: Logger = {
+    info: (...args) => lines.push(args.join(" ")),
+    warn: (...args) => lines.push(args.join(" ")),
+    error: (...args) => lines.push(args.join(" ")),
+  };
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: simulator.url,
+    AZURE_OPENAI_API_KEY: simulator.apiKey,
+    AZURE_OPENAI_MAX_RETRIES: "0",
+    AzureWebJobsStorage: azurite.connectionString,
+  });
+  const client = await createOpenAIClient(config.openai);
+  return {
+    azurite,
+    simulator,
+    blobService,
+    lines,
+    dependencies: async (overrides = {}) => ({
+      client,
+      deployment: "whisper",
+      blobService,
+      audioContainer: "audio",
+      transcriptsContainer: "transcripts",
+      maxChunkBytes: config.transcription.maxChunkBytes,
+      maxConcurrency: 4,
+      logger,
+      retry: { transientBackoffInMs: 10 },
+      ...overrides,
+    }),
+    stop: async () => {
+      await Promise.allSettled([simulator.stop(), azurite.stop()]);
+    },
+  };
+}
