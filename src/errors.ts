@@ -10,16 +10,22 @@
  * | upstream_permanent | 400 incl. content_filter, 401/403, 404           | 400/502| error record, completed at once |
  * | configuration      | missing/malformed settings                       | 500    | throw: nothing works until fixed|
  */
-import {
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-} from "openai/error";
+import type * as OpenAIErrorModule from "openai/error";
+import { CREDENTIAL_KIND } from "./openai/credential-kind.js";
 
-/** Property the shared client sets on its status errors: which credential the request carried. */
-export const CREDENTIAL_KIND = "credentialKind";
-export type CredentialKind = "api-key" | "entra-id";
+/** The `openai` package's error classes classifyError tells apart. */
+export type OpenAIErrorClasses = Pick<typeof OpenAIErrorModule, "APIError" | "APIConnectionError" | "APIConnectionTimeoutError" | "APIUserAbortError">;
+
+let openaiErrors: OpenAIErrorClasses | undefined;
+
+/**
+ * Hands classifyError the `openai` package's error classes. The shared client module calls it when
+ * it loads the package (src/openai/client.ts): only a client raises those errors, and importing
+ * them here would put the package's error module on every cold start, the entry file's load.
+ */
+export function useOpenAIErrorClasses(classes: OpenAIErrorClasses): void {
+  openaiErrors = classes;
+}
 
 /** `code` of failures nothing recognised (most likely a bug in the app). */
 export const UNEXPECTED = "unexpected";
@@ -109,19 +115,20 @@ export class AbortedError extends AppError {
  */
 export function classifyError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (error instanceof APIUserAbortError) return new AbortedError(error);
+  const openai = openaiErrors;
+  if (openai && error instanceof openai.APIUserAbortError) return new AbortedError(error);
   if (isAbortError(error)) return new AbortedError(error);
   // Timeout is a subclass of connection error: check it first for the clearer message.
-  if (error instanceof APIConnectionTimeoutError) {
+  if (openai && error instanceof openai.APIConnectionTimeoutError) {
     return new AppError("transient", "Azure OpenAI did not answer in time (timeout); it will be retried", { code: "timeout", cause: error });
   }
-  if (error instanceof APIConnectionError) {
+  if (openai && error instanceof openai.APIConnectionError) {
     return new AppError("transient", `Could not reach Azure OpenAI (connection failed: ${describeCause(error)}); it will be retried`, {
       code: "connection_error",
       cause: error,
     });
   }
-  if (error instanceof APIError && typeof error.status === "number") {
+  if (openai && error instanceof openai.APIError && typeof error.status === "number") {
     return classifyStatus(error.status, upstreamBody(error), error.headers, error);
   }
   const broken = brokenConnection(error);
@@ -224,7 +231,7 @@ export function retryAfterInMs(headers: Headers | undefined): number | undefined
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function upstreamBody(error: APIError): UpstreamBody {
+function upstreamBody(error: OpenAIErrorModule.APIError): UpstreamBody {
   const body = error.error as Record<string, unknown> | undefined;
   if (!body || typeof body !== "object") return {};
   return {

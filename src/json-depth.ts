@@ -6,8 +6,6 @@
  * OpenAI on every delivery and then fails to write its record. So depth is checked once, right after
  * parsing, iteratively (a recursive check would overflow the same way).
  */
-import { BadInputError } from "./errors.js";
-
 /**
  * Deepest nesting accepted: objects and arrays inside each other. Far above what any OpenAI request
  * needs (a chat request with a tool schema nested 10 levels is about 30 deep), far below where the
@@ -34,16 +32,16 @@ export function pathDeeperThan(value: unknown, limit: number = MAX_JSON_DEPTH): 
 }
 
 /**
- * Rejects JSON nested deeper than MAX_JSON_DEPTH.
- * @param what Names the JSON for the message, e.g. "The request body" or "The message".
- * @throws BadInputError with code `json_too_deep` and `param` the top-level field at fault.
+ * What to tell the sender of JSON nested deeper than MAX_JSON_DEPTH at `path`, or undefined when
+ * it is not. The callers wrap it in their BadInputError (code `json_too_deep`): this module imports
+ * no error classes, so the entry file and the lazily loaded pipelines that share it share nothing else.
  */
-export function assertJsonDepth(value: unknown, what: string): void {
+export function depthProblem(value: unknown, what: string): { message: string; param: string | undefined } | undefined {
   const path = pathDeeperThan(value);
-  if (!path) return;
+  if (!path) return undefined;
   const shown = path.length > 6 ? [...path.slice(0, 6), "..."] : path;
-  throw new BadInputError(
-    `${what} nests JSON more than ${MAX_JSON_DEPTH} levels deep (at \`${shown.join(".")}\`); flatten it: no valid request needs that depth`,
-    { code: "json_too_deep", param: typeof path[0] === "string" ? path[0] : undefined },
-  );
+  return {
+    message: `${what} nests JSON more than ${MAX_JSON_DEPTH} levels deep (at \`${shown.join(".")}\`); flatten it: no valid request needs that depth`,
+    param: typeof path[0] === "string" ? path[0] : undefined,
+  };
 }

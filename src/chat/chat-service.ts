@@ -15,7 +15,6 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
-import { APIError } from "openai/error";
 import { AppError, classifyError } from "../errors.js";
 import type { ChatRequest } from "../http/chat-request.js";
 import type { Logger } from "../logging.js";
@@ -107,21 +106,11 @@ export async function openChatStream(
 
 /**
  * A stream that breaks after it started usually surfaces as a bare fetch error ("terminated");
- * say what happened instead. Azure's own errors (an `error` event) keep their classification.
+ * say what happened instead. Azure's own errors (an `error` event, read as an AppError) pass through.
  */
 function describeBrokenStream(error: unknown): AppError {
-  // Already said what happened (the idle timeout).
+  // Already said what happened: Azure's own error event, or the idle timeout.
   if (error instanceof AppError) return error;
-  // Azure reported an error in the stream itself (`data: {"error": ...}`): the client raises an
-  // APIError without a status. Keep Azure's message and code.
-  if (error instanceof APIError && error.status === undefined && error.error && typeof error.error === "object") {
-    const upstream = error.error as { message?: unknown; code?: unknown };
-    const message = typeof upstream.message === "string" ? upstream.message : error.message;
-    return new AppError("transient", `Azure OpenAI reported an error midway through the answer: ${message}`, {
-      code: typeof upstream.code === "string" ? upstream.code : "upstream_error",
-      cause: error,
-    });
-  }
   const classified = classifyError(error);
   if (classified.kind !== "transient" || classified.status !== undefined || classified.code === "aborted") return classified;
   const reason = error instanceof Error ? error.message : String(error);

@@ -6,18 +6,17 @@
  * about a tenth of the host process's CPU per stream under 100 concurrent streams).
  *
  * Like the client's stream: ends at `data: [DONE]`; an `error` object in the stream becomes an
- * APIError without status; an abort (the caller left) ends the iteration quietly; a consumer that
+ * error (here an AppError carrying Azure's message and code); an abort (the caller left) ends the iteration quietly; a consumer that
  * stops early cancels the body, which releases the upstream connection. Unlike it, a body that
  * ends without `[DONE]` (or a missing body) is an error: the answer is incomplete, and passing it
  * on as complete would hide that from the caller.
  */
 import { createParser } from "eventsource-parser";
-import { APIError } from "openai/error";
 import { AppError } from "../errors.js";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 
 /**
- * @throws APIError when Azure reports an error inside the stream; SyntaxError when a data line
+ * @throws AppError (transient, Azure's code) when Azure reports an error inside the stream; SyntaxError when a data line
  *   is not JSON; the body's error (e.g. "terminated") when the connection breaks midway; Error
  *   when the body ends without `[DONE]` or there is none; AppError `stream_idle_timeout` when,
  *   after the first chunk, nothing arrives for `idleTimeoutInMs`.
@@ -41,7 +40,7 @@ export async function* readChatChunks(response: Response, signal: AbortSignal, i
       }
       try {
         const data = JSON.parse(event.data) as ChatCompletionChunk & { error?: unknown };
-        if (data && data.error) parsed.push({ error: new APIError(undefined, data.error as object, undefined, response.headers) });
+        if (data && data.error) parsed.push({ error: inStreamError(data.error) });
         else parsed.push({ chunk: data });
       } catch (error) {
         parsed.push({ error });
@@ -90,4 +89,14 @@ async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: n
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Azure reported an error inside the stream (`data: {"error": ...}`): keep its message and code. */
+function inStreamError(error: unknown): AppError {
+  const upstream = (typeof error === "object" && error !== null ? error : {}) as { message?: unknown; code?: unknown };
+  const message = typeof upstream.message === "string" ? upstream.message : JSON.stringify(error);
+  return new AppError("transient", `Azure OpenAI reported an error midway through the answer: ${message}`, {
+    code: typeof upstream.code === "string" ? upstream.code : "upstream_error",
+    details: error,
+  });
 }

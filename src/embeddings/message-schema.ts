@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { BadInputError } from "../errors.js";
-import { assertJsonDepth } from "../json-depth.js";
+import { depthProblem } from "../json-depth.js";
 import { MAX_DIMENSIONS } from "./input-limits.js";
 import { HANDBACK_PREFIX } from "./result-store.js";
 
@@ -87,12 +87,9 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
   }
   const id = (body as { id?: unknown }).id;
   const bestId = typeof id === "string" && ID_PATTERN.test(id) ? id : undefined;
-  try {
-    assertJsonDepth(body, "The message");
-  } catch (error) {
-    // Rejected before anything recurses into it; the record is named after the message if it can be.
-    throw new BadInputError((error as BadInputError).message, { code: "json_too_deep", param: (error as BadInputError).param, details: { id: bestId } });
-  }
+  // Rejected before anything recurses into it; the record is named after the message if it can be.
+  const tooDeep = depthProblem(body, "The message");
+  if (tooDeep) throw new BadInputError(tooDeep.message, { code: "json_too_deep", param: tooDeep.param, details: { id: bestId } });
   const result = embeddingsMessageSchema.safeParse(body);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {

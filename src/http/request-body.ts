@@ -1,5 +1,5 @@
 import { BadInputError } from "../errors.js";
-import { assertJsonDepth } from "../json-depth.js";
+import { depthProblem } from "../json-depth.js";
 import { REQUEST_TOO_LARGE } from "./error-response.js";
 
 /** The parts of an HTTP request (Functions' HttpRequest, or a fetch Request) the body reader needs. */
@@ -45,7 +45,8 @@ export async function readJsonObject(request: BodySource, maxBytes: number): Pro
     const got = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
     throw new BadInputError(`The request body must be a JSON object (got ${got})`, { code: "invalid_json" });
   }
-  assertJsonDepth(value, "The request body");
+  const tooDeep = depthProblem(value, "The request body");
+  if (tooDeep) throw new BadInputError(tooDeep.message, { code: "json_too_deep", param: tooDeep.param });
   return value as Record<string, unknown>;
 }
 

@@ -17,7 +17,8 @@
 import type { TokenCredential } from "@azure/identity";
 import type { OpenAI } from "openai";
 import type { OpenAIConfig } from "../config.js";
-import { CREDENTIAL_KIND, type CredentialKind } from "../errors.js";
+import { useOpenAIErrorClasses } from "../errors.js";
+import { CREDENTIAL_KIND, type CredentialKind } from "./credential-kind.js";
 
 /** Scope of Azure OpenAI (Cognitive Services) for Entra ID tokens. */
 export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
@@ -38,11 +39,13 @@ export interface OpenAIClientOptions {
  * (health probes included) before the first invocation.
  */
 export async function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): Promise<OpenAI> {
-  const [{ AzureOpenAI, OpenAI }, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
+  const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
     import("openai"),
+    import("openai/error"),
     import("@azure/identity"),
     import("./credential.js"),
   ]);
+  useOpenAIErrorClasses(openaiErrors);
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: config.maxRetries,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { APIError } from "openai/error";
 import { readChatChunks } from "../../src/chat/upstream-chunks.js";
+import { AppError } from "../../src/errors.js";
 
 const encoder = new TextEncoder();
 const chunk = (content: string) => ({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] });
@@ -63,7 +63,7 @@ describe("readChatChunks", () => {
     expect(cancelled()).toBe(false);
   });
 
-  it("sends the chunks before an error event, then throws Azure's error as the client does", async () => {
+  it("sends the chunks before an error event, then throws Azure's error with its message and code", async () => {
     const error = { message: "The server had an error", type: "server_error", code: "server_error" };
     const { response } = responseOf([event(chunk("Hel")) + event({ error }) + event(chunk("never"))]);
     const received: string[] = [];
@@ -71,9 +71,9 @@ describe("readChatChunks", () => {
       for await (const c of readChatChunks(response, new AbortController().signal)) received.push(c.choices[0]!.delta.content!);
     })().then(() => undefined, (e: unknown) => e);
     expect(received).toEqual(["Hel"]);
-    expect(failure).toBeInstanceOf(APIError);
-    expect((failure as APIError).status).toBeUndefined();
-    expect((failure as APIError).error).toEqual(error);
+    expect(failure).toBeInstanceOf(AppError);
+    expect(failure).toMatchObject({ kind: "transient", code: "server_error", status: undefined, details: error });
+    expect((failure as AppError).message).toBe("Azure OpenAI reported an error midway through the answer: The server had an error");
   });
 
   it("throws on a data line that is not JSON, after the chunks before it", async () => {

@@ -1,6 +1,10 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
+import * as openaiErrors from "openai/error";
 import { describe, expect, it } from "vitest";
-import { BadInputError, ConfigurationError } from "../../src/errors.js";
+import { BadInputError, ConfigurationError, useOpenAIErrorClasses } from "../../src/errors.js";
+
+// The app's client module registers these when it loads openai; these tests make the errors by hand.
+useOpenAIErrorClasses(openaiErrors);
 import { describeError, errorResponse } from "../../src/http/error-response.js";
 
 /** An upstream failure exactly as the openai client raises it for an Azure answer. */
