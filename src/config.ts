@@ -47,7 +47,7 @@ export interface Config {
   storage: StorageConfig;
   http: { authLevel: HttpAuthLevel; maxRequestBytes: number; streamIdleTimeoutInMs: number };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
-  transcription: { maxConcurrency: number; maxChunkBytes: number };
+  transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number };
   embeddings: {
     queue: string;
     container: string;
@@ -101,6 +101,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: "EMBEDDINGS_THROTTLE_BUDGET_MS", required: false, defaultValue: "60000", description: "How long one invocation waits out throttling before handing the message back" },
   { name: "TRANSCRIPTION_MAX_CONCURRENCY", required: false, defaultValue: "4", description: "Chunks of one file transcribed at once" },
   { name: "TRANSCRIPTION_MAX_CHUNK_BYTES", required: false, defaultValue: "25000000", description: "Largest upload to Whisper (Azure's limit is 25 MB)" },
+  { name: "TRANSCRIPTION_CLAIM_TTL_MS", required: false, defaultValue: "60000", description: "How long a run's claim on a blob version holds without a heartbeat" },
 ];
 
 const DEFAULTS = Object.fromEntries(
@@ -146,6 +147,7 @@ export function loadConfig(env: Env): Config {
     transcription: {
       maxConcurrency: reader.read("TRANSCRIPTION_MAX_CONCURRENCY", integer(1, 64)),
       maxChunkBytes: reader.read("TRANSCRIPTION_MAX_CHUNK_BYTES", integer(64 * 1024, 25_000_000)),
+      claimTtlInMs: reader.read("TRANSCRIPTION_CLAIM_TTL_MS", integer(1000, 600_000)),
     },
     embeddings: {
       queue: reader.read("EMBEDDINGS_QUEUE", parseQueueName),

@@ -18,14 +18,26 @@ export const MAX_JSON_DEPTH = 64;
  * The root is depth 1.
  */
 export function pathDeeperThan(value: unknown, limit: number = MAX_JSON_DEPTH): (string | number)[] | undefined {
-  const stack: { value: unknown; depth: number; path: (string | number)[] }[] = [{ value, depth: 1, path: [] }];
+  // Each entry links to its parent instead of copying the path: a wide body must not cost a path
+  // per node (a 1 MiB body of small arrays would otherwise allocate hundreds of MB).
+  interface Entry {
+    value: object;
+    depth: number;
+    key: string | number;
+    parent: Entry | undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const stack: Entry[] = [{ value, depth: 1, key: "", parent: undefined }];
   while (stack.length > 0) {
-    const { value: current, depth, path } = stack.pop()!;
-    if (typeof current !== "object" || current === null) continue;
-    if (depth > limit) return path;
-    const entries: [string | number, unknown][] = Array.isArray(current) ? current.map((item, index) => [index, item]) : Object.entries(current);
-    for (const [key, item] of entries) {
-      if (typeof item === "object" && item !== null) stack.push({ value: item, depth: depth + 1, path: [...path, key] });
+    const entry = stack.pop()!;
+    if (entry.depth > limit) {
+      const path: (string | number)[] = [];
+      for (let at: Entry | undefined = entry; at?.parent; at = at.parent) path.unshift(at.key);
+      return path;
+    }
+    const children: Iterable<[string | number, unknown]> = Array.isArray(entry.value) ? entry.value.entries() : Object.entries(entry.value);
+    for (const [key, item] of children) {
+      if (typeof item === "object" && item !== null) stack.push({ value: item, depth: entry.depth + 1, key, parent: entry });
     }
   }
   return undefined;

@@ -251,6 +251,7 @@ var appSettings = {
   EMBEDDINGS_THROTTLE_BUDGET_MS: '60000'
   TRANSCRIPTION_MAX_CONCURRENCY: string(transcriptionMaxConcurrency)
   TRANSCRIPTION_MAX_CHUNK_BYTES: '25000000'
+  TRANSCRIPTION_CLAIM_TTL_MS: '60000'
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -63,10 +63,13 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
 export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
   let job: EmbeddingsJob | undefined;
   let handback: string | undefined;
+  // A reference names its work's id before the work is read, so a failure reading it is recorded there.
+  let referenceId: string | undefined;
   try {
     const message = parseQueueMessage(delivery.body, delivery.messageId);
     if (message.kind === "handback") {
       handback = message.blob;
+      referenceId = message.id;
       const stored = await deps.store.readHandback(message.blob);
       if (stored === undefined) return await handbackGone(message.id, delivery, deps);
       job = parseEmbeddingsMessage(stored, delivery.messageId);
@@ -90,7 +93,7 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
   } catch (thrown) {
     const error = classifyError(thrown);
-    const id = job?.id ?? idFromDetails(error) ?? delivery.messageId;
+    const id = job?.id ?? referenceId ?? idFromDetails(error) ?? delivery.messageId;
     if (error.kind === "bad_input" || (error.kind === "upstream_permanent" && !isAppRefused(error))) {
       await deps.store.writeError(errorRecord(id, delivery, job, error, "rejected"));
       if (handback) await deps.store.deleteHandback(handback);
@@ -170,6 +173,12 @@ async function handbackGone(id: string, delivery: QueueDelivery, deps: ProcessMe
   if (await deps.store.hasOutput(id)) {
     deps.logger.info(`Message ${delivery.messageId} refers to handed-back work for ${id} that is already done (${id}.json exists)`);
     return { status: "embedded", id, items: 0, tokens: 0 };
+  }
+  // An earlier delivery rejected the work (and removed its blob): keep the record saying why.
+  const earlier = await deps.store.readError(id);
+  if (earlier?.status === "rejected") {
+    deps.logger.info(`Message ${delivery.messageId} refers to handed-back work for ${id} that was already rejected (${id}.error.json)`);
+    return { status: "rejected", id, reason: earlier.reason };
   }
   throw new BadInputError(`The message refers to handed-back work for ${id} whose blob no longer exists and whose output was never written; send the original message again`, {
     code: "handback_missing",

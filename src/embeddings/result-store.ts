@@ -73,6 +73,11 @@ export class EmbeddingsStore {
     await this.writeJson(errorBlobName(record.id), record);
   }
 
+  /** The error record for `id`, or undefined when there is none. @throws RestError from storage. */
+  async readError(id: string): Promise<EmbeddingsErrorRecord | undefined> {
+    return this.readJson<EmbeddingsErrorRecord>(errorBlobName(id));
+  }
+
   /** Whether the output for `id` exists. @throws RestError from storage. */
   async hasOutput(id: string): Promise<boolean> {
     return this.container.getBlobClient(outputBlobName(id)).exists();
@@ -88,14 +93,9 @@ export class EmbeddingsStore {
     return name;
   }
 
-  /** The stored job, or undefined when the blob is gone. @throws RestError from storage. */
+  /** The stored job, or undefined when the blob is gone (or damaged: its work can't be done either). @throws RestError from storage. */
   async readHandback(name: string): Promise<unknown> {
-    try {
-      return JSON.parse((await this.container.getBlobClient(name).downloadToBuffer()).toString("utf8")) as unknown;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-      throw error;
-    }
+    return this.readJson<unknown>(name);
   }
 
   /** Removes a hand-back blob once its work is done or can never be. @throws RestError from storage. */
@@ -106,6 +106,16 @@ export class EmbeddingsStore {
   /** Removes the record an earlier failed delivery left, once the message has succeeded. @throws RestError from storage. */
   async clearError(id: string): Promise<void> {
     await this.container.getBlockBlobClient(errorBlobName(id)).deleteIfExists();
+  }
+
+  /** A JSON blob, or undefined when it does not exist or is not JSON. */
+  private async readJson<T>(name: string): Promise<T | undefined> {
+    try {
+      return JSON.parse((await this.container.getBlobClient(name).downloadToBuffer()).toString("utf8")) as T;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404 || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
   }
 
   private async writeJson(name: string, value: unknown): Promise<void> {

@@ -78,6 +78,12 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
   const now = deps.now ?? (() => new Date());
   for (let round = 1; ; round++) {
     const found = await readJsonBlobWithEtag<TranscriptionStatus>(record);
+    // Asked again after the record was read: a newer version's record written since then fails the
+    // conditional write below, and one written before it shows here as an overwritten blob.
+    if (properties) {
+      const now = await currentEtag(deps, name);
+      if (now !== undefined && now !== etag) return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${now}); the newer version is transcribed on its own`);
+    }
     const previous = found.value?.source.etag === etag ? found.value : undefined;
     if (previous?.state === "succeeded" || (previous?.state === "failed" && previous.error?.willRetry === false)) {
       return skip(deps, name, `its status is already final (${previous.state})`);
@@ -117,6 +123,16 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     }
     deps.logger.error(`Transcription of ${deps.audioContainer}/${name} given up by the host: ${status.error!.message}`);
     return { recorded: true, status };
+  }
+}
+
+/** The audio blob's ETag now, unquoted, or undefined when it is gone. */
+async function currentEtag(deps: GivenUpDeps, name: string): Promise<string | undefined> {
+  try {
+    return stripQuotes((await deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name).getProperties()).etag ?? "");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
   }
 }
 

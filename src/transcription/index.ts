@@ -25,6 +25,7 @@ export async function transcriptionDependencies(config: Config, logger: Logger):
     transcriptsContainer: config.audio.transcriptsContainer,
     maxChunkBytes: config.transcription.maxChunkBytes,
     maxConcurrency: config.transcription.maxConcurrency,
+    claimTtlInMs: config.transcription.claimTtlInMs,
     logger,
   };
 }

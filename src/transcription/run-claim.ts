@@ -9,7 +9,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { AppError } from "../errors.js";
 import { isConditionFailed, readJsonBlobWithEtag, writeBlobWhole } from "./blob-io.js";
 import { sleep } from "./run-limited.js";
-import { StatusReporter, statusBlobName, type TranscriptionStatus } from "./status.js";
+import { StatusReporter, SupersededError, statusBlobName, type TranscriptionStatus } from "./status.js";
 
 export interface ClaimDeps {
   container: ContainerClient;
@@ -64,7 +64,7 @@ export async function claimVersion(deps: ClaimDeps, request: ClaimRequest): Prom
     try {
       const conditions = found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" };
       const written = await writeBlobWhole(blob, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", request.etag, conditions);
-      const reporter = new StatusReporter({ container: deps.container, now: deps.now, isCurrent: deps.isCurrent }, status, written.etag);
+      const reporter = new StatusReporter({ container: deps.container, now: deps.now, isCurrent: deps.isCurrent, runId: request.runId }, status, written.etag);
       return { claimed: true, reporter, previous };
     } catch (error) {
       // Someone wrote the record since it was read: decide again on what they wrote.
@@ -79,15 +79,38 @@ export function renewedClaim(deps: Pick<ClaimDeps, "now" | "ttlInMs">, runId: st
 }
 
 /**
- * Pushes the claim forward every third of its lifetime until stopped. A write that finds the record
- * taken over calls `onLost` (the run then stops its Whisper calls).
+ * Pushes the claim forward every third of its lifetime until stopped. `onLost` is called (and the
+ * run should stop its Whisper calls) when a renewal finds the record taken over (SupersededError),
+ * or when no renewal has succeeded for 60% of the lifetime (AppError `claim_lost`, transient): past
+ * that, a waiting delivery may take the version over any moment, so going on risks paying twice.
+ * Other renewal failures are only logged.
  * @returns a function that stops the heartbeat.
  */
-export function startHeartbeat(deps: Pick<ClaimDeps, "now" | "ttlInMs">, reporter: StatusReporter, runId: string, onLost: (error: unknown) => void): () => void {
+export function startHeartbeat(
+  deps: Pick<ClaimDeps, "now" | "ttlInMs">,
+  reporter: StatusReporter,
+  runId: string,
+  onLost: (error: unknown) => void,
+  log: (line: string) => void,
+): () => void {
+  let lastRenewed = deps.now().getTime();
   const timer = setInterval(() => {
     if (!reporter.current.claim) return;
-    reporter.update((s) => ({ ...s, claim: renewedClaim(deps, runId) })).catch(onLost);
-  }, Math.max(100, Math.floor(deps.ttlInMs / 3)));
+    const silentFor = deps.now().getTime() - lastRenewed;
+    if (silentFor > deps.ttlInMs * 0.6) {
+      onLost(new AppError("transient", `The run could not renew its claim on this version for ${Math.round(silentFor / 1000)} s (storage unreachable?); it stops so a redelivery can take over`, { code: "claim_lost" }));
+      return;
+    }
+    reporter.update((s) => ({ ...s, claim: renewedClaim(deps, runId) })).then(
+      () => {
+        lastRenewed = deps.now().getTime();
+      },
+      (error: unknown) => {
+        if (error instanceof SupersededError) onLost(error);
+        else log(`Could not renew the claim of run ${runId}: ${String(error)}`);
+      },
+    );
+  }, Math.max(50, Math.floor(deps.ttlInMs / 3)));
   timer.unref();
   return () => clearInterval(timer);
 }

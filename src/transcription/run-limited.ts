@@ -2,12 +2,15 @@
  * Runs async work over a list with at most `limit` tasks in flight. The first failure aborts the
  * rest (through the signal each task gets) and is rethrown once every task has settled, so no
  * request is left running behind the caller's back. An aborted `outer` signal stops it the same way.
+ * A failure for which `finishInFlight` says true only stops new tasks from starting: the ones in
+ * flight run to their end (their work is kept), and then the failure is rethrown.
  */
 export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
   task: (item: T, index: number, signal: AbortSignal) => Promise<R>,
   outer?: AbortSignal,
+  finishInFlight?: (error: unknown) => boolean,
 ): Promise<R[]> {
   if (outer?.aborted) throw outer.reason;
   const controller = new AbortController();
@@ -26,7 +29,7 @@ export async function mapLimited<T, R>(
         results[index] = await task(items[index]!, index, controller.signal);
       } catch (error) {
         failure ??= { error };
-        controller.abort(error);
+        if (!finishInFlight?.(error)) controller.abort(error);
       }
     }
   };

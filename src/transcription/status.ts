@@ -73,6 +73,8 @@ export interface StatusReporterDeps {
   now?: () => Date;
   /** Whether the run's version is still the audio blob's current one (asked after a write conflict). */
   isCurrent: () => Promise<boolean>;
+  /** This run's id, as its claim names it. */
+  runId: string;
 }
 
 /** Conditional writes that lost to another writer and were retaken, before giving up. */
@@ -120,6 +122,25 @@ export class StatusReporter {
     return this.#writes;
   }
 
+  /**
+   * Writes a last change only if the record is still as this run last wrote it (no retaking), for a
+   * run that stands down and leaves a final word where nobody else has written since.
+   * @returns whether it was written.
+   */
+  async finishIfStillMine(change: (status: TranscriptionStatus) => TranscriptionStatus): Promise<boolean> {
+    await this.#writes.catch(() => undefined);
+    if (!this.#recordEtag) return false;
+    this.#status = { ...change(this.#status), updatedAt: (this.#deps.now ?? (() => new Date()))().toISOString() };
+    const blob = this.#deps.container.getBlockBlobClient(statusBlobName(this.#status.name));
+    try {
+      await writeBlobWhole(blob, JSON.stringify(this.#status, null, 2) + "\n", "application/json; charset=utf-8", this.#status.source.etag, { ifMatch: this.#recordEtag });
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
   async #write(snapshot: string): Promise<void> {
     if (this.#superseded) throw this.#superseded;
     const blob = this.#deps.container.getBlockBlobClient(statusBlobName(this.#status.name));
@@ -138,6 +159,12 @@ export class StatusReporter {
         throw (this.#superseded = new SupersededError(`the audio blob was overwritten while version ${etag} was being transcribed; the newer version is transcribed on its own`, true));
       }
       const other = found.value;
+      // This run's own earlier write landed though its answer was lost (the storage client then
+      // retried it and met its own new ETag): the record is still this run's.
+      if (other?.claim?.runId === this.#deps.runId && other.source.etag === etag) {
+        this.#recordEtag = found.etag;
+        continue;
+      }
       if (other && other.source.etag === etag) {
         const by = other.claim ? `run ${other.claim.runId}` : `the host (state ${other.state})`;
         throw (this.#superseded = new SupersededError(`the status of version ${etag} was taken over by ${by}`, false));

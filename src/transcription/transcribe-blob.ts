@@ -26,7 +26,7 @@ import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { detectAudioFormat } from "./audio-format.js";
 import { isNotFound, readSourceEtag, stripQuotes } from "./blob-io.js";
-import { ChunkStore } from "./chunk-store.js";
+import { ChunkStore, planKey } from "./chunk-store.js";
 import { planChunks, type AudioPlan } from "./chunk-plan.js";
 import { OUTPUT_FORMATS, parseTranscriptionOptions, type TranscriptionOptions } from "./options.js";
 import { claimVersion, startHeartbeat, type ClaimDeps } from "./run-claim.js";
@@ -63,8 +63,12 @@ export interface TranscribeBlobDeps {
   claimPollInMs?: number;
 }
 
-/** A dead run's claim frees its version this long after its last heartbeat. */
-export const DEFAULT_CLAIM_TTL_IN_MS = 15_000;
+/**
+ * A dead run's claim frees its version this long after its last heartbeat (TRANSCRIPTION_CLAIM_TTL_MS).
+ * Longer than the storage client's own retries of one renewal (about 16 s), so a slow renewal does
+ * not hand a live run's version to a duplicate delivery.
+ */
+export const DEFAULT_CLAIM_TTL_IN_MS = 60_000;
 /** Under host.json's functionTimeout (10 minutes), so a waiting delivery hands back before it is killed. */
 export const DEFAULT_CLAIM_WAIT_IN_MS = 8 * 60_000;
 
@@ -141,16 +145,19 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
 
   // A heartbeat that finds the record taken over stops the Whisper calls at once.
   const lost = new AbortController();
-  const stopHeartbeat = startHeartbeat(claimDeps, status, runId, (error) => {
-    if (error instanceof SupersededError) lost.abort(error);
-  });
+  const stopHeartbeat = startHeartbeat(claimDeps, status, runId, (error) => lost.abort(error), (line) => deps.logger.warn(line));
   const chunkStore = new ChunkStore(transcripts, blob.name, etag);
   const versioned: VersionedWriteDeps = { isCurrent };
   try {
     const options = parseTranscriptionOptions(properties.metadata ?? {});
     const format = detectAudioFormat(blob.content);
     const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
-    const resumed = await chunkStore.load();
+    const chunkPlanKey = planKey({
+      deployment: deps.deployment,
+      options,
+      chunks: plan.chunks.map((c) => [c.startInSeconds, c.endInSeconds ?? null, c.byteLength]),
+    });
+    const resumed = await chunkStore.load(chunkPlanKey);
     await status.update((s) => ({
       ...s,
       options,
@@ -158,7 +165,7 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
       progress: { chunksDone: resumed.size, chunksTotal: plan.chunks.length },
     }));
     if (resumed.size > 0) deps.logger.info(`Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`);
-    const results = await transcribeChunks(deps, blob.name, plan, options, status, chunkStore, resumed, lost.signal);
+    const results = await transcribeChunks(deps, blob.name, plan, options, status, (index, result) => chunkStore.save(chunkPlanKey, index, result), resumed, lost.signal);
     const document = buildDocument(deps, blob, plan, options, results);
     const outputs = await writeOutputs(versioned, transcripts, blob.name, document, options, etag);
     await removeStaleOutputs(versioned, transcripts, blob.name, etag, options.formats);
@@ -178,8 +185,11 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
   } catch (thrown) {
     const superseded = supersededBy(thrown, status, lost.signal);
     if (superseded) {
-      // The chunks of a version that no longer exists are of no use; another run of this one resumes from them.
-      if (superseded.versionGone) await clearWork(deps, chunkStore, blob.name);
+      if (superseded.versionGone) {
+        // The chunks of a version that no longer exists are of no use (another run of this one would resume from them).
+        await clearWork(deps, chunkStore, blob.name);
+        await finishGoneVersion(deps, source, status, etag, now).catch((e: unknown) => deps.logger.warn(`Could not record why ${blob.name} stopped: ${String(e)}`));
+      }
       return skip(deps, blob, `stood down: ${superseded.message}`);
     }
     const error = classifyError(thrown);
@@ -210,6 +220,29 @@ async function isCurrentVersion(source: BlobClient, etag: string): Promise<boole
   }
 }
 
+/**
+ * Leaves a final status for a version that went away mid-run, if nobody wrote the record since: a
+ * newer version's run takes the record over anyway, but a deletion (or a metadata change, which
+ * the Event Grid source does not announce) would otherwise leave `running` for good.
+ */
+async function finishGoneVersion(deps: TranscribeBlobDeps, source: BlobClient, status: StatusReporter, etag: string, now: () => Date): Promise<void> {
+  const deleted = !(await source.exists());
+  await status.finishIfStillMine((s) => ({
+    ...s,
+    state: "failed",
+    claim: undefined,
+    error: {
+      kind: "transient",
+      code: deleted ? "audio_deleted" : "audio_changed",
+      message: deleted
+        ? "The audio blob was deleted while it was being transcribed. Upload it again to transcribe it."
+        : `The audio blob changed (new content or metadata) while version ${etag} was being transcribed; a new upload is transcribed on its own. If only its metadata changed, upload the file again to transcribe it.`,
+      willRetry: false,
+    },
+    timings: { ...s.timings, finishedAt: now().toISOString() },
+  }));
+}
+
 /** The reason the run lost its record, if that is why it stopped. */
 function supersededBy(thrown: unknown, status: StatusReporter, lost: AbortSignal): SupersededError | undefined {
   if (thrown instanceof SupersededError) return thrown;
@@ -228,7 +261,7 @@ async function transcribeChunks(
   plan: AudioPlan,
   options: TranscriptionOptions,
   status: StatusReporter,
-  store: ChunkStore,
+  save: (index: number, result: ChunkResult) => Promise<void>,
   resumed: ReadonlyMap<number, ChunkResult>,
   lost: AbortSignal,
 ): Promise<ChunkResult[]> {
@@ -250,7 +283,7 @@ async function transcribeChunks(
       { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
     );
     // Kept before it counts as done, so a crash from here on never pays for this chunk again.
-    await store.save(index, result);
+    await save(index, result);
     done[index] = result;
     chunksDone++;
     deps.logger.info(
@@ -259,7 +292,9 @@ async function transcribeChunks(
     );
     await status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal: total } }));
     return result;
-  }, lost);
+    // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
+    // and the redelivery then does not pay for them again.
+  }, lost, (error) => !(error instanceof SupersededError) && classifyError(error).retryable);
 }
 
 function joinPrompt(userPrompt: string | undefined, previousText: string | undefined): string | undefined {

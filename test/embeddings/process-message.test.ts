@@ -199,6 +199,14 @@ describe("processEmbeddingsMessage", () => {
     expect((await sim.control.counters()).total.requests).toBe(0);
   });
 
+  it("keeps the reason an earlier delivery rejected handed-back work for, when the reference comes again", async () => {
+    const reference = { id: "filtered-later", handback: ".handback/00000000-0000-4000-8000-0000000000aa.json" };
+    const earlier = { id: "filtered-later", queueMessageId: "m1", status: "rejected", kind: "upstream_permanent", code: "content_filter", reason: "Azure OpenAI's content filter blocked the request", dequeueCount: 1, failedAt: "2025-01-31T10:15:00.000Z" };
+    await container.getBlockBlobClient("filtered-later.error.json").upload(JSON.stringify(earlier), JSON.stringify(earlier).length);
+    expect(await processEmbeddingsMessage(delivery(reference, 2), deps)).toMatchObject({ status: "rejected", id: "filtered-later", reason: earlier.reason });
+    expect(JSON.parse((await download("filtered-later.error.json")).toString())).toEqual(earlier);
+  });
+
   it("rejects metadata nested past the nesting limit once, with a record and without calling Azure", async () => {
     const metadata = JSON.parse('{"a":'.repeat(6000) + "1" + "}".repeat(6000)) as Record<string, unknown>;
     const outcome = await processEmbeddingsMessage(delivery({ id: "deep", input: "text", metadata }), deps);

@@ -11,6 +11,7 @@ import { AppError } from "../../src/errors.js";
 import { SOURCE_ETAG_KEY } from "../../src/transcription/blob-io.js";
 import { getTranscriptionStatus } from "../../src/transcription/status-query.js";
 import { readStatus, SupersededError, type TranscriptionStatus } from "../../src/transcription/status.js";
+import { claimVersion } from "../../src/transcription/run-claim.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { writeForVersion } from "../../src/transcription/version-writes.js";
 import type { Simulator } from "../../tools/simulator/index.js";
@@ -207,5 +208,90 @@ describe("a redelivery after a failure mid-file", () => {
     const left: string[] = [];
     for await (const item of transcripts.listBlobsFlat({ prefix: "resume.wav.work/" })) left.push(item.name);
     expect(left).toEqual([]);
+  });
+});
+
+describe("a run's claim over time", () => {
+  it("keeps its record when its own write landed but the answer was lost (the storage client retried it)", async () => {
+    const blob = await upload("self.wav", 1);
+    const isCurrent = async () => true;
+    const claim = await claimVersion(
+      { container: transcripts, now: () => new Date(), isCurrent, ttlInMs: 60_000, waitInMs: 1000, pollInMs: 50 },
+      {
+        name: "self.wav",
+        etag: bare(blob.etag),
+        runId: "run-a",
+        isDone: async () => false,
+        initial: () => ({ name: "self.wav", state: "running", source: { container: "audio", name: "self.wav", etag: bare(blob.etag) }, progress: { chunksDone: 0, chunksTotal: 1 }, attempts: 1, timings: {}, outputs: {}, updatedAt: "" }),
+      },
+    );
+    expect(claim.claimed).toBe(true);
+    if (!claim.claimed) return;
+    // What a lost answer leaves: the run's own record, under an ETag the run never saw.
+    const record = transcripts.getBlockBlobClient("self.wav.status.json");
+    const text = (await record.downloadToBuffer()).toString("utf8");
+    await record.upload(text, text.length);
+    await claim.reporter.update((s) => ({ ...s, progress: { chunksDone: 1, chunksTotal: 1 } }));
+    expect(claim.reporter.superseded).toBeUndefined();
+    expect(await readStatus(transcripts, "self.wav")).toMatchObject({ progress: { chunksDone: 1 }, claim: { runId: "run-a" } });
+  });
+
+  it("is renewed while the run works, so a duplicate delivery keeps waiting and Whisper is billed once", async () => {
+    // A 600 ms claim around a run of about 3 s: without renewals the duplicate would take over.
+    await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
+    const blob = await upload("renewed.wav", 60);
+    const deps = await dependencies({ claimTtlInMs: 600 });
+    const first = transcribeBlob(deps, blob);
+    await waitFor("the first run to be running", async () => ((await readStatus(transcripts, "renewed.wav"))?.state === "running" ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const second = await transcribeBlob(deps, blob);
+    expect(second).toMatchObject({ state: "skipped" });
+    expect((await first).state).toBe("succeeded");
+    expect(await whisperRequests()).toBe(1);
+  });
+
+  it("stops its Whisper calls at once when its record is taken over, and writes nothing", async () => {
+    await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
+    const blob = await upload("taken.wav", 60);
+    const deps = await dependencies({ claimTtlInMs: 600 });
+    const started = Date.now();
+    const run = transcribeBlob(deps, blob);
+    await waitFor("the run to be running", async () => ((await readStatus(transcripts, "taken.wav"))?.state === "running" ? true : undefined));
+    await writeClaimedRecord(blob, "another-run", 60_000);
+    const outcome = await run;
+    expect(outcome).toMatchObject({ state: "skipped", reason: expect.stringContaining("taken over by run another-run") });
+    // The heartbeat (every 200 ms) noticed long before Whisper's 3 s were over.
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(await outputsOf("taken.wav")).toEqual({});
+    expect((await readStatus(transcripts, "taken.wav"))?.claim?.runId).toBe("another-run");
+  });
+
+  it("ends the status as failed when the audio is deleted mid-run, instead of leaving it running", async () => {
+    await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
+    const blob = await upload("deleted.wav", 40);
+    const run = transcribeBlob(await dependencies(), blob);
+    await waitFor("the run to be running", async () => ((await readStatus(transcripts, "deleted.wav"))?.state === "running" ? true : undefined));
+    await audio.getBlobClient("deleted.wav").delete();
+    expect(await run).toMatchObject({ state: "skipped" });
+    const status = await readStatus(transcripts, "deleted.wav");
+    expect(status).toMatchObject({ state: "failed", error: { code: "audio_deleted", willRetry: false } });
+    expect(status?.claim).toBeUndefined();
+    expect(await outputsOf("deleted.wav")).toEqual({});
+  });
+
+  it("does not resume from chunks cut for another chunk size: the plan changed, so it starts afresh", async () => {
+    const blob = await upload("replanned.wav", 16);
+    await simulator.control.setFaults("whisper", [{ kind: 500, every: 3, times: 1 }]);
+    const first = await transcribeBlob(await dependencies({ maxChunkBytes: 64 * 1024, maxConcurrency: 1 }), blob).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(AppError);
+    expect(await whisperRequests()).toBe(3);
+    // Settings changed between the deliveries: bigger chunks, cut elsewhere.
+    const second = await transcribeBlob(await dependencies({ maxChunkBytes: 160 * 1024, maxConcurrency: 1 }), blob);
+    expect(second.state).toBe("succeeded");
+    const total = (await readStatus(transcripts, "replanned.wav"))!.progress.chunksTotal;
+    expect(await whisperRequests()).toBe(3 + total);
+    expect(lines.some((line) => line.includes("were finished by an earlier attempt"))).toBe(false);
+    const json = JSON.parse((await transcripts.getBlobClient("replanned.wav.json").downloadToBuffer()).toString("utf8")) as { duration: number; segments: { end: number }[] };
+    expect(json.segments.at(-1)!.end).toBe(16);
   });
 });

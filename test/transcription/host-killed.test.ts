@@ -11,8 +11,9 @@ import { makeWav } from "../support/audio/wav.js";
 let stack: Stack;
 
 beforeAll(async () => {
-  // Chunks of 64 KiB (about 2 s of this WAV), one at a time, so the kill lands between chunks.
-  stack = await startStack({ simulator: { latency: NO_LATENCY }, host: { leaseSeconds: 2 }, env: { TRANSCRIPTION_MAX_CHUNK_BYTES: "65536", TRANSCRIPTION_MAX_CONCURRENCY: "1" } });
+  // Chunks of 64 KiB (about 2 s of this WAV), one at a time, so the kill lands between chunks; a
+  // 6 s claim, so the redelivery takes over from the killed run without waiting a minute.
+  stack = await startStack({ simulator: { latency: NO_LATENCY }, host: { leaseSeconds: 2 }, env: { TRANSCRIPTION_MAX_CHUNK_BYTES: "65536", TRANSCRIPTION_MAX_CONCURRENCY: "1", TRANSCRIPTION_CLAIM_TTL_MS: "6000" } });
 });
 
 afterAll(async () => {

@@ -46,16 +46,20 @@ export function serveHttpInvocations(
 ): void {
   // Cancels of the handlers' response streams, by invocation, while their invocation runs.
   const cancels = new Map<string, (reason: Error) => void>();
-  // Invocations whose client left before the response was complete, with why.
+  // Invocations whose client left before the response was complete, with why; only while they run.
   const disconnected = new Map<string, Error>();
+  const running = new Set<string>();
   const reply = (message: MainMessage) => front.postMessage(message);
 
   front.on("message", (message: FrontMessage) => {
     switch (message.type) {
       case "invoke-streaming":
-        void invokeStreaming(message, deps, cancels, disconnected).then((succeeded) =>
-          reply({ type: "finished", invocationId: message.invocationId, succeeded }),
-        );
+        running.add(message.invocationId);
+        void invokeStreaming(message, deps, cancels, disconnected).then((succeeded) => {
+          running.delete(message.invocationId);
+          disconnected.delete(message.invocationId);
+          reply({ type: "finished", invocationId: message.invocationId, succeeded });
+        });
         return;
       case "invoke-buffered":
         void invokeBuffered(message, deps).then(
@@ -64,6 +68,8 @@ export function serveHttpInvocations(
         );
         return;
       case "cancel": {
+        // A cancel after the invocation ended (the client closed once the answer was complete) has nothing to mark.
+        if (!running.has(message.invocationId)) return;
         const reason = new Error(message.reason);
         disconnected.set(message.invocationId, reason);
         cancels.get(message.invocationId)?.(reason);
@@ -125,7 +131,6 @@ async function invokeStreaming(
     return false;
   } finally {
     cancels.delete(invocationId);
-    disconnected.delete(invocationId);
   }
 }
 
