@@ -1,7 +1,8 @@
 import { BlobServiceClient } from "@azure/storage-blob";
-import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import { checkHealth } from "../../src/health.js";
+import { createOpenAIClient } from "../../src/openai/client.js";
 import type { StorageClients } from "../../src/storage/clients.js";
 
 /** Nothing listens on port 1: connections are refused at once. */
@@ -16,7 +17,8 @@ describe("checkHealth", () => {
     const apiKey = "0123456789abcdef0123456789abcdef";
     const report = await checkHealth({
       storage: { blobService } as StorageClients,
-      openai: new OpenAI({ baseURL: `${DEAD}/openai/v1`, apiKey }),
+      // Made as the app makes its client (which also teaches classifyError openai's error classes).
+      openai: await createOpenAIClient(loadConfig({ AZURE_OPENAI_ENDPOINT: DEAD, AZURE_OPENAI_API_KEY: apiKey, AZURE_OPENAI_MAX_RETRIES: "0", AzureWebJobsStorage: "UseDevelopmentStorage=true" }).openai),
       containerName: "transcripts",
       timeoutInMs: 500,
       knownSecrets: [apiKey],
