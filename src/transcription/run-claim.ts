@@ -39,17 +39,29 @@ export type ClaimResult = { claimed: true; reporter: StatusReporter; previous: T
 /**
  * Claims the version for this run, waiting while another live run holds it.
  * @throws AppError `transient` (code `claimed_elsewhere`) when another run still holds it after
- *   `waitInMs`, so the host delivers again later; storage errors as they come.
+ *   `waitInMs`, or let go of it only after half of that (this delivery would start late in its
+ *   function timeout), so the host delivers again later; storage errors as they come.
  */
 export async function claimVersion(deps: ClaimDeps, request: ClaimRequest): Promise<ClaimResult> {
   const blob = deps.container.getBlockBlobClient(statusBlobName(request.name));
-  const waitUntil = deps.now().getTime() + deps.waitInMs;
+  const waitStarted = deps.now().getTime();
+  const waitUntil = waitStarted + deps.waitInMs;
+  let waited = false;
   for (;;) {
     const found = await readJsonBlobWithEtag<TranscriptionStatus>(blob);
     const previous = found.value?.source.etag === request.etag ? found.value : undefined;
     if (previous && (await request.isDone(previous))) return { claimed: false, reason: `version ${request.etag} is already done (state ${previous.state})` };
     const holder = previous?.claim;
-    if (holder && holder.runId !== request.runId && Date.parse(holder.expiresAt) > deps.now().getTime()) {
+    const live = holder && holder.runId !== request.runId && Date.parse(holder.expiresAt) > deps.now().getTime();
+    // Taking over after a long wait would start the work with little of the function's time left
+    // (host.json functionTimeout): hand the delivery back instead, to start afresh.
+    if (!live && waited && deps.now().getTime() - waitStarted > deps.waitInMs / 2) {
+      throw new AppError("transient", `Waited ${Math.round((deps.now().getTime() - waitStarted) / 1000)} s for another run of version ${request.etag}; the host will deliver the blob again for a fresh start`, {
+        code: "claimed_elsewhere",
+      });
+    }
+    if (live && holder) {
+      waited = true;
       if (deps.now().getTime() >= waitUntil) {
         throw new AppError("transient", `Run ${holder.runId} is still transcribing version ${request.etag} after ${Math.round(deps.waitInMs / 1000)} s; the host will deliver the blob again`, {
           code: "claimed_elsewhere",

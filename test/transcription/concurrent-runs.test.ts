@@ -172,6 +172,15 @@ describe("the same version delivered twice at once", () => {
     expect(outcome).toMatchObject({ state: "succeeded", status: { attempts: 2 } });
   });
 
+  it("hands the delivery back, rather than take over late in its time, when the other run lets go only after half the wait", async () => {
+    const blob = await upload("late.wav", 2);
+    await writeClaimedRecord(blob, "slow-dead-run", 600);
+    const error = await transcribeBlob(await dependencies({ claimWaitInMs: 800 }), blob).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "transient", code: "claimed_elsewhere" });
+    expect(String((error as Error).message)).toContain("for a fresh start");
+    expect(await whisperRequests()).toBe(0);
+  });
+
   it("hands the delivery back to the host when another run still holds the version after the wait", async () => {
     const blob = await upload("held.wav", 2);
     await writeClaimedRecord(blob, "live-run", 60_000);
@@ -237,10 +246,10 @@ describe("a run's claim over time", () => {
   });
 
   it("is renewed while the run works, so a duplicate delivery keeps waiting and Whisper is billed once", async () => {
-    // A 600 ms claim around a run of about 3 s: without renewals the duplicate would take over.
+    // A 1.5 s claim around a run of about 3 s: without renewals the duplicate would take over.
     await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
     const blob = await upload("renewed.wav", 60);
-    const deps = await dependencies({ claimTtlInMs: 600 });
+    const deps = await dependencies({ claimTtlInMs: 1500 });
     const first = transcribeBlob(deps, blob);
     await waitFor("the first run to be running", async () => ((await readStatus(transcripts, "renewed.wav"))?.state === "running" ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -251,17 +260,18 @@ describe("a run's claim over time", () => {
   });
 
   it("stops its Whisper calls at once when its record is taken over, and writes nothing", async () => {
+    // Whisper takes about 4 s for this file; the heartbeat looks every 500 ms.
     await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
-    const blob = await upload("taken.wav", 60);
-    const deps = await dependencies({ claimTtlInMs: 600 });
+    const blob = await upload("taken.wav", 80);
+    const deps = await dependencies({ claimTtlInMs: 1500 });
     const started = Date.now();
     const run = transcribeBlob(deps, blob);
     await waitFor("the run to be running", async () => ((await readStatus(transcripts, "taken.wav"))?.state === "running" ? true : undefined));
     await writeClaimedRecord(blob, "another-run", 60_000);
     const outcome = await run;
     expect(outcome).toMatchObject({ state: "skipped", reason: expect.stringContaining("taken over by run another-run") });
-    // The heartbeat (every 200 ms) noticed long before Whisper's 3 s were over.
-    expect(Date.now() - started).toBeLessThan(2500);
+    // The heartbeat noticed long before Whisper's 4 s were over.
+    expect(Date.now() - started).toBeLessThan(3000);
     expect(await outputsOf("taken.wav")).toEqual({});
     expect((await readStatus(transcripts, "taken.wav"))?.claim?.runId).toBe("another-run");
   });
