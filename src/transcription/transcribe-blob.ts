@@ -20,7 +20,7 @@
  * The source blob is only ever read.
  */
 import { randomUUID } from "node:crypto";
-import type { BlobClient, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import type { BlobClient, BlobGetPropertiesResponse, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type { OpenAI } from "openai";
 import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
@@ -139,15 +139,37 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
     }),
   });
   if (!claim.claimed) return skip(deps, blob, claim.reason);
-  const status = claim.reporter;
-  const attempts = status.current.attempts;
-  deps.logger.info(`Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${attempts} of ${maxAttempts}, run ${runId})`);
+  deps.logger.info(`Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${claim.reporter.current.attempts} of ${maxAttempts}, run ${runId})`);
+  return runClaimedVersion({ deps, blob, properties, etag, transcripts, source, status: claim.reporter, runId, claimDeps, maxAttempts, now, started });
+}
 
+/** What a run that holds its version's claim works with. */
+interface ClaimedRun {
+  deps: TranscribeBlobDeps;
+  blob: AudioBlob;
+  properties: BlobGetPropertiesResponse;
+  etag: string;
+  transcripts: ContainerClient;
+  source: BlobClient;
+  status: StatusReporter;
+  runId: string;
+  claimDeps: ClaimDeps;
+  maxAttempts: number;
+  now: () => Date;
+  started: Date;
+}
+
+/**
+ * Transcribes the claimed version and writes its outputs, keeping the claim alive meanwhile.
+ * @throws as transcribeBlob.
+ */
+async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
+  const { deps, blob, properties, etag, transcripts, status, now, started } = run;
   // A heartbeat that finds the record taken over stops the Whisper calls at once.
   const lost = new AbortController();
-  const stopHeartbeat = startHeartbeat(claimDeps, status, runId, (error) => lost.abort(error), (line) => deps.logger.warn(line));
+  const stopHeartbeat = startHeartbeat(run.claimDeps, status, run.runId, (error) => lost.abort(error), (line) => deps.logger.warn(line));
   const chunkStore = new ChunkStore(transcripts, blob.name, etag);
-  const versioned: VersionedWriteDeps = { isCurrent };
+  const versioned: VersionedWriteDeps = { isCurrent: run.claimDeps.isCurrent };
   try {
     const options = parseTranscriptionOptions(properties.metadata ?? {});
     const format = detectAudioFormat(blob.content);
@@ -188,26 +210,36 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
       if (superseded.versionGone) {
         // The chunks of a version that no longer exists are of no use (another run of this one would resume from them).
         await clearWork(deps, chunkStore, blob.name);
-        await finishGoneVersion(deps, source, status, etag, now).catch((e: unknown) => deps.logger.warn(`Could not record why ${blob.name} stopped: ${String(e)}`));
+        await finishGoneVersion(run).catch((e: unknown) => deps.logger.warn(`Could not record why ${blob.name} stopped: ${String(e)}`));
       }
       return skip(deps, blob, `stood down: ${superseded.message}`);
     }
-    const error = classifyError(thrown);
-    const final = !error.retryable && error.kind !== "configuration" ? true : attempts >= maxAttempts;
-    await recordFailure(deps, status, error, final, attempts, maxAttempts, now, started);
-    const line = `Transcription of ${deps.audioContainer}/${blob.name} failed (${error.kind}${error.code ? `/${error.code}` : ""}): ${error.message}`;
-    if (final) {
-      // The outputs of a version that no longer exists must not stand beside this version's failure.
-      await removeStaleOutputs(versioned, transcripts, blob.name, etag, []).catch((e: unknown) => deps.logger.warn(`Could not remove older outputs of ${blob.name}: ${String(e)}`));
-      await clearWork(deps, chunkStore, blob.name);
-      deps.logger.error(line);
-      return { state: "failed", status: status.current };
-    }
-    deps.logger.warn(`${line}; the host will retry (attempt ${attempts} of ${maxAttempts})`);
-    throw error;
+    return await failRun(run, classifyError(thrown), versioned, chunkStore);
   } finally {
     stopHeartbeat();
   }
+}
+
+/**
+ * Records a failure: final (the status says why, older outputs and kept chunks go) or for the host
+ * to retry (rethrown).
+ * @throws the failure when the host should deliver the blob again.
+ */
+async function failRun(run: ClaimedRun, error: AppError, versioned: VersionedWriteDeps, chunkStore: ChunkStore): Promise<TranscribeOutcome> {
+  const { deps, blob, status } = run;
+  const attempts = status.current.attempts;
+  const final = !error.retryable && error.kind !== "configuration" ? true : attempts >= run.maxAttempts;
+  await recordFailure(deps, status, error, final, attempts, run.maxAttempts, run.now, run.started);
+  const line = `Transcription of ${deps.audioContainer}/${blob.name} failed (${error.kind}${error.code ? `/${error.code}` : ""}): ${error.message}`;
+  if (final) {
+    // The outputs of a version that no longer exists must not stand beside this version's failure.
+    await removeStaleOutputs(versioned, run.transcripts, blob.name, run.etag, []).catch((e: unknown) => deps.logger.warn(`Could not remove older outputs of ${blob.name}: ${String(e)}`));
+    await clearWork(deps, chunkStore, blob.name);
+    deps.logger.error(line);
+    return { state: "failed", status: status.current };
+  }
+  deps.logger.warn(`${line}; the host will retry (attempt ${attempts} of ${run.maxAttempts})`);
+  throw error;
 }
 
 /** Whether the audio blob is still at version `etag` (a deleted blob is no version's). */
@@ -225,7 +257,7 @@ async function isCurrentVersion(source: BlobClient, etag: string): Promise<boole
  * newer version's run takes the record over anyway, but a deletion (or a metadata change, which
  * the Event Grid source does not announce) would otherwise leave `running` for good.
  */
-async function finishGoneVersion(deps: TranscribeBlobDeps, source: BlobClient, status: StatusReporter, etag: string, now: () => Date): Promise<void> {
+async function finishGoneVersion({ source, status, etag, now }: ClaimedRun): Promise<void> {
   const deleted = !(await source.exists());
   await status.finishIfStillMine((s) => ({
     ...s,
