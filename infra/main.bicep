@@ -156,7 +156,7 @@ param transcriptionModelVersion string = '001'
 @description('Whisper deployment SKU.')
 param transcriptionDeploymentSku string = 'Standard'
 
-@description('Whisper capacity in quota units. Microsoft documents a default Whisper quota of 3 requests per minute per region (3 units): the default takes all of it. Raise it, and transcriptionMaxConcurrency with it, once your quota is raised.')
+@description('Whisper capacity in quota units. Microsoft documents a default Whisper quota of 3 requests per minute per region but not the unit; the quota counter is reported to show 3 units, so the default takes all of it. Raise it, and transcriptionMaxConcurrency with it, once your quota is raised.')
 @minValue(1)
 param transcriptionDeploymentCapacity int = 3
 
