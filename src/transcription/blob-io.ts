@@ -4,7 +4,7 @@
  * mid-upload leaves the old blob. Outputs are small (transcripts are text), far under Put Blob's
  * size limit, so no staged blocks are needed.
  */
-import { RestError, type BlobRequestConditions, type BlockBlobClient } from "@azure/storage-blob";
+import { RestError, type BlobClient, type BlobRequestConditions, type BlockBlobClient } from "@azure/storage-blob";
 
 /** Metadata key on every output and status blob: the ETag of the audio blob it was made from. */
 export const SOURCE_ETAG_KEY = "sourceetag";
@@ -34,18 +34,7 @@ export async function writeBlobWhole(
  * rather than failing every later delivery of the blob.
  */
 export async function readJsonBlob<T>(blob: BlockBlobClient): Promise<T | undefined> {
-  let buffer: Buffer;
-  try {
-    buffer = await blob.downloadToBuffer();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  try {
-    return JSON.parse(buffer.toString("utf8")) as T;
-  } catch {
-    return undefined;
-  }
+  return (await readJsonBlobWithEtag<T>(blob)).value;
 }
 
 /**
@@ -73,6 +62,16 @@ export async function readJsonBlobWithEtag<T>(blob: BlockBlobClient): Promise<{ 
 /** Storage's answer to a write whose condition failed: 412, or 409 when If-None-Match: * met a blob. */
 export function isConditionFailed(error: unknown): boolean {
   return error instanceof RestError && (error.statusCode === 412 || (error.statusCode === 409 && error.code === "BlobAlreadyExists"));
+}
+
+/** A blob's ETag now, unquoted, or undefined when it does not exist. @throws other storage errors. */
+export async function currentEtag(blob: BlobClient): Promise<string | undefined> {
+  try {
+    return stripQuotes((await blob.getProperties()).etag ?? "");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 /** The source ETag an output was written from, or undefined when the blob is missing. */

@@ -13,8 +13,8 @@ import type { BlobGetPropertiesResponse, BlobServiceClient } from "@azure/storag
 import { z } from "zod";
 import { MAX_JSON_DEPTH, pathDeeperThan } from "../json-depth.js";
 import type { Logger } from "../logging.js";
-import { isConditionFailed, isNotFound, readJsonBlobWithEtag, stripQuotes, writeBlobWhole } from "./blob-io.js";
-import { statusBlobName, type TranscriptionStatus } from "./status.js";
+import { currentEtag, isConditionFailed, isNotFound, readJsonBlobWithEtag, stripQuotes } from "./blob-io.js";
+import { statusBlobName, writeStatusRecord, type TranscriptionStatus } from "./status.js";
 
 /** The transcription function's id in the host's messages. */
 export const TRANSCRIBE_FUNCTION_ID = "Host.Functions.transcribeAudio";
@@ -81,7 +81,7 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     // Asked again after the record was read: a newer version's record written since then fails the
     // conditional write below, and one written before it shows here as an overwritten blob.
     if (properties) {
-      const now = await currentEtag(deps, name);
+      const now = await currentEtag(deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name));
       if (now !== undefined && now !== etag) return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${now}); the newer version is transcribed on its own`);
     }
     const previous = found.value?.source.etag === etag ? found.value : undefined;
@@ -116,23 +116,13 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
       updatedAt: finished,
     };
     try {
-      await writeBlobWhole(record, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", etag, found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" });
+      await writeStatusRecord(deps.blobService.getContainerClient(deps.transcriptsContainer), status, found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" });
     } catch (error) {
       if (isConditionFailed(error) && round < WRITE_ROUNDS) continue;
       throw error;
     }
     deps.logger.error(`Transcription of ${deps.audioContainer}/${name} given up by the host: ${status.error!.message}`);
     return { recorded: true, status };
-  }
-}
-
-/** The audio blob's ETag now, unquoted, or undefined when it is gone. */
-async function currentEtag(deps: GivenUpDeps, name: string): Promise<string | undefined> {
-  try {
-    return stripQuotes((await deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name).getProperties()).etag ?? "");
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
   }
 }
 

@@ -7,9 +7,9 @@
  */
 import type { ContainerClient } from "@azure/storage-blob";
 import { AppError } from "../errors.js";
-import { isConditionFailed, readJsonBlobWithEtag, writeBlobWhole } from "./blob-io.js";
+import { isConditionFailed, readJsonBlobWithEtag } from "./blob-io.js";
 import { sleep } from "./run-limited.js";
-import { StatusReporter, SupersededError, statusBlobName, type TranscriptionStatus } from "./status.js";
+import { StatusReporter, SupersededError, statusBlobName, writeStatusRecord, type TranscriptionStatus } from "./status.js";
 
 export interface ClaimDeps {
   container: ContainerClient;
@@ -75,7 +75,7 @@ export async function claimVersion(deps: ClaimDeps, request: ClaimRequest): Prom
     const status: TranscriptionStatus = { ...request.initial(previous), claim: { runId: request.runId, expiresAt: expiry(deps) }, updatedAt: deps.now().toISOString() };
     try {
       const conditions = found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" };
-      const written = await writeBlobWhole(blob, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", request.etag, conditions);
+      const written = await writeStatusRecord(deps.container, status, conditions);
       const reporter = new StatusReporter({ container: deps.container, now: deps.now, isCurrent: deps.isCurrent, runId: request.runId }, status, written.etag);
       return { claimed: true, reporter, previous };
     } catch (error) {

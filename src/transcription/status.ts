@@ -3,7 +3,7 @@
  * GET endpoint and for people looking in the container. Writes are serialised per file so a slow
  * progress update can never overwrite a later one.
  */
-import type { ContainerClient } from "@azure/storage-blob";
+import type { BlobRequestConditions, ContainerClient } from "@azure/storage-blob";
 import type { FailureKind } from "../errors.js";
 import type { OutputFormat, TranscriptionOptions } from "./options.js";
 import { isConditionFailed, readJsonBlob, readJsonBlobWithEtag, writeBlobWhole } from "./blob-io.js";
@@ -46,6 +46,16 @@ export function statusBlobName(name: string): string {
 
 export function outputBlobName(name: string, format: OutputFormat): string {
   return `${name}.${format}`;
+}
+
+/**
+ * Writes the whole status record in one request, if `conditions` hold; returns the new ETag.
+ * Every writer of the record (the run, its claim, the host's give-up) goes through here.
+ * @throws RestError from storage (isConditionFailed tells a lost condition).
+ */
+export async function writeStatusRecord(container: ContainerClient, status: TranscriptionStatus, conditions: BlobRequestConditions): Promise<{ etag?: string }> {
+  const blob = container.getBlockBlobClient(statusBlobName(status.name));
+  return writeBlobWhole(blob, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", status.source.etag, conditions);
 }
 
 /** Reads a status record, or undefined when there is none. */
@@ -116,9 +126,8 @@ export class StatusReporter {
    * @throws SupersededError when the record now belongs to someone else; storage errors as they come.
    */
   update(change: (status: TranscriptionStatus) => TranscriptionStatus): Promise<void> {
-    this.#status = { ...change(this.#status), updatedAt: (this.#deps.now ?? (() => new Date()))().toISOString() };
-    const snapshot = JSON.stringify(this.#status, null, 2) + "\n";
-    this.#writes = this.#writes.catch(() => undefined).then(() => this.#write(snapshot));
+    const status = this.#apply(change);
+    this.#writes = this.#writes.catch(() => undefined).then(() => this.#write(status));
     return this.#writes;
   }
 
@@ -130,10 +139,8 @@ export class StatusReporter {
   async finishIfStillMine(change: (status: TranscriptionStatus) => TranscriptionStatus): Promise<boolean> {
     await this.#writes.catch(() => undefined);
     if (!this.#recordEtag) return false;
-    this.#status = { ...change(this.#status), updatedAt: (this.#deps.now ?? (() => new Date()))().toISOString() };
-    const blob = this.#deps.container.getBlockBlobClient(statusBlobName(this.#status.name));
     try {
-      await writeBlobWhole(blob, JSON.stringify(this.#status, null, 2) + "\n", "application/json; charset=utf-8", this.#status.source.etag, { ifMatch: this.#recordEtag });
+      await writeStatusRecord(this.#deps.container, this.#apply(change), { ifMatch: this.#recordEtag });
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;
@@ -141,19 +148,23 @@ export class StatusReporter {
     }
   }
 
-  async #write(snapshot: string): Promise<void> {
+  #apply(change: (status: TranscriptionStatus) => TranscriptionStatus): TranscriptionStatus {
+    this.#status = { ...change(this.#status), updatedAt: (this.#deps.now ?? (() => new Date()))().toISOString() };
+    return this.#status;
+  }
+
+  async #write(status: TranscriptionStatus): Promise<void> {
     if (this.#superseded) throw this.#superseded;
-    const blob = this.#deps.container.getBlockBlobClient(statusBlobName(this.#status.name));
-    const etag = this.#status.source.etag;
+    const etag = status.source.etag;
     for (let round = 0; ; round++) {
       try {
-        const conditions = this.#recordEtag ? { ifMatch: this.#recordEtag } : { ifNoneMatch: "*" };
-        const response = await writeBlobWhole(blob, snapshot, "application/json; charset=utf-8", etag, conditions);
-        this.#recordEtag = response.etag;
+        const written = await writeStatusRecord(this.#deps.container, status, this.#recordEtag ? { ifMatch: this.#recordEtag } : { ifNoneMatch: "*" });
+        this.#recordEtag = written.etag;
         return;
       } catch (error) {
         if (!isConditionFailed(error) || round >= RETAKE_ROUNDS) throw error;
       }
+      const blob = this.#deps.container.getBlockBlobClient(statusBlobName(status.name));
       const found = await readJsonBlobWithEtag<TranscriptionStatus>(blob);
       if (!(await this.#deps.isCurrent())) {
         throw (this.#superseded = new SupersededError(`the audio blob was overwritten while version ${etag} was being transcribed; the newer version is transcribed on its own`, true));

@@ -25,7 +25,7 @@ import type { OpenAI } from "openai";
 import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { detectAudioFormat } from "./audio-format.js";
-import { isNotFound, readSourceEtag, stripQuotes } from "./blob-io.js";
+import { currentEtag, isNotFound, readSourceEtag, stripQuotes } from "./blob-io.js";
 import { ChunkStore, planKey } from "./chunk-store.js";
 import { planChunks, type AudioPlan } from "./chunk-plan.js";
 import { OUTPUT_FORMATS, parseTranscriptionOptions, type TranscriptionOptions } from "./options.js";
@@ -111,7 +111,8 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
   }
 
   await transcripts.createIfNotExists();
-  const isCurrent = () => isCurrentVersion(source, etag);
+  // A deleted blob is no version's: undefined never equals the ETag.
+  const isCurrent = async () => (await currentEtag(source)) === etag;
   const runId = randomUUID();
   const claimDeps: ClaimDeps = {
     container: transcripts,
@@ -240,16 +241,6 @@ async function failRun(run: ClaimedRun, error: AppError, versioned: VersionedWri
   }
   deps.logger.warn(`${line}; the host will retry (attempt ${attempts} of ${run.maxAttempts})`);
   throw error;
-}
-
-/** Whether the audio blob is still at version `etag` (a deleted blob is no version's). */
-async function isCurrentVersion(source: BlobClient, etag: string): Promise<boolean> {
-  try {
-    return stripQuotes((await source.getProperties()).etag ?? "") === etag;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
 }
 
 /**

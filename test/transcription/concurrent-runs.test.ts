@@ -15,7 +15,6 @@ import { claimVersion } from "../../src/transcription/run-claim.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { writeForVersion } from "../../src/transcription/version-writes.js";
 import type { Simulator } from "../../tools/simulator/index.js";
-import { makeWav } from "../support/audio/wav.js";
 import { startPipelineHarness, type PipelineHarness } from "./pipeline-harness.js";
 
 let harness: PipelineHarness;
@@ -37,20 +36,15 @@ afterAll(async () => {
   await harness?.stop();
 });
 
-beforeEach(async () => {
-  await simulator.control.reset();
-  lines.length = 0;
-});
+beforeEach(() => harness.reset());
 
 /** No in-invocation retries, and a waiting delivery looks at the record every 50 ms. */
 function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
   return harness.dependencies({ retry: { transientBackoffInMs: 10, transientRetries: 0 }, claimPollInMs: 50, ...overrides });
 }
 
-async function upload(name: string, seconds: number, tone = 440): Promise<{ name: string; content: Buffer; etag: string }> {
-  const content = makeWav([{ tone, seconds }]);
-  const response = await audio.getBlockBlobClient(name).uploadData(content);
-  return { name, content, etag: response.etag! };
+function upload(name: string, seconds: number, tone = 440): Promise<{ name: string; content: Buffer; etag: string }> {
+  return harness.uploadWav(name, seconds, { tone });
 }
 
 async function whisperRequests(): Promise<number> {

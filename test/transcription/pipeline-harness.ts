@@ -10,6 +10,7 @@ import { createOpenAIClient } from "../../src/openai/client.js";
 import type { TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
 import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
+import { makeWav } from "../support/audio/wav.js";
 
 export interface PipelineHarness {
   azurite: Azurite;
@@ -18,6 +19,10 @@ export interface PipelineHarness {
   /** Every line the pipeline logged since the last clear. */
   lines: string[];
   dependencies(overrides?: Partial<TranscribeBlobDeps>): Promise<TranscribeBlobDeps>;
+  /** Uploads a generated tone of `seconds` to the audio container, as one delivery would see it. */
+  uploadWav(name: string, seconds: number, options?: { tone?: number; metadata?: Record<string, string> }): Promise<{ name: string; content: Buffer; etag: string }>;
+  /** Before each test: the simulator's faults, latency and counters, and the log lines. */
+  reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,6 +60,15 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
       retry: { transientBackoffInMs: 10 },
       ...overrides,
     }),
+    uploadWav: async (name, seconds, options = {}) => {
+      const content = makeWav([{ tone: options.tone ?? 440, seconds }]);
+      const response = await blobService.getContainerClient("audio").getBlockBlobClient(name).uploadData(content, { metadata: options.metadata ?? {} });
+      return { name, content, etag: response.etag! };
+    },
+    reset: async () => {
+      await simulator.control.reset();
+      lines.length = 0;
+    },
     stop: async () => {
       await Promise.allSettled([simulator.stop(), azurite.stop()]);
     },

@@ -12,7 +12,6 @@ import { getTranscriptionStatus } from "../../src/transcription/status-query.js"
 import { readStatus } from "../../src/transcription/status.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import type { Simulator } from "../../tools/simulator/index.js";
-import { makeWav } from "../support/audio/wav.js";
 import { startPipelineHarness, type PipelineHarness } from "./pipeline-harness.js";
 
 let harness: PipelineHarness;
@@ -29,19 +28,14 @@ afterAll(async () => {
   await harness?.stop();
 });
 
-beforeEach(async () => {
-  await simulator.control.reset();
-  lines.length = 0;
-});
+beforeEach(() => harness.reset());
 
 function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
   return harness.dependencies(overrides);
 }
 
-async function uploadWav(name: string, seconds: number, metadata: Record<string, string> = {}) {
-  const content = makeWav([{ tone: 440, seconds }]);
-  const response = await blobService.getContainerClient("audio").getBlockBlobClient(name).uploadData(content, { metadata });
-  return { name, content, etag: response.etag! };
+function uploadWav(name: string, seconds: number, metadata: Record<string, string> = {}) {
+  return harness.uploadWav(name, seconds, { metadata });
 }
 
 describe("throttling and transient failures", () => {
