@@ -6,4 +6,10 @@ import { simulatorCeiling } from "./simulator-ceiling.js";
 import { transcriptionBenchmark } from "./transcription.js";
 
 /** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
-export const BENCHMARKS: readonly Benchmark[] = [coldStart, chatStreaming, embeddingsQuotaBenchmark, transcriptionBenchmark, simulatorCeiling];
+export const BENCHMARKS: readonly Benchmark[] = [
+  coldStart,
+  chatStreaming,
+  embeddingsQuotaBenchmark,
+  transcriptionBenchmark,
+  simulatorCeiling,
+];

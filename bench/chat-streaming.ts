@@ -71,7 +71,11 @@ function timeStream(url: string, headers: Record<string, string>, body: unknown)
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
-      { method: "POST", agent: loadAgent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } },
+      {
+        method: "POST",
+        agent: loadAgent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers },
+      },
       (response) => {
         const timing: StreamTiming = { firstByte: Number.NaN, content: [] };
         let sawDone = false;
@@ -107,7 +111,8 @@ function timeStream(url: string, headers: Record<string, string>, body: unknown)
         });
         response.on("end", () => {
           if (response.statusCode !== 200) reject(new Error(`${url} answered ${response.statusCode}: ${text}`));
-          else if (!sawDone || timing.content.length === 0) reject(new Error(`${url} ended its stream early (${timing.content.length} tokens, no [DONE])`));
+          else if (!sawDone || timing.content.length === 0)
+            reject(new Error(`${url} ended its stream early (${timing.content.length} tokens, no [DONE])`));
           else resolve(timing);
         });
         response.on("error", (error) => reject(new Error(`${url}: the response broke off (${error.message})`, { cause: error })));
@@ -189,13 +194,17 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     const direct: Arm = {
       name: "direct",
       open: () =>
-        timeStream(`${simulatorUrl}/openai/v1/chat/completions`, { "api-key": apiKey }, {
-          model: DEPLOYMENT,
-          messages,
-          max_tokens: options.maxTokens,
-          stream: true,
-          stream_options: { include_usage: true }, // the app always asks for it too
-        }),
+        timeStream(
+          `${simulatorUrl}/openai/v1/chat/completions`,
+          { "api-key": apiKey },
+          {
+            model: DEPLOYMENT,
+            messages,
+            max_tokens: options.maxTokens,
+            stream: true,
+            stream_options: { include_usage: true }, // the app always asks for it too
+          },
+        ),
       results: [],
     };
     const app: Arm = { name: "function", open: viaHost(appHost), host: appHost, results: [] };
@@ -247,7 +256,14 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // Every order of the three arms in turn (six rounds cover them all): each arm runs first,
     // second and last equally often, after each of the others equally often, so neither machine
     // drift nor what the previous arm left behind favours one of them.
-    const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
+    const orders = [
+      [0, 1, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [0, 2, 1],
+      [2, 1, 0],
+      [1, 0, 2],
+    ];
     for (let round = 0; round < options.rounds; round++) {
       for (const index of orders[round % orders.length]!) {
         const arm = arms[index]!;
@@ -262,8 +278,15 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       streamsOf(arm).flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
     const added = (arm: Arm, p: number) => percentile(ttft(arm), p) - percentile(ttft(direct), p);
     const addedLateness = (arm: Arm) => percentile(lateness(arm), 99) - percentile(lateness(direct), 99);
-    const hostCpu = (arm: Arm) => percentile(arm.results.map((r) => r.hostCpuMsPerStream ?? Number.NaN), 50);
-    const chunksPerStream = percentile(streamsOf(app).map((s) => s.content.length), 50);
+    const hostCpu = (arm: Arm) =>
+      percentile(
+        arm.results.map((r) => r.hostCpuMsPerStream ?? Number.NaN),
+        50,
+      );
+    const chunksPerStream = percentile(
+      streamsOf(app).map((s) => s.content.length),
+      50,
+    );
 
     const figures: Figure[] = [
       {
@@ -333,7 +356,9 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // RSS growth of the host process with every stream open, per stream: host, library and app.
     const perOpenStream = (arm: Arm) => {
       const peaks = arm.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
-      return peaks.length > 0 ? { peak: percentile(peaks, 50), perStream: (percentile(peaks, 50) - idleRss.get(arm.host!.pid)!) / options.streams } : undefined;
+      return peaks.length > 0
+        ? { peak: percentile(peaks, 50), perStream: (percentile(peaks, 50) - idleRss.get(arm.host!.pid)!) / options.streams }
+        : undefined;
     };
     const appMemory = perOpenStream(app);
     const floorMemory = perOpenStream(floor);
@@ -363,8 +388,16 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
 export async function measureAppCpuPerChunk(streams: number, maxTokens: number): Promise<Figure> {
   const simulator = await startSimulator({ journalBodies: false });
   try {
-    await simulator.control.updateDeployment(DEPLOYMENT, { tpm: null, rpm: null, latency: { timeToFirstTokenMs: 0, tokensPerSecond: 0, stdDevRatio: 0 } });
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    await simulator.control.updateDeployment(DEPLOYMENT, {
+      tpm: null,
+      rpm: null,
+      latency: { timeToFirstTokenMs: 0, tokensPerSecond: 0, stdDevRatio: 0 },
+    });
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: simulator.url,
+      AZURE_OPENAI_API_KEY: simulator.apiKey,
+      AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    });
     const client = await createOpenAIClient(config.openai);
     const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
     const messages = [{ role: "user" as const, content: "Write a short poem about the sea" }];
@@ -372,7 +405,11 @@ export async function measureAppCpuPerChunk(streams: number, maxTokens: number):
     let chunks = 0;
     const viaApp = async () => {
       const events = await openChatStream({ client, logger }, request, new AbortController().signal);
-      const body = createSseStream({ events, keepAliveInMs: 15_000, describeError: () => ({ error: { message: "", type: "server_error", param: null, code: null } }) });
+      const body = createSseStream({
+        events,
+        keepAliveInMs: 15_000,
+        describeError: () => ({ error: { message: "", type: "server_error", param: null, code: null } }),
+      });
       for await (const _bytes of body) chunks++;
     };
     const raw = async () => {
@@ -392,7 +429,11 @@ export async function measureAppCpuPerChunk(streams: number, maxTokens: number):
     await cpuOf(viaApp); // warm-up
     await cpuOf(raw);
     chunks = 0;
-    const { a: appCpu, b: rawCpu } = await alternate(3, () => cpuOf(viaApp), () => cpuOf(raw));
+    const { a: appCpu, b: rawCpu } = await alternate(
+      3,
+      () => cpuOf(viaApp),
+      () => cpuOf(raw),
+    );
     const chunksPerRun = chunks / 3;
     const perChunk = (percentile(appCpu, 50) - percentile(rawCpu, 50)) / chunksPerRun;
     return {
@@ -413,7 +454,9 @@ export const chatStreaming: Benchmark = {
   description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
   async run({ tiny, log }) {
     const figures = await measureChatStreaming(
-      tiny ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log } : { streams: 100, streamsPerLane: 3, rounds: 6, maxTokens: 20, log },
+      tiny
+        ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log }
+        : { streams: 100, streamsPerLane: 3, rounds: 6, maxTokens: 20, log },
     );
     const cpu = await measureAppCpuPerChunk(tiny ? 10 : 200, 20);
     log(`${cpu.name}: ${cpu.value} ${cpu.unit} (${cpu.spread})`);

@@ -19,7 +19,20 @@ const run = promisify(execFile);
  * connection is @grpc/grpc-js, which requires these (the list is what `require("@grpc/grpc-js")`
  * 1.x adds to process.moduleLoadList). In a worker, an app's own requires of them cost nothing.
  */
-export const WORKER_PRELOADED_BUILTINS = ["assert", "crypto", "diagnostics_channel", "dns", "http", "http2", "net", "os", "stream", "string_decoder", "tls", "zlib"];
+export const WORKER_PRELOADED_BUILTINS = [
+  "assert",
+  "crypto",
+  "diagnostics_channel",
+  "dns",
+  "http",
+  "http2",
+  "net",
+  "os",
+  "stream",
+  "string_decoder",
+  "tls",
+  "zlib",
+];
 
 // Runs in the child, a CommonJS script like the Functions Node worker: time only the loading of
 // the entry point, the way the worker loads it (`require` for CommonJS, `import()` for an ES
@@ -71,8 +84,16 @@ export const coldStart: Benchmark = {
     const unbundled = path.join(ROOT, "dist/src/index.js");
     const rounds = tiny ? 2 : 25;
     log(`cold-start: ${rounds} alternating rounds of fresh processes, then ${rounds} of worker-like ones`);
-    const { a, b } = await alternate(rounds, () => loadOnce(bundled, pkg.packageDir), () => loadOnce(unbundled, ROOT));
-    const worker = await alternate(rounds, () => loadOnce(bundled, pkg.packageDir, "worker-like"), () => loadOnce(unbundled, ROOT, "worker-like"));
+    const { a, b } = await alternate(
+      rounds,
+      () => loadOnce(bundled, pkg.packageDir),
+      () => loadOnce(unbundled, ROOT),
+    );
+    const worker = await alternate(
+      rounds,
+      () => loadOnce(bundled, pkg.packageDir, "worker-like"),
+      () => loadOnce(unbundled, ROOT, "worker-like"),
+    );
     const workerBundledMs = worker.a.map((s) => s.loadInMs);
     const workerPlainMs = worker.b.map((s) => s.loadInMs);
     const bundledMs = a.map((s) => s.loadInMs);

@@ -66,7 +66,9 @@ export async function runEmbeddingsQuotaBenchmark(options: BenchmarkOptions): Pr
   const scale = options.tiny ? TINY : FULL;
   const messages = makeMessages(scale.messages);
   const quotaRate = scale.quotaTokens / (scale.quotaWindowMs / 1000);
-  options.log(`${messages.length} messages, ${messages.reduce((s, m) => s + m.length, 0)} characters; quota ${scale.quotaTokens} tokens / ${Math.round(scale.quotaTokens * 6 / 1000)} requests per ${scale.quotaWindowMs} ms (${quotaRate} tokens/s)`);
+  options.log(
+    `${messages.length} messages, ${messages.reduce((s, m) => s + m.length, 0)} characters; quota ${scale.quotaTokens} tokens / ${Math.round((scale.quotaTokens * 6) / 1000)} requests per ${scale.quotaWindowMs} ms (${quotaRate} tokens/s)`,
+  );
 
   const pipeline = await withSimulator(scale, (sim) => runPipeline(sim, messages, scale));
   options.log(`pipeline: ${describe(pipeline)}`);
@@ -84,9 +86,26 @@ export async function runEmbeddingsQuotaBenchmark(options: BenchmarkOptions): Pr
       target: ">= 0.9, zero poison, zero lost",
       pass: pipeline.utilisation >= 0.9 && pipeline.poisoned === 0 && pipeline.lost === 0,
     },
-    { name: "pipeline tokens/s", value: round(pipeline.tokensPerSecond), unit: "tokens/s", baseline: { name: "naive", value: round(naive.tokensPerSecond) } },
-    { name: "pipeline poisoned + lost messages", value: pipeline.poisoned + pipeline.lost, unit: "messages", baseline: { name: "naive poisoned", value: naive.poisoned }, target: "0" },
-    { name: "pipeline embeddings requests", value: pipeline.requests, unit: "requests", baseline: { name: "naive", value: naive.requests }, spread: `429s: pipeline ${pipeline.throttled}, naive ${naive.throttled}` },
+    {
+      name: "pipeline tokens/s",
+      value: round(pipeline.tokensPerSecond),
+      unit: "tokens/s",
+      baseline: { name: "naive", value: round(naive.tokensPerSecond) },
+    },
+    {
+      name: "pipeline poisoned + lost messages",
+      value: pipeline.poisoned + pipeline.lost,
+      unit: "messages",
+      baseline: { name: "naive poisoned", value: naive.poisoned },
+      target: "0",
+    },
+    {
+      name: "pipeline embeddings requests",
+      value: pipeline.requests,
+      unit: "requests",
+      baseline: { name: "naive", value: naive.requests },
+      spread: `429s: pipeline ${pipeline.throttled}, naive ${naive.throttled}`,
+    },
   ];
 }
 
@@ -96,7 +115,20 @@ function describe(r: SideResult): string {
 
 /** Texts of 20-200 tokens, like paragraphs. */
 function makeMessages(count: number): string[] {
-  const words = ["quota", "deployment", "vector", "search", "paragraph", "azure", "function", "queue", "token", "model", "semantic", "index"];
+  const words = [
+    "quota",
+    "deployment",
+    "vector",
+    "search",
+    "paragraph",
+    "azure",
+    "function",
+    "queue",
+    "token",
+    "model",
+    "semantic",
+    "index",
+  ];
   return Array.from({ length: count }, (_, i) => {
     const length = 15 + ((i * 37) % 150);
     return Array.from({ length }, (_, j) => words[(i + j * 7) % words.length]).join(" ") + ` (${i})`;
@@ -221,7 +253,9 @@ async function summarise(
 
 /** Tokens admitted over the run, per second and as a fraction of what the quota could admit. */
 function quotaUse(journal: readonly JournalEntry[], scale: Scale): { tokensPerSecond: number; utilisation: number } {
-  const admitted = journal.filter((e) => e.status === 200).map((e) => ({ at: Date.parse(e.time), tokens: e.chargedTokens ?? e.usage?.prompt_tokens ?? 0 }));
+  const admitted = journal
+    .filter((e) => e.status === 200)
+    .map((e) => ({ at: Date.parse(e.time), tokens: e.chargedTokens ?? e.usage?.prompt_tokens ?? 0 }));
   if (admitted.length < 2) return { tokensPerSecond: Number.NaN, utilisation: Number.NaN };
   const first = Math.min(...admitted.map((a) => a.at));
   const last = Math.max(...admitted.map((a) => a.at));
@@ -235,4 +269,3 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const figures = await runEmbeddingsQuotaBenchmark({ tiny: process.argv.includes("--tiny"), log: (line) => console.log(line) });
   console.log(JSON.stringify(figures, null, 2));
 }
-

@@ -50,7 +50,14 @@ export interface SimulatorCeilingResult {
     tokensPerSecondPerStream: number;
     /** Largest concurrent stream count held at >= 90% of the target rate. */
     maxConcurrentStreams: number;
-    steps: { streams: number; deliveredRatio: number; tokensPerSecond: number; errors: number; simulatorCpu?: number; tokensPerCpuSecond?: number }[];
+    steps: {
+      streams: number;
+      deliveredRatio: number;
+      tokensPerSecond: number;
+      errors: number;
+      simulatorCpu?: number;
+      tokensPerCpuSecond?: number;
+    }[];
   };
   figures: Figure[];
 }
@@ -75,17 +82,25 @@ async function startChild(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 async function control(url: string, method: string, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${url}/_simulator${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? null : JSON.stringify(body) });
+  const res = await fetch(`${url}/_simulator${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${await res.text()}`);
 }
 
 function post(agent: http.Agent, url: URL, body: string, onData?: (chunk: Buffer) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: { "api-key": KEY, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.on("data", (c: Buffer) => onData?.(c));
-      res.on("end", () => resolve(res.statusCode ?? 0));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      url,
+      { method: "POST", agent, headers: { "api-key": KEY, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        res.on("data", (c: Buffer) => onData?.(c));
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -102,7 +117,11 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** Runs `work` and adds the simulator's CPU share and throughput per CPU second. */
-async function withCpu<T extends object>(pid: number | undefined, rate: (r: T) => number, work: () => Promise<T>): Promise<T & { simulatorCpu?: number; perCpuSecond?: number }> {
+async function withCpu<T extends object>(
+  pid: number | undefined,
+  rate: (r: T) => number,
+  work: () => Promise<T>,
+): Promise<T & { simulatorCpu?: number; perCpuSecond?: number }> {
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   const result = await work();
@@ -127,7 +146,10 @@ async function embeddingsCeiling(url: string, seconds: number, concurrency: numb
   const until = performance.now() + seconds * 1000;
   const worker = async () => {
     while (performance.now() < until) {
-      const body = JSON.stringify({ input: `Document ${i++ % 1000}: the quick brown fox jumps over the lazy dog`, encoding_format: "float" });
+      const body = JSON.stringify({
+        input: `Document ${i++ % 1000}: the quick brown fox jumps over the lazy dog`,
+        encoding_format: "float",
+      });
       const t0 = performance.now();
       const status = await post(agent, target, body);
       if (status === 200) latencies.push(performance.now() - t0);
@@ -139,7 +161,13 @@ async function embeddingsCeiling(url: string, seconds: number, concurrency: numb
   const elapsed = (performance.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { requestsPerSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors, concurrency };
+  return {
+    requestsPerSecond: latencies.length / elapsed,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors,
+    concurrency,
+  };
 }
 
 async function streamStep(url: string, streams: number, tokensPerSecond: number, tokensPerStream: number) {
@@ -162,7 +190,7 @@ async function streamStep(url: string, streams: number, tokensPerSecond: number,
       if (status !== 200) errors++;
       tokens += seen;
       // Answers have 20-60 tokens: compare each stream with the time its own tokens should take.
-      if (seen > 1) ratios.push(((seen - 1) / tokensPerSecond) / ((performance.now() - t0) / 1000));
+      if (seen > 1) ratios.push((seen - 1) / tokensPerSecond / ((performance.now() - t0) / 1000));
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
@@ -184,12 +212,23 @@ export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {})
   const { url, child } = await startChild();
   try {
     await control(url, "PATCH", "/settings", { journalBodies: false });
-    await control(url, "PATCH", "/deployments/*", { tpm: null, rpm: null, latency: { timeToFirstTokenMs: 0, embeddingsMs: 0, stdDevRatio: 0, tokensPerSecond: tps } });
+    await control(url, "PATCH", "/deployments/*", {
+      tpm: null,
+      rpm: null,
+      latency: { timeToFirstTokenMs: 0, embeddingsMs: 0, stdDevRatio: 0, tokensPerSecond: tps },
+    });
     // Warm up the JIT and the word-vector cache.
     await embeddingsCeiling(url, Math.min(1, seconds * 0.1), 4);
-    const measured = await withCpu(child.pid, (r) => r.requestsPerSecond, () => embeddingsCeiling(url, Math.max(1, seconds * 0.4), concurrency));
+    const measured = await withCpu(
+      child.pid,
+      (r) => r.requestsPerSecond,
+      () => embeddingsCeiling(url, Math.max(1, seconds * 0.4), concurrency),
+    );
     const { perCpuSecond, ...rest } = measured;
-    const embeddings: SimulatorCeilingResult["embeddings"] = { ...rest, ...(perCpuSecond !== undefined ? { requestsPerCpuSecond: perCpuSecond } : {}) };
+    const embeddings: SimulatorCeilingResult["embeddings"] = {
+      ...rest,
+      ...(perCpuSecond !== undefined ? { requestsPerCpuSecond: perCpuSecond } : {}),
+    };
     await control(url, "POST", "/reset", { keepDeployments: true });
 
     // Each step lasts about a share of the remaining budget.
@@ -199,7 +238,11 @@ export async function runSimulatorCeiling(options: SimulatorCeilingOptions = {})
     const results: SimulatorCeilingResult["streams"]["steps"] = [];
     let max = 0;
     for (const n of steps) {
-      const { perCpuSecond, ...r } = await withCpu(child.pid, (x) => x.tokensPerSecond, () => streamStep(url, n, tps, tokensPerStream));
+      const { perCpuSecond, ...r } = await withCpu(
+        child.pid,
+        (x) => x.tokensPerSecond,
+        () => streamStep(url, n, tps, tokensPerStream),
+      );
       results.push({ ...r, ...(perCpuSecond !== undefined ? { tokensPerCpuSecond: perCpuSecond } : {}) });
       if (r.deliveredRatio >= 0.9 && r.errors === 0) max = n;
       else break;

@@ -55,12 +55,22 @@ export async function runTranscriptionBenchmark(options: BenchmarkOptions): Prom
     const fileBytes = await uploadSpeechLikeWav(audio.getBlockBlobClient("hour.wav"), seconds);
     options.log(`uploaded ${round(fileBytes / 1e6)} MB of WAV (${seconds} s)`);
 
-    const env = { ...process.env, BENCH_AZURITE: azurite.connectionString, BENCH_SIMULATOR_URL: simulator.url, BENCH_SIMULATOR_KEY: simulator.apiKey, BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes) };
+    const env = {
+      ...process.env,
+      BENCH_AZURITE: azurite.connectionString,
+      BENCH_SIMULATOR_URL: simulator.url,
+      BENCH_SIMULATOR_KEY: simulator.apiKey,
+      BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
+    };
     const worker = async (maxConcurrency: number, container: string): Promise<WorkerResult> => {
-      const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, "dist/bench/transcription.js"), "--worker", String(maxConcurrency), container], {
-        env,
-        maxBuffer: 16 * 1024 * 1024,
-      });
+      const { stdout } = await run(
+        process.execPath,
+        [path.join(REPO_ROOT, "dist/bench/transcription.js"), "--worker", String(maxConcurrency), container],
+        {
+          env,
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
       const line = stdout.split("\n").find((l) => l.startsWith("@@"));
       if (!line) throw new Error(`the worker printed no result:\n${stdout.slice(-2000)}`);
       const result = JSON.parse(line.slice(2)) as WorkerResult;
@@ -68,9 +78,13 @@ export async function runTranscriptionBenchmark(options: BenchmarkOptions): Prom
       return result;
     };
     const parallel = await worker(concurrency, "transcripts-parallel");
-    options.log(`parallel (${concurrency} at once): ${parallel.chunks} chunks in ${round(parallel.elapsedInMs)} ms, peak RSS ${round(parallel.maxRssInBytes / 1e6)} MB`);
+    options.log(
+      `parallel (${concurrency} at once): ${parallel.chunks} chunks in ${round(parallel.elapsedInMs)} ms, peak RSS ${round(parallel.maxRssInBytes / 1e6)} MB`,
+    );
     const sequential = await worker(1, "transcripts-sequential");
-    options.log(`sequential: ${sequential.chunks} chunks in ${round(sequential.elapsedInMs)} ms, peak RSS ${round(sequential.maxRssInBytes / 1e6)} MB`);
+    options.log(
+      `sequential: ${sequential.chunks} chunks in ${round(sequential.elapsedInMs)} ms, peak RSS ${round(sequential.maxRssInBytes / 1e6)} MB`,
+    );
 
     const speedup = sequential.elapsedInMs / parallel.elapsedInMs;
     // What the pipeline adds over the loaded runtime (Node, openai, storage SDK), per byte of file.
@@ -162,7 +176,9 @@ async function workerMain(maxConcurrency: number, transcriptsContainer: string):
     AZURE_OPENAI_TIMEOUT_MS: "600000",
     AzureWebJobsStorage: process.env.BENCH_AZURITE,
   });
-  const blobService = BlobServiceClient.fromConnectionString(config.storage.kind === "connectionString" ? config.storage.connectionString : "");
+  const blobService = BlobServiceClient.fromConnectionString(
+    config.storage.kind === "connectionString" ? config.storage.connectionString : "",
+  );
   const source = blobService.getContainerClient("audio").getBlobClient("hour.wav");
   const properties = await source.getProperties();
   const baselineRssInBytes = process.memoryUsage().rss;

@@ -70,43 +70,103 @@ export interface SettingInfo {
 /** Every setting the app reads, for docs and for the Bicep consistency tests. */
 export const SETTINGS: readonly SettingInfo[] = [
   { name: "AZURE_OPENAI_ENDPOINT", required: true, description: "Azure OpenAI endpoint, e.g. https://NAME.openai.azure.com" },
-  { name: "AZURE_OPENAI_API_STYLE", required: false, defaultValue: "v1", description: "`v1` (/openai/v1/) or `dated` (/openai/deployments/...?api-version=)" },
+  {
+    name: "AZURE_OPENAI_API_STYLE",
+    required: false,
+    defaultValue: "v1",
+    description: "`v1` (/openai/v1/) or `dated` (/openai/deployments/...?api-version=)",
+  },
   { name: "AZURE_OPENAI_API_VERSION", required: false, defaultValue: "2024-10-21", description: "api-version for the dated style" },
   { name: "AZURE_OPENAI_API_KEY", required: false, description: "API key; when absent, Entra ID (managed identity) is used" },
   { name: "AZURE_CLIENT_ID", required: false, description: "Client id of the user-assigned managed identity" },
   { name: "AZURE_OPENAI_CHAT_DEPLOYMENT", required: false, defaultValue: "gpt-4o-mini", description: "Chat deployment" },
-  { name: "AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", required: false, defaultValue: "text-embedding-3-small", description: "Embeddings deployment" },
+  {
+    name: "AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT",
+    required: false,
+    defaultValue: "text-embedding-3-small",
+    description: "Embeddings deployment",
+  },
   { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   { name: "AZURE_OPENAI_MAX_RETRIES", required: false, defaultValue: "2", description: "Retries the openai client makes itself" },
   // Storage: one of two forms is required, exactly as the Functions host reads it.
-  { name: "AzureWebJobsStorage", required: false, description: "Storage connection string (`UseDevelopmentStorage=true` for Azurite); or the identity form below" },
-  { name: "AzureWebJobsStorage__blobServiceUri", required: false, description: "Identity form: blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net" },
-  { name: "AzureWebJobsStorage__queueServiceUri", required: false, description: "Identity form: queue endpoint, e.g. https://ACCOUNT.queue.core.windows.net" },
+  {
+    name: "AzureWebJobsStorage",
+    required: false,
+    description: "Storage connection string (`UseDevelopmentStorage=true` for Azurite); or the identity form below",
+  },
+  {
+    name: "AzureWebJobsStorage__blobServiceUri",
+    required: false,
+    description: "Identity form: blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net",
+  },
+  {
+    name: "AzureWebJobsStorage__queueServiceUri",
+    required: false,
+    description: "Identity form: queue endpoint, e.g. https://ACCOUNT.queue.core.windows.net",
+  },
   { name: "AzureWebJobsStorage__credential", required: false, description: "Identity form: `managedidentity`" },
   { name: "AzureWebJobsStorage__clientId", required: false, description: "Identity form: client id of the user-assigned identity" },
   { name: "AUDIO_CONTAINER", required: false, defaultValue: "audio", description: "Container watched for audio" },
-  { name: "TRANSCRIPTS_CONTAINER", required: false, defaultValue: "transcripts", description: "Container for transcripts and status records" },
-  { name: "AUDIO_BLOB_TRIGGER_SOURCE", required: false, defaultValue: "LogsAndContainerScan", description: "`LogsAndContainerScan` or `EventGrid` (Flex Consumption needs EventGrid)" },
+  {
+    name: "TRANSCRIPTS_CONTAINER",
+    required: false,
+    defaultValue: "transcripts",
+    description: "Container for transcripts and status records",
+  },
+  {
+    name: "AUDIO_BLOB_TRIGGER_SOURCE",
+    required: false,
+    defaultValue: "LogsAndContainerScan",
+    description: "`LogsAndContainerScan` or `EventGrid` (Flex Consumption needs EventGrid)",
+  },
   { name: "EMBEDDINGS_QUEUE", required: false, defaultValue: "embeddings", description: "Queue of texts to embed" },
-  { name: "EMBEDDINGS_CONTAINER", required: false, defaultValue: "embeddings", description: "Container for embeddings results and error records" },
+  {
+    name: "EMBEDDINGS_CONTAINER",
+    required: false,
+    defaultValue: "embeddings",
+    description: "Container for embeddings results and error records",
+  },
   { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
   { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
-  { name: "HTTP_STREAM_IDLE_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Longest silence between two chunks of a streamed answer before it ends with an error event" },
-  { name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST", required: false, defaultValue: "2048", description: "Inputs per embeddings request (16 for text-embedding-ada-002)" },
+  {
+    name: "HTTP_STREAM_IDLE_TIMEOUT_MS",
+    required: false,
+    defaultValue: "60000",
+    description: "Longest silence between two chunks of a streamed answer before it ends with an error event",
+  },
+  {
+    name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST",
+    required: false,
+    defaultValue: "2048",
+    description: "Inputs per embeddings request (16 for text-embedding-ada-002)",
+  },
   { name: "EMBEDDINGS_MAX_TOKENS_PER_REQUEST", required: false, defaultValue: "300000", description: "Tokens per embeddings request" },
   { name: "EMBEDDINGS_MAX_WAIT_MS", required: false, defaultValue: "20", description: "How long the batcher waits to fill a request" },
   { name: "EMBEDDINGS_CHUNK_TOKENS", required: false, defaultValue: "8191", description: "Largest chunk of one input, in tokens" },
   { name: "EMBEDDINGS_CHUNK_OVERLAP_TOKENS", required: false, defaultValue: "0", description: "Tokens shared by neighbouring chunks" },
-  { name: "EMBEDDINGS_THROTTLE_BUDGET_MS", required: false, defaultValue: "60000", description: "How long one invocation waits out throttling before handing the message back" },
+  {
+    name: "EMBEDDINGS_THROTTLE_BUDGET_MS",
+    required: false,
+    defaultValue: "60000",
+    description: "How long one invocation waits out throttling before handing the message back",
+  },
   { name: "TRANSCRIPTION_MAX_CONCURRENCY", required: false, defaultValue: "4", description: "Chunks of one file transcribed at once" },
-  { name: "TRANSCRIPTION_MAX_CHUNK_BYTES", required: false, defaultValue: "25000000", description: "Largest upload to Whisper (Azure's limit is 25 MB)" },
-  { name: "TRANSCRIPTION_CLAIM_TTL_MS", required: false, defaultValue: "60000", description: "How long a run's claim on a blob version holds without a heartbeat" },
+  {
+    name: "TRANSCRIPTION_MAX_CHUNK_BYTES",
+    required: false,
+    defaultValue: "25000000",
+    description: "Largest upload to Whisper (Azure's limit is 25 MB)",
+  },
+  {
+    name: "TRANSCRIPTION_CLAIM_TTL_MS",
+    required: false,
+    defaultValue: "60000",
+    description: "How long a run's claim on a blob version holds without a heartbeat",
+  },
 ];
 
-const DEFAULTS = Object.fromEntries(
-  SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]),
-);
+const DEFAULTS = Object.fromEntries(SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]));
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -224,10 +284,22 @@ function readStorage(reader: SettingsReader): StorageConfig {
   if (blobServiceUri || queueServiceUri || accountName) {
     const blob = blobServiceUri ?? (accountName && `https://${accountName}.blob.core.windows.net`);
     const queue = queueServiceUri ?? (accountName && `https://${accountName}.queue.core.windows.net`);
-    if (!blob) reader.problem("AzureWebJobsStorage__blobServiceUri", "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)");
-    if (!queue) reader.problem("AzureWebJobsStorage__queueServiceUri", "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)");
-    for (const [name, value] of [["AzureWebJobsStorage__blobServiceUri", blob], ["AzureWebJobsStorage__queueServiceUri", queue]] as const) {
-      if (value && !isHttpUrl(value)) reader.problem(name, `is not a URL (got "${value}"); expected e.g. https://ACCOUNT.blob.core.windows.net`);
+    if (!blob)
+      reader.problem(
+        "AzureWebJobsStorage__blobServiceUri",
+        "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)",
+      );
+    if (!queue)
+      reader.problem(
+        "AzureWebJobsStorage__queueServiceUri",
+        "is missing: the identity-based storage form needs both service URIs (or AzureWebJobsStorage__accountName)",
+      );
+    for (const [name, value] of [
+      ["AzureWebJobsStorage__blobServiceUri", blob],
+      ["AzureWebJobsStorage__queueServiceUri", queue],
+    ] as const) {
+      if (value && !isHttpUrl(value))
+        reader.problem(name, `is not a URL (got "${value}"); expected e.g. https://ACCOUNT.blob.core.windows.net`);
     }
     return { kind: "identity", blobServiceUri: blob || "", queueServiceUri: queue || "", clientId };
   }

@@ -14,7 +14,10 @@ import type * as OpenAIErrorModule from "openai/error";
 import { CREDENTIAL_KIND } from "./openai/credential-kind.js";
 
 /** The `openai` package's error classes classifyError tells apart. */
-export type OpenAIErrorClasses = Pick<typeof OpenAIErrorModule, "APIError" | "APIConnectionError" | "APIConnectionTimeoutError" | "APIUserAbortError">;
+export type OpenAIErrorClasses = Pick<
+  typeof OpenAIErrorModule,
+  "APIError" | "APIConnectionError" | "APIConnectionTimeoutError" | "APIUserAbortError"
+>;
 
 let openaiErrors: OpenAIErrorClasses | undefined;
 
@@ -120,7 +123,10 @@ export function classifyError(error: unknown): AppError {
   if (isAbortError(error)) return new AbortedError(error);
   // Timeout is a subclass of connection error: check it first for the clearer message.
   if (openai && error instanceof openai.APIConnectionTimeoutError) {
-    return new AppError("transient", "Azure OpenAI did not answer in time (timeout); it will be retried", { code: "timeout", cause: error });
+    return new AppError("transient", "Azure OpenAI did not answer in time (timeout); it will be retried", {
+      code: "timeout",
+      cause: error,
+    });
   }
   if (openai && error instanceof openai.APIConnectionError) {
     return new AppError("transient", `Could not reach Azure OpenAI (connection failed: ${describeCause(error)}); it will be retried`, {
@@ -160,12 +166,7 @@ interface UpstreamBody {
 export const MIN_THROTTLE_WAIT_IN_MS = 100;
 
 /** Maps an upstream HTTP status (Azure OpenAI or storage) to a kind, with an actionable message. */
-export function classifyStatus(
-  status: number,
-  body: UpstreamBody,
-  headers: Headers | undefined,
-  cause?: unknown,
-): AppError {
+export function classifyStatus(status: number, body: UpstreamBody, headers: Headers | undefined, cause?: unknown): AppError {
   const requestId = headers?.get("apim-request-id") ?? headers?.get("x-request-id") ?? undefined;
   const upstream = body.message ? `: ${body.message}` : "";
   const base = { status, code: body.code, requestId, cause };
@@ -180,10 +181,14 @@ export function classifyStatus(
     return new AppError("transient", `Azure OpenAI failed temporarily (${status})${upstream}; it will be retried`, base);
   }
   if (status === 401 || status === 403) {
-    return new AppError("upstream_permanent", refusedCredentialMessage(status, (cause as Record<string, unknown> | undefined)?.[CREDENTIAL_KIND]), {
-      ...base,
-      code: body.code ?? (status === 401 ? "unauthorized" : "forbidden"),
-    });
+    return new AppError(
+      "upstream_permanent",
+      refusedCredentialMessage(status, (cause as Record<string, unknown> | undefined)?.[CREDENTIAL_KIND]),
+      {
+        ...base,
+        code: body.code ?? (status === 401 ? "unauthorized" : "forbidden"),
+      },
+    );
   }
   if (status === 404) {
     return new AppError(
@@ -215,7 +220,8 @@ function refusedCredentialMessage(status: number, credential: unknown): string {
   const role =
     `Give the app's managed identity the "Cognitive Services OpenAI User" role on the Azure OpenAI ` +
     `resource (role assignments can take a few minutes to apply)`;
-  if (credential === "entra-id") return `Azure OpenAI refused the app's Entra ID token (${status}). ${role}, and check AZURE_CLIENT_ID names that identity.`;
+  if (credential === "entra-id")
+    return `Azure OpenAI refused the app's Entra ID token (${status}). ${role}, and check AZURE_CLIENT_ID names that identity.`;
   return `Azure OpenAI refused the app's credentials (${status}). ${role}, or check AZURE_OPENAI_API_KEY if key auth is used.`;
 }
 
@@ -259,7 +265,16 @@ function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR");
 }
 
-const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+const CONNECTION_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+]);
 
 /**
  * The one test for a broken connection, wherever it surfaces: `"terminated"` for a body cut off

@@ -32,13 +32,25 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
   const timeoutInMs = deps.timeoutInMs ?? 5000;
   const secrets = deps.knownSecrets ?? [];
   const [storage, openai] = await Promise.all([
-    probe("Storage", "check AzureWebJobsStorage and the account's network access", async (signal) => {
-      await deps.storage.blobService.getContainerClient(deps.containerName).exists({ abortSignal: signal });
-    }, timeoutInMs, secrets),
-    probe("Azure OpenAI", "check AZURE_OPENAI_ENDPOINT and the resource's network access", async (signal) => {
-      // Listing models is free, needs the same role as inference, and exists in both API styles.
-      await deps.openai.models.list({ signal, maxRetries: 0 });
-    }, timeoutInMs, secrets),
+    probe(
+      "Storage",
+      "check AzureWebJobsStorage and the account's network access",
+      async (signal) => {
+        await deps.storage.blobService.getContainerClient(deps.containerName).exists({ abortSignal: signal });
+      },
+      timeoutInMs,
+      secrets,
+    ),
+    probe(
+      "Azure OpenAI",
+      "check AZURE_OPENAI_ENDPOINT and the resource's network access",
+      async (signal) => {
+        // Listing models is free, needs the same role as inference, and exists in both API styles.
+        await deps.openai.models.list({ signal, maxRetries: 0 });
+      },
+      timeoutInMs,
+      secrets,
+    ),
   ]);
   const checks = { configuration: { ok: true }, storage, openai };
   return { status: storage.ok && openai.ok ? "ok" : "unavailable", checks };

@@ -131,11 +131,17 @@ describe("loadConfig", () => {
 
   it("derives both service URIs from AzureWebJobsStorage__accountName", () => {
     const config = loadConfig({ AZURE_OPENAI_ENDPOINT: "https://c.openai.azure.com", AzureWebJobsStorage__accountName: "acct" });
-    expect(config.storage).toMatchObject({ blobServiceUri: "https://acct.blob.core.windows.net", queueServiceUri: "https://acct.queue.core.windows.net" });
+    expect(config.storage).toMatchObject({
+      blobServiceUri: "https://acct.blob.core.windows.net",
+      queueServiceUri: "https://acct.queue.core.windows.net",
+    });
   });
 
   it("names the missing half of the identity-based storage form", () => {
-    const problems = problemsOf({ AZURE_OPENAI_ENDPOINT: "https://c.openai.azure.com", AzureWebJobsStorage__blobServiceUri: "https://acct.blob.core.windows.net" });
+    const problems = problemsOf({
+      AZURE_OPENAI_ENDPOINT: "https://c.openai.azure.com",
+      AzureWebJobsStorage__blobServiceUri: "https://acct.blob.core.windows.net",
+    });
     expect(problems).toEqual([expect.stringMatching(/^AzureWebJobsStorage__queueServiceUri is missing/)]);
   });
 
@@ -144,6 +150,9 @@ describe("loadConfig", () => {
   });
 
   it("treats blank values as unset", () => {
-    expect(loadConfig({ ...MINIMAL, AZURE_OPENAI_API_KEY: "  ", AZURE_OPENAI_API_STYLE: "" }).openai).toMatchObject({ apiKey: undefined, apiStyle: "v1" });
+    expect(loadConfig({ ...MINIMAL, AZURE_OPENAI_API_KEY: "  ", AZURE_OPENAI_API_STYLE: "" }).openai).toMatchObject({
+      apiKey: undefined,
+      apiStyle: "v1",
+    });
   });
 });

@@ -11,17 +11,38 @@ const ANSWERS: Record<string, { status: number; body: unknown; headers?: Record<
   "bad-request": { status: 400, body: { error: { code: "invalid_request", message: "max_tokens is too large", param: "max_tokens" } } },
   filtered: {
     status: 400,
-    body: { error: { code: "content_filter", message: "The response was filtered", innererror: { code: "ResponsibleAIPolicyViolation", content_filter_result: { hate: { filtered: true, severity: "high" } } } } },
+    body: {
+      error: {
+        code: "content_filter",
+        message: "The response was filtered",
+        innererror: { code: "ResponsibleAIPolicyViolation", content_filter_result: { hate: { filtered: true, severity: "high" } } },
+      },
+    },
   },
   unauthorized: { status: 401, body: { error: { code: "PermissionDenied", message: "Principal does not have access" } } },
   forbidden: { status: 403, body: { error: { code: "Forbidden", message: "Forbidden" } } },
-  missing: { status: 404, body: { error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." } } },
+  missing: {
+    status: 404,
+    body: { error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." } },
+  },
   "request-timeout": { status: 408, body: { error: { code: "Timeout", message: "timeout" } } },
   conflict: { status: 409, body: { error: { code: "Conflict", message: "conflict" } } },
-  throttled: { status: 429, body: { error: { code: "429", message: "Requests exceed the rate limit" } }, headers: { "retry-after": "2", "retry-after-ms": "1500", "apim-request-id": "req-429" } },
+  throttled: {
+    status: 429,
+    body: { error: { code: "429", message: "Requests exceed the rate limit" } },
+    headers: { "retry-after": "2", "retry-after-ms": "1500", "apim-request-id": "req-429" },
+  },
   "throttled-seconds": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after": "3" } },
-  "throttled-now": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after-ms": "0", "retry-after": "0" } },
-  "throttled-past": { status: 429, body: { error: { code: "429", message: "slow down" } }, headers: { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" } },
+  "throttled-now": {
+    status: 429,
+    body: { error: { code: "429", message: "slow down" } },
+    headers: { "retry-after-ms": "0", "retry-after": "0" },
+  },
+  "throttled-past": {
+    status: 429,
+    body: { error: { code: "429", message: "slow down" } },
+    headers: { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" },
+  },
   broken: { status: 500, body: { error: { code: "InternalServerError", message: "boom" } } },
   unavailable: { status: 503, body: { error: { code: "ServiceUnavailable", message: "busy" } } },
 };
@@ -79,7 +100,9 @@ describe("classifyError", () => {
 
   it.each(["unauthorized", "forbidden"])("%s with the managed identity points at the role assignment, not at a key", async (deployment) => {
     const error = await failureOf(deployment, server.url, "entra-id");
-    expect(error.message).toMatch(/refused the app's Entra ID token \(40[13]\)\. Give the app's managed identity the "Cognitive Services OpenAI User" role/);
+    expect(error.message).toMatch(
+      /refused the app's Entra ID token \(40[13]\)\. Give the app's managed identity the "Cognitive Services OpenAI User" role/,
+    );
     expect(error.message).not.toContain("AZURE_OPENAI_API_KEY");
   });
 
@@ -126,10 +149,14 @@ describe("classifyError", () => {
   });
 
   it("one classification of broken connections: a body cut off mid-answer, or a socket code anywhere in the causes", () => {
-    const cut = classifyError(new TypeError("terminated", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) }));
+    const cut = classifyError(
+      new TypeError("terminated", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) }),
+    );
     expect(cut).toMatchObject({ kind: "transient", code: "connection_lost" });
     expect(cut.message).toContain("broke off in the middle of its answer");
-    const wrapped = classifyError(new Error("request failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) }));
+    const wrapped = classifyError(
+      new Error("request failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) }),
+    );
     expect(wrapped).toMatchObject({ kind: "transient", code: "connection_error" });
     expect(wrapped.message).toContain("ECONNRESET");
     expect(classifyError(new TypeError("x is not a function")).code).toBe("unexpected");
@@ -142,9 +169,16 @@ describe("classifyError", () => {
   });
 
   it("an abort by the caller is classified as aborted, not as a failure of Azure", async () => {
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: server.url, AZURE_OPENAI_API_KEY: "unit-test-key-123456", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: server.url,
+      AZURE_OPENAI_API_KEY: "unit-test-key-123456",
+      AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    });
     const controller = new AbortController();
-    const call = (await createOpenAIClient(config.openai)).chat.completions.create({ model: "hang", messages: [] }, { signal: controller.signal });
+    const call = (await createOpenAIClient(config.openai)).chat.completions.create(
+      { model: "hang", messages: [] },
+      { signal: controller.signal },
+    );
     controller.abort();
     const error = classifyError(await call.catch((e: unknown) => e));
     expect(error.code).toBe("aborted");

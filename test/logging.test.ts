@@ -34,7 +34,17 @@ beforeAll(async () => {
     const echoed = `auth=${req.headers.authorization ?? ""} api-key: ${req.headers["api-key"] ?? ""}`;
     const status = JSON.parse(req.body).model === "ok" ? 200 : 400;
     if (status === 200) {
-      return sendJson(res, 200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1] }], model: "m", usage: { prompt_tokens: 1, total_tokens: 1 } }, { "apim-request-id": "apim-1" });
+      return sendJson(
+        res,
+        200,
+        {
+          object: "list",
+          data: [{ object: "embedding", index: 0, embedding: [0.1] }],
+          model: "m",
+          usage: { prompt_tokens: 1, total_tokens: 1 },
+        },
+        { "apim-request-id": "apim-1" },
+      );
     }
     sendJson(res, 400, { error: { code: "bad", message: echoed } });
   });
@@ -61,7 +71,14 @@ describe("no key or token reaches the logs", () => {
 
     const started = performance.now();
     const { data, response } = await client.embeddings.create({ model: "ok", input: "hello" }).withResponse();
-    logOpenAICall(logger, { operation: "embeddings", deployment: "ok", latencyInMs: performance.now() - started, status: response.status, promptTokens: data.usage.prompt_tokens, requestId: upstreamRequestId(response.headers) });
+    logOpenAICall(logger, {
+      operation: "embeddings",
+      deployment: "ok",
+      latencyInMs: performance.now() - started,
+      status: response.status,
+      promptTokens: data.usage.prompt_tokens,
+      requestId: upstreamRequestId(response.headers),
+    });
 
     const failure = await client.embeddings.create({ model: "fails", input: "hello" }).catch((e: unknown) => e);
     const classified = classifyError(failure);
@@ -84,7 +101,10 @@ describe("redactSecrets", () => {
     ["Authorization: Bearer abc.def-ghi", "Authorization: Bearer [REDACTED]"],
     ['{"api-key":"0123456789abcdef"}', '{"api-key":"[REDACTED]"}'],
     ["x-functions-key=secretvalue&x=1", "x-functions-key=[REDACTED]&x=1"],
-    ["DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc/def+ghi==;EndpointSuffix=x", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=[REDACTED];EndpointSuffix=x"],
+    [
+      "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc/def+ghi==;EndpointSuffix=x",
+      "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=[REDACTED];EndpointSuffix=x",
+    ],
     ["https://a.blob.core.windows.net/c/b?sv=2020&sig=abcDEF%2B123", "https://a.blob.core.windows.net/c/b?sv=2020&sig=[REDACTED]"],
     ["nothing secret here", "nothing secret here"],
   ])("%s", (input, expected) => {

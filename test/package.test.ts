@@ -44,8 +44,13 @@ describe("deployment package (npm run package)", () => {
     expect(eager.map((r) => r.specifier)).toEqual([]);
   });
 
-  it("keeps the ES module sources in strict mode: every CommonJS file starts with \"use strict\"", async () => {
-    const files = [pkg.bundlePath, ...(await readdir(path.join(path.dirname(pkg.bundlePath), "chunks"))).map((f) => path.join(path.dirname(pkg.bundlePath), "chunks", f))];
+  it('keeps the ES module sources in strict mode: every CommonJS file starts with "use strict"', async () => {
+    const files = [
+      pkg.bundlePath,
+      ...(await readdir(path.join(path.dirname(pkg.bundlePath), "chunks"))).map((f) =>
+        path.join(path.dirname(pkg.bundlePath), "chunks", f),
+      ),
+    ];
     const sloppy: string[] = [];
     for (const file of files) if (!/^\s*["']use strict["']/.test(await readFile(file, "utf8"))) sloppy.push(path.basename(file));
     expect(sloppy).toEqual([]);
@@ -55,7 +60,11 @@ describe("deployment package (npm run package)", () => {
     const health = await fetch(`${stack.host.url}/api/health`);
     expect(health.status).toBe(200);
     const client = new OpenAI({ baseURL: `${stack.host.url}/api/v1`, apiKey: "unused" });
-    const stream = await client.chat.completions.create({ messages: [{ role: "user", content: "Hello" }], model: "gpt-4o-mini", stream: true });
+    const stream = await client.chat.completions.create({
+      messages: [{ role: "user", content: "Hello" }],
+      model: "gpt-4o-mini",
+      stream: true,
+    });
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     expect(text.length).toBeGreaterThan(0);
@@ -68,7 +77,10 @@ describe("deployment package: the triggers' lazily loaded code", () => {
   it("embeds a queued text and transcribes an uploaded WAV (the storage, tokenizer and audio chunks load)", async () => {
     const queue = stack.queueService.getQueueClient("embeddings");
     await queue.sendMessage(Buffer.from(JSON.stringify({ id: "bundled-1", input: "embedded by the bundle" })).toString("base64"));
-    await stack.blobService.getContainerClient("audio").getBlockBlobClient("bundled.wav").uploadData(makeWav([{ tone: 440, seconds: 3 }]));
+    await stack.blobService
+      .getContainerClient("audio")
+      .getBlockBlobClient("bundled.wav")
+      .uploadData(makeWav([{ tone: 440, seconds: 3 }]));
 
     const embeddings = stack.blobService.getContainerClient("embeddings").getBlobClient("bundled-1.json");
     const transcript = stack.blobService.getContainerClient("transcripts").getBlobClient("bundled.wav.json");
@@ -89,7 +101,11 @@ async function zipEntries(zipPath: string): Promise<string[]> {
   // Read the zip's central directory: each entry's name follows its 46-byte header.
   const data = await readFile(zipPath);
   const names: string[] = [];
-  for (let i = data.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])); i >= 0; i = data.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), i + 4)) {
+  for (
+    let i = data.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    i >= 0;
+    i = data.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), i + 4)
+  ) {
     const nameLength = data.readUInt16LE(i + 28);
     names.push(data.subarray(i + 46, i + 46 + nameLength).toString("utf8"));
   }

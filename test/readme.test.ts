@@ -6,7 +6,9 @@ const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
 
 describe("local.settings.sample.json", () => {
-  const sample = JSON.parse(readFileSync(new URL("../local.settings.sample.json", import.meta.url), "utf8")) as { Values: Record<string, string> };
+  const sample = JSON.parse(readFileSync(new URL("../local.settings.sample.json", import.meta.url), "utf8")) as {
+    Values: Record<string, string>;
+  };
 
   it("lists every setting the app reads, with the default the config module applies", () => {
     for (const setting of SETTINGS) {

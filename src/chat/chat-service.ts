@@ -87,7 +87,10 @@ export async function openChatStream(
     let usage: CompletionUsage | undefined;
     try {
       // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
-      yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), { includeUsage: request.includeUsage, onUsage: (u) => (usage = u) });
+      yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), {
+        includeUsage: request.includeUsage,
+        onUsage: (u) => (usage = u),
+      });
     } catch (error) {
       throw describeBrokenStream(error);
     } finally {
@@ -122,5 +125,9 @@ function describeBrokenStream(error: unknown): AppError {
 }
 
 function logFailedCall(deps: ChatDependencies, request: ChatRequest, started: number, error: unknown): void {
-  logFailedOpenAICall(deps.logger, { operation: "chat.completions", deployment: request.deployment, latencyInMs: performance.now() - started }, classifyError(error));
+  logFailedOpenAICall(
+    deps.logger,
+    { operation: "chat.completions", deployment: request.deployment, latencyInMs: performance.now() - started },
+    classifyError(error),
+  );
 }

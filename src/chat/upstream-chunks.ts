@@ -21,7 +21,11 @@ import type { ChatCompletionChunk } from "openai/resources/chat/completions";
  *   when the body ends without `[DONE]` or there is none; AppError `stream_idle_timeout` when,
  *   after the first chunk, nothing arrives for `idleTimeoutInMs`.
  */
-export async function* readChatChunks(response: Response, signal: AbortSignal, idleTimeoutInMs?: number): AsyncGenerator<ChatCompletionChunk> {
+export async function* readChatChunks(
+  response: Response,
+  signal: AbortSignal,
+  idleTimeoutInMs?: number,
+): AsyncGenerator<ChatCompletionChunk> {
   if (!response.body) throw new Error("Azure OpenAI's streamed response had no body");
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -73,14 +77,21 @@ export async function* readChatChunks(response: Response, signal: AbortSignal, i
 }
 
 /** One read, or AppError `stream_idle_timeout` once `ms` pass without data (the caller cancels the body). */
-async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(
-        new AppError("transient", `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`, {
-          code: "stream_idle_timeout",
-        }),
+        new AppError(
+          "transient",
+          `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`,
+          {
+            code: "stream_idle_timeout",
+          },
+        ),
       );
     }, ms);
   });

@@ -211,10 +211,13 @@ export class EmbeddingsBatcher {
     if (lane.timer && lane.timerAt <= at) return;
     if (lane.timer) clearTimeout(lane.timer);
     lane.timerAt = at;
-    lane.timer = setTimeout(() => {
-      lane.timer = undefined;
-      this.pump(lane);
-    }, Math.max(0, at - Date.now()));
+    lane.timer = setTimeout(
+      () => {
+        lane.timer = undefined;
+        this.pump(lane);
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   private pumpDeployment(deployment: string): void {
@@ -266,7 +269,11 @@ export class EmbeddingsBatcher {
       } catch (thrown) {
         const error = classifyError(thrown);
         const headers = (thrown as { headers?: Headers }).headers;
-        logFailedOpenAICall(logger, { operation: `embeddings (${live.length} inputs)`, deployment: lane.deployment, latencyInMs: performance.now() - started }, error);
+        logFailedOpenAICall(
+          logger,
+          { operation: `embeddings (${live.length} inputs)`, deployment: lane.deployment, latencyInMs: performance.now() - started },
+          error,
+        );
         if (error.kind === "throttled") {
           this.stats.throttledResponses++;
           governor.throttled(headers instanceof Headers ? headers : undefined, error.retryAfterInMs ?? 1000);
@@ -303,7 +310,11 @@ export class EmbeddingsBatcher {
   private deliver(items: Item[], data: readonly { index: number; embedding: number[] }[], model: string): void {
     // Every input must come back exactly once, or a caller would wait forever for a missing vector.
     const indexes = new Set(data.map((entry) => entry.index));
-    if (data.length !== items.length || indexes.size !== items.length || !data.every((entry) => Number.isInteger(entry.index) && entry.index >= 0 && entry.index < items.length)) {
+    if (
+      data.length !== items.length ||
+      indexes.size !== items.length ||
+      !data.every((entry) => Number.isInteger(entry.index) && entry.index >= 0 && entry.index < items.length)
+    ) {
       const error = new AppError(
         "transient",
         `Azure OpenAI answered ${data.length} embeddings for ${items.length} inputs without one per input index; the work will be retried`,

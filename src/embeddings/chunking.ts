@@ -30,7 +30,8 @@ export interface TextChunk {
  */
 export function splitIntoChunks(text: string, options: ChunkingOptions): TextChunk[] {
   const { chunkTokens, overlapTokens } = options;
-  if (!Number.isInteger(chunkTokens) || chunkTokens < 1) throw new RangeError(`chunkTokens must be a positive integer (got ${chunkTokens})`);
+  if (!Number.isInteger(chunkTokens) || chunkTokens < 1)
+    throw new RangeError(`chunkTokens must be a positive integer (got ${chunkTokens})`);
   if (overlapTokens < 0 || overlapTokens >= chunkTokens) {
     throw new RangeError(`overlapTokens must be from 0 to chunkTokens - 1 (got ${overlapTokens} with chunkTokens ${chunkTokens})`);
   }
@@ -73,7 +74,8 @@ function toUnits(pieces: TokenPiece[], chunkTokens: number): Unit[] {
   const units: Unit[] = [];
   let offset = 0;
   for (const piece of pieces) {
-    const parts = piece.tokens.length <= chunkTokens ? [{ text: piece.text, tokenCount: piece.tokens.length }] : cutPiece(piece.text, chunkTokens);
+    const parts =
+      piece.tokens.length <= chunkTokens ? [{ text: piece.text, tokenCount: piece.tokens.length }] : cutPiece(piece.text, chunkTokens);
     for (const part of parts) {
       units.push({ ...part, start: offset });
       offset += part.text.length;

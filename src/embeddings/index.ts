@@ -7,7 +7,13 @@
  * Validation failures are BadInputError (map by `kind` as everywhere); `result.items` holds one
  * vector per input (`chunk` is always 0 without splitting).
  */
-export { embedInputs, type EmbedInputsOptions, type EmbedInputsDependencies, type EmbedInputsResult, type EmbeddingItem } from "./embed-inputs.js";
+export {
+  embedInputs,
+  type EmbedInputsOptions,
+  type EmbedInputsDependencies,
+  type EmbedInputsResult,
+  type EmbeddingItem,
+} from "./embed-inputs.js";
 export {
   prepareInputs,
   resolveDeployment,

@@ -57,10 +57,13 @@ export function prepareInputs(input: string | readonly string[], limits: InputLi
     throw new BadInputError("`input` is an empty array; give at least one text to embed", { code: "empty_input", param: "input" });
   }
   if (inputs.length > maxInputs) {
-    throw new BadInputError(`\`input\` has ${inputs.length} texts; at most ${maxInputs} are accepted at once, so split them over several messages or requests`, {
-      code: "too_many_inputs",
-      param: "input",
-    });
+    throw new BadInputError(
+      `\`input\` has ${inputs.length} texts; at most ${maxInputs} are accepted at once, so split them over several messages or requests`,
+      {
+        code: "too_many_inputs",
+        param: "input",
+      },
+    );
   }
   const prepared: PreparedChunk[] = [];
   let totalTokens = 0;
@@ -83,10 +86,12 @@ export function prepareInputs(input: string | readonly string[], limits: InputLi
       prepared.push({ input: index, chunk: 0, start: 0, end: text.length, text, tokens });
       totalTokens += tokens;
     } else {
-      splitIntoChunks(text, { chunkTokens, overlapTokens: Math.min(limits.overlapTokens, chunkTokens - 1) }).forEach((chunk, chunkIndex) => {
-        prepared.push({ input: index, chunk: chunkIndex, ...chunk });
-        totalTokens += chunk.tokens;
-      });
+      splitIntoChunks(text, { chunkTokens, overlapTokens: Math.min(limits.overlapTokens, chunkTokens - 1) }).forEach(
+        (chunk, chunkIndex) => {
+          prepared.push({ input: index, chunk: chunkIndex, ...chunk });
+          totalTokens += chunk.tokens;
+        },
+      );
     }
     if (totalTokens > maxTotalTokens) {
       throw new BadInputError(

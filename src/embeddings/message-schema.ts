@@ -24,7 +24,10 @@ export const ID_PATTERN = /^(?!.*\.\.)(?!.*\/\/)(?!.*\.error$)[A-Za-z0-9_](?:[A-
 export const embeddingsMessageSchema = z.strictObject({
   id: z
     .string()
-    .regex(ID_PATTERN, "must be 1-200 letters, digits, '-', '_', '.' or '/' (no '..' or '//', not starting with '.', '-' or '/', not ending with '.', '/' or '.error')")
+    .regex(
+      ID_PATTERN,
+      "must be 1-200 letters, digits, '-', '_', '.' or '/' (no '..' or '//', not starting with '.', '-' or '/', not ending with '.', '/' or '.error')",
+    )
     .optional(),
   input: z.union([z.string(), z.array(z.string())], { error: "must be a string or an array of strings" }),
   dimensions: z.number().int().min(1).max(MAX_DIMENSIONS).optional(),
@@ -80,7 +83,7 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
   const body = toJsonValue(payload);
   if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new BadInputError(
-      "The message is not a JSON object. Send UTF-8 JSON such as {\"input\": \"text\"}, base64-encoded " +
+      'The message is not a JSON object. Send UTF-8 JSON such as {"input": "text"}, base64-encoded ' +
         "(the host's messageEncoding is base64: QueueClient's default encoder does it, or use `az storage message put` with base64 text)",
       { code: "invalid_json" },
     );
@@ -94,7 +97,8 @@ export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const path = issue.path.map(String).join(".");
-      if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")} (allowed: id, input, dimensions, deployment, metadata, enqueuedAt)`;
+      if (issue.code === "unrecognized_keys")
+        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")} (allowed: id, input, dimensions, deployment, metadata, enqueuedAt)`;
       return `\`${path || "message"}\` ${issue.message}`;
     });
     const firstPath = result.error.issues[0]?.path[0];

@@ -76,7 +76,11 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     } else {
       job = message.job;
     }
-    const result = await embedInputs(job.input, { deployment: job.deployment, dimensions: job.dimensions }, { ...deps.embed, logger: deps.logger });
+    const result = await embedInputs(
+      job.input,
+      { deployment: job.deployment, dimensions: job.dimensions },
+      { ...deps.embed, logger: deps.logger },
+    );
     await deps.store.writeOutput({
       id: job.id,
       deployment: result.deployment,
@@ -89,7 +93,9 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     });
     if (mayHaveErrorRecord(job, delivery, handback)) await deps.store.clearError(job.id);
     if (handback) await deps.store.deleteHandback(handback);
-    deps.logger.info(`Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`);
+    deps.logger.info(
+      `Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`,
+    );
     return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
   } catch (thrown) {
     const error = classifyError(thrown);
@@ -111,11 +117,15 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
       });
       try {
         await requeue(deps, job, handback, enqueuedAt(job, delivery), delayInMs);
-        deps.logger.warn(`Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`);
+        deps.logger.warn(
+          `Message ${delivery.messageId} (${id}) was throttled past its budget; handed back as a new message visible in ${delayInMs} ms`,
+        );
         return { status: "requeued", id, delayInMs };
       } catch (requeueError) {
         // The record below replaces the one above: the host retries this message instead.
-        deps.logger.warn(`Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`);
+        deps.logger.warn(
+          `Could not hand message ${delivery.messageId} back to the queue (${classifyError(requeueError).message}); the host will retry it`,
+        );
       }
     }
     try {
@@ -123,7 +133,9 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     } catch (writeError) {
       deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
     }
-    deps.logger.error(`Message ${delivery.messageId} (${id}) failed on delivery ${delivery.dequeueCount} (${error.kind}); the host will retry it: ${error.message}`);
+    deps.logger.error(
+      `Message ${delivery.messageId} (${id}) failed on delivery ${delivery.dequeueCount} (${error.kind}); the host will retry it: ${error.message}`,
+    );
     throw error;
   }
 }
@@ -136,14 +148,22 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
  * reference to it is enqueued (work that came as a reference goes back as the same reference).
  * @throws RestError from storage; a blob stored for a refused reference is removed first.
  */
-async function requeue(deps: ProcessMessageDependencies, job: EmbeddingsJob, handback: string | undefined, enqueuedAt: string, delayInMs: number): Promise<void> {
+async function requeue(
+  deps: ProcessMessageDependencies,
+  job: EmbeddingsJob,
+  handback: string | undefined,
+  enqueuedAt: string,
+  delayInMs: number,
+): Promise<void> {
   const copy: EmbeddingsJob = { id: job.id, input: job.input };
   if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
   if (job.deployment !== undefined) copy.deployment = job.deployment;
   if (job.metadata !== undefined) copy.metadata = job.metadata;
   copy.enqueuedAt = enqueuedAt;
   const send = (message: object) =>
-    deps.queue.sendMessage(Buffer.from(JSON.stringify(message), "utf8").toString("base64"), { visibilityTimeout: Math.ceil(delayInMs / 1000) });
+    deps.queue.sendMessage(Buffer.from(JSON.stringify(message), "utf8").toString("base64"), {
+      visibilityTimeout: Math.ceil(delayInMs / 1000),
+    });
   if (handback) {
     await send({ id: job.id, handback });
     return;
@@ -180,10 +200,13 @@ async function handbackGone(id: string, delivery: QueueDelivery, deps: ProcessMe
     deps.logger.info(`Message ${delivery.messageId} refers to handed-back work for ${id} that was already rejected (${id}.error.json)`);
     return { status: "rejected", id, reason: earlier.reason };
   }
-  throw new BadInputError(`The message refers to handed-back work for ${id} whose blob no longer exists and whose output was never written; send the original message again`, {
-    code: "handback_missing",
-    details: { id },
-  });
+  throw new BadInputError(
+    `The message refers to handed-back work for ${id} whose blob no longer exists and whose output was never written; send the original message again`,
+    {
+      code: "handback_missing",
+      details: { id },
+    },
+  );
 }
 
 function errorRecord(

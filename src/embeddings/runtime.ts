@@ -36,7 +36,11 @@ export function getSharedEmbeddingsBatcher(config: Config): Promise<EmbeddingsBa
  * Dependencies for embedInputs() under this configuration.
  * @param split true (queue) splits long inputs into chunks; false (OpenAI-compatible HTTP) rejects them.
  */
-export async function embeddingsDependencies(config: Config, logger: Logger, options: { split: boolean }): Promise<EmbedInputsDependencies> {
+export async function embeddingsDependencies(
+  config: Config,
+  logger: Logger,
+  options: { split: boolean },
+): Promise<EmbedInputsDependencies> {
   return {
     batcher: await getSharedEmbeddingsBatcher(config),
     logger,

@@ -42,14 +42,15 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
     const { parseChatRequest } = await import("../http/chat-request.js");
-    const chatRequest = parseChatRequest(
-      await readJsonObject(request, config.http.maxRequestBytes),
-      [config.openai.deployments.chat],
-    );
+    const chatRequest = parseChatRequest(await readJsonObject(request, config.http.maxRequestBytes), [config.openai.deployments.chat]);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const deps: ChatDependencies = { client: await getOpenAIClient(config.openai), logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs };
+    const deps: ChatDependencies = {
+      client: await getOpenAIClient(config.openai),
+      logger,
+      streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
+    };
     if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
     return await streamResponse(openChatStream(deps, chatRequest, signal), () => stopReading.abort(), logger, secrets);
   } catch (error) {

@@ -18,7 +18,8 @@ export async function embedQueueMessage(message: unknown, context: InvocationCon
       body: message,
       messageId: typeof metadata.id === "string" ? metadata.id : context.invocationId,
       dequeueCount: typeof metadata.dequeueCount === "number" ? metadata.dequeueCount : Number(metadata.dequeueCount ?? 1),
-      insertionTime: typeof metadata.insertionTime === "string" || metadata.insertionTime instanceof Date ? metadata.insertionTime : undefined,
+      insertionTime:
+        typeof metadata.insertionTime === "string" || metadata.insertionTime instanceof Date ? metadata.insertionTime : undefined,
     },
     await queuePipelineDependencies(config, logger),
   );

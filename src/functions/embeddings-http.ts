@@ -25,11 +25,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
       import("../http/embeddings-call.js"),
     ]);
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
-    const result = await createEmbeddings(
-      { client: await getOpenAIClient(config.openai), logger },
-      embeddingsRequest,
-      callerGone,
-    );
+    const result = await createEmbeddings({ client: await getOpenAIClient(config.openai), logger }, embeddingsRequest, callerGone);
     return jsonResponse(200, result);
   } catch (error) {
     const answer = describeError(error, secrets);

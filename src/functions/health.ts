@@ -26,7 +26,10 @@ export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
     };
   } catch (error) {
     // Creating the clients fails only on settings the validation could not judge (e.g. a connection string's parts).
-    const reason = redactSecrets(`Could not create the storage or Azure OpenAI client: ${error instanceof Error ? error.message : String(error)}`, knownSecrets());
+    const reason = redactSecrets(
+      `Could not create the storage or Azure OpenAI client: ${error instanceof Error ? error.message : String(error)}`,
+      knownSecrets(),
+    );
     return { status: 503, jsonBody: { status: "unavailable", checks: { configuration: { ok: false, reason } } }, headers: NO_STORE };
   }
   const report = await checkHealth({ ...clients, containerName: config.audio.transcriptsContainer, knownSecrets: knownSecrets() });

@@ -27,12 +27,16 @@ const contentPart = z
       ctx.addIssue({ code: "custom", path: ["text"], message: "is required for a part of type text (a string)" });
     }
     if (part.type === "image_url" && !part.image_url) {
-      ctx.addIssue({ code: "custom", path: ["image_url"], message: 'is required for a part of type image_url, e.g. {"url":"https://..."}' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["image_url"],
+        message: 'is required for a part of type image_url, e.g. {"url":"https://..."}',
+      });
     }
   });
 
 const content = z.union([z.string(), z.array(contentPart)], {
-  error: "must be a string or an array of content parts (e.g. [{\"type\":\"text\",\"text\":\"Hi\"}])",
+  error: 'must be a string or an array of content parts (e.g. [{"type":"text","text":"Hi"}])',
 });
 
 const toolCall = z.looseObject({
@@ -58,7 +62,11 @@ const message = z
       ctx.addIssue({ code: "custom", path: ["content"], message: "is required for an assistant message without tool_calls" });
     }
     if (m.role === "tool" && m.tool_call_id === undefined) {
-      ctx.addIssue({ code: "custom", path: ["tool_call_id"], message: "is required for a message with role tool (the id of the assistant's tool call it answers)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["tool_call_id"],
+        message: "is required for a message with role tool (the id of the assistant's tool call it answers)",
+      });
     }
   });
 
@@ -75,9 +83,16 @@ const tool = z.looseObject({
 });
 
 const int = (min: number, max: number) =>
-  z.number().int({ error: "must be an integer" }).min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+  z
+    .number()
+    .int({ error: "must be an integer" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 const num = (min: number, max: number) =>
-  z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+  z
+    .number()
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 
 export const chatRequestSchema = z.looseObject({
   model: z.string().optional(),
@@ -98,7 +113,10 @@ export const chatRequestSchema = z.looseObject({
     })
     .optional(),
   seed: z.number().int({ error: "must be an integer" }).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)], { error: "must be a string or an array of up to 4 strings" }).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)], { error: "must be a string or an array of up to 4 strings" })
+    .nullable()
+    .optional(),
   max_tokens: int(1, 1_000_000).nullable().optional(),
   max_completion_tokens: int(1, 1_000_000).nullable().optional(),
   n: int(1, 128).nullable().optional(),

@@ -34,7 +34,11 @@ export async function createEmbeddings(
     });
     return data;
   } catch (error) {
-    logFailedOpenAICall(deps.logger, { operation: "embeddings", deployment: request.deployment, latencyInMs: performance.now() - started }, classifyError(error));
+    logFailedOpenAICall(
+      deps.logger,
+      { operation: "embeddings", deployment: request.deployment, latencyInMs: performance.now() - started },
+      classifyError(error),
+    );
     throw error;
   }
 }

@@ -61,17 +61,17 @@ function isTokenInput(input: unknown): input is number[] | number[][] {
 }
 
 /** Token-id inputs get the same count and size checks as text (their token count is their length). */
-function checkTokenInputs(
-  input: number[] | number[][],
-  limits: { maxInputs: number; maxTotalTokens: number; chunkTokens: number },
-): void {
+function checkTokenInputs(input: number[] | number[][], limits: { maxInputs: number; maxTotalTokens: number; chunkTokens: number }): void {
   const inputs = typeof input[0] === "number" ? [input as number[]] : (input as number[][]);
   const maxTokens = Math.min(limits.chunkTokens, MODEL_MAX_INPUT_TOKENS);
   if (inputs.length > limits.maxInputs) {
-    throw new BadInputError(`'input' has ${inputs.length} inputs; at most ${limits.maxInputs} are accepted at once, so split them over several requests`, {
-      param: "input",
-      code: "too_many_inputs",
-    });
+    throw new BadInputError(
+      `'input' has ${inputs.length} inputs; at most ${limits.maxInputs} are accepted at once, so split them over several requests`,
+      {
+        param: "input",
+        code: "too_many_inputs",
+      },
+    );
   }
   let total = 0;
   inputs.forEach((tokens, index) => {

@@ -70,9 +70,13 @@ function describeClassified(error: AppError): ErrorAnswer {
         return {
           status: 500,
           headers,
-          body: openAIErrorBody("The app failed unexpectedly; the failure is logged. Try again, and report it if it persists.", "server_error", {
-            code: "internal_error",
-          }),
+          body: openAIErrorBody(
+            "The app failed unexpectedly; the failure is logged. Try again, and report it if it persists.",
+            "server_error",
+            {
+              code: "internal_error",
+            },
+          ),
           error,
         };
       }

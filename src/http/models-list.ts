@@ -23,7 +23,10 @@ export function listModels(deployments: Config["openai"]["deployments"]): ModelL
 }
 
 /** One configured deployment (`GET /models/{model}`), or OpenAI's 404 `model_not_found` body naming those that exist. */
-export function findModel(deployments: Config["openai"]["deployments"], id: string): { status: 200; body: ModelEntry } | { status: 404; body: OpenAIErrorBody } {
+export function findModel(
+  deployments: Config["openai"]["deployments"],
+  id: string,
+): { status: 200; body: ModelEntry } | { status: 404; body: OpenAIErrorBody } {
   const models = listModels(deployments).data;
   const model = models.find((entry) => entry.id === id);
   if (model) return { status: 200, body: model };

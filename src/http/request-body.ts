@@ -21,10 +21,9 @@ export async function readJsonObject(request: BodySource, maxBytes: number): Pro
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readBounded(request.body, maxBytes);
   if (bytes.length === 0) {
-    throw new BadInputError(
-      'The request body is empty; send a JSON object, e.g. {"messages":[{"role":"user","content":"Hello"}]}',
-      { code: "invalid_json" },
-    );
+    throw new BadInputError('The request body is empty; send a JSON object, e.g. {"messages":[{"role":"user","content":"Hello"}]}', {
+      code: "invalid_json",
+    });
   }
   let text: string;
   try {

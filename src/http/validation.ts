@@ -35,7 +35,10 @@ function issueToError(issue: z.core.$ZodIssue): BadInputError {
   const got = input !== undefined && (typeof input !== "object" || input === null) ? ` (got ${describeInput(input)})` : "";
   const code = issue.code === "invalid_value" ? "invalid_value" : "invalid_type";
   if (issue.code === "invalid_type") {
-    return new BadInputError(`${where} must be ${describeExpected(issue.expected)}${input !== undefined ? ` (got ${describeInput(input)})` : ""}`, { param, code });
+    return new BadInputError(
+      `${where} must be ${describeExpected(issue.expected)}${input !== undefined ? ` (got ${describeInput(input)})` : ""}`,
+      { param, code },
+    );
   }
   // Custom messages set in the schemas are complete predicates; zod's own get "is invalid:" before them.
   const custom = !/^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);

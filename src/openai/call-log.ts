@@ -14,11 +14,7 @@ export interface OpenAICallRecord {
 
 /** One line per Azure OpenAI call: what, where, how long, how many tokens, which request. */
 export function logOpenAICall(logger: Logger, record: OpenAICallRecord): void {
-  const parts = [
-    `Azure OpenAI ${record.operation}`,
-    `deployment=${record.deployment}`,
-    `latencyMs=${Math.round(record.latencyInMs)}`,
-  ];
+  const parts = [`Azure OpenAI ${record.operation}`, `deployment=${record.deployment}`, `latencyMs=${Math.round(record.latencyInMs)}`];
   if (record.status !== undefined) parts.push(`status=${record.status}`);
   if (record.promptTokens !== undefined) parts.push(`promptTokens=${record.promptTokens}`);
   if (record.completionTokens !== undefined) parts.push(`completionTokens=${record.completionTokens}`);

@@ -1,8 +1,4 @@
-import {
-  DefaultAzureCredential,
-  ManagedIdentityCredential,
-  type TokenCredential,
-} from "@azure/identity";
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 
 /**
  * The Entra ID credential for Azure OpenAI (and identity-based storage).

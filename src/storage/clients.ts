@@ -13,7 +13,10 @@ export interface StorageClients {
  * The storage SDKs are imported on first use to keep them out of the cold start.
  */
 export async function createStorageClients(config: StorageConfig, managedIdentityAvailable: boolean): Promise<StorageClients> {
-  const [{ BlobServiceClient }, { QueueServiceClient }] = await Promise.all([import("@azure/storage-blob"), import("@azure/storage-queue")]);
+  const [{ BlobServiceClient }, { QueueServiceClient }] = await Promise.all([
+    import("@azure/storage-blob"),
+    import("@azure/storage-queue"),
+  ]);
   if (config.kind === "connectionString") {
     return {
       blobService: BlobServiceClient.fromConnectionString(config.connectionString),

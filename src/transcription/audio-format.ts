@@ -65,7 +65,9 @@ export function detectAudioFormat(bytes: Uint8Array): AudioFormat {
     return layerBits === 1 ? "mp3" : "mpga";
   }
   if (audioStart > 0) {
-    throw new BadInputError("The file has an ID3 tag but no MPEG audio frames after it; it is corrupt. Re-export it.", { code: "corrupt_audio" });
+    throw new BadInputError("The file has an ID3 tag but no MPEG audio frames after it; it is corrupt. Re-export it.", {
+      code: "corrupt_audio",
+    });
   }
   throw unsupported(describeUnknown(bytes));
 }
@@ -93,10 +95,9 @@ function describeUnknown(bytes: Uint8Array): string {
 }
 
 function unsupported(what: string): BadInputError {
-  return new BadInputError(
-    `The blob is not audio in a supported format: ${what}. Supported formats: ${AUDIO_FORMATS.join(", ")}.`,
-    { code: "unsupported_audio" },
-  );
+  return new BadInputError(`The blob is not audio in a supported format: ${what}. Supported formats: ${AUDIO_FORMATS.join(", ")}.`, {
+    code: "unsupported_audio",
+  });
 }
 
 function truncated(what: string): BadInputError {

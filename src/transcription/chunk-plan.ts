@@ -72,7 +72,9 @@ function splitWav(bytes: Uint8Array, info: WavInfo, options: PlanOptions): Audio
   const headerLength = wavHeaderFor(info, 0).byteLength;
   const maxData = Math.floor((options.maxChunkBytes - headerLength) / info.blockAlign) * info.blockAlign;
   if (maxData < info.blockAlign * info.sampleRate) {
-    throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is too small for one second of this WAV audio.`, { code: "audio_too_large" });
+    throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is too small for one second of this WAV audio.`, {
+      code: "audio_too_large",
+    });
   }
   const data = bytes.subarray(info.dataOffset, info.dataOffset + info.dataLength);
   const bytesPerSecond = info.blockAlign * info.sampleRate;
@@ -134,7 +136,10 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
         low = mid + 1;
       } else high = mid - 1;
     }
-    if (limit - first < 2) throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is smaller than one MP3 frame.`, { code: "audio_too_large" });
+    if (limit - first < 2)
+      throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is smaller than one MP3 frame.`, {
+        code: "audio_too_large",
+      });
     const searchFrames = Math.min(Math.floor((limit - first) / 4), Math.round((options.searchSeconds ?? 30) / frameSeconds));
     let best = limit;
     let bestCost = Infinity;

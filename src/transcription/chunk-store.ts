@@ -47,7 +47,12 @@ export class ChunkStore {
 
   /** Keeps one finished chunk. @throws storage errors. */
   async save(plan: string, index: number, result: ChunkResult): Promise<void> {
-    await writeBlobWhole(this.container.getBlockBlobClient(this.chunkBlobName(plan, index)), JSON.stringify(result), "application/json; charset=utf-8", this.etag);
+    await writeBlobWhole(
+      this.container.getBlockBlobClient(this.chunkBlobName(plan, index)),
+      JSON.stringify(result),
+      "application/json; charset=utf-8",
+      this.etag,
+    );
   }
 
   /** Removes this version's chunks, of every plan, once the file is done, for good or for ill. @throws storage errors. */

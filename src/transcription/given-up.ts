@@ -36,9 +36,7 @@ export interface GivenUpDeps {
   now?: () => Date;
 }
 
-export type GivenUpOutcome =
-  | { recorded: true; status: TranscriptionStatus }
-  | { recorded: false; reason: string };
+export type GivenUpOutcome = { recorded: true; status: TranscriptionStatus } | { recorded: false; reason: string };
 
 /** Attempts at the conditional write before giving the message back to the host. */
 const WRITE_ROUNDS = 3;
@@ -54,14 +52,21 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
   const decoded = decode(body);
   const tooDeep = pathDeeperThan(decoded);
   // Nothing the host writes nests like this; printing it whole would overflow the stack too.
-  if (tooDeep) return ignore(deps, `not a blob trigger poison message: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at ${tooDeep.slice(0, 6).join(".")}), ${String(typeof body === "string" ? body.length : "?")} characters`);
+  if (tooDeep)
+    return ignore(
+      deps,
+      `not a blob trigger poison message: JSON nested more than ${MAX_JSON_DEPTH} levels deep (at ${tooDeep.slice(0, 6).join(".")}), ${String(typeof body === "string" ? body.length : "?")} characters`,
+    );
   const parsed = poisonMessageSchema.safeParse(decoded);
   // The app's storage account is its own (infra/ provisions it), so anything else here is not
   // expected; it is logged whole, so nothing it said is lost with the message.
   if (!parsed.success) return ignore(deps, `not a blob trigger poison message: ${JSON.stringify(body)}`);
   const message = parsed.data;
   if (message.FunctionId !== TRANSCRIBE_FUNCTION_ID || message.ContainerName !== deps.audioContainer) {
-    return ignore(deps, `a poison message for ${message.FunctionId} (${message.ContainerName}/${message.BlobName}), not for transcriptions: ${JSON.stringify(body)}`);
+    return ignore(
+      deps,
+      `a poison message for ${message.FunctionId} (${message.ContainerName}/${message.BlobName}), not for transcriptions: ${JSON.stringify(body)}`,
+    );
   }
   const name = message.BlobName;
   const etag = stripQuotes(message.ETag);
@@ -72,7 +77,11 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     if (!isNotFound(error)) throw error;
   }
   if (properties?.etag && stripQuotes(properties.etag) !== etag) {
-    return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${stripQuotes(properties.etag)}); the newer version is transcribed on its own`);
+    return skip(
+      deps,
+      name,
+      `the blob was overwritten since (ETag ${etag} is now ${stripQuotes(properties.etag)}); the newer version is transcribed on its own`,
+    );
   }
   const record = deps.blobService.getContainerClient(deps.transcriptsContainer).getBlockBlobClient(statusBlobName(name));
   const now = deps.now ?? (() => new Date());
@@ -82,7 +91,8 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
     // conditional write below, and one written before it shows here as an overwritten blob.
     if (properties) {
       const now = await currentEtag(deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name));
-      if (now !== undefined && now !== etag) return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${now}); the newer version is transcribed on its own`);
+      if (now !== undefined && now !== etag)
+        return skip(deps, name, `the blob was overwritten since (ETag ${etag} is now ${now}); the newer version is transcribed on its own`);
     }
     const previous = found.value?.source.etag === etag ? found.value : undefined;
     if (previous?.state === "succeeded" || (previous?.state === "failed" && previous.error?.willRetry === false)) {
@@ -109,14 +119,20 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
       error: {
         kind: previous?.error?.kind ?? "transient",
         code: properties ? "delivery_limit_reached" : "audio_deleted",
-        message: properties ? explain(previous) : `The audio blob was deleted before it could be transcribed. Upload it again to transcribe it.`,
+        message: properties
+          ? explain(previous)
+          : `The audio blob was deleted before it could be transcribed. Upload it again to transcribe it.`,
         willRetry: false,
       },
       timings: { ...base.timings, finishedAt: finished },
       updatedAt: finished,
     };
     try {
-      await writeStatusRecord(deps.blobService.getContainerClient(deps.transcriptsContainer), status, found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" });
+      await writeStatusRecord(
+        deps.blobService.getContainerClient(deps.transcriptsContainer),
+        status,
+        found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" },
+      );
     } catch (error) {
       if (isConditionFailed(error) && round < WRITE_ROUNDS) continue;
       throw error;

@@ -164,10 +164,9 @@ export function parseMp3(bytes: Uint8Array): Mp3Info {
     );
   }
   if (junk > Math.max(4096, bytes.byteLength * MAX_JUNK_RATIO)) {
-    throw new BadInputError(
-      `The MP3 file is corrupt: ${junk} of its ${bytes.byteLength} bytes are not MPEG audio frames. Re-export it.`,
-      { code: "corrupt_audio" },
-    );
+    throw new BadInputError(`The MP3 file is corrupt: ${junk} of its ${bytes.byteLength} bytes are not MPEG audio frames. Re-export it.`, {
+      code: "corrupt_audio",
+    });
   }
   return {
     format: layer === 3 ? "mp3" : "mpga",
@@ -196,9 +195,15 @@ export function looksLikeMpegAudio(bytes: Uint8Array, offset: number): boolean {
 export function skipId3v2(bytes: Uint8Array, offset: number): number {
   while (
     offset + 10 <= bytes.byteLength &&
-    bytes[offset] === 0x49 && bytes[offset + 1] === 0x44 && bytes[offset + 2] === 0x33 // "ID3"
+    bytes[offset] === 0x49 &&
+    bytes[offset + 1] === 0x44 &&
+    bytes[offset + 2] === 0x33 // "ID3"
   ) {
-    const size = ((bytes[offset + 6]! & 0x7f) << 21) | ((bytes[offset + 7]! & 0x7f) << 14) | ((bytes[offset + 8]! & 0x7f) << 7) | (bytes[offset + 9]! & 0x7f);
+    const size =
+      ((bytes[offset + 6]! & 0x7f) << 21) |
+      ((bytes[offset + 7]! & 0x7f) << 14) |
+      ((bytes[offset + 8]! & 0x7f) << 7) |
+      (bytes[offset + 9]! & 0x7f);
     const hasFooter = (bytes[offset + 5]! & 0x10) !== 0;
     offset += 10 + size + (hasFooter ? 10 : 0);
   }
@@ -265,7 +270,10 @@ function isInfoFrame(bytes: Uint8Array, offset: number, header: FrameHeader): bo
 
 class BitReader {
   private bit = 0;
-  constructor(private readonly bytes: Uint8Array, private readonly start: number) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly start: number,
+  ) {}
   read(count: number): number {
     let value = 0;
     for (let i = 0; i < count; i++) {

@@ -23,11 +23,13 @@ export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "format
 
 // ISO 639-1 codes (two letters). Whisper supports a subset; it rejects the rest with a clear 400.
 const ISO_639_1 = new Set(
-  ("aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el " +
+  (
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el " +
     "en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu " +
     "ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na " +
     "nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so " +
-    "sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu").split(" "),
+    "sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"
+  ).split(" "),
 );
 
 /** Whisper reads only the last 224 tokens of a prompt; 1000 characters is comfortably more. */
@@ -52,30 +54,40 @@ export function parseTranscriptionOptions(metadata: Readonly<Record<string, stri
   if (language !== undefined && language !== "") {
     const code = language.toLowerCase();
     if (!ISO_639_1.has(code)) problems.push(`language "${language}" is not an ISO-639-1 code; use two letters such as "en", "de" or "ja"`);
-    else if (options.task === "translate") problems.push(`language "${language}" cannot be used with task "translate" (translation detects the spoken language itself); remove the language metadata`);
+    else if (options.task === "translate")
+      problems.push(
+        `language "${language}" cannot be used with task "translate" (translation detects the spoken language itself); remove the language metadata`,
+      );
     else options.language = code;
   }
 
   const prompt = values.get("prompt");
   if (prompt !== undefined && prompt !== "") {
     const decoded = decodePrompt(prompt);
-    if (decoded.length > MAX_PROMPT_CHARS) problems.push(`prompt is ${decoded.length} characters; keep it under ${MAX_PROMPT_CHARS} (Whisper uses only the last 224 tokens)`);
+    if (decoded.length > MAX_PROMPT_CHARS)
+      problems.push(`prompt is ${decoded.length} characters; keep it under ${MAX_PROMPT_CHARS} (Whisper uses only the last 224 tokens)`);
     else options.prompt = decoded;
   }
 
   const temperature = values.get("temperature");
   if (temperature !== undefined && temperature !== "") {
     const value = Number(temperature);
-    if (!/^\d*\.?\d+$/.test(temperature) || !(value >= 0 && value <= 1)) problems.push(`temperature "${temperature}" is not a number from 0 to 1`);
+    if (!/^\d*\.?\d+$/.test(temperature) || !(value >= 0 && value <= 1))
+      problems.push(`temperature "${temperature}" is not a number from 0 to 1`);
     else options.temperature = value;
   }
 
   const formats = values.get("formats");
   if (formats !== undefined && formats !== "") {
-    const requested = formats.split(/[\s,;]+/).filter(Boolean).map((f) => f.toLowerCase());
+    const requested = formats
+      .split(/[\s,;]+/)
+      .filter(Boolean)
+      .map((f) => f.toLowerCase());
     const unknown = requested.filter((f) => !(OUTPUT_FORMATS as readonly string[]).includes(f));
     if (unknown.length > 0 || requested.length === 0) {
-      problems.push(`formats "${formats}" contains ${unknown.map((f) => `"${f}"`).join(", ") || "nothing"}; use a comma-separated subset of ${OUTPUT_FORMATS.join(", ")}`);
+      problems.push(
+        `formats "${formats}" contains ${unknown.map((f) => `"${f}"`).join(", ") || "nothing"}; use a comma-separated subset of ${OUTPUT_FORMATS.join(", ")}`,
+      );
     } else {
       options.formats = OUTPUT_FORMATS.filter((f) => requested.includes(f));
     }

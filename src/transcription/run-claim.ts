@@ -34,7 +34,8 @@ export interface ClaimRequest {
   initial: (previous: TranscriptionStatus | undefined) => TranscriptionStatus;
 }
 
-export type ClaimResult = { claimed: true; reporter: StatusReporter; previous: TranscriptionStatus | undefined } | { claimed: false; reason: string };
+export type ClaimResult =
+  { claimed: true; reporter: StatusReporter; previous: TranscriptionStatus | undefined } | { claimed: false; reason: string };
 
 /**
  * Claims the version for this run, waiting while another live run holds it.
@@ -50,33 +51,54 @@ export async function claimVersion(deps: ClaimDeps, request: ClaimRequest): Prom
   for (;;) {
     const found = await readJsonBlobWithEtag<TranscriptionStatus>(blob);
     const previous = found.value?.source.etag === request.etag ? found.value : undefined;
-    if (previous && (await request.isDone(previous))) return { claimed: false, reason: `version ${request.etag} is already done (state ${previous.state})` };
+    if (previous && (await request.isDone(previous)))
+      return { claimed: false, reason: `version ${request.etag} is already done (state ${previous.state})` };
     const holder = previous?.claim;
     const live = holder && holder.runId !== request.runId && Date.parse(holder.expiresAt) > deps.now().getTime();
     // Taking over after a long wait would start the work with little of the function's time left
     // (host.json functionTimeout): hand the delivery back instead, to start afresh.
     if (!live && waited && deps.now().getTime() - waitStarted > deps.waitInMs / 2) {
-      throw new AppError("transient", `Waited ${Math.round((deps.now().getTime() - waitStarted) / 1000)} s for another run of version ${request.etag}; the host will deliver the blob again for a fresh start`, {
-        code: "claimed_elsewhere",
-      });
+      throw new AppError(
+        "transient",
+        `Waited ${Math.round((deps.now().getTime() - waitStarted) / 1000)} s for another run of version ${request.etag}; the host will deliver the blob again for a fresh start`,
+        {
+          code: "claimed_elsewhere",
+        },
+      );
     }
     if (live && holder) {
       waited = true;
       if (deps.now().getTime() >= waitUntil) {
-        throw new AppError("transient", `Run ${holder.runId} is still transcribing version ${request.etag} after ${Math.round(deps.waitInMs / 1000)} s; the host will deliver the blob again`, {
-          code: "claimed_elsewhere",
-        });
+        throw new AppError(
+          "transient",
+          `Run ${holder.runId} is still transcribing version ${request.etag} after ${Math.round(deps.waitInMs / 1000)} s; the host will deliver the blob again`,
+          {
+            code: "claimed_elsewhere",
+          },
+        );
       }
       await sleep(deps.pollInMs);
       continue;
     }
     // Asked after the record was read, so a newer version's record written since fails the write below.
-    if (!(await deps.isCurrent())) return { claimed: false, reason: `the audio blob was overwritten since version ${request.etag} was delivered; the newer version is transcribed on its own` };
-    const status: TranscriptionStatus = { ...request.initial(previous), claim: { runId: request.runId, expiresAt: expiry(deps) }, updatedAt: deps.now().toISOString() };
+    if (!(await deps.isCurrent()))
+      return {
+        claimed: false,
+        reason: `the audio blob was overwritten since version ${request.etag} was delivered; the newer version is transcribed on its own`,
+      };
+    const status: TranscriptionStatus = {
+      ...request.initial(previous),
+      claim: { runId: request.runId, expiresAt: expiry(deps) },
+      updatedAt: deps.now().toISOString(),
+    };
     try {
       const conditions = found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" };
       const written = await writeStatusRecord(deps.container, status, conditions);
-      const reporter = new StatusReporter({ container: deps.container, now: deps.now, isCurrent: deps.isCurrent, runId: request.runId }, status, written.etag);
+      const reporter = new StatusReporter(
+        { container: deps.container, now: deps.now, isCurrent: deps.isCurrent, runId: request.runId },
+        status,
+        written.etag,
+      );
       return { claimed: true, reporter, previous };
     } catch (error) {
       // Someone wrote the record since it was read: decide again on what they wrote.
@@ -106,23 +128,34 @@ export function startHeartbeat(
   log: (line: string) => void,
 ): () => void {
   let lastRenewed = deps.now().getTime();
-  const timer = setInterval(() => {
-    if (!reporter.current.claim) return;
-    const silentFor = deps.now().getTime() - lastRenewed;
-    if (silentFor > deps.ttlInMs * 0.6) {
-      onLost(new AppError("transient", `The run could not renew its claim on this version for ${Math.round(silentFor / 1000)} s (storage unreachable?); it stops so a redelivery can take over`, { code: "claim_lost" }));
-      return;
-    }
-    reporter.update((s) => ({ ...s, claim: renewedClaim(deps, runId) })).then(
-      () => {
-        lastRenewed = deps.now().getTime();
-      },
-      (error: unknown) => {
-        if (error instanceof SupersededError) onLost(error);
-        else log(`Could not renew the claim of run ${runId}: ${String(error)}`);
-      },
-    );
-  }, Math.max(50, Math.floor(deps.ttlInMs / 3)));
+  const timer = setInterval(
+    () => {
+      if (!reporter.current.claim) return;
+      const silentFor = deps.now().getTime() - lastRenewed;
+      if (silentFor > deps.ttlInMs * 0.6) {
+        onLost(
+          new AppError(
+            "transient",
+            `The run could not renew its claim on this version for ${Math.round(silentFor / 1000)} s (storage unreachable?); it stops so a redelivery can take over`,
+            { code: "claim_lost" },
+          ),
+        );
+        return;
+      }
+      reporter
+        .update((s) => ({ ...s, claim: renewedClaim(deps, runId) }))
+        .then(
+          () => {
+            lastRenewed = deps.now().getTime();
+          },
+          (error: unknown) => {
+            if (error instanceof SupersededError) onLost(error);
+            else log(`Could not renew the claim of run ${runId}: ${String(error)}`);
+          },
+        );
+    },
+    Math.max(50, Math.floor(deps.ttlInMs / 3)),
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -9,8 +9,7 @@ import { isNotFound } from "./blob-io.js";
 import { readStatus, statusBlobName, type TranscriptionStatus } from "./status.js";
 
 export type StatusAnswer =
-  | { found: true; status: TranscriptionStatus & { links: Record<string, string> } }
-  | { found: false; message: string };
+  { found: true; status: TranscriptionStatus & { links: Record<string, string> } } | { found: false; message: string };
 
 export interface StatusQueryDeps {
   blobService: BlobServiceClient;
@@ -24,7 +23,10 @@ export interface StatusQueryDeps {
  */
 export async function getTranscriptionStatus(deps: StatusQueryDeps, name: string): Promise<StatusAnswer> {
   if (!name || name.length > 1024 || name.split("/").some((part) => part === "" || part === "." || part === "..")) {
-    throw new BadInputError(`"${name}" is not a blob name; use the name of the file in the ${deps.audioContainer} container, e.g. meeting.wav or 2024/call.mp3`, { param: "name" });
+    throw new BadInputError(
+      `"${name}" is not a blob name; use the name of the file in the ${deps.audioContainer} container, e.g. meeting.wav or 2024/call.mp3`,
+      { param: "name" },
+    );
   }
   const transcripts = deps.blobService.getContainerClient(deps.transcriptsContainer);
   const source = deps.blobService.getContainerClient(deps.audioContainer).getBlobClient(name);

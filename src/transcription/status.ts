@@ -53,7 +53,11 @@ export function outputBlobName(name: string, format: OutputFormat): string {
  * Every writer of the record (the run, its claim, the host's give-up) goes through here.
  * @throws RestError from storage (isConditionFailed tells a lost condition).
  */
-export async function writeStatusRecord(container: ContainerClient, status: TranscriptionStatus, conditions: BlobRequestConditions): Promise<{ etag?: string }> {
+export async function writeStatusRecord(
+  container: ContainerClient,
+  status: TranscriptionStatus,
+  conditions: BlobRequestConditions,
+): Promise<{ etag?: string }> {
   const blob = container.getBlockBlobClient(statusBlobName(status.name));
   return writeBlobWhole(blob, JSON.stringify(status, null, 2) + "\n", "application/json; charset=utf-8", status.source.etag, conditions);
 }
@@ -158,7 +162,11 @@ export class StatusReporter {
     const etag = status.source.etag;
     for (let round = 0; ; round++) {
       try {
-        const written = await writeStatusRecord(this.#deps.container, status, this.#recordEtag ? { ifMatch: this.#recordEtag } : { ifNoneMatch: "*" });
+        const written = await writeStatusRecord(
+          this.#deps.container,
+          status,
+          this.#recordEtag ? { ifMatch: this.#recordEtag } : { ifNoneMatch: "*" },
+        );
         this.#recordEtag = written.etag;
         return;
       } catch (error) {
@@ -167,7 +175,10 @@ export class StatusReporter {
       const blob = this.#deps.container.getBlockBlobClient(statusBlobName(status.name));
       const found = await readJsonBlobWithEtag<TranscriptionStatus>(blob);
       if (!(await this.#deps.isCurrent())) {
-        throw (this.#superseded = new SupersededError(`the audio blob was overwritten while version ${etag} was being transcribed; the newer version is transcribed on its own`, true));
+        throw (this.#superseded = new SupersededError(
+          `the audio blob was overwritten while version ${etag} was being transcribed; the newer version is transcribed on its own`,
+          true,
+        ));
       }
       const other = found.value;
       // This run's own earlier write landed though its answer was lost (the storage client then

@@ -55,7 +55,10 @@ export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationIn
   const lastChunk = ordered.at(-1);
   const duration = durationInSeconds ?? (lastChunk ? (lastChunk.endInSeconds ?? lastChunk.startInSeconds + lastChunk.duration) : 0);
   return {
-    text: ordered.map((c) => c.text.trim()).filter(Boolean).join(" "),
+    text: ordered
+      .map((c) => c.text.trim())
+      .filter(Boolean)
+      .join(" "),
     language: mostCommon(ordered.map((c) => c.language)) ?? "",
     duration: roundMs(duration),
     segments,

@@ -107,7 +107,11 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
   const etag = stripQuotes(blob.etag ?? properties.etag ?? "");
   if (blob.etag && properties.etag && stripQuotes(properties.etag) !== etag) {
     // The delivered bytes are an older version; the newer one has its own trigger and outputs.
-    return skip(deps, blob, `the blob was overwritten (ETag ${etag} is now ${stripQuotes(properties.etag)}); the newer version is transcribed on its own`);
+    return skip(
+      deps,
+      blob,
+      `the blob was overwritten (ETag ${etag} is now ${stripQuotes(properties.etag)}); the newer version is transcribed on its own`,
+    );
   }
 
   await transcripts.createIfNotExists();
@@ -140,8 +144,23 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
     }),
   });
   if (!claim.claimed) return skip(deps, blob, claim.reason);
-  deps.logger.info(`Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${claim.reporter.current.attempts} of ${maxAttempts}, run ${runId})`);
-  return runClaimedVersion({ deps, blob, properties, etag, transcripts, source, status: claim.reporter, runId, claimDeps, maxAttempts, now, started });
+  deps.logger.info(
+    `Transcribing ${deps.audioContainer}/${blob.name} (${blob.content.byteLength} bytes, ETag ${etag}, attempt ${claim.reporter.current.attempts} of ${maxAttempts}, run ${runId})`,
+  );
+  return runClaimedVersion({
+    deps,
+    blob,
+    properties,
+    etag,
+    transcripts,
+    source,
+    status: claim.reporter,
+    runId,
+    claimDeps,
+    maxAttempts,
+    now,
+    started,
+  });
 }
 
 /** What a run that holds its version's claim works with. */
@@ -168,7 +187,13 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
   const { deps, blob, properties, etag, transcripts, status, now, started } = run;
   // A heartbeat that finds the record taken over stops the Whisper calls at once.
   const lost = new AbortController();
-  const stopHeartbeat = startHeartbeat(run.claimDeps, status, run.runId, (error) => lost.abort(error), (line) => deps.logger.warn(line));
+  const stopHeartbeat = startHeartbeat(
+    run.claimDeps,
+    status,
+    run.runId,
+    (error) => lost.abort(error),
+    (line) => deps.logger.warn(line),
+  );
   const chunkStore = new ChunkStore(transcripts, blob.name, etag);
   const versioned: VersionedWriteDeps = { isCurrent: run.claimDeps.isCurrent };
   try {
@@ -187,8 +212,20 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
       source: { ...s.source, format, durationInSeconds: plan.durationInSeconds },
       progress: { chunksDone: resumed.size, chunksTotal: plan.chunks.length },
     }));
-    if (resumed.size > 0) deps.logger.info(`Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`);
-    const results = await transcribeChunks(deps, blob.name, plan, options, status, (index, result) => chunkStore.save(chunkPlanKey, index, result), resumed, lost.signal);
+    if (resumed.size > 0)
+      deps.logger.info(
+        `Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`,
+      );
+    const results = await transcribeChunks(
+      deps,
+      blob.name,
+      plan,
+      options,
+      status,
+      (index, result) => chunkStore.save(chunkPlanKey, index, result),
+      resumed,
+      lost.signal,
+    );
     const document = buildDocument(deps, blob, plan, options, results);
     const outputs = await writeOutputs(versioned, transcripts, blob.name, document, options, etag);
     await removeStaleOutputs(versioned, transcripts, blob.name, etag, options.formats);
@@ -200,10 +237,17 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
       claim: undefined,
       usage: document.usage,
       outputs,
-      timings: { ...s.timings, finishedAt: finished.toISOString(), elapsedInMs: finished.getTime() - started.getTime(), chunkLatenciesInMs: results.map((r) => Math.round(r.latencyInMs)) },
+      timings: {
+        ...s.timings,
+        finishedAt: finished.toISOString(),
+        elapsedInMs: finished.getTime() - started.getTime(),
+        chunkLatenciesInMs: results.map((r) => Math.round(r.latencyInMs)),
+      },
     }));
     await clearWork(deps, chunkStore, blob.name);
-    deps.logger.info(`Transcribed ${deps.audioContainer}/${blob.name}: ${plan.chunks.length} chunk(s), ${document.transcript.duration} s of audio, in ${finished.getTime() - started.getTime()} ms`);
+    deps.logger.info(
+      `Transcribed ${deps.audioContainer}/${blob.name}: ${plan.chunks.length} chunk(s), ${document.transcript.duration} s of audio, in ${finished.getTime() - started.getTime()} ms`,
+    );
     return { state: "succeeded", status: status.current };
   } catch (thrown) {
     const superseded = supersededBy(thrown, status, lost.signal);
@@ -226,7 +270,12 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
  * to retry (rethrown).
  * @throws the failure when the host should deliver the blob again.
  */
-async function failRun(run: ClaimedRun, error: AppError, versioned: VersionedWriteDeps, chunkStore: ChunkStore): Promise<TranscribeOutcome> {
+async function failRun(
+  run: ClaimedRun,
+  error: AppError,
+  versioned: VersionedWriteDeps,
+  chunkStore: ChunkStore,
+): Promise<TranscribeOutcome> {
   const { deps, blob, status } = run;
   const attempts = status.current.attempts;
   const final = !error.retryable && error.kind !== "configuration" ? true : attempts >= run.maxAttempts;
@@ -234,7 +283,9 @@ async function failRun(run: ClaimedRun, error: AppError, versioned: VersionedWri
   const line = `Transcription of ${deps.audioContainer}/${blob.name} failed (${error.kind}${error.code ? `/${error.code}` : ""}): ${error.message}`;
   if (final) {
     // The outputs of a version that no longer exists must not stand beside this version's failure.
-    await removeStaleOutputs(versioned, run.transcripts, blob.name, run.etag, []).catch((e: unknown) => deps.logger.warn(`Could not remove older outputs of ${blob.name}: ${String(e)}`));
+    await removeStaleOutputs(versioned, run.transcripts, blob.name, run.etag, []).catch((e: unknown) =>
+      deps.logger.warn(`Could not remove older outputs of ${blob.name}: ${String(e)}`),
+    );
     await clearWork(deps, chunkStore, blob.name);
     deps.logger.error(line);
     return { state: "failed", status: status.current };
@@ -293,36 +344,45 @@ async function transcribeChunks(
   for (const [index, result] of resumed) done[index] = result;
   const total = plan.chunks.length;
   let chunksDone = resumed.size;
-  return mapLimited(plan.chunks, deps.maxConcurrency, async (chunk, index, signal) => {
-    const earlier = resumed.get(index);
-    if (earlier) return earlier;
-    // Continuity: when the previous chunk has already finished, its last words go into this
-    // chunk's prompt, as Whisper's guide suggests for split audio. Chunks run in parallel, so
-    // this helps only when concurrency is below the chunk count; the text never depends on it.
-    const previousText = done[index - 1]?.text;
-    const prompt = joinPrompt(options.prompt, previousText);
-    const result = await transcribeChunk(
-      { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry },
-      { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
-    );
-    // Kept before it counts as done, so a crash from here on never pays for this chunk again.
-    await save(index, result);
-    done[index] = result;
-    chunksDone++;
-    deps.logger.info(
-      `Chunk ${index + 1}/${total} of ${deps.audioContainer}/${name}: ${chunk.startInSeconds.toFixed(1)}-${(chunk.endInSeconds ?? chunk.startInSeconds + result.duration).toFixed(1)} s, ` +
-        `${chunk.byteLength} bytes, ${result.segments.length} segments, ${Math.round(result.latencyInMs)} ms`,
-    );
-    await status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal: total } }));
-    return result;
-    // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
-    // and the redelivery then does not pay for them again.
-  }, lost, (error) => !(error instanceof SupersededError) && classifyError(error).retryable);
+  return mapLimited(
+    plan.chunks,
+    deps.maxConcurrency,
+    async (chunk, index, signal) => {
+      const earlier = resumed.get(index);
+      if (earlier) return earlier;
+      // Continuity: when the previous chunk has already finished, its last words go into this
+      // chunk's prompt, as Whisper's guide suggests for split audio. Chunks run in parallel, so
+      // this helps only when concurrency is below the chunk count; the text never depends on it.
+      const previousText = done[index - 1]?.text;
+      const prompt = joinPrompt(options.prompt, previousText);
+      const result = await transcribeChunk(
+        { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry },
+        { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
+      );
+      // Kept before it counts as done, so a crash from here on never pays for this chunk again.
+      await save(index, result);
+      done[index] = result;
+      chunksDone++;
+      deps.logger.info(
+        `Chunk ${index + 1}/${total} of ${deps.audioContainer}/${name}: ${chunk.startInSeconds.toFixed(1)}-${(chunk.endInSeconds ?? chunk.startInSeconds + result.duration).toFixed(1)} s, ` +
+          `${chunk.byteLength} bytes, ${result.segments.length} segments, ${Math.round(result.latencyInMs)} ms`,
+      );
+      await status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal: total } }));
+      return result;
+      // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
+      // and the redelivery then does not pay for them again.
+    },
+    lost,
+    (error) => !(error instanceof SupersededError) && classifyError(error).retryable,
+  );
 }
 
 function joinPrompt(userPrompt: string | undefined, previousText: string | undefined): string | undefined {
   if (!previousText) return userPrompt;
-  const tail = previousText.length > CONTINUITY_CHARS ? previousText.slice(previousText.indexOf(" ", previousText.length - CONTINUITY_CHARS) + 1) : previousText;
+  const tail =
+    previousText.length > CONTINUITY_CHARS
+      ? previousText.slice(previousText.indexOf(" ", previousText.length - CONTINUITY_CHARS) + 1)
+      : previousText;
   // Whisper weighs the end of the prompt most: the user's vocabulary first, the context last.
   return userPrompt ? `${userPrompt} ${tail}` : tail;
 }
@@ -341,7 +401,13 @@ function buildDocument(
       audioSeconds: Math.round(results.reduce((sum, r) => sum + r.billedSeconds, 0) * 1000) / 1000,
       requests: results.length,
     },
-    source: { container: deps.audioContainer, name: blob.name, format: plan.format, bytes: blob.content.byteLength, chunks: plan.chunks.length },
+    source: {
+      container: deps.audioContainer,
+      name: blob.name,
+      format: plan.format,
+      bytes: blob.content.byteLength,
+      chunks: plan.chunks.length,
+    },
   };
 }
 
@@ -357,7 +423,13 @@ async function writeOutputs(
   await Promise.all(
     options.formats.map(async (format) => {
       const blobName = outputBlobName(name, format);
-      await writeForVersion(versioned, transcripts.getBlockBlobClient(blobName), renderOutput(format, document), CONTENT_TYPES[format], etag);
+      await writeForVersion(
+        versioned,
+        transcripts.getBlockBlobClient(blobName),
+        renderOutput(format, document),
+        CONTENT_TYPES[format],
+        etag,
+      );
       outputs[format] = blobName;
     }),
   );
@@ -366,7 +438,13 @@ async function writeOutputs(
 }
 
 /** Removes outputs of other versions in the formats this version does not write (all of them when it failed). */
-async function removeStaleOutputs(versioned: VersionedWriteDeps, transcripts: ContainerClient, name: string, etag: string, written: readonly string[]): Promise<void> {
+async function removeStaleOutputs(
+  versioned: VersionedWriteDeps,
+  transcripts: ContainerClient,
+  name: string,
+  etag: string,
+  written: readonly string[],
+): Promise<void> {
   const others = OUTPUT_FORMATS.filter((format) => !written.includes(format));
   await Promise.all(others.map((format) => removeIfStale(versioned, transcripts.getBlockBlobClient(outputBlobName(name, format)), etag)));
 }

@@ -37,7 +37,13 @@ async function inspect(blob: BlockBlobClient): Promise<Found> {
  * Writes `content` as the output of version `etag`, unless a newer version owns the output.
  * @throws SupersededError when this version is no longer current; storage errors as they come.
  */
-export async function writeForVersion(deps: VersionedWriteDeps, blob: BlockBlobClient, content: string, contentType: string, etag: string): Promise<void> {
+export async function writeForVersion(
+  deps: VersionedWriteDeps,
+  blob: BlockBlobClient,
+  content: string,
+  contentType: string,
+  etag: string,
+): Promise<void> {
   for (let round = 1; ; round++) {
     const found = await inspect(blob);
     if (found.sourceEtag !== stripQuotes(etag) && !(await deps.isCurrent())) throw overwritten(etag, blob.name);
@@ -72,5 +78,8 @@ export async function removeIfStale(deps: VersionedWriteDeps, blob: BlockBlobCli
 }
 
 function overwritten(etag: string, name: string): SupersededError {
-  return new SupersededError(`the audio blob was overwritten while version ${stripQuotes(etag)} was being transcribed, so ${name} is left to the newer version`, true);
+  return new SupersededError(
+    `the audio blob was overwritten while version ${stripQuotes(etag)} was being transcribed, so ${name} is left to the newer version`,
+    true,
+  );
 }

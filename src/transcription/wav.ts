@@ -39,7 +39,9 @@ export function parseWav(bytes: Uint8Array): WavInfo {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 12 || ascii(bytes, 0, 4) !== "RIFF" || ascii(bytes, 8, 4) !== "WAVE") {
     if (ascii(bytes, 0, 4) === "RF64") {
-      throw new BadInputError("RF64 WAV files (over 4 GB) are not supported; export the audio as a standard WAV or MP3", { code: "unsupported_audio" });
+      throw new BadInputError("RF64 WAV files (over 4 GB) are not supported; export the audio as a standard WAV or MP3", {
+        code: "unsupported_audio",
+      });
     }
     throw corrupt("the file does not start with a RIFF/WAVE header");
   }
@@ -50,7 +52,8 @@ export function parseWav(bytes: Uint8Array): WavInfo {
     const size = view.getUint32(offset + 4, true);
     const bodyStart = offset + 8;
     if (id === "fmt ") {
-      if (size < 16 || bodyStart + size > bytes.byteLength) throw truncatedOrCorrupt(bodyStart + size > bytes.byteLength, "the `fmt ` chunk is incomplete");
+      if (size < 16 || bodyStart + size > bytes.byteLength)
+        throw truncatedOrCorrupt(bodyStart + size > bytes.byteLength, "the `fmt ` chunk is incomplete");
       fmt = { chunk: bytes.subarray(offset, bodyStart + size), body: new DataView(bytes.buffer, bytes.byteOffset + bodyStart, size) };
     } else if (id === "data") {
       if (!fmt) throw corrupt("the `data` chunk comes before the `fmt ` chunk");
@@ -70,7 +73,9 @@ export function parseWav(bytes: Uint8Array): WavInfo {
     offset = bodyStart + size + (size % 2);
   }
   if (!fmt) throw truncatedOrCorrupt(offset > bytes.byteLength || bytes.byteLength < 44, "the `fmt ` chunk is missing");
-  throw new BadInputError("The WAV file has no `data` chunk (it is truncated or holds no audio). Upload the complete file.", { code: "truncated_audio" });
+  throw new BadInputError("The WAV file has no `data` chunk (it is truncated or holds no audio). Upload the complete file.", {
+    code: "truncated_audio",
+  });
 }
 
 function describe(fmtChunk: Uint8Array, fmt: DataView, dataOffset: number, rawDataLength: number): WavInfo {
@@ -159,7 +164,7 @@ function sampleReader(info: WavInfo, view: DataView): (byteOffset: number) => nu
     case 16:
       return (o) => view.getInt16(o, true) / 32768;
     case 24:
-      return (o) => ((view.getUint8(o) | (view.getUint8(o + 1) << 8) | (view.getInt8(o + 2) << 16)) / 8388608);
+      return (o) => (view.getUint8(o) | (view.getUint8(o + 1) << 8) | (view.getInt8(o + 2) << 16)) / 8388608;
     default:
       return (o) => view.getInt32(o, true) / 2147483648;
   }

@@ -73,7 +73,13 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       const call =
         options.task === "translate"
           ? deps.client.audio.translations.create(
-              { model: deps.deployment, file, response_format: "verbose_json", ...(request.prompt ? { prompt: request.prompt } : {}), ...temperature(options) },
+              {
+                model: deps.deployment,
+                file,
+                response_format: "verbose_json",
+                ...(request.prompt ? { prompt: request.prompt } : {}),
+                ...temperature(options),
+              },
               { signal, maxRetries: 0 },
             )
           : deps.client.audio.transcriptions.create(
@@ -92,7 +98,13 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       // verbose_json: both operations answer with text, language, duration and segments.
       const data = raw as VerboseResult;
       const latencyInMs = performance.now() - started;
-      logOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs, status: response.status, requestId: upstreamRequestId(response.headers) });
+      logOpenAICall(deps.logger, {
+        operation,
+        deployment: deps.deployment,
+        latencyInMs,
+        status: response.status,
+        requestId: upstreamRequestId(response.headers),
+      });
       const usage = data.usage;
       return {
         index: chunk.index,
@@ -121,7 +133,9 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       } else if (error.kind === "transient" && error.code !== "aborted" && transientFailures < deps.retry.transientRetries) {
         const wait = deps.retry.transientBackoffInMs * 2 ** transientFailures;
         transientFailures++;
-        deps.logger.warn(`Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${wait} ms`);
+        deps.logger.warn(
+          `Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${wait} ms`,
+        );
         await sleep(wait, signal);
         continue;
       }

@@ -63,9 +63,7 @@ export function toText(transcript: Transcript): string {
 
 /** SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between cues. */
 export function toSrt(segments: readonly TranscriptSegment[]): string {
-  return segments
-    .map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${cueText(s.text)}\n`)
-    .join("\n");
+  return segments.map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${cueText(s.text)}\n`).join("\n");
 }
 
 /** WebVTT: the `WEBVTT` header, then cues with `HH:MM:SS.mmm` times. */
@@ -76,7 +74,10 @@ export function toVtt(segments: readonly TranscriptSegment[]): string {
 
 /** Cue text may not contain blank lines (they end a cue) or the `-->` arrow (it starts a timing line). */
 function cueText(text: string): string {
-  return text.replace(/-->/g, "->").replace(/\n\s*\n/g, "\n").trim();
+  return text
+    .replace(/-->/g, "->")
+    .replace(/\n\s*\n/g, "\n")
+    .trim();
 }
 
 export function timestamp(seconds: number, separator: "," | "."): string {

@@ -4,15 +4,19 @@ import { alternate, median, percentile } from "../../bench/harness.js";
 import { formatTable } from "../../bench/format-table.js";
 
 describe("benchmarks still run (tiny inputs; the real runs are `npm run bench`)", () => {
-  it.each(BENCHMARKS.map((b) => [b.name, b] as const))("%s", async (_name, benchmark) => {
-    const figures = await benchmark.run({ tiny: true, log: () => undefined });
-    expect(figures.length).toBeGreaterThan(0);
-    for (const figure of figures) {
-      expect(Number.isFinite(figure.value), `${figure.name} is a number`).toBe(true);
-      expect(figure.unit).toBeTruthy();
-      if (figure.baseline) expect(Number.isFinite(figure.baseline.value)).toBe(true);
-    }
-  }, 180_000);
+  it.each(BENCHMARKS.map((b) => [b.name, b] as const))(
+    "%s",
+    async (_name, benchmark) => {
+      const figures = await benchmark.run({ tiny: true, log: () => undefined });
+      expect(figures.length).toBeGreaterThan(0);
+      for (const figure of figures) {
+        expect(Number.isFinite(figure.value), `${figure.name} is a number`).toBe(true);
+        expect(figure.unit).toBeTruthy();
+        if (figure.baseline) expect(Number.isFinite(figure.baseline.value)).toBe(true);
+      }
+    },
+    180_000,
+  );
 });
 
 describe("harness statistics", () => {
@@ -25,7 +29,11 @@ describe("harness statistics", () => {
 
   it("alternates A and B, swapping the order every round", async () => {
     const order: string[] = [];
-    const result = await alternate(3, async () => order.push("a"), async () => order.push("b"));
+    const result = await alternate(
+      3,
+      async () => order.push("a"),
+      async () => order.push("b"),
+    );
     expect(order).toEqual(["a", "b", "b", "a", "a", "b"]);
     expect(result.a).toHaveLength(3);
   });

@@ -6,11 +6,29 @@ const promptFilterResults = [{ prompt_index: 0, content_filter_results: { hate: 
 
 /** The stream Azure OpenAI sends with include_usage on (shape as documented and as the simulator sends it). */
 function azureStream(): Record<string, unknown>[] {
-  const base = { id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini-2024-07-18", system_fingerprint: "fp", usage: null };
+  const base = {
+    id: "chatcmpl-1",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4o-mini-2024-07-18",
+    system_fingerprint: "fp",
+    usage: null,
+  };
   return [
     { id: "", object: "", created: 0, model: "", choices: [], prompt_filter_results: promptFilterResults },
     { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }] },
-    { ...base, choices: [{ index: 0, delta: { content: "Hi" }, finish_reason: null, logprobs: null, content_filter_results: { hate: { filtered: false, severity: "safe" } } }] },
+    {
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { content: "Hi" },
+          finish_reason: null,
+          logprobs: null,
+          content_filter_results: { hate: { filtered: false, severity: "safe" } },
+        },
+      ],
+    },
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop", logprobs: null }] },
     { ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } },
   ];
@@ -61,7 +79,14 @@ describe("forwardableChunks with Azure's asynchronous content filter", () => {
       object: "",
       created: 0,
       model: "",
-      choices: [{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 2 }, content_filter_results: {} }],
+      choices: [
+        {
+          index: 0,
+          finish_reason: null,
+          content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 2 },
+          content_filter_results: {},
+        },
+      ],
     });
     const { out } = await collect(false, stream);
     const annotation = out[3]!;

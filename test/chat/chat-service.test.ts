@@ -31,7 +31,12 @@ async function azureLike(lines: string[]): Promise<OpenAI> {
   return new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/openai/v1/`, apiKey: "k", maxRetries: 0 });
 }
 
-const request = { deployment: "gpt-4o-mini", stream: true, includeUsage: false, body: { messages: [{ role: "user" as const, content: "Hi" }] } };
+const request = {
+  deployment: "gpt-4o-mini",
+  stream: true,
+  includeUsage: false,
+  body: { messages: [{ role: "user" as const, content: "Hi" }] },
+};
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}`;
 
@@ -47,7 +52,10 @@ describe("openChatStream", () => {
     const received: string[] = [];
     const error = await (async () => {
       for await (const c of stream) received.push(c.choices[0]!.delta.content ?? "");
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(received).toEqual(["Hel"]);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("server_error");

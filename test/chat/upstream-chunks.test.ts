@@ -3,7 +3,13 @@ import { readChatChunks } from "../../src/chat/upstream-chunks.js";
 import { AppError } from "../../src/errors.js";
 
 const encoder = new TextEncoder();
-const chunk = (content: string) => ({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+const chunk = (content: string) => ({
+  id: "c1",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "m",
+  choices: [{ index: 0, delta: { content }, finish_reason: null }],
+});
 const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
 
 /** A response whose body arrives in exactly these pieces; `cancelled` records a cancel. */
@@ -48,10 +54,16 @@ describe("readChatChunks", () => {
   it("treats a body that ends without [DONE], or no body, as an incomplete answer", async () => {
     const received: string[] = [];
     const failure = await (async () => {
-      for await (const c of readChatChunks(responseOf([event(chunk("par")), event(chunk("tial"))]).response, new AbortController().signal)) {
+      for await (const c of readChatChunks(
+        responseOf([event(chunk("par")), event(chunk("tial"))]).response,
+        new AbortController().signal,
+      )) {
         received.push(c.choices[0]!.delta.content!);
       }
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(received).toEqual(["par", "tial"]);
     expect(String(failure)).toContain("without its closing [DONE]");
     await expect(contents(new Response(null))).rejects.toThrow("no body");
@@ -69,7 +81,10 @@ describe("readChatChunks", () => {
     const received: string[] = [];
     const failure = await (async () => {
       for await (const c of readChatChunks(response, new AbortController().signal)) received.push(c.choices[0]!.delta.content!);
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(received).toEqual(["Hel"]);
     expect(failure).toBeInstanceOf(AppError);
     expect(failure).toMatchObject({ kind: "transient", code: "server_error", status: undefined, details: error });
@@ -82,7 +97,10 @@ describe("readChatChunks", () => {
       for await (const c of readChatChunks(responseOf([event(chunk("ok")), "data: {oops\n\n"]).response, new AbortController().signal)) {
         received.push(c.choices[0]!.delta.content!);
       }
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(received).toEqual(["ok"]);
     expect(failure).toBeInstanceOf(SyntaxError);
   });

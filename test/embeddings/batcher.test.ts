@@ -95,7 +95,10 @@ describe("EmbeddingsBatcher", () => {
 
   it("separates callers asking for different dimensions", async () => {
     const b = batcher();
-    const [small, full] = await Promise.all([b.embed([item("alpha beta")], options({ dimensions: 256 })), b.embed([item("alpha beta")], options())]);
+    const [small, full] = await Promise.all([
+      b.embed([item("alpha beta")], options({ dimensions: 256 })),
+      b.embed([item("alpha beta")], options()),
+    ]);
     expect(small.embeddings[0]).toHaveLength(256);
     expect(full.embeddings[0]).toHaveLength(1536);
     expect(small.embeddings[0]).toEqual((await direct(["alpha beta"], 256))[0]);
@@ -168,7 +171,11 @@ describe("EmbeddingsBatcher", () => {
   });
 
   it("does not isolate callers when Azure refuses the app itself (401): one request, every caller fails", async () => {
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: "not-the-key", AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: sim.url,
+      AZURE_OPENAI_API_KEY: "not-the-key",
+      AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    });
     const b = batcher({ client: await createOpenAIClient(config.openai) });
     const results = await Promise.allSettled(["a b", "c d", "e f"].map((t) => b.embed([item(t)], options())));
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
@@ -184,7 +191,11 @@ describe("EmbeddingsBatcher", () => {
       return JSON.stringify(parsed);
     });
     try {
-      const config = loadConfig({ AZURE_OPENAI_ENDPOINT: proxy.url, AZURE_OPENAI_API_KEY: sim.apiKey, AzureWebJobsStorage: "UseDevelopmentStorage=true" });
+      const config = loadConfig({
+        AZURE_OPENAI_ENDPOINT: proxy.url,
+        AZURE_OPENAI_API_KEY: sim.apiKey,
+        AzureWebJobsStorage: "UseDevelopmentStorage=true",
+      });
       const b = batcher({ client: await createOpenAIClient(config.openai) });
       const results = await Promise.allSettled([b.embed([item("one"), item("two")], options()), b.embed([item("three")], options())]);
       for (const result of results) {

@@ -67,19 +67,24 @@ describe("splitIntoChunks", () => {
 
   it("holds for arbitrary text: chunks fit, cover the input in order, and match their ranges", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", maxLength: 600 }), fc.integer({ min: 16, max: 64 }), fc.integer({ min: 0, max: 15 }), (text, chunkTokens, overlapTokens) => {
-        const chunks = splitIntoChunks(text, { chunkTokens, overlapTokens });
-        expect(chunks[0]!.start).toBe(0);
-        expect(chunks.at(-1)!.end).toBe(text.length);
-        for (const [i, chunk] of chunks.entries()) {
-          expect(chunk.tokens).toBeLessThanOrEqual(chunkTokens);
-          expect(text.slice(chunk.start, chunk.end)).toBe(chunk.text);
-          if (i > 0) {
-            expect(chunk.start).toBeGreaterThan(chunks[i - 1]!.start);
-            expect(chunk.start).toBeLessThanOrEqual(chunks[i - 1]!.end); // no gaps
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 600 }),
+        fc.integer({ min: 16, max: 64 }),
+        fc.integer({ min: 0, max: 15 }),
+        (text, chunkTokens, overlapTokens) => {
+          const chunks = splitIntoChunks(text, { chunkTokens, overlapTokens });
+          expect(chunks[0]!.start).toBe(0);
+          expect(chunks.at(-1)!.end).toBe(text.length);
+          for (const [i, chunk] of chunks.entries()) {
+            expect(chunk.tokens).toBeLessThanOrEqual(chunkTokens);
+            expect(text.slice(chunk.start, chunk.end)).toBe(chunk.text);
+            if (i > 0) {
+              expect(chunk.start).toBeGreaterThan(chunks[i - 1]!.start);
+              expect(chunk.start).toBeLessThanOrEqual(chunks[i - 1]!.end); // no gaps
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });

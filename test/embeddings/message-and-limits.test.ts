@@ -51,7 +51,9 @@ describe("parseEmbeddingsMessage", () => {
   });
 
   it("accepts the enqueue time a handed-back copy carries, and rejects one that is not an ISO time", () => {
-    expect(parseEmbeddingsMessage({ input: "x", enqueuedAt: "2025-01-31T10:15:00.000Z" }, QUEUE_ID).enqueuedAt).toBe("2025-01-31T10:15:00.000Z");
+    expect(parseEmbeddingsMessage({ input: "x", enqueuedAt: "2025-01-31T10:15:00.000Z" }, QUEUE_ID).enqueuedAt).toBe(
+      "2025-01-31T10:15:00.000Z",
+    );
     const error = badInput(() => parseEmbeddingsMessage({ input: "x", enqueuedAt: "yesterday" }, QUEUE_ID));
     expect(error.param).toBe("enqueuedAt");
     expect(error.message).toMatch(/`enqueuedAt` must be an ISO 8601 time/);

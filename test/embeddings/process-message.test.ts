@@ -27,13 +27,23 @@ let deps: ProcessMessageDependencies;
 
 beforeAll(async () => {
   [azurite, sim] = await Promise.all([startAzurite(), start({ latency: NO_LATENCY })]);
-  const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: sim.apiKey, AzureWebJobsStorage: azurite.connectionString });
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: sim.url,
+    AZURE_OPENAI_API_KEY: sim.apiKey,
+    AzureWebJobsStorage: azurite.connectionString,
+  });
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient("embeddings");
   queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient("embeddings");
   await queue.createIfNotExists();
   deps = {
     embed: {
-      batcher: new EmbeddingsBatcher({ client: await createOpenAIClient(config.openai), maxInputsPerRequest: 2048, maxTokensPerRequest: 300_000, maxWaitInMs: 5, transientRetries: 0 }),
+      batcher: new EmbeddingsBatcher({
+        client: await createOpenAIClient(config.openai),
+        maxInputsPerRequest: 2048,
+        maxTokensPerRequest: 300_000,
+        maxWaitInMs: 5,
+        transientRetries: 0,
+      }),
       deployments: [DEPLOYMENT],
       limits: { chunkTokens: 8191, overlapTokens: 0, split: true },
       throttleBudgetInMs: 300,
@@ -66,7 +76,12 @@ async function receiveCopy(): Promise<{ body: unknown; text: string; messageId: 
   expect(message, "a message on the queue").toBeDefined();
   await queue.deleteMessage(message!.messageId, message!.popReceipt);
   const text = message!.messageText;
-  return { body: JSON.parse(Buffer.from(text, "base64").toString("utf8")) as unknown, text, messageId: message!.messageId, dequeueCount: message!.dequeueCount };
+  return {
+    body: JSON.parse(Buffer.from(text, "base64").toString("utf8")) as unknown,
+    text,
+    messageId: message!.messageId,
+    dequeueCount: message!.dequeueCount,
+  };
 }
 
 async function download(name: string): Promise<Buffer> {
@@ -135,7 +150,10 @@ describe("processEmbeddingsMessage", () => {
         };
       },
     });
-    expect(await processEmbeddingsMessage(delivery({ id, input: "late text" }), { ...deps, queue: watchedQueue })).toMatchObject({ status: "requeued", id });
+    expect(await processEmbeddingsMessage(delivery({ id, input: "late text" }), { ...deps, queue: watchedQueue })).toMatchObject({
+      status: "requeued",
+      id,
+    });
     expect(recordAtSend).toEqual([true]);
     await sim.control.setFaults(DEPLOYMENT, []);
     // The shared batcher holds the deployment until Azure's delay is over: let it pass.
@@ -154,7 +172,10 @@ describe("processEmbeddingsMessage", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const copy = await receiveCopy();
     expect(copy.body).toEqual({ id, handback: expect.stringMatching(/^\.handback\/[0-9a-f-]{36}\.json$/) });
-    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "embedded", id });
+    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({
+      status: "embedded",
+      id,
+    });
     expect(JSON.parse((await download(`${id}.json`)).toString()).createdAt).toBe("2025-01-31T10:15:00.000Z");
     expect(await container.getBlobClient((copy.body as { handback: string }).handback).exists()).toBe(false);
   });
@@ -174,7 +195,9 @@ describe("processEmbeddingsMessage", () => {
     expect(copy.text.length).toBeLessThan(200);
     // Throttled again: the reference goes back as it is, the blob stays for it.
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 1000 }]);
-    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "requeued" });
+    expect(await processEmbeddingsMessage({ ...copy, insertionTime: new Date().toISOString() }, deps)).toMatchObject({
+      status: "requeued",
+    });
     await sim.control.setFaults(DEPLOYMENT, []);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const second = await receiveCopy();
@@ -186,12 +209,18 @@ describe("processEmbeddingsMessage", () => {
     expect(await container.getBlobClient(`${delivery({}).messageId}.error.json`).exists()).toBe(false);
     // A redelivery of the finished reference (the host failed to delete it) does nothing twice.
     const requestsBefore = (await sim.control.counters()).total.requests;
-    expect(await processEmbeddingsMessage({ ...second, insertionTime: new Date().toISOString() }, deps)).toMatchObject({ status: "embedded", items: 0 });
+    expect(await processEmbeddingsMessage({ ...second, insertionTime: new Date().toISOString() }, deps)).toMatchObject({
+      status: "embedded",
+      items: 0,
+    });
     expect((await sim.control.counters()).total.requests).toBe(requestsBefore);
   });
 
   it("rejects a reference the app never wrote, without calling Azure", async () => {
-    const outcome = await processEmbeddingsMessage(delivery({ id: "forged", handback: ".handback/00000000-0000-4000-8000-000000000000.json" }), deps);
+    const outcome = await processEmbeddingsMessage(
+      delivery({ id: "forged", handback: ".handback/00000000-0000-4000-8000-000000000000.json" }),
+      deps,
+    );
     expect(outcome).toMatchObject({ status: "rejected", id: "forged" });
     expect(JSON.parse((await download("forged.error.json")).toString())).toMatchObject({ status: "rejected", code: "handback_missing" });
     const bad = await processEmbeddingsMessage(delivery({ id: "forged2", handback: "../elsewhere.json" }), deps);
@@ -201,9 +230,22 @@ describe("processEmbeddingsMessage", () => {
 
   it("keeps the reason an earlier delivery rejected handed-back work for, when the reference comes again", async () => {
     const reference = { id: "filtered-later", handback: ".handback/00000000-0000-4000-8000-0000000000aa.json" };
-    const earlier = { id: "filtered-later", queueMessageId: "m1", status: "rejected", kind: "upstream_permanent", code: "content_filter", reason: "Azure OpenAI's content filter blocked the request", dequeueCount: 1, failedAt: "2025-01-31T10:15:00.000Z" };
+    const earlier = {
+      id: "filtered-later",
+      queueMessageId: "m1",
+      status: "rejected",
+      kind: "upstream_permanent",
+      code: "content_filter",
+      reason: "Azure OpenAI's content filter blocked the request",
+      dequeueCount: 1,
+      failedAt: "2025-01-31T10:15:00.000Z",
+    };
     await container.getBlockBlobClient("filtered-later.error.json").upload(JSON.stringify(earlier), JSON.stringify(earlier).length);
-    expect(await processEmbeddingsMessage(delivery(reference, 2), deps)).toMatchObject({ status: "rejected", id: "filtered-later", reason: earlier.reason });
+    expect(await processEmbeddingsMessage(delivery(reference, 2), deps)).toMatchObject({
+      status: "rejected",
+      id: "filtered-later",
+      reason: earlier.reason,
+    });
     expect(JSON.parse((await download("filtered-later.error.json")).toString())).toEqual(earlier);
   });
 
@@ -285,9 +327,22 @@ describe("processEmbeddingsMessage", () => {
   });
 
   it("keeps a message Azure refuses for the app's credentials (401) for retries and the poison queue, with a record", async () => {
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: sim.url, AZURE_OPENAI_API_KEY: "not-the-key", AzureWebJobsStorage: azurite.connectionString });
-    const refused = new EmbeddingsBatcher({ client: await createOpenAIClient(config.openai), maxInputsPerRequest: 2048, maxTokensPerRequest: 300_000, maxWaitInMs: 5, transientRetries: 0 });
-    const error = await processEmbeddingsMessage(delivery({ id: "no-role", input: "x" }), { ...deps, embed: { ...deps.embed, batcher: refused } }).catch((e: unknown) => e);
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: sim.url,
+      AZURE_OPENAI_API_KEY: "not-the-key",
+      AzureWebJobsStorage: azurite.connectionString,
+    });
+    const refused = new EmbeddingsBatcher({
+      client: await createOpenAIClient(config.openai),
+      maxInputsPerRequest: 2048,
+      maxTokensPerRequest: 300_000,
+      maxWaitInMs: 5,
+      transientRetries: 0,
+    });
+    const error = await processEmbeddingsMessage(delivery({ id: "no-role", input: "x" }), {
+      ...deps,
+      embed: { ...deps.embed, batcher: refused },
+    }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "upstream_permanent", status: 401 });
     const record = JSON.parse((await download("no-role.error.json")).toString());
     expect(record).toMatchObject({ id: "no-role", status: "retrying", kind: "upstream_permanent" });

@@ -27,8 +27,16 @@ let direct: OpenAI;
 
 beforeAll(async () => {
   // Fast redelivery for the test; a bigger batch so more invocations share requests.
-  const hostJson = JSON.parse(readFileSync(path.join(REPO_ROOT, "host.json"), "utf8")) as { extensions: { queues: Record<string, unknown> } };
-  Object.assign(hostJson.extensions.queues, { batchSize: 32, newBatchThreshold: 16, visibilityTimeout: "00:00:01", maxPollingInterval: "00:00:00.200", maxDequeueCount: 3 });
+  const hostJson = JSON.parse(readFileSync(path.join(REPO_ROOT, "host.json"), "utf8")) as {
+    extensions: { queues: Record<string, unknown> };
+  };
+  Object.assign(hostJson.extensions.queues, {
+    batchSize: 32,
+    newBatchThreshold: 16,
+    visibilityTimeout: "00:00:01",
+    maxPollingInterval: "00:00:00.200",
+    maxDequeueCount: 3,
+  });
   const hostJsonPath = path.join(mkdtempSync(path.join(tmpdir(), "embeddings-host-")), "host.json");
   writeFileSync(hostJsonPath, JSON.stringify(hostJson));
   stack = await startStack({
@@ -97,7 +105,11 @@ describe("queue -> embeddings through the local host", () => {
     const ids = Array.from({ length: 1000 }, (_, i) => `bulk/${String(i).padStart(4, "0")}`);
     const started = Date.now();
     for (let i = 0; i < ids.length; i += 100) {
-      await Promise.all(ids.slice(i, i + 100).map((id, j) => send({ id, input: `message ${i + j} about ${id} and topic ${(i + j) % 13}`, metadata: { n: i + j } })));
+      await Promise.all(
+        ids
+          .slice(i, i + 100)
+          .map((id, j) => send({ id, input: `message ${i + j} about ${id} and topic ${(i + j) % 13}`, metadata: { n: i + j } })),
+      );
     }
     const outputs = await waitFor(
       "1,000 outputs",
@@ -118,7 +130,9 @@ describe("queue -> embeddings through the local host", () => {
     expect(embeddings.requests).toBeLessThan(250);
     expect(embeddings.throttled).toBeGreaterThan(0);
     expect(embeddings.statuses["500"] ?? 0).toBeGreaterThan(0);
-    console.info(`1,000 messages in ${seconds.toFixed(1)} s with ${embeddings.requests} embeddings requests (${embeddings.throttled} throttled, ${embeddings.statuses["500"] ?? 0} x 500)`);
+    console.info(
+      `1,000 messages in ${seconds.toFixed(1)} s with ${embeddings.requests} embeddings requests (${embeddings.throttled} throttled, ${embeddings.statuses["500"] ?? 0} x 500)`,
+    );
 
     const sample = await readJson<EmbeddingsOutput>("bulk/0042.json");
     const expected = await direct.embeddings.create({ model: DEPLOYMENT, input: "message 42 about bulk/0042 and topic 3" });
@@ -181,14 +195,20 @@ describe("queue -> embeddings through the local host", () => {
     expect(chunks.map((c) => c.embedding)).toEqual(expected.data.map((d) => d.embedding));
     const perChunk = await Promise.all(slices.map((s) => direct.embeddings.create({ model: DEPLOYMENT, input: s })));
     for (const response of perChunk) expect(response.usage.prompt_tokens).toBeLessThanOrEqual(CHUNK_TOKENS);
-    expect(output.usage.prompt_tokens).toBe(expected.usage.prompt_tokens + (await direct.embeddings.create({ model: DEPLOYMENT, input: "a short one" })).usage.prompt_tokens);
+    expect(output.usage.prompt_tokens).toBe(
+      expected.usage.prompt_tokens + (await direct.embeddings.create({ model: DEPLOYMENT, input: "a short one" })).usage.prompt_tokens,
+    );
   }, 60_000);
 
   it("moves a message that keeps failing to poison, with an error record saying why", async () => {
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 503 }]);
     try {
       await send({ id: "always-failing", input: "the service is down" });
-      await waitFor("the poison message", async () => ((await poisonTexts()).some((t) => t.includes("always-failing")) ? true : undefined), 45_000);
+      await waitFor(
+        "the poison message",
+        async () => ((await poisonTexts()).some((t) => t.includes("always-failing")) ? true : undefined),
+        45_000,
+      );
     } finally {
       await stack.simulator.control.setFaults(DEPLOYMENT, []);
     }

@@ -152,7 +152,11 @@ describe("streamed chat", () => {
     const tools = [
       {
         type: "function" as const,
-        function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+        function: {
+          name: "get_weather",
+          description: "Weather for a city",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+        },
       },
     ];
     const runner = client.chat.completions.stream({ model: DEPLOYMENT, messages: USER, tools, tool_choice: "required" });

@@ -47,18 +47,28 @@ async function sseData(response: Response): Promise<string[]> {
 
 /** The error the openai client raised, which must be an APIError. */
 async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(OpenAI.APIError);
   return error as InstanceType<typeof OpenAI.APIError>;
 }
 
 describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
   it.each([
-    ["body not JSON", "{\"messages\": [", 400, "invalid_json", null, "not valid JSON"],
+    ["body not JSON", '{"messages": [', 400, "invalid_json", null, "not valid JSON"],
     ["body a JSON array", "[]", 400, "invalid_json", null, "must be a JSON object"],
     ["missing messages", "{}", 400, "missing_required_parameter", "messages", "'messages' is required"],
     ["wrong type", JSON.stringify({ messages: USER, max_tokens: "ten" }), 400, "invalid_type", "max_tokens", "must be a number"],
-    ["unknown role", JSON.stringify({ messages: [{ role: "robot", content: "hi" }] }), 400, "invalid_value", "messages[0].role", "must be one of"],
+    [
+      "unknown role",
+      JSON.stringify({ messages: [{ role: "robot", content: "hi" }] }),
+      400,
+      "invalid_value",
+      "messages[0].role",
+      "must be one of",
+    ],
     ["unknown model", JSON.stringify({ model: "gpt-9", messages: USER }), 400, "model_not_found", "model", "GET /api/v1/models"],
   ])("%s", async (_name, body, status, code, param, message) => {
     const response = await post("chat/completions", body);
@@ -80,9 +90,19 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
     it.each([
       ["an extra field", `{"messages":${messages},"x":${arrays(4140)}}`, "chat/completions", "x"],
       ["an extra field, streamed", `{"messages":${messages},"stream":true,"x":${arrays(4140)}}`, "chat/completions", "x"],
-      ["a tool's parameters", `{"messages":${messages},"tools":[{"type":"function","function":{"name":"f","parameters":${objects(4000)}}}]}`, "chat/completions", "tools"],
+      [
+        "a tool's parameters",
+        `{"messages":${messages},"tools":[{"type":"function","function":{"name":"f","parameters":${objects(4000)}}}]}`,
+        "chat/completions",
+        "tools",
+      ],
       ["metadata", `{"messages":${messages},"metadata":${objects(3000)}}`, "chat/completions", "metadata"],
-      ["a content part", `{"messages":[{"role":"user","content":[{"type":"text","text":"hi","extra":${arrays(3000)}}]}]}`, "chat/completions", "messages"],
+      [
+        "a content part",
+        `{"messages":[{"role":"user","content":[{"type":"text","text":"hi","extra":${arrays(3000)}}]}]}`,
+        "chat/completions",
+        "messages",
+      ],
       ["an embeddings request", `{"model":"text-embedding-3-small","input":"hi","extra":${arrays(5000)}}`, "embeddings", "extra"],
     ])("%s", async (_name, body, route, param) => {
       expect(body.length).toBeLessThan(40_000);
@@ -96,7 +116,14 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
 
     it("a request nested well within the limit still works", async () => {
       const schema = JSON.parse(objects(20)) as Record<string, unknown>;
-      const response = await post("chat/completions", JSON.stringify({ messages: USER, metadata: { note: "ok" }, tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { deep: schema } } } }] }));
+      const response = await post(
+        "chat/completions",
+        JSON.stringify({
+          messages: USER,
+          metadata: { note: "ok" },
+          tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { deep: schema } } } }],
+        }),
+      );
       expect(response.status).toBe(200);
     });
   });
@@ -127,7 +154,9 @@ describe("bad input -> 400/413 in OpenAI's shape, never reaching Azure", () => {
   });
 
   it("the openai client gets BadRequestError with the param named", async () => {
-    const error = await apiError(client.chat.completions.create({ model: DEPLOYMENT, messages: [{ role: "user", content: 42 as unknown as string }] }));
+    const error = await apiError(
+      client.chat.completions.create({ model: DEPLOYMENT, messages: [{ role: "user", content: 42 as unknown as string }] }),
+    );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.param).toBe("messages[0].content");
   });
@@ -201,7 +230,10 @@ describe("upstream failures", () => {
     const received: string[] = [];
     const error = await (async () => {
       for await (const chunk of stream) received.push(chunk.choices[0]?.delta.content ?? "");
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(received.join("").length).toBeGreaterThan(0);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain("stream broke off");
@@ -250,7 +282,10 @@ describe("caller disconnects", () => {
   it("aborting a stream aborts the upstream request at once (the simulator counts it)", async () => {
     await stack.simulator.control.setLatency(DEPLOYMENT, { timeToFirstTokenMs: 10, tokensPerSecond: 20, stdDevRatio: 0 });
     const controller = new AbortController();
-    const stream = await client.chat.completions.create({ model: DEPLOYMENT, messages: USER, max_tokens: 400, stream: true }, { signal: controller.signal });
+    const stream = await client.chat.completions.create(
+      { model: DEPLOYMENT, messages: USER, max_tokens: 400, stream: true },
+      { signal: controller.signal },
+    );
     let seen = 0;
     for await (const _chunk of stream) {
       if (++seen === 3) break; // breaking out aborts the HTTP request, as a closed browser tab would

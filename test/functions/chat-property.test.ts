@@ -44,11 +44,28 @@ const smallJson = fc.oneof(
 
 /** Paths into VALID that a mutation may hit. */
 const PATHS: (string | number)[][] = [
-  ["model"], ["messages"], ["messages", 0], ["messages", 0, "role"], ["messages", 0, "content"],
-  ["messages", 1, "content"], ["messages", 1, "content", 0], ["messages", 1, "content", 0, "type"],
-  ["messages", 1, "content", 0, "text"], ["max_tokens"], ["temperature"], ["stream"], ["tools"],
-  ["tools", 0, "function"], ["tools", 0, "function", "name"], ["tool_choice"], ["stop"], ["seed"],
-  ["stream_options"], ["n"], ["response_format"], ["max_completion_tokens"],
+  ["model"],
+  ["messages"],
+  ["messages", 0],
+  ["messages", 0, "role"],
+  ["messages", 0, "content"],
+  ["messages", 1, "content"],
+  ["messages", 1, "content", 0],
+  ["messages", 1, "content", 0, "type"],
+  ["messages", 1, "content", 0, "text"],
+  ["max_tokens"],
+  ["temperature"],
+  ["stream"],
+  ["tools"],
+  ["tools", 0, "function"],
+  ["tools", 0, "function", "name"],
+  ["tool_choice"],
+  ["stop"],
+  ["seed"],
+  ["stream_options"],
+  ["n"],
+  ["response_format"],
+  ["max_completion_tokens"],
 ];
 
 function mutate(path: (string | number)[], value: unknown, remove: boolean): unknown {
@@ -100,8 +117,21 @@ async function postAndCheck(route: string, payload: string | Uint8Array): Promis
   return response.status;
 }
 
-const VALID_EMBEDDINGS = { model: "text-embedding-3-small", input: ["first text", "second text"], dimensions: 64, encoding_format: "float" };
-const EMBEDDINGS_PATHS: (string | number)[][] = [["model"], ["input"], ["input", 0], ["input", 1], ["dimensions"], ["encoding_format"], ["user"]];
+const VALID_EMBEDDINGS = {
+  model: "text-embedding-3-small",
+  input: ["first text", "second text"],
+  dimensions: 64,
+  encoding_format: "float",
+};
+const EMBEDDINGS_PATHS: (string | number)[][] = [
+  ["model"],
+  ["input"],
+  ["input", 0],
+  ["input", 1],
+  ["dimensions"],
+  ["encoding_format"],
+  ["user"],
+];
 
 const embeddingsBody = fc.oneof(
   fc.tuple(fc.constantFrom(...EMBEDDINGS_PATHS), smallJson, fc.boolean()).map(([path, value, remove]) => {

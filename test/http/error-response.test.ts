@@ -22,7 +22,9 @@ describe("describeError", () => {
   });
 
   it("upstream 429 -> 429 with Retry-After in seconds (rounded up) and retry-after-ms", () => {
-    const answer = describeError(upstream(429, { code: "429", message: "Rate limit is exceeded." }, { "retry-after-ms": "1500", "retry-after": "2" }));
+    const answer = describeError(
+      upstream(429, { code: "429", message: "Rate limit is exceeded." }, { "retry-after-ms": "1500", "retry-after": "2" }),
+    );
     expect(answer.status).toBe(429);
     expect(answer.headers).toEqual({ "retry-after": "2", "retry-after-ms": "1500" });
     expect(answer.body.error.code).toBe("rate_limit_exceeded");
@@ -31,20 +33,26 @@ describe("describeError", () => {
 
   it("upstream content_filter -> 400 carrying the filter results", () => {
     const innererror = { code: "ResponsibleAIPolicyViolation", content_filter_result: { violence: { filtered: true, severity: "high" } } };
-    const answer = describeError(upstream(400, { code: "content_filter", message: "The prompt was filtered", param: "prompt", innererror }));
+    const answer = describeError(
+      upstream(400, { code: "content_filter", message: "The prompt was filtered", param: "prompt", innererror }),
+    );
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: "content_filter", param: "prompt", type: "invalid_request_error", innererror });
   });
 
   it.each([401, 403])("upstream %i -> 502 pointing at the role assignment, never echoing credentials", (status) => {
-    const answer = describeError(upstream(status, { code: "PermissionDenied", message: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl denied" }));
+    const answer = describeError(
+      upstream(status, { code: "PermissionDenied", message: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl denied" }),
+    );
     expect(answer.status).toBe(502);
     expect(answer.body.error.message).toContain("Cognitive Services OpenAI User");
     expect(JSON.stringify(answer.body)).not.toContain("eyJ");
   });
 
   it("upstream 404 (deployment missing) -> 502: the caller can't fix the app's deployment", () => {
-    expect(describeError(upstream(404, { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." })).status).toBe(502);
+    expect(
+      describeError(upstream(404, { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." })).status,
+    ).toBe(502);
   });
 
   it("upstream 5xx -> 502, no connection or timeout -> 503", () => {

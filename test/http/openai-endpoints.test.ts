@@ -43,7 +43,12 @@ describe("POST /api/v1/embeddings", () => {
   });
 
   it("honours float encoding, dimensions and arrays of inputs, in order", async () => {
-    const result = await client.embeddings.create({ model: EMBEDDINGS, input: ["cats purr", "dogs bark", "cats purr"], dimensions: 256, encoding_format: "float" });
+    const result = await client.embeddings.create({
+      model: EMBEDDINGS,
+      input: ["cats purr", "dogs bark", "cats purr"],
+      dimensions: 256,
+      encoding_format: "float",
+    });
     expect(result.data.map((d) => d.index)).toEqual([0, 1, 2]);
     expect(result.data.every((d) => d.embedding.length === 256)).toBe(true);
     expect(result.data[0]!.embedding).toEqual(result.data[2]!.embedding);
@@ -72,7 +77,10 @@ describe("POST /api/v1/embeddings", () => {
   it("passes Azure's throttling on as 429 with Retry-After, without waiting it out", async () => {
     await stack.simulator.control.setFaults(EMBEDDINGS, [{ kind: 429, times: 1, ms: 5000 }]);
     const started = performance.now();
-    const error = await client.embeddings.create({ model: EMBEDDINGS, input: "hello" }).then(() => undefined, (e: unknown) => e);
+    const error = await client.embeddings.create({ model: EMBEDDINGS, input: "hello" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).headers?.get("retry-after")).toBe("5");
     expect(performance.now() - started).toBeLessThan(2000);
@@ -93,7 +101,10 @@ describe("GET /api/v1/models", () => {
   it("retrieves one deployment, and answers an unknown one 404 model_not_found", async () => {
     const model = await client.models.retrieve("gpt-4o-mini");
     expect(model).toMatchObject({ id: "gpt-4o-mini", object: "model", owned_by: "azure-openai" });
-    const error = await client.models.retrieve("gpt-9").then(() => undefined, (e: unknown) => e);
+    const error = await client.models.retrieve("gpt-9").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).message).toContain("'gpt-4o-mini'");
@@ -102,7 +113,10 @@ describe("GET /api/v1/models", () => {
 
 describe("auth level", () => {
   it.each(["chat/completions", "embeddings", "models"])("%s needs the function key by default", async (path) => {
-    const response = await fetch(`${stack.host.url}/api/v1/${path}`, { method: path === "models" ? "GET" : "POST", body: path === "models" ? undefined : "{}" });
+    const response = await fetch(`${stack.host.url}/api/v1/${path}`, {
+      method: path === "models" ? "GET" : "POST",
+      body: path === "models" ? undefined : "{}",
+    });
     expect(response.status).toBe(401);
   });
 
@@ -118,7 +132,11 @@ describe("auth level", () => {
     });
     try {
       const anonymous = new OpenAI({ baseURL: `${host.url}/api/v1`, apiKey: "unused", maxRetries: 0 });
-      const completion = await anonymous.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+      const completion = await anonymous.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 3,
+      });
       expect(completion.choices).toHaveLength(1);
       expect((await anonymous.models.list()).data.length).toBe(3);
     } finally {

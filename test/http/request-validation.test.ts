@@ -21,7 +21,10 @@ function badInput(run: () => unknown): BadInputError {
 }
 
 async function rejected(promise: Promise<unknown>): Promise<BadInputError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BadInputError);
   return error as BadInputError;
 }
@@ -93,7 +96,10 @@ describe("parseChatRequest", () => {
   const user = { role: "user", content: "Hello" };
 
   it("defaults the model to the chat deployment and strips what the app sets itself", () => {
-    const parsed = parseChatRequest({ messages: [user], stream: true, stream_options: { include_usage: true }, seed: 7, extra_field: "kept" }, DEPLOYMENTS);
+    const parsed = parseChatRequest(
+      { messages: [user], stream: true, stream_options: { include_usage: true }, seed: 7, extra_field: "kept" },
+      DEPLOYMENTS,
+    );
     expect(parsed).toEqual({
       deployment: "gpt-4o-mini",
       stream: true,
@@ -107,7 +113,13 @@ describe("parseChatRequest", () => {
       model: "gpt-4o-mini",
       messages: [
         { role: "system", content: "Be brief" },
-        { role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } },
+          ],
+        },
         { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "f", arguments: "{}" } }] },
         { role: "tool", tool_call_id: "call_1", content: "42" },
       ],
@@ -124,19 +136,39 @@ describe("parseChatRequest", () => {
 
   it.each([
     [{}, "messages", "missing_required_parameter", "'messages' is required"],
-    [{ messages: "hi" }, "messages", "invalid_type", "must be an array (got \"hi\")"],
+    [{ messages: "hi" }, "messages", "invalid_type", 'must be an array (got "hi")'],
     [{ messages: [] }, "messages", "invalid_type", "needs at least one message"],
-    [{ messages: [{ role: "robot", content: "x" }] }, "messages[0].role", "invalid_value", "must be one of system, developer, user, assistant, tool, function (got \"robot\")"],
+    [
+      { messages: [{ role: "robot", content: "x" }] },
+      "messages[0].role",
+      "invalid_value",
+      'must be one of system, developer, user, assistant, tool, function (got "robot")',
+    ],
     [{ messages: [{ role: "user" }] }, "messages[0].content", "invalid_type", "is required for a message with role user"],
     [{ messages: [{ role: "user", content: 5 }] }, "messages[0].content", "invalid_type", "must be a string or an array of content parts"],
-    [{ messages: [{ role: "tool", content: "x" }] }, "messages[0].tool_call_id", "invalid_type", "is required for a message with role tool"],
+    [
+      { messages: [{ role: "tool", content: "x" }] },
+      "messages[0].tool_call_id",
+      "invalid_type",
+      "is required for a message with role tool",
+    ],
     [{ messages: [user], max_tokens: "10" }, "max_tokens", "invalid_type", 'got "10"'],
     [{ messages: [user], max_tokens: 1.5 }, "max_tokens", "invalid_type", "must be an integer"],
     [{ messages: [user], temperature: 3 }, "temperature", "invalid_type", "must be at most 2"],
     [{ messages: [user], stream: "yes" }, "stream", "invalid_type", "must be a boolean"],
-    [{ messages: [user], stream_options: { include_usage: true } }, "stream_options", "invalid_value", "only allowed when 'stream' is true"],
+    [
+      { messages: [user], stream_options: { include_usage: true } },
+      "stream_options",
+      "invalid_value",
+      "only allowed when 'stream' is true",
+    ],
     [{ messages: [user], model: "gpt-5" }, "model", "model_not_found", "'gpt-4o-mini'"],
-    [{ messages: [user], tools: [{ type: "function", function: { name: "has space" } }] }, "tools[0].function.name", "invalid_type", "letters, digits"],
+    [
+      { messages: [user], tools: [{ type: "function", function: { name: "has space" } }] },
+      "tools[0].function.name",
+      "invalid_type",
+      "letters, digits",
+    ],
   ])("refuses %j: param %s, code %s", (body, param, code, message) => {
     const error = badInput(() => parseChatRequest(body, DEPLOYMENTS));
     expect(error.param).toBe(param);

@@ -47,7 +47,11 @@ describe("encodeSseData", () => {
 
 describe("createSseStream", () => {
   it("sends OpenAI's framing: data events then data: [DONE]", async () => {
-    const stream = createSseStream({ events: paced([{ n: 1 }, { n: 2 }], 0), keepAliveInMs: 0, describeError: (e) => describeError(e).body });
+    const stream = createSseStream({
+      events: paced([{ n: 1 }, { n: 2 }], 0),
+      keepAliveInMs: 0,
+      describeError: (e) => describeError(e).body,
+    });
     const received = await readAll(stream);
     expect(received.raw).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n');
   });
@@ -88,7 +92,12 @@ describe("createSseStream", () => {
   });
 
   it("can send a keep-alive comment at once, before anything else", async () => {
-    const stream = createSseStream({ events: paced(["a"], 0), keepAliveInMs: 0, keepAliveAtStart: true, describeError: (e) => describeError(e).body });
+    const stream = createSseStream({
+      events: paced(["a"], 0),
+      keepAliveInMs: 0,
+      keepAliveAtStart: true,
+      describeError: (e) => describeError(e).body,
+    });
     const { raw } = await readAll(stream);
     expect(raw).toBe(': keep-alive\n\ndata: "a"\n\ndata: [DONE]\n\n');
   });
@@ -128,7 +137,12 @@ describe("createSseStream", () => {
       }
     }
     let cancels = 0;
-    const stream = createSseStream({ events: endless(), keepAliveInMs: 0, describeError: (e) => describeError(e).body, onCancel: () => cancels++ });
+    const stream = createSseStream({
+      events: endless(),
+      keepAliveInMs: 0,
+      describeError: (e) => describeError(e).body,
+      onCancel: () => cancels++,
+    });
     const reader = stream.getReader();
     await reader.read();
     await reader.cancel();

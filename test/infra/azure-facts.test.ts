@@ -10,7 +10,16 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findBicep, type PredictedResource, type Snapshot } from "./lib/bicep-cli.js";
-import { assignedRoleNames, checkFlexRegions, checkModelAvailability, checkRoleIds, FLEX_REGIONS, MODEL_AVAILABILITY, modelDeployments, regionsOfferingAll } from "./lib/azure-facts.js";
+import {
+  assignedRoleNames,
+  checkFlexRegions,
+  checkModelAvailability,
+  checkRoleIds,
+  FLEX_REGIONS,
+  MODEL_AVAILABILITY,
+  modelDeployments,
+  regionsOfferingAll,
+} from "./lib/azure-facts.js";
 import { compileInfra, evaluateInfra, type ArmTemplate } from "./lib/compile-infra.js";
 import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
 
@@ -19,12 +28,20 @@ const dataDir = path.join(repoRoot, "test/infra/data");
 const bicep = findBicep();
 
 /** What azd passes on a first `azd up` (the user picked both regions when prompted). */
-const FIRST_UP = { environmentName: "ci", location: "eastus2", openAiLocation: "swedencentral", principalId: "00000000-0000-4000-8000-00000000beef" };
+const FIRST_UP = {
+  environmentName: "ci",
+  location: "eastus2",
+  openAiLocation: "swedencentral",
+  principalId: "00000000-0000-4000-8000-00000000beef",
+};
 
 describe("Azure's facts as data", () => {
   for (const file of ["azure-built-in-roles.json", "azure-openai-model-availability.json", "flex-consumption-regions.json"]) {
     it(`${file} says where each fact comes from and when`, () => {
-      const data = JSON.parse(readFileSync(path.join(dataDir, file), "utf8")) as { source: { path?: string; url?: string; documentDate?: string | null }[]; retrieved: string };
+      const data = JSON.parse(readFileSync(path.join(dataDir, file), "utf8")) as {
+        source: { path?: string; url?: string; documentDate?: string | null }[];
+        retrieved: string;
+      };
       expect(data.retrieved).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       expect(data.source.length).toBeGreaterThan(0);
       for (const source of data.source) expect(source.path ?? source.url).toBeTruthy();
@@ -48,192 +65,286 @@ describe("Azure's facts as data", () => {
 
   it("every region the model data names offers Flex Consumption or is a known Azure region", () => {
     // A typo in the data (a region name ARM does not know) would silently shrink the allowed lists.
-    const modelRegions = new Set(Object.values(MODEL_AVAILABILITY).flatMap((versions) => Object.values(versions).flatMap((skus) => Object.values(skus).flat())));
+    const modelRegions = new Set(
+      Object.values(MODEL_AVAILABILITY).flatMap((versions) => Object.values(versions).flatMap((skus) => Object.values(skus).flat())),
+    );
     const unknown = [...modelRegions].filter((r) => !/^[a-z]+[a-z0-9]*$/.test(r));
     expect(unknown).toEqual([]);
     expect(FLEX_REGIONS.length).toBeGreaterThan(30);
   });
 });
 
-describe.skipIf(!bicep.path)(bicep.path ? "infra/ evaluated by the Bicep deployment engine" : "infra/ evaluated: skipped, no Bicep CLI (az bicep install, or set BICEP_PATH)", () => {
-  let copy: ReturnType<typeof mutatedInfra>;
-  let template: ArmTemplate;
-  let plain: Snapshot;
-  let private_: Snapshot;
-  let pipelineStage2: Snapshot;
-  beforeAll(async () => {
-    copy = mutatedInfra([]);
-    const compilation = await compileInfra(bicep.path!, copy.dir);
-    if (!compilation.template) throw new Error(`main.bicep does not build:\n${compilation.diagnostics.map((d) => d.message).join("\n")}`);
-    template = compilation.template;
-    plain = await evaluateInfra(bicep.path!, copy.dir, FIRST_UP);
-    private_ = await evaluateInfra(bicep.path!, copy.dir, { ...FIRST_UP, vnetEnabled: true, alwaysReadyInstances: 2 });
-    // A CI pipeline's second provision (after the code is deployed), private, with no principalId given.
-    const { principalId: _omitted, ...withoutPrincipal } = FIRST_UP;
-    pipelineStage2 = await evaluateInfra(bicep.path!, copy.dir, { ...withoutPrincipal, vnetEnabled: true, principalType: "ServicePrincipal", blobEventSubscriptionEnabled: true });
-  });
-  afterAll(() => copy?.cleanup());
-
-  const ofType = (snapshot: Snapshot, type: string): PredictedResource[] => snapshot.predictedResources.filter((r) => r.type === type);
-  const one = (snapshot: Snapshot, type: string): PredictedResource => {
-    const found = ofType(snapshot, type);
-    expect(found, type).toHaveLength(1);
-    return found[0]!;
-  };
-
-  it("offers every default deployment in every allowed openAiLocation, and allows every region that offers them all", () => {
-    expect(checkModelAvailability(template, plain)).toEqual([]);
-    expect(modelDeployments(plain).map((d) => `${d.model} ${d.version} ${d.sku}`).sort()).toEqual([
-      "gpt-4o-mini 2024-07-18 GlobalStandard",
-      "text-embedding-3-small 1 GlobalStandard",
-      "whisper 001 Standard",
-    ]);
-  });
-
-  it("allows exactly the Flex Consumption regions for location", () => {
-    expect(checkFlexRegions(template)).toEqual([]);
-  });
-
-  it("assigns only built-in roles the templates may use, in both network settings", () => {
-    expect(checkRoleIds(plain)).toEqual([]);
-    expect(checkRoleIds(private_)).toEqual([]);
-    expect(assignedRoleNames(plain)).toEqual([
-      "Cognitive Services OpenAI User",
-      "Cognitive Services OpenAI User",
-      "Monitoring Metrics Publisher",
-      "Storage Blob Data Contributor",
-      "Storage Blob Data Owner",
-      "Storage Blob Data Owner",
-      "Storage Queue Data Contributor",
-      "Storage Queue Data Contributor",
-      "Storage Table Data Contributor",
-      "Storage Table Data Contributor",
-    ]);
-  });
-
-  it("without vnetEnabled: no network, public endpoints, no always-ready instances", () => {
-    for (const type of ["Microsoft.Network/virtualNetworks", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateDnsZones"]) expect(ofType(plain, type)).toEqual([]);
-    expect(one(plain, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({ defaultAction: "Allow", bypass: "AzureServices" });
-    expect(one(plain, "Microsoft.CognitiveServices/accounts").properties).toMatchObject({ publicNetworkAccess: "Enabled", networkAcls: { defaultAction: "Allow" } });
-    const app = one(plain, "Microsoft.Web/sites").properties!;
-    expect(app.virtualNetworkSubnetId).toBeNull();
-    expect((app.functionAppConfig as { scaleAndConcurrency: unknown }).scaleAndConcurrency).toMatchObject({ maximumInstanceCount: 40, instanceMemoryMB: 2048, alwaysReady: [] });
-    expect(one(plain, "Microsoft.CognitiveServices/accounts").location).toBe("swedencentral");
-  });
-
-  it("with vnetEnabled: the app's outbound traffic in a delegated subnet, private endpoints for blob, queue, table and Azure OpenAI, both closed to public callers", () => {
-    const vnet = one(private_, "Microsoft.Network/virtualNetworks");
-    const subnets = (vnet.properties?.subnets ?? []) as { name: string; properties: { delegations?: { properties: { serviceName: string } }[] } }[];
-    const appSubnet = subnets.find((s) => s.properties.delegations?.some((d) => d.properties.serviceName === "Microsoft.App/environments"));
-    expect(appSubnet, "a subnet delegated to Microsoft.App/environments (Flex Consumption)").toBeDefined();
-    const app = one(private_, "Microsoft.Web/sites").properties!;
-    expect(String(app.virtualNetworkSubnetId)).toMatch(new RegExp(`/virtualNetworks/${vnet.name}/subnets/${appSubnet!.name}$`));
-
-    const endpoints = ofType(private_, "Microsoft.Network/privateEndpoints").map((pe) => {
-      const connection = (pe.properties?.privateLinkServiceConnections as { properties: { privateLinkServiceId: string; groupIds: string[] } }[])[0]!;
-      return `${connection.properties.privateLinkServiceId.split("/providers/")[1]!.split("/")[0]} ${connection.properties.groupIds.join()}`;
-    });
-    expect(endpoints.sort()).toEqual(["Microsoft.CognitiveServices account", "Microsoft.Storage blob", "Microsoft.Storage queue", "Microsoft.Storage table"]);
-    // Each endpoint registers itself in a private DNS zone linked to the network.
-    expect(ofType(private_, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")).toHaveLength(4);
-    expect(ofType(private_, "Microsoft.Network/privateDnsZones")).toHaveLength(4);
-    expect(ofType(private_, "Microsoft.Network/privateDnsZones/virtualNetworkLinks")).toHaveLength(4);
-
-    // Storage: no public caller, but trusted services (Event Grid's dead-lettering) still get in.
-    expect(one(private_, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({ defaultAction: "Deny", bypass: "AzureServices" });
-    expect(one(private_, "Microsoft.CognitiveServices/accounts").properties).toMatchObject({ publicNetworkAccess: "Disabled", networkAcls: { defaultAction: "Deny" } });
-    // The Event Grid topic and its dead-letter role are there in both settings.
-    expect(ofType(private_, "Microsoft.EventGrid/systemTopics")).toHaveLength(1);
-    expect((app.functionAppConfig as { scaleAndConcurrency: unknown }).scaleAndConcurrency).toMatchObject({ alwaysReady: [{ name: "http", instanceCount: 2 }] });
-  });
-
-  it("grants the deploying identity the data roles when no principalId is given, as the principalType it names", () => {
-    const forDeployer = ofType(pipelineStage2, "Microsoft.Authorization/roleAssignments").filter((r) => r.properties?.principalId === "[deployer().objectId]");
-    expect(forDeployer.map((r) => r.properties?.principalType)).toEqual(["ServicePrincipal", "ServicePrincipal", "ServicePrincipal", "ServicePrincipal"]);
-    expect(ofType(plain, "Microsoft.Authorization/roleAssignments").filter((r) => r.properties?.principalId === FIRST_UP.principalId)).toHaveLength(4);
-  });
-
-  it("in stage 2 with vnetEnabled, Event Grid still delivers BlobCreated in audio/ to transcribeAudio's public webhook and dead-letters with its own identity", () => {
-    const subscription = one(pipelineStage2, "Microsoft.EventGrid/systemTopics/eventSubscriptions").properties as {
-      destination: { endpointType: string; properties: { endpointUrl: string } };
-      filter: { includedEventTypes: string[]; subjectBeginsWith: string };
-      deadLetterWithResourceIdentity: { identity: { type: string }; deadLetterDestination: { properties: { blobContainerName: string } } };
-    };
-    expect(subscription.destination.endpointType).toBe("WebHook");
-    expect(subscription.destination.properties.endpointUrl).toContain("/runtime/webhooks/blobs?functionName=Host.Functions.{1}");
-    expect(subscription.destination.properties.endpointUrl).toContain("'transcribeAudio'");
-    expect(subscription.filter).toEqual({ includedEventTypes: ["Microsoft.Storage.BlobCreated"], subjectBeginsWith: "/blobServices/default/containers/audio/" });
-    expect(subscription.deadLetterWithResourceIdentity.identity.type).toBe("SystemAssigned");
-    expect(subscription.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName).toBe("eventgrid-deadletter");
-    // The storage firewall lets the topic's identity in as a trusted service.
-    expect(one(pipelineStage2, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({ defaultAction: "Deny", bypass: "AzureServices" });
-    expect(checkRoleIds(pipelineStage2)).toEqual([]);
-  });
-
-  it("keeps the model capacities and the app's concurrency in agreement", () => {
-    const settings = one(plain, "Microsoft.Web/sites/config").properties as Record<string, string>;
-    const capacity = (model: string): number => plain.predictedResources.find((r) => r.type === "Microsoft.CognitiveServices/accounts/deployments" && (r.properties?.model as { name: string }).name === model)!.sku!.capacity!;
-    expect(Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)).toBeLessThanOrEqual(capacity("text-embedding-3-small") * 1000);
-    // Whisper's default quota is 3 requests per minute; one chunk of a file at a time.
-    expect(capacity("whisper")).toBe(3);
-    expect(settings.TRANSCRIPTION_MAX_CONCURRENCY).toBe("1");
-    expect(settings.AzureWebJobsStorage__tableServiceUri).toBeDefined();
-  });
-
-  describe("planted defects", () => {
-    const plants: { name: string; edits: Edit[]; check: (template: ArmTemplate, snapshot: Snapshot) => string[]; expected: RegExp }[] = [
-      {
-        name: "a wrong role id (the one this template shipped with)",
-        edits: [{ file: "app/event-grid-topic.bicep", find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g, replace: "ba92f7b4-2d11-453d-a403-e96b1029c69b" }],
-        check: (_, s) => checkRoleIds(s),
-        expected: /ba92f7b4-2d11-453d-a403-e96b1029c69b is not an Azure built-in role/,
-      },
-      {
-        name: "a broad role",
-        edits: [{ file: "app/monitoring-access.bicep", find: /3913510d-42f4-4e42-8a64-420c390055eb/g, replace: "b24988ac-6180-42a0-ab88-20f7382dd24c" }],
-        check: (_, s) => checkRoleIds(s),
-        expected: /Contributor is not a role the templates may assign/,
-      },
-      {
-        name: "a misspelt SKU",
-        edits: [{ file: "main.bicep", find: "param embeddingsDeploymentSku string = 'GlobalStandard'", replace: "param embeddingsDeploymentSku string = 'GlobalStandrd'" }],
-        check: checkModelAvailability,
-        expected: /text-embedding-3-small 1 is not offered on SKU 'GlobalStandrd'/,
-      },
-      {
-        name: "a model version that does not exist",
-        edits: [{ file: "main.bicep", find: "param chatModelVersion string = '2024-07-18'", replace: "param chatModelVersion string = '2024-07-81'" }],
-        check: checkModelAvailability,
-        expected: /gpt-4o-mini version '2024-07-81' is not in the availability data/,
-      },
-      {
-        name: "an allowed region that lacks a default model",
-        edits: [{ file: "main.bicep", find: "@allowed([\n  'eastus2'\n  'northcentralus'", replace: "@allowed([\n  'eastus'\n  'eastus2'\n  'northcentralus'" }],
-        check: checkModelAvailability,
-        expected: /openAiLocation allows 'eastus', which does not offer whisper 001 Standard/,
-      },
-      {
-        name: "a region without Flex Consumption allowed for the app",
-        edits: [{ file: "main.bicep", find: "  'westus3'\n])", replace: "  'westus3'\n  'qatarcentral'\n])" }],
-        check: (t) => checkFlexRegions(t),
-        expected: /location allows 'qatarcentral', which does not offer Flex Consumption/,
-      },
-    ];
-
-    // One copy carries every plant, in separate places, so the compiler runs once.
-    let planted: { template: ArmTemplate; snapshot: Snapshot } | undefined;
-    let mutant: ReturnType<typeof mutatedInfra> | undefined;
+describe.skipIf(!bicep.path)(
+  bicep.path
+    ? "infra/ evaluated by the Bicep deployment engine"
+    : "infra/ evaluated: skipped, no Bicep CLI (az bicep install, or set BICEP_PATH)",
+  () => {
+    let copy: ReturnType<typeof mutatedInfra>;
+    let template: ArmTemplate;
+    let plain: Snapshot;
+    let private_: Snapshot;
+    let pipelineStage2: Snapshot;
     beforeAll(async () => {
-      mutant = mutatedInfra(plants.flatMap((p) => p.edits));
-      const compilation = await compileInfra(bicep.path!, mutant.dir);
-      planted = { template: compilation.template!, snapshot: await evaluateInfra(bicep.path!, mutant.dir, FIRST_UP) };
-    });
-    afterAll(() => mutant?.cleanup());
-
-    for (const { name, check, expected } of plants) {
-      it(`fails on ${name}`, () => {
-        expect(check(planted!.template, planted!.snapshot).join("\n")).toMatch(expected);
+      copy = mutatedInfra([]);
+      const compilation = await compileInfra(bicep.path!, copy.dir);
+      if (!compilation.template) throw new Error(`main.bicep does not build:\n${compilation.diagnostics.map((d) => d.message).join("\n")}`);
+      template = compilation.template;
+      plain = await evaluateInfra(bicep.path!, copy.dir, FIRST_UP);
+      private_ = await evaluateInfra(bicep.path!, copy.dir, { ...FIRST_UP, vnetEnabled: true, alwaysReadyInstances: 2 });
+      // A CI pipeline's second provision (after the code is deployed), private, with no principalId given.
+      const { principalId: _omitted, ...withoutPrincipal } = FIRST_UP;
+      pipelineStage2 = await evaluateInfra(bicep.path!, copy.dir, {
+        ...withoutPrincipal,
+        vnetEnabled: true,
+        principalType: "ServicePrincipal",
+        blobEventSubscriptionEnabled: true,
       });
-    }
-  });
-});
+    });
+    afterAll(() => copy?.cleanup());
+
+    const ofType = (snapshot: Snapshot, type: string): PredictedResource[] => snapshot.predictedResources.filter((r) => r.type === type);
+    const one = (snapshot: Snapshot, type: string): PredictedResource => {
+      const found = ofType(snapshot, type);
+      expect(found, type).toHaveLength(1);
+      return found[0]!;
+    };
+
+    it("offers every default deployment in every allowed openAiLocation, and allows every region that offers them all", () => {
+      expect(checkModelAvailability(template, plain)).toEqual([]);
+      expect(
+        modelDeployments(plain)
+          .map((d) => `${d.model} ${d.version} ${d.sku}`)
+          .sort(),
+      ).toEqual(["gpt-4o-mini 2024-07-18 GlobalStandard", "text-embedding-3-small 1 GlobalStandard", "whisper 001 Standard"]);
+    });
+
+    it("allows exactly the Flex Consumption regions for location", () => {
+      expect(checkFlexRegions(template)).toEqual([]);
+    });
+
+    it("assigns only built-in roles the templates may use, in both network settings", () => {
+      expect(checkRoleIds(plain)).toEqual([]);
+      expect(checkRoleIds(private_)).toEqual([]);
+      expect(assignedRoleNames(plain)).toEqual([
+        "Cognitive Services OpenAI User",
+        "Cognitive Services OpenAI User",
+        "Monitoring Metrics Publisher",
+        "Storage Blob Data Contributor",
+        "Storage Blob Data Owner",
+        "Storage Blob Data Owner",
+        "Storage Queue Data Contributor",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+        "Storage Table Data Contributor",
+      ]);
+    });
+
+    it("without vnetEnabled: no network, public endpoints, no always-ready instances", () => {
+      for (const type of ["Microsoft.Network/virtualNetworks", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateDnsZones"])
+        expect(ofType(plain, type)).toEqual([]);
+      expect(one(plain, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({
+        defaultAction: "Allow",
+        bypass: "AzureServices",
+      });
+      expect(one(plain, "Microsoft.CognitiveServices/accounts").properties).toMatchObject({
+        publicNetworkAccess: "Enabled",
+        networkAcls: { defaultAction: "Allow" },
+      });
+      const app = one(plain, "Microsoft.Web/sites").properties!;
+      expect(app.virtualNetworkSubnetId).toBeNull();
+      expect((app.functionAppConfig as { scaleAndConcurrency: unknown }).scaleAndConcurrency).toMatchObject({
+        maximumInstanceCount: 40,
+        instanceMemoryMB: 2048,
+        alwaysReady: [],
+      });
+      expect(one(plain, "Microsoft.CognitiveServices/accounts").location).toBe("swedencentral");
+    });
+
+    it("with vnetEnabled: the app's outbound traffic in a delegated subnet, private endpoints for blob, queue, table and Azure OpenAI, both closed to public callers", () => {
+      const vnet = one(private_, "Microsoft.Network/virtualNetworks");
+      const subnets = (vnet.properties?.subnets ?? []) as {
+        name: string;
+        properties: { delegations?: { properties: { serviceName: string } }[] };
+      }[];
+      const appSubnet = subnets.find((s) =>
+        s.properties.delegations?.some((d) => d.properties.serviceName === "Microsoft.App/environments"),
+      );
+      expect(appSubnet, "a subnet delegated to Microsoft.App/environments (Flex Consumption)").toBeDefined();
+      const app = one(private_, "Microsoft.Web/sites").properties!;
+      expect(String(app.virtualNetworkSubnetId)).toMatch(new RegExp(`/virtualNetworks/${vnet.name}/subnets/${appSubnet!.name}$`));
+
+      const endpoints = ofType(private_, "Microsoft.Network/privateEndpoints").map((pe) => {
+        const connection = (
+          pe.properties?.privateLinkServiceConnections as { properties: { privateLinkServiceId: string; groupIds: string[] } }[]
+        )[0]!;
+        return `${connection.properties.privateLinkServiceId.split("/providers/")[1]!.split("/")[0]} ${connection.properties.groupIds.join()}`;
+      });
+      expect(endpoints.sort()).toEqual([
+        "Microsoft.CognitiveServices account",
+        "Microsoft.Storage blob",
+        "Microsoft.Storage queue",
+        "Microsoft.Storage table",
+      ]);
+      // Each endpoint registers itself in a private DNS zone linked to the network.
+      expect(ofType(private_, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")).toHaveLength(4);
+      expect(ofType(private_, "Microsoft.Network/privateDnsZones")).toHaveLength(4);
+      expect(ofType(private_, "Microsoft.Network/privateDnsZones/virtualNetworkLinks")).toHaveLength(4);
+
+      // Storage: no public caller, but trusted services (Event Grid's dead-lettering) still get in.
+      expect(one(private_, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({
+        defaultAction: "Deny",
+        bypass: "AzureServices",
+      });
+      expect(one(private_, "Microsoft.CognitiveServices/accounts").properties).toMatchObject({
+        publicNetworkAccess: "Disabled",
+        networkAcls: { defaultAction: "Deny" },
+      });
+      // The Event Grid topic and its dead-letter role are there in both settings.
+      expect(ofType(private_, "Microsoft.EventGrid/systemTopics")).toHaveLength(1);
+      expect((app.functionAppConfig as { scaleAndConcurrency: unknown }).scaleAndConcurrency).toMatchObject({
+        alwaysReady: [{ name: "http", instanceCount: 2 }],
+      });
+    });
+
+    it("grants the deploying identity the data roles when no principalId is given, as the principalType it names", () => {
+      const forDeployer = ofType(pipelineStage2, "Microsoft.Authorization/roleAssignments").filter(
+        (r) => r.properties?.principalId === "[deployer().objectId]",
+      );
+      expect(forDeployer.map((r) => r.properties?.principalType)).toEqual([
+        "ServicePrincipal",
+        "ServicePrincipal",
+        "ServicePrincipal",
+        "ServicePrincipal",
+      ]);
+      expect(
+        ofType(plain, "Microsoft.Authorization/roleAssignments").filter((r) => r.properties?.principalId === FIRST_UP.principalId),
+      ).toHaveLength(4);
+    });
+
+    it("in stage 2 with vnetEnabled, Event Grid still delivers BlobCreated in audio/ to transcribeAudio's public webhook and dead-letters with its own identity", () => {
+      const subscription = one(pipelineStage2, "Microsoft.EventGrid/systemTopics/eventSubscriptions").properties as {
+        destination: { endpointType: string; properties: { endpointUrl: string } };
+        filter: { includedEventTypes: string[]; subjectBeginsWith: string };
+        deadLetterWithResourceIdentity: {
+          identity: { type: string };
+          deadLetterDestination: { properties: { blobContainerName: string } };
+        };
+      };
+      expect(subscription.destination.endpointType).toBe("WebHook");
+      expect(subscription.destination.properties.endpointUrl).toContain("/runtime/webhooks/blobs?functionName=Host.Functions.{1}");
+      expect(subscription.destination.properties.endpointUrl).toContain("'transcribeAudio'");
+      expect(subscription.filter).toEqual({
+        includedEventTypes: ["Microsoft.Storage.BlobCreated"],
+        subjectBeginsWith: "/blobServices/default/containers/audio/",
+      });
+      expect(subscription.deadLetterWithResourceIdentity.identity.type).toBe("SystemAssigned");
+      expect(subscription.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName).toBe("eventgrid-deadletter");
+      // The storage firewall lets the topic's identity in as a trusted service.
+      expect(one(pipelineStage2, "Microsoft.Storage/storageAccounts").properties?.networkAcls).toEqual({
+        defaultAction: "Deny",
+        bypass: "AzureServices",
+      });
+      expect(checkRoleIds(pipelineStage2)).toEqual([]);
+    });
+
+    it("keeps the model capacities and the app's concurrency in agreement", () => {
+      const settings = one(plain, "Microsoft.Web/sites/config").properties as Record<string, string>;
+      const capacity = (model: string): number =>
+        plain.predictedResources.find(
+          (r) => r.type === "Microsoft.CognitiveServices/accounts/deployments" && (r.properties?.model as { name: string }).name === model,
+        )!.sku!.capacity!;
+      expect(Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)).toBeLessThanOrEqual(capacity("text-embedding-3-small") * 1000);
+      // Whisper's default quota is 3 requests per minute; one chunk of a file at a time.
+      expect(capacity("whisper")).toBe(3);
+      expect(settings.TRANSCRIPTION_MAX_CONCURRENCY).toBe("1");
+      expect(settings.AzureWebJobsStorage__tableServiceUri).toBeDefined();
+    });
+
+    describe("planted defects", () => {
+      const plants: { name: string; edits: Edit[]; check: (template: ArmTemplate, snapshot: Snapshot) => string[]; expected: RegExp }[] = [
+        {
+          name: "a wrong role id (the one this template shipped with)",
+          edits: [
+            {
+              file: "app/event-grid-topic.bicep",
+              find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g,
+              replace: "ba92f7b4-2d11-453d-a403-e96b1029c69b",
+            },
+          ],
+          check: (_, s) => checkRoleIds(s),
+          expected: /ba92f7b4-2d11-453d-a403-e96b1029c69b is not an Azure built-in role/,
+        },
+        {
+          name: "a broad role",
+          edits: [
+            {
+              file: "app/monitoring-access.bicep",
+              find: /3913510d-42f4-4e42-8a64-420c390055eb/g,
+              replace: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+            },
+          ],
+          check: (_, s) => checkRoleIds(s),
+          expected: /Contributor is not a role the templates may assign/,
+        },
+        {
+          name: "a misspelt SKU",
+          edits: [
+            {
+              file: "main.bicep",
+              find: "param embeddingsDeploymentSku string = 'GlobalStandard'",
+              replace: "param embeddingsDeploymentSku string = 'GlobalStandrd'",
+            },
+          ],
+          check: checkModelAvailability,
+          expected: /text-embedding-3-small 1 is not offered on SKU 'GlobalStandrd'/,
+        },
+        {
+          name: "a model version that does not exist",
+          edits: [
+            {
+              file: "main.bicep",
+              find: "param chatModelVersion string = '2024-07-18'",
+              replace: "param chatModelVersion string = '2024-07-81'",
+            },
+          ],
+          check: checkModelAvailability,
+          expected: /gpt-4o-mini version '2024-07-81' is not in the availability data/,
+        },
+        {
+          name: "an allowed region that lacks a default model",
+          edits: [
+            {
+              file: "main.bicep",
+              find: "@allowed([\n  'eastus2'\n  'northcentralus'",
+              replace: "@allowed([\n  'eastus'\n  'eastus2'\n  'northcentralus'",
+            },
+          ],
+          check: checkModelAvailability,
+          expected: /openAiLocation allows 'eastus', which does not offer whisper 001 Standard/,
+        },
+        {
+          name: "a region without Flex Consumption allowed for the app",
+          edits: [{ file: "main.bicep", find: "  'westus3'\n])", replace: "  'westus3'\n  'qatarcentral'\n])" }],
+          check: (t) => checkFlexRegions(t),
+          expected: /location allows 'qatarcentral', which does not offer Flex Consumption/,
+        },
+      ];
+
+      // One copy carries every plant, in separate places, so the compiler runs once.
+      let planted: { template: ArmTemplate; snapshot: Snapshot } | undefined;
+      let mutant: ReturnType<typeof mutatedInfra> | undefined;
+      beforeAll(async () => {
+        mutant = mutatedInfra(plants.flatMap((p) => p.edits));
+        const compilation = await compileInfra(bicep.path!, mutant.dir);
+        planted = { template: compilation.template!, snapshot: await evaluateInfra(bicep.path!, mutant.dir, FIRST_UP) };
+      });
+      afterAll(() => mutant?.cleanup());
+
+      for (const { name, check, expected } of plants) {
+        it(`fails on ${name}`, () => {
+          expect(check(planted!.template, planted!.snapshot).join("\n")).toMatch(expected);
+        });
+      }
+    });
+  },
+);

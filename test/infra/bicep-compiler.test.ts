@@ -36,52 +36,79 @@ async function problemsAfter(edits: Edit[]): Promise<string[]> {
   }
 }
 
-describe.skipIf(!bicep.path)(bicep.path ? `Bicep compiler (${bicep.path})` : "Bicep compiler: skipped, no Bicep CLI (az bicep install, or set BICEP_PATH)", () => {
-  it("builds main.bicep and lints every file with no error and no unlisted warning", async () => {
-    const compilation = await compileInfra(bicep.path!, infraDir);
-    expect(compilation.buildExitCode).toBe(0);
-    expect(compilation.template?.parameters.environmentName).toBeDefined();
-    expect(unexpectedDiagnostics(compilation, infraDir, kept)).toEqual([]);
-    expect(staleKeptWarnings(compilation, infraDir, kept)).toEqual([]);
-  });
-
-  const plants: { name: string; edits: Edit[]; expected: RegExp }[] = [
-    {
-      name: "a property the storage account type does not have",
-      edits: [{ file: "app/storage.bicep", find: "    allowSharedKeyAccess: false\n", replace: "    allowSharedKeyAccess: false\n    allowSharedKeyAcess: false\n" }],
-      expected: /app\/storage\.bicep:\d+:\d+ Warning BCP037: The property "allowSharedKeyAcess" is not allowed/,
-    },
-    {
-      name: "a Flex setting in the wrong place of functionAppConfig",
-      edits: [{ file: "app/function-app.bicep", find: "        instanceMemoryMB: instanceMemoryMB\n", replace: "        instanceMemoryMB: instanceMemoryMB\n        alwaysReadyInstances: 1\n" }],
-      expected: /app\/function-app\.bicep:\d+:\d+ Warning BCP037: The property "alwaysReadyInstances" is not allowed/,
-    },
-    {
-      name: "a value of the wrong type",
-      edits: [{ file: "app/storage.bicep", find: "allowBlobPublicAccess: false", replace: "allowBlobPublicAccess: 'false'" }],
-      expected: /app\/storage\.bicep:\d+:\d+ (Error|Warning) BCP036/,
-    },
-    {
-      name: "a module parameter that does not exist",
-      edits: [{ file: "main.bicep", find: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n", replace: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n    storageQueueEndpont: storage.outputs.queueEndpoint\n" }],
-      expected: /main\.bicep:\d+:\d+ Error BCP037/,
-    },
-    {
-      name: "an unused parameter (linter)",
-      edits: [{ file: "app/identity.bicep", find: "param tags object\n", replace: "param tags object\n\n@description('Never read.')\nparam unused string = ''\n" }],
-      expected: /app\/identity\.bicep:\d+:\d+ Warning no-unused-params/,
-    },
-  ];
-  // One copy carries every plant (each in its own place), so the compiler runs once; each plant
-  // must still show up as its own diagnostic.
-  let planted: Promise<string[]>;
-  beforeAll(() => {
-    planted = problemsAfter(plants.flatMap((plant) => plant.edits));
-    planted.catch(() => undefined);
-  });
-  for (const { name, expected } of plants) {
-    it(`fails on ${name}`, async () => {
-      expect((await planted).join("\n")).toMatch(expected);
+describe.skipIf(!bicep.path)(
+  bicep.path ? `Bicep compiler (${bicep.path})` : "Bicep compiler: skipped, no Bicep CLI (az bicep install, or set BICEP_PATH)",
+  () => {
+    it("builds main.bicep and lints every file with no error and no unlisted warning", async () => {
+      const compilation = await compileInfra(bicep.path!, infraDir);
+      expect(compilation.buildExitCode).toBe(0);
+      expect(compilation.template?.parameters.environmentName).toBeDefined();
+      expect(unexpectedDiagnostics(compilation, infraDir, kept)).toEqual([]);
+      expect(staleKeptWarnings(compilation, infraDir, kept)).toEqual([]);
     });
-  }
-});
+
+    const plants: { name: string; edits: Edit[]; expected: RegExp }[] = [
+      {
+        name: "a property the storage account type does not have",
+        edits: [
+          {
+            file: "app/storage.bicep",
+            find: "    allowSharedKeyAccess: false\n",
+            replace: "    allowSharedKeyAccess: false\n    allowSharedKeyAcess: false\n",
+          },
+        ],
+        expected: /app\/storage\.bicep:\d+:\d+ Warning BCP037: The property "allowSharedKeyAcess" is not allowed/,
+      },
+      {
+        name: "a Flex setting in the wrong place of functionAppConfig",
+        edits: [
+          {
+            file: "app/function-app.bicep",
+            find: "        instanceMemoryMB: instanceMemoryMB\n",
+            replace: "        instanceMemoryMB: instanceMemoryMB\n        alwaysReadyInstances: 1\n",
+          },
+        ],
+        expected: /app\/function-app\.bicep:\d+:\d+ Warning BCP037: The property "alwaysReadyInstances" is not allowed/,
+      },
+      {
+        name: "a value of the wrong type",
+        edits: [{ file: "app/storage.bicep", find: "allowBlobPublicAccess: false", replace: "allowBlobPublicAccess: 'false'" }],
+        expected: /app\/storage\.bicep:\d+:\d+ (Error|Warning) BCP036/,
+      },
+      {
+        name: "a module parameter that does not exist",
+        edits: [
+          {
+            file: "main.bicep",
+            find: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n",
+            replace: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n    storageQueueEndpont: storage.outputs.queueEndpoint\n",
+          },
+        ],
+        expected: /main\.bicep:\d+:\d+ Error BCP037/,
+      },
+      {
+        name: "an unused parameter (linter)",
+        edits: [
+          {
+            file: "app/identity.bicep",
+            find: "param tags object\n",
+            replace: "param tags object\n\n@description('Never read.')\nparam unused string = ''\n",
+          },
+        ],
+        expected: /app\/identity\.bicep:\d+:\d+ Warning no-unused-params/,
+      },
+    ];
+    // One copy carries every plant (each in its own place), so the compiler runs once; each plant
+    // must still show up as its own diagnostic.
+    let planted: Promise<string[]>;
+    beforeAll(() => {
+      planted = problemsAfter(plants.flatMap((plant) => plant.edits));
+      planted.catch(() => undefined);
+    });
+    for (const { name, expected } of plants) {
+      it(`fails on ${name}`, async () => {
+        expect((await planted).join("\n")).toMatch(expected);
+      });
+    }
+  },
+);

@@ -105,7 +105,10 @@ describe("Bicep evaluator", () => {
 
   it("passes module parameters from the caller's scope", async () => {
     await model("param size int\nparam label string = 'x'\n", "child.bicep");
-    const parent = await model("param n int = 7\nmodule c 'child.bicep' = {\n  name: 'c'\n  params: {\n    size: n * 2\n  }\n}\n", "parent.bicep");
+    const parent = await model(
+      "param n int = 7\nmodule c 'child.bicep' = {\n  name: 'c'\n  params: {\n    size: n * 2\n  }\n}\n",
+      "parent.bicep",
+    );
     const call = parent.modules[0]!;
     expect(call.file).toBe(path.join(dir, "child.bicep"));
     expect(moduleArguments(call, fileScope(parent))).toEqual({ size: 14 });
@@ -119,7 +122,9 @@ describe("Bicep evaluator", () => {
 
 describe("azd parameter values", () => {
   it("uses ${VAR=default} defaults converted to the parameter's type, and empty or Unknown for ${VAR}", async () => {
-    const bicep = await model("param env string\nparam enabled bool = false\nparam count int = 1\nparam id string = ''\nparam sku string = 'S0'\n");
+    const bicep = await model(
+      "param env string\nparam enabled bool = false\nparam count int = 1\nparam id string = ''\nparam sku string = 'S0'\n",
+    );
     const values = azdParameterValues(bicep, {
       parameters: {
         env: { value: "${AZURE_ENV_NAME}" },

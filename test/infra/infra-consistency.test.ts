@@ -103,76 +103,505 @@ describe("infra/ as it is", async () => {
     const blobTriggers = sources.flatMap((source) => [...source.matchAll(/app\.storageBlob\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1]));
     // Until the transcription pipeline lands there is nothing to compare; afterwards the name must match.
     if (blobTriggers.length > 0) expect(blobTriggers).toContain("transcribeAudio");
-    expect(readFileSync(path.join(infraDir, "app/blob-event-subscription.bicep"), "utf8")).toContain("param functionName string = 'transcribeAudio'");
+    expect(readFileSync(path.join(infraDir, "app/blob-event-subscription.bicep"), "utf8")).toContain(
+      "param functionName string = 'transcribeAudio'",
+    );
   });
 });
 
 describe("the checks catch regressions", () => {
   const cases: { name: string; check: Check; edits: Edit[]; expected: RegExp }[] = [
     // Security defaults
-    { name: "shared key access turned on", check: checkSecurityDefaults, edits: [{ file: "app/storage.bicep", find: "allowSharedKeyAccess: false", replace: "allowSharedKeyAccess: true" }], expected: /allowSharedKeyAccess/ },
-    { name: "storage TLS lowered", check: checkSecurityDefaults, edits: [{ file: "app/storage.bicep", find: "minimumTlsVersion: 'TLS1_2'", replace: "minimumTlsVersion: 'TLS1_0'" }], expected: /minimumTlsVersion/ },
-    { name: "public blob access allowed", check: checkSecurityDefaults, edits: [{ file: "app/storage.bicep", find: "allowBlobPublicAccess: false", replace: "allowBlobPublicAccess: true" }], expected: /allowBlobPublicAccess/ },
-    { name: "HTTPS-only storage off", check: checkSecurityDefaults, edits: [{ file: "app/storage.bicep", find: "supportsHttpsTrafficOnly: true", replace: "supportsHttpsTrafficOnly: false" }], expected: /supportsHttpsTrafficOnly/ },
-    { name: "function app httpsOnly off", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "httpsOnly: true", replace: "httpsOnly: false" }], expected: /httpsOnly/ },
-    { name: "FTP allowed", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "ftpsState: 'Disabled'", replace: "ftpsState: 'FtpsOnly'" }], expected: /ftpsState/ },
-    { name: "app TLS lowered", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "      minTlsVersion: '1.2'", replace: "      minTlsVersion: '1.0'" }], expected: /minTlsVersion/ },
-    { name: "Azure OpenAI keys on by default (main.bicep)", check: checkSecurityDefaults, edits: [{ file: "main.bicep", find: "param openAiDisableLocalAuth bool = true", replace: "param openAiDisableLocalAuth bool = false" }, { file: "main.parameters.json", find: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=true", replace: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=false" }], expected: /disableLocalAuth/ },
-    { name: "Azure OpenAI keys on by default (azd parameters only)", check: checkSecurityDefaults, edits: [{ file: "main.parameters.json", find: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=true", replace: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=false" }], expected: /disableLocalAuth/ },
-    { name: "Application Insights local auth on", check: checkSecurityDefaults, edits: [{ file: "app/monitoring.bicep", find: "DisableLocalAuth: true", replace: "DisableLocalAuth: false" }], expected: /DisableLocalAuth/ },
-    { name: "a Windows (non-reserved) plan", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "reserved: true", replace: "reserved: false" }], expected: /reserved/ },
-    { name: "a Consumption (Y1) plan instead of Flex", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "name: 'FC1'", replace: "name: 'Y1'" }], expected: /FC1/ },
-    { name: "Node 18", check: checkSecurityDefaults, edits: [{ file: "main.bicep", find: "param nodeVersion string = '20'", replace: "param nodeVersion string = '18'" }, { file: "main.parameters.json", find: "FUNCTIONS_NODE_VERSION=20", replace: "FUNCTIONS_NODE_VERSION=18" }], expected: /Node 20 or 22/ },
-    { name: "hard-coded instance memory", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "instanceMemoryMB: instanceMemoryMB", replace: "instanceMemoryMB: 2048" }], expected: /instanceMemoryMB/ },
-    { name: "public network access no longer a parameter", check: checkSecurityDefaults, edits: [{ file: "app/openai.bicep", find: "publicNetworkAccess: publicNetworkAccess", replace: "publicNetworkAccess: 'Enabled'" }], expected: /publicNetworkAccess/ },
-    { name: "an output exposing a key", check: checkSecurityDefaults, edits: [{ file: "app/identity.bicep", find: "output id string = identity.id", replace: "output id string = identity.id\noutput storageKey string = 'x'" }], expected: /expose a secret/ },
-    { name: "listKeys outside the webhook module", check: checkSecurityDefaults, edits: [{ file: "app/function-app.bicep", find: "output name string = functionApp.name", replace: "output name string = functionApp.name\nvar leaked = functionApp.listKeys()" }], expected: /lists keys/ },
+    {
+      name: "shared key access turned on",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/storage.bicep", find: "allowSharedKeyAccess: false", replace: "allowSharedKeyAccess: true" }],
+      expected: /allowSharedKeyAccess/,
+    },
+    {
+      name: "storage TLS lowered",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/storage.bicep", find: "minimumTlsVersion: 'TLS1_2'", replace: "minimumTlsVersion: 'TLS1_0'" }],
+      expected: /minimumTlsVersion/,
+    },
+    {
+      name: "public blob access allowed",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/storage.bicep", find: "allowBlobPublicAccess: false", replace: "allowBlobPublicAccess: true" }],
+      expected: /allowBlobPublicAccess/,
+    },
+    {
+      name: "HTTPS-only storage off",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/storage.bicep", find: "supportsHttpsTrafficOnly: true", replace: "supportsHttpsTrafficOnly: false" }],
+      expected: /supportsHttpsTrafficOnly/,
+    },
+    {
+      name: "function app httpsOnly off",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "httpsOnly: true", replace: "httpsOnly: false" }],
+      expected: /httpsOnly/,
+    },
+    {
+      name: "FTP allowed",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "ftpsState: 'Disabled'", replace: "ftpsState: 'FtpsOnly'" }],
+      expected: /ftpsState/,
+    },
+    {
+      name: "app TLS lowered",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "      minTlsVersion: '1.2'", replace: "      minTlsVersion: '1.0'" }],
+      expected: /minTlsVersion/,
+    },
+    {
+      name: "Azure OpenAI keys on by default (main.bicep)",
+      check: checkSecurityDefaults,
+      edits: [
+        { file: "main.bicep", find: "param openAiDisableLocalAuth bool = true", replace: "param openAiDisableLocalAuth bool = false" },
+        { file: "main.parameters.json", find: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=true", replace: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=false" },
+      ],
+      expected: /disableLocalAuth/,
+    },
+    {
+      name: "Azure OpenAI keys on by default (azd parameters only)",
+      check: checkSecurityDefaults,
+      edits: [
+        { file: "main.parameters.json", find: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=true", replace: "AZURE_OPENAI_DISABLE_LOCAL_AUTH=false" },
+      ],
+      expected: /disableLocalAuth/,
+    },
+    {
+      name: "Application Insights local auth on",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/monitoring.bicep", find: "DisableLocalAuth: true", replace: "DisableLocalAuth: false" }],
+      expected: /DisableLocalAuth/,
+    },
+    {
+      name: "a Windows (non-reserved) plan",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "reserved: true", replace: "reserved: false" }],
+      expected: /reserved/,
+    },
+    {
+      name: "a Consumption (Y1) plan instead of Flex",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "name: 'FC1'", replace: "name: 'Y1'" }],
+      expected: /FC1/,
+    },
+    {
+      name: "Node 18",
+      check: checkSecurityDefaults,
+      edits: [
+        { file: "main.bicep", find: "param nodeVersion string = '20'", replace: "param nodeVersion string = '18'" },
+        { file: "main.parameters.json", find: "FUNCTIONS_NODE_VERSION=20", replace: "FUNCTIONS_NODE_VERSION=18" },
+      ],
+      expected: /Node 20 or 22/,
+    },
+    {
+      name: "hard-coded instance memory",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/function-app.bicep", find: "instanceMemoryMB: instanceMemoryMB", replace: "instanceMemoryMB: 2048" }],
+      expected: /instanceMemoryMB/,
+    },
+    {
+      name: "public network access no longer a parameter",
+      check: checkSecurityDefaults,
+      edits: [{ file: "app/openai.bicep", find: "publicNetworkAccess: publicNetworkAccess", replace: "publicNetworkAccess: 'Enabled'" }],
+      expected: /publicNetworkAccess/,
+    },
+    {
+      name: "an output exposing a key",
+      check: checkSecurityDefaults,
+      edits: [
+        {
+          file: "app/identity.bicep",
+          find: "output id string = identity.id",
+          replace: "output id string = identity.id\noutput storageKey string = 'x'",
+        },
+      ],
+      expected: /expose a secret/,
+    },
+    {
+      name: "listKeys outside the webhook module",
+      check: checkSecurityDefaults,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "output name string = functionApp.name",
+          replace: "output name string = functionApp.name\nvar leaked = functionApp.listKeys()",
+        },
+      ],
+      expected: /lists keys/,
+    },
     // App settings
-    { name: "a misspelt setting name", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "AZURE_OPENAI_CHAT_DEPLOYMENT:", replace: "AZURE_OPENAI_CHAT_DEPLOYMNET:" }], expected: /AZURE_OPENAI_CHAT_DEPLOYMENT is read by src\/config\.ts.*does not set it|AZURE_OPENAI_CHAT_DEPLOYMNET, which src\/config\.ts does not read/ },
-    { name: "a required setting dropped", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n", replace: "" }], expected: /AZURE_OPENAI_ENDPOINT is read by src\/config\.ts \(required\)/ },
-    { name: "an API key setting", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n", replace: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n  AZURE_OPENAI_API_KEY: 'k'\n" }], expected: /AZURE_OPENAI_API_KEY must not be set/ },
-    { name: "a storage connection string", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "  AzureWebJobsStorage__credential: 'managedidentity'\n", replace: "  AzureWebJobsStorage__credential: 'managedidentity'\n  AzureWebJobsStorage: 'DefaultEndpointsProtocol=https'\n" }], expected: /AzureWebJobsStorage must not be set/ },
-    { name: "the log-scanning blob trigger on Flex", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "AUDIO_BLOB_TRIGGER_SOURCE: 'EventGrid'", replace: "AUDIO_BLOB_TRIGGER_SOURCE: 'LogsAndContainerScan'" }], expected: /AUDIO_BLOB_TRIGGER_SOURCE/ },
-    { name: "a tuning default drifting from src/config.ts", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "EMBEDDINGS_MAX_WAIT_MS: '20'", replace: "EMBEDDINGS_MAX_WAIT_MS: '25'" }], expected: /EMBEDDINGS_MAX_WAIT_MS is '25'/ },
-    { name: "FUNCTIONS_WORKER_RUNTIME on Flex", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "  AZURE_CLIENT_ID: identityClientId\n", replace: "  AZURE_CLIENT_ID: identityClientId\n  FUNCTIONS_WORKER_RUNTIME: 'node'\n" }], expected: /FUNCTIONS_WORKER_RUNTIME must not be set on Flex/ },
-    { name: "key-based telemetry", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: ";Authorization=AAD'", replace: "'" }], expected: /APPLICATIONINSIGHTS_AUTHENTICATION_STRING/ },
-    { name: "a shared-key storage credential", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "AzureWebJobsStorage__credential: 'managedidentity'", replace: "AzureWebJobsStorage__credential: 'sharedkey'" }], expected: /AzureWebJobsStorage__credential/ },
-    { name: "the wrong client id for storage", check: settingsCheck, edits: [{ file: "app/function-app.bicep", find: "AzureWebJobsStorage__clientId: identityClientId", replace: "AzureWebJobsStorage__clientId: identityId" }], expected: /AzureWebJobsStorage__clientId/ },
+    {
+      name: "a misspelt setting name",
+      check: settingsCheck,
+      edits: [{ file: "app/function-app.bicep", find: "AZURE_OPENAI_CHAT_DEPLOYMENT:", replace: "AZURE_OPENAI_CHAT_DEPLOYMNET:" }],
+      expected:
+        /AZURE_OPENAI_CHAT_DEPLOYMENT is read by src\/config\.ts.*does not set it|AZURE_OPENAI_CHAT_DEPLOYMNET, which src\/config\.ts does not read/,
+    },
+    {
+      name: "a required setting dropped",
+      check: settingsCheck,
+      edits: [{ file: "app/function-app.bicep", find: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n", replace: "" }],
+      expected: /AZURE_OPENAI_ENDPOINT is read by src\/config\.ts \(required\)/,
+    },
+    {
+      name: "an API key setting",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n",
+          replace: "  AZURE_OPENAI_ENDPOINT: openAiEndpoint\n  AZURE_OPENAI_API_KEY: 'k'\n",
+        },
+      ],
+      expected: /AZURE_OPENAI_API_KEY must not be set/,
+    },
+    {
+      name: "a storage connection string",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "  AzureWebJobsStorage__credential: 'managedidentity'\n",
+          replace: "  AzureWebJobsStorage__credential: 'managedidentity'\n  AzureWebJobsStorage: 'DefaultEndpointsProtocol=https'\n",
+        },
+      ],
+      expected: /AzureWebJobsStorage must not be set/,
+    },
+    {
+      name: "the log-scanning blob trigger on Flex",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "AUDIO_BLOB_TRIGGER_SOURCE: 'EventGrid'",
+          replace: "AUDIO_BLOB_TRIGGER_SOURCE: 'LogsAndContainerScan'",
+        },
+      ],
+      expected: /AUDIO_BLOB_TRIGGER_SOURCE/,
+    },
+    {
+      name: "a tuning default drifting from src/config.ts",
+      check: settingsCheck,
+      edits: [{ file: "app/function-app.bicep", find: "EMBEDDINGS_MAX_WAIT_MS: '20'", replace: "EMBEDDINGS_MAX_WAIT_MS: '25'" }],
+      expected: /EMBEDDINGS_MAX_WAIT_MS is '25'/,
+    },
+    {
+      name: "FUNCTIONS_WORKER_RUNTIME on Flex",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "  AZURE_CLIENT_ID: identityClientId\n",
+          replace: "  AZURE_CLIENT_ID: identityClientId\n  FUNCTIONS_WORKER_RUNTIME: 'node'\n",
+        },
+      ],
+      expected: /FUNCTIONS_WORKER_RUNTIME must not be set on Flex/,
+    },
+    {
+      name: "key-based telemetry",
+      check: settingsCheck,
+      edits: [{ file: "app/function-app.bicep", find: ";Authorization=AAD'", replace: "'" }],
+      expected: /APPLICATIONINSIGHTS_AUTHENTICATION_STRING/,
+    },
+    {
+      name: "a shared-key storage credential",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "AzureWebJobsStorage__credential: 'managedidentity'",
+          replace: "AzureWebJobsStorage__credential: 'sharedkey'",
+        },
+      ],
+      expected: /AzureWebJobsStorage__credential/,
+    },
+    {
+      name: "the wrong client id for storage",
+      check: settingsCheck,
+      edits: [
+        {
+          file: "app/function-app.bicep",
+          find: "AzureWebJobsStorage__clientId: identityClientId",
+          replace: "AzureWebJobsStorage__clientId: identityId",
+        },
+      ],
+      expected: /AzureWebJobsStorage__clientId/,
+    },
     // Deployments
-    { name: "a chat deployment name that disagrees with the config default", check: deploymentsCheck, edits: [{ file: "main.bicep", find: "param chatDeploymentName string = 'gpt-4o-mini'", replace: "param chatDeploymentName string = 'chat'" }, { file: "main.parameters.json", find: "AZURE_OPENAI_CHAT_DEPLOYMENT=gpt-4o-mini", replace: "AZURE_OPENAI_CHAT_DEPLOYMENT=chat" }], expected: /named 'chat' but AZURE_OPENAI_CHAT_DEPLOYMENT defaults to 'gpt-4o-mini'/ },
-    { name: "a setting wired to the wrong deployment", check: deploymentsCheck, edits: [{ file: "main.bicep", find: "    embeddingsDeploymentName: embeddingsDeploymentName\n", replace: "    embeddingsDeploymentName: chatDeploymentName\n" }], expected: /AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT is 'gpt-4o-mini'/ },
-    { name: "deployments created in parallel", check: deploymentsCheck, edits: [{ file: "app/openai.bicep", find: "@batchSize(1)\n", replace: "" }], expected: /batchSize/ },
-    { name: "a hard-coded model capacity", check: deploymentsCheck, edits: [{ file: "main.bicep", find: "capacity: transcriptionDeploymentCapacity", replace: "capacity: 1" }], expected: /capacity must come from a main\.bicep parameter/ },
-    { name: "the whisper deployment removed", check: deploymentsCheck, edits: [{ file: "main.bicep", find: "modelName: 'whisper'", replace: "modelName: 'gpt-4o-mini-transcribe'" }], expected: /no whisper deployment/ },
+    {
+      name: "a chat deployment name that disagrees with the config default",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "param chatDeploymentName string = 'gpt-4o-mini'",
+          replace: "param chatDeploymentName string = 'chat'",
+        },
+        { file: "main.parameters.json", find: "AZURE_OPENAI_CHAT_DEPLOYMENT=gpt-4o-mini", replace: "AZURE_OPENAI_CHAT_DEPLOYMENT=chat" },
+      ],
+      expected: /named 'chat' but AZURE_OPENAI_CHAT_DEPLOYMENT defaults to 'gpt-4o-mini'/,
+    },
+    {
+      name: "a setting wired to the wrong deployment",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    embeddingsDeploymentName: embeddingsDeploymentName\n",
+          replace: "    embeddingsDeploymentName: chatDeploymentName\n",
+        },
+      ],
+      expected: /AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT is 'gpt-4o-mini'/,
+    },
+    {
+      name: "deployments created in parallel",
+      check: deploymentsCheck,
+      edits: [{ file: "app/openai.bicep", find: "@batchSize(1)\n", replace: "" }],
+      expected: /batchSize/,
+    },
+    {
+      name: "a hard-coded model capacity",
+      check: deploymentsCheck,
+      edits: [{ file: "main.bicep", find: "capacity: transcriptionDeploymentCapacity", replace: "capacity: 1" }],
+      expected: /capacity must come from a main\.bicep parameter/,
+    },
+    {
+      name: "the whisper deployment removed",
+      check: deploymentsCheck,
+      edits: [{ file: "main.bicep", find: "modelName: 'whisper'", replace: "modelName: 'gpt-4o-mini-transcribe'" }],
+      expected: /no whisper deployment/,
+    },
     // Containers and queues
-    { name: "the embeddings queue not created", check: checkStorageNames, edits: [{ file: "main.bicep", find: "    queueNames: [\n      embeddingsQueueName\n    ]", replace: "    queueNames: []" }], expected: /queue 'embeddings'/ },
-    { name: "the transcripts container not created", check: checkStorageNames, edits: [{ file: "main.bicep", find: "      transcriptsContainerName\n      embeddingsContainerName", replace: "      embeddingsContainerName" }], expected: /container 'transcripts'/ },
+    {
+      name: "the embeddings queue not created",
+      check: checkStorageNames,
+      edits: [{ file: "main.bicep", find: "    queueNames: [\n      embeddingsQueueName\n    ]", replace: "    queueNames: []" }],
+      expected: /queue 'embeddings'/,
+    },
+    {
+      name: "the transcripts container not created",
+      check: checkStorageNames,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "      transcriptsContainerName\n      embeddingsContainerName",
+          replace: "      embeddingsContainerName",
+        },
+      ],
+      expected: /container 'transcripts'/,
+    },
     // Roles
-    { name: "a mistyped role GUID", check: checkRoleAssignments, edits: [{ file: "app/storage-access.bicep", find: /'974c5e8b-45b9-4653-ba55-5f855dd0fb88'/g, replace: "'974c5e8b-45b9-4653-ba55-5f855dd0fb89'" }], expected: /974c5e8b-45b9-4653-ba55-5f855dd0fb89 is not an Azure built-in role/ },
-    { name: "Contributor instead of a data role", check: checkRoleAssignments, edits: [{ file: "app/monitoring-access.bicep", find: /3913510d-42f4-4e42-8a64-420c390055eb/g, replace: "b24988ac-6180-42a0-ab88-20f7382dd24c" }], expected: /b24988ac-6180-42a0-ab88-20f7382dd24c \(Contributor\) is not one the templates may assign/ },
-    { name: "a role assignment without its comment", check: checkRoleAssignments, edits: [{ file: "app/storage-access.bicep", find: /\/\/ Storage Queue Data Contributor:[^\n]*\n/, replace: "" }], expected: /must name the role \('Storage Queue Data Contributor'\)/ },
-    { name: "an assignment named for another role", check: checkRoleAssignments, edits: [{ file: "app/storage-access.bicep", find: "name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')", replace: "name: guid(storage.id, principalId, 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')" }], expected: /third argument must be the role GUID/ },
-    { name: "an assignment name without the principal", check: checkRoleAssignments, edits: [{ file: "app/monitoring-access.bicep", find: "guid(applicationInsights.id, principalId,", replace: "guid(applicationInsights.id, 'fixed'," }], expected: /second argument must be principalId/ },
-    { name: "the OpenAI role dropped", check: checkRoleAssignments, edits: [{ file: "app/openai-access.bicep", find: /\/\/ Cognitive Services OpenAI User:[^\n]*\nresource [\s\S]*?\n}\n/g, replace: "" }], expected: /no 'Cognitive Services OpenAI User' assignment on a Microsoft\.CognitiveServices\/accounts/ },
-    { name: "a Table role with no tables", check: checkRoleAssignments, edits: [{ file: "app/function-app.bicep", find: "  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint\n", replace: "" }], expected: /Table Data Contributor is assigned but no tables are used/ },
-    { name: "the host's table endpoint without the Table role", check: checkRoleAssignments, edits: [{ file: "app/storage-access.bicep", find: /\/\/ Storage Table Data Contributor:[^\n]*\nresource [\s\S]*?\n}\n/, replace: "" }], expected: /AzureWebJobsStorage__tableServiceUri is set but no Storage Table Data Contributor/ },
-    { name: "a role id with the right name in its comment but another role's GUID", check: checkRoleAssignments, edits: [{ file: "app/event-grid-topic.bicep", find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g, replace: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b" }], expected: /must name the role \('Storage Blob Data Owner'\)/ },
-    { name: "the non-existent Storage Blob Data Contributor id this template once had", check: checkRoleAssignments, edits: [{ file: "app/event-grid-topic.bicep", find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g, replace: "ba92f7b4-2d11-453d-a403-e96b1029c69b" }], expected: /ba92f7b4-2d11-453d-a403-e96b1029c69b is not an Azure built-in role/ },
-    { name: "an embeddings batch larger than a minute of the capacity", check: deploymentsCheck, edits: [{ file: "main.bicep", find: "min(300000, embeddingsDeploymentCapacity * 1000)", replace: "300000" }], expected: /EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '300000' but must be the smaller/ },
+    {
+      name: "a mistyped role GUID",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/storage-access.bicep",
+          find: /'974c5e8b-45b9-4653-ba55-5f855dd0fb88'/g,
+          replace: "'974c5e8b-45b9-4653-ba55-5f855dd0fb89'",
+        },
+      ],
+      expected: /974c5e8b-45b9-4653-ba55-5f855dd0fb89 is not an Azure built-in role/,
+    },
+    {
+      name: "Contributor instead of a data role",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/monitoring-access.bicep",
+          find: /3913510d-42f4-4e42-8a64-420c390055eb/g,
+          replace: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+        },
+      ],
+      expected: /b24988ac-6180-42a0-ab88-20f7382dd24c \(Contributor\) is not one the templates may assign/,
+    },
+    {
+      name: "a role assignment without its comment",
+      check: checkRoleAssignments,
+      edits: [{ file: "app/storage-access.bicep", find: /\/\/ Storage Queue Data Contributor:[^\n]*\n/, replace: "" }],
+      expected: /must name the role \('Storage Queue Data Contributor'\)/,
+    },
+    {
+      name: "an assignment named for another role",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/storage-access.bicep",
+          find: "name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')",
+          replace: "name: guid(storage.id, principalId, 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')",
+        },
+      ],
+      expected: /third argument must be the role GUID/,
+    },
+    {
+      name: "an assignment name without the principal",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/monitoring-access.bicep",
+          find: "guid(applicationInsights.id, principalId,",
+          replace: "guid(applicationInsights.id, 'fixed',",
+        },
+      ],
+      expected: /second argument must be principalId/,
+    },
+    {
+      name: "the OpenAI role dropped",
+      check: checkRoleAssignments,
+      edits: [
+        { file: "app/openai-access.bicep", find: /\/\/ Cognitive Services OpenAI User:[^\n]*\nresource [\s\S]*?\n}\n/g, replace: "" },
+      ],
+      expected: /no 'Cognitive Services OpenAI User' assignment on a Microsoft\.CognitiveServices\/accounts/,
+    },
+    {
+      name: "a Table role with no tables",
+      check: checkRoleAssignments,
+      edits: [{ file: "app/function-app.bicep", find: "  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint\n", replace: "" }],
+      expected: /Table Data Contributor is assigned but no tables are used/,
+    },
+    {
+      name: "the host's table endpoint without the Table role",
+      check: checkRoleAssignments,
+      edits: [
+        { file: "app/storage-access.bicep", find: /\/\/ Storage Table Data Contributor:[^\n]*\nresource [\s\S]*?\n}\n/, replace: "" },
+      ],
+      expected: /AzureWebJobsStorage__tableServiceUri is set but no Storage Table Data Contributor/,
+    },
+    {
+      name: "a role id with the right name in its comment but another role's GUID",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/event-grid-topic.bicep",
+          find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g,
+          replace: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+        },
+      ],
+      expected: /must name the role \('Storage Blob Data Owner'\)/,
+    },
+    {
+      name: "the non-existent Storage Blob Data Contributor id this template once had",
+      check: checkRoleAssignments,
+      edits: [
+        {
+          file: "app/event-grid-topic.bicep",
+          find: /ba92f5b4-2d11-453d-a403-e96b0029c9fe/g,
+          replace: "ba92f7b4-2d11-453d-a403-e96b1029c69b",
+        },
+      ],
+      expected: /ba92f7b4-2d11-453d-a403-e96b1029c69b is not an Azure built-in role/,
+    },
+    {
+      name: "an embeddings batch larger than a minute of the capacity",
+      check: deploymentsCheck,
+      edits: [{ file: "main.bicep", find: "min(300000, embeddingsDeploymentCapacity * 1000)", replace: "300000" }],
+      expected: /EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '300000' but must be the smaller/,
+    },
     // Event Grid
-    { name: "the webhook pointing at another function", check: checkEventGrid, edits: [{ file: "main.bicep", find: "functionName: 'transcribeAudio'", replace: "functionName: 'transcribe'" }], expected: /webhook URL/ },
-    { name: "the subscription filtering the wrong container", check: checkEventGrid, edits: [{ file: "main.bicep", find: "    audioContainerName: audioContainerName\n    deadLetterContainerName", replace: "    audioContainerName: 'uploads'\n    deadLetterContainerName" }], expected: /audio container/ },
-    { name: "the subscription in stage 1 (before the key exists)", check: checkEventGrid, edits: [{ file: "main.bicep", find: "'app/blob-event-subscription.bicep' = if (blobEventSubscriptionEnabled)", replace: "'app/blob-event-subscription.bicep' = if (true)" }], expected: /stage 2/ },
-    { name: "no dead-lettering", check: checkEventGrid, edits: [{ file: "app/blob-event-subscription.bicep", find: "blobContainerName: deadLetterContainerName", replace: "blobContainerName: 'elsewhere'" }], expected: /dead-letter/ },
-    { name: "every event type delivered", check: checkEventGrid, edits: [{ file: "app/blob-event-subscription.bicep", find: "        'Microsoft.Storage.BlobCreated'\n", replace: "        'Microsoft.Storage.BlobCreated'\n        'Microsoft.Storage.BlobDeleted'\n" }], expected: /only Microsoft\.Storage\.BlobCreated/ },
-    { name: "the postdeploy hook removed", check: checkEventGrid, edits: [{ file: "../azure.yaml", find: / {2}postdeploy:[\s\S]*?(?= {2}postdown:)/, replace: "" }], expected: /postdeploy/ },
+    {
+      name: "the webhook pointing at another function",
+      check: checkEventGrid,
+      edits: [{ file: "main.bicep", find: "functionName: 'transcribeAudio'", replace: "functionName: 'transcribe'" }],
+      expected: /webhook URL/,
+    },
+    {
+      name: "the subscription filtering the wrong container",
+      check: checkEventGrid,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    audioContainerName: audioContainerName\n    deadLetterContainerName",
+          replace: "    audioContainerName: 'uploads'\n    deadLetterContainerName",
+        },
+      ],
+      expected: /audio container/,
+    },
+    {
+      name: "the subscription in stage 1 (before the key exists)",
+      check: checkEventGrid,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "'app/blob-event-subscription.bicep' = if (blobEventSubscriptionEnabled)",
+          replace: "'app/blob-event-subscription.bicep' = if (true)",
+        },
+      ],
+      expected: /stage 2/,
+    },
+    {
+      name: "no dead-lettering",
+      check: checkEventGrid,
+      edits: [
+        {
+          file: "app/blob-event-subscription.bicep",
+          find: "blobContainerName: deadLetterContainerName",
+          replace: "blobContainerName: 'elsewhere'",
+        },
+      ],
+      expected: /dead-letter/,
+    },
+    {
+      name: "every event type delivered",
+      check: checkEventGrid,
+      edits: [
+        {
+          file: "app/blob-event-subscription.bicep",
+          find: "        'Microsoft.Storage.BlobCreated'\n",
+          replace: "        'Microsoft.Storage.BlobCreated'\n        'Microsoft.Storage.BlobDeleted'\n",
+        },
+      ],
+      expected: /only Microsoft\.Storage\.BlobCreated/,
+    },
+    {
+      name: "the postdeploy hook removed",
+      check: checkEventGrid,
+      edits: [{ file: "../azure.yaml", find: / {2}postdeploy:[\s\S]*?(?= {2}postdown:)/, replace: "" }],
+      expected: /postdeploy/,
+    },
     // Parameters, modules, outputs, azd
-    { name: "a parameters file default disagreeing with main.bicep", check: checkParametersFile, edits: [{ file: "main.parameters.json", find: "FUNCTIONS_MAXIMUM_INSTANCE_COUNT=40", replace: "FUNCTIONS_MAXIMUM_INSTANCE_COUNT=100" }], expected: /'maximumInstanceCount' defaults to 40/ },
-    { name: "a parameters file entry main.bicep lacks", check: checkParametersFile, edits: [{ file: "main.parameters.json", find: '"httpAuthLevel"', replace: '"httpAuthLvl"' }], expected: /'httpAuthLvl', which main\.bicep does not declare/ },
-    { name: "a module call missing a required parameter", check: checkModuleCalls, edits: [{ file: "main.bicep", find: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n", replace: "" }], expected: /does not pass required parameter 'storageQueueEndpoint'/ },
-    { name: "a lower-case output", check: checkOutputs, edits: [{ file: "main.bicep", find: "output AZURE_FUNCTION_APP_URL string", replace: "output functionAppUrl string" }], expected: /AZURE_FUNCTION_APP_URL|UPPER_SNAKE/ },
-    { name: "a remote build of the finished bundle", check: checkAzdWiring, edits: [{ file: "../azure.yaml", find: "remoteBuild: false", replace: "remoteBuild: true" }], expected: /remoteBuild: false/ },
-    { name: "the azd service tag renamed", check: checkAzdWiring, edits: [{ file: "main.bicep", find: "var serviceName = 'api'", replace: "var serviceName = 'web'" }], expected: /azd-service-name: api/ },
+    {
+      name: "a parameters file default disagreeing with main.bicep",
+      check: checkParametersFile,
+      edits: [
+        { file: "main.parameters.json", find: "FUNCTIONS_MAXIMUM_INSTANCE_COUNT=40", replace: "FUNCTIONS_MAXIMUM_INSTANCE_COUNT=100" },
+      ],
+      expected: /'maximumInstanceCount' defaults to 40/,
+    },
+    {
+      name: "a parameters file entry main.bicep lacks",
+      check: checkParametersFile,
+      edits: [{ file: "main.parameters.json", find: '"httpAuthLevel"', replace: '"httpAuthLvl"' }],
+      expected: /'httpAuthLvl', which main\.bicep does not declare/,
+    },
+    {
+      name: "a module call missing a required parameter",
+      check: checkModuleCalls,
+      edits: [{ file: "main.bicep", find: "    storageQueueEndpoint: storage.outputs.queueEndpoint\n", replace: "" }],
+      expected: /does not pass required parameter 'storageQueueEndpoint'/,
+    },
+    {
+      name: "a lower-case output",
+      check: checkOutputs,
+      edits: [{ file: "main.bicep", find: "output AZURE_FUNCTION_APP_URL string", replace: "output functionAppUrl string" }],
+      expected: /AZURE_FUNCTION_APP_URL|UPPER_SNAKE/,
+    },
+    {
+      name: "a remote build of the finished bundle",
+      check: checkAzdWiring,
+      edits: [{ file: "../azure.yaml", find: "remoteBuild: false", replace: "remoteBuild: true" }],
+      expected: /remoteBuild: false/,
+    },
+    {
+      name: "the azd service tag renamed",
+      check: checkAzdWiring,
+      edits: [{ file: "main.bicep", find: "var serviceName = 'api'", replace: "var serviceName = 'web'" }],
+      expected: /azd-service-name: api/,
+    },
   ];
 
   for (const { name, check, edits, expected } of cases) {

@@ -118,9 +118,7 @@ describe("local host: blob triggers (asserted on Azurite)", () => {
     const validation = await fetch(webhook, {
       method: "POST",
       headers: { "aeg-event-type": "SubscriptionValidation", "content-type": "application/json" },
-      body: JSON.stringify([
-        { eventType: "Microsoft.EventGrid.SubscriptionValidationEvent", data: { validationCode: "code-123" } },
-      ]),
+      body: JSON.stringify([{ eventType: "Microsoft.EventGrid.SubscriptionValidationEvent", data: { validationCode: "code-123" } }]),
     });
     expect(await validation.json()).toEqual({ validationResponse: "code-123" });
 
@@ -129,7 +127,13 @@ describe("local host: blob triggers (asserted on Azurite)", () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await readEvidence(store.evidence, "grid/clip.wav/")).toHaveLength(0);
 
-    const event = [{ eventType: "Microsoft.Storage.BlobCreated", subject: "/blobServices/default/containers/grid/blobs/clip.wav", data: { url: blob.url, api: "PutBlob" } }];
+    const event = [
+      {
+        eventType: "Microsoft.Storage.BlobCreated",
+        subject: "/blobServices/default/containers/grid/blobs/clip.wav",
+        data: { url: blob.url, api: "PutBlob" },
+      },
+    ];
     for (let i = 0; i < 2; i++) {
       const notified = await fetch(webhook, {
         method: "POST",

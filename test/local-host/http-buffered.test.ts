@@ -56,7 +56,11 @@ describe("local host: body cap without streaming", () => {
         if (i === 5) await new Promise((resolve) => setTimeout(resolve, 200));
       }
     };
-    const response = await fetch(`${host.url}/echo/big`, { method: "POST", body: ReadableStream.from(chunks()), duplex: "half" } as RequestInit);
+    const response = await fetch(`${host.url}/echo/big`, {
+      method: "POST",
+      body: ReadableStream.from(chunks()),
+      duplex: "half",
+    } as RequestInit);
     expect(response.status).toBe(413);
     expect(await response.text()).toMatch(/limit is 65536 bytes/);
   });

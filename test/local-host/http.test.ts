@@ -26,7 +26,9 @@ describe("local host: HTTP triggers", () => {
     expect(body.functionName).toBe("items");
 
     // Each segment is decoded once: an encoded '%' stays a '%' (it used to be decoded again).
-    const percent = (await (await fetch(`${host.url}/api/items/42/percent%2541.wav/%2541%20x`)).json()) as { params: Record<string, string> };
+    const percent = (await (await fetch(`${host.url}/api/items/42/percent%2541.wav/%2541%20x`)).json()) as {
+      params: Record<string, string>;
+    };
     expect(percent.params).toEqual({ id: "42", rest: "percent%41.wav/%41 x" });
     expect((await fetch(`${host.url}/api/%69tems/42/a`)).status).toBe(200); // literals compare decoded
 
@@ -109,7 +111,11 @@ describe("local host: HTTP triggers", () => {
       const id = response.headers.get("x-ms-invocation-id") ?? "";
       controller.abort();
       await new Promise((resolve) => setTimeout(resolve, 400));
-      outcomes.push(logs.find((line) => line.includes("Executed 'Host.Functions.stream'") && (id === "" || line.includes(id)) && !outcomes.includes(line)) ?? "none");
+      outcomes.push(
+        logs.find(
+          (line) => line.includes("Executed 'Host.Functions.stream'") && (id === "" || line.includes(id)) && !outcomes.includes(line),
+        ) ?? "none",
+      );
     }
     expect(outcomes.filter((line) => !line.includes("(Failed,"))).toEqual([]);
   });
@@ -138,12 +144,16 @@ describe("local host: HTTP triggers", () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const post = (route: string, body: Buffer) =>
       new Promise<string>((resolve, reject) => {
-        const req = http.request(`${host.url}/api/${route}`, { method: "POST", agent, headers: { "content-length": body.length } }, (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (data: string) => (text += data));
-          res.on("end", () => resolve(`${res.statusCode} ${text}`));
-        });
+        const req = http.request(
+          `${host.url}/api/${route}`,
+          { method: "POST", agent, headers: { "content-length": body.length } },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (data: string) => (text += data));
+            res.on("end", () => resolve(`${res.statusCode} ${text}`));
+          },
+        );
         req.on("error", reject);
         req.end(body);
       });
@@ -227,6 +237,13 @@ describe("local host: HTTP limits and keys switched on", () => {
     expect(overCap.status).toBe(413);
     // The host's own 413 is JSON in the same error shape as the app's routes, not text/plain.
     expect(overCap.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(await overCap.json()).toEqual({ error: { message: expect.stringContaining("the limit is 65536 bytes"), type: "invalid_request_error", param: null, code: "request_too_large" } });
+    expect(await overCap.json()).toEqual({
+      error: {
+        message: expect.stringContaining("the limit is 65536 bytes"),
+        type: "invalid_request_error",
+        param: null,
+        code: "request_too_large",
+      },
+    });
   });
 });

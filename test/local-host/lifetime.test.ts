@@ -53,7 +53,8 @@ describe("what npm start runs ends with it", () => {
   it("the local host exits, freeing its port, when the process that started it is killed (no orphan host)", async () => {
     const index = path.resolve(here, "../../dist/tools/local-host/index.js");
     if (!existsSync(index)) throw new Error(`${index} is missing: run "npm run build" (npm test does) before this test.`);
-    const { line: url, parent } = await killAfterFirstLine(`const { startHost } = await import(${JSON.stringify(pathToFileURL(index).href)});
+    const { line: url, parent } =
+      await killAfterFirstLine(`const { startHost } = await import(${JSON.stringify(pathToFileURL(index).href)});
       const host = await startHost({ entry: "index.mjs", cwd: ${JSON.stringify(fixture)}, port: 0 });
       console.log(host.url);`);
     try {

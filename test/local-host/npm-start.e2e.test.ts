@@ -94,14 +94,23 @@ describe("npm start stack, end to end with the real app", () => {
 
   it("the send CLI says where results land and reads them back (get, list); it refuses non-JSON for the embeddings queue", async () => {
     const cli = path.join(root, "dist", "tools", "send", "cli.js");
-    const env = { ...process.env, AzureWebJobsStorage: stack.settings.AzureWebJobsStorage!, FUNCTIONS_URL: stack.functionsUrl, EMBEDDINGS_QUEUE: "embeddings" };
+    const env = {
+      ...process.env,
+      AzureWebJobsStorage: stack.settings.AzureWebJobsStorage!,
+      FUNCTIONS_URL: stack.functionsUrl,
+      EMBEDDINGS_QUEUE: "embeddings",
+    };
     const run = (...args: string[]) => execFileAsync(process.execPath, [cli, ...args], { cwd: root, env });
 
     const enqueued = await run("enqueue", JSON.stringify({ id: "cli-get", input: "read me back" }));
     expect(enqueued.stdout).toContain("npm run send -- get embeddings/cli-get.json");
     const document = await eventually(
       "embeddings/cli-get.json through the CLI",
-      async () => run("get", "embeddings/cli-get.json").then((r) => JSON.parse(r.stdout) as { id: string }, () => undefined),
+      async () =>
+        run("get", "embeddings/cli-get.json").then(
+          (r) => JSON.parse(r.stdout) as { id: string },
+          () => undefined,
+        ),
       20_000,
     );
     expect(document.id).toBe("cli-get");
@@ -118,7 +127,11 @@ describe("npm start stack, end to end with the real app", () => {
     expect(uploaded.stdout).toContain(`npm run send -- get 'transcripts/cli get/it'\\''s.wav.txt'`);
     const text = await eventually(
       "the transcript through the CLI",
-      async () => run("get", "transcripts/cli get/it's.wav.txt").then((r) => r.stdout, () => undefined),
+      async () =>
+        run("get", "transcripts/cli get/it's.wav.txt").then(
+          (r) => r.stdout,
+          () => undefined,
+        ),
       20_000,
     );
     expect(text.trim().length).toBeGreaterThan(0);
@@ -203,9 +216,21 @@ describe("npm start stack restarted on the same .azurite data", () => {
     const first = await startStack(options);
     try {
       const blobs = BlobServiceClient.fromConnectionString(first.settings.AzureWebJobsStorage!);
-      await upload({ settings: first.settings, blobs, queues: QueueServiceClient.fromConnectionString(first.settings.AzureWebJobsStorage!), messageEncoding: "base64", functionsUrl: first.functionsUrl }, { sample: true, container: "audio", name: "keep/hello.wav", metadata: {} });
-      await eventually("the first transcription", async () =>
-        logs.some((l) => l.includes("Executed 'Host.Functions.transcribeAudio' (Succeeded")) ? true : undefined, 20_000);
+      await upload(
+        {
+          settings: first.settings,
+          blobs,
+          queues: QueueServiceClient.fromConnectionString(first.settings.AzureWebJobsStorage!),
+          messageEncoding: "base64",
+          functionsUrl: first.functionsUrl,
+        },
+        { sample: true, container: "audio", name: "keep/hello.wav", metadata: {} },
+      );
+      await eventually(
+        "the first transcription",
+        async () => (logs.some((l) => l.includes("Executed 'Host.Functions.transcribeAudio' (Succeeded")) ? true : undefined),
+        20_000,
+      );
     } finally {
       await first.stop();
     }

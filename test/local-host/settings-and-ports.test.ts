@@ -40,7 +40,9 @@ describe("local.settings.json", () => {
   });
 
   it("the shipped sample lists every app setting with local defaults", async () => {
-    const sample = JSON.parse(readFileSync(path.join(repoRoot, "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+    const sample = JSON.parse(readFileSync(path.join(repoRoot, "local.settings.sample.json"), "utf8")) as {
+      Values: Record<string, string>;
+    };
     const { SETTINGS } = await import("../../src/config.js");
     for (const setting of SETTINGS) {
       expect(sample.Values, setting.name).toHaveProperty(setting.name);
@@ -73,7 +75,9 @@ describe("ports", () => {
     try {
       const failure = assertPortFree(port, "Azurite blob", "AzureWebJobsStorage", "point AzureWebJobsStorage at the storage to use");
       await expect(failure).rejects.toThrow(
-        new RegExp(`^Port ${port} \\(Azurite blob\\) is already in use \\(is another "npm start" still running\\?\\)\\. Stop the process using it, or point AzureWebJobsStorage at the storage to use\\.$`),
+        new RegExp(
+          `^Port ${port} \\(Azurite blob\\) is already in use \\(is another "npm start" still running\\?\\)\\. Stop the process using it, or point AzureWebJobsStorage at the storage to use\\.$`,
+        ),
       );
     } finally {
       blocker.close();
@@ -96,7 +100,9 @@ describe("ports", () => {
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
       expect(code).toBe(1);
-      expect(stderr).toMatch(new RegExp(`npm start failed: Port ${port} \\(Functions host\\) is already in use.*FUNCTIONS_PORT in local\\.settings\\.json`));
+      expect(stderr).toMatch(
+        new RegExp(`npm start failed: Port ${port} \\(Functions host\\) is already in use.*FUNCTIONS_PORT in local\\.settings\\.json`),
+      );
       expect(stdout).not.toMatch(/Starting Azurite/);
     } finally {
       blocker.close();
@@ -107,7 +113,13 @@ describe("ports", () => {
 describe("host.json, routes and blob paths", () => {
   it("applies the storage extension defaults and host.json overrides", () => {
     const defaults = loadHostConfig(undefined);
-    expect(defaults.queues).toMatchObject({ batchSize: 16, newBatchThreshold: 8, maxDequeueCount: 5, messageEncoding: "base64", visibilityTimeoutMs: 0 });
+    expect(defaults.queues).toMatchObject({
+      batchSize: 16,
+      newBatchThreshold: 8,
+      maxDequeueCount: 5,
+      messageEncoding: "base64",
+      visibilityTimeoutMs: 0,
+    });
     expect(defaults.http.routePrefix).toBe("api");
     const project = loadHostConfig(path.join(repoRoot, "host.json"));
     expect(project.queues.visibilityTimeoutMs).toBe(parseTimeSpan("00:00:30"));

@@ -59,7 +59,9 @@ describe("local host: host.json overrides for queues and blobs", () => {
       },
       20_000,
     );
-    const maxOverlap = Math.max(...runs.map((run) => runs.filter((o) => o.startedAt < run.endedAt && o.endedAt > run.startedAt && o !== run).length + 1));
+    const maxOverlap = Math.max(
+      ...runs.map((run) => runs.filter((o) => o.startedAt < run.endedAt && o.endedAt > run.startedAt && o !== run).length + 1),
+    );
     expect(maxOverlap).toBeLessThanOrEqual(2);
     expect(maxOverlap).toBeGreaterThanOrEqual(2); // they did run in parallel
   });

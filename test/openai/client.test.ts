@@ -61,14 +61,21 @@ describe("shared Azure OpenAI client", () => {
   });
 
   it("dated style with Entra ID and a chosen api-version", async () => {
-    const request = await chatOnce({ AZURE_OPENAI_API_STYLE: "dated", AZURE_OPENAI_API_VERSION: "2025-04-01-preview" }, new CountingCredential());
+    const request = await chatOnce(
+      { AZURE_OPENAI_API_STYLE: "dated", AZURE_OPENAI_API_VERSION: "2025-04-01-preview" },
+      new CountingCredential(),
+    );
     expect(request.url).toBe("/openai/deployments/gpt-4o-mini/chat/completions?api-version=2025-04-01-preview");
     expect(request.headers.authorization).toBe("Bearer test-token-1");
     expect(request.headers["api-key"]).toBeUndefined();
   });
 
   it("an endpoint pasted with /openai/v1/ still yields one /openai/v1/ prefix", async () => {
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: `${server.url}/openai/v1/`, AZURE_OPENAI_API_KEY: "k-cccccccccccc", AzureWebJobsStorage: "UseDevelopmentStorage=true" }).openai;
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: `${server.url}/openai/v1/`,
+      AZURE_OPENAI_API_KEY: "k-cccccccccccc",
+      AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    }).openai;
     await (await createOpenAIClient(config)).embeddings.create({ model: "text-embedding-3-small", input: "x" }).catch(() => undefined);
     expect(server.requests[0]?.url).toBe("/openai/v1/embeddings");
   });

@@ -53,6 +53,9 @@ describe("the shared client on managed identity", () => {
     expect(second.data).toHaveLength(1);
     expect((await sim.control.counters()).identity.tokensIssued).toBeGreaterThan(issuedBefore);
     const statuses = (await sim.control.journal()).slice(-2).map((e) => [e.auth, e.status]);
-    expect(statuses).toEqual([["entra", 200], ["entra", 200]]);
+    expect(statuses).toEqual([
+      ["entra", 200],
+      ["entra", 200],
+    ]);
   });
 });

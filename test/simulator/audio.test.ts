@@ -16,13 +16,29 @@ interface Verbose {
   duration: number;
   text: string;
   language: string;
-  segments?: { id: number; seek: number; start: number; end: number; text: string; tokens: number[]; temperature: number; avg_logprob: number; compression_ratio: number; no_speech_prob: number }[];
+  segments?: {
+    id: number;
+    seek: number;
+    start: number;
+    end: number;
+    text: string;
+    tokens: number[];
+    temperature: number;
+    avg_logprob: number;
+    compression_ratio: number;
+    no_speech_prob: number;
+  }[];
   words?: { word: string; start: number; end: number }[];
 }
 
 async function verbose(file: Buffer, name: string, extra: Record<string, unknown> = {}): Promise<Verbose> {
   const client = azureClient(sim, { maxRetries: 0 });
-  return (await client.audio.transcriptions.create({ model: "whisper", file: await toFile(file, name), response_format: "verbose_json", ...extra })) as unknown as Verbose;
+  return (await client.audio.transcriptions.create({
+    model: "whisper",
+    file: await toFile(file, name),
+    response_format: "verbose_json",
+    ...extra,
+  })) as unknown as Verbose;
 }
 
 function expectCovers(v: Verbose, duration: number): void {
@@ -73,8 +89,26 @@ describe("transcriptions follow the real duration of the audio", () => {
   });
 
   it("FLAC (from the simulator's own speech), Ogg Opus, MP4/M4A (moov before or after mdat), WebM with or without Duration", async () => {
-    const speech = Buffer.from(await (await v1Client(sim).audio.speech.create({ model: "tts", voice: "nova", input: "One two three four five. Six seven.", response_format: "flac" })).arrayBuffer());
-    const speechWav = Buffer.from(await (await v1Client(sim).audio.speech.create({ model: "tts", voice: "nova", input: "One two three four five. Six seven.", response_format: "wav" })).arrayBuffer());
+    const speech = Buffer.from(
+      await (
+        await v1Client(sim).audio.speech.create({
+          model: "tts",
+          voice: "nova",
+          input: "One two three four five. Six seven.",
+          response_format: "flac",
+        })
+      ).arrayBuffer(),
+    );
+    const speechWav = Buffer.from(
+      await (
+        await v1Client(sim).audio.speech.create({
+          model: "tts",
+          voice: "nova",
+          input: "One two three four five. Six seven.",
+          response_format: "wav",
+        })
+      ).arrayBuffer(),
+    );
     const wavSeconds = (speechWav.length - 44) / (24000 * 2);
     expect((await verbose(speech, "speech.flac")).duration).toBeCloseTo(wavSeconds, 2);
     expect((await verbose(oggOpus(33.5), "a.ogg")).duration).toBeCloseTo(33.5, 2);
@@ -82,7 +116,9 @@ describe("transcriptions follow the real duration of the audio", () => {
     expect((await verbose(mp4(10, "isom", 5000), "a.mp4")).duration).toBeCloseTo(10, 2);
     expect((await verbose(webm(17.5), "a.webm")).duration).toBeCloseTo(17.5, 2);
     expect(Math.abs((await verbose(webm(9, false), "a.webm")).duration - 9)).toBeLessThan(0.1);
-    const formats = (await sim.control.journal({ operation: "audio/transcriptions" })).map((e) => (e.body as { file: { format: string } }).file.format);
+    const formats = (await sim.control.journal({ operation: "audio/transcriptions" })).map(
+      (e) => (e.body as { file: { format: string } }).file.format,
+    );
     expect(formats).toEqual(["flac", "ogg", "m4a", "mp4", "webm", "webm"]);
   });
 
@@ -94,7 +130,10 @@ describe("transcriptions follow the real duration of the audio", () => {
 
   it("unsupported, empty and corrupt audio: 400", async () => {
     const client = azureClient(sim, { maxRetries: 0 });
-    const fail = async (b: Buffer, name: string) => client.audio.transcriptions.create({ model: "whisper", file: await toFile(b, name) }).then(unexpected, (e: unknown) => e as BadRequestError);
+    const fail = async (b: Buffer, name: string) =>
+      client.audio.transcriptions
+        .create({ model: "whisper", file: await toFile(b, name) })
+        .then(unexpected, (e: unknown) => e as BadRequestError);
     const text = await fail(Buffer.from("just some text, not audio at all"), "a.wav");
     expect(text).toBeInstanceOf(BadRequestError);
     expect(text.message).toContain("Invalid file format");
@@ -108,7 +147,9 @@ describe("transcriptions follow the real duration of the audio", () => {
   it("over 25 MB: 413 like Azure", async () => {
     const big = Buffer.concat([wav(1), Buffer.alloc(MAX_AUDIO_BYTES)]);
     expect(big.length).toBeGreaterThan(MAX_AUDIO_BYTES);
-    const e = await azureClient(sim, { maxRetries: 0 }).audio.transcriptions.create({ model: "whisper", file: await toFile(big, "big.wav") }).then(unexpected, (e: unknown) => e as BadRequestError);
+    const e = await azureClient(sim, { maxRetries: 0 })
+      .audio.transcriptions.create({ model: "whisper", file: await toFile(big, "big.wav") })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
     expect(e.status).toBe(413);
     expect(e.message).toContain("Maximum content size limit (26214400) exceeded");
   });
@@ -117,9 +158,21 @@ describe("transcriptions follow the real duration of the audio", () => {
     const client = v1Client(sim);
     const file = () => toFile(wav(9), "a.wav");
     const json = await client.audio.transcriptions.create({ model: "whisper", file: await file() });
-    const text = (await client.audio.transcriptions.create({ model: "whisper", file: await file(), response_format: "text" })) as unknown as string;
-    const srt = (await client.audio.transcriptions.create({ model: "whisper", file: await file(), response_format: "srt" })) as unknown as string;
-    const vtt = (await client.audio.transcriptions.create({ model: "whisper", file: await file(), response_format: "vtt" })) as unknown as string;
+    const text = (await client.audio.transcriptions.create({
+      model: "whisper",
+      file: await file(),
+      response_format: "text",
+    })) as unknown as string;
+    const srt = (await client.audio.transcriptions.create({
+      model: "whisper",
+      file: await file(),
+      response_format: "srt",
+    })) as unknown as string;
+    const vtt = (await client.audio.transcriptions.create({
+      model: "whisper",
+      file: await file(),
+      response_format: "vtt",
+    })) as unknown as string;
     expect(text.trim()).toBe(json.text);
     expect(srt).toMatch(/^1\n00:00:00,000 --> 00:00:0\d,\d{3}\n\w/);
     expect(srt).toContain("--> 00:00:09,000");
@@ -133,12 +186,18 @@ describe("transcriptions follow the real duration of the audio", () => {
     expect(both.language).toBe("german");
     // The same audio gets the same transcript.
     expect((await verbose(wav(9), "b.wav")).text).toBe(words.text);
-    const bad = await client.audio.transcriptions.create({ model: "whisper", file: await file(), response_format: "json", timestamp_granularities: ["word"] }).then(unexpected, (e: unknown) => e as BadRequestError);
+    const bad = await client.audio.transcriptions
+      .create({ model: "whisper", file: await file(), response_format: "json", timestamp_granularities: ["word"] })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
     expect(bad.status).toBe(400);
   });
 
   it("translations answer in English", async () => {
-    const r = await azureClient(sim).audio.translations.create({ model: "whisper", file: await toFile(wav(5), "a.wav"), response_format: "verbose_json" });
+    const r = await azureClient(sim).audio.translations.create({
+      model: "whisper",
+      file: await toFile(wav(5), "a.wav"),
+      response_format: "verbose_json",
+    });
     expect(r).toMatchObject({ language: "english", duration: 5 });
     expect((await sim.control.journal())[0]!.operation).toBe("audio/translations");
   });
@@ -172,17 +231,28 @@ describe("speech and images", () => {
     const flac = await get("flac");
     expect(flac.toString("latin1", 0, 4)).toBe("fLaC");
     // MP3 is the default format; a transcription of it measures the same length as the WAV, to the frame.
-    const m = Buffer.from(await (await client.audio.speech.create({ model: "tts", voice: "alloy", input: "Hello there, this is a test. ".repeat(20) })).arrayBuffer());
+    const m = Buffer.from(
+      await (
+        await client.audio.speech.create({ model: "tts", voice: "alloy", input: "Hello there, this is a test. ".repeat(20) })
+      ).arrayBuffer(),
+    );
     const long = await get("pcm", "Hello there, this is a test. ".repeat(20));
     const v = await verbose(m, "speech.mp3");
     expect(Math.abs(v.duration - long.length / 48000)).toBeLessThanOrEqual(0.024);
-    const bad = await client.audio.speech.create({ model: "tts", voice: "robot" as "alloy", input: "x" }).then(unexpected, (e: unknown) => e as BadRequestError);
+    const bad = await client.audio.speech
+      .create({ model: "tts", voice: "robot" as "alloy", input: "x" })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
     expect(bad.status).toBe(400);
   });
 
   it("images: valid PNGs of the requested size, as b64_json or as a url the simulator serves", async () => {
     const client = azureClient(sim);
-    const b64 = await client.images.generate({ model: "dall-e-3", prompt: "a lighthouse at dusk", size: "1792x1024", response_format: "b64_json" });
+    const b64 = await client.images.generate({
+      model: "dall-e-3",
+      prompt: "a lighthouse at dusk",
+      size: "1792x1024",
+      response_format: "b64_json",
+    });
     const png = Buffer.from(b64.data![0]!.b64_json!, "base64");
     expectPng(png, 1792, 1024);
     expect(b64.data![0]!.revised_prompt).toBe("a lighthouse at dusk");
@@ -190,7 +260,9 @@ describe("speech and images", () => {
     const res = await fetch(url.data![0]!.url!);
     expect(res.headers.get("content-type")).toBe("image/png");
     expectPng(Buffer.from(await res.arrayBuffer()), 1024, 1024);
-    const tooMany = await client.images.generate({ model: "dall-e-3", prompt: "x", n: 2 }).then(unexpected, (e: unknown) => e as BadRequestError);
+    const tooMany = await client.images
+      .generate({ model: "dall-e-3", prompt: "x", n: 2 })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
     expect(tooMany.status).toBe(400);
   });
 });
@@ -202,7 +274,7 @@ function expectPng(png: Buffer, width: number, height: number): void {
   expect(png.readUInt32BE(20)).toBe(height);
   // Decompress the image data: rows of 1 filter byte + RGB.
   const chunks: Buffer[] = [];
-  for (let p = 8; p < png.length; ) {
+  for (let p = 8; p < png.length;) {
     const len = png.readUInt32BE(p);
     if (png.toString("latin1", p + 4, p + 8) === "IDAT") chunks.push(png.subarray(p + 8, p + 8 + len));
     p += 12 + len;

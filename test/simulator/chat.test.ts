@@ -46,8 +46,15 @@ function rawChat(body: unknown, deployment = "gpt-4o-mini", signal?: AbortSignal
 describe("usage from a real tokenizer", () => {
   it("counts messages as OpenAI documents: 3 per message, 1 per name, 3 for the reply", async () => {
     const client = azureClient(sim);
-    const r = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "system", content: "You are terse." }, user("Hello there"), { role: "user", name: "bob", content: "Hi" }] });
-    const expected = 3 + (3 + 1 + encode("You are terse.").length) + (3 + 1 + encode("Hello there").length) + (3 + 1 + 1 + encode("bob").length + encode("Hi").length);
+    const r = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "system", content: "You are terse." }, user("Hello there"), { role: "user", name: "bob", content: "Hi" }],
+    });
+    const expected =
+      3 +
+      (3 + 1 + encode("You are terse.").length) +
+      (3 + 1 + encode("Hello there").length) +
+      (3 + 1 + 1 + encode("bob").length + encode("Hi").length);
     expect(r.usage!.prompt_tokens).toBe(expected);
     expect(r.usage!.completion_tokens).toBe(encode(r.choices[0]!.message.content!).length);
     expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
@@ -58,13 +65,30 @@ describe("usage from a real tokenizer", () => {
     const plain = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("Describe this")] });
     const parts = await client.chat.completions.create({
       model: "gpt-4o-mini",
-      messages: [{ role: "user", content: [{ type: "text", text: "Describe this" }, { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } }] }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Describe this" },
+            { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } },
+          ],
+        },
+      ],
     });
     expect(parts.usage!.prompt_tokens).toBe(plain.usage!.prompt_tokens + 85);
     const tools = await client.chat.completions.create({
       model: "gpt-4o-mini",
       messages: [user("Describe this")],
-      tools: [{ type: "function", function: { name: "lookup", description: "Look a word up", parameters: { type: "object", properties: { word: { type: "string" } } } } }],
+      tools: [
+        {
+          type: "function",
+          function: {
+            name: "lookup",
+            description: "Look a word up",
+            parameters: { type: "object", properties: { word: { type: "string" } } },
+          },
+        },
+      ],
       tool_choice: "none",
     });
     expect(tools.usage!.prompt_tokens).toBeGreaterThan(plain.usage!.prompt_tokens + 5);
@@ -73,7 +97,11 @@ describe("usage from a real tokenizer", () => {
   it("the journal and counters record the usage", async () => {
     const r = await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages: [user("Hello")], max_tokens: 50 });
     const [entry] = await sim.control.journal();
-    expect(entry!.usage).toEqual({ prompt_tokens: r.usage!.prompt_tokens, completion_tokens: r.usage!.completion_tokens, total_tokens: r.usage!.total_tokens });
+    expect(entry!.usage).toEqual({
+      prompt_tokens: r.usage!.prompt_tokens,
+      completion_tokens: r.usage!.completion_tokens,
+      total_tokens: r.usage!.total_tokens,
+    });
     expect(entry!.chargedTokens).toBe(r.usage!.prompt_tokens + 50);
     const counters = await sim.control.counters();
     expect(counters.deployments["gpt-4o-mini"]).toMatchObject({ requests: 1, totalTokens: r.usage!.total_tokens, statuses: { 200: 1 } });
@@ -83,7 +111,13 @@ describe("usage from a real tokenizer", () => {
 describe("generation", () => {
   it("is deterministic for a seed, different without one, and honours n", async () => {
     const client = azureClient(sim);
-    const ask = (seed?: number) => client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("Tell me a story")], n: 3, ...(seed !== undefined ? { seed } : {}) });
+    const ask = (seed?: number) =>
+      client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [user("Tell me a story")],
+        n: 3,
+        ...(seed !== undefined ? { seed } : {}),
+      });
     const a = await ask(7);
     const b = await ask(7);
     expect(a.choices).toHaveLength(3);
@@ -117,11 +151,24 @@ describe("generation", () => {
         type: "function" as const,
         function: {
           name: "get_weather",
-          parameters: { type: "object", properties: { city: { type: "string" }, unit: { type: "string", enum: ["c", "f"] }, days: { type: "integer", minimum: 1, maximum: 7 } }, required: ["city", "unit"] },
+          parameters: {
+            type: "object",
+            properties: {
+              city: { type: "string" },
+              unit: { type: "string", enum: ["c", "f"] },
+              days: { type: "integer", minimum: 1, maximum: 7 },
+            },
+            required: ["city", "unit"],
+          },
         },
       },
     ];
-    const named = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("Weather in Oslo?")], tools, tool_choice: { type: "function", function: { name: "get_weather" } } });
+    const named = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [user("Weather in Oslo?")],
+      tools,
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+    });
     const call = named.choices[0]!.message.tool_calls![0]!;
     expect(named.choices[0]!.finish_reason).toBe("tool_calls");
     expect(named.choices[0]!.message.content).toBeNull();
@@ -151,7 +198,11 @@ describe("generation", () => {
 
   it("response_format json_object and json_schema give JSON that parses and has the required keys", async () => {
     const client = v1Client(sim);
-    const obj = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("Answer in JSON")], response_format: { type: "json_object" } });
+    const obj = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [user("Answer in JSON")],
+      response_format: { type: "json_object" },
+    });
     expect(typeof JSON.parse(obj.choices[0]!.message.content!)).toBe("object");
     const schema = {
       type: "object",
@@ -166,7 +217,11 @@ describe("generation", () => {
       additionalProperties: false,
       $defs: { address: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
     };
-    const r = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("A person")], response_format: { type: "json_schema", json_schema: { name: "person", strict: true, schema } } });
+    const r = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [user("A person")],
+      response_format: { type: "json_schema", json_schema: { name: "person", strict: true, schema } },
+    });
     const parsed = JSON.parse(r.choices[0]!.message.content!) as Record<string, unknown>;
     expect(Object.keys(parsed).sort()).toEqual(["address", "age", "kind", "name", "tags"]);
     expect(parsed).toMatchObject({ age: expect.any(Number), tags: expect.any(Array), address: { city: expect.any(String) }, kind: "a" });
@@ -217,8 +272,23 @@ describe("streaming exactly as Azure sends it", () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as Chunk);
 
     const [filter, role, ...rest] = chunks;
-    expect(filter).toEqual({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: [{ prompt_index: 0, content_filter_results: expect.objectContaining({ jailbreak: { filtered: false, detected: false } }) }] });
-    expect(role!.choices[0]).toEqual({ index: 0, delta: { role: "assistant", content: "", refusal: null }, finish_reason: null, logprobs: null, content_filter_results: {} });
+    expect(filter).toEqual({
+      choices: [],
+      created: 0,
+      id: "",
+      model: "",
+      object: "",
+      prompt_filter_results: [
+        { prompt_index: 0, content_filter_results: expect.objectContaining({ jailbreak: { filtered: false, detected: false } }) },
+      ],
+    });
+    expect(role!.choices[0]).toEqual({
+      index: 0,
+      delta: { role: "assistant", content: "", refusal: null },
+      finish_reason: null,
+      logprobs: null,
+      content_filter_results: {},
+    });
     const usage = rest.at(-1)!;
     const finish = rest.at(-2)!;
     const content = rest.slice(0, -2);
@@ -234,7 +304,9 @@ describe("streaming exactly as Azure sends it", () => {
     expect(usage.usage!.completion_tokens).toBe(12);
 
     // The same answer as without streaming.
-    const whole = (await (await rawChat({ messages: [user("Hi")], max_tokens: 12, seed: 3 })).json()) as { choices: { message: { content: string } }[] };
+    const whole = (await (await rawChat({ messages: [user("Hi")], max_tokens: 12, seed: 3 })).json()) as {
+      choices: { message: { content: string } }[];
+    };
     expect(content.map((c) => c.choices[0]!.delta.content).join("")).toBe(whole.choices[0]!.message.content);
   });
 
@@ -249,9 +321,15 @@ describe("streaming exactly as Azure sends it", () => {
     const events = await readSse(await rawChat({ messages: [user("Hi")], stream: true, max_tokens: 4 }, "async-filter"));
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as Chunk);
     const annotation = chunks.at(-1)!;
-    expect(annotation).toMatchObject({ id: "", object: "", choices: [{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0 } }] });
+    expect(annotation).toMatchObject({
+      id: "",
+      object: "",
+      choices: [{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0 } }],
+    });
     expect(annotation.choices[0]!.delta).toBeUndefined();
-    expect(chunks.filter((c) => c.choices[0]?.delta?.content).every((c) => Object.keys(c.choices[0]!.content_filter_results).length === 0)).toBe(true);
+    expect(
+      chunks.filter((c) => c.choices[0]?.delta?.content).every((c) => Object.keys(c.choices[0]!.content_filter_results).length === 0),
+    ).toBe(true);
   });
 
   it("streamed tool calls: a header chunk, argument fragments, finish_reason tool_calls", async () => {
@@ -260,7 +338,12 @@ describe("streaming exactly as Azure sends it", () => {
       model: "gpt-4o-mini",
       messages: [user("Weather?")],
       stream: true,
-      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }],
+      tools: [
+        {
+          type: "function",
+          function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+        },
+      ],
       tool_choice: "required",
     });
     let args = "";
@@ -281,7 +364,12 @@ describe("streaming exactly as Azure sends it", () => {
   it("paces tokens by the latency model: time to first token, then tokens per second", async () => {
     await sim.control.setLatency("gpt-4o-mini", { timeToFirstTokenMs: 150, tokensPerSecond: 100, stdDevRatio: 0 });
     const started = performance.now();
-    const stream = await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages: [user("Hi")], stream: true, max_tokens: 20 });
+    const stream = await azureClient(sim).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [user("Hi")],
+      stream: true,
+      max_tokens: 20,
+    });
     const times: number[] = [];
     for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) times.push(performance.now() - started);
     expect(times).toHaveLength(20);
@@ -294,7 +382,10 @@ describe("streaming exactly as Azure sends it", () => {
   it("a client that disconnects stops generation, and the aborted stream is counted", async () => {
     await sim.control.setLatency("gpt-4o-mini", { timeToFirstTokenMs: 0, tokensPerSecond: 50, stdDevRatio: 0 });
     const controller = new AbortController();
-    const stream = await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages: [user("Hi")], stream: true, max_tokens: 200 }, { signal: controller.signal });
+    const stream = await azureClient(sim).chat.completions.create(
+      { model: "gpt-4o-mini", messages: [user("Hi")], stream: true, max_tokens: 200 },
+      { signal: controller.signal },
+    );
     let received = 0;
     // The client ends the iteration quietly on its own abort.
     for await (const chunk of stream) {

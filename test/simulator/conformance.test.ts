@@ -46,12 +46,20 @@ describe("responses conform to the OpenAI OpenAPI spec", () => {
       { messages: [{ role: "user", content: "Hi" }], n: 3, logprobs: true, top_logprobs: 2 },
       {
         messages: [{ role: "user", content: "Weather?" }],
-        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }],
+        tools: [
+          {
+            type: "function",
+            function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+          },
+        ],
         tool_choice: "required",
       },
       {
         messages: [{ role: "user", content: "Give me a person" }],
-        response_format: { type: "json_schema", json_schema: { name: "person", schema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } } },
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "person", schema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } },
+        },
       },
     ];
     for (const body of bodies) {
@@ -93,10 +101,18 @@ describe("responses conform to the OpenAI OpenAPI spec", () => {
     expectValid("CreateTranscriptionResponseJson", await client.audio.transcriptions.create({ model: "whisper", file: await file() }));
     expectValid(
       "CreateTranscriptionResponseVerboseJson",
-      await client.audio.transcriptions.create({ model: "whisper", file: await file(), response_format: "verbose_json", timestamp_granularities: ["word", "segment"] }),
+      await client.audio.transcriptions.create({
+        model: "whisper",
+        file: await file(),
+        response_format: "verbose_json",
+        timestamp_granularities: ["word", "segment"],
+      }),
     );
     expectValid("CreateTranslationResponseJson", await client.audio.translations.create({ model: "whisper", file: await file() }));
-    expectValid("CreateTranslationResponseVerboseJson", await client.audio.translations.create({ model: "whisper", file: await file(), response_format: "verbose_json" }));
+    expectValid(
+      "CreateTranslationResponseVerboseJson",
+      await client.audio.translations.create({ model: "whisper", file: await file(), response_format: "verbose_json" }),
+    );
   });
 
   it("images, as b64_json and as url", async () => {

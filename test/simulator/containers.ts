@@ -83,7 +83,11 @@ function f64(x: number): Buffer {
 /** WebM with Info/Duration, or (as browser recorders write it) without, where blocks tell the length. */
 export function webm(seconds: number, withDuration = true): Buffer {
   const ebmlHeader = el([0x1a, 0x45, 0xdf, 0xa3], el([0x42, 0x82], Buffer.from("webm")));
-  const info = el([0x15, 0x49, 0xa9, 0x66], el([0x2a, 0xd7, 0xb1], Buffer.from([0x0f, 0x42, 0x40])), ...(withDuration ? [el([0x44, 0x89], f64(seconds * 1000))] : []));
+  const info = el(
+    [0x15, 0x49, 0xa9, 0x66],
+    el([0x2a, 0xd7, 0xb1], Buffer.from([0x0f, 0x42, 0x40])),
+    ...(withDuration ? [el([0x44, 0x89], f64(seconds * 1000))] : []),
+  );
   const block = (rel: number) => {
     const b = Buffer.alloc(4 + 20);
     b[0] = 0x81;

@@ -40,18 +40,33 @@ describe("start options", () => {
       await other.stop();
     }
     await expect(start({ deployments: [{ name: "x", model: "m", capability: "telepathy" as "chat" }] })).rejects.toThrow(/capability/);
-    await expect(start({ deployments: [{ name: "x", model: "m", capability: "chat", faults: [{ kind: 999 }] }] })).rejects.toThrow(/faults\[0\]\.kind/);
+    await expect(start({ deployments: [{ name: "x", model: "m", capability: "chat", faults: [{ kind: 999 }] }] })).rejects.toThrow(
+      /faults\[0\]\.kind/,
+    );
   });
 
   it("reads a deployments file, as an array or under 'deployments'", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "sim-"));
     try {
       const file = path.join(dir, "deployments.json");
-      await writeFile(file, JSON.stringify({ deployments: [{ name: "chat", model: "gpt-4o", capability: "chat", tpm: 30000, rpm: 180, latency: { timeToFirstTokenMs: 400 } }] }));
-      expect(await loadDeploymentsFile(file)).toEqual([{ name: "chat", model: "gpt-4o", capability: "chat", tpm: 30000, rpm: 180, latency: { timeToFirstTokenMs: 400 } }]);
+      await writeFile(
+        file,
+        JSON.stringify({
+          deployments: [{ name: "chat", model: "gpt-4o", capability: "chat", tpm: 30000, rpm: 180, latency: { timeToFirstTokenMs: 400 } }],
+        }),
+      );
+      expect(await loadDeploymentsFile(file)).toEqual([
+        { name: "chat", model: "gpt-4o", capability: "chat", tpm: 30000, rpm: 180, latency: { timeToFirstTokenMs: 400 } },
+      ]);
       await writeFile(file, JSON.stringify([{ name: "e", model: "text-embedding-3-large", capability: "embeddings" }]));
       expect((await loadDeploymentsFile(file))[0]!.name).toBe("e");
-      await writeFile(file, JSON.stringify([{ name: "e", model: "m", capability: "chat" }, { name: "e", model: "m", capability: "chat" }]));
+      await writeFile(
+        file,
+        JSON.stringify([
+          { name: "e", model: "m", capability: "chat" },
+          { name: "e", model: "m", capability: "chat" },
+        ]),
+      );
       await expect(loadDeploymentsFile(file)).rejects.toThrow(/duplicate/);
       await writeFile(file, "{not json");
       await expect(loadDeploymentsFile(file)).rejects.toThrow(/not valid JSON/);
@@ -128,7 +143,9 @@ describe("control API", () => {
     const r = await azureClient(sim).chat.completions.create({ model: "gpt-4o", messages });
     expect(r.model).toBe("gpt-4o-2024-11-20");
     await sim.control.deleteDeployment("gpt-4o");
-    const e = await azureClient(sim, { maxRetries: 0 }).chat.completions.create({ model: "gpt-4o", messages }).then(unexpected, (e: unknown) => e as { status: number });
+    const e = await azureClient(sim, { maxRetries: 0 })
+      .chat.completions.create({ model: "gpt-4o", messages })
+      .then(unexpected, (e: unknown) => e as { status: number });
     expect(e.status).toBe(404);
   });
 
@@ -146,7 +163,9 @@ describe("CLI", () => {
   const cli = fileURLToPath(new URL("../../dist/tools/simulator/cli.js", import.meta.url));
   // `npm test` builds dist/ first; a bare `vitest` run without a build skips this one.
   it.skipIf(!existsSync(cli))("prints where it listens, serves, and stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, [cli, "--port", "0", "--api-key", "cli-key", "--no-latency"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "--port", "0", "--api-key", "cli-key", "--no-latency"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     try {
       const out = await new Promise<string>((resolve, reject) => {
         let text = "";

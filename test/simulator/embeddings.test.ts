@@ -36,7 +36,10 @@ async function raw(body: unknown): Promise<{ status: number; json: EmbeddingsBod
 
 describe("embeddings", () => {
   it("unit vectors of the deployment's dimensions; usage by cl100k", async () => {
-    const r = await azureClient(sim).embeddings.create({ model: "text-embedding-3-small", input: ["The cat sat on the mat.", "Quantum chromodynamics"] });
+    const r = await azureClient(sim).embeddings.create({
+      model: "text-embedding-3-small",
+      input: ["The cat sat on the mat.", "Quantum chromodynamics"],
+    });
     expect(r.data).toHaveLength(2);
     expect(r.data.map((d) => d.index)).toEqual([0, 1]);
     for (const d of r.data) {
@@ -78,7 +81,12 @@ describe("embeddings", () => {
   });
 
   it("token-array inputs are accepted and counted as tokens", async () => {
-    const r = await raw({ input: [[1, 2, 3], [4, 5]] });
+    const r = await raw({
+      input: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+    });
     expect(r.status).toBe(200);
     expect(r.json.usage.prompt_tokens).toBe(5);
   });
@@ -92,9 +100,18 @@ describe("embeddings", () => {
     const tooLong = await raw({ input: ["ok", "word ".repeat(8200)] });
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.error.message).toContain("8191");
-    const e = await v1Client(sim, { maxRetries: 0 }).embeddings.create({ model: "ada", input: "x", dimensions: 10 }).catch((e: unknown) => e);
+    const e = await v1Client(sim, { maxRetries: 0 })
+      .embeddings.create({ model: "ada", input: "x", dimensions: 10 })
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(BadRequestError);
-    for (const bad of [{}, { input: "" }, { input: [] }, { input: 5 }, { input: "x", dimensions: 5000 }, { input: "x", encoding_format: "int8" }])
+    for (const bad of [
+      {},
+      { input: "" },
+      { input: [] },
+      { input: 5 },
+      { input: "x", dimensions: 5000 },
+      { input: "x", encoding_format: "int8" },
+    ])
       expect((await raw(bad)).status, JSON.stringify(bad)).toBe(400);
   });
 });

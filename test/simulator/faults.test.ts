@@ -58,7 +58,9 @@ describe("faults by header", () => {
   });
 
   it("reset: the connection dies before any header (a connection error to the client)", async () => {
-    const e = await azureClient(sim, { maxRetries: 1 }).chat.completions.create({ model: "gpt-4o-mini", messages }, fault("reset")).catch((e: unknown) => e);
+    const e = await azureClient(sim, { maxRetries: 1 })
+      .chat.completions.create({ model: "gpt-4o-mini", messages }, fault("reset"))
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(APIConnectionError);
     const journal = await sim.control.journal();
     expect(journal).toHaveLength(2);
@@ -76,7 +78,10 @@ describe("faults by header", () => {
       expect(err).not.toContain("[DONE]");
       expect(err.match(/"content":"[^"]+"/g)?.length ?? 0).toBeLessThanOrEqual(4);
     } else expect(err).toBeInstanceOf(Error);
-    const stream = await azureClient(sim, { maxRetries: 0 }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true, max_tokens: 30 }, fault("drop;after=4"));
+    const stream = await azureClient(sim, { maxRetries: 0 }).chat.completions.create(
+      { model: "gpt-4o-mini", messages, stream: true, max_tokens: 30 },
+      fault("drop;after=4"),
+    );
     let contents = 0;
     await expect(
       (async () => {
@@ -89,15 +94,21 @@ describe("faults by header", () => {
   });
 
   it("drop on a non-streamed answer: half a body, then the connection closes", async () => {
-    const e = await azureClient(sim, { maxRetries: 0 }).embeddings.create({ model: "text-embedding-3-small", input: "x" }, fault("drop")).catch((e: unknown) => e);
+    const e = await azureClient(sim, { maxRetries: 0 })
+      .embeddings.create({ model: "text-embedding-3-small", input: "x" }, fault("drop"))
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(Error);
   });
 
   it("content-filter: 400 with Azure's content_filter body", async () => {
-    const e = await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages }, fault("content-filter")).then(unexpected, (e: unknown) => e as BadRequestError);
+    const e = await azureClient(sim)
+      .chat.completions.create({ model: "gpt-4o-mini", messages }, fault("content-filter"))
+      .then(unexpected, (e: unknown) => e as BadRequestError);
     expect(e).toBeInstanceOf(BadRequestError);
     expect(e.code).toBe("content_filter");
-    expect((e.error as { innererror: { code: string; content_filter_result: { violence: { filtered: boolean } } } }).innererror).toMatchObject({
+    expect(
+      (e.error as { innererror: { code: string; content_filter_result: { violence: { filtered: boolean } } } }).innererror,
+    ).toMatchObject({
       code: "ResponsibleAIPolicyViolation",
       content_filter_result: { violence: { filtered: true } },
     });
@@ -105,13 +116,27 @@ describe("faults by header", () => {
   });
 
   it("finish-content-filter: the stream ends with finish_reason content_filter after N tokens", async () => {
-    const events = await readSse(await rawChat({ messages, stream: true, max_tokens: 30 }, { [FAULT_HEADER]: "finish-content-filter;after=2" }));
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { choices: { delta?: { content?: string }; finish_reason: string | null; content_filter_results?: Record<string, { filtered: boolean }> }[] });
+    const events = await readSse(
+      await rawChat({ messages, stream: true, max_tokens: 30 }, { [FAULT_HEADER]: "finish-content-filter;after=2" }),
+    );
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e) as {
+          choices: {
+            delta?: { content?: string };
+            finish_reason: string | null;
+            content_filter_results?: Record<string, { filtered: boolean }>;
+          }[];
+        },
+    );
     expect(chunks.filter((c) => c.choices[0]?.delta?.content)).toHaveLength(2);
     const last = chunks.at(-1)!.choices[0]!;
     expect(last.finish_reason).toBe("content_filter");
     expect(last.content_filter_results!.violence!.filtered).toBe(true);
-    const whole = await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages }, fault("finish-content-filter;after=2"));
+    const whole = await azureClient(sim).chat.completions.create(
+      { model: "gpt-4o-mini", messages },
+      fault("finish-content-filter;after=2"),
+    );
     expect(whole.choices[0]!.finish_reason).toBe("content_filter");
   });
 
@@ -144,13 +169,19 @@ describe("faults by deployment rule", () => {
     await sim.control.setFaults("text-embedding-3-small", [{ kind: 429, operations: ["embeddings"] }]);
     await sim.control.setFaults("gpt-4o-mini", [{ kind: 429, operations: ["embeddings"] }]);
     expect((await rawChat({ messages })).status).toBe(200);
-    const e = await azureClient(sim, { maxRetries: 0 }).embeddings.create({ model: "text-embedding-3-small", input: "x" }).catch((e: unknown) => e);
+    const e = await azureClient(sim, { maxRetries: 0 })
+      .embeddings.create({ model: "text-embedding-3-small", input: "x" })
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(RateLimitError);
   });
 
   it("rate: a seeded fraction, the same hits for the same seed", async () => {
     const pattern = async (seed: number) => {
-      const s = await start({ seed, latency: NO_LATENCY, deployments: [{ name: "c", model: "gpt-4o-mini", capability: "chat", faults: [{ kind: 500, rate: 0.3 }] }] });
+      const s = await start({
+        seed,
+        latency: NO_LATENCY,
+        deployments: [{ name: "c", model: "gpt-4o-mini", capability: "chat", faults: [{ kind: 500, rate: 0.3 }] }],
+      });
       try {
         const out: number[] = [];
         for (let i = 0; i < 30; i++) {

@@ -56,7 +56,9 @@ describe("managed identity (App Service protocol) with @azure/identity's real Ma
 
     const azureADTokenProvider = getBearerTokenProvider(credential, SCOPE);
     const dated = new AzureOpenAI({ endpoint: sim.url, apiVersion: API_VERSION, azureADTokenProvider });
-    expect((await dated.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] })).choices).toHaveLength(1);
+    expect(
+      (await dated.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] })).choices,
+    ).toHaveLength(1);
     const v1 = new OpenAI({ baseURL: `${sim.url}/openai/v1/`, apiKey: azureADTokenProvider });
     expect((await v1.embeddings.create({ model: "text-embedding-3-small", input: "x" })).data).toHaveLength(1);
     const journal = await sim.control.journal();

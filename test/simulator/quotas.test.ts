@@ -41,7 +41,9 @@ describe("quotas", () => {
     expect(third.headers.get("retry-after")).toBe("1");
     const body = (await third.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe("429");
-    expect(body.error.message).toMatch(/Requests to the Embeddings_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit.*Please retry after 1 second/);
+    expect(body.error.message).toMatch(
+      /Requests to the Embeddings_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit.*Please retry after 1 second/,
+    );
     await new Promise((r) => setTimeout(r, retryAfterMs + 20));
     expect((await post("embed", "embeddings", { input: "a" })).status).toBe(200);
   });

@@ -26,7 +26,9 @@ async function everyOperation(client: OpenAI) {
   const embedding = await client.embeddings.create({ model: "text-embedding-3-small", input: "hello" });
   const transcription = await client.audio.transcriptions.create({ model: "whisper", file: await toFile(wav(2), "a.wav") });
   const translation = await client.audio.translations.create({ model: "whisper", file: await toFile(wav(2), "a.wav") });
-  const speech = Buffer.from(await (await client.audio.speech.create({ model: "tts", voice: "alloy", input: "Hello there.", response_format: "wav" })).arrayBuffer());
+  const speech = Buffer.from(
+    await (await client.audio.speech.create({ model: "tts", voice: "alloy", input: "Hello there.", response_format: "wav" })).arrayBuffer(),
+  );
   const image = await client.images.generate({ model: "dall-e-3", prompt: "a red fox", response_format: "b64_json" });
   return { chat, completion, embedding, transcription, translation, speech, image };
 }
@@ -96,12 +98,16 @@ describe("routes, both API styles", () => {
     const e1 = await dated.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(NotFoundError);
     expect((e1 as NotFoundError).code).toBe("DeploymentNotFound");
-    const e2 = await v1Client(sim, { maxRetries: 0 }).embeddings.create({ model: "nope", input: "x" }).catch((e: unknown) => e);
+    const e2 = await v1Client(sim, { maxRetries: 0 })
+      .embeddings.create({ model: "nope", input: "x" })
+      .catch((e: unknown) => e);
     expect((e2 as NotFoundError).code).toBe("DeploymentNotFound");
   });
 
   it("an operation the model cannot do: 400 OperationNotSupported", async () => {
-    const e = await azureClient(sim, { maxRetries: 0 }).embeddings.create({ model: "gpt-4o-mini", input: "x" }).catch((e: unknown) => e);
+    const e = await azureClient(sim, { maxRetries: 0 })
+      .embeddings.create({ model: "gpt-4o-mini", input: "x" })
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(BadRequestError);
     expect((e as BadRequestError).code).toBe("OperationNotSupported");
     expect((e as BadRequestError).message).toContain("embeddings operation does not work with the specified model, gpt-4o-mini");
@@ -117,7 +123,11 @@ describe("routes, both API styles", () => {
   });
 
   it("a body that is not JSON: 400", async () => {
-    const res = await fetch(`${sim.url}/openai/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${sim.apiKey}` }, body: "{nope" });
+    const res = await fetch(`${sim.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.apiKey}` },
+      body: "{nope",
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain("could not parse the JSON body");
   });
@@ -125,7 +135,9 @@ describe("routes, both API styles", () => {
 
 describe("auth", () => {
   it("a wrong or missing key: 401 in Azure's shape", async () => {
-    const e = await azureClient(sim, { apiKey: "wrong", maxRetries: 0 }).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const e = await azureClient(sim, { apiKey: "wrong", maxRetries: 0 })
+      .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(e).toBeInstanceOf(AuthenticationError);
     expect((e as AuthenticationError).error).toEqual({ code: "401", message: expect.stringContaining("invalid subscription key") });
     const none = await fetch(`${sim.url}/openai/v1/models`);
@@ -183,10 +195,14 @@ describe("auth", () => {
   it("disableKeyAuth refuses keys (403 AuthenticationTypeDisabled) and still takes tokens; switchable at runtime", async () => {
     await sim.control.updateSettings({ disableKeyAuth: true });
     try {
-      const e = await azureClient(sim, { maxRetries: 0 }).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+      const e = await azureClient(sim, { maxRetries: 0 })
+        .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] })
+        .catch((e: unknown) => e);
       expect(e).toBeInstanceOf(PermissionDeniedError);
       expect((e as PermissionDeniedError).code).toBe("AuthenticationTypeDisabled");
-      const e2 = await v1Client(sim, { maxRetries: 0 }).models.list().catch((e: unknown) => e);
+      const e2 = await v1Client(sim, { maxRetries: 0 })
+        .models.list()
+        .catch((e: unknown) => e);
       expect((e2 as PermissionDeniedError).status).toBe(403);
       const token = await sim.control.issueToken();
       const ok = await new OpenAI({ baseURL: `${sim.url}/openai/v1/`, apiKey: token.access_token }).models.list();

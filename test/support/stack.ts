@@ -94,8 +94,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** The containers and queues the app needs, as `npm start` and the Bicep create them. */
-async function createResources(blobService: BlobServiceClient, queueService: QueueServiceClient, settings: Record<string, string>): Promise<void> {
-  const containers = [settings.AUDIO_CONTAINER ?? "audio", settings.TRANSCRIPTS_CONTAINER ?? "transcripts", settings.EMBEDDINGS_CONTAINER ?? "embeddings"];
+async function createResources(
+  blobService: BlobServiceClient,
+  queueService: QueueServiceClient,
+  settings: Record<string, string>,
+): Promise<void> {
+  const containers = [
+    settings.AUDIO_CONTAINER ?? "audio",
+    settings.TRANSCRIPTS_CONTAINER ?? "transcripts",
+    settings.EMBEDDINGS_CONTAINER ?? "embeddings",
+  ];
   const queue = settings.EMBEDDINGS_QUEUE ?? "embeddings";
   await Promise.all([
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),

@@ -105,7 +105,11 @@ async function expectSourceIntact(name: string, etag: string, bytes: Uint8Array)
 }
 
 it("registers the blob trigger the infra's Event Grid subscription targets", () => {
-  expect(stack.host.functions.find((f) => f.name === "transcribeAudio")).toMatchObject({ trigger: "blob", path: "audio/{name}", source: "LogsAndContainerScan" });
+  expect(stack.host.functions.find((f) => f.name === "transcribeAudio")).toMatchObject({
+    trigger: "blob",
+    path: "audio/{name}",
+    source: "LogsAndContainerScan",
+  });
 });
 
 it("finds the status of a blob whose name holds a percent sign: the route decodes its parameter once", async () => {
@@ -121,7 +125,12 @@ describe("small files, every output format", () => {
     const wav = makeWav(SPEECH_AND_PAUSES);
     const etag = await upload("small/meeting.wav", wav, { language: "en", prompt: "Contoso%20standup", temperature: "0.2" });
     const status = await waitForFinal("small/meeting.wav");
-    expect(status).toMatchObject({ state: "succeeded", attempts: 1, progress: { chunksDone: 1, chunksTotal: 1 }, source: { etag, format: "wav" } });
+    expect(status).toMatchObject({
+      state: "succeeded",
+      attempts: 1,
+      progress: { chunksDone: 1, chunksTotal: 1 },
+      source: { etag, format: "wav" },
+    });
     expect(Object.keys(status.outputs).sort()).toEqual(["json", "srt", "txt", "vtt"]);
     expect(status.links.vtt).toContain("/transcripts/small/meeting.wav.vtt");
 
@@ -211,9 +220,20 @@ describe("inputs that cannot be transcribed", () => {
   const cases: Array<{ name: string; bytes: Uint8Array; metadata?: Record<string, string>; code: string; mentions: string[] }> = [
     { name: "bad/empty.wav", bytes: Buffer.alloc(0), code: "empty_audio", mentions: ["empty"] },
     { name: "bad/truncated.wav", bytes: wav.subarray(0, 20_000), code: "truncated_audio", mentions: ["truncated", "declares"] },
-    { name: "bad/notes.mp3", bytes: Buffer.from("Meeting notes: nothing to hear here.\n".repeat(50)), code: "unsupported_audio", mentions: ["text", "flac, mp3"] },
+    {
+      name: "bad/notes.mp3",
+      bytes: Buffer.from("Meeting notes: nothing to hear here.\n".repeat(50)),
+      code: "unsupported_audio",
+      mentions: ["text", "flac, mp3"],
+    },
     { name: "bad/huge.ogg", bytes: oversizeOgg, code: "audio_too_large", mentions: ["25.1 MB", "25.0 MB", "WAV (PCM) and MP3"] },
-    { name: "bad/options.wav", bytes: wav, metadata: { language: "english", temperature: "2", formats: "pdf" }, code: "invalid_options", mentions: ["language", "temperature", "formats"] },
+    {
+      name: "bad/options.wav",
+      bytes: wav,
+      metadata: { language: "english", temperature: "2", formats: "pdf" },
+      code: "invalid_options",
+      mentions: ["language", "temperature", "formats"],
+    },
   ];
 
   it("records a failed status with the specific reason, calls no model, and leaves the source intact", async () => {
@@ -237,7 +257,9 @@ describe("redelivery and the status endpoint", () => {
     await waitForFinal("again.wav");
     const outputs = ["json", "txt", "srt", "vtt"].map((f) => `again.wav.${f}`);
     const first = await Promise.all(outputs.map(readOutput));
-    const modified = await Promise.all(outputs.map(async (o) => (await transcripts.getBlobClient(o).getProperties()).lastModified!.getTime()));
+    const modified = await Promise.all(
+      outputs.map(async (o) => (await transcripts.getBlobClient(o).getProperties()).lastModified!.getTime()),
+    );
     const requests = await whisperRequests();
 
     // A second host with its own receipts sees the blob as new: the delivery the app must absorb.
@@ -249,7 +271,9 @@ describe("redelivery and the status endpoint", () => {
         .getBlobClient(`blobreceipts/second-host/Host.Functions.transcribeAudio/${etag}/BlockBlob/audio/again.wav`);
       await waitUntil(async () => (await receipt.getProperties().catch(() => undefined))?.metadata?.completed === "true");
       expect(await whisperRequests()).toBe(requests);
-      const after = await Promise.all(outputs.map(async (o) => (await transcripts.getBlobClient(o).getProperties()).lastModified!.getTime()));
+      const after = await Promise.all(
+        outputs.map(async (o) => (await transcripts.getBlobClient(o).getProperties()).lastModified!.getTime()),
+      );
       expect(after).toEqual(modified);
     } finally {
       await second.stop();

@@ -68,7 +68,8 @@ async function outputsOf(name: string): Promise<Record<string, { sourceEtag: str
     if (!(await blob.exists())) continue;
     const properties = await blob.getProperties();
     found[format] = { sourceEtag: properties.metadata?.[SOURCE_ETAG_KEY] };
-    if (format === "json") found[format].duration = (JSON.parse((await blob.downloadToBuffer()).toString("utf8")) as { duration: number }).duration;
+    if (format === "json")
+      found[format].duration = (JSON.parse((await blob.downloadToBuffer()).toString("utf8")) as { duration: number }).duration;
   }
   return found;
 }
@@ -98,7 +99,9 @@ describe("an overwrite while the older version is being transcribed (two instanc
     await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
     const older = await upload("race.wav", 60, 300);
     const olderRun = transcribeBlob(await dependencies(), older);
-    await waitFor("the older run to be running", async () => ((await readStatus(transcripts, "race.wav"))?.state === "running" ? true : undefined));
+    await waitFor("the older run to be running", async () =>
+      (await readStatus(transcripts, "race.wav"))?.state === "running" ? true : undefined,
+    );
 
     const newer = await upload("race.wav", 2, 900);
     const newerOutcome = await transcribeBlob(await dependencies(), newer);
@@ -139,7 +142,12 @@ describe("an overwrite while the older version is being transcribed (two instanc
     expect(outcome.state).toBe("failed");
     expect(await outputsOf("replaced.wav")).toEqual({});
     const status = await readStatus(transcripts, "replaced.wav");
-    expect(status).toMatchObject({ state: "failed", outputs: {}, source: { etag: bare(response.etag!) }, error: { kind: "bad_input", willRetry: false } });
+    expect(status).toMatchObject({
+      state: "failed",
+      outputs: {},
+      source: { etag: bare(response.etag!) },
+      error: { kind: "bad_input", willRetry: false },
+    });
   });
 });
 
@@ -204,7 +212,10 @@ describe("a redelivery after a failure mid-file", () => {
     // Only the chunks not done were sent again: 5 + (total - 4), not 5 + total.
     expect(await whisperRequests()).toBe(5 + total - 4);
     expect(lines.some((line) => line.includes(`4 of ${total} chunk(s) were finished by an earlier attempt`))).toBe(true);
-    const json = JSON.parse((await transcripts.getBlobClient("resume.wav.json").downloadToBuffer()).toString("utf8")) as { duration: number; segments: { end: number }[] };
+    const json = JSON.parse((await transcripts.getBlobClient("resume.wav.json").downloadToBuffer()).toString("utf8")) as {
+      duration: number;
+      segments: { end: number }[];
+    };
     expect(json.duration).toBe(16);
     expect(json.segments.at(-1)!.end).toBe(16);
     // The kept chunks are gone once the file is done.
@@ -225,7 +236,16 @@ describe("a run's claim over time", () => {
         etag: bare(blob.etag),
         runId: "run-a",
         isDone: async () => false,
-        initial: () => ({ name: "self.wav", state: "running", source: { container: "audio", name: "self.wav", etag: bare(blob.etag) }, progress: { chunksDone: 0, chunksTotal: 1 }, attempts: 1, timings: {}, outputs: {}, updatedAt: "" }),
+        initial: () => ({
+          name: "self.wav",
+          state: "running",
+          source: { container: "audio", name: "self.wav", etag: bare(blob.etag) },
+          progress: { chunksDone: 0, chunksTotal: 1 },
+          attempts: 1,
+          timings: {},
+          outputs: {},
+          updatedAt: "",
+        }),
       },
     );
     expect(claim.claimed).toBe(true);
@@ -245,7 +265,9 @@ describe("a run's claim over time", () => {
     const blob = await upload("renewed.wav", 60);
     const deps = await dependencies({ claimTtlInMs: 1500 });
     const first = transcribeBlob(deps, blob);
-    await waitFor("the first run to be running", async () => ((await readStatus(transcripts, "renewed.wav"))?.state === "running" ? true : undefined));
+    await waitFor("the first run to be running", async () =>
+      (await readStatus(transcripts, "renewed.wav"))?.state === "running" ? true : undefined,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const second = await transcribeBlob(deps, blob);
     expect(second).toMatchObject({ state: "skipped" });
@@ -260,7 +282,9 @@ describe("a run's claim over time", () => {
     const deps = await dependencies({ claimTtlInMs: 1500 });
     const started = Date.now();
     const run = transcribeBlob(deps, blob);
-    await waitFor("the run to be running", async () => ((await readStatus(transcripts, "taken.wav"))?.state === "running" ? true : undefined));
+    await waitFor("the run to be running", async () =>
+      (await readStatus(transcripts, "taken.wav"))?.state === "running" ? true : undefined,
+    );
     await writeClaimedRecord(blob, "another-run", 60_000);
     const outcome = await run;
     expect(outcome).toMatchObject({ state: "skipped", reason: expect.stringContaining("taken over by run another-run") });
@@ -274,7 +298,9 @@ describe("a run's claim over time", () => {
     await simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
     const blob = await upload("deleted.wav", 40);
     const run = transcribeBlob(await dependencies(), blob);
-    await waitFor("the run to be running", async () => ((await readStatus(transcripts, "deleted.wav"))?.state === "running" ? true : undefined));
+    await waitFor("the run to be running", async () =>
+      (await readStatus(transcripts, "deleted.wav"))?.state === "running" ? true : undefined,
+    );
     await audio.getBlobClient("deleted.wav").delete();
     expect(await run).toMatchObject({ state: "skipped" });
     const status = await readStatus(transcripts, "deleted.wav");
@@ -295,7 +321,10 @@ describe("a run's claim over time", () => {
     const total = (await readStatus(transcripts, "replanned.wav"))!.progress.chunksTotal;
     expect(await whisperRequests()).toBe(3 + total);
     expect(lines.some((line) => line.includes("were finished by an earlier attempt"))).toBe(false);
-    const json = JSON.parse((await transcripts.getBlobClient("replanned.wav.json").downloadToBuffer()).toString("utf8")) as { duration: number; segments: { end: number }[] };
+    const json = JSON.parse((await transcripts.getBlobClient("replanned.wav.json").downloadToBuffer()).toString("utf8")) as {
+      duration: number;
+      segments: { end: number }[];
+    };
     expect(json.segments.at(-1)!.end).toBe(16);
   });
 });

@@ -38,7 +38,11 @@ const audio = () => stack.blobService.getContainerClient("audio");
 const UNWATCHED = "given-up-audio";
 const unwatched = () => stack.blobService.getContainerClient(UNWATCHED);
 
-async function waitForStatus(name: string, done: (status: TranscriptionStatus) => boolean, timeoutMs: number): Promise<TranscriptionStatus> {
+async function waitForStatus(
+  name: string,
+  done: (status: TranscriptionStatus) => boolean,
+  timeoutMs: number,
+): Promise<TranscriptionStatus> {
   let status: TranscriptionStatus | undefined;
   for (const deadline = Date.now() + timeoutMs; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
     // A read caught mid-write (or a write cut off by a kill) is read again next poll.
@@ -51,14 +55,18 @@ async function waitForStatus(name: string, done: (status: TranscriptionStatus) =
 it("marks a job the worker died in as failed, with the reason, once the host gives up on it", async () => {
   // 90 s of audio at a real-time factor of 0.05: the attempt takes about 4.5 s in Whisper.
   await stack.simulator.control.setLatency("whisper", { audioRealTimeFactor: 0.05 });
-  await audio().getBlockBlobClient("died.wav").uploadData(makeWav([{ tone: 500, seconds: 90 }]));
+  await audio()
+    .getBlockBlobClient("died.wav")
+    .uploadData(makeWav([{ tone: 500, seconds: 90 }]));
   await waitForStatus("died.wav", (s) => s.state === "running", 20_000);
   await stack.host.kill();
   await stack.restartHost();
 
   const status = await waitForStatus("died.wav", (s) => s.state !== "running", 30_000);
   expect(status).toMatchObject({ state: "failed", attempts: 1, error: { code: "delivery_limit_reached", willRetry: false } });
-  expect(status.error!.message).toMatch(/gave up on this file.*Attempt 1 stopped while it was running \(0 of 1 chunks done\).*timed out.*Upload the file again/);
+  expect(status.error!.message).toMatch(
+    /gave up on this file.*Attempt 1 stopped while it was running \(0 of 1 chunks done\).*timed out.*Upload the file again/,
+  );
   // What a client polling for the result sees.
   const answer = (await (await fetch(`${stack.host.url}/api/transcriptions/died.wav`)).json()) as TranscriptionStatus;
   expect(answer).toMatchObject({ state: "failed", error: { code: "delivery_limit_reached", willRetry: false } });
@@ -72,7 +80,12 @@ describe("recordGivenUp", () => {
     warn: (message) => lines.push(`warn ${message}`),
     error: (message) => lines.push(`error ${message}`),
   };
-  const deps = (): GivenUpDeps => ({ blobService: stack.blobService, audioContainer: UNWATCHED, transcriptsContainer: "transcripts", logger });
+  const deps = (): GivenUpDeps => ({
+    blobService: stack.blobService,
+    audioContainer: UNWATCHED,
+    transcriptsContainer: "transcripts",
+    logger,
+  });
   beforeAll(async () => {
     await unwatched().createIfNotExists();
   });
@@ -88,7 +101,15 @@ describe("recordGivenUp", () => {
   const upload = (name: string) => unwatched().getBlockBlobClient(name).uploadData(Buffer.from("not really audio"));
   const writeStatus = async (name: string, status: Partial<TranscriptionStatus>) => {
     const etag = (await unwatched().getBlobClient(name).getProperties()).etag!.replace(/"/g, "");
-    const record = { name, source: { container: UNWATCHED, name, etag }, progress: { chunksDone: 0, chunksTotal: 0 }, outputs: {}, timings: {}, updatedAt: "", ...status };
+    const record = {
+      name,
+      source: { container: UNWATCHED, name, etag },
+      progress: { chunksDone: 0, chunksTotal: 0 },
+      outputs: {},
+      timings: {},
+      updatedAt: "",
+      ...status,
+    };
     const text = JSON.stringify(record);
     await transcripts().getBlockBlobClient(`${name}.status.json`).upload(text, Buffer.byteLength(text));
   };
@@ -98,12 +119,21 @@ describe("recordGivenUp", () => {
     await writeStatus("cut-short.wav", {
       state: "queued",
       attempts: 2,
-      error: { kind: "transient", code: "server_error", message: "Whisper answered 503 (attempt 2 of 5; the host will retry)", willRetry: true },
+      error: {
+        kind: "transient",
+        code: "server_error",
+        message: "Whisper answered 503 (attempt 2 of 5; the host will retry)",
+        willRetry: true,
+      },
     });
     const outcome = await recordGivenUp(deps(), await messageFor("cut-short.wav"));
     expect(outcome.recorded).toBe(true);
     const status = await readStatus(transcripts(), "cut-short.wav");
-    expect(status).toMatchObject({ state: "failed", attempts: 2, error: { kind: "transient", code: "delivery_limit_reached", willRetry: false } });
+    expect(status).toMatchObject({
+      state: "failed",
+      attempts: 2,
+      error: { kind: "transient", code: "delivery_limit_reached", willRetry: false },
+    });
     expect(status!.error!.message).toContain("after 2 attempt(s). The last one failed: Whisper answered 503. Upload the file again");
   });
 
@@ -113,14 +143,22 @@ describe("recordGivenUp", () => {
     const outcome = await recordGivenUp(deps(), Buffer.from(text, "utf8").toString("base64"));
     expect(outcome.recorded).toBe(true);
     const status = await readStatus(transcripts(), "never-recorded.wav");
-    expect(status).toMatchObject({ state: "failed", attempts: 0, source: { container: UNWATCHED, name: "never-recorded.wav", bytes: 16 }, error: { willRetry: false } });
+    expect(status).toMatchObject({
+      state: "failed",
+      attempts: 0,
+      source: { container: UNWATCHED, name: "never-recorded.wav", bytes: 16 },
+      error: { willRetry: false },
+    });
     expect(status!.error!.message).toContain("before any attempt could record its progress");
   });
 
   it("leaves a final status, an overwritten blob and a deleted one alone", async () => {
     await upload("final.wav");
     await writeStatus("final.wav", { state: "succeeded", attempts: 1 });
-    expect(await recordGivenUp(deps(), await messageFor("final.wav"))).toMatchObject({ recorded: false, reason: "its status is already final (succeeded)" });
+    expect(await recordGivenUp(deps(), await messageFor("final.wav"))).toMatchObject({
+      recorded: false,
+      reason: "its status is already final (succeeded)",
+    });
     expect(await readStatus(transcripts(), "final.wav")).toMatchObject({ state: "succeeded" });
 
     await upload("overwritten.wav");
@@ -132,7 +170,8 @@ describe("recordGivenUp", () => {
     const gone = await messageFor("deleted.wav");
     await unwatched().deleteBlob("deleted.wav");
     expect(await recordGivenUp(deps(), gone)).toMatchObject({ recorded: false, reason: "the audio blob has been deleted since" });
-    for (const name of ["overwritten.wav", "deleted.wav"]) expect(await transcripts().getBlobClient(`${name}.status.json`).exists()).toBe(false);
+    for (const name of ["overwritten.wav", "deleted.wav"])
+      expect(await transcripts().getBlobClient(`${name}.status.json`).exists()).toBe(false);
   });
 
   it("finishes the unfinished status of a blob deleted since, so nobody waits on it", async () => {
@@ -143,7 +182,11 @@ describe("recordGivenUp", () => {
     expect(await recordGivenUp(deps(), message)).toMatchObject({ recorded: true });
     expect(await readStatus(transcripts(), "deleted-mid-job.wav")).toMatchObject({
       state: "failed",
-      error: { code: "audio_deleted", willRetry: false, message: "The audio blob was deleted before it could be transcribed. Upload it again to transcribe it." },
+      error: {
+        code: "audio_deleted",
+        willRetry: false,
+        message: "The audio blob was deleted before it could be transcribed. Upload it again to transcribe it.",
+      },
     });
   });
 

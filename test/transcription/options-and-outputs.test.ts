@@ -6,7 +6,10 @@ import { timestamp, toSrt, toVtt } from "../../src/transcription/writers.js";
 
 describe("options from blob metadata", () => {
   it("defaults to transcribing into all four formats", () => {
-    expect(parseTranscriptionOptions({ author: "someone else's metadata" })).toEqual({ task: "transcribe", formats: ["json", "txt", "srt", "vtt"] });
+    expect(parseTranscriptionOptions({ author: "someone else's metadata" })).toEqual({
+      task: "transcribe",
+      formats: ["json", "txt", "srt", "vtt"],
+    });
   });
 
   it("reads every option, case-insensitively, and decodes a percent-encoded prompt", () => {
@@ -45,8 +48,15 @@ describe("stitching", () => {
   it("offsets each chunk, clamps overshoot, drops empty segments and keeps strict order", () => {
     const transcript = stitchTranscripts(
       [
-        chunk(1, 10, 20, [[0, 4, "third"], [4, 10.2, "fourth"]]),
-        chunk(0, 0, 10, [[0, 5, "first"], [4.9, 10.05, "second"], [10, 10, " "]]),
+        chunk(1, 10, 20, [
+          [0, 4, "third"],
+          [4, 10.2, "fourth"],
+        ]),
+        chunk(0, 0, 10, [
+          [0, 5, "first"],
+          [4.9, 10.05, "second"],
+          [10, 10, " "],
+        ]),
       ],
       20,
     );
@@ -70,6 +80,8 @@ describe("subtitle writers", () => {
   it("formats SRT and WebVTT cues with valid times and text", () => {
     expect(timestamp(3661.0005, ",")).toBe("01:01:01,001");
     expect(toSrt(segments)).toBe("1\n00:00:00,000 --> 00:00:02,500\nHello -> there\n\n2\n01:01:01,001 --> 01:01:02,000\nAn hour\nlater\n");
-    expect(toVtt(segments)).toBe("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello -> there\n\n01:01:01.001 --> 01:01:02.000\nAn hour\nlater\n");
+    expect(toVtt(segments)).toBe(
+      "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello -> there\n\n01:01:01.001 --> 01:01:02.000\nAn hour\nlater\n",
+    );
   });
 });

@@ -20,7 +20,11 @@ export interface PipelineHarness {
   lines: string[];
   dependencies(overrides?: Partial<TranscribeBlobDeps>): Promise<TranscribeBlobDeps>;
   /** Uploads a generated tone of `seconds` to the audio container, as one delivery would see it. */
-  uploadWav(name: string, seconds: number, options?: { tone?: number; metadata?: Record<string, string> }): Promise<{ name: string; content: Buffer; etag: string }>;
+  uploadWav(
+    name: string,
+    seconds: number,
+    options?: { tone?: number; metadata?: Record<string, string> },
+  ): Promise<{ name: string; content: Buffer; etag: string }>;
   /** Before each test: the simulator's faults, latency and counters, and the log lines. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -62,7 +66,10 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
     }),
     uploadWav: async (name, seconds, options = {}) => {
       const content = makeWav([{ tone: options.tone ?? 440, seconds }]);
-      const response = await blobService.getContainerClient("audio").getBlockBlobClient(name).uploadData(content, { metadata: options.metadata ?? {} });
+      const response = await blobService
+        .getContainerClient("audio")
+        .getBlockBlobClient(name)
+        .uploadData(content, { metadata: options.metadata ?? {} });
       return { name, content, etag: response.etag! };
     },
     reset: async () => {

@@ -59,7 +59,11 @@ describe("throttling and transient failures", () => {
     expect(first).toBeInstanceOf(AppError);
     expect(first).toMatchObject({ kind: "transient", status: 503 });
     const transcripts = blobService.getContainerClient("transcripts");
-    expect(await readStatus(transcripts, "unlucky.wav")).toMatchObject({ state: "queued", attempts: 1, error: { kind: "transient", willRetry: true } });
+    expect(await readStatus(transcripts, "unlucky.wav")).toMatchObject({
+      state: "queued",
+      attempts: 1,
+      error: { kind: "transient", willRetry: true },
+    });
     // One call plus one in-invocation retry per delivery.
     expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(2);
 
@@ -104,7 +108,11 @@ describe("parallel chunks", () => {
       }
     };
     const deps = await dependencies({ maxChunkBytes: 330_000, maxConcurrency: 3 });
-    const config = loadConfig({ AZURE_OPENAI_ENDPOINT: simulator.url, AZURE_OPENAI_API_KEY: simulator.apiKey, AzureWebJobsStorage: harness.azurite.connectionString });
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: simulator.url,
+      AZURE_OPENAI_API_KEY: simulator.apiKey,
+      AzureWebJobsStorage: harness.azurite.connectionString,
+    });
     deps.client = await createOpenAIClient(config.openai, { fetch: counting });
     const outcome = await transcribeBlob(deps, blob);
     expect(outcome.state).toBe("succeeded");

@@ -4,8 +4,7 @@ import path from "node:path";
 
 /** Azurite's published development account: a well-known public value, not a secret. */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
-export const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface AzuriteOptions {
   /** Ports for blob, queue and table; 0 picks free ones (tests). Default 0. */
@@ -39,12 +38,18 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     "--disableTelemetry",
     "--skipApiVersionCheck",
     "--loose",
-    "--blobHost", "127.0.0.1",
-    "--queueHost", "127.0.0.1",
-    "--tableHost", "127.0.0.1",
-    "--blobPort", String(options.blobPort ?? 0),
-    "--queuePort", String(options.queuePort ?? 0),
-    "--tablePort", String(options.tablePort ?? 0),
+    "--blobHost",
+    "127.0.0.1",
+    "--queueHost",
+    "127.0.0.1",
+    "--tableHost",
+    "127.0.0.1",
+    "--blobPort",
+    String(options.blobPort ?? 0),
+    "--queuePort",
+    String(options.queuePort ?? 0),
+    "--tablePort",
+    String(options.tablePort ?? 0),
   ];
   if (options.location) args.push("--location", options.location);
   else args.push("--inMemoryPersistence");
@@ -70,10 +75,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   };
 }
 
-function waitForPorts(
-  child: ChildProcess,
-  onLog?: (line: string) => void,
-): Promise<{ blob: number; queue: number; table: number }> {
+function waitForPorts(child: ChildProcess, onLog?: (line: string) => void): Promise<{ blob: number; queue: number; table: number }> {
   return new Promise((resolve, reject) => {
     const found: Record<string, number> = {};
     let output = "";
@@ -91,9 +93,7 @@ function waitForPorts(
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
-    child.once("exit", (code) =>
-      reject(new Error(`Azurite exited (code ${code}) before listening. Is a port in use?\n${output}`)),
-    );
+    child.once("exit", (code) => reject(new Error(`Azurite exited (code ${code}) before listening. Is a port in use?\n${output}`)));
   });
 }
 

@@ -23,7 +23,7 @@ export function parseBlobPath(path: string): BlobPathPattern {
   let source = "^";
   let prefix = "";
   let sawParameter = false;
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     if (pattern.startsWith("{{", i) || pattern.startsWith("}}", i)) {
       source += escapeRegex(pattern[i]!);
       if (!sawParameter) prefix += pattern[i];

@@ -175,7 +175,10 @@ export class BlobTriggerHost {
     const scanned = this.#functions.filter((f) => f.source === "LogsAndContainerScan");
     for (const containerName of new Set(scanned.map((f) => f.pattern.container))) {
       if (this.#stopped) return;
-      await this.#scanContainer(containerName, scanned.filter((f) => f.pattern.container === containerName));
+      await this.#scanContainer(
+        containerName,
+        scanned.filter((f) => f.pattern.container === containerName),
+      );
     }
   }
 
@@ -265,8 +268,16 @@ export class BlobTriggerHost {
       sys: systemMetadata(f.fn.metadata.name),
     };
     for (const [name, value] of Object.entries(params)) triggerMetadata[name] = rpcString(value);
-    await invokeFunction(this.#deps.registry, f.fn, { inputData: [{ name: f.triggerName, data }], triggerMetadata, reason: `New blob detected(${f.source}): ${message.ContainerName}/${message.BlobName}` },
-      this.#deps.log);
+    await invokeFunction(
+      this.#deps.registry,
+      f.fn,
+      {
+        inputData: [{ name: f.triggerName, data }],
+        triggerMetadata,
+        reason: `New blob detected(${f.source}): ${message.ContainerName}/${message.BlobName}`,
+      },
+      this.#deps.log,
+    );
     // Created if need be: the run can finish before #enqueueOnce has written the receipt.
     await receipt.upload("", 0, { metadata: { Completed: "true" } });
   }
@@ -275,9 +286,11 @@ export class BlobTriggerHost {
     const poisonQueue = this.#deps.storage.queues.getQueueClient(BLOB_POISON_QUEUE);
     await poisonQueue.createIfNotExists();
     // Same JSON the host writes, encoded as the host's queues expect.
-    await poisonQueue.sendMessage(this.#deps.config.queues.messageEncoding === "base64"
-      ? queued.messageText
-      : Buffer.from(queued.messageText, "base64").toString("utf8"));
+    await poisonQueue.sendMessage(
+      this.#deps.config.queues.messageEncoding === "base64"
+        ? queued.messageText
+        : Buffer.from(queued.messageText, "base64").toString("utf8"),
+    );
   }
 
   #encode(message: BlobTriggerMessage): string {

@@ -74,8 +74,7 @@ export function loadHostConfig(hostJsonPath: string | undefined): HostConfig {
       maxDegreeOfParallelism: numberOr(blobs.maxDegreeOfParallelism, 8),
       poisonBlobThreshold: numberOr(blobs.poisonBlobThreshold, 5),
     },
-    functionTimeoutMs:
-      raw.functionTimeout === undefined ? undefined : timeSpanOr(raw.functionTimeout, 0, "functionTimeout"),
+    functionTimeoutMs: raw.functionTimeout === undefined ? undefined : timeSpanOr(raw.functionTimeout, 0, "functionTimeout"),
   };
 }
 
@@ -88,9 +87,7 @@ export function parseTimeSpan(text: string): number {
   if (!match) throw new Error(`"${text}" is not a TimeSpan like "00:00:30" (hh:mm:ss).`);
   const [, days, hours, minutes, seconds, fraction] = match;
   const fractionMs = fraction ? Number(`0.${fraction}`) * 1000 : 0;
-  return (
-    ((Number(days ?? 0) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 + Number(seconds) * 1000 + fractionMs
-  );
+  return ((Number(days ?? 0) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 + Number(seconds) * 1000 + fractionMs;
 }
 
 function timeSpanOr(value: unknown, fallback: number, name: string): number {

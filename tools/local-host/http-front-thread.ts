@@ -20,7 +20,14 @@ const invoker: FrontInvoker = {
   invokeStreaming(request) {
     return new Promise((resolve) => {
       streaming.set(request.invocationId, resolve);
-      send({ type: "invoke-streaming", invocationId: request.invocationId, functionName: request.route.functionName, triggerName: request.route.triggerName, http: request.http, triggerMetadata: request.triggerMetadata });
+      send({
+        type: "invoke-streaming",
+        invocationId: request.invocationId,
+        functionName: request.route.functionName,
+        triggerName: request.route.triggerName,
+        http: request.http,
+        triggerMetadata: request.triggerMetadata,
+      });
     });
   },
   cancel(invocationId, reason) {
@@ -29,7 +36,14 @@ const invoker: FrontInvoker = {
   invokeBuffered(request) {
     return new Promise((resolve, reject) => {
       buffered.set(request.invocationId, { resolve, reject });
-      send({ type: "invoke-buffered", invocationId: request.invocationId, functionName: request.route.functionName, triggerName: request.route.triggerName, http: request.http, triggerMetadata: request.triggerMetadata });
+      send({
+        type: "invoke-buffered",
+        invocationId: request.invocationId,
+        functionName: request.route.functionName,
+        triggerName: request.route.triggerName,
+        http: request.http,
+        triggerMetadata: request.triggerMetadata,
+      });
     });
   },
 };
@@ -52,15 +66,19 @@ async function runtimeEndpoints(req: IncomingMessage, res: ServerResponse, url: 
   if (!path.startsWith("/runtime/") && !path.startsWith("/admin/")) return false;
   await new Promise<void>((resolve) => {
     // Path and query only: a request target such as //other-host/... must not choose the host.
-    const relay = http.request(new URL(url.pathname + url.search, data.runtimeUri), { method: req.method, headers: req.headers, agent: loopbackAgent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-      answer.on("end", resolve);
-      answer.on("error", () => {
-        res.destroy();
-        resolve();
-      });
-    });
+    const relay = http.request(
+      new URL(url.pathname + url.search, data.runtimeUri),
+      { method: req.method, headers: req.headers, agent: loopbackAgent },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on("end", resolve);
+        answer.on("error", () => {
+          res.destroy();
+          resolve();
+        });
+      },
+    );
     relay.on("error", (error) => {
       if (!res.headersSent) sendText(res, 502, `The host's runtime endpoint failed: ${error.message}`);
       else res.destroy();

@@ -151,11 +151,12 @@ async function invokeBuffered(message: Invocation, deps: HttpInvocationDeps): Pr
 }
 
 function httpAnswer(fn: RegisteredFunction, response: RpcInvocationResponse): BufferedAnswer | null {
-  const httpBindingName = Object.entries(fn.metadata.bindings).find(([, b]) => b.direction === "out" && b.type?.toLowerCase() === "http")?.[0];
+  const httpBindingName = Object.entries(fn.metadata.bindings).find(
+    ([, b]) => b.direction === "out" && b.type?.toLowerCase() === "http",
+  )?.[0];
   const data = httpBindingName === "$return" ? response.returnValue : response.outputData?.find((o) => o.name === httpBindingName)?.data;
   const out = data?.http;
   if (!out) return null;
   const body = out.body?.bytes ? Buffer.from(out.body.bytes) : Buffer.from(out.body?.string ?? out.body?.json ?? "", "utf8");
   return { status: Number(out.statusCode ?? 200), headers: { ...(out.headers ?? {}) }, body };
 }
-

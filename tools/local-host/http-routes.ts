@@ -47,7 +47,10 @@ export function compileRoute(template: string): CompiledRoute {
  * parameters, or undefined. Each segment is decoded exactly once.
  */
 export function matchRoute(route: CompiledRoute, path: string): Record<string, string> | undefined {
-  const parts = path.replace(/^\/+|\/+$/g, "").split("/").filter((p) => p !== "");
+  const parts = path
+    .replace(/^\/+|\/+$/g, "")
+    .split("/")
+    .filter((p) => p !== "");
   const params: Record<string, string> = {};
   let index = 0;
   for (const segment of route.segments) {

@@ -56,8 +56,7 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
 function compileRoutes(infos: HttpRouteInfo[]): HttpRoute[] {
   const routes = infos.map((info) => ({ info, route: compileRoute(info.template), methods: new Set(info.methods) }));
   // Literal segments win over parameters, parameters over catch-alls (ASP.NET route precedence).
-  const rank = (r: HttpRoute) =>
-    r.route.segments.map((s) => (s.kind === "literal" ? "0" : s.catchAll ? "2" : "1")).join("") + "9";
+  const rank = (r: HttpRoute) => r.route.segments.map((s) => (s.kind === "literal" ? "0" : s.catchAll ? "2" : "1")).join("") + "9";
   return routes.sort((a, b) => rank(a).localeCompare(rank(b)));
 }
 
@@ -71,7 +70,8 @@ export function createHttpFront(deps: HttpFrontDeps): http.RequestListener {
   const handler: http.RequestListener = (req, res) => {
     void (async () => {
       const url = requestUrl(req);
-      if (!url || !hasValidEncoding(url.pathname)) return sendText(res, 400, "Bad Request: the URL (or its Host header) is not valid, check its percent-encoding.");
+      if (!url || !hasValidEncoding(url.pathname))
+        return sendText(res, 400, "Bad Request: the URL (or its Host header) is not valid, check its percent-encoding.");
       if (await deps.runtimeEndpoints(req, res, url)) return;
       // Still percent-encoded: matchRoute decodes each segment once, as the host does, so an
       // encoded '%' (%25) in a blob name stays a '%' instead of being decoded a second time.
@@ -336,7 +336,12 @@ function rejectTooLarge(res: ServerResponse, cap: number, req: IncomingMessage, 
     res.writeHead(413, { "content-type": "application/json; charset=utf-8", connection: "close" });
     res.end(
       JSON.stringify({
-        error: { message: `Request body too large: the limit is ${cap} bytes. Send less.`, type: "invalid_request_error", param: null, code: "request_too_large" },
+        error: {
+          message: `Request body too large: the limit is ${cap} bytes. Send less.`,
+          type: "invalid_request_error",
+          param: null,
+          code: "request_too_large",
+        },
       }),
     );
   };
@@ -414,7 +419,8 @@ function createSemaphore(limit: number): { acquire(): Promise<void>; release(): 
     },
     release() {
       const next = waiting.shift();
-      if (next) next(); // the slot passes straight to the next waiter
+      if (next)
+        next(); // the slot passes straight to the next waiter
       else active--;
     },
   };

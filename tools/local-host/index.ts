@@ -114,7 +114,10 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
 
 /** Host id as the host derives it: lower-case, letters/digits/dashes, at most 32 characters. */
 export function defaultHostId(appRoot: string): string {
-  const base = path.basename(path.resolve(appRoot)).toLowerCase().replace(/[^a-z0-9-]/g, "-");
+  const base = path
+    .basename(path.resolve(appRoot))
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-");
   return (base.replace(/^-+|-+$/g, "") || "local-host").slice(0, 32).replace(/-+$/, "");
 }
 
@@ -143,7 +146,12 @@ function hostScript(): Promise<string> {
     });
     let files: { fileName: string; contents: string | Uint8Array }[];
     try {
-      const { output } = await bundle.generate({ format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: "inline" });
+      const { output } = await bundle.generate({
+        format: "esm",
+        entryFileNames: "[name].mjs",
+        chunkFileNames: "[name]-[hash].mjs",
+        sourcemap: "inline",
+      });
       files = output.map((file) => ({ fileName: file.fileName, contents: file.type === "chunk" ? file.code : file.source }));
     } finally {
       await bundle.close();

@@ -64,7 +64,13 @@ export async function invokeFunction(
     log: (level, category, message) => log(fn, invocationId, level, category, message),
   };
   const startedAt = performance.now();
-  log(fn, invocationId, "information", "system", `Executing '${fn.functionId}' (Reason='${input.reason ?? "trigger"}', Id=${invocationId})`);
+  log(
+    fn,
+    invocationId,
+    "information",
+    "system",
+    `Executing '${fn.functionId}' (Reason='${input.reason ?? "trigger"}', Id=${invocationId})`,
+  );
   try {
     const response = await runThroughModel(registry, model, fn, coreContext, input.adaptResult);
     const beside = input.failureBeside?.();

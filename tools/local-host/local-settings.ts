@@ -32,7 +32,9 @@ export function loadLocalSettings(root: string, options: { createFromSample?: bo
   } else if (!existsSync(file)) {
     const sample = path.join(root, LOCAL_SETTINGS_SAMPLE);
     if (!existsSync(sample)) {
-      throw new Error(`Neither ${LOCAL_SETTINGS_FILE} nor ${LOCAL_SETTINGS_SAMPLE} exists in ${root}; run npm start from the project root.`);
+      throw new Error(
+        `Neither ${LOCAL_SETTINGS_FILE} nor ${LOCAL_SETTINGS_SAMPLE} exists in ${root}; run npm start from the project root.`,
+      );
     }
     copyFileSync(sample, file);
     created = true;
@@ -44,7 +46,9 @@ export function loadLocalSettings(root: string, options: { createFromSample?: bo
     throw new Error(`${file} is not valid JSON (${(error as Error).message}). Fix it, or delete it to recreate it from the sample.`);
   }
   if (parsed.IsEncrypted) {
-    throw new Error(`${file} is encrypted (IsEncrypted: true); the local host reads plain values only. Run "func settings decrypt" or recreate it from the sample.`);
+    throw new Error(
+      `${file} is encrypted (IsEncrypted: true); the local host reads plain values only. Run "func settings decrypt" or recreate it from the sample.`,
+    );
   }
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed.Values ?? {})) {

@@ -23,8 +23,6 @@ import { FAILED_PREFIX, READY_PREFIX, type HostProcessOptions } from "./host-pro
 import type { RpcLogLevel } from "./rpc-types.js";
 import { resolveStorage, type StorageClients } from "./storage-clients.js";
 
-
-
 const options = JSON.parse(process.argv[2] ?? "{}") as HostProcessOptions;
 const registry = createRegistry();
 
@@ -44,7 +42,8 @@ const levelRank: Record<RpcLogLevel, number> = { trace: 0, debug: 1, information
 const minimumLevel = options.verbose ? 0 : 2;
 
 const invocationLog: InvocationLogger = (fn, invocationId, level, category, message) => {
-  if (levelRank[level] >= minimumLevel) print(`[${new Date().toISOString()}] ${category === "user" ? `${fn.metadata.name}: ` : ""}${message}`);
+  if (levelRank[level] >= minimumLevel)
+    print(`[${new Date().toISOString()}] ${category === "user" ? `${fn.metadata.name}: ` : ""}${message}`);
   runLogHooks(level, category, message, invocationId);
 };
 
@@ -98,9 +97,13 @@ async function main(): Promise<void> {
     for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
       const type = binding.type?.toLowerCase();
       if (binding.direction === "out" && type !== "http") {
-        hostLog(`Warning: ${fn.metadata.name}: output binding "${name}" (${binding.type}) is not run by the local host; write with the SDK instead.`);
+        hostLog(
+          `Warning: ${fn.metadata.name}: output binding "${name}" (${binding.type}) is not run by the local host; write with the SDK instead.`,
+        );
       } else if (binding.direction !== "out" && type && !["httptrigger", "queuetrigger", "blobtrigger"].includes(type)) {
-        hostLog(`Warning: ${fn.metadata.name}: binding "${name}" (${binding.type}) is not supported by the local host; the function will not be triggered.`);
+        hostLog(
+          `Warning: ${fn.metadata.name}: binding "${name}" (${binding.type}) is not supported by the local host; the function will not be triggered.`,
+        );
       }
     }
     if (fn.metadata.retryOptions) hostLog(`Warning: ${fn.metadata.name}: retry policies are not applied by the local host.`);
@@ -187,7 +190,9 @@ async function main(): Promise<void> {
         if (!handled) sendText(res, 404, "Not Found");
       },
       (error: unknown) => {
-        hostLog(`Request ${req.method} ${pathForLog(req)} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        hostLog(
+          `Request ${req.method} ${pathForLog(req)} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
         if (!res.headersSent) sendText(res, 500, "Internal Server Error");
         else res.destroy();
       },
@@ -210,7 +215,11 @@ async function main(): Promise<void> {
   const frontScript = new URL(`./http-front-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   const front = new Worker(frontScript, { workerData: threadData });
   const port = await new Promise<number>((resolve, reject) => {
-    serveHttpInvocations(front, { registry, proxyTracker, log: invocationLog, hostLog }, { onReady: resolve, onFailed: (message) => reject(new Error(message)) });
+    serveHttpInvocations(
+      front,
+      { registry, proxyTracker, log: invocationLog, hostLog },
+      { onReady: resolve, onFailed: (message) => reject(new Error(message)) },
+    );
     front.once("error", reject);
     front.once("exit", (code) => reject(new Error(`The HTTP front door stopped before it listened (exit code ${code}).`)));
   });
@@ -286,4 +295,3 @@ main().catch((error: unknown) => {
   print(`${FAILED_PREFIX}${JSON.stringify({ message })}`);
   process.exit(3);
 });
-

@@ -49,8 +49,7 @@ export async function createQueueTrigger(
     },
     async process(message) {
       const text = decodeMessage(message.messageText, q.messageEncoding);
-      const data: RpcTypedData =
-        binding.dataType === "binary" ? { bytes: Buffer.from(text, "utf8") } : rpcString(text);
+      const data: RpcTypedData = binding.dataType === "binary" ? { bytes: Buffer.from(text, "utf8") } : rpcString(text);
       await invokeFunction(
         deps.registry,
         fn,

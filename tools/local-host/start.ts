@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const storage = settings.AzureWebJobsStorage;
   const usesEmulator = !settings.AzureWebJobsStorage__blobServiceUri && (!storage || /UseDevelopmentStorage=true/i.test(storage));
   if (usesEmulator) {
-    for (const [port, service] of [[DEFAULT_PORTS.blob, "blob"], [DEFAULT_PORTS.queue, "queue"], [DEFAULT_PORTS.table, "table"]] as const) {
+    for (const [port, service] of [
+      [DEFAULT_PORTS.blob, "blob"],
+      [DEFAULT_PORTS.queue, "queue"],
+      [DEFAULT_PORTS.table, "table"],
+    ] as const) {
       await assertPortFree(
         port,
         `Azurite ${service}`,
@@ -80,8 +84,9 @@ function portSetting(name: string, value: string | number): number {
 function printSummary(stack: Stack): void {
   const s = stack.settings;
   const base = stack.functionsUrl;
-  const keyHeader =
-    /^(1|true)$/i.test(s[KEY_SETTINGS.enforce] ?? "") ? ` -H "x-functions-key: <${KEY_SETTINGS.hostDefault} from local.settings.json>"` : "";
+  const keyHeader = /^(1|true)$/i.test(s[KEY_SETTINGS.enforce] ?? "")
+    ? ` -H "x-functions-key: <${KEY_SETTINGS.hostDefault} from local.settings.json>"`
+    : "";
   const audio = s.AUDIO_CONTAINER ?? "audio";
   const queue = s.EMBEDDINGS_QUEUE ?? "embeddings";
   const eventGrid = (s.AUDIO_BLOB_TRIGGER_SOURCE ?? "").toLowerCase() === "eventgrid";

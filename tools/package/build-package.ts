@@ -90,7 +90,11 @@ export async function buildPackage(root = ROOT): Promise<PackageResult> {
   );
   await copyFile(path.join(root, "host.json"), path.join(packageDir, "host.json"));
 
-  const files = ["host.json", "package.json", ...outputs.filter((file) => !file.endsWith(".map")).map((file) => path.relative(packageDir, file))];
+  const files = [
+    "host.json",
+    "package.json",
+    ...outputs.filter((file) => !file.endsWith(".map")).map((file) => path.relative(packageDir, file)),
+  ];
   await writeZip(packageDir, files, zipPath);
   return {
     packageDir,
@@ -105,7 +109,10 @@ async function writeZip(dir: string, files: string[], zipPath: string): Promise<
   const zip = new yazl.ZipFile();
   for (const file of files) {
     const full = path.join(dir, file);
-    const exists = await stat(full).then(() => true, () => false);
+    const exists = await stat(full).then(
+      () => true,
+      () => false,
+    );
     if (exists) zip.addFile(full, file, { compressionLevel: 9 });
   }
   zip.end();
@@ -120,5 +127,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const result = await buildPackage();
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
   console.log(`Bundle ${path.relative(ROOT, result.bundlePath)}: ${kb(result.bundleBytes)}`);
-  console.log(`Deployment zip ${path.relative(ROOT, result.zipPath)}: ${kb(result.zipBytes)} (folder ${path.relative(ROOT, result.packageDir)}/)`);
+  console.log(
+    `Deployment zip ${path.relative(ROOT, result.zipPath)}: ${kb(result.zipBytes)} (folder ${path.relative(ROOT, result.packageDir)}/)`,
+  );
 }

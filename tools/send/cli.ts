@@ -69,7 +69,13 @@ async function main(argv: string[]): Promise<void> {
       });
       console.log(`Uploaded ${blob.url}`);
       if (values["event-grid"]) {
-        await postBlobCreated(ctx, { container, blobName: blob.name, functionName, functionsUrl: ctx.functionsUrl, ...(key ? { key } : {}) });
+        await postBlobCreated(ctx, {
+          container,
+          blobName: blob.name,
+          functionName,
+          functionsUrl: ctx.functionsUrl,
+          ...(key ? { key } : {}),
+        });
         console.log(`Posted the Event Grid BlobCreated event to ${ctx.functionsUrl}/runtime/webhooks/blobs (${functionName}).`);
       }
       if (container === (s.AUDIO_CONTAINER ?? "audio")) {
@@ -97,7 +103,9 @@ async function main(argv: string[]): Promise<void> {
       console.log(`Enqueued message ${id} on "${queue}" (${encoding}).`);
       if (document) {
         const result = `${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/${typeof document.id === "string" ? document.id : id}.json`;
-        console.log(`Result: ${result} (or .error.json saying why not), in a few seconds. Read it:\n  npm run send -- get ${shellWord(result)}`);
+        console.log(
+          `Result: ${result} (or .error.json saying why not), in a few seconds. Read it:\n  npm run send -- get ${shellWord(result)}`,
+        );
       }
       return;
     }
@@ -155,7 +163,9 @@ function embeddingsDocument(text: string): Record<string, unknown> {
     parsed = undefined;
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`The embeddings queue takes a JSON object, e.g. '{"id":"doc-1","input":"${text.slice(0, 40).replace(/["'\\]/g, "")}"}' (docs/embeddings.md). Nothing was enqueued.`);
+    throw new Error(
+      `The embeddings queue takes a JSON object, e.g. '{"id":"doc-1","input":"${text.slice(0, 40).replace(/["'\\]/g, "")}"}' (docs/embeddings.md). Nothing was enqueued.`,
+    );
   }
   return parsed as Record<string, unknown>;
 }
@@ -170,7 +180,9 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(message)) {
-    console.error(`Cannot reach storage or the Functions host (${message}). Is "npm start" running? Otherwise check AzureWebJobsStorage and FUNCTIONS_PORT in local.settings.json.`);
+    console.error(
+      `Cannot reach storage or the Functions host (${message}). Is "npm start" running? Otherwise check AzureWebJobsStorage and FUNCTIONS_PORT in local.settings.json.`,
+    );
   } else {
     console.error(message);
   }

@@ -22,10 +22,15 @@ export function detectAudioFormat(b: Buffer): AudioFormat | undefined {
     return brand.startsWith("M4A") || brand.startsWith("M4B") ? "m4a" : "mp4";
   }
   if (b.length >= 3 && b.toString("latin1", 0, 3) === "ID3") return "mp3";
-  if (b.length >= 4 && mp3Header(b, 0) && (() => {
-    const h = mp3Header(b, 0)!;
-    return h.length + 4 > b.length || mp3Header(b, h.length) !== undefined;
-  })()) return "mp3";
+  if (
+    b.length >= 4 &&
+    mp3Header(b, 0) &&
+    (() => {
+      const h = mp3Header(b, 0)!;
+      return h.length + 4 > b.length || mp3Header(b, h.length) !== undefined;
+    })()
+  )
+    return "mp3";
   return undefined;
 }
 
@@ -278,7 +283,7 @@ function vint(b: Buffer, pos: number, keepMarker: boolean): { value: number; len
   while (!(first & (0x80 >> (length - 1)))) length++;
   if (pos + length > b.length) return undefined;
   let value = keepMarker ? first : first & (0xff >> length);
-  let allOnes = value === (0xff >> length);
+  let allOnes = value === 0xff >> length;
   for (let i = 1; i < length; i++) {
     value = value * 256 + b[pos + i]!;
     if (b[pos + i] !== 0xff) allOnes = false;
@@ -286,7 +291,18 @@ function vint(b: Buffer, pos: number, keepMarker: boolean): { value: number; len
   return { value, length, unknown: !keepMarker && allOnes };
 }
 
-const EBML = { header: 0x1a45dfa3, segment: 0x18538067, info: 0x1549a966, timecodeScale: 0x2ad7b1, duration: 0x4489, cluster: 0x1f43b675, timecode: 0xe7, simpleBlock: 0xa3, blockGroup: 0xa0, block: 0xa1 };
+const EBML = {
+  header: 0x1a45dfa3,
+  segment: 0x18538067,
+  info: 0x1549a966,
+  timecodeScale: 0x2ad7b1,
+  duration: 0x4489,
+  cluster: 0x1f43b675,
+  timecode: 0xe7,
+  simpleBlock: 0xa3,
+  blockGroup: 0xa0,
+  block: 0xa1,
+};
 
 function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean } {
   let scale = 1_000_000; // nanoseconds per timecode unit

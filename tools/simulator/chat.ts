@@ -45,24 +45,35 @@ function int(body: Record<string, unknown>, key: string, min: number, max: numbe
   const v = body[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "number" || !Number.isInteger(v))
-    throw invalidRequest(`Invalid type for '${key}': expected an integer, but got ${typeof v === "number" ? "a decimal" : typeof v} instead.`, key, "invalid_type");
+    throw invalidRequest(
+      `Invalid type for '${key}': expected an integer, but got ${typeof v === "number" ? "a decimal" : typeof v} instead.`,
+      key,
+      "invalid_type",
+    );
   if (v < min || v > max)
-    throw invalidRequest(`Invalid '${key}': integer ${v < min ? "below minimum" : "above maximum"} value. Expected a value ${v < min ? ">=" : "<="} ${v < min ? min : max}, but got ${v} instead.`, key, v < min ? "integer_below_min_value" : "integer_above_max_value");
+    throw invalidRequest(
+      `Invalid '${key}': integer ${v < min ? "below minimum" : "above maximum"} value. Expected a value ${v < min ? ">=" : "<="} ${v < min ? min : max}, but got ${v} instead.`,
+      key,
+      v < min ? "integer_below_min_value" : "integer_above_max_value",
+    );
   return v;
 }
 
 function num(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number") throw invalidRequest(`Invalid type for '${key}': expected a number, but got ${typeof v} instead.`, key, "invalid_type");
-  if (v < min || v > max) throw invalidRequest(`Invalid '${key}': expected a value between ${min} and ${max}, but got ${v} instead.`, key, "invalid_value");
+  if (typeof v !== "number")
+    throw invalidRequest(`Invalid type for '${key}': expected a number, but got ${typeof v} instead.`, key, "invalid_type");
+  if (v < min || v > max)
+    throw invalidRequest(`Invalid '${key}': expected a value between ${min} and ${max}, but got ${v} instead.`, key, "invalid_value");
   return v;
 }
 
 function bool(body: Record<string, unknown>, key: string): boolean | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean") throw invalidRequest(`Invalid type for '${key}': expected a boolean, but got ${typeof v} instead.`, key, "invalid_type");
+  if (typeof v !== "boolean")
+    throw invalidRequest(`Invalid type for '${key}': expected a boolean, but got ${typeof v} instead.`, key, "invalid_type");
   return v;
 }
 
@@ -71,20 +82,28 @@ function stops(body: Record<string, unknown>): string[] {
   if (s === undefined || s === null) return [];
   const list = typeof s === "string" ? [s] : Array.isArray(s) && s.every((x) => typeof x === "string") ? (s as string[]) : undefined;
   if (!list) throw invalidRequest("Invalid type for 'stop': expected a string or an array of strings.", "stop", "invalid_type");
-  if (list.length > 4) throw invalidRequest("Invalid 'stop': array too long. Expected an array with maximum length 4.", "stop", "array_above_max_length");
+  if (list.length > 4)
+    throw invalidRequest("Invalid 'stop': array too long. Expected an array with maximum length 4.", "stop", "array_above_max_length");
   return list.filter((x) => x !== "");
 }
 
 function streamOptions(body: Record<string, unknown>, stream: boolean): boolean {
   const so = body.stream_options;
   if (so === undefined || so === null) return false;
-  if (!stream) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value");
+  if (!stream)
+    throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value");
   if (!isObject(so)) throw invalidRequest("Invalid type for 'stream_options': expected an object.", "stream_options", "invalid_type");
   return so.include_usage === true;
 }
 
 /** Cuts generated text at the first stop sequence or at the token limit, as the model would stop. */
-function finishText(tok: Tokenizer, text: string, stopList: string[], limit: number | undefined, filterAfter: number | undefined): Pick<Generated, "content" | "tokens" | "finish"> {
+function finishText(
+  tok: Tokenizer,
+  text: string,
+  stopList: string[],
+  limit: number | undefined,
+  filterAfter: number | undefined,
+): Pick<Generated, "content" | "tokens" | "finish"> {
   let finish: FinishReason = "stop";
   let cut = text.length;
   for (const s of stopList) {
@@ -123,26 +142,56 @@ interface ChatPlan {
  * the answer are ready before the latency model starts).
  * @throws SimulatorHttpError 400 in OpenAI's shape for anything the service would refuse.
  */
-export function prepareChat(body: Record<string, unknown>, deployment: DeploymentConfig, ctxSeed: number, fallback: Random, faults: { contentFilter: boolean; finishContentFilterAfterTokens?: number }): Prepared {
+export function prepareChat(
+  body: Record<string, unknown>,
+  deployment: DeploymentConfig,
+  ctxSeed: number,
+  fallback: Random,
+  faults: { contentFilter: boolean; finishContentFilterAfterTokens?: number },
+): Prepared {
   const messages = body.messages;
   if (messages === undefined) throw invalidRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
-  if (!Array.isArray(messages)) throw invalidRequest("Invalid type for 'messages': expected an array of objects.", "messages", "invalid_type");
-  if (messages.length === 0) throw invalidRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array");
+  if (!Array.isArray(messages))
+    throw invalidRequest("Invalid type for 'messages': expected an array of objects.", "messages", "invalid_type");
+  if (messages.length === 0)
+    throw invalidRequest(
+      "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      "messages",
+      "empty_array",
+    );
   messages.forEach((m: unknown, i) => {
     if (!isObject(m)) throw invalidRequest(`Invalid type for 'messages[${i}]': expected an object.`, `messages[${i}]`, "invalid_type");
-    if (typeof m.role !== "string") throw invalidRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, "missing_required_parameter");
+    if (typeof m.role !== "string")
+      throw invalidRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, "missing_required_parameter");
     if (!ROLES.includes(m.role))
-      throw invalidRequest(`Invalid value: '${m.role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`, `messages[${i}].role`, "invalid_value");
+      throw invalidRequest(
+        `Invalid value: '${m.role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        `messages[${i}].role`,
+        "invalid_value",
+      );
     const c = m.content;
     const contentOk = typeof c === "string" || Array.isArray(c) || ((c === null || c === undefined) && m.role === "assistant");
-    if (!contentOk) throw invalidRequest(`Invalid type for 'messages[${i}].content': expected one of a string or array of objects.`, `messages[${i}].content`, "invalid_type");
+    if (!contentOk)
+      throw invalidRequest(
+        `Invalid type for 'messages[${i}].content': expected one of a string or array of objects.`,
+        `messages[${i}].content`,
+        "invalid_type",
+      );
     if (Array.isArray(c))
       c.forEach((part: unknown, j) => {
         if (!isObject(part) || typeof part.type !== "string")
-          throw invalidRequest(`Missing required parameter: 'messages[${i}].content[${j}].type'.`, `messages[${i}].content[${j}].type`, "missing_required_parameter");
+          throw invalidRequest(
+            `Missing required parameter: 'messages[${i}].content[${j}].type'.`,
+            `messages[${i}].content[${j}].type`,
+            "missing_required_parameter",
+          );
       });
     if (m.role === "tool" && typeof m.tool_call_id !== "string")
-      throw invalidRequest(`Missing required parameter: 'messages[${i}].tool_call_id'.`, `messages[${i}].tool_call_id`, "missing_required_parameter");
+      throw invalidRequest(
+        `Missing required parameter: 'messages[${i}].tool_call_id'.`,
+        `messages[${i}].tool_call_id`,
+        "missing_required_parameter",
+      );
   });
   const msgs = messages as Record<string, unknown>[];
 
@@ -157,7 +206,12 @@ export function prepareChat(body: Record<string, unknown>, deployment: Deploymen
   const seed = int(body, "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const logprobs = bool(body, "logprobs") ?? false;
   const topLogprobs = int(body, "top_logprobs", 0, 20) ?? 0;
-  if (topLogprobs > 0 && !logprobs) throw invalidRequest("Invalid value for 'top_logprobs': 'logprobs' must be true when 'top_logprobs' is set.", "top_logprobs", "invalid_value");
+  if (topLogprobs > 0 && !logprobs)
+    throw invalidRequest(
+      "Invalid value for 'top_logprobs': 'logprobs' must be true when 'top_logprobs' is set.",
+      "top_logprobs",
+      "invalid_value",
+    );
   const stopList = stops(body);
 
   // Tools and the choice among them.
@@ -168,43 +222,82 @@ export function prepareChat(body: Record<string, unknown>, deployment: Deploymen
     functions = tools.map((t: unknown, i) => {
       const fn = isObject(t) && t.type === "function" && isObject(t.function) ? t.function : undefined;
       if (!fn || typeof fn.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name))
-        throw invalidRequest(`Invalid 'tools[${i}]': expected {"type": "function", "function": {"name": ...}} with a name of 1-64 letters, digits, '_' or '-'.`, `tools[${i}].function.name`, "invalid_value");
+        throw invalidRequest(
+          `Invalid 'tools[${i}]': expected {"type": "function", "function": {"name": ...}} with a name of 1-64 letters, digits, '_' or '-'.`,
+          `tools[${i}].function.name`,
+          "invalid_value",
+        );
       return { name: fn.name, parameters: fn.parameters };
     });
   }
   const toolChoice = body.tool_choice;
   let callTool: string | undefined;
   if (toolChoice !== undefined && toolChoice !== null) {
-    if (!functions.length) throw invalidRequest("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice", null);
+    if (!functions.length)
+      throw invalidRequest(
+        "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+        "tool_choice",
+        null,
+      );
     if (toolChoice === "required") callTool = functions[0]!.name;
     else if (isObject(toolChoice) && isObject(toolChoice.function) && typeof toolChoice.function.name === "string") {
       const wanted = toolChoice.function.name;
       if (!functions.some((f) => f.name === wanted))
-        throw invalidRequest(`Invalid value for 'tool_choice': no function named '${wanted}' was specified in the 'tools' parameter.`, "tool_choice", null);
+        throw invalidRequest(
+          `Invalid value for 'tool_choice': no function named '${wanted}' was specified in the 'tools' parameter.`,
+          "tool_choice",
+          null,
+        );
       callTool = wanted;
     } else if (toolChoice !== "auto" && toolChoice !== "none")
-      throw invalidRequest("Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}.", "tool_choice", "invalid_value");
+      throw invalidRequest(
+        "Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}.",
+        "tool_choice",
+        "invalid_value",
+      );
   }
   // "auto": answer a user's turn with a call to the first tool, and a tool result with text, so agent loops end.
-  if ((toolChoice === undefined || toolChoice === null || toolChoice === "auto") && functions.length && msgs[msgs.length - 1]?.role === "user")
+  if (
+    (toolChoice === undefined || toolChoice === null || toolChoice === "auto") &&
+    functions.length &&
+    msgs[msgs.length - 1]?.role === "user"
+  )
     callTool = functions[0]!.name;
 
   // Response format.
   const rf = body.response_format;
   let format: "text" | "json_object" | { schema: unknown } = "text";
   if (rf !== undefined && rf !== null) {
-    if (!isObject(rf) || typeof rf.type !== "string") throw invalidRequest("Invalid type for 'response_format': expected an object with a 'type'.", "response_format", "invalid_type");
+    if (!isObject(rf) || typeof rf.type !== "string")
+      throw invalidRequest("Invalid type for 'response_format': expected an object with a 'type'.", "response_format", "invalid_type");
     if (rf.type === "json_object") {
-      const mentionsJson = msgs.some((m) => JSON.stringify(m.content ?? "").toLowerCase().includes("json"));
+      const mentionsJson = msgs.some((m) =>
+        JSON.stringify(m.content ?? "")
+          .toLowerCase()
+          .includes("json"),
+      );
       if (!mentionsJson)
-        throw invalidRequest("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", "messages", null);
+        throw invalidRequest(
+          "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+          "messages",
+          null,
+        );
       format = "json_object";
     } else if (rf.type === "json_schema") {
       const js = rf.json_schema;
-      if (!isObject(js) || typeof js.name !== "string") throw invalidRequest("Missing required parameter: 'response_format.json_schema.name'.", "response_format.json_schema.name", "missing_required_parameter");
+      if (!isObject(js) || typeof js.name !== "string")
+        throw invalidRequest(
+          "Missing required parameter: 'response_format.json_schema.name'.",
+          "response_format.json_schema.name",
+          "missing_required_parameter",
+        );
       format = { schema: js.schema ?? { type: "object", properties: {} } };
     } else if (rf.type !== "text")
-      throw invalidRequest(`Invalid value: '${String(rf.type)}'. Supported values are: 'json_object', 'json_schema', and 'text'.`, "response_format.type", "invalid_value");
+      throw invalidRequest(
+        `Invalid value: '${String(rf.type)}'. Supported values are: 'json_object', 'json_schema', and 'text'.`,
+        "response_format.type",
+        "invalid_value",
+      );
   }
 
   if (faults.contentFilter) throw contentFilterError();
@@ -308,7 +401,9 @@ async function answerChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
         content: c.content,
         refusal: null,
         annotations: [],
-        ...(c.toolCalls ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } })) } : {}),
+        ...(c.toolCalls
+          ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } })) }
+          : {}),
       },
       finish_reason: c.finish,
       logprobs: plan.logprobs && c.toolCalls === undefined ? logprobsFor(tok, c.tokens, plan.topLogprobs, ctx.random) : null,
@@ -354,7 +449,15 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
   res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   res.write(event({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: promptFilterResults() }));
   plan.choices.forEach((c, i) =>
-    res.write(event(chunk(i, c.toolCalls ? { role: "assistant", content: null, refusal: null } : { role: "assistant", content: "", refusal: null }, null))),
+    res.write(
+      event(
+        chunk(
+          i,
+          c.toolCalls ? { role: "assistant", content: null, refusal: null } : { role: "assistant", content: "", refusal: null },
+          null,
+        ),
+      ),
+    ),
   );
 
   // Tool calls stream as a header chunk and argument fragments; text streams one token per chunk.
@@ -377,7 +480,9 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
         res.write(event(chunk(i, { content: p.content }, null, inlineFilter, lp)));
       } else if ("toolHeader" in p) {
         const t = p.toolHeader;
-        res.write(event(chunk(i, { tool_calls: [{ index: 0, id: t.id, type: "function", function: { name: t.name, arguments: "" } }] }, null)));
+        res.write(
+          event(chunk(i, { tool_calls: [{ index: 0, id: t.id, type: "function", function: { name: t.name, arguments: "" } }] }, null)),
+        );
       } else {
         res.write(event(chunk(i, { tool_calls: [{ index: 0, function: { arguments: p.args } }] }, null)));
       }
@@ -394,7 +499,14 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
       const end = (c.content ?? "").length;
       res.write(
         event({
-          choices: [{ index: i, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: end }, content_filter_results: choiceFilterResults() }],
+          choices: [
+            {
+              index: i,
+              finish_reason: null,
+              content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: end },
+              content_filter_results: choiceFilterResults(),
+            },
+          ],
           created: 0,
           id: "",
           model: "",
@@ -446,10 +558,17 @@ interface CompletionPlan {
  * The legacy completions operation (gpt-35-turbo-instruct and the like).
  * @throws SimulatorHttpError 400 for a missing or malformed prompt or parameters.
  */
-export function prepareCompletion(body: Record<string, unknown>, deployment: DeploymentConfig, ctxSeed: number, fallback: Random, faults: { contentFilter: boolean; finishContentFilterAfterTokens?: number }): Prepared {
+export function prepareCompletion(
+  body: Record<string, unknown>,
+  deployment: DeploymentConfig,
+  ctxSeed: number,
+  fallback: Random,
+  faults: { contentFilter: boolean; finishContentFilterAfterTokens?: number },
+): Prepared {
   const p = body.prompt;
   const prompts = typeof p === "string" ? [p] : Array.isArray(p) && p.every((x) => typeof x === "string") ? (p as string[]) : undefined;
-  if (!prompts || prompts.length === 0) throw invalidRequest("Missing required parameter: 'prompt' (a string or an array of strings).", "prompt", "missing_required_parameter");
+  if (!prompts || prompts.length === 0)
+    throw invalidRequest("Missing required parameter: 'prompt' (a string or an array of strings).", "prompt", "missing_required_parameter");
   const stream = bool(body, "stream") ?? false;
   const includeUsage = streamOptions(body, stream);
   const n = int(body, "n", 1, 128) ?? 1;
@@ -467,19 +586,36 @@ export function prepareCompletion(body: Record<string, unknown>, deployment: Dep
   prompts.forEach((_, pi) => {
     for (let i = 0; i < n; i++) {
       const random = new Random(`${base}:${pi}:${i}`);
-      const done = finishText(tok, " " + generateProse(random, Math.max(maxTokens, 1) + 8), stopList, maxTokens, faults.finishContentFilterAfterTokens);
+      const done = finishText(
+        tok,
+        " " + generateProse(random, Math.max(maxTokens, 1) + 8),
+        stopList,
+        maxTokens,
+        faults.finishContentFilterAfterTokens,
+      );
       choices.push({ ...done, completionTokens: done.tokens.length });
     }
   });
-  const plan: CompletionPlan = { stream, includeUsage, promptTokens, choices, echo: prompts.flatMap((x) => Array<string>(n).fill(echo ? x : "")) };
-  return { chargeTokens: promptTokens + maxTokens * n * prompts.length, stream, respond: (ctx) => (stream ? streamCompletion(ctx, plan, tok) : answerCompletion(ctx, plan)) };
+  const plan: CompletionPlan = {
+    stream,
+    includeUsage,
+    promptTokens,
+    choices,
+    echo: prompts.flatMap((x) => Array<string>(n).fill(echo ? x : "")),
+  };
+  return {
+    chargeTokens: promptTokens + maxTokens * n * prompts.length,
+    stream,
+    respond: (ctx) => (stream ? streamCompletion(ctx, plan, tok) : answerCompletion(ctx, plan)),
+  };
 }
 
 async function answerCompletion(ctx: RequestContext, plan: CompletionPlan): Promise<void> {
   const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
   const longest = Math.max(0, ...plan.choices.map((c) => c.completionTokens));
   const tps = ctx.latency.tokensPerSecond;
-  if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tps > 0 ? (longest * 1000) / tps : 0) + ctx.faults.delayMs))) return;
+  if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tps > 0 ? (longest * 1000) / tps : 0) + ctx.faults.delayMs)))
+    return;
   ctx.recordUsage(plan.promptTokens, completionTokens);
   ctx.sendJson(200, {
     id: id("cmpl-", ctx.random),
@@ -500,7 +636,12 @@ async function answerCompletion(ctx: RequestContext, plan: CompletionPlan): Prom
 
 async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tok: Tokenizer): Promise<void> {
   const { res } = ctx;
-  const base = { id: id("cmpl-", ctx.random), object: "text_completion", created: Math.floor(Date.now() / 1000), model: modelName(ctx.deployment) };
+  const base = {
+    id: id("cmpl-", ctx.random),
+    object: "text_completion",
+    created: Math.floor(Date.now() / 1000),
+    model: modelName(ctx.deployment),
+  };
   ctx.counters.streams++;
   const ttft = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + ctx.faults.delayMs;
   const tps = ctx.latency.tokensPerSecond;
@@ -516,7 +657,9 @@ async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tok: 
       const t = c.tokens[step];
       if (t === undefined) return;
       const text = (step === 0 ? (plan.echo[index] ?? "") : "") + tok.decode([t]);
-      res.write(event({ ...base, choices: [{ text, index, logprobs: null, finish_reason: null, content_filter_results: choiceFilterResults() }] }));
+      res.write(
+        event({ ...base, choices: [{ text, index, logprobs: null, finish_reason: null, content_filter_results: choiceFilterResults() }] }),
+      );
     });
     sent++;
   }
@@ -525,7 +668,17 @@ async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tok: 
   );
   const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
   if (plan.includeUsage)
-    res.write(event({ ...base, choices: [], usage: { prompt_tokens: plan.promptTokens, completion_tokens: completionTokens, total_tokens: plan.promptTokens + completionTokens } }));
+    res.write(
+      event({
+        ...base,
+        choices: [],
+        usage: {
+          prompt_tokens: plan.promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: plan.promptTokens + completionTokens,
+        },
+      }),
+    );
   res.write("data: [DONE]\n\n");
   ctx.recordUsage(plan.promptTokens, completionTokens);
   res.end();

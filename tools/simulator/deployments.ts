@@ -5,13 +5,7 @@ export type Capability = "chat" | "completions" | "embeddings" | "transcription"
 
 /** The data-plane operations, named by their path after the deployment. */
 export type Operation =
-  | "chat/completions"
-  | "completions"
-  | "embeddings"
-  | "audio/transcriptions"
-  | "audio/translations"
-  | "audio/speech"
-  | "images/generations";
+  "chat/completions" | "completions" | "embeddings" | "audio/transcriptions" | "audio/translations" | "audio/speech" | "images/generations";
 
 export const OPERATIONS: readonly Operation[] = [
   "chat/completions",
@@ -72,13 +66,7 @@ export const NO_LATENCY: LatencyConfig = {
 };
 
 /** Kinds of injected fault. A number is an HTTP status answered in Azure's shape. */
-export type FaultKind =
-  | number
-  | "delay"
-  | "reset"
-  | "drop"
-  | "content-filter"
-  | "finish-content-filter";
+export type FaultKind = number | "delay" | "reset" | "drop" | "content-filter" | "finish-content-filter";
 
 /**
  * A fault rule. Which requests it hits: `times` (the next N matching requests), `every` (every
@@ -158,8 +146,7 @@ export function validateDeployment(value: unknown, where = "deployment"): Deploy
   const problems: string[] = [];
   if (!isObject(value)) throw new Error(`${where}: expected an object`);
   const d = value;
-  if (typeof d.name !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(d.name))
-    problems.push("name: 1-64 letters, digits, '.', '_' or '-'");
+  if (typeof d.name !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(d.name)) problems.push("name: 1-64 letters, digits, '.', '_' or '-'");
   if (typeof d.model !== "string" || d.model === "") problems.push("model: a non-empty string");
   if (typeof d.capability !== "string" || !CAPABILITIES.has(d.capability as Capability))
     problems.push(`capability: one of ${[...CAPABILITIES].join(", ")}`);
@@ -196,12 +183,17 @@ export function faultProblems(faults: unknown): string[] {
     const k = f.kind;
     if (!(typeof k === "number" && Number.isInteger(k) && k >= 400 && k <= 599) && !(typeof k === "string" && FAULT_WORDS.has(k)))
       problems.push(`faults[${i}].kind: an HTTP status 400-599 or one of ${[...FAULT_WORDS].join(", ")}`);
-    if (f.rate !== undefined && !(typeof f.rate === "number" && f.rate >= 0 && f.rate <= 1)) problems.push(`faults[${i}].rate: a number in [0, 1]`);
+    if (f.rate !== undefined && !(typeof f.rate === "number" && f.rate >= 0 && f.rate <= 1))
+      problems.push(`faults[${i}].rate: a number in [0, 1]`);
     for (const key of ["every", "times", "ms", "afterTokens"] as const) {
       const v = f[key];
-      if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) problems.push(`faults[${i}].${key}: a non-negative integer`);
+      if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0))
+        problems.push(`faults[${i}].${key}: a non-negative integer`);
     }
-    if (f.operations !== undefined && !(Array.isArray(f.operations) && f.operations.every((o) => (OPERATIONS as readonly unknown[]).includes(o))))
+    if (
+      f.operations !== undefined &&
+      !(Array.isArray(f.operations) && f.operations.every((o) => (OPERATIONS as readonly unknown[]).includes(o)))
+    )
       problems.push(`faults[${i}].operations: a list of ${OPERATIONS.join(", ")}`);
   });
   return problems;

@@ -38,7 +38,10 @@ function wordVector(word: string, dims: number): Float32Array {
  */
 export function embed(text: string, nativeDims: number, dims: number): Float64Array {
   const out = new Float64Array(dims);
-  const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const words = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
   for (const w of words) {
     const v = wordVector(w, nativeDims);
     for (let i = 0; i < dims; i++) out[i]! += WORD_WEIGHT * v[i]!;
@@ -70,17 +73,34 @@ function vectorJson(v: Float64Array): string {
  */
 export function prepareEmbeddings(body: Record<string, unknown>, deployment: DeploymentConfig): Prepared {
   const raw = body.input;
-  if (raw === undefined || raw === null) throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
+  if (raw === undefined || raw === null)
+    throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
   let inputs: string[];
   if (typeof raw === "string") inputs = [raw];
   else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === "string")) inputs = raw as string[];
   else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === "number")) inputs = [(raw as number[]).join(" ")];
   else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => Array.isArray(x) && x.every((y) => typeof y === "number")))
     inputs = (raw as number[][]).map((t) => t.join(" "));
-  else if (Array.isArray(raw) && raw.length === 0) throw invalidRequest("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", "input", "invalid_value");
-  else throw invalidRequest("Invalid type for 'input': expected a string, an array of strings, or an array of token arrays.", "input", "invalid_type");
-  if (inputs.length > MAX_INPUTS) throw invalidRequest(`Too many inputs. The max number of inputs is ${MAX_INPUTS}. We recommend sending your inputs in batches.`, "input", "invalid_value");
-  if (inputs.some((s) => s === "")) throw invalidRequest("'$.input' is invalid: inputs must not be empty strings.", "input", "invalid_value");
+  else if (Array.isArray(raw) && raw.length === 0)
+    throw invalidRequest(
+      "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+      "input",
+      "invalid_value",
+    );
+  else
+    throw invalidRequest(
+      "Invalid type for 'input': expected a string, an array of strings, or an array of token arrays.",
+      "input",
+      "invalid_type",
+    );
+  if (inputs.length > MAX_INPUTS)
+    throw invalidRequest(
+      `Too many inputs. The max number of inputs is ${MAX_INPUTS}. We recommend sending your inputs in batches.`,
+      "input",
+      "invalid_value",
+    );
+  if (inputs.some((s) => s === ""))
+    throw invalidRequest("'$.input' is invalid: inputs must not be empty strings.", "input", "invalid_value");
 
   const native = nativeDimensions(deployment);
   const d = body.dimensions;
@@ -88,12 +108,20 @@ export function prepareEmbeddings(body: Record<string, unknown>, deployment: Dep
   if (d !== undefined && d !== null) {
     if (/ada-002/.test(deployment.model)) throw invalidRequest("This model does not support specifying dimensions.", "dimensions", null);
     if (typeof d !== "number" || !Number.isInteger(d) || d < 1 || d > native)
-      throw invalidRequest(`Invalid 'dimensions': expected an integer between 1 and ${native}, but got ${String(d)}.`, "dimensions", "invalid_value");
+      throw invalidRequest(
+        `Invalid 'dimensions': expected an integer between 1 and ${native}, but got ${String(d)}.`,
+        "dimensions",
+        "invalid_value",
+      );
     dims = d;
   }
   const format = body.encoding_format ?? "float";
   if (format !== "float" && format !== "base64")
-    throw invalidRequest(`Invalid value: '${String(format)}'. Supported values are: 'float' and 'base64'.`, "encoding_format", "invalid_value");
+    throw invalidRequest(
+      `Invalid value: '${String(format)}'. Supported values are: 'float' and 'base64'.`,
+      "encoding_format",
+      "invalid_value",
+    );
 
   const tok = tokenizerFor(deployment.model);
   const max = deployment.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;

@@ -35,7 +35,12 @@ export function renderPng(width: number, height: number, seed: string): Buffer {
   const r = new Random(seed);
   const c1 = [r.int(0, 255), r.int(0, 255), r.int(0, 255)];
   const c2 = [r.int(0, 255), r.int(0, 255), r.int(0, 255)];
-  const circles = Array.from({ length: 4 }, () => ({ x: r.next() * width, y: r.next() * height, rad: (0.1 + r.next() * 0.25) * Math.min(width, height), col: [r.int(0, 255), r.int(0, 255), r.int(0, 255)] }));
+  const circles = Array.from({ length: 4 }, () => ({
+    x: r.next() * width,
+    y: r.next() * height,
+    rad: (0.1 + r.next() * 0.25) * Math.min(width, height),
+    col: [r.int(0, 255), r.int(0, 255), r.int(0, 255)],
+  }));
   const stride = width * 3 + 1;
   const raw = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
@@ -103,20 +108,47 @@ export class ImageStore {
  * the simulator under /_simulator/images/.
  * @throws SimulatorHttpError 400 in OpenAI's shape.
  */
-export function prepareImages(body: Record<string, unknown>, deployment: DeploymentConfig, seed: number, store: ImageStore, faults: { contentFilter: boolean }): Prepared {
+export function prepareImages(
+  body: Record<string, unknown>,
+  deployment: DeploymentConfig,
+  seed: number,
+  store: ImageStore,
+  faults: { contentFilter: boolean },
+): Prepared {
   const prompt = body.prompt;
-  if (typeof prompt !== "string" || !prompt) throw invalidRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
-  if (prompt.length > 4000) throw invalidRequest("Invalid 'prompt': string too long. Expected a string with maximum length 4000.", "prompt", "string_above_max_length");
+  if (typeof prompt !== "string" || !prompt)
+    throw invalidRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
+  if (prompt.length > 4000)
+    throw invalidRequest(
+      "Invalid 'prompt': string too long. Expected a string with maximum length 4000.",
+      "prompt",
+      "string_above_max_length",
+    );
   const family = deployment.model.startsWith("dall-e-2") ? "dall-e-2" : "dall-e-3";
   const n = body.n ?? 1;
   const maxN = family === "dall-e-3" ? 1 : 10;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > maxN) throw invalidRequest(`Invalid 'n': ${family} supports 1 to ${maxN} images per request.`, "n", "invalid_value");
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > maxN)
+    throw invalidRequest(`Invalid 'n': ${family} supports 1 to ${maxN} images per request.`, "n", "invalid_value");
   const size = (body.size ?? "1024x1024") as string;
-  if (!SIZES[family]!.includes(size)) throw invalidRequest(`Invalid value: '${size}'. Supported values are: ${SIZES[family]!.map((s) => `'${s}'`).join(", ")}.`, "size", "invalid_value");
+  if (!SIZES[family]!.includes(size))
+    throw invalidRequest(
+      `Invalid value: '${size}'. Supported values are: ${SIZES[family]!.map((s) => `'${s}'`).join(", ")}.`,
+      "size",
+      "invalid_value",
+    );
   const format = body.response_format ?? "url";
-  if (format !== "url" && format !== "b64_json") throw invalidRequest(`Invalid value: '${String(format)}'. Supported values are: 'url' and 'b64_json'.`, "response_format", "invalid_value");
+  if (format !== "url" && format !== "b64_json")
+    throw invalidRequest(
+      `Invalid value: '${String(format)}'. Supported values are: 'url' and 'b64_json'.`,
+      "response_format",
+      "invalid_value",
+    );
   if (body.quality !== undefined && !["standard", "hd"].includes(body.quality as string))
-    throw invalidRequest(`Invalid value: '${String(body.quality)}'. Supported values are: 'standard' and 'hd'.`, "quality", "invalid_value");
+    throw invalidRequest(
+      `Invalid value: '${String(body.quality)}'. Supported values are: 'standard' and 'hd'.`,
+      "quality",
+      "invalid_value",
+    );
   if (body.style !== undefined && !["vivid", "natural"].includes(body.style as string))
     throw invalidRequest(`Invalid value: '${String(body.style)}'. Supported values are: 'vivid' and 'natural'.`, "style", "invalid_value");
   if (faults.contentFilter) throw contentFilterError();
@@ -134,7 +166,13 @@ export function prepareImages(body: Record<string, unknown>, deployment: Deploym
           ...image,
           ...(family === "dall-e-3" ? { revised_prompt: prompt } : {}),
           content_filter_results: { hate: SAFE_FILTER, self_harm: SAFE_FILTER, sexual: SAFE_FILTER, violence: SAFE_FILTER },
-          prompt_filter_results: { hate: SAFE_FILTER, jailbreak: { filtered: false, detected: false }, self_harm: SAFE_FILTER, sexual: SAFE_FILTER, violence: SAFE_FILTER },
+          prompt_filter_results: {
+            hate: SAFE_FILTER,
+            jailbreak: { filtered: false, detected: false },
+            self_harm: SAFE_FILTER,
+            sexual: SAFE_FILTER,
+            violence: SAFE_FILTER,
+          },
         };
       });
       ctx.recordUsage(0, 0);

@@ -72,7 +72,13 @@ export async function start(options: SimulatorOptions = {}): Promise<Simulator> 
   };
 }
 
-export { createSimulatorControl, type SimulatorControl, type CountersSnapshot, type JournalQuery, type DeploymentPatch } from "./control.js";
+export {
+  createSimulatorControl,
+  type SimulatorControl,
+  type CountersSnapshot,
+  type JournalQuery,
+  type DeploymentPatch,
+} from "./control.js";
 export {
   DEFAULT_DEPLOYMENTS,
   DEFAULT_LATENCY,

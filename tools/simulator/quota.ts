@@ -1,7 +1,13 @@
 /** Result of asking a sliding-window quota for room. */
 export type QuotaDecision =
   | { ok: true; remainingRequests: number | undefined; remainingTokens: number | undefined }
-  | { ok: false; reason: "requests" | "tokens"; retryAfterMs: number; remainingRequests: number | undefined; remainingTokens: number | undefined };
+  | {
+      ok: false;
+      reason: "requests" | "tokens";
+      retryAfterMs: number;
+      remainingRequests: number | undefined;
+      remainingTokens: number | undefined;
+    };
 
 interface Charge {
   at: number;

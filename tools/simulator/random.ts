@@ -69,7 +69,7 @@ function seedBytes(seed: number | string | Uint8Array): Buffer {
 /** A stable hex digest of any JSON-able parts, for deriving seeds and ids. */
 export function digest(...parts: unknown[]): string {
   const h = createHash("sha256");
-  for (const p of parts) h.update(typeof p === "string" ? p : JSON.stringify(p) ?? "undefined").update("\u0000");
+  for (const p of parts) h.update(typeof p === "string" ? p : (JSON.stringify(p) ?? "undefined")).update("\u0000");
   return h.digest("hex");
 }
 

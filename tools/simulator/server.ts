@@ -200,9 +200,17 @@ export class SimulatorServer {
       if (apiVersion) entry.apiVersion = apiVersion;
       if (route.style === "dated") {
         if (!apiVersion)
-          throw azureError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+          throw azureError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+          );
         if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion))
-          throw azureError(400, "UnsupportedApiVersion", `The HTTP resource that matches the request URI '${url.pathname}' does not support the API version '${apiVersion}'.`);
+          throw azureError(
+            400,
+            "UnsupportedApiVersion",
+            `The HTTP resource that matches the request URI '${url.pathname}' does not support the API version '${apiVersion}'.`,
+          );
       }
       entry.auth = await authenticate(req.headers, route.style === "v1", this.settings, this.authority);
 
@@ -223,7 +231,12 @@ export class SimulatorServer {
       const multipart = MULTIPART_OPERATIONS.has(operation);
       const body = multipart ? await readMultipart(req) : await readJson(req);
       const name = route.style === "dated" ? route.deployment : modelField(body, multipart);
-      if (!name) throw invalidRequest("Missing required parameter: 'model' (on /openai/v1 paths it names the deployment).", "model", "missing_required_parameter");
+      if (!name)
+        throw invalidRequest(
+          "Missing required parameter: 'model' (on /openai/v1 paths it names the deployment).",
+          "model",
+          "missing_required_parameter",
+        );
       const dep = this.deployments.get(name);
       if (!dep) {
         entry.deployment = name;
@@ -261,7 +274,8 @@ export class SimulatorServer {
       const prepared = this.prepare(operation, body, config, faults, requestRandom);
       entry.stream = prepared.stream === true;
       const file = isObject(entry.body) ? entry.body.file : undefined;
-      if (prepared.audio && isObject(file)) Object.assign(file, { format: prepared.audio.format, durationSeconds: prepared.audio.durationSeconds });
+      if (prepared.audio && isObject(file))
+        Object.assign(file, { format: prepared.audio.format, durationSeconds: prepared.audio.durationSeconds });
 
       if (faults.reset) {
         // Connection reset before any header: the client sees a network error.
@@ -333,7 +347,13 @@ export class SimulatorServer {
     }
   }
 
-  private prepare(operation: Operation, body: Record<string, unknown> | MultipartBody, config: DeploymentConfig, faults: ActiveFaults, random: Random): Prepared {
+  private prepare(
+    operation: Operation,
+    body: Record<string, unknown> | MultipartBody,
+    config: DeploymentConfig,
+    faults: ActiveFaults,
+    random: Random,
+  ): Prepared {
     const seed = this.settings.seed;
     switch (operation) {
       case "chat/completions":
@@ -357,7 +377,10 @@ export class SimulatorServer {
   private async identity(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const secret = req.headers["x-identity-header"];
     if (typeof secret !== "string" || !safeEqual(secret, this.settings.identityHeader))
-      return sendJson(res, 401, { statusCode: 401, message: "Unauthorized: the X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER." });
+      return sendJson(res, 401, {
+        statusCode: 401,
+        message: "Unauthorized: the X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.",
+      });
     if (url.searchParams.get("api-version") !== IDENTITY_API_VERSION)
       return sendJson(res, 400, { statusCode: 400, message: `api-version must be ${IDENTITY_API_VERSION}.` });
     const resource = url.searchParams.get("resource");
@@ -396,7 +419,8 @@ export class SimulatorServer {
             this.settings.disableKeyAuth = body.disableKeyAuth;
           }
           if (body.tokenLifetimeSeconds !== undefined) {
-            if (typeof body.tokenLifetimeSeconds !== "number" || !(body.tokenLifetimeSeconds > 0)) throw controlError("tokenLifetimeSeconds: a positive number");
+            if (typeof body.tokenLifetimeSeconds !== "number" || !(body.tokenLifetimeSeconds > 0))
+              throw controlError("tokenLifetimeSeconds: a positive number");
             this.settings.tokenLifetimeSeconds = body.tokenLifetimeSeconds;
             this.authority.tokenLifetimeSeconds = body.tokenLifetimeSeconds;
           }
@@ -416,7 +440,8 @@ export class SimulatorServer {
         });
         return sendJson(res, 200, token);
       }
-      if (path === "/deployments" && method === "GET") return sendJson(res, 200, { deployments: [...this.deployments.values()].map((d) => d.config) });
+      if (path === "/deployments" && method === "GET")
+        return sendJson(res, 200, { deployments: [...this.deployments.values()].map((d) => d.config) });
       const dm = path.match(/^\/deployments\/([^/]+)$/);
       if (dm) {
         const name = decodeURIComponent(dm[1]!);
@@ -426,7 +451,8 @@ export class SimulatorServer {
           this.deployments.set(name, new DeploymentRuntime(config, this.settings.seed));
           return sendJson(res, 200, config);
         }
-        const targets = name === "*" ? [...this.deployments.values()] : [this.deployments.get(name)].filter((d): d is DeploymentRuntime => !!d);
+        const targets =
+          name === "*" ? [...this.deployments.values()] : [this.deployments.get(name)].filter((d): d is DeploymentRuntime => !!d);
         if (!targets.length) return sendJson(res, 404, { error: { code: "DeploymentNotFound", message: `No deployment named ${name}.` } });
         if (method === "GET") return sendJson(res, 200, targets[0]!.config);
         if (method === "DELETE") {
@@ -439,7 +465,9 @@ export class SimulatorServer {
           return sendJson(res, 200, name === "*" ? { deployments: updated } : updated[0]);
         }
       }
-      sendJson(res, 404, { error: { code: "404", message: `No control endpoint ${method} /_simulator${path}. See tools/simulator/README.md.` } });
+      sendJson(res, 404, {
+        error: { code: "404", message: `No control endpoint ${method} /_simulator${path}. See tools/simulator/README.md.` },
+      });
     } catch (e) {
       if (e instanceof SimulatorHttpError) return sendJson(res, e.status, e.body, e.headers);
       if (e instanceof Error) return sendJson(res, 400, { error: { code: "BadRequest", message: e.message } });
@@ -480,7 +508,12 @@ export class SimulatorServer {
     return entries;
   }
 
-  counters(): { total: DeploymentCounters; deployments: Record<string, DeploymentCounters>; unrouted: DeploymentCounters; identity: { tokensIssued: number } } {
+  counters(): {
+    total: DeploymentCounters;
+    deployments: Record<string, DeploymentCounters>;
+    unrouted: DeploymentCounters;
+    identity: { tokensIssued: number };
+  } {
     const deployments: Record<string, DeploymentCounters> = {};
     const total = emptyCounters();
     const add = (c: DeploymentCounters) => {
@@ -498,7 +531,11 @@ export class SimulatorServer {
   }
 
   runtimeSettings(): RuntimeSettings {
-    return { disableKeyAuth: this.settings.disableKeyAuth, tokenLifetimeSeconds: this.settings.tokenLifetimeSeconds, journalBodies: this.settings.journalBodies };
+    return {
+      disableKeyAuth: this.settings.disableKeyAuth,
+      tokenLifetimeSeconds: this.settings.tokenLifetimeSeconds,
+      journalBodies: this.settings.journalBodies,
+    };
   }
 
   reset(keepDeployments: boolean): void {
@@ -536,11 +573,27 @@ function parseRoute(path: string): Route | undefined {
 }
 
 function operationLabel(op: Operation): string {
-  return { "chat/completions": "chatCompletion", completions: "completion", embeddings: "embeddings", "audio/transcriptions": "transcription", "audio/translations": "translation", "audio/speech": "speech", "images/generations": "imageGeneration" }[op];
+  return {
+    "chat/completions": "chatCompletion",
+    completions: "completion",
+    embeddings: "embeddings",
+    "audio/transcriptions": "transcription",
+    "audio/translations": "translation",
+    "audio/speech": "speech",
+    "images/generations": "imageGeneration",
+  }[op];
 }
 
 function operationName(op: Operation): string {
-  return { "chat/completions": "ChatCompletions_Create", completions: "Completions_Create", embeddings: "Embeddings_Create", "audio/transcriptions": "AudioTranscriptions_Create", "audio/translations": "AudioTranslations_Create", "audio/speech": "AudioSpeech_Create", "images/generations": "ImageGenerations_Create" }[op];
+  return {
+    "chat/completions": "ChatCompletions_Create",
+    completions: "Completions_Create",
+    embeddings: "Embeddings_Create",
+    "audio/transcriptions": "AudioTranscriptions_Create",
+    "audio/translations": "AudioTranslations_Create",
+    "audio/speech": "AudioSpeech_Create",
+    "images/generations": "ImageGenerations_Create",
+  }[op];
 }
 
 function modelObject(d: DeploymentConfig) {
@@ -570,7 +623,13 @@ function setRemaining(headers: Record<string, string>, requests: number | undefi
   if (tokens !== undefined) headers["x-ratelimit-remaining-tokens"] = String(tokens);
 }
 
-function throttled(reason: "requests" | "tokens", retryAfterMs: number, op: Operation, apiVersion: string | undefined, d: DeploymentConfig): SimulatorHttpError {
+function throttled(
+  reason: "requests" | "tokens",
+  retryAfterMs: number,
+  op: Operation,
+  apiVersion: string | undefined,
+  d: DeploymentConfig,
+): SimulatorHttpError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return azureError(
     429,
@@ -580,12 +639,19 @@ function throttled(reason: "requests" | "tokens", retryAfterMs: number, op: Oper
   );
 }
 
-function faultError(status: number, retryAfterMs: number | undefined, op: Operation, apiVersion: string | undefined, d: DeploymentConfig): SimulatorHttpError {
+function faultError(
+  status: number,
+  retryAfterMs: number | undefined,
+  op: Operation,
+  apiVersion: string | undefined,
+  d: DeploymentConfig,
+): SimulatorHttpError {
   if (status === 429) return throttled("tokens", retryAfterMs ?? 1000, op, apiVersion, d);
   const error = faultBody(status, op);
   // 503s say when to come back, as Azure's do; other statuses only when the fault gives a time.
   const wait = retryAfterMs ?? (status === 503 ? 1000 : undefined);
-  if (wait !== undefined) Object.assign(error.headers, { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))), "retry-after-ms": String(wait) });
+  if (wait !== undefined)
+    Object.assign(error.headers, { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))), "retry-after-ms": String(wait) });
   return error;
 }
 
@@ -594,7 +660,11 @@ function faultBody(status: number, op: Operation): SimulatorHttpError {
     case 400:
       return invalidRequest("Injected fault: bad request.", null, "simulator_fault");
     case 401:
-      return azureError(401, "401", "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.");
+      return azureError(
+        401,
+        "401",
+        "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.",
+      );
     case 403:
       return azureError(
         403,
@@ -640,7 +710,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /** Writes a whole body, or, under the `drop` fault, the headers and half the body before cutting the connection. */
-function writeBody(res: ServerResponse, status: number, type: string, body: Buffer | string, headers: Record<string, string>, faults: ActiveFaults, onDrop: () => void): void {
+function writeBody(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: Buffer | string,
+  headers: Record<string, string>,
+  faults: ActiveFaults,
+  onDrop: () => void,
+): void {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;
   res.writeHead(status, { ...headers, "content-type": type, "content-length": bytes.length });
   if (faults.dropAfterTokens !== undefined) {
@@ -739,7 +817,12 @@ function readMultipart(req: IncomingMessage): Promise<MultipartBody> {
           // Keep reading what the client still sends, so it gets the answer rather than a reset.
           reject(
             new SimulatorHttpError(413, {
-              error: { message: `Maximum content size limit (${MAX_AUDIO_BYTES}) exceeded (${Number(req.headers["content-length"] ?? tooLarge)} bytes read)`, type: "server_error", param: null, code: null },
+              error: {
+                message: `Maximum content size limit (${MAX_AUDIO_BYTES}) exceeded (${Number(req.headers["content-length"] ?? tooLarge)} bytes read)`,
+                type: "server_error",
+                param: null,
+                code: null,
+              },
             }),
           );
         } else resolve({ fields, ...(file ? { file } : {}) });

@@ -70,7 +70,9 @@ let mp3Loop: Promise<Buffer[]> | undefined;
 function loopFrames(): Promise<Buffer[]> {
   mp3Loop ??= (async () => {
     const specifier = "@breezystack/lamejs";
-    const lame = (await import(specifier)) as { Mp3Encoder: new (c: number, r: number, k: number) => { encodeBuffer(x: Int16Array): Uint8Array; flush(): Uint8Array } };
+    const lame = (await import(specifier)) as {
+      Mp3Encoder: new (c: number, r: number, k: number) => { encodeBuffer(x: Int16Array): Uint8Array; flush(): Uint8Array };
+    };
     const encoder = new lame.Mp3Encoder(1, SPEECH_SAMPLE_RATE, 64);
     const samples = synthesize("The quick brown fox jumps over the lazy dog. A simulated voice reads on.", 1, "mp3-loop");
     const parts: Buffer[] = [];
@@ -78,7 +80,7 @@ function loopFrames(): Promise<Buffer[]> {
     parts.push(Buffer.from(encoder.flush()));
     const stream = Buffer.concat(parts);
     const frames: Buffer[] = [];
-    for (let pos = 0; pos + 4 <= stream.length; ) {
+    for (let pos = 0; pos + 4 <= stream.length;) {
       const h = mp3Header(stream, pos);
       if (!h) break;
       frames.push(stream.subarray(pos, pos + h.length));
@@ -165,17 +167,38 @@ export function flacFile(samples: Int16Array, sampleRate: number): Buffer {
  */
 export function prepareSpeech(body: Record<string, unknown>, seed: number): Prepared {
   const input = body.input;
-  if (typeof input !== "string" || input === "") throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
-  if (input.length > 4096) throw invalidRequest(`Invalid 'input': string too long. Expected a string with maximum length 4096, but got a string with length ${input.length} instead.`, "input", "string_above_max_length");
+  if (typeof input !== "string" || input === "")
+    throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
+  if (input.length > 4096)
+    throw invalidRequest(
+      `Invalid 'input': string too long. Expected a string with maximum length 4096, but got a string with length ${input.length} instead.`,
+      "input",
+      "string_above_max_length",
+    );
   const voice = body.voice;
   if (typeof voice !== "string") throw invalidRequest("Missing required parameter: 'voice'.", "voice", "missing_required_parameter");
-  if (!VOICES.includes(voice)) throw invalidRequest(`Invalid value: '${voice}'. Supported values are: ${VOICES.map((v) => `'${v}'`).join(", ")}.`, "voice", "invalid_value");
+  if (!VOICES.includes(voice))
+    throw invalidRequest(
+      `Invalid value: '${voice}'. Supported values are: ${VOICES.map((v) => `'${v}'`).join(", ")}.`,
+      "voice",
+      "invalid_value",
+    );
   const format = (body.response_format ?? "mp3") as string;
-  if (!FORMATS.includes(format)) throw invalidRequest(`Invalid value: '${format}'. Supported values are: ${FORMATS.map((v) => `'${v}'`).join(", ")}.`, "response_format", "invalid_value");
+  if (!FORMATS.includes(format))
+    throw invalidRequest(
+      `Invalid value: '${format}'. Supported values are: ${FORMATS.map((v) => `'${v}'`).join(", ")}.`,
+      "response_format",
+      "invalid_value",
+    );
   if (format === "opus" || format === "aac")
-    throw invalidRequest(`The simulator does not encode '${format}'; ask for mp3, flac, wav or pcm.`, "response_format", "unsupported_value");
+    throw invalidRequest(
+      `The simulator does not encode '${format}'; ask for mp3, flac, wav or pcm.`,
+      "response_format",
+      "unsupported_value",
+    );
   const speed = body.speed === undefined ? 1 : body.speed;
-  if (typeof speed !== "number" || speed < 0.25 || speed > 4) throw invalidRequest("Invalid 'speed': expected a number between 0.25 and 4.0.", "speed", "invalid_value");
+  if (typeof speed !== "number" || speed < 0.25 || speed > 4)
+    throw invalidRequest("Invalid 'speed': expected a number between 0.25 and 4.0.", "speed", "invalid_value");
 
   return {
     chargeTokens: 0,

@@ -25,7 +25,9 @@ export const CL100K = wrap(cl100k as unknown as typeof o200k);
 
 /** o200k for the gpt-4o generation and later; cl100k for gpt-3.5/gpt-4 and the embeddings models. */
 export function tokenizerFor(model: string): Tokenizer {
-  return /^(gpt-35|gpt-3\.5|gpt-4(-\d|-32k|-turbo)?$|gpt-4-(0613|0125|1106|turbo)|text-embedding|davinci|babbage)/i.test(model) ? CL100K : O200K;
+  return /^(gpt-35|gpt-3\.5|gpt-4(-\d|-32k|-turbo)?$|gpt-4-(0613|0125|1106|turbo)|text-embedding|davinci|babbage)/i.test(model)
+    ? CL100K
+    : O200K;
 }
 
 // OpenAI's documented accounting: each message costs its fields plus 3, a name 1 more, and the reply is primed with 3.

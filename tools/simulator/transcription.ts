@@ -22,9 +22,30 @@ type ResponseFormat = (typeof FORMATS)[number];
 const WORDS_PER_SECOND = 2.5;
 
 const LANGUAGES: Record<string, string> = {
-  en: "english", de: "german", fr: "french", es: "spanish", it: "italian", pt: "portuguese", nl: "dutch", ja: "japanese",
-  zh: "chinese", ko: "korean", ru: "russian", pl: "polish", sv: "swedish", tr: "turkish", ar: "arabic", hi: "hindi",
-  uk: "ukrainian", cs: "czech", da: "danish", fi: "finnish", no: "norwegian", el: "greek", he: "hebrew", hu: "hungarian",
+  en: "english",
+  de: "german",
+  fr: "french",
+  es: "spanish",
+  it: "italian",
+  pt: "portuguese",
+  nl: "dutch",
+  ja: "japanese",
+  zh: "chinese",
+  ko: "korean",
+  ru: "russian",
+  pl: "polish",
+  sv: "swedish",
+  tr: "turkish",
+  ar: "arabic",
+  hi: "hindi",
+  uk: "ukrainian",
+  cs: "czech",
+  da: "danish",
+  fi: "finnish",
+  no: "norwegian",
+  el: "greek",
+  he: "hebrew",
+  hu: "hungarian",
 };
 
 export interface Segment {
@@ -75,7 +96,11 @@ export function transcribe(random: Random, duration: number, temperature: number
     const text = " " + generateProse(random, count);
     const segWords = text.trim().split(" ");
     segWords.forEach((w, i) => {
-      words.push({ word: w.replace(/[.,]$/, ""), start: r3(start + (i * len) / segWords.length), end: r3(start + ((i + 1) * len) / segWords.length) });
+      words.push({
+        word: w.replace(/[.,]$/, ""),
+        start: r3(start + (i * len) / segWords.length),
+        end: r3(start + ((i + 1) * len) / segWords.length),
+      });
     });
     segments.push({
       id: segments.length,
@@ -92,7 +117,14 @@ export function transcribe(random: Random, duration: number, temperature: number
     });
     t = end;
   }
-  return { segments, words, text: segments.map((s) => s.text).join("").trim() };
+  return {
+    segments,
+    words,
+    text: segments
+      .map((s) => s.text)
+      .join("")
+      .trim(),
+  };
 }
 
 function timestamp(seconds: number, separator: "," | "."): string {
@@ -109,7 +141,9 @@ export function toSrt(segments: Segment[]): string {
 }
 
 export function toVtt(segments: Segment[]): string {
-  return "WEBVTT\n\n" + segments.map((s) => `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${s.text.trim()}\n`).join("\n") + "\n";
+  return (
+    "WEBVTT\n\n" + segments.map((s) => `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${s.text.trim()}\n`).join("\n") + "\n"
+  );
 }
 
 /** A cheap fingerprint of large uploads: size, head and tail. */
@@ -132,7 +166,8 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
   try {
     info = audioInfo(file.data);
   } catch (e) {
-    if (e instanceof CorruptAudioError) throw invalidRequest(`Audio file might be corrupted or unsupported (${e.message}).`, "file", "invalid_value");
+    if (e instanceof CorruptAudioError)
+      throw invalidRequest(`Audio file might be corrupted or unsupported (${e.message}).`, "file", "invalid_value");
     throw e;
   }
   if (!info)
@@ -143,18 +178,40 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
     );
   const format = (field(body.fields, "response_format") ?? "json") as ResponseFormat;
   if (!FORMATS.includes(format))
-    throw invalidRequest(`Invalid value: '${format}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.`, "response_format", "invalid_value");
+    throw invalidRequest(
+      `Invalid value: '${format}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.`,
+      "response_format",
+      "invalid_value",
+    );
   const granularities = list(body.fields, "timestamp_granularities");
   for (const g of granularities)
-    if (g !== "word" && g !== "segment") throw invalidRequest(`Invalid value: '${g}'. Supported values are: 'word' and 'segment'.`, "timestamp_granularities", "invalid_value");
+    if (g !== "word" && g !== "segment")
+      throw invalidRequest(
+        `Invalid value: '${g}'. Supported values are: 'word' and 'segment'.`,
+        "timestamp_granularities",
+        "invalid_value",
+      );
   if (granularities.length && format !== "verbose_json")
-    throw invalidRequest("timestamp_granularities is only supported when response_format is 'verbose_json'.", "timestamp_granularities", "invalid_value");
+    throw invalidRequest(
+      "timestamp_granularities is only supported when response_format is 'verbose_json'.",
+      "timestamp_granularities",
+      "invalid_value",
+    );
   const language = field(body.fields, "language");
   if (language !== undefined && !/^[a-z]{2}$/.test(language))
-    throw invalidRequest(`Invalid language '${language}'. Language parameter must be specified in ISO-639-1 format.`, "language", "invalid_value");
+    throw invalidRequest(
+      `Invalid language '${language}'. Language parameter must be specified in ISO-639-1 format.`,
+      "language",
+      "invalid_value",
+    );
   const temperatureText = field(body.fields, "temperature");
   const temperature = temperatureText === undefined ? 0 : Number(temperatureText);
-  if (!(temperature >= 0 && temperature <= 1)) throw invalidRequest(`Invalid 'temperature': expected a number between 0 and 1, got '${temperatureText}'.`, "temperature", "invalid_value");
+  if (!(temperature >= 0 && temperature <= 1))
+    throw invalidRequest(
+      `Invalid 'temperature': expected a number between 0 and 1, got '${temperatureText}'.`,
+      "temperature",
+      "invalid_value",
+    );
   const prompt = field(body.fields, "prompt") ?? "";
   const audio = info;
 
@@ -167,7 +224,10 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       const { segments, words, text } = transcribe(random, audio.durationSeconds, temperature);
       const languageName = translate ? "english" : (LANGUAGES[language ?? "en"] ?? language ?? "english");
       const promptTokens = CL100K.count(prompt);
-      ctx.recordUsage(promptTokens, segments.reduce((a, s) => a + s.tokens.length, 0));
+      ctx.recordUsage(
+        promptTokens,
+        segments.reduce((a, s) => a + s.tokens.length, 0),
+      );
       const usage = { type: "duration", seconds: Math.ceil(audio.durationSeconds) };
       switch (format) {
         case "text":

@@ -40,7 +40,10 @@ export function modelDeployments(snapshot: Snapshot): DeploymentFact[] {
 }
 
 /** Regions offering one model version on one SKU, or undefined when the data has no such row. */
-export function regionsOffering(fact: Pick<DeploymentFact, "model" | "version" | "sku">, data: ModelAvailability = MODEL_AVAILABILITY): string[] | undefined {
+export function regionsOffering(
+  fact: Pick<DeploymentFact, "model" | "version" | "sku">,
+  data: ModelAvailability = MODEL_AVAILABILITY,
+): string[] | undefined {
   return data[fact.model]?.[fact.version]?.[fact.sku];
 }
 
@@ -64,8 +67,14 @@ export function checkModelAvailability(template: ArmTemplate, snapshot: Snapshot
   if (deployments.length === 0) return ["the evaluated template creates no model deployment"];
   for (const d of deployments) {
     if (!data[d.model]) problems.push(`deployment ${d.deployment}: model '${d.model}' is not in the availability data`);
-    else if (!data[d.model]![d.version]) problems.push(`deployment ${d.deployment}: ${d.model} version '${d.version}' is not in the availability data (known: ${Object.keys(data[d.model]!).join(", ")})`);
-    else if (!regionsOffering(d, data)) problems.push(`deployment ${d.deployment}: ${d.model} ${d.version} is not offered on SKU '${d.sku}' (offered on: ${Object.keys(data[d.model]![d.version]!).join(", ")})`);
+    else if (!data[d.model]![d.version])
+      problems.push(
+        `deployment ${d.deployment}: ${d.model} version '${d.version}' is not in the availability data (known: ${Object.keys(data[d.model]!).join(", ")})`,
+      );
+    else if (!regionsOffering(d, data))
+      problems.push(
+        `deployment ${d.deployment}: ${d.model} ${d.version} is not offered on SKU '${d.sku}' (offered on: ${Object.keys(data[d.model]![d.version]!).join(", ")})`,
+      );
   }
   const allowed = allowedValues(template, "openAiLocation");
   if (!allowed) return [...problems, "openAiLocation has no @allowed list"];
@@ -73,7 +82,10 @@ export function checkModelAvailability(template: ArmTemplate, snapshot: Snapshot
   const known = deployments.filter((d) => regionsOffering(d, data));
   for (const region of allowed) {
     const missing = known.filter((d) => !regionsOffering(d, data)!.includes(region));
-    if (missing.length > 0) problems.push(`openAiLocation allows '${region}', which does not offer ${missing.map((d) => `${d.model} ${d.version} ${d.sku}`).join(", ")}`);
+    if (missing.length > 0)
+      problems.push(
+        `openAiLocation allows '${region}', which does not offer ${missing.map((d) => `${d.model} ${d.version} ${d.sku}`).join(", ")}`,
+      );
   }
   const offeringAll = regionsOfferingAll(known, data);
   const notAllowed = offeringAll.filter((region) => !allowed.includes(region));
@@ -101,8 +113,12 @@ export function checkRoleIds(snapshot: Snapshot): string[] {
   const problems: string[] = [];
   for (const resource of snapshot.predictedResources.filter((r) => r.type === "Microsoft.Authorization/roleAssignments")) {
     const guid = roleGuid(resource);
-    if (!BUILT_IN_ROLES[guid]) problems.push(`role assignment ${resource.name}: ${guid} is not an Azure built-in role (ARM would answer RoleDefinitionDoesNotExist)`);
-    else if (!ROLE_TABLE[guid]) problems.push(`role assignment ${resource.name}: ${BUILT_IN_ROLES[guid]} is not a role the templates may assign`);
+    if (!BUILT_IN_ROLES[guid])
+      problems.push(
+        `role assignment ${resource.name}: ${guid} is not an Azure built-in role (ARM would answer RoleDefinitionDoesNotExist)`,
+      );
+    else if (!ROLE_TABLE[guid])
+      problems.push(`role assignment ${resource.name}: ${BUILT_IN_ROLES[guid]} is not a role the templates may assign`);
   }
   return problems;
 }

@@ -33,7 +33,10 @@ export function findBicep(env: NodeJS.ProcessEnv = process.env): BicepLocation {
   const executable = process.platform === "win32" ? "bicep.exe" : "bicep";
   const candidates = [
     ...(env.BICEP_PATH ? [env.BICEP_PATH] : []),
-    ...(env.PATH ?? "").split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, executable)),
+    ...(env.PATH ?? "")
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, executable)),
     path.join(homedir(), ".azure", "bin", executable),
     path.join(env.AZD_CONFIG_DIR ?? path.join(homedir(), ".azd"), "bin", executable),
   ];
@@ -72,7 +75,14 @@ export function parseDiagnostics(output: string): Diagnostic[] {
     const match = DIAGNOSTIC.exec(line.trim());
     if (!match) continue;
     const [, file, row, column, level, code, message] = match;
-    diagnostics.push({ file: file!, line: Number(row), column: Number(column), level: level as Diagnostic["level"], code: code!, message: message! });
+    diagnostics.push({
+      file: file!,
+      line: Number(row),
+      column: Number(column),
+      level: level as Diagnostic["level"],
+      code: code!,
+      message: message!,
+    });
   }
   return diagnostics;
 }

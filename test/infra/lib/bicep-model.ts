@@ -191,7 +191,7 @@ export function stringLiteral(node: Node): string {
   if (node.namedChildren.some((child) => child?.type === "interpolation")) {
     throw new Error(`expected a string without interpolation: ${node.text}`);
   }
-  return node.namedChildren.map((child) => (child?.type === "escape_sequence" ? unescape(child.text) : child?.text ?? "")).join("");
+  return node.namedChildren.map((child) => (child?.type === "escape_sequence" ? unescape(child.text) : (child?.text ?? ""))).join("");
 }
 
 function unescape(sequence: string): string {
@@ -273,7 +273,9 @@ export function evaluate(node: Node, scope: Scope): Value {
       return result;
     }
     case "array":
-      return node.namedChildren.filter((c): c is Node => !!c && c.type !== "comment" && c.type !== "decorators").map((c) => evaluate(c, scope));
+      return node.namedChildren
+        .filter((c): c is Node => !!c && c.type !== "comment" && c.type !== "decorators")
+        .map((c) => evaluate(c, scope));
     case "parenthesized_expression":
       return evaluate(node.namedChildren[0]!, scope);
     case "identifier":
@@ -323,7 +325,9 @@ function evaluateString(node: Node, scope: Scope): Value {
   if (parts.every((part) => typeof part === "string" || typeof part === "number" || typeof part === "boolean")) {
     return parts.map(String).join("");
   }
-  return new Unknown(parts.map((part) => (part instanceof Unknown ? part.toString() : typeof part === "string" ? part : JSON.stringify(part))).join(""));
+  return new Unknown(
+    parts.map((part) => (part instanceof Unknown ? part.toString() : typeof part === "string" ? part : JSON.stringify(part))).join(""),
+  );
 }
 
 function evaluateIdentifier(name: string, scope: Scope): Value {
@@ -350,10 +354,19 @@ type Piece = { operand: Node; members: string[] } | { operator: string };
 type Expression = { operand: Node; members: string[] } | { operator: string; left: Expression; right: Expression };
 
 const PRECEDENCE: Readonly<Record<string, number>> = {
-  "*": 6, "/": 6, "%": 6,
-  "+": 5, "-": 5,
-  "<": 4, ">": 4, "<=": 4, ">=": 4,
-  "==": 3, "!=": 3, "=~": 3, "!~": 3,
+  "*": 6,
+  "/": 6,
+  "%": 6,
+  "+": 5,
+  "-": 5,
+  "<": 4,
+  ">": 4,
+  "<=": 4,
+  ">=": 4,
+  "==": 3,
+  "!=": 3,
+  "=~": 3,
+  "!~": 3,
   "&&": 2,
   "||": 1,
   "??": 0,
@@ -439,16 +452,26 @@ function evaluateExpression(expression: Expression, scope: Scope): Value {
     default:
       if (typeof left !== "number" || typeof right !== "number") return new Unknown(expressionText(expression));
       switch (operator) {
-        case "+": return left + right;
-        case "-": return left - right;
-        case "*": return left * right;
-        case "/": return Math.trunc(left / right);
-        case "%": return left % right;
-        case "<": return left < right;
-        case ">": return left > right;
-        case "<=": return left <= right;
-        case ">=": return left >= right;
-        default: return new Unknown(expressionText(expression));
+        case "+":
+          return left + right;
+        case "-":
+          return left - right;
+        case "*":
+          return left * right;
+        case "/":
+          return Math.trunc(left / right);
+        case "%":
+          return left % right;
+        case "<":
+          return left < right;
+        case ">":
+          return left > right;
+        case "<=":
+          return left <= right;
+        case ">=":
+          return left >= right;
+        default:
+          return new Unknown(expressionText(expression));
       }
   }
 }
@@ -467,7 +490,12 @@ function evaluateCall(node: Node, scope: Scope): Value {
   switch (fn) {
     case "empty":
       if (args[0] instanceof Unknown) return new Unknown(node.text);
-      return args[0] === null || args[0] === "" || (Array.isArray(args[0]) && args[0].length === 0) || (isPlainObject(args[0]) && Object.keys(args[0]).length === 0);
+      return (
+        args[0] === null ||
+        args[0] === "" ||
+        (Array.isArray(args[0]) && args[0].length === 0) ||
+        (isPlainObject(args[0]) && Object.keys(args[0]).length === 0)
+      );
     case "union":
       if (args.every(isPlainObject)) return Object.assign({}, ...args);
       if (args.every((arg) => isPlainObject(arg) || arg instanceof Unknown)) {

@@ -62,7 +62,11 @@ export function keptWarnings(readme: string): KeptWarning[] {
 /** Errors, and warnings not listed as kept, each as one line naming file, line and code. */
 export function unexpectedDiagnostics(compilation: Compilation, infraDir: string, kept: readonly KeptWarning[]): string[] {
   return compilation.diagnostics
-    .filter((d) => d.level === "Error" || (d.level === "Warning" && !kept.some((k) => k.code === d.code && path.resolve(infraDir, k.file) === path.resolve(d.file))))
+    .filter(
+      (d) =>
+        d.level === "Error" ||
+        (d.level === "Warning" && !kept.some((k) => k.code === d.code && path.resolve(infraDir, k.file) === path.resolve(d.file))),
+    )
     .map((d) => formatDiagnostic(d, infraDir));
 }
 
@@ -79,7 +83,10 @@ function bicepLiteral(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (value === null) return "null";
   if (Array.isArray(value)) return `[\n${value.map((item) => `  ${bicepLiteral(item)}`).join("\n")}\n]`;
-  if (typeof value === "object") return `{\n${Object.entries(value).map(([key, item]) => `  ${key}: ${bicepLiteral(item)}`).join("\n")}\n}`;
+  if (typeof value === "object")
+    return `{\n${Object.entries(value)
+      .map(([key, item]) => `  ${key}: ${bicepLiteral(item)}`)
+      .join("\n")}\n}`;
   throw new Error(`cannot write ${typeof value} as Bicep`);
 }
 
@@ -87,7 +94,12 @@ function bicepLiteral(value: unknown): string {
  * Evaluates main.bicep in `infraDir` with `params` (as azd would pass them) through `bicep snapshot`.
  * The .bicepparam file is written beside infraDir, because `using` takes only relative paths.
  */
-export async function evaluateInfra(bicep: string, infraDir: string, params: Record<string, unknown>, location = "eastus2"): Promise<Snapshot> {
+export async function evaluateInfra(
+  bicep: string,
+  infraDir: string,
+  params: Record<string, unknown>,
+  location = "eastus2",
+): Promise<Snapshot> {
   const dir = path.join(path.dirname(infraDir), `params-${process.pid}-${Math.random().toString(36).slice(2)}`);
   mkdirSync(dir, { recursive: true });
   try {

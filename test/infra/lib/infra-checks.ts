@@ -43,7 +43,11 @@ export const AZURE_OVERRIDES: Readonly<Record<string, string>> = {
 export const CAPACITY_BOUND_SETTINGS = new Set(["EMBEDDINGS_MAX_TOKENS_PER_REQUEST"]);
 
 /** Settings the Functions host or the platform reads, not the app's config module. */
-export const PLATFORM_SETTINGS = new Set(["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "AzureWebJobsStorage__tableServiceUri"]);
+export const PLATFORM_SETTINGS = new Set([
+  "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+  "AzureWebJobsStorage__tableServiceUri",
+]);
 
 /** Settings Flex Consumption rejects (it takes the runtime from functionAppConfig). */
 export const FLEX_FORBIDDEN_SETTINGS = [
@@ -100,7 +104,10 @@ export const DEPLOY_TIME_SAMPLES: readonly [RegExp, string][] = [
   [/^storage\.outputs\.queueEndpoint$/, "https://stsample.queue.core.windows.net/"],
   [/^storage\.outputs\.tableEndpoint$/, "https://stsample.table.core.windows.net/"],
   [/^identity\.outputs\.clientId$/, "11111111-2222-4333-8444-555555555555"],
-  [/^monitoring\.outputs\.applicationInsightsConnectionString$/, "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://sample.in.applicationinsights.azure.com/"],
+  [
+    /^monitoring\.outputs\.applicationInsightsConnectionString$/,
+    "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://sample.in.applicationinsights.azure.com/",
+  ],
 ];
 
 /**
@@ -113,7 +120,9 @@ export function appSettingsAsEnvironment(settings: Record<string, Value>): Recor
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       env[name] = String(value);
     } else if (value instanceof Unknown) {
-      env[name] = value.text.includes("«") ? value.text.replace(/«([^»]*)»/g, (_, text: string) => sampleFor(name, text)) : sampleFor(name, value.text);
+      env[name] = value.text.includes("«")
+        ? value.text.replace(/«([^»]*)»/g, (_, text: string) => sampleFor(name, text))
+        : sampleFor(name, value.text);
     } else {
       throw new Error(`app setting ${name} is not a string (got ${JSON.stringify(value)}); app settings are strings`);
     }
@@ -159,19 +168,25 @@ export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInf
     if (value === undefined || value instanceof Unknown || CAPACITY_BOUND_SETTINGS.has(info.name)) continue;
     const expected = AZURE_OVERRIDES[info.name] ?? info.defaultValue;
     if (expected !== undefined && String(value) !== expected) {
-      problems.push(`${info.name} is '${String(value)}' in Bicep but '${expected}' is expected (src/config.ts default${AZURE_OVERRIDES[info.name] ? ", overridden for Azure" : ""})`);
+      problems.push(
+        `${info.name} is '${String(value)}' in Bicep but '${expected}' is expected (src/config.ts default${AZURE_OVERRIDES[info.name] ? ", overridden for Azure" : ""})`,
+      );
     }
   }
   const identityKeyed = ["AZURE_CLIENT_ID", "AzureWebJobsStorage__clientId"].map((name) => settings[name]);
   if (!identityKeyed.every((v) => v instanceof Unknown && v.text === "identity.outputs.clientId")) {
-    problems.push("AZURE_CLIENT_ID and AzureWebJobsStorage__clientId must both be the user-assigned identity's client id (identity.outputs.clientId)");
+    problems.push(
+      "AZURE_CLIENT_ID and AzureWebJobsStorage__clientId must both be the user-assigned identity's client id (identity.outputs.clientId)",
+    );
   }
   if (settings.AzureWebJobsStorage__credential !== "managedidentity") {
     problems.push("AzureWebJobsStorage__credential must be 'managedidentity'");
   }
   const auth = settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING;
   if (!(auth instanceof Unknown) || auth.text !== "ClientId=«identity.outputs.clientId»;Authorization=AAD") {
-    problems.push("APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be 'ClientId=<identity client id>;Authorization=AAD' (Entra ID ingestion)");
+    problems.push(
+      "APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be 'ClientId=<identity client id>;Authorization=AAD' (Entra ID ingestion)",
+    );
   }
   return problems;
 }
@@ -196,11 +211,17 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
       continue;
     }
     const configDefault = settingInfos.find((s) => s.name === setting)?.defaultValue;
-    if (deployment.name !== configDefault) problems.push(`the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`);
-    if (settings[setting] !== deployment.name) problems.push(`${setting} is '${String(settings[setting])}' but the ${model} deployment is named '${String(deployment.name)}'`);
+    if (deployment.name !== configDefault)
+      problems.push(
+        `the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`,
+      );
+    if (settings[setting] !== deployment.name)
+      problems.push(`${setting} is '${String(settings[setting])}' but the ${model} deployment is named '${String(deployment.name)}'`);
     const output = infra.main.outputs.get(setting);
-    if (!output || evaluate(output.value, infra.mainScope) !== deployment.name) problems.push(`output ${setting} must equal the ${model} deployment's name`);
-    if (typeof deployment.modelVersion !== "string" || deployment.modelVersion === "") problems.push(`the ${model} deployment has no model version`);
+    if (!output || evaluate(output.value, infra.mainScope) !== deployment.name)
+      problems.push(`output ${setting} must equal the ${model} deployment's name`);
+    if (typeof deployment.modelVersion !== "string" || deployment.modelVersion === "")
+      problems.push(`the ${model} deployment has no model version`);
     if (typeof deployment.skuName !== "string" || deployment.skuName === "") problems.push(`the ${model} deployment has no SKU`);
     if (typeof deployment.capacity !== "number" || deployment.capacity < 1) problems.push(`the ${model} deployment has no capacity`);
   }
@@ -209,7 +230,9 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
   const maxTokens = Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST);
   const configMaxTokens = Number(settingInfos.find((s) => s.name === "EMBEDDINGS_MAX_TOKENS_PER_REQUEST")?.defaultValue);
   if (typeof embeddingsCapacity === "number" && maxTokens !== Math.min(configMaxTokens, embeddingsCapacity * 1000)) {
-    problems.push(`EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '${String(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)}' but must be the smaller of the app's default (${configMaxTokens}) and a minute of the embeddings capacity (${embeddingsCapacity * 1000} tokens)`);
+    problems.push(
+      `EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '${String(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)}' but must be the smaller of the app's default (${configMaxTokens}) and a minute of the embeddings capacity (${embeddingsCapacity * 1000} tokens)`,
+    );
   }
   // Version, SKU and capacity of each deployment are parameters of main.bicep.
   const call = propertyNode(openAi.call.body, "params.deployments");
@@ -241,12 +264,15 @@ export function checkStorageNames(infra: Infra): string[] {
   for (const setting of ["AUDIO_CONTAINER", "TRANSCRIPTS_CONTAINER", "EMBEDDINGS_CONTAINER"]) {
     if (!containers.includes(settings[setting]!)) problems.push(`container '${String(settings[setting])}' (${setting}) is not created`);
   }
-  if (!queues.includes(settings.EMBEDDINGS_QUEUE!)) problems.push(`queue '${String(settings.EMBEDDINGS_QUEUE)}' (EMBEDDINGS_QUEUE) is not created`);
+  if (!queues.includes(settings.EMBEDDINGS_QUEUE!))
+    problems.push(`queue '${String(settings.EMBEDDINGS_QUEUE)}' (EMBEDDINGS_QUEUE) is not created`);
   const app = singleInstance(infra, "app/function-app.bicep");
   const deploymentContainer = app.scope.params.deploymentContainerName;
-  if (!containers.includes(deploymentContainer!)) problems.push(`the deployment package container '${String(deploymentContainer)}' is not created`);
+  if (!containers.includes(deploymentContainer!))
+    problems.push(`the deployment package container '${String(deploymentContainer)}' is not created`);
   const topic = singleInstance(infra, "app/event-grid-topic.bicep");
-  if (!containers.includes(topic.scope.params.deadLetterContainerName!)) problems.push("the Event Grid dead-letter container is not created");
+  if (!containers.includes(topic.scope.params.deadLetterContainerName!))
+    problems.push("the Event Grid dead-letter container is not created");
   return problems;
 }
 
@@ -259,38 +285,54 @@ export function checkRoleAssignments(infra: Infra): string[] {
     for (const resource of resourcesOfType(model, "Microsoft.Authorization/roleAssignments")) {
       const at = `${where}:${resource.line} (${resource.name})`;
       const roleDefinition = propertyNode(resource.body, "properties.roleDefinitionId");
-      const roleArgs = roleDefinition?.type === "call_expression" && roleDefinition.childForFieldName("function")?.text === "subscriptionResourceId"
-        ? roleDefinition.childForFieldName("arguments")?.namedChildren ?? []
-        : [];
-      if (roleArgs.length !== 2 || roleArgs[0]?.type !== "string" || stringLiteral(roleArgs[0]) !== "Microsoft.Authorization/roleDefinitions" || roleArgs[1]?.type !== "string") {
+      const roleArgs =
+        roleDefinition?.type === "call_expression" && roleDefinition.childForFieldName("function")?.text === "subscriptionResourceId"
+          ? (roleDefinition.childForFieldName("arguments")?.namedChildren ?? [])
+          : [];
+      if (
+        roleArgs.length !== 2 ||
+        roleArgs[0]?.type !== "string" ||
+        stringLiteral(roleArgs[0]) !== "Microsoft.Authorization/roleDefinitions" ||
+        roleArgs[1]?.type !== "string"
+      ) {
         problems.push(`${at}: roleDefinitionId must be subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '<role GUID>')`);
         continue;
       }
       const roleId = stringLiteral(roleArgs[1]);
       const builtInName = BUILT_IN_ROLES[roleId];
       if (!builtInName) {
-        problems.push(`${at}: role ${roleId} is not an Azure built-in role (test/infra/data/azure-built-in-roles.json, from Microsoft's reference)`);
+        problems.push(
+          `${at}: role ${roleId} is not an Azure built-in role (test/infra/data/azure-built-in-roles.json, from Microsoft's reference)`,
+        );
         continue;
       }
       const roleName = ROLE_TABLE[roleId];
       if (!roleName) {
-        problems.push(`${at}: role ${roleId} (${builtInName}) is not one the templates may assign (ALLOWED_ROLES in test/infra/lib/role-table.ts)`);
+        problems.push(
+          `${at}: role ${roleId} (${builtInName}) is not one the templates may assign (ALLOWED_ROLES in test/infra/lib/role-table.ts)`,
+        );
         continue;
       }
-      if (!resource.comment.includes(roleName)) problems.push(`${at}: the comment above the assignment must name the role ('${roleName}') and say why`);
+      if (!resource.comment.includes(roleName))
+        problems.push(`${at}: the comment above the assignment must name the role ('${roleName}') and say why`);
       const scopeNode = propertyNode(resource.body, "scope");
       const principalNode = propertyNode(resource.body, "properties.principalId");
       const nameNode = propertyNode(resource.body, "name");
-      const nameArgs = nameNode?.type === "call_expression" && nameNode.childForFieldName("function")?.text === "guid" ? nameNode.childForFieldName("arguments")?.namedChildren ?? [] : [];
+      const nameArgs =
+        nameNode?.type === "call_expression" && nameNode.childForFieldName("function")?.text === "guid"
+          ? (nameNode.childForFieldName("arguments")?.namedChildren ?? [])
+          : [];
       if (!scopeNode || !principalNode || nameArgs.length !== 3) {
         problems.push(`${at}: must have a scope, a principalId and name: guid(<scope>.id, <principal>, '<role GUID>')`);
         continue;
       }
-      if (nameArgs[0]?.text !== `${scopeNode.text}.id`) problems.push(`${at}: guid()'s first argument must be ${scopeNode.text}.id (the scope)`);
+      if (nameArgs[0]?.text !== `${scopeNode.text}.id`)
+        problems.push(`${at}: guid()'s first argument must be ${scopeNode.text}.id (the scope)`);
       // The principal's id, or the id of the resource whose identity it is (principal ids are known only at deploy time).
       const principal = principalNode.text.replace(/\.identity\.principalId$/, ".id");
       if (nameArgs[1]?.text !== principal) problems.push(`${at}: guid()'s second argument must be ${principal} (the principal)`);
-      if (nameArgs[2]?.type !== "string" || stringLiteral(nameArgs[2]) !== roleId) problems.push(`${at}: guid()'s third argument must be the role GUID '${roleId}'`);
+      if (nameArgs[2]?.type !== "string" || stringLiteral(nameArgs[2]) !== roleId)
+        problems.push(`${at}: guid()'s third argument must be the role GUID '${roleId}'`);
       const scopeResource = model.resources.find((r) => scopeNode.text === r.name || scopeNode.text.endsWith(`::${r.name}`));
       assigned.push({ role: roleName, scopeType: scopeResource?.type ?? "?" });
     }
@@ -305,7 +347,9 @@ export function checkRoleAssignments(infra: Infra): string[] {
     problems.push("Storage Table Data Contributor is assigned but no tables are used (least privilege)");
   }
   if ("AzureWebJobsStorage__tableServiceUri" in settings && !assigned.some((a) => a.role === "Storage Table Data Contributor")) {
-    problems.push("AzureWebJobsStorage__tableServiceUri is set but no Storage Table Data Contributor is assigned: the host could not write its diagnostic events");
+    problems.push(
+      "AzureWebJobsStorage__tableServiceUri is set but no Storage Table Data Contributor is assigned: the host could not write its diagnostic events",
+    );
   }
   return problems;
 }
@@ -314,7 +358,8 @@ export function checkRoleAssignments(infra: Infra): string[] {
 export function checkSecurityDefaults(infra: Infra): string[] {
   const problems: string[] = [];
   const expect = (what: string, actual: Value | undefined, wanted: Value): void => {
-    if (actual !== wanted) problems.push(`${what} must be ${JSON.stringify(wanted)} (is ${actual === undefined ? "unset" : JSON.stringify(actual)})`);
+    if (actual !== wanted)
+      problems.push(`${what} must be ${JSON.stringify(wanted)} (is ${actual === undefined ? "unset" : JSON.stringify(actual)})`);
   };
 
   const storage = singleInstance(infra, "app/storage.bicep");
@@ -340,10 +385,15 @@ export function checkSecurityDefaults(infra: Infra): string[] {
   expect("function app siteConfig.ftpsState", valueAt(site, "properties.siteConfig.ftpsState", app.scope), "Disabled");
   expect("function app identity type", valueAt(site, "identity.type", app.scope), "UserAssigned");
   expect("deployment storage type", valueAt(site, "properties.functionAppConfig.deployment.storage.type", app.scope), "blobContainer");
-  expect("deployment storage authentication", valueAt(site, "properties.functionAppConfig.deployment.storage.authentication.type", app.scope), "UserAssignedIdentity");
+  expect(
+    "deployment storage authentication",
+    valueAt(site, "properties.functionAppConfig.deployment.storage.authentication.type", app.scope),
+    "UserAssignedIdentity",
+  );
   expect("runtime name", valueAt(site, "properties.functionAppConfig.runtime.name", app.scope), "node");
   const nodeVersion = valueAt(site, "properties.functionAppConfig.runtime.version", app.scope);
-  if (nodeVersion !== "20" && nodeVersion !== "22") problems.push(`runtime version must be Node 20 or 22 (is ${JSON.stringify(nodeVersion)})`);
+  if (nodeVersion !== "20" && nodeVersion !== "22")
+    problems.push(`runtime version must be Node 20 or 22 (is ${JSON.stringify(nodeVersion)})`);
   for (const key of ["instanceMemoryMB", "maximumInstanceCount"]) {
     const node = propertyNode(site.body, `properties.functionAppConfig.scaleAndConcurrency.${key}`);
     const passed = propertyNode(app.call.body, `params.${key}`);
@@ -364,7 +414,10 @@ export function checkSecurityDefaults(infra: Infra): string[] {
   const network = propertyNode(cognitive.body, "properties.publicNetworkAccess");
   const networkArg = propertyNode(openAi.call.body, "params.publicNetworkAccess");
   // The argument may force 'Disabled' (vnetEnabled) but must otherwise pass the user's choice through.
-  const passesParam = networkArg && (infra.main.params.has(networkArg.text) || (networkArg.type === "ternary_expression" && networkArg.namedChildren.some((c) => c && infra.main.params.has(c.text))));
+  const passesParam =
+    networkArg &&
+    (infra.main.params.has(networkArg.text) ||
+      (networkArg.type === "ternary_expression" && networkArg.namedChildren.some((c) => c && infra.main.params.has(c.text))));
   if (network?.type !== "identifier" || !openAi.model.params.has(network.text) || !passesParam) {
     problems.push("Azure OpenAI publicNetworkAccess must be a parameter (of openai.bicep, fed from main.bicep)");
   }
@@ -394,32 +447,51 @@ export function checkEventGrid(infra: Infra): string[] {
   const settings = appSettings(infra);
   const topic = singleInstance(infra, "app/event-grid-topic.bicep");
   const systemTopic = singleResource(topic.model, "Microsoft.EventGrid/systemTopics", { existing: false });
-  if (valueAt(systemTopic, "properties.topicType", topic.scope) !== "Microsoft.Storage.StorageAccounts") problems.push("the system topic must publish the storage account's events (topicType Microsoft.Storage.StorageAccounts)");
-  if (propertyNode(systemTopic.body, "properties.source")?.text !== "storage.id") problems.push("the system topic's source must be the storage account (storage.id)");
+  if (valueAt(systemTopic, "properties.topicType", topic.scope) !== "Microsoft.Storage.StorageAccounts")
+    problems.push("the system topic must publish the storage account's events (topicType Microsoft.Storage.StorageAccounts)");
+  if (propertyNode(systemTopic.body, "properties.source")?.text !== "storage.id")
+    problems.push("the system topic's source must be the storage account (storage.id)");
 
   const subscription = singleInstance(infra, "app/blob-event-subscription.bicep");
-  if (subscription.call.condition?.text !== "blobEventSubscriptionEnabled") problems.push("the subscription module must be deployed only when blobEventSubscriptionEnabled (stage 2, after the code is deployed)");
+  if (subscription.call.condition?.text !== "blobEventSubscriptionEnabled")
+    problems.push("the subscription module must be deployed only when blobEventSubscriptionEnabled (stage 2, after the code is deployed)");
   const resource = singleResource(subscription.model, "Microsoft.EventGrid/systemTopics/eventSubscriptions");
   const scope = subscription.scope;
-  if (valueAt(resource, "properties.destination.endpointType", scope) !== "WebHook") problems.push("the subscription must deliver to a WebHook");
+  if (valueAt(resource, "properties.destination.endpointType", scope) !== "WebHook")
+    problems.push("the subscription must deliver to a WebHook");
   const url = valueAt(resource, "properties.destination.properties.endpointUrl", scope);
   const urlText = url instanceof Unknown ? url.text : String(url);
   const expectedUrl = new RegExp(
     `^https://«functionApp\\.properties\\.defaultHostName»/runtime/webhooks/blobs\\?functionName=Host\\.Functions\\.${TRANSCRIBE_FUNCTION_NAME}&code=«functionApp::host\\.listKeys\\(\\)\\.systemKeys\\.blobs_extension»$`,
   );
-  if (!expectedUrl.test(urlText)) problems.push(`the webhook URL must be https://<host>/runtime/webhooks/blobs?functionName=Host.Functions.${TRANSCRIBE_FUNCTION_NAME}&code=<blobs_extension key> (is ${urlText})`);
+  if (!expectedUrl.test(urlText))
+    problems.push(
+      `the webhook URL must be https://<host>/runtime/webhooks/blobs?functionName=Host.Functions.${TRANSCRIBE_FUNCTION_NAME}&code=<blobs_extension key> (is ${urlText})`,
+    );
   const types = valueAt(resource, "properties.filter.includedEventTypes", scope);
-  if (JSON.stringify(types) !== JSON.stringify(["Microsoft.Storage.BlobCreated"])) problems.push("the subscription must include only Microsoft.Storage.BlobCreated");
+  if (JSON.stringify(types) !== JSON.stringify(["Microsoft.Storage.BlobCreated"]))
+    problems.push("the subscription must include only Microsoft.Storage.BlobCreated");
   const subject = valueAt(resource, "properties.filter.subjectBeginsWith", scope);
-  if (subject !== `/blobServices/default/containers/${String(settings.AUDIO_CONTAINER)}/`) problems.push(`the subscription must filter on the audio container (AUDIO_CONTAINER '${String(settings.AUDIO_CONTAINER)}'), is ${JSON.stringify(subject)}`);
+  if (subject !== `/blobServices/default/containers/${String(settings.AUDIO_CONTAINER)}/`)
+    problems.push(
+      `the subscription must filter on the audio container (AUDIO_CONTAINER '${String(settings.AUDIO_CONTAINER)}'), is ${JSON.stringify(subject)}`,
+    );
   const attempts = valueAt(resource, "properties.retryPolicy.maxDeliveryAttempts", scope);
   const ttl = valueAt(resource, "properties.retryPolicy.eventTimeToLiveInMinutes", scope);
-  if (typeof attempts !== "number" || attempts < 1 || typeof ttl !== "number" || ttl < 1) problems.push("the subscription needs a retry policy (maxDeliveryAttempts, eventTimeToLiveInMinutes)");
-  const deadLetter = valueAt(resource, "properties.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName", scope);
-  if (deadLetter !== topic.scope.params.deadLetterContainerName) problems.push("the subscription must dead-letter, with the topic's identity, to the container the topic may write to");
+  if (typeof attempts !== "number" || attempts < 1 || typeof ttl !== "number" || ttl < 1)
+    problems.push("the subscription needs a retry policy (maxDeliveryAttempts, eventTimeToLiveInMinutes)");
+  const deadLetter = valueAt(
+    resource,
+    "properties.deadLetterWithResourceIdentity.deadLetterDestination.properties.blobContainerName",
+    scope,
+  );
+  if (deadLetter !== topic.scope.params.deadLetterContainerName)
+    problems.push("the subscription must dead-letter, with the topic's identity, to the container the topic may write to");
   const flag = infra.parametersJson.parameters.blobEventSubscriptionEnabled?.value;
-  if (flag !== "${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}") problems.push("main.parameters.json must map blobEventSubscriptionEnabled to ${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}");
-  if (!/postdeploy:[\s\S]*infra\/hooks\/postdeploy\.sh/.test(infra.azureYaml)) problems.push("azure.yaml must run infra/hooks/postdeploy.sh after deploy (stage 2)");
+  if (flag !== "${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}")
+    problems.push("main.parameters.json must map blobEventSubscriptionEnabled to ${BLOB_EVENT_SUBSCRIPTION_ENABLED=false}");
+  if (!/postdeploy:[\s\S]*infra\/hooks\/postdeploy\.sh/.test(infra.azureYaml))
+    problems.push("azure.yaml must run infra/hooks/postdeploy.sh after deploy (stage 2)");
   return problems;
 }
 
@@ -441,11 +513,13 @@ export function checkParametersFile(infra: Infra): string[] {
     }
     if (match[2] !== undefined && param.defaultValue) {
       const bicepDefault = evaluate(param.defaultValue, infra.mainScope);
-      if (String(bicepDefault) !== match[2]) problems.push(`'${name}' defaults to ${JSON.stringify(bicepDefault)} in main.bicep but to '${match[2]}' in main.parameters.json`);
+      if (String(bicepDefault) !== match[2])
+        problems.push(`'${name}' defaults to ${JSON.stringify(bicepDefault)} in main.bicep but to '${match[2]}' in main.parameters.json`);
     }
   }
   for (const [name, param] of infra.main.params) {
-    if (!param.defaultValue && !(name in entries)) problems.push(`main.bicep parameter '${name}' has no default and is not in main.parameters.json`);
+    if (!param.defaultValue && !(name in entries))
+      problems.push(`main.bicep parameter '${name}' has no default and is not in main.parameters.json`);
   }
   return problems;
 }
@@ -457,8 +531,11 @@ export function checkModuleCalls(infra: Infra): string[] {
     const given = new Set(objectEntries(propertyNode(instance.call.body, "params")!).map(([key]) => key));
     const where = `main.bicep:${instance.call.line} (module ${instance.call.name})`;
     if (!existsSync(instance.call.file)) problems.push(`${where}: ${instance.call.file} does not exist`);
-    for (const name of given) if (!instance.model.params.has(name)) problems.push(`${where}: passes '${name}', which ${path.basename(instance.call.file)} does not declare`);
-    for (const [name, param] of instance.model.params) if (!param.defaultValue && !given.has(name)) problems.push(`${where}: does not pass required parameter '${name}'`);
+    for (const name of given)
+      if (!instance.model.params.has(name))
+        problems.push(`${where}: passes '${name}', which ${path.basename(instance.call.file)} does not declare`);
+    for (const [name, param] of instance.model.params)
+      if (!param.defaultValue && !given.has(name)) problems.push(`${where}: does not pass required parameter '${name}'`);
   }
   return problems;
 }
@@ -476,7 +553,8 @@ export function checkOutputs(infra: Infra): string[] {
     "AZURE_FUNCTION_APP_URL",
   ];
   for (const name of required) if (!infra.main.outputs.has(name)) problems.push(`main.bicep must output ${name}`);
-  for (const name of infra.main.outputs.keys()) if (!/^[A-Z][A-Z0-9_]*$/.test(name)) problems.push(`output ${name} must be UPPER_SNAKE so azd writes it to the environment`);
+  for (const name of infra.main.outputs.keys())
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) problems.push(`output ${name} must be UPPER_SNAKE so azd writes it to the environment`);
   // Locally AZURE_CLIENT_ID would send the app looking for a managed identity that does not exist.
   if (infra.main.outputs.has("AZURE_CLIENT_ID")) problems.push("do not output AZURE_CLIENT_ID: azd would put it in local environments");
   return problems;
@@ -489,10 +567,12 @@ export function checkAzdWiring(infra: Infra): string[] {
   if (!service) return ["azure.yaml must declare a service"];
   if (!/host:\s*function/.test(infra.azureYaml)) problems.push("azure.yaml's service must have host: function");
   // The uploaded package is the finished bundle; a remote build would run npm install on it.
-  if (!/^\s+remoteBuild:\s*false\s*$/m.test(infra.azureYaml)) problems.push("azure.yaml's service must say remoteBuild: false (the package is already built)");
+  if (!/^\s+remoteBuild:\s*false\s*$/m.test(infra.azureYaml))
+    problems.push("azure.yaml's service must say remoteBuild: false (the package is already built)");
   const app = singleInstance(infra, "app/function-app.bicep");
   const appTags = app.scope.params.appTags;
-  if (!isPlainObject(appTags) || appTags["azd-service-name"] !== service) problems.push(`the function app must be tagged azd-service-name: ${service} (the service in azure.yaml)`);
+  if (!isPlainObject(appTags) || appTags["azd-service-name"] !== service)
+    problems.push(`the function app must be tagged azd-service-name: ${service} (the service in azure.yaml)`);
   if (!isPlainObject(appTags) || !("azd-env-name" in appTags)) problems.push("the function app must carry the azd-env-name tag");
   const rg = resourcesOfType(infra.main, "Microsoft.Resources/resourceGroups")[0];
   const rgTags = rg ? valueAt(rg, "tags", infra.mainScope) : undefined;
