@@ -23,7 +23,9 @@
  */
 import OpenAI from "openai";
 import { NO_LATENCY, start as startSimulator, type JournalEntry, type Simulator } from "../tools/simulator/index.js";
-import { classifyError } from "../src/errors.js";
+import * as openaiErrors from "openai/error";
+import { classifyError, useOpenAIErrorClasses } from "../src/errors.js";
+import { TRANSIENT_BACKOFF_IN_MS } from "../src/openai/retry-policy.js";
 import { EmbeddingsBatcher } from "../src/embeddings/batcher.js";
 import { embedInputs } from "../src/embeddings/embed-inputs.js";
 import type { Logger } from "../src/logging.js";
@@ -189,8 +191,17 @@ async function runHost(
 }
 
 async function runPipeline(sim: Simulator, messages: string[], scale: Scale): Promise<SideResult> {
-  const client = new OpenAI({ baseURL: `${sim.url}/openai/v1/`, apiKey: sim.apiKey, maxRetries: 2 });
-  const batcher = new EmbeddingsBatcher({ client, maxInputsPerRequest: 2048, maxTokensPerRequest: 300_000, maxWaitInMs: 20 });
+  // As the app's client (src/openai/client.ts): no retries of its own (the batcher's policy
+  // retries), and classifyError told the client's error classes, so a 429 is read as throttling.
+  useOpenAIErrorClasses(openaiErrors);
+  const client = new OpenAI({ baseURL: `${sim.url}/openai/v1/`, apiKey: sim.apiKey, maxRetries: 0 });
+  const batcher = new EmbeddingsBatcher({
+    client,
+    maxInputsPerRequest: 2048,
+    maxTokensPerRequest: 300_000,
+    maxWaitInMs: 20,
+    retry: { transientRetries: 2, transientBackoffInMs: TRANSIENT_BACKOFF_IN_MS },
+  });
   const deps = {
     batcher,
     logger: quiet,

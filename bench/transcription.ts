@@ -165,10 +165,11 @@ async function uploadSpeechLikeWav(blob: import("@azure/storage-blob").BlockBlob
 
 /** The child: download the blob like the host does, transcribe it, print elapsed time and peak RSS. */
 async function workerMain(maxConcurrency: number, transcriptsContainer: string): Promise<void> {
-  const [{ loadConfig }, { createOpenAIClient }, { transcribeBlob }] = await Promise.all([
+  const [{ loadConfig }, { createOpenAIClient }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
     import("../src/config.js"),
     import("../src/openai/client.js"),
     import("../src/transcription/transcribe-blob.js"),
+    import("../src/openai/retry-policy.js"),
   ]);
   const config = loadConfig({
     AZURE_OPENAI_ENDPOINT: process.env.BENCH_SIMULATOR_URL,
@@ -195,6 +196,7 @@ async function workerMain(maxConcurrency: number, transcriptsContainer: string):
       maxChunkBytes: Number(process.env.BENCH_MAX_CHUNK_BYTES),
       maxConcurrency,
       logger: quiet,
+      retry: retryPolicy(config, "transcription"),
     },
     { name: "hour.wav", content, etag: properties.etag },
   );

@@ -22,6 +22,7 @@ export interface OpenAIConfig {
   /** Client id of a user-assigned managed identity. */
   clientId: string | undefined;
   timeoutInMs: number;
+  /** Extra attempts after a transient failure in the queue and blob pipelines (src/openai/retry-policy.ts). */
   maxRetries: number;
   /**
    * True when the platform offers a managed identity endpoint (Azure, or the local simulator's
@@ -47,7 +48,7 @@ export interface Config {
   storage: StorageConfig;
   http: { authLevel: HttpAuthLevel; maxRequestBytes: number; streamIdleTimeoutInMs: number };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
-  transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number };
+  transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number; throttleBudgetInMs: number };
   embeddings: {
     queue: string;
     container: string;
@@ -88,7 +89,13 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
-  { name: "AZURE_OPENAI_MAX_RETRIES", required: false, defaultValue: "2", description: "Retries the openai client makes itself" },
+  {
+    name: "AZURE_OPENAI_MAX_RETRIES",
+    required: false,
+    defaultValue: "2",
+    description:
+      "Extra attempts the queue and blob pipelines make after a transient failure (5xx, timeout, lost connection), within one invocation, waiting 0.5 s, 1 s, ...; HTTP callers get failures at once and retry themselves",
+  },
   // Storage: one of two forms is required, exactly as the Functions host reads it.
   {
     name: "AzureWebJobsStorage",
@@ -164,6 +171,12 @@ export const SETTINGS: readonly SettingInfo[] = [
     defaultValue: "60000",
     description: "How long a run's claim on a blob version holds without a heartbeat",
   },
+  {
+    name: "TRANSCRIPTION_THROTTLE_BUDGET_MS",
+    required: false,
+    defaultValue: "120000",
+    description: "How long one chunk waits out throttling (429) within an invocation before the blob is left for the host to deliver again",
+  },
 ];
 
 const DEFAULTS = Object.fromEntries(SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]));
@@ -208,6 +221,7 @@ export function loadConfig(env: Env): Config {
       maxConcurrency: reader.read("TRANSCRIPTION_MAX_CONCURRENCY", integer(1, 64)),
       maxChunkBytes: reader.read("TRANSCRIPTION_MAX_CHUNK_BYTES", integer(64 * 1024, 25_000_000)),
       claimTtlInMs: reader.read("TRANSCRIPTION_CLAIM_TTL_MS", integer(1000, 600_000)),
+      throttleBudgetInMs: reader.read("TRANSCRIPTION_THROTTLE_BUDGET_MS", integer(0, 3_600_000)),
     },
     embeddings: {
       queue: reader.read("EMBEDDINGS_QUEUE", parseQueueName),

@@ -1,14 +1,19 @@
 /**
- * The error model every trigger maps from. A failure is classified once, here, into one of five
- * kinds; the HTTP, queue and blob handlers decide what to do from the kind alone:
+ * The error model every trigger maps from. A failure is classified once, here, into one of six
+ * kinds; what each trigger then does is decided from the kind in one place, src/failure-actions.ts.
  *
- * | kind               | examples                                         | HTTP   | queue / blob                    |
- * |--------------------|--------------------------------------------------|--------|---------------------------------|
- * | bad_input          | body not JSON, schema violation, corrupt audio   | 4xx    | error record, completed at once |
- * | throttled          | 429 (carries the retry delay)                    | 429    | wait and retry, then hand back  |
- * | transient          | 408, 409, 5xx, connection reset, timeout         | 502/503| throw: the host retries         |
- * | upstream_permanent | 400 incl. content_filter, 401/403, 404           | 400/502| error record, completed at once |
- * | configuration      | missing/malformed settings                       | 500    | throw: nothing works until fixed|
+ * | kind               | what went wrong                                                         |
+ * |--------------------|-------------------------------------------------------------------------|
+ * | bad_input          | the caller's input: body not JSON, schema violation, corrupt audio      |
+ * | upstream_permanent | Azure OpenAI rejected this request itself: 400, incl. content_filter    |
+ * | throttled          | 429, carrying the delay Azure asked for                                 |
+ * | transient          | 408, 409, 5xx, connection lost, timeout, or a failure nothing recognised |
+ * | configuration      | the app is set up wrong: a setting, or Azure refusing the app's identity |
+ * |                    | (401/403) or lacking its deployment (404)                               |
+ * | cancelled          | the caller went away (an HTTP client hung up) or the work was stopped   |
+ *
+ * Messages say what went wrong and how to fix it, never what happens next ("it will be retried"):
+ * that depends on the trigger, so each output adds its own hint (see withHint).
  */
 import type * as OpenAIErrorModule from "openai/error";
 import { CREDENTIAL_KIND } from "./openai/credential-kind.js";
@@ -36,7 +41,7 @@ export const UNEXPECTED = "unexpected";
 /** `code` of an answer whose connection broke after it began (Azure answered, then the body was cut). */
 export const CONNECTION_LOST = "connection_lost";
 
-export type FailureKind = "bad_input" | "throttled" | "transient" | "upstream_permanent" | "configuration";
+export type FailureKind = "bad_input" | "upstream_permanent" | "throttled" | "transient" | "configuration" | "cancelled";
 
 export interface AppErrorOptions {
   /** Upstream HTTP status, when the failure came from Azure OpenAI or storage. */
@@ -74,11 +79,6 @@ export class AppError extends Error {
     this.details = options.details;
     this.requestId = options.requestId;
   }
-
-  /** True when trying the same thing again later can succeed. */
-  get retryable(): boolean {
-    return this.kind === "throttled" || this.kind === "transient";
-  }
 }
 
 /** Input the caller must fix; never retried. */
@@ -104,11 +104,19 @@ export class ConfigurationError extends AppError {
 }
 
 /** The caller (an HTTP client that disconnected, a shutting-down host) cancelled the work. */
-export class AbortedError extends AppError {
+export class CancelledError extends AppError {
   constructor(cause?: unknown) {
-    super("transient", "The operation was cancelled", { code: "aborted", cause });
-    this.name = "AbortedError";
+    super("cancelled", "The operation was cancelled", { cause });
+    this.name = "CancelledError";
   }
+}
+
+/**
+ * A message with the advice that fits one output (an HTTP answer, a status record, a log line):
+ * `withHint("Azure OpenAI failed temporarily (503)", "Try again.")`.
+ */
+export function withHint(message: string, hint: string): string {
+  return `${message.replace(/[.\s]*$/, "")}. ${hint}`;
 }
 
 /**
@@ -119,17 +127,17 @@ export class AbortedError extends AppError {
 export function classifyError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const openai = openaiErrors;
-  if (openai && error instanceof openai.APIUserAbortError) return new AbortedError(error);
-  if (isAbortError(error)) return new AbortedError(error);
+  if (openai && error instanceof openai.APIUserAbortError) return new CancelledError(error);
+  if (isAbortError(error)) return new CancelledError(error);
   // Timeout is a subclass of connection error: check it first for the clearer message.
   if (openai && error instanceof openai.APIConnectionTimeoutError) {
-    return new AppError("transient", "Azure OpenAI did not answer in time (timeout); it will be retried", {
+    return new AppError("transient", "Azure OpenAI did not answer in time (timeout)", {
       code: "timeout",
       cause: error,
     });
   }
   if (openai && error instanceof openai.APIConnectionError) {
-    return new AppError("transient", `Could not reach Azure OpenAI (connection failed: ${describeCause(error)}); it will be retried`, {
+    return new AppError("transient", `Could not reach Azure OpenAI (connection failed: ${describeCause(error)})`, {
       code: "connection_error",
       cause: error,
     });
@@ -139,13 +147,13 @@ export function classifyError(error: unknown): AppError {
   }
   const broken = brokenConnection(error);
   if (broken === "terminated") {
-    return new AppError("transient", "The connection to Azure OpenAI broke off in the middle of its answer; it will be retried", {
+    return new AppError("transient", "The connection to Azure OpenAI broke off in the middle of its answer", {
       code: CONNECTION_LOST,
       cause: error,
     });
   }
   if (broken) {
-    return new AppError("transient", `Connection failed (${broken}); it will be retried`, { code: "connection_error", cause: error });
+    return new AppError("transient", `Connection failed (${broken})`, { code: "connection_error", cause: error });
   }
   // Most likely a bug of ours: retried by queue and blob triggers (it may be a passing condition),
   // answered 500 over HTTP without the internal message.
@@ -178,11 +186,11 @@ export function classifyStatus(status: number, body: UpstreamBody, headers: Head
     });
   }
   if (status === 408 || status === 409 || status >= 500) {
-    return new AppError("transient", `Azure OpenAI failed temporarily (${status})${upstream}; it will be retried`, base);
+    return new AppError("transient", `Azure OpenAI failed temporarily (${status})${upstream}`, base);
   }
   if (status === 401 || status === 403) {
     return new AppError(
-      "upstream_permanent",
+      "configuration",
       refusedCredentialMessage(status, (cause as Record<string, unknown> | undefined)?.[CREDENTIAL_KIND]),
       {
         ...base,
@@ -192,7 +200,7 @@ export function classifyStatus(status: number, body: UpstreamBody, headers: Head
   }
   if (status === 404) {
     return new AppError(
-      "upstream_permanent",
+      "configuration",
       `Azure OpenAI returned 404 (${body.code ?? "NotFound"})${upstream}. Check that the deployment named in ` +
         `AZURE_OPENAI_*_DEPLOYMENT exists on the resource in AZURE_OPENAI_ENDPOINT.`,
       base,

@@ -46,7 +46,7 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
       "check AZURE_OPENAI_ENDPOINT and the resource's network access",
       async (signal) => {
         // Listing models is free, needs the same role as inference, and exists in both API styles.
-        await deps.openai.models.list({ signal, maxRetries: 0 });
+        await deps.openai.models.list({ signal });
       },
       timeoutInMs,
       secrets,
@@ -69,9 +69,7 @@ async function probe(
     return { ok: true };
   } catch (error) {
     // Our own deadline surfaces as a bare "cancelled" (storage retries hide the refused connection).
-    const reason = signal.aborted
-      ? `${name} did not answer within ${timeoutInMs} ms; ${hint}`
-      : classifyError(error).message.replace(/; it will be retried$/, "");
+    const reason = signal.aborted ? `${name} did not answer within ${timeoutInMs} ms; ${hint}` : classifyError(error).message;
     return { ok: false, reason: redactSecrets(reason, secrets) };
   }
 }

@@ -82,9 +82,9 @@ describe("classifyError", () => {
   it.each([
     ["bad-request", "upstream_permanent", 400, /rejected the request \(400\): max_tokens is too large/],
     ["filtered", "upstream_permanent", 400, /content filter blocked the request/],
-    ["unauthorized", "upstream_permanent", 401, /refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/],
-    ["forbidden", "upstream_permanent", 403, /refused the API key \(403\)/],
-    ["missing", "upstream_permanent", 404, /DeploymentNotFound.*AZURE_OPENAI_\*_DEPLOYMENT/],
+    ["unauthorized", "configuration", 401, /refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/],
+    ["forbidden", "configuration", 403, /refused the API key \(403\)/],
+    ["missing", "configuration", 404, /DeploymentNotFound.*AZURE_OPENAI_\*_DEPLOYMENT/],
     ["request-timeout", "transient", 408, /failed temporarily \(408\)/],
     ["conflict", "transient", 409, /failed temporarily \(409\)/],
     ["throttled", "throttled", 429, /throttling requests \(429\)/],
@@ -95,7 +95,8 @@ describe("classifyError", () => {
     expect(error.kind).toBe(kind);
     expect(error.status).toBe(status);
     expect(error.message).toMatch(message);
-    expect(error.retryable).toBe(kind === "throttled" || kind === "transient");
+    // The message says what went wrong, never what happens next: that depends on the trigger.
+    expect(error.message).not.toMatch(/retr(y|ied)/i);
   });
 
   it.each(["unauthorized", "forbidden"])("%s with the managed identity points at the role assignment, not at a key", async (deployment) => {
@@ -181,7 +182,7 @@ describe("classifyError", () => {
     );
     controller.abort();
     const error = classifyError(await call.catch((e: unknown) => e));
-    expect(error.code).toBe("aborted");
+    expect(error.kind).toBe("cancelled");
   });
 
   it("passes already-classified errors through and wraps unknown values", () => {

@@ -252,6 +252,7 @@ var appSettings = {
   TRANSCRIPTION_MAX_CONCURRENCY: string(transcriptionMaxConcurrency)
   TRANSCRIPTION_MAX_CHUNK_BYTES: '25000000'
   TRANSCRIPTION_CLAIM_TTL_MS: '60000'
+  TRANSCRIPTION_THROTTLE_BUDGET_MS: '120000'
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

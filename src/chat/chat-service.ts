@@ -3,9 +3,10 @@
  * the handler passes the client, a logger and the caller's AbortSignal, so a caller who hangs up
  * cancels the upstream request at once (no tokens are generated, and paid for, for nobody).
  *
- * Calls are made with `maxRetries: 0`: the caller is an HTTP client that already retries 429 and
- * 5xx itself (the `openai` client does by default, honouring our `Retry-After`); retrying here as
- * well would multiply the attempts and hide the wait from the caller.
+ * Each call is made once (the shared client never retries, src/openai/client.ts): the caller is an
+ * HTTP client that already retries 429 and 5xx itself (the `openai` client does by default,
+ * honouring our `Retry-After`); retrying here as well would multiply the attempts and hide the
+ * wait from the caller.
  */
 import type { OpenAI } from "openai";
 import type {
@@ -37,7 +38,7 @@ export async function completeChat(deps: ChatDependencies, request: ChatRequest,
   const started = performance.now();
   const params = { ...request.body, model: request.deployment, stream: false } as ChatCompletionCreateParamsNonStreaming;
   try {
-    const { data, response } = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).withResponse();
+    const { data, response } = await deps.client.chat.completions.create(params, { signal }).withResponse();
     logOpenAICall(deps.logger, {
       operation: "chat.completions",
       deployment: request.deployment,
@@ -78,7 +79,7 @@ export async function openChatStream(
   let response: Response;
   try {
     // The raw response: its body is read by readChatChunks (see there why).
-    response = await deps.client.chat.completions.create(params, { signal, maxRetries: 0 }).asResponse();
+    response = await deps.client.chat.completions.create(params, { signal }).asResponse();
   } catch (error) {
     logFailedCall(deps, request, started, error);
     throw error;
@@ -115,7 +116,7 @@ function describeBrokenStream(error: unknown): AppError {
   // Already said what happened: Azure's own error event, or the idle timeout.
   if (error instanceof AppError) return error;
   const classified = classifyError(error);
-  if (classified.kind !== "transient" || classified.status !== undefined || classified.code === "aborted") return classified;
+  if (classified.kind !== "transient" || classified.status !== undefined) return classified;
   const reason = error instanceof Error ? error.message : String(error);
   return new AppError(
     "transient",

@@ -11,18 +11,21 @@
  * Failures, by kind (see src/errors.ts):
  * - throttled: the chunks go back to the front of their lane and wait out Azure's delay; a caller
  *   whose throttle deadline would pass first is failed with a `throttled` error instead.
- * - transient: the same request is retried with backoff `transientRetries` times, then its
- *   callers fail with the transient error (the host redelivers their messages).
- * - upstream_permanent / bad_input: a request that mixed callers is retried once per caller, so
- *   one caller's bad input does not fail the others; a caller's own failing request fails it.
- *   (Not for 401/403/404: wrong credentials or deployment fail every caller alike.)
+ * - transient: the same request is retried as the retry policy says (src/openai/retry-policy.ts),
+ *   then its callers fail with the transient error (the host redelivers their messages).
+ * - the input at fault (bad_input, upstream_permanent; src/failure-actions.ts): a request that
+ *   mixed callers is retried once per caller, so one caller's bad input does not fail the others;
+ *   a caller's own failing request fails it. Anything else (the app's credentials or deployment,
+ *   cancellation) fails every caller of the request alike.
  * - an answer without exactly one vector per input fails its callers as `transient`, so no caller
  *   waits for a vector that will never come.
  */
 import type { OpenAI } from "openai";
-import { AbortedError, AppError, classifyError } from "../errors.js";
+import { AppError, CancelledError, classifyError } from "../errors.js";
+import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
 export interface EmbeddingsBatcherOptions {
@@ -32,10 +35,8 @@ export interface EmbeddingsBatcherOptions {
   maxWaitInMs: number;
   /** Most requests in flight per deployment (the governor adapts below this). Default 16. */
   maxConcurrency?: number;
-  /** Retries of a request that failed transiently (5xx, connection lost) before its callers fail. Default 2. */
-  transientRetries?: number;
-  /** First transient backoff; doubles per retry. Default 200 ms. */
-  transientBackoffInMs?: number;
+  /** How often, and after how long, a request that failed transiently (5xx, connection lost) is sent again before its callers fail. */
+  retry: Pick<RetryPolicy, "transientRetries" | "transientBackoffInMs">;
 }
 
 export interface EmbedTextsOptions {
@@ -112,11 +113,11 @@ export class EmbeddingsBatcher {
    * Embeds texts, sharing requests with concurrent callers.
    * @throws AppError `throttled` when Azure keeps throttling past `throttleDeadline`; `transient`
    *   after retries of a 5xx or lost connection; `upstream_permanent` when Azure rejects this
-   *   caller's texts; AbortedError when `signal` fires.
+   *   caller's texts; CancelledError when `signal` fires.
    */
   embed(texts: readonly EmbedText[], options: EmbedTextsOptions): Promise<EmbedTextsResult> {
     if (texts.length === 0) return Promise.resolve({ embeddings: [], model: "" });
-    if (options.signal?.aborted) return Promise.reject(new AbortedError(options.signal.reason));
+    if (options.signal?.aborted) return Promise.reject(new CancelledError(options.signal.reason));
     return new Promise<EmbedTextsResult>((resolve, reject) => {
       const job: Job = {
         texts,
@@ -128,7 +129,7 @@ export class EmbeddingsBatcher {
         resolve,
         reject,
       };
-      options.signal?.addEventListener("abort", () => this.fail(job, new AbortedError(options.signal?.reason)), { once: true });
+      options.signal?.addEventListener("abort", () => this.fail(job, new CancelledError(options.signal?.reason)), { once: true });
       const lane = this.laneFor(options.deployment, options.dimensions);
       const at = Date.now();
       texts.forEach((text, index) => lane.pending.push({ job, index, tokens: text.tokens, at }));
@@ -227,8 +228,7 @@ export class EmbeddingsBatcher {
   /** One request with retries of transient failures; the governor slot is held for the whole time. */
   private async send(lane: Lane, batch: Item[], tokens: number, isolated: boolean): Promise<void> {
     const governor = this.governorFor(lane.deployment);
-    const retries = this.options.transientRetries ?? 2;
-    let attempt = 0;
+    let transientFailures = 0;
     for (;;) {
       const live = batch.filter((item) => !item.job.settled);
       if (live.length === 0) {
@@ -243,15 +243,11 @@ export class EmbeddingsBatcher {
       this.stats.tokensSent += tokens;
       try {
         const { data, response } = await this.options.client.embeddings
-          .create(
-            {
-              model: lane.deployment,
-              input: live.map((item) => item.job.texts[item.index]!.text),
-              ...(lane.dimensions === undefined ? {} : { dimensions: lane.dimensions }),
-            },
-            // The batcher owns retries: the client's own would retry 429s without telling the governor.
-            { maxRetries: 0 },
-          )
+          .create({
+            model: lane.deployment,
+            input: live.map((item) => item.job.texts[item.index]!.text),
+            ...(lane.dimensions === undefined ? {} : { dimensions: lane.dimensions }),
+          })
           .withResponse();
         logOpenAICall(logger, {
           operation: `embeddings (${live.length} inputs)`,
@@ -283,14 +279,15 @@ export class EmbeddingsBatcher {
           return;
         }
         this.stats.failedRequests++;
-        if (error.kind === "transient" && !(error instanceof AbortedError) && attempt < retries) {
-          await sleep((this.options.transientBackoffInMs ?? 200) * 2 ** attempt);
-          attempt++;
+        const retryIn = transientRetryDelay(this.options.retry, error, transientFailures);
+        if (retryIn !== undefined) {
+          await sleep(retryIn);
+          transientFailures++;
           continue;
         }
         governor.failed();
         const jobs = [...new Set(live.map((item) => item.job))];
-        if (isCallerSpecific(error) && !isolated && jobs.length > 1) {
+        if (failureActions(error).inputAtFault && !isolated && jobs.length > 1) {
           // Find the caller at fault: one request per caller, each failing or succeeding on its own.
           for (const job of jobs) {
             const own = live.filter((item) => item.job === job);
@@ -317,7 +314,7 @@ export class EmbeddingsBatcher {
     ) {
       const error = new AppError(
         "transient",
-        `Azure OpenAI answered ${data.length} embeddings for ${items.length} inputs without one per input index; the work will be retried`,
+        `Azure OpenAI answered ${data.length} embeddings for ${items.length} inputs without one per input index`,
         { code: "embeddings_count_mismatch" },
       );
       for (const job of new Set(items.map((item) => item.job))) this.fail(job, error);
@@ -353,19 +350,13 @@ export class EmbeddingsBatcher {
         new AppError(
           "throttled",
           `Azure OpenAI deployment "${lane.deployment}" kept throttling (429) past this work's throttle budget ` +
-            "(EMBEDDINGS_THROTTLE_BUDGET_MS); it is handed back to be retried later. Raise the deployment's TPM quota to go faster",
+            "(EMBEDDINGS_THROTTLE_BUDGET_MS). Raise the deployment's TPM quota to go faster",
           { code: "throttle_budget_exhausted", retryAfterInMs: Math.max(0, resumeAt - Date.now()) },
         ),
       );
     }
     lane.pending = lane.pending.filter((item) => !item.job.settled);
   }
-}
-
-/** Whether a rejection can be down to one caller's inputs (not the app's credentials or deployment, which fail everyone). */
-function isCallerSpecific(error: AppError): boolean {
-  if (error.kind === "bad_input") return true;
-  return error.kind === "upstream_permanent" && error.status !== 401 && error.status !== 403 && error.status !== 404;
 }
 
 function sumTokens(items: readonly Item[], count: number): number {

@@ -1,26 +1,30 @@
 /**
- * One queue message, start to finish: parse, embed, store, and decide from the failure kind
- * (src/errors.ts) what becomes of the message:
+ * One queue message, start to finish: parse, embed, store, and do what src/failure-actions.ts
+ * decides for the failure's kind:
  *
- * | kind                          | what happens                                                        |
- * |-------------------------------|---------------------------------------------------------------------|
- * | bad_input, upstream_permanent | `{id}.error.json` (status rejected), message completed: no retries  |
- * | throttled (budget used up)    | a fresh copy is enqueued, visible after Azure's retry delay, a       |
- * |                               | `{id}.error.json` (status retrying) says so, and the message is       |
- * |                               | completed: throttling never spends a delivery, so never poisons.     |
- * |                               | A copy too large for the queue (the id or time it adds can push a    |
- * |                               | message near 64 KiB over) is stored in a blob and a reference to it  |
- * |                               | enqueued instead                                                     |
- * | transient, configuration,     | `{id}.error.json` (status retrying) then throw: the host retries and |
- * | 401/403/404 (app misconfigured)| after maxDequeueCount moves it to `-poison`, where the record says why |
+ * | queue action | kinds                                  | what happens                                        |
+ * |--------------|----------------------------------------|-----------------------------------------------------|
+ * | reject       | bad_input, upstream_permanent          | `{id}.error.json` (status rejected), message        |
+ * |              |                                        | completed: no retries                               |
+ * | hand back    | throttled (past the throttle budget)   | a fresh copy is enqueued, visible after Azure's     |
+ * |              |                                        | retry delay, a `{id}.error.json` (status retrying)  |
+ * |              |                                        | says so, and the message is completed: throttling   |
+ * |              |                                        | never spends a delivery, so never poisons. A copy   |
+ * |              |                                        | too large for the queue (the id or time it adds can |
+ * |              |                                        | push a message near 64 KiB over) is stored in a     |
+ * |              |                                        | blob and a reference to it enqueued instead         |
+ * | retry        | transient, configuration, cancelled    | `{id}.error.json` (status retrying) then throw: the |
+ * |              | (and a hand-back that could not be     | host retries and after maxDequeueCount moves it to  |
+ * |              | enqueued)                              | `-poison`, where the record says why                |
  *
- * A 401/403 is about the app's identity (often a role assignment still propagating) and a 404
- * about a deployment missing from the resource, not about the message: the record holds no input
- * text, so completing the message would lose it. It is kept for retries and the poison queue,
- * from where it can be replayed once the app is fixed.
+ * A configuration failure (a 401/403 about the app's identity, often a role assignment still
+ * propagating, or a 404 about a deployment missing from the resource) is not about the message:
+ * the record holds no input text, so completing the message would lose it. It is kept for retries
+ * and the poison queue, from where it can be replayed once the app is fixed.
  */
 import type { QueueClient } from "@azure/storage-queue";
-import { AppError, BadInputError, classifyError } from "../errors.js";
+import { AppError, BadInputError, classifyError, withHint } from "../errors.js";
+import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
 import { embedInputs, type EmbedInputsDependencies } from "./embed-inputs.js";
 import { parseEmbeddingsMessage, parseQueueMessage, type EmbeddingsJob } from "./message-schema.js";
@@ -56,9 +60,8 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
 
 /**
  * Processes one delivery of an embeddings message.
- * @throws AppError (`transient`, `configuration`, or `upstream_permanent` with status 401/403/404) when
- *   the message should be retried by the host; a `retrying` error record has been written first,
- *   when storage allowed.
+ * @throws AppError when the message should be retried by the host (failureActions' `retry`); a
+ *   `retrying` error record has been written first, when storage allowed.
  */
 export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
   let job: EmbeddingsJob | undefined;
@@ -100,18 +103,22 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
   } catch (thrown) {
     const error = classifyError(thrown);
     const id = job?.id ?? referenceId ?? idFromDetails(error) ?? delivery.messageId;
-    if (error.kind === "bad_input" || (error.kind === "upstream_permanent" && !isAppRefused(error))) {
+    const action = failureActions(error).queue;
+    if (action === "reject") {
       await deps.store.writeError(errorRecord(id, delivery, job, error, "rejected"));
       if (handback) await deps.store.deleteHandback(handback);
       deps.logger.warn(`Rejected message ${delivery.messageId} (${id}.error.json): ${error.message}`);
       return { status: "rejected", id, reason: error.message };
     }
-    if (error.kind === "throttled" && job) {
+    if (action === "hand_back" && job) {
       const delayInMs = Math.max(MIN_REQUEUE_DELAY_IN_MS, error.retryAfterInMs ?? 0);
       // Whoever waits for {id}.json can see why it is late. Written before the copy exists, so
       // the copy's success always removes it (written after, a slow write could outlive the output).
       const record = errorRecord(id, delivery, job, error, "retrying");
-      record.reason = `${error.message} (a new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s)`;
+      record.reason = withHint(
+        error.message,
+        `A new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s.`,
+      );
       await deps.store.writeError(record).catch((writeError: unknown) => {
         deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
       });
@@ -239,14 +246,6 @@ function errorRecord(
  */
 function mayHaveErrorRecord(job: EmbeddingsJob, delivery: QueueDelivery, handback: string | undefined): boolean {
   return delivery.dequeueCount > 1 || handback !== undefined || job.enqueuedAt !== undefined || job.id !== delivery.messageId;
-}
-
-/**
- * Azure OpenAI refused the app's credentials (fixable by granting a role) or has no such
- * deployment (fixable in the settings or the resource): never the message's fault.
- */
-function isAppRefused(error: AppError): boolean {
-  return error.status === 401 || error.status === 403 || error.status === 404;
 }
 
 function idFromDetails(error: AppError): string | undefined {

@@ -1,11 +1,12 @@
 /**
  * The process-wide pieces of the embeddings pipeline, built once from the configuration: one
- * batcher per process (so the queue trigger and the HTTP endpoint share requests and the
+ * batcher per process (so every queue invocation on the instance shares requests and the
  * deployment's quota governor), the result store and the queue used to hand work back.
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
+import { retryPolicy } from "../openai/retry-policy.js";
 import { getStorageClients } from "../storage/clients.js";
 import { EmbeddingsBatcher } from "./batcher.js";
 import type { EmbedInputsDependencies } from "./embed-inputs.js";
@@ -24,7 +25,7 @@ export function getSharedEmbeddingsBatcher(config: Config): Promise<EmbeddingsBa
           maxInputsPerRequest: config.embeddings.maxInputsPerRequest,
           maxTokensPerRequest: config.embeddings.maxTokensPerRequest,
           maxWaitInMs: config.embeddings.maxWaitInMs,
-          transientRetries: config.openai.maxRetries,
+          retry: retryPolicy(config, "embeddings"),
         }),
     );
     shared = { config, batcher };
@@ -50,7 +51,7 @@ export async function embeddingsDependencies(
       overlapTokens: config.embeddings.chunkOverlapTokens,
       split: options.split,
     },
-    throttleBudgetInMs: config.embeddings.throttleBudgetInMs,
+    throttleBudgetInMs: retryPolicy(config, "embeddings").throttleBudgetInMs,
   };
 }
 

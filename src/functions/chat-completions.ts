@@ -92,7 +92,7 @@ async function streamResponse(
     keepAliveAtStart: outcome === "slow",
     describeError: (error) => {
       const answer = describeError(error, secrets);
-      if (answer.error.code === "aborted") logger.info("Chat stream cancelled: the caller disconnected");
+      if (answer.error.kind === "cancelled") logger.info("Chat stream cancelled: the caller disconnected");
       else logger.warn(`Chat stream ended with an error event (${answer.status}): ${answer.error.message}`);
       return answer.body;
     },
@@ -104,7 +104,7 @@ async function streamResponse(
 function answerError(error: unknown, logger: Logger, secrets: readonly string[]): HttpResponseInit {
   const answer = describeError(error, secrets);
   // Nobody reads this answer when the caller left; that is not the app's failure.
-  if (answer.error.code === "aborted") logger.info("Chat completion cancelled: the caller disconnected");
+  if (answer.error.kind === "cancelled") logger.info("Chat completion cancelled: the caller disconnected");
   else if (answer.status >= 500) logger.error(`Chat completion failed (${answer.status}): ${answer.error.message}`);
   else logger.warn(`Chat completion refused (${answer.status}): ${answer.error.message}`);
   return jsonResponse(answer.status, answer.body, answer.headers);

@@ -29,7 +29,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     return jsonResponse(200, result);
   } catch (error) {
     const answer = describeError(error, secrets);
-    if (answer.error.code === "aborted") logger.info("Embeddings cancelled: the caller disconnected");
+    if (answer.error.kind === "cancelled") logger.info("Embeddings cancelled: the caller disconnected");
     else if (answer.status >= 500) logger.error(`Embeddings failed (${answer.status}): ${answer.body.error.message}`);
     else logger.warn(`Embeddings refused (${answer.status}): ${answer.body.error.message}`);
     return jsonResponse(answer.status, answer.body, answer.headers);

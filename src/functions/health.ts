@@ -1,6 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { ConfigurationError } from "../errors.js";
 import { checkHealth } from "../health.js";
 import { knownSecrets } from "../http/known-secrets.js";
 import { getOpenAIClient } from "../openai/client.js";
@@ -9,15 +8,18 @@ import { getStorageClients } from "../storage/clients.js";
 
 const NO_STORE = { "cache-control": "no-store" };
 
-/** GET /api/health: 200 when configuration, storage and Azure OpenAI are all usable, else 503 with reasons. */
+/**
+ * GET /api/health: 200 when storage and Azure OpenAI are both usable, else 503 with reasons.
+ *
+ * Settings are not checked here: src/setup.ts validates them when the app loads and throws, so an
+ * app with bad settings registers no function at all and the host logs the list of problems.
+ * That is the behaviour kept on purpose: with the functions registered, every queue message and
+ * blob would spend its deliveries on the bad settings and end poisoned or failed; without them,
+ * the work waits untouched until the settings are fixed. Only what validation cannot judge (a
+ * client that cannot be built from them) is reported as the `configuration` check.
+ */
 export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
-  let config;
-  try {
-    config = getProcessConfig();
-  } catch (error) {
-    const reason = error instanceof ConfigurationError ? error.message : String(error);
-    return { status: 503, jsonBody: { status: "unavailable", checks: { configuration: { ok: false, reason } } }, headers: NO_STORE };
-  }
+  const config = getProcessConfig();
   let clients;
   try {
     clients = {

@@ -9,7 +9,7 @@ import type { EmbeddingsRequest } from "./embeddings-request.js";
  * One synchronous embeddings request, forwarded as one Azure OpenAI call and answered as Azure
  * answered it (so `encoding_format: "base64"`, the `openai` client's default, stays byte-exact).
  * Unlike the queue pipeline, throttling is not waited out here: the caller gets 429 with
- * `Retry-After` at once and decides (`maxRetries: 0`, for the same reason as chat).
+ * `Retry-After` at once and decides (one attempt, for the same reason as chat).
  * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
  */
 export async function createEmbeddings(
@@ -23,7 +23,7 @@ export async function createEmbeddings(
   if (request.user !== undefined) params.user = request.user;
   const started = performance.now();
   try {
-    const { data, response } = await deps.client.embeddings.create(params, { signal, maxRetries: 0 }).withResponse();
+    const { data, response } = await deps.client.embeddings.create(params, { signal }).withResponse();
     logOpenAICall(deps.logger, {
       operation: "embeddings",
       deployment: request.deployment,

@@ -1,24 +1,15 @@
 /**
- * The one mapping from a failure to an HTTP answer. It starts from `classifyError` (src/errors.ts)
- * and decides from the kind alone, so every endpoint answers the same failure the same way:
- *
- * | kind               | status | notes                                                              |
- * |--------------------|--------|--------------------------------------------------------------------|
- * | bad_input          | 400    | 413 when the body is over HTTP_MAX_REQUEST_BYTES                   |
- * | throttled          | 429    | `Retry-After` (seconds) and `retry-after-ms` from Azure's answer   |
- * | transient          | 502    | Azure answered 408/409/5xx or broke off mid-answer; 503 when it could not be reached/timed out |
- * |                    | 500    | nothing recognised the failure (a bug): no internal details leak  |
- * | upstream_permanent | 400    | Azure rejected the request itself (incl. content_filter + results) |
- * |                    | 502    | Azure refused the app (401/403: role assignment) or lacks the deployment (404) |
- * | configuration      | 500    | the message lists the settings to fix (never their values)         |
+ * The one mapping from a failure to an HTTP answer: `classifyError` (src/errors.ts) gives the kind,
+ * `failureActions` (src/failure-actions.ts) the status, and this module OpenAI's error envelope, so
+ * every endpoint answers the same failure the same way. The type tells the `openai` clients what to
+ * raise: `invalid_request_error` (the request is at fault), `rate_limit_error` (with `Retry-After`),
+ * `upstream_error` (Azure failed or refused the app), `server_error` (a bug or wrong settings).
  */
-import { classifyError, CONNECTION_LOST, UNEXPECTED, type AppError } from "../errors.js";
+import { classifyError, withHint, type AppError } from "../errors.js";
+import { failureActions } from "../failure-actions.js";
 import { redactSecrets } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 import { jsonResponse, type JsonResponse } from "./responses.js";
-
-/** `code` of the BadInputError thrown for bodies over the size limit; answered with 413. */
-export const REQUEST_TOO_LARGE = "request_too_large";
 
 export interface ErrorAnswer {
   status: number;
@@ -40,88 +31,46 @@ export function describeError(thrown: unknown, knownSecrets: readonly string[] =
 }
 
 function describeClassified(error: AppError): ErrorAnswer {
-  const headers: Record<string, string> = {};
+  const status = failureActions(error).httpStatus;
+  const answer = (body: OpenAIErrorBody, headers: Record<string, string> = {}): ErrorAnswer => ({ status, headers, body, error });
   switch (error.kind) {
-    case "bad_input": {
-      const tooLarge = error.code === REQUEST_TOO_LARGE;
-      return {
-        status: tooLarge ? 413 : 400,
-        headers,
-        body: openAIErrorBody(error.message, "invalid_request_error", { param: error.param, code: error.code }),
-        error,
-      };
-    }
-    case "throttled": {
-      const retryAfterInMs = Math.max(0, Math.round(error.retryAfterInMs ?? 1000));
-      headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterInMs / 1000)));
-      headers["retry-after-ms"] = String(retryAfterInMs);
-      return {
-        status: 429,
-        headers,
-        body: openAIErrorBody(`${error.message.replace(/\.?\s*$/, ".")} Retry after ${retryAfterInMs} ms.`, "rate_limit_error", {
-          code: "rate_limit_exceeded",
-        }),
-        error,
-      };
-    }
-    case "transient": {
-      if (error.code === UNEXPECTED) {
-        // A bug of ours: the caller learns nothing of the internals; the log has the stack.
-        return {
-          status: 500,
-          headers,
-          body: openAIErrorBody(
-            "The app failed unexpectedly; the failure is logged. Try again, and report it if it persists.",
-            "server_error",
-            {
-              code: "internal_error",
-            },
-          ),
-          error,
-        };
-      }
-      // An answer from Azure (5xx, 408, 409, or one cut off mid-body) is a bad gateway; no answer at
-      // all means unavailable.
-      const status = error.status !== undefined || error.code === CONNECTION_LOST ? 502 : 503;
-      return {
-        status,
-        headers,
-        body: openAIErrorBody(error.message.replace(/; it will be retried$/, "; try again"), "upstream_error", {
-          code: error.code ?? (status === 502 ? "upstream_error" : "upstream_unavailable"),
-        }),
-        error,
-      };
-    }
+    case "bad_input":
+      return answer(openAIErrorBody(error.message, "invalid_request_error", { param: error.param, code: error.code }));
     case "upstream_permanent": {
-      // 401/403/404 are the app's own setup (role assignment, deployment name): the caller can't fix them.
-      const appSide = error.status === 401 || error.status === 403 || error.status === 404;
-      if (appSide) {
-        return {
-          status: 502,
-          headers,
-          body: openAIErrorBody(error.message, "upstream_error", { code: error.code }),
-          error,
-        };
-      }
       const isContentFilter = error.code === "content_filter";
-      return {
-        status: 400,
-        headers,
-        body: openAIErrorBody(error.message, "invalid_request_error", {
+      return answer(
+        openAIErrorBody(error.message, "invalid_request_error", {
           param: error.param ?? (isContentFilter ? "prompt" : undefined),
           code: error.code,
           innererror: isContentFilter ? error.details : undefined,
         }),
-        error,
-      };
+      );
     }
+    case "throttled": {
+      const retryAfterInMs = Math.max(0, Math.round(error.retryAfterInMs ?? 1000));
+      const headers = { "retry-after": String(Math.max(1, Math.ceil(retryAfterInMs / 1000))), "retry-after-ms": String(retryAfterInMs) };
+      const message = withHint(error.message, `Retry after ${retryAfterInMs} ms.`);
+      return answer(openAIErrorBody(message, "rate_limit_error", { code: "rate_limit_exceeded" }), headers);
+    }
+    case "transient":
+      if (status === 500) {
+        // A bug of ours: the caller learns nothing of the internals; the log has the stack.
+        const message = "The app failed unexpectedly; the failure is logged. Try again, and report it if it persists.";
+        return answer(openAIErrorBody(message, "server_error", { code: "internal_error" }));
+      }
+      return answer(
+        openAIErrorBody(withHint(error.message, "Try again."), "upstream_error", {
+          code: error.code ?? (status === 502 ? "upstream_error" : "upstream_unavailable"),
+        }),
+      );
     case "configuration":
-      return {
-        status: 500,
-        headers,
-        body: openAIErrorBody(error.message, "server_error", { code: "configuration_error" }),
-        error,
-      };
+      // Azure refused the app or lacks its deployment (502), or our settings are wrong (500): the
+      // caller can't fix either, and the message says what the operator must.
+      return status === 502
+        ? answer(openAIErrorBody(error.message, "upstream_error", { code: error.code }))
+        : answer(openAIErrorBody(error.message, "server_error", { code: "configuration_error" }));
+    case "cancelled":
+      return answer(openAIErrorBody("The caller cancelled the request.", "invalid_request_error", { code: "cancelled" }));
   }
 }
 

@@ -1,6 +1,6 @@
 import { BadInputError } from "../errors.js";
 import { depthProblem } from "../json-depth.js";
-import { REQUEST_TOO_LARGE } from "./error-response.js";
+import { REQUEST_TOO_LARGE } from "../failure-actions.js";
 
 /** The parts of an HTTP request (Functions' HttpRequest, or a fetch Request) the body reader needs. */
 export interface BodySource {

@@ -7,12 +7,9 @@
  * - dated: `AzureOpenAI` with `apiVersion`; it turns `model` into `/openai/deployments/{model}/...`.
  * Callers always pass `model: <deployment>`, so services don't care which style is configured.
  *
- * Retry budget (the worst case for one unit of work, written down once here and in the README):
- *   attempts per call  = 1 + AZURE_OPENAI_MAX_RETRIES (default 3), each up to AZURE_OPENAI_TIMEOUT_MS
- *   x host deliveries  = queue/blob maxDequeueCount 5 (host.json), only for retryable failures
- *   = at most 15 calls to Azure OpenAI per message or blob chunk before it is poisoned.
- * Throttling (429) is waited out inside the invocation by the embeddings and transcription
- * pipelines (bounded by their time budgets) before a delivery is spent.
+ * The client never retries on its own (`maxRetries: 0`): the queue and blob pipelines retry with
+ * the one policy of src/openai/retry-policy.ts (AZURE_OPENAI_MAX_RETRIES and the throttle budgets),
+ * and HTTP callers get each failure at once and retry themselves.
  */
 import type { TokenCredential } from "@azure/identity";
 import type { OpenAI } from "openai";
@@ -48,7 +45,7 @@ export async function createOpenAIClient(config: OpenAIConfig, options: OpenAICl
   useOpenAIErrorClasses(openaiErrors);
   const common = {
     timeout: config.timeoutInMs,
-    maxRetries: config.maxRetries,
+    maxRetries: 0,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
   const tokenProvider = config.apiKey

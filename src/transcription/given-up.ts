@@ -11,6 +11,7 @@
  */
 import type { BlobGetPropertiesResponse, BlobServiceClient } from "@azure/storage-blob";
 import { z } from "zod";
+import { withHint } from "../errors.js";
 import { MAX_JSON_DEPTH, pathDeeperThan } from "../json-depth.js";
 import type { Logger } from "../logging.js";
 import { currentEtag, isConditionFailed, isNotFound, readJsonBlobWithEtag, stripQuotes } from "./blob-io.js";
@@ -154,8 +155,8 @@ function explain(previous: TranscriptionStatus | undefined): string {
     const { chunksDone, chunksTotal } = previous.progress;
     return `${start}. Attempt ${previous.attempts} stopped while it was running (${chunksDone} of ${chunksTotal} chunks done): the worker was stopped or the function timed out (host.json functionTimeout); see the function's logs. ${RETRY_HINT}`;
   }
-  const last = previous.error?.message.replace(/ \(attempt \d+ of \d+; the host will retry\)$/, "");
-  return `${start}, after ${previous.attempts} attempt(s)${last ? `. The last one failed: ${last}` : ""}. ${RETRY_HINT}`;
+  const last = previous.error?.message;
+  return withHint(`${start}, after ${previous.attempts} attempt(s)${last ? `. The last one failed: ${last}` : ""}`, RETRY_HINT);
 }
 
 /**

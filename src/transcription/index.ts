@@ -5,6 +5,7 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
+import { retryPolicy } from "../openai/retry-policy.js";
 import { getStorageClients } from "../storage/clients.js";
 import type { TranscribeBlobDeps } from "./transcribe-blob.js";
 
@@ -26,6 +27,7 @@ export async function transcriptionDependencies(config: Config, logger: Logger):
     maxChunkBytes: config.transcription.maxChunkBytes,
     maxConcurrency: config.transcription.maxConcurrency,
     claimTtlInMs: config.transcription.claimTtlInMs,
+    retry: retryPolicy(config, "transcription"),
     logger,
   };
 }

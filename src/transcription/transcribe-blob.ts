@@ -11,18 +11,19 @@
  *   conditional on what it replaces (status.ts, version-writes.ts), and the older run stands down;
  * - finished chunks are kept per version (chunk-store.ts), so a redelivery resumes.
  *
- * Failure handling follows the error model's kinds:
- * - bad_input / upstream_permanent: status `failed` with the reason; returns normally, so the
- *   host does not retry something that cannot succeed.
- * - throttled / transient / configuration: status `queued` with the reason and `willRetry`, then
- *   rethrows so the host redelivers; on the last delivery the host allows (host.json
- *   `poisonBlobThreshold`) the status becomes `failed` instead, so a user always sees why.
+ * A failure does what src/failure-actions.ts decides for its kind (the blob action):
+ * - fail (bad_input, upstream_permanent): status `failed` with the reason; returns normally, so
+ *   the host does not retry something that cannot succeed.
+ * - retry (throttled, transient, configuration, cancelled): status `queued` with the reason and
+ *   `willRetry`, then rethrows so the host redelivers; on the last delivery the host allows
+ *   (host.json `poisonBlobThreshold`) the status becomes `failed` instead, so a user always sees why.
  * The source blob is only ever read.
  */
 import { randomUUID } from "node:crypto";
 import type { BlobClient, BlobGetPropertiesResponse, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type { OpenAI } from "openai";
 import { classifyError, type AppError } from "../errors.js";
+import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
 import { detectAudioFormat } from "./audio-format.js";
 import { currentEtag, isNotFound, readSourceEtag, stripQuotes } from "./blob-io.js";
@@ -34,7 +35,8 @@ import { mapLimited } from "./run-limited.js";
 import { StatusReporter, SupersededError, outputBlobName, type TranscriptionStatus } from "./status.js";
 import { stitchTranscripts } from "./stitch.js";
 import { removeIfStale, writeForVersion, type VersionedWriteDeps } from "./version-writes.js";
-import { DEFAULT_RETRY_POLICY, transcribeChunk, type ChunkResult, type RetryPolicy } from "./whisper.js";
+import type { RetryPolicy } from "../openai/retry-policy.js";
+import { transcribeChunk, type ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 
 /** Deliveries the host makes before giving up on a blob: host.json `extensions.blobs.poisonBlobThreshold`. */
@@ -54,7 +56,8 @@ export interface TranscribeBlobDeps {
   logger: Logger;
   /** Defaults to DEFAULT_MAX_ATTEMPTS; keep in step with host.json. */
   maxAttempts?: number;
-  retry?: Partial<RetryPolicy>;
+  /** The retry policy of the pipeline (src/openai/retry-policy.ts). */
+  retry: RetryPolicy;
   now?: () => Date;
   /** How long a run's claim on a version holds without a heartbeat (run-claim.ts). */
   claimTtlInMs?: number;
@@ -88,7 +91,7 @@ export type TranscribeOutcome =
 
 /**
  * Transcribes one audio blob into the transcripts container.
- * @throws AppError of a retryable kind (throttled, transient, configuration) while deliveries
+ * @throws AppError whose blob action is `retry` (src/failure-actions.ts) while deliveries
  *   remain, after recording it in the status, so the host retries the blob.
  */
 export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob): Promise<TranscribeOutcome> {
@@ -278,8 +281,8 @@ async function failRun(
 ): Promise<TranscribeOutcome> {
   const { deps, blob, status } = run;
   const attempts = status.current.attempts;
-  const final = !error.retryable && error.kind !== "configuration" ? true : attempts >= run.maxAttempts;
-  await recordFailure(deps, status, error, final, attempts, run.maxAttempts, run.now, run.started);
+  const final = failureActions(error).blob === "fail" || attempts >= run.maxAttempts;
+  await recordFailure(deps, status, error, final, attempts, run.now, run.started);
   const line = `Transcription of ${deps.audioContainer}/${blob.name} failed (${error.kind}${error.code ? `/${error.code}` : ""}): ${error.message}`;
   if (final) {
     // The outputs of a version that no longer exists must not stand beside this version's failure.
@@ -339,7 +342,6 @@ async function transcribeChunks(
   resumed: ReadonlyMap<number, ChunkResult>,
   lost: AbortSignal,
 ): Promise<ChunkResult[]> {
-  const retry = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const done: Array<ChunkResult | undefined> = [];
   for (const [index, result] of resumed) done[index] = result;
   const total = plan.chunks.length;
@@ -356,7 +358,7 @@ async function transcribeChunks(
       const previousText = done[index - 1]?.text;
       const prompt = joinPrompt(options.prompt, previousText);
       const result = await transcribeChunk(
-        { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry },
+        { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry: deps.retry },
         { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
       );
       // Kept before it counts as done, so a crash from here on never pays for this chunk again.
@@ -373,7 +375,7 @@ async function transcribeChunks(
       // and the redelivery then does not pay for them again.
     },
     lost,
-    (error) => !(error instanceof SupersededError) && classifyError(error).retryable,
+    (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
   );
 }
 
@@ -464,18 +466,14 @@ async function recordFailure(
   error: AppError,
   final: boolean,
   attempts: number,
-  maxAttempts: number,
   now: () => Date,
   started: Date,
 ): Promise<void> {
   const finished = now();
-  // The classified message may promise a retry ("; it will be retried"): only true while one remains.
-  const reason = error.message.replace(/; it will be retried$/, "");
-  const message = final
-    ? error.retryable || error.kind === "configuration"
-      ? `Gave up after ${attempts} attempt(s): ${reason}`
-      : reason
-    : `${reason} (attempt ${attempts} of ${maxAttempts}; the host will retry)`;
+  // The record's own hint: `willRetry` and `attempts` say whether and how often the host retries, a
+  // final failure after retries says how many were made, and the message stays as classified.
+  const gaveUp = final && failureActions(error).blob === "retry";
+  const message = gaveUp ? `Gave up after ${attempts} attempt(s): ${error.message}` : error.message;
   try {
     await status.update((s) => ({
       ...s,

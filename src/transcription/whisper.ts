@@ -1,30 +1,19 @@
 /**
  * One chunk to Whisper and back: upload with the shared client, log the call, and wait out
- * throttling (honouring Retry-After) and brief transient failures inside the invocation, so a
- * busy deployment costs a little time instead of one of the host's few retries of the whole file.
+ * throttling (honouring Retry-After) and brief transient failures inside the invocation, as the
+ * retry policy says (src/openai/retry-policy.ts), so a busy deployment costs a little time instead
+ * of one of the host's few deliveries of the whole file.
  */
 import { toStreamingFile, type OpenAI } from "openai";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
 import type { AudioChunk } from "./chunk-plan.js";
 import type { TranscriptionOptions } from "./options.js";
 import { sleep } from "./run-limited.js";
 import type { ChunkTranscript } from "./stitch.js";
-
-export interface RetryPolicy {
-  /** Longest total wait on 429s for one chunk before giving the failure to the host. */
-  throttleBudgetInMs: number;
-  /**
-   * Extra attempts after a transient failure (5xx, reset, timeout), with doubling backoff. These
-   * replace the client's own retries (AZURE_OPENAI_MAX_RETRIES), which can't resend a streamed upload.
-   */
-  transientRetries: number;
-  transientBackoffInMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { throttleBudgetInMs: 120_000, transientRetries: 2, transientBackoffInMs: 1_000 };
 
 export interface WhisperDeps {
   client: OpenAI;
@@ -54,7 +43,7 @@ export interface ChunkResult extends ChunkTranscript {
 /**
  * Transcribes (or translates) one chunk.
  * @throws AppError classified by classifyError: `throttled` once the throttle budget is spent,
- *   `transient` after the retries, `upstream_permanent` (400/401/403/404/413) at once.
+ *   `transient` after the retries, anything else (400, 401/403/404, 413, cancelled) at once.
  */
 export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest): Promise<ChunkResult> {
   const { chunk, options, signal } = request;
@@ -80,7 +69,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
                 ...(request.prompt ? { prompt: request.prompt } : {}),
                 ...temperature(options),
               },
-              { signal, maxRetries: 0 },
+              { signal },
             )
           : deps.client.audio.transcriptions.create(
               {
@@ -92,7 +81,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
                 ...(request.prompt ? { prompt: request.prompt } : {}),
                 ...temperature(options),
               },
-              { signal, maxRetries: 0 },
+              { signal },
             );
       const { data: raw, response } = await call.withResponse();
       // verbose_json: both operations answer with text, language, duration and segments.
@@ -130,13 +119,14 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
           await sleep(wait, signal);
           continue;
         }
-      } else if (error.kind === "transient" && error.code !== "aborted" && transientFailures < deps.retry.transientRetries) {
-        const wait = deps.retry.transientBackoffInMs * 2 ** transientFailures;
+      }
+      const backoff = transientRetryDelay(deps.retry, error, transientFailures);
+      if (backoff !== undefined) {
         transientFailures++;
         deps.logger.warn(
-          `Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${wait} ms`,
+          `Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${backoff} ms`,
         );
-        await sleep(wait, signal);
+        await sleep(backoff, signal);
         continue;
       }
       throw error;

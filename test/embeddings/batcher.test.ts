@@ -39,7 +39,7 @@ function batcher(options: Partial<EmbeddingsBatcherOptions> = {}): EmbeddingsBat
     maxInputsPerRequest: 2048,
     maxTokensPerRequest: 300_000,
     maxWaitInMs: 20,
-    transientBackoffInMs: 5,
+    retry: { transientRetries: 2, transientBackoffInMs: 5 },
     ...options,
   });
 }
@@ -53,8 +53,9 @@ const options = (extra: { throttleDeadline?: number; dimensions?: number } = {})
   ...extra,
 });
 
-/** The vector the simulator gives one text on its own, to check routing. */
+/** The vector the simulator gives one text on its own, to check routing (faults cleared: this is the reference). */
 async function direct(texts: string[], dimensions?: number): Promise<number[][]> {
+  await sim.control.setFaults(DEPLOYMENT, []);
   const res = await client.embeddings.create({ model: DEPLOYMENT, input: texts, ...(dimensions ? { dimensions } : {}) });
   return res.data.map((d) => d.embedding);
 }
@@ -120,7 +121,7 @@ describe("EmbeddingsBatcher", () => {
       { kind: 503, every: 5 },
     ]);
     // Fault counters are shared by all requests, so one request can meet several faults in a row.
-    const b = batcher({ maxInputsPerRequest: 5, transientRetries: 6 });
+    const b = batcher({ maxInputsPerRequest: 5, retry: { transientRetries: 6, transientBackoffInMs: 5 } });
     const texts = Array.from({ length: 40 }, (_, i) => text(i));
     const results = await Promise.all(texts.map((t) => b.embed([item(t)], options())));
     expect(results.map((r) => r.embeddings[0])).toEqual(await direct(texts));
@@ -129,7 +130,7 @@ describe("EmbeddingsBatcher", () => {
 
   it("fails callers with a transient error once retries are spent", async () => {
     await sim.control.setFaults(DEPLOYMENT, [{ kind: 500 }]);
-    const b = batcher({ transientRetries: 1 });
+    const b = batcher({ retry: { transientRetries: 1, transientBackoffInMs: 5 } });
     const error = await b.embed([item("x y z")], options()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).kind).toBe("transient");
@@ -165,7 +166,7 @@ describe("EmbeddingsBatcher", () => {
     const controller = new AbortController();
     const pending = b.embed([item("never sent")], { ...options(), signal: controller.signal });
     controller.abort();
-    await expect(pending).rejects.toMatchObject({ code: "aborted" });
+    await expect(pending).rejects.toMatchObject({ kind: "cancelled" });
     await new Promise((r) => setTimeout(r, 250));
     expect(await sim.control.journal({ deployment: DEPLOYMENT })).toHaveLength(0);
   });

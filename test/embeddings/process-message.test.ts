@@ -42,7 +42,7 @@ beforeAll(async () => {
         maxInputsPerRequest: 2048,
         maxTokensPerRequest: 300_000,
         maxWaitInMs: 5,
-        transientRetries: 0,
+        retry: { transientRetries: 0, transientBackoffInMs: 5 },
       }),
       deployments: [DEPLOYMENT],
       limits: { chunkTokens: 8191, overlapTokens: 0, split: true },
@@ -320,9 +320,9 @@ describe("processEmbeddingsMessage", () => {
       ...deps,
       embed: { ...deps.embed, deployments: ["no-such-deployment"] },
     }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ kind: "upstream_permanent", status: 404 });
+    expect(error).toMatchObject({ kind: "configuration", status: 404 });
     const record = JSON.parse((await download("gone.error.json")).toString());
-    expect(record).toMatchObject({ id: "gone", status: "retrying", kind: "upstream_permanent" });
+    expect(record).toMatchObject({ id: "gone", status: "retrying", kind: "configuration" });
     expect(record.reason).toMatch(/404/);
   });
 
@@ -337,15 +337,15 @@ describe("processEmbeddingsMessage", () => {
       maxInputsPerRequest: 2048,
       maxTokensPerRequest: 300_000,
       maxWaitInMs: 5,
-      transientRetries: 0,
+      retry: { transientRetries: 0, transientBackoffInMs: 5 },
     });
     const error = await processEmbeddingsMessage(delivery({ id: "no-role", input: "x" }), {
       ...deps,
       embed: { ...deps.embed, batcher: refused },
     }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ kind: "upstream_permanent", status: 401 });
+    expect(error).toMatchObject({ kind: "configuration", status: 401 });
     const record = JSON.parse((await download("no-role.error.json")).toString());
-    expect(record).toMatchObject({ id: "no-role", status: "retrying", kind: "upstream_permanent" });
+    expect(record).toMatchObject({ id: "no-role", status: "retrying", kind: "configuration" });
     expect(record.reason).toMatch(/refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/);
   });
 });

@@ -122,7 +122,7 @@ describe("recordGivenUp", () => {
       error: {
         kind: "transient",
         code: "server_error",
-        message: "Whisper answered 503 (attempt 2 of 5; the host will retry)",
+        message: "Whisper answered 503",
         willRetry: true,
       },
     });

@@ -7,6 +7,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/logging.js";
 import { createOpenAIClient } from "../../src/openai/client.js";
+import { retryPolicy, type RetryPolicy } from "../../src/openai/retry-policy.js";
 import type { TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
 import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
@@ -18,7 +19,8 @@ export interface PipelineHarness {
   blobService: BlobServiceClient;
   /** Every line the pipeline logged since the last clear. */
   lines: string[];
-  dependencies(overrides?: Partial<TranscribeBlobDeps>): Promise<TranscribeBlobDeps>;
+  /** The app's dependencies (retry policy included, from its settings) with fast backoff, and these overrides. */
+  dependencies(overrides?: Omit<Partial<TranscribeBlobDeps>, "retry"> & { retry?: Partial<RetryPolicy> }): Promise<TranscribeBlobDeps>;
   /** Uploads a generated tone of `seconds` to the audio container, as one delivery would see it. */
   uploadWav(
     name: string,
@@ -61,8 +63,8 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
       maxChunkBytes: config.transcription.maxChunkBytes,
       maxConcurrency: 4,
       logger,
-      retry: { transientBackoffInMs: 10 },
       ...overrides,
+      retry: { ...retryPolicy(config, "transcription"), transientBackoffInMs: 10, ...overrides.retry },
     }),
     uploadWav: async (name, seconds, options = {}) => {
       const content = makeWav([{ tone: options.tone ?? 440, seconds }]);

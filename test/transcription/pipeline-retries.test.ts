@@ -30,7 +30,7 @@ afterAll(async () => {
 
 beforeEach(() => harness.reset());
 
-function dependencies(overrides: Partial<TranscribeBlobDeps> = {}): Promise<TranscribeBlobDeps> {
+function dependencies(overrides: Parameters<PipelineHarness["dependencies"]>[0] = {}): Promise<TranscribeBlobDeps> {
   return harness.dependencies(overrides);
 }
 
@@ -80,13 +80,31 @@ describe("throttling and transient failures", () => {
     expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(4);
   });
 
-  it("fails at once, without retries, when Azure rejects the request permanently", async () => {
-    const blob = await uploadWav("no-deployment.wav", 3);
-    const outcome = await transcribeBlob(await dependencies({ deployment: "whisper-missing" }), blob);
+  it("fails at once, without retries, when Azure rejects the request itself", async () => {
+    await simulator.control.setFaults("whisper", [{ kind: 400 }]);
+    const blob = await uploadWav("rejected.wav", 3);
+    const outcome = await transcribeBlob(await dependencies(), blob);
     expect(outcome.state).toBe("failed");
-    const status = await readStatus(blobService.getContainerClient("transcripts"), "no-deployment.wav");
+    const status = await readStatus(blobService.getContainerClient("transcripts"), "rejected.wav");
     expect(status).toMatchObject({ state: "failed", attempts: 1, error: { kind: "upstream_permanent", willRetry: false } });
-    expect(status!.error!.message).toContain("AZURE_OPENAI_*_DEPLOYMENT");
+    expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(1);
+  });
+
+  it("keeps a blob for the host's retries while the app is set up wrong (a missing deployment), then says what to fix", async () => {
+    const blob = await uploadWav("no-deployment.wav", 3);
+    const deps = await dependencies({ deployment: "whisper-missing", maxAttempts: 2 });
+    const first = await transcribeBlob(deps, blob).catch((error: unknown) => error);
+    expect(first).toMatchObject({ kind: "configuration", status: 404 });
+    const transcripts = blobService.getContainerClient("transcripts");
+    expect(await readStatus(transcripts, "no-deployment.wav")).toMatchObject({
+      state: "queued",
+      attempts: 1,
+      error: { kind: "configuration", willRetry: true },
+    });
+    expect(await transcribeBlob(deps, blob)).toMatchObject({ state: "failed" });
+    const status = await readStatus(transcripts, "no-deployment.wav");
+    expect(status).toMatchObject({ state: "failed", attempts: 2, error: { kind: "configuration", willRetry: false } });
+    expect(status!.error!.message).toMatch(/^Gave up after 2 attempt\(s\): Azure OpenAI returned 404 .*AZURE_OPENAI_\*_DEPLOYMENT/);
   });
 });
 
