@@ -36,11 +36,20 @@ export interface SseStreamOptions<T> {
 /**
  * A byte stream of SSE events that sends each event as soon as `events` yields it (no batching).
  * Never errors: failures are turned into the final error event.
+ *
+ * Pull-based: the next event is asked of `events` only when the reader has taken the previous one
+ * (one event of read-ahead), so a slow reader slows the upstream read instead of growing a queue
+ * here. This holds as far as the reader honours backpressure: the Functions library's HTTP proxy
+ * (@azure/functions 4.16) writes each chunk to its response without waiting for it to drain
+ * (Azure/azure-functions-nodejs-library#294), so behind it the chunks queue there instead.
  */
 export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream<Uint8Array> {
-  let cancelled = false;
   let iterator: AsyncIterator<T> | undefined;
   let keepAliveTimer: NodeJS.Timeout | undefined;
+  let armKeepAlive = () => {};
+  // A pull is waiting for the next event: the only time the caller can be left without bytes.
+  let waiting = false;
+  let cancelled = false;
   let ended = false;
   const end = (outcome: "done" | "error" | "cancelled", error?: unknown) => {
     if (ended) return;
@@ -49,51 +58,61 @@ export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream
     options.onEnd?.(outcome, error);
   };
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      // One timer per stream, pushed back on every event (refresh() re-arms it without a new timer).
-      const armKeepAlive = () => {
-        if (options.keepAliveInMs <= 0) return;
-        if (keepAliveTimer) {
-          keepAliveTimer.refresh();
-          return;
-        }
-        keepAliveTimer = setTimeout(function sendKeepAlive() {
-          if (cancelled || ended) return;
-          controller.enqueue(SSE_KEEP_ALIVE);
-          keepAliveTimer?.refresh();
-        }, options.keepAliveInMs);
-      };
-      // Pump in the background: start() must return so the response (headers) can go out now.
-      void (async () => {
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        // start() returns at once, so the response (headers) can go out now.
         if (options.keepAliveAtStart) controller.enqueue(SSE_KEEP_ALIVE);
+        if (options.keepAliveInMs <= 0) return;
+        // One timer per stream, re-armed (refresh(), no new timer) whenever a wait for an event
+        // begins, i.e. when the reader has taken what was queued.
+        armKeepAlive = () => {
+          if (keepAliveTimer) {
+            keepAliveTimer.refresh();
+            return;
+          }
+          keepAliveTimer = setTimeout(function sendKeepAlive() {
+            // Not waiting: the reader has an event queued, or is gone. The next pull re-arms.
+            if (ended || !waiting) return;
+            // Only into an empty queue: a keep-alive the reader has not taken yet is enough.
+            if ((controller.desiredSize ?? 0) > 0) controller.enqueue(SSE_KEEP_ALIVE);
+            keepAliveTimer?.refresh();
+          }, options.keepAliveInMs);
+        };
+      },
+      async pull(controller) {
+        waiting = true;
         armKeepAlive();
         try {
-          iterator = options.events[Symbol.asyncIterator]();
-          for (;;) {
-            const next = await iterator.next();
-            if (cancelled) return;
-            if (next.done) break;
+          iterator ??= options.events[Symbol.asyncIterator]();
+          const next = await iterator.next();
+          waiting = false;
+          if (cancelled) return; // while waiting
+          if (!next.done) {
             controller.enqueue(encodeSseData(next.value));
-            armKeepAlive();
+            return;
           }
           controller.enqueue(SSE_DONE);
           controller.close();
           end("done");
         } catch (error) {
+          waiting = false;
           if (cancelled) return;
           controller.enqueue(encodeSseData(options.describeError(error)));
           controller.close();
           end("error", error);
         }
-      })();
+      },
+      cancel() {
+        cancelled = true;
+        options.onCancel?.();
+        end("cancelled");
+        // Lets a generator run its finally blocks (e.g. release the upstream connection); after a
+        // pending next(), which onCancel's abort ends.
+        void iterator?.return?.().catch(() => undefined);
+      },
     },
-    cancel() {
-      cancelled = true;
-      options.onCancel?.();
-      end("cancelled");
-      // Lets a generator run its finally blocks (e.g. release the upstream connection).
-      void iterator?.return?.().catch(() => undefined);
-    },
-  });
+    // Pull only when nothing is queued: one event ahead of the reader at most.
+    new CountQueuingStrategy({ highWaterMark: 1 }),
+  );
 }

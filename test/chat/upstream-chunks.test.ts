@@ -127,6 +127,17 @@ describe("readChatChunks", () => {
     expect(received).toEqual(["a"]);
   });
 
+  it("times only the upstream's silence: a consumer slower than the idle limit between chunks is no idle upstream", async () => {
+    // The answer is all there at once; the consumer takes 120 ms per chunk against a 40 ms idle limit.
+    const { response } = responseOf([event(chunk("a")), event(chunk("b")), event(chunk("c")), "data: [DONE]\n\n"]);
+    const received: string[] = [];
+    for await (const c of readChatChunks(response, new AbortController().signal, 40)) {
+      received.push(c.choices[0]!.delta.content!);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+    }
+    expect(received).toEqual(["a", "b", "c"]);
+  });
+
   it("throws when the body breaks midway and nobody aborted", async () => {
     const body = new ReadableStream<Uint8Array>({
       start(controller) {

@@ -122,6 +122,84 @@ describe("createSseStream", () => {
     expect(ends).toEqual(["error"]);
   });
 
+  it("reads the events only as fast as the caller reads them (backpressure): a slow reader keeps the producer one event ahead", async () => {
+    const total = 200;
+    let produced = 0;
+    async function* fast() {
+      for (let n = 1; n <= total; n++) {
+        // A macrotask per event, like chunks arriving from a socket, and so the test's timers run.
+        await new Promise((resolve) => setImmediate(resolve));
+        produced = n;
+        yield n;
+      }
+    }
+    const stream = createSseStream({ events: fast(), keepAliveInMs: 0, describeError: (e) => describeError(e).body });
+    const reader = stream.getReader();
+    const decoder = new TextDecoder();
+    // Nobody reads yet: only the one event of read-ahead is produced, not the whole upstream.
+    await sleep(100);
+    expect(produced).toBe(1);
+    // A slow reader: the producer follows it, at most one event ahead.
+    for (let read = 1; read <= 10; read++) {
+      const { value } = await reader.read();
+      expect(decoder.decode(value)).toBe(`data: ${read}\n\n`);
+      await sleep(10);
+      expect(produced).toBeLessThanOrEqual(read + 1);
+    }
+    // Nothing is lost or reordered: the rest follows, then [DONE].
+    let rest = "";
+    for (let next = await reader.read(); !next.done; next = await reader.read()) rest += decoder.decode(next.value);
+    const expected = Array.from({ length: total - 10 }, (_, i) => `data: ${i + 11}\n\n`).join("");
+    expect(rest).toBe(`${expected}data: [DONE]\n\n`);
+    expect(produced).toBe(total);
+  });
+
+  it("sends one keep-alive while the upstream is idle and the caller is not reading, not one per interval", async () => {
+    // Keep-alives every 20 ms, the first event at 300 ms, the caller reads only from 400 ms on.
+    const stream = createSseStream({ events: paced(["a"], 0, 300), keepAliveInMs: 20, describeError: (e) => describeError(e).body });
+    await sleep(400);
+    const { raw } = await readAll(stream);
+    // What waited for the caller: one keep-alive (sent while nothing was queued), then the event.
+    expect(raw.startsWith(': keep-alive\n\ndata: "a"\n\n')).toBe(true);
+    expect(raw.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
+
+  it("a reader who leaves while the producer waits for it releases the upstream at once", async () => {
+    let produced = 0;
+    let finalized = false;
+    async function* endless() {
+      try {
+        for (;;) {
+          await new Promise((resolve) => setImmediate(resolve));
+          produced++;
+          yield produced;
+        }
+      } finally {
+        finalized = true;
+      }
+    }
+    let cancels = 0;
+    const ends: string[] = [];
+    const stream = createSseStream({
+      events: endless(),
+      keepAliveInMs: 0,
+      describeError: (e) => describeError(e).body,
+      onCancel: () => cancels++,
+      onEnd: (outcome) => ends.push(outcome),
+    });
+    const reader = stream.getReader();
+    await reader.read();
+    await reader.read();
+    await sleep(20); // the producer is parked at its `yield`, one event ahead
+    expect(produced).toBe(3);
+    await reader.cancel();
+    await sleep(20);
+    expect(finalized).toBe(true);
+    expect(produced).toBe(3);
+    expect(cancels).toBe(1);
+    expect(ends).toEqual(["cancelled"]);
+  });
+
   it("stops pulling events and reports the cancellation when the reader goes away", async () => {
     let produced = 0;
     let finalized = false;
