@@ -1,7 +1,7 @@
 import type { IssuedToken } from "./auth.js";
 import type { DeploymentCounters, JournalEntry } from "./context.js";
 import type { DeploymentConfig, FaultRule, LatencyConfig, Operation } from "./deployments.js";
-import type { RuntimeSettings } from "./server.js";
+import type { RuntimeSettings } from "./state.js";
 
 export interface CountersSnapshot {
   /** Sum over every deployment and the unrouted requests. */

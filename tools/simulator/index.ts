@@ -6,7 +6,8 @@
 import { randomApiKey } from "./auth.js";
 import { createSimulatorControl, type SimulatorControl } from "./control.js";
 import { DEFAULT_DEPLOYMENTS, latencyProblems, validateDeployments, type DeploymentConfig, type LatencyConfig } from "./deployments.js";
-import { SimulatorServer, randomIdentityHeader } from "./server.js";
+import { randomIdentityHeader } from "./identity.js";
+import { SimulatorServer } from "./server.js";
 
 export interface SimulatorOptions {
   /** TCP port on 127.0.0.1; default 0 (an ephemeral port). */
@@ -94,5 +95,5 @@ export {
 export type { DeploymentCounters, JournalEntry } from "./context.js";
 export type { IssuedToken } from "./auth.js";
 export { FAULT_HEADER } from "./faults.js";
-export { MAX_AUDIO_BYTES } from "./server.js";
+export { MAX_AUDIO_BYTES } from "./http-io.js";
 export { wavFile, synthesize, SPEECH_SAMPLE_RATE } from "./speech.js";
