@@ -4,7 +4,7 @@
  * Imports nothing from src/; never deployed. See README.md beside this file.
  */
 import { randomApiKey } from "./auth.js";
-import { createSimulatorControl, type SimulatorControl } from "./control.js";
+import { createSimulatorControl, type SimulatorControl } from "./control-client.js";
 import { DEFAULT_DEPLOYMENTS, latencyProblems, validateDeployments, type DeploymentConfig, type LatencyConfig } from "./deployments.js";
 import { randomIdentityHeader } from "./identity.js";
 import { SimulatorServer } from "./server.js";
@@ -79,7 +79,7 @@ export {
   type CountersSnapshot,
   type JournalQuery,
   type DeploymentPatch,
-} from "./control.js";
+} from "./control-client.js";
 export {
   DEFAULT_DEPLOYMENTS,
   DEFAULT_LATENCY,
