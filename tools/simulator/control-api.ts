@@ -46,10 +46,10 @@ export async function serveControl(state: SimulatorState, req: IncomingMessage, 
     sendJson(res, 404, {
       error: { code: "404", message: `No control endpoint ${method} /_simulator${path}. See tools/simulator/README.md.` },
     });
-  } catch (e) {
-    if (e instanceof SimulatorHttpError) return sendJson(res, e.status, e.body, e.headers);
-    if (e instanceof Error) return sendJson(res, 400, { error: { code: "BadRequest", message: e.message } });
-    throw e;
+  } catch (error) {
+    if (error instanceof SimulatorHttpError) return sendJson(res, error.status, error.body, error.headers);
+    if (error instanceof Error) return sendJson(res, 400, { error: { code: "BadRequest", message: error.message } });
+    throw error;
   }
 }
 

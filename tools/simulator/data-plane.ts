@@ -94,11 +94,11 @@ export async function serveDataPlane(
     chargeQuota(runtime, prepared, record, operation, apiVersion);
     await prepared.respond(requestContext(state, req, res, record, runtime, operation, faults, requestRandom, baseUrl));
     if (entry.stream && res.headersSent) entry.status = res.statusCode;
-  } catch (e) {
-    if (!(e instanceof SimulatorHttpError)) throw e;
-    entry.status = e.status;
+  } catch (error) {
+    if (!(error instanceof SimulatorHttpError)) throw error;
+    entry.status = error.status;
     if (res.headersSent || res.destroyed) return;
-    sendJson(res, e.status, e.body, { ...headers, ...e.headers });
+    sendJson(res, error.status, error.body, { ...headers, ...error.headers });
   }
 }
 
