@@ -1,3 +1,7 @@
+/**
+ * The repository root for tools, tests and benchmarks that read project files (package.json,
+ * host.json, local.settings.json, fixtures), found from this file rather than the working folder.
+ */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

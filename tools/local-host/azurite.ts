@@ -1,3 +1,9 @@
+/**
+ * Azurite, the local Azure Storage emulator, started from its npm package as a child process on
+ * loopback (free ports for tests, the usual 10000-10002 for `npm start`), with its connection
+ * string, and stopped when asked or when the process that started it dies. Gives the app, the
+ * local host and the tests real blob and queue endpoints offline.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";

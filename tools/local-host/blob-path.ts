@@ -1,3 +1,8 @@
+/**
+ * Blob trigger paths (`audio/{name}`) as the host's binding templates read them: the container,
+ * a listing prefix and a pattern whose parameters become trigger metadata when a blob matches.
+ */
+
 /** A blob trigger path such as `audio/{name}`: the container plus a pattern for the blob name. */
 export interface BlobPathPattern {
   container: string;

@@ -1,3 +1,10 @@
+/**
+ * Blob triggers as the Functions host's storage extension runs them: new blobs are found by a
+ * container scan with a persisted watermark (LogsAndContainerScan) or by the Event Grid webhook
+ * (EventGrid source, as on Flex Consumption), queued on the host's internal queue, recorded once
+ * per ETag with a receipt in `azure-webjobs-hosts`, and run with bounded concurrency, retries and
+ * a poison message. The same storage artefacts as on Azure, so the app's blob path runs unchanged.
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BlobGetPropertiesResponse, ContainerClient } from "@azure/storage-blob";
 import type { DequeuedMessageItem } from "@azure/storage-queue";
@@ -51,7 +58,8 @@ export function collectBlobTriggers(registry: CoreRegistry): BlobTriggerFunction
   for (const fn of registry.functions.values()) {
     for (const [triggerName, binding] of Object.entries(fn.metadata.bindings)) {
       if (binding.type?.toLowerCase() !== "blobtrigger") continue;
-      const path = typeof binding.path === "string" ? binding.path.replace(/%([^%]+)%/g, (_, s: string) => process.env[s] ?? "") : "";
+      const path =
+        typeof binding.path === "string" ? binding.path.replace(/%([^%]+)%/g, (_, setting: string) => process.env[setting] ?? "") : "";
       found.push({
         fn,
         triggerName,
@@ -93,7 +101,7 @@ export class BlobTriggerHost {
     if (this.#functions.length === 0) return;
     const { storage, config, hostId } = this.#deps;
     await storage.blobs.getContainerClient(HOSTS_CONTAINER).createIfNotExists();
-    for (const f of this.#functions) await storage.blobs.getContainerClient(f.pattern.container).createIfNotExists();
+    for (const blobFunction of this.#functions) await storage.blobs.getContainerClient(blobFunction.pattern.container).createIfNotExists();
     const queue = storage.queues.getQueueClient(internalQueueName(hostId));
     await queue.createIfNotExists();
     const parallelism = Math.max(1, Math.min(32, config.blobs.maxDegreeOfParallelism));
@@ -111,7 +119,7 @@ export class BlobTriggerHost {
       poison: (message) => this.#poison(message),
     });
     this.#listener.start();
-    if (this.#functions.some((f) => f.source === "LogsAndContainerScan")) this.#scheduleScan(0);
+    if (this.#functions.some((blobFunction) => blobFunction.source === "LogsAndContainerScan")) this.#scheduleScan(0);
   }
 
   async stop(): Promise<void> {
@@ -128,7 +136,7 @@ export class BlobTriggerHost {
   async handleWebhook(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const requested = url.searchParams.get("functionName") ?? "";
     const name = requested.replace(/^Host\.Functions\./i, "").toLowerCase();
-    const target = this.#functions.find((f) => f.fn.metadata.name.toLowerCase() === name);
+    const target = this.#functions.find((blobFunction) => blobFunction.fn.metadata.name.toLowerCase() === name);
     if (!target || target.source !== "EventGrid") {
       return json(res, 404, { error: `No blob trigger function "${requested}" with source EventGrid.` });
     }
@@ -172,12 +180,12 @@ export class BlobTriggerHost {
   }
 
   async #scanAll(): Promise<void> {
-    const scanned = this.#functions.filter((f) => f.source === "LogsAndContainerScan");
-    for (const containerName of new Set(scanned.map((f) => f.pattern.container))) {
+    const scanned = this.#functions.filter((blobFunction) => blobFunction.source === "LogsAndContainerScan");
+    for (const containerName of new Set(scanned.map((blobFunction) => blobFunction.pattern.container))) {
       if (this.#stopped) return;
       await this.#scanContainer(
         containerName,
-        scanned.filter((f) => f.pattern.container === containerName),
+        scanned.filter((blobFunction) => blobFunction.pattern.container === containerName),
       );
     }
   }
@@ -190,13 +198,13 @@ export class BlobTriggerHost {
       .getBlockBlobClient(`blobscaninfo/${hostId}/${storage.accountName}/${containerName}`);
     const latestScan = await readLatestScan(scanInfo);
     const scanStartedAt = new Date();
-    const prefix = commonPrefix(functions.map((f) => f.pattern.prefix));
+    const prefix = commonPrefix(functions.map((blobFunction) => blobFunction.pattern.prefix));
     for await (const blob of listBlobs(container, prefix)) {
       const modified = blob.properties.lastModified.getTime();
       if (latestScan !== undefined && modified < latestScan - WATERMARK_SKEW_MS) continue;
-      for (const f of functions) {
-        if (matchBlobPath(f.pattern, blob.name)) {
-          await this.#enqueueOnce(f, containerName, blob.name, blob.properties.etag ?? "");
+      for (const blobFunction of functions) {
+        if (matchBlobPath(blobFunction.pattern, blob.name)) {
+          await this.#enqueueOnce(blobFunction, containerName, blob.name, blob.properties.etag ?? "");
         }
       }
     }
@@ -211,12 +219,12 @@ export class BlobTriggerHost {
    * may be queued twice, which the receipt check before each run makes cheap, but never stays
    * unqueued behind a receipt.
    */
-  async #enqueueOnce(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string): Promise<void> {
-    const receipt = this.#receipt(f, containerName, blobName, etag);
+  async #enqueueOnce(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string): Promise<void> {
+    const receipt = this.#receipt(blobFunction, containerName, blobName, etag);
     if (await receipt.exists()) return;
     const message: BlobTriggerMessage = {
       Type: "BlobTrigger",
-      FunctionId: f.fn.functionId,
+      FunctionId: blobFunction.fn.functionId,
       BlobType: "BlockBlob",
       ContainerName: containerName,
       BlobName: blobName,
@@ -231,19 +239,19 @@ export class BlobTriggerHost {
     }
   }
 
-  #receipt(f: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
-    const path = `blobreceipts/${this.#deps.hostId}/${f.fn.functionId}/${unquote(etag)}/BlockBlob/${containerName}/${blobName}`;
+  #receipt(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
+    const path = `blobreceipts/${this.#deps.hostId}/${blobFunction.fn.functionId}/${unquote(etag)}/BlockBlob/${containerName}/${blobName}`;
     return this.#deps.storage.blobs.getContainerClient(HOSTS_CONTAINER).getBlockBlobClient(path);
   }
 
   async #process(queued: DequeuedMessageItem): Promise<void> {
     const message = JSON.parse(Buffer.from(queued.messageText, "base64").toString("utf8")) as BlobTriggerMessage;
-    const f = this.#functions.find((candidate) => candidate.fn.functionId === message.FunctionId);
-    if (!f) {
+    const blobFunction = this.#functions.find((candidate) => candidate.fn.functionId === message.FunctionId);
+    if (!blobFunction) {
       this.#deps.hostLog(`Dropping blob trigger message for unknown function ${message.FunctionId}.`);
       return;
     }
-    const receipt = this.#receipt(f, message.ContainerName, message.BlobName, message.ETag);
+    const receipt = this.#receipt(blobFunction, message.ContainerName, message.BlobName, message.ETag);
     const receiptProperties = await receipt.getProperties().catch(() => undefined);
     if (receiptProperties?.metadata?.completed === "true" || receiptProperties?.metadata?.Completed === "true") return;
 
@@ -258,23 +266,23 @@ export class BlobTriggerHost {
     // A newer version of the blob has its own ETag, receipt and message.
     if (unquote(properties.etag) !== unquote(message.ETag)) return;
     const content = await blob.downloadToBuffer();
-    const params = matchBlobPath(f.pattern, message.BlobName) ?? {};
-    const data: RpcTypedData = f.binding.dataType === "string" ? rpcString(content.toString("utf8")) : { bytes: content };
+    const params = matchBlobPath(blobFunction.pattern, message.BlobName) ?? {};
+    const data: RpcTypedData = blobFunction.binding.dataType === "string" ? rpcString(content.toString("utf8")) : { bytes: content };
     const triggerMetadata: Record<string, RpcTypedData> = {
       BlobTrigger: rpcString(`${message.ContainerName}/${message.BlobName}`),
       Uri: rpcString(blob.url),
       Properties: rpcJson(describeProperties(properties)),
       Metadata: rpcJson(properties.metadata ?? {}),
-      sys: systemMetadata(f.fn.metadata.name),
+      sys: systemMetadata(blobFunction.fn.metadata.name),
     };
     for (const [name, value] of Object.entries(params)) triggerMetadata[name] = rpcString(value);
     await invokeFunction(
       this.#deps.registry,
-      f.fn,
+      blobFunction.fn,
       {
-        inputData: [{ name: f.triggerName, data }],
+        inputData: [{ name: blobFunction.triggerName, data }],
         triggerMetadata,
-        reason: `New blob detected(${f.source}): ${message.ContainerName}/${message.BlobName}`,
+        reason: `New blob detected(${blobFunction.source}): ${message.ContainerName}/${message.BlobName}`,
       },
       this.#deps.log,
     );
@@ -308,17 +316,17 @@ export function internalQueueName(hostId: string): string {
   return `azure-webjobs-blobtrigger-${hostId}`.slice(0, 63).replace(/-+$/, "");
 }
 
-function describeProperties(p: BlobGetPropertiesResponse): Record<string, unknown> {
+function describeProperties(properties: BlobGetPropertiesResponse): Record<string, unknown> {
   return {
-    BlobType: p.blobType,
-    ContentType: p.contentType,
-    ContentLength: p.contentLength,
-    ContentEncoding: p.contentEncoding,
-    ContentMD5: p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : undefined,
-    ETag: p.etag,
-    LastModified: p.lastModified?.toISOString(),
-    CreatedOn: p.createdOn?.toISOString(),
-    AccessTier: p.accessTier,
+    BlobType: properties.blobType,
+    ContentType: properties.contentType,
+    ContentLength: properties.contentLength,
+    ContentEncoding: properties.contentEncoding,
+    ContentMD5: properties.contentMD5 ? Buffer.from(properties.contentMD5).toString("base64") : undefined,
+    ETag: properties.etag,
+    LastModified: properties.lastModified?.toISOString(),
+    CreatedOn: properties.createdOn?.toISOString(),
+    AccessTier: properties.accessTier,
   };
 }
 
@@ -343,7 +351,7 @@ async function* listBlobs(container: ContainerClient, prefix: string) {
 function commonPrefix(prefixes: string[]): string {
   if (prefixes.length === 0) return "";
   let common = prefixes[0]!;
-  for (const p of prefixes) while (!p.startsWith(common)) common = common.slice(0, -1);
+  for (const prefix of prefixes) while (!prefix.startsWith(common)) common = common.slice(0, -1);
   return common;
 }
 
@@ -369,7 +377,7 @@ export function parseBlobUrl(url: string): { container: string; blobName: string
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });

@@ -8,6 +8,8 @@
  * the `openai` SDK needs to abort its upstream request). Content and pacing are unchanged
  * (highWaterMark 0: nothing is read ahead of the consumer).
  */
+
+/** A handler's result whose body stream the host can cancel when the client leaves. */
 export interface CancellableResult {
   result: unknown;
   /** Cancels the handler's stream, if the result had one. */

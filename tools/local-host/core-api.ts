@@ -1,3 +1,9 @@
+/**
+ * The host's side of `@azure/functions-core`: the module the Node worker injects, through which
+ * `@azure/functions` registers the app's functions, its programming model and its hooks, and logs.
+ * The local host serves this object (install-core-module.ts) and keeps what the app registers in
+ * a CoreRegistry, its only table of functions; hooks run in registration order, as in the worker.
+ */
 import type {
   Disposable,
   FunctionCallback,

@@ -1,3 +1,8 @@
+/**
+ * Function keys as the Functions host checks them: which key an `anonymous`, `function` or
+ * `admin` function takes, and which keys the host's own endpoints take (the blob webhook, /admin).
+ * Off by default locally, as with Core Tools; on, it reproduces the deployed host's 401s.
+ */
 import { timingSafeEqual } from "node:crypto";
 
 /** Where the local host takes keys from (settings, so `local.settings.json` can hold them). */
@@ -74,7 +79,7 @@ export function isAuthorizedForAdmin(policy: KeyPolicy, suppliedKey: string | un
 }
 
 function sameSecret(expected: string, supplied: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(supplied);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const expectedBytes = Buffer.from(expected);
+  const suppliedBytes = Buffer.from(supplied);
+  return expectedBytes.length === suppliedBytes.length && timingSafeEqual(expectedBytes, suppliedBytes);
 }

@@ -1,3 +1,8 @@
+/**
+ * The host.json settings the local host honours (route prefix, request limits, queue and blob
+ * extension settings, function timeout), read with the Functions host's defaults and checked, so
+ * the app's own host.json drives local runs as it drives Azure, and a bad value fails at start.
+ */
 import { readFileSync } from "node:fs";
 
 /** The host.json settings the local host honours, with the storage extension's defaults filled in. */

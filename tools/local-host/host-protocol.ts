@@ -1,4 +1,7 @@
-/** The contract between startHost() (parent) and main.ts (the host process). */
+/**
+ * The contract between startHost() (parent, index.ts) and main.ts (the host process): the options
+ * passed as JSON in argv[2], and the lines the host prints when it is ready or cannot start.
+ */
 
 /** Options the parent passes (JSON in argv[2]); see StartHostOptions in index.ts. */
 export interface HostProcessOptions {

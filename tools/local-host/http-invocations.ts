@@ -20,7 +20,7 @@ export function collectHttpRoutes(registry: CoreRegistry): HttpRouteInfo[] {
         functionName: fn.metadata.name,
         triggerName,
         template: typeof binding.route === "string" && binding.route !== "" ? binding.route : fn.metadata.name,
-        methods: Array.isArray(binding.methods) ? binding.methods.map((m) => String(m).toUpperCase()) : [],
+        methods: Array.isArray(binding.methods) ? binding.methods.map((method) => String(method).toUpperCase()) : [],
         authLevel: typeof binding.authLevel === "string" ? binding.authLevel : "anonymous",
       });
     }
@@ -152,9 +152,10 @@ async function invokeBuffered(message: Invocation, deps: HttpInvocationDeps): Pr
 
 function httpAnswer(fn: RegisteredFunction, response: RpcInvocationResponse): BufferedAnswer | null {
   const httpBindingName = Object.entries(fn.metadata.bindings).find(
-    ([, b]) => b.direction === "out" && b.type?.toLowerCase() === "http",
+    ([, binding]) => binding.direction === "out" && binding.type?.toLowerCase() === "http",
   )?.[0];
-  const data = httpBindingName === "$return" ? response.returnValue : response.outputData?.find((o) => o.name === httpBindingName)?.data;
+  const data =
+    httpBindingName === "$return" ? response.returnValue : response.outputData?.find((output) => output.name === httpBindingName)?.data;
   const out = data?.http;
   if (!out) return null;
   const body = out.body?.bytes ? Buffer.from(out.body.bytes) : Buffer.from(out.body?.string ?? out.body?.json ?? "", "utf8");

@@ -50,7 +50,7 @@ export function matchRoute(route: CompiledRoute, path: string): Record<string, s
   const parts = path
     .replace(/^\/+|\/+$/g, "")
     .split("/")
-    .filter((p) => p !== "");
+    .filter((part) => part !== "");
   const params: Record<string, string> = {};
   let index = 0;
   for (const segment of route.segments) {
@@ -74,7 +74,7 @@ export function matchRoute(route: CompiledRoute, path: string): Record<string, s
       continue;
     }
     const decoded = safeDecode(value);
-    if (!segment.constraints.every((c) => satisfies(c, decoded))) return undefined;
+    if (!segment.constraints.every((constraint) => satisfies(constraint, decoded))) return undefined;
     params[segment.name] = decoded;
     index++;
   }

@@ -56,8 +56,9 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
 function compileRoutes(infos: HttpRouteInfo[]): HttpRoute[] {
   const routes = infos.map((info) => ({ info, route: compileRoute(info.template), methods: new Set(info.methods) }));
   // Literal segments win over parameters, parameters over catch-alls (ASP.NET route precedence).
-  const rank = (r: HttpRoute) => r.route.segments.map((s) => (s.kind === "literal" ? "0" : s.catchAll ? "2" : "1")).join("") + "9";
-  return routes.sort((a, b) => rank(a).localeCompare(rank(b)));
+  const rank = (route: HttpRoute) =>
+    route.route.segments.map((segment) => (segment.kind === "literal" ? "0" : segment.catchAll ? "2" : "1")).join("") + "9";
+  return routes.sort((first, second) => rank(first).localeCompare(rank(second)));
 }
 
 /** Builds the front-door request handler: routing, keys, body cap, then the invocation. */

@@ -1,3 +1,9 @@
+/**
+ * `startHost()`: runs the local Functions host for one app as a child process (main.ts, bundled
+ * on first use when running from sources) and resolves once it serves, with its URL, port and
+ * functions, and stop/kill. A process of its own, as the Functions host is on Azure, so tests and
+ * `npm start` can kill it mid-job and a crash in the app never takes the caller down.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -79,7 +85,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
   if (options.enforceKeys !== undefined) env.FUNCTIONS_ENFORCE_KEYS = String(options.enforceKeys);
   if (options.keys?.master) env.FUNCTIONS_MASTER_KEY = options.keys.master;
   if (options.keys?.default) env.FUNCTIONS_DEFAULT_KEY = options.keys.default;
-  for (const [fn, key] of Object.entries(options.keys?.functions ?? {})) env[`FUNCTIONS_KEY__${fn}`] = key;
+  for (const [functionName, key] of Object.entries(options.keys?.functions ?? {})) env[`FUNCTIONS_KEY__${functionName}`] = key;
 
   const hostJson = options.hostJson ?? path.join(cwd, "host.json");
   const processOptions: HostProcessOptions = {

@@ -1,3 +1,8 @@
+/**
+ * Makes `require("@azure/functions-core")` return the local host's implementation (core-api.ts)
+ * in this process, as the Node worker does by injecting the module: a CommonJS resolution hook
+ * plus a cache entry. Without it `@azure/functions` cannot register anything outside the worker.
+ */
 import Module, { createRequire } from "node:module";
 
 /** The name `@azure/functions` requires; the Node worker normally injects it. */

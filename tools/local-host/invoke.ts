@@ -1,3 +1,9 @@
+/**
+ * One function invocation, run the way the Azure Functions Node worker runs it: through the
+ * library's own InvocationModel (argument and response conversion), with the pre- and
+ * post-invocation hooks and the host's "Executing"/"Executed" log lines. Every trigger of the
+ * local host invokes through here, so the app sees exactly what it would see on Azure.
+ */
 import { randomUUID } from "node:crypto";
 import { runHooks, type CoreRegistry, type RegisteredFunction } from "./core-api.js";
 import type {
@@ -75,13 +81,19 @@ export async function invokeFunction(
     const response = await runThroughModel(registry, model, fn, coreContext, input.adaptResult);
     const beside = input.failureBeside?.();
     if (beside) throw beside;
-    const ms = Math.round(performance.now() - startedAt);
-    log(fn, invocationId, "information", "system", `Executed '${fn.functionId}' (Succeeded, Id=${invocationId}, Duration=${ms}ms)`);
+    const durationMs = Math.round(performance.now() - startedAt);
+    log(fn, invocationId, "information", "system", `Executed '${fn.functionId}' (Succeeded, Id=${invocationId}, Duration=${durationMs}ms)`);
     return { invocationId, response };
   } catch (error) {
-    const ms = Math.round(performance.now() - startedAt);
+    const durationMs = Math.round(performance.now() - startedAt);
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    log(fn, invocationId, "error", "system", `Executed '${fn.functionId}' (Failed, Id=${invocationId}, Duration=${ms}ms): ${detail}`);
+    log(
+      fn,
+      invocationId,
+      "error",
+      "system",
+      `Executed '${fn.functionId}' (Failed, Id=${invocationId}, Duration=${durationMs}ms): ${detail}`,
+    );
     throw error;
   }
 }

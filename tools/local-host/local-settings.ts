@@ -1,3 +1,9 @@
+/**
+ * local.settings.json as Core Tools reads it: created from local.settings.sample.json when
+ * missing, `Values` as the app's settings with the shell's variables winning, `Host.LocalHttpPort`
+ * as the default port. One reader for `npm start`, the send CLI and the tests, so all three see
+ * the settings the same way.
+ */
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 

@@ -1,3 +1,7 @@
+/**
+ * The HTTP agent for the host's own loopback hops (front door to the library's proxy and to the
+ * runtime server), tuned so a reused keep-alive socket is never one the server is closing.
+ */
 import http from "node:http";
 
 /** How long a Node server keeps an idle keep-alive connection open (`server.keepAliveTimeout`). */

@@ -1,27 +1,35 @@
 /**
  * The local Functions host process: serves `@azure/functions-core`, loads the app, and runs its
  * HTTP, queue and blob triggers. Started by `startHost()` (index.ts) with its options as argv[2].
+ * `main` runs the start-up as named steps, in the Functions host's order: load the app, start the
+ * library's HTTP proxy, create the storage triggers, serve the host endpoints, start the HTTP
+ * front door, start the triggers, announce ready; then it waits for the signal to shut down.
  */
-import http from "node:http";
+import type http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { BlobTriggerHost, collectBlobTriggers } from "./blob-trigger.js";
+import type { Worker } from "node:worker_threads";
 import { createCoreApi, createRegistry, runHooks } from "./core-api.js";
-import { isAuthorizedForAdmin, isAuthorizedForRuntime, keyPolicyFromEnv } from "./function-keys.js";
-import { loadHostConfig } from "./host-config.js";
-import { pathForLog, requestUrl, sendText } from "./http-server.js";
-import type { FrontThreadData } from "./http-front-protocol.js";
-import { collectHttpRoutes, serveHttpInvocations } from "./http-invocations.js";
+import { keyPolicyFromEnv } from "./function-keys.js";
+import { loadHostConfig, type HostConfig } from "./host-config.js";
+import type { FrontThreadData, HttpRouteInfo } from "./http-front-protocol.js";
+import { startHttpFrontDoor } from "./http-front-start.js";
+import { collectHttpRoutes } from "./http-invocations.js";
 import { installCoreModule } from "./install-core-module.js";
 import { loadApp } from "./load-app.js";
 import type { InvocationLogger } from "./invoke.js";
 import { captureLibraryProxy, type ProxyTracker } from "./proxy-tracker.js";
-import type { QueueListener } from "./queue-listener.js";
-import { createQueueTrigger } from "./queue-trigger.js";
 import { FAILED_PREFIX, READY_PREFIX, type HostProcessOptions } from "./host-protocol.js";
-import type { RpcLogLevel } from "./rpc-types.js";
-import { resolveStorage, type StorageClients } from "./storage-clients.js";
+import type { ProgrammingModel, RpcLogLevel } from "./rpc-types.js";
+import { startRuntimeEndpoints } from "./runtime-endpoints.js";
+import {
+  createStorageTriggers,
+  startStorageTriggers,
+  stopStorageTriggers,
+  warnAboutUnsupportedBindings,
+  type DescribedFunction,
+  type StorageTriggers,
+} from "./storage-triggers.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as HostProcessOptions;
 const registry = createRegistry();
@@ -47,6 +55,8 @@ const invocationLog: InvocationLogger = (fn, invocationId, level, category, mess
   runLogHooks(level, category, message, invocationId);
 };
 
+const hostLog = (message: string) => print(`[${new Date().toISOString()}] ${message}`);
+
 function runLogHooks(level: RpcLogLevel, category: string, message: string, invocationId?: string): void {
   for (const hook of registry.hooks.get("log") ?? []) {
     try {
@@ -58,6 +68,63 @@ function runLogHooks(level: RpcLogLevel, category: string, message: string, invo
 }
 
 async function main(): Promise<void> {
+  const model = await loadTheApp();
+  const { proxyUri, proxyTracker } = await startLibraryProxy(model);
+
+  const config = loadHostConfig(options.hostJson);
+  if (options.maxRequestBodyBytes !== undefined) config.http.maxRequestBodyBytes = options.maxRequestBodyBytes;
+  const keys = keyPolicyFromEnv(process.env);
+
+  warnAboutUnsupportedBindings(registry, hostLog);
+  const triggers = await createStorageTriggers({
+    registry,
+    config,
+    hostId: options.hostId,
+    leaseSeconds: options.leaseSeconds,
+    blobScanIntervalMs: options.blobScanIntervalMs,
+    log: invocationLog,
+    hostLog,
+  });
+
+  // Host endpoints drive this thread's triggers, so they are served here; the front door relays them.
+  const runtime = await startRuntimeEndpoints({ keys, blobHosts: triggers.blobHosts, hostId: options.hostId, hostLog });
+
+  // The HTTP front door runs in a thread of its own, as the Functions host is a process of its
+  // own on Azure: relaying client bytes never takes this thread, which runs the app.
+  const routes = collectHttpRoutes(registry);
+  const threadData: FrontThreadData = {
+    routes,
+    config,
+    keys,
+    proxyUri,
+    runtimeUri: `http://127.0.0.1:${runtime.port}`,
+    port: options.port,
+  };
+  // Beside this file, with its extension (.js in dist, .mjs when bundled for tests).
+  const frontScript = new URL(`./http-front-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const { front, port } = await startHttpFrontDoor(
+    frontScript,
+    threadData,
+    { registry, proxyTracker, log: invocationLog, hostLog },
+    hostLog,
+    () => void shutdown(),
+  );
+  const url = `http://127.0.0.1:${port}`;
+
+  await startStorageTriggers(triggers);
+  announceReady(url, port, [...triggers.described, ...describeHttpRoutes(routes, url, config)], Boolean(proxyUri));
+
+  shutdown = gracefulShutdown(front, runtime.server, triggers);
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+}
+
+/**
+ * Serves `@azure/functions-core` to the library, loads the app (which registers its functions
+ * through it) and runs its `appStart` hooks.
+ * @throws Error when the app registers no functions.
+ */
+async function loadTheApp(): Promise<ProgrammingModel> {
   installCoreModule(
     createCoreApi(registry, (level, category, message) => {
       if (levelRank[level] >= Math.max(minimumLevel, category === "system" ? 3 : 0)) print(`[${new Date().toISOString()}] ${message}`);
@@ -71,186 +138,48 @@ async function main(): Promise<void> {
     throw new Error(`The app at ${entry} registered no functions. Does it call app.http/app.storageQueue/... from @azure/functions v4?`);
   }
   await runHooks(registry, "appStart", { hookData: {}, appHookData: registry.appHookData, functionAppDirectory: process.cwd() });
+  return model;
+}
 
-  // getCapabilities starts the library's HTTP proxy when the app enabled HTTP streaming.
+/** getCapabilities starts the library's HTTP proxy when the app enabled HTTP streaming; both are undefined when it did not. */
+async function startLibraryProxy(
+  model: ProgrammingModel,
+): Promise<{ proxyUri: string | undefined; proxyTracker: ProxyTracker | undefined }> {
   const { result: capabilities, tracker } = await captureLibraryProxy(() => model.getCapabilities({}));
   const proxyUri = capabilities.HttpUri ? capabilities.HttpUri.replace("//localhost:", "//127.0.0.1:") : undefined;
-  const proxyTracker: ProxyTracker | undefined = proxyUri ? tracker : undefined;
+  return { proxyUri, proxyTracker: proxyUri ? tracker : undefined };
+}
 
-  const config = loadHostConfig(options.hostJson);
-  if (options.maxRequestBodyBytes !== undefined) config.http.maxRequestBodyBytes = options.maxRequestBodyBytes;
-  const keys = keyPolicyFromEnv(process.env);
-  const hostLog = (message: string) => print(`[${new Date().toISOString()}] ${message}`);
+function describeHttpRoutes(routes: readonly HttpRouteInfo[], url: string, config: HostConfig): DescribedFunction[] {
+  return routes.map((route) => ({
+    name: route.functionName,
+    trigger: "http",
+    methods: route.methods,
+    authLevel: route.authLevel,
+    url: `${url}/${[config.http.routePrefix, route.template.replace(/^\/+/, "")].filter(Boolean).join("/")}`,
+  }));
+}
 
-  const storageByConnection = new Map<string, StorageClients>();
-  const storageFor = (connection: unknown): StorageClients => {
-    const name = typeof connection === "string" && connection !== "" ? connection : "AzureWebJobsStorage";
-    let clients = storageByConnection.get(name);
-    if (!clients) {
-      clients = resolveStorage(name, process.env);
-      storageByConnection.set(name, clients);
-    }
-    return clients;
-  };
-
-  for (const fn of registry.functions.values()) {
-    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-      const type = binding.type?.toLowerCase();
-      if (binding.direction === "out" && type !== "http") {
-        hostLog(
-          `Warning: ${fn.metadata.name}: output binding "${name}" (${binding.type}) is not run by the local host; write with the SDK instead.`,
-        );
-      } else if (binding.direction !== "out" && type && !["httptrigger", "queuetrigger", "blobtrigger"].includes(type)) {
-        hostLog(
-          `Warning: ${fn.metadata.name}: binding "${name}" (${binding.type}) is not supported by the local host; the function will not be triggered.`,
-        );
-      }
-    }
-    if (fn.metadata.retryOptions) hostLog(`Warning: ${fn.metadata.name}: retry policies are not applied by the local host.`);
-  }
-
-  const queueListeners: QueueListener[] = [];
-  const describedFunctions: Array<Record<string, unknown>> = [];
-  for (const fn of registry.functions.values()) {
-    for (const [triggerName, binding] of Object.entries(fn.metadata.bindings)) {
-      if (binding.type?.toLowerCase() !== "queuetrigger") continue;
-      const listener = await createQueueTrigger(
-        { registry, config, storage: storageFor(binding.connection), leaseSeconds: options.leaseSeconds, log: invocationLog, hostLog },
-        fn,
-        triggerName,
-        binding,
-      );
-      queueListeners.push(listener);
-      describedFunctions.push({ name: fn.metadata.name, trigger: "queue", queueName: binding.queueName });
-    }
-  }
-
-  const blobHosts = new Map<string, BlobTriggerHost>();
-  for (const blobFunction of collectBlobTriggers(registry)) {
-    const connection = typeof blobFunction.binding.connection === "string" ? blobFunction.binding.connection : "AzureWebJobsStorage";
-    let host = blobHosts.get(connection);
-    if (!host) {
-      host = new BlobTriggerHost(
-        {
-          registry,
-          config,
-          storage: storageFor(connection),
-          hostId: options.hostId,
-          scanIntervalMs: options.blobScanIntervalMs,
-          leaseSeconds: options.leaseSeconds,
-          log: invocationLog,
-          hostLog,
-        },
-        [],
-      );
-      blobHosts.set(connection, host);
-    }
-    host.functions.push(blobFunction);
-    describedFunctions.push({
-      name: blobFunction.fn.metadata.name,
-      trigger: "blob",
-      path: blobFunction.binding.path,
-      source: blobFunction.source,
-    });
-  }
-
-  // Host endpoints drive this thread's triggers, so they are served here; the front door relays them.
-  const runtimeEndpoints = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> => {
-    const lowerPath = url.pathname.toLowerCase();
-    if (lowerPath === "/runtime/webhooks/blobs" && req.method === "POST") {
-      const key = url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined);
-      if (!isAuthorizedForRuntime(keys, key)) {
-        sendText(res, 401, "Unauthorized: the blob webhook needs the master key or a host key in ?code=.");
-        return true;
-      }
-      const name = (url.searchParams.get("functionName") ?? "").replace(/^Host\.Functions\./i, "").toLowerCase();
-      const owner = [...blobHosts.values()].find((h) => h.functions.some((f) => f.fn.metadata.name.toLowerCase() === name));
-      if (owner) await owner.handleWebhook(req, res, url);
-      else sendText(res, 404, `No blob trigger function named "${url.searchParams.get("functionName") ?? ""}".`);
-      return true;
-    }
-    if (lowerPath.startsWith("/admin/")) {
-      const key = (req.headers["x-functions-key"] as string | undefined) ?? url.searchParams.get("code") ?? undefined;
-      if (!isAuthorizedForAdmin(keys, key)) {
-        sendText(res, 401, "Unauthorized: admin endpoints need the master key, in the x-functions-key header or ?code=.");
-        return true;
-      }
-    }
-    if (lowerPath === "/admin/host/status") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ state: "Running", id: options.hostId }));
-      return true;
-    }
-    return false;
-  };
-  const runtimeServer = http.createServer({ requestTimeout: 0 }, (req, res) => {
-    const url = requestUrl(req);
-    if (!url) return sendText(res, 400, "Bad Request: the URL is not valid.");
-    runtimeEndpoints(req, res, url).then(
-      (handled) => {
-        if (!handled) sendText(res, 404, "Not Found");
-      },
-      (error: unknown) => {
-        hostLog(
-          `Request ${req.method} ${pathForLog(req)} failed in the host: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-        );
-        if (!res.headersSent) sendText(res, 500, "Internal Server Error");
-        else res.destroy();
-      },
-    );
-  });
-  const runtimePort = await listen(runtimeServer, 0);
-
-  // The HTTP front door runs in a thread of its own, as the Functions host is a process of its
-  // own on Azure: relaying client bytes never takes this thread, which runs the app.
-  const routes = collectHttpRoutes(registry);
-  const threadData: FrontThreadData = {
-    routes,
-    config,
-    keys,
-    proxyUri,
-    runtimeUri: `http://127.0.0.1:${runtimePort}`,
-    port: options.port,
-  };
-  // Beside this file, with its extension (.js in dist, .mjs when bundled for tests).
-  const frontScript = new URL(`./http-front-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  const front = new Worker(frontScript, { workerData: threadData });
-  const port = await new Promise<number>((resolve, reject) => {
-    serveHttpInvocations(
-      front,
-      { registry, proxyTracker, log: invocationLog, hostLog },
-      { onReady: resolve, onFailed: (message) => reject(new Error(message)) },
-    );
-    front.once("error", reject);
-    front.once("exit", (code) => reject(new Error(`The HTTP front door stopped before it listened (exit code ${code}).`)));
-  });
-  front.on("error", (error) => {
-    // Without its front door the host serves nothing: say why and stop.
-    hostLog(`The HTTP front door failed: ${error.stack ?? error.message}`);
-    void shutdown();
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (const r of routes) {
-    describedFunctions.push({
-      name: r.functionName,
-      trigger: "http",
-      methods: r.methods,
-      authLevel: r.authLevel,
-      url: `${url}/${[config.http.routePrefix, r.template.replace(/^\/+/, "")].filter(Boolean).join("/")}`,
-    });
-  }
-
-  for (const listener of queueListeners) listener.start();
-  for (const host of blobHosts.values()) await host.start();
-
-  // startHost's caller gets the list in the ready line (npm start prints it in its summary).
+/** Prints the ready line startHost's caller waits for (npm start prints its list in its summary); in verbose mode, the functions too. */
+function announceReady(url: string, port: number, functions: DescribedFunction[], streaming: boolean): void {
   if (options.verbose) {
     print("Functions:");
-    for (const f of describedFunctions) print(`  ${describeFunction(f)}`);
+    for (const described of functions) print(`  ${describeFunction(described)}`);
   }
-  print(`${READY_PREFIX}${JSON.stringify({ url, port, functions: describedFunctions, streaming: Boolean(proxyUri) })}`);
+  print(`${READY_PREFIX}${JSON.stringify({ url, port, functions, streaming })}`);
+}
 
+function describeFunction(described: DescribedFunction): string {
+  if (described.trigger === "http")
+    return `${String(described.name)}: [${(described.methods as string[]).join(",") || "ALL"}] ${String(described.url)}`;
+  if (described.trigger === "queue") return `${String(described.name)}: queueTrigger (${String(described.queueName)})`;
+  return `${String(described.name)}: blobTrigger (${String(described.path)}, ${String(described.source)})`;
+}
+
+/** The shutdown once the host serves: front door, host endpoints, triggers, then the `appTerminate` hooks; once only. */
+function gracefulShutdown(front: Worker, runtimeServer: http.Server, triggers: StorageTriggers): () => Promise<void> {
   let stopping = false;
-  shutdown = async () => {
+  return async () => {
     if (stopping) return;
     stopping = true;
     // Bounded, as the parent's stop() is (SIGKILL after 10 s): with storage gone (an orphan whose
@@ -259,34 +188,10 @@ async function main(): Promise<void> {
     await front.terminate();
     runtimeServer.close();
     runtimeServer.closeAllConnections();
-    await Promise.all([...queueListeners.map((l) => l.stop()), ...[...blobHosts.values()].map((h) => h.stop())]);
+    await stopStorageTriggers(triggers);
     await runHooks(registry, "appTerminate", { hookData: {}, appHookData: registry.appHookData }).catch(() => undefined);
     process.exit(0);
   };
-  process.on("SIGTERM", () => void shutdown());
-  process.on("SIGINT", () => void shutdown());
-}
-
-function describeFunction(f: Record<string, unknown>): string {
-  if (f.trigger === "http") return `${String(f.name)}: [${(f.methods as string[]).join(",") || "ALL"}] ${String(f.url)}`;
-  if (f.trigger === "queue") return `${String(f.name)}: queueTrigger (${String(f.queueName)})`;
-  return `${String(f.name)}: blobTrigger (${String(f.path)}, ${String(f.source)})`;
-}
-
-function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === "EADDRINUSE"
-          ? new Error(`Port ${port} is already in use; set FUNCTIONS_PORT to a free port (or stop the other process).`)
-          : error,
-      );
-    });
-    server.listen(port, "127.0.0.1", () => {
-      const address = server.address();
-      resolve(typeof address === "object" && address ? address.port : port);
-    });
-  });
 }
 
 main().catch((error: unknown) => {

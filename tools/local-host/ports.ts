@@ -1,3 +1,7 @@
+/**
+ * Port checks before `npm start` starts anything: a port already taken fails at once with the
+ * setting that moves it, instead of a half-started stack and a confusing error from one part.
+ */
 import net from "node:net";
 
 /**

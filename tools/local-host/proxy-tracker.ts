@@ -1,3 +1,8 @@
+/**
+ * Watches the HTTP proxy that `@azure/functions` starts for streamed HTTP responses: keeps it on
+ * loopback, notices a proxied request the handler left unanswered, and makes a write after the
+ * client left throw, so the handler's stream is cancelled as it would be on Azure.
+ */
 import http, { type ServerResponse } from "node:http";
 
 /** Watches the library's HTTP proxy (its server is created inside `getCapabilities`). */

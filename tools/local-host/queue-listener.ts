@@ -1,3 +1,9 @@
+/**
+ * Polls one storage queue with the storage extension's semantics: batches and the new-batch
+ * threshold, an exponential backoff while the queue is empty, a lease renewed while a message
+ * runs, delete on success, a visible retry on failure and poison at maxDequeueCount. Shared by the
+ * queue triggers and the blob triggers' internal queue, so both retry and poison as on Azure.
+ */
 import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -58,25 +64,28 @@ export class QueueListener {
   }
 
   async #pollLoop(): Promise<void> {
-    const o = this.#options;
+    const options = this.#options;
     let backoff = MIN_POLLING_INTERVAL_MS;
     while (!this.#stopped) {
-      if (this.#running.size > o.newBatchThreshold) {
+      if (this.#running.size > options.newBatchThreshold) {
         await Promise.race([...this.#running]);
         continue;
       }
       let messages: DequeuedMessageItem[];
       try {
-        const received = await o.queue.receiveMessages({ numberOfMessages: o.batchSize, visibilityTimeout: o.leaseSeconds });
+        const received = await options.queue.receiveMessages({
+          numberOfMessages: options.batchSize,
+          visibilityTimeout: options.leaseSeconds,
+        });
         messages = received.receivedMessageItems;
       } catch (error) {
         if (this.#stopped) break;
-        o.log(`Polling queue "${o.queue.name}" failed (${(error as Error).message}); retrying.`);
+        options.log(`Polling queue "${options.queue.name}" failed (${(error as Error).message}); retrying.`);
         messages = [];
       }
       if (messages.length === 0) {
         await this.#sleep(backoff);
-        backoff = Math.min(backoff * 2, Math.max(o.maxPollingIntervalMs, MIN_POLLING_INTERVAL_MS));
+        backoff = Math.min(backoff * 2, Math.max(options.maxPollingIntervalMs, MIN_POLLING_INTERVAL_MS));
         continue;
       }
       backoff = MIN_POLLING_INTERVAL_MS;
@@ -88,35 +97,35 @@ export class QueueListener {
   }
 
   async #handle(message: DequeuedMessageItem): Promise<void> {
-    const o = this.#options;
+    const options = this.#options;
     let popReceipt = message.popReceipt;
     // Delivered more often than allowed (a host died during the last attempt): poison, no invocation.
-    if (message.dequeueCount > o.maxDequeueCount) {
+    if (message.dequeueCount > options.maxDequeueCount) {
       try {
-        await o.poison(message, `dequeue count ${message.dequeueCount} exceeds maxDequeueCount ${o.maxDequeueCount}`);
-        await o.queue.deleteMessage(message.messageId, popReceipt);
-        o.log(`Message ${message.messageId} moved to poison on arrival (dequeue count ${message.dequeueCount}).`);
+        await options.poison(message, `dequeue count ${message.dequeueCount} exceeds maxDequeueCount ${options.maxDequeueCount}`);
+        await options.queue.deleteMessage(message.messageId, popReceipt);
+        options.log(`Message ${message.messageId} moved to poison on arrival (dequeue count ${message.dequeueCount}).`);
       } catch (error) {
-        o.log(`Poisoning message ${message.messageId} failed: ${(error as Error).message}`);
+        options.log(`Poisoning message ${message.messageId} failed: ${(error as Error).message}`);
       }
       return;
     }
-    const renewEveryMs = Math.max(500, (o.leaseSeconds * 1000) / 2);
+    const renewEveryMs = Math.max(500, (options.leaseSeconds * 1000) / 2);
     // One renewal at a time (each changes the popReceipt the next call needs); a tick that finds
     // one still out skips.
     let renewing: Promise<void> | undefined;
     const renewal = setInterval(() => {
-      renewing ??= o.queue
-        .updateMessage(message.messageId, popReceipt, undefined, o.leaseSeconds)
+      renewing ??= options.queue
+        .updateMessage(message.messageId, popReceipt, undefined, options.leaseSeconds)
         .then((updated) => {
           if (updated.popReceipt) popReceipt = updated.popReceipt;
         })
-        .catch((error: Error) => o.log(`Renewing message ${message.messageId} failed: ${error.message}`))
+        .catch((error: Error) => options.log(`Renewing message ${message.messageId} failed: ${error.message}`))
         .finally(() => (renewing = undefined));
     }, renewEveryMs);
     let failure: unknown;
     try {
-      await o.process(message);
+      await options.process(message);
     } catch (error) {
       failure = error;
     } finally {
@@ -124,20 +133,20 @@ export class QueueListener {
     }
     // A renewal still in flight would leave the settle below with a stale popReceipt. Waited for
     // up to a lease: one that hangs longer has lost the message anyway.
-    if (renewing) await Promise.race([renewing, delay(o.leaseSeconds * 1000)]);
+    if (renewing) await Promise.race([renewing, delay(options.leaseSeconds * 1000)]);
     try {
       if (failure === undefined) {
-        await o.queue.deleteMessage(message.messageId, popReceipt);
-      } else if (failure instanceof PoisonMessageError || message.dequeueCount >= o.maxDequeueCount) {
+        await options.queue.deleteMessage(message.messageId, popReceipt);
+      } else if (failure instanceof PoisonMessageError || message.dequeueCount >= options.maxDequeueCount) {
         const reason = failure instanceof Error ? failure.message : String(failure);
-        await o.poison(message, reason);
-        await o.queue.deleteMessage(message.messageId, popReceipt);
-        o.log(`Message ${message.messageId} moved to poison after ${message.dequeueCount} attempt(s): ${reason}`);
+        await options.poison(message, reason);
+        await options.queue.deleteMessage(message.messageId, popReceipt);
+        options.log(`Message ${message.messageId} moved to poison after ${message.dequeueCount} attempt(s): ${reason}`);
       } else {
-        await o.queue.updateMessage(message.messageId, popReceipt, undefined, Math.round(o.retryVisibilityMs / 1000));
+        await options.queue.updateMessage(message.messageId, popReceipt, undefined, Math.round(options.retryVisibilityMs / 1000));
       }
     } catch (error) {
-      o.log(`Settling message ${message.messageId} in "${o.queue.name}" failed: ${(error as Error).message}`);
+      options.log(`Settling message ${message.messageId} in "${options.queue.name}" failed: ${(error as Error).message}`);
     }
   }
 

@@ -1,3 +1,9 @@
+/**
+ * Queue triggers as the Functions host runs them: one QueueListener per queue-triggered function,
+ * with host.json's queue settings, the message decoded per `messageEncoding` (a message that is
+ * not base64 when base64 is expected goes straight to poison), the host's trigger metadata, and
+ * `<queue>-poison` for messages that keep failing. The app's handler runs as it would on Azure.
+ */
 import type { DequeuedMessageItem } from "@azure/storage-queue";
 import type { CoreRegistry, RegisteredFunction } from "./core-api.js";
 import type { HostConfig } from "./host-config.js";
@@ -31,15 +37,15 @@ export async function createQueueTrigger(
   const queue = deps.storage.queues.getQueueClient(queueName);
   const poisonQueue = deps.storage.queues.getQueueClient(`${queueName}-poison`);
   await queue.createIfNotExists();
-  const q = deps.config.queues;
+  const queueSettings = deps.config.queues;
 
   return new QueueListener({
     queue,
-    batchSize: q.batchSize,
-    newBatchThreshold: q.newBatchThreshold,
-    maxPollingIntervalMs: q.maxPollingIntervalMs,
-    retryVisibilityMs: q.visibilityTimeoutMs,
-    maxDequeueCount: q.maxDequeueCount,
+    batchSize: queueSettings.batchSize,
+    newBatchThreshold: queueSettings.newBatchThreshold,
+    maxPollingIntervalMs: queueSettings.maxPollingIntervalMs,
+    retryVisibilityMs: queueSettings.visibilityTimeoutMs,
+    maxDequeueCount: queueSettings.maxDequeueCount,
     leaseSeconds: deps.leaseSeconds,
     log: deps.hostLog,
     async poison(message) {
@@ -48,7 +54,7 @@ export async function createQueueTrigger(
       await poisonQueue.sendMessage(message.messageText);
     },
     async process(message) {
-      const text = decodeMessage(message.messageText, q.messageEncoding);
+      const text = decodeMessage(message.messageText, queueSettings.messageEncoding);
       const data: RpcTypedData = binding.dataType === "binary" ? { bytes: Buffer.from(text, "utf8") } : rpcString(text);
       await invokeFunction(
         deps.registry,

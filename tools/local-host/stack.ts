@@ -1,3 +1,9 @@
+/**
+ * `startStack()`: everything `npm start` runs, in order: Azurite (when storage is the emulator),
+ * the app's containers and queues, the Azure OpenAI simulator (when no endpoint is set), then the
+ * Functions host (Core Tools' `func` when on PATH, else the local host), until /api/health answers.
+ * Shared by `npm start` and the end-to-end tests, so both start the app the same way.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";

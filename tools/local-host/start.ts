@@ -82,23 +82,23 @@ function portSetting(name: string, value: string | number): number {
 }
 
 function printSummary(stack: Stack): void {
-  const s = stack.settings;
+  const settings = stack.settings;
   const base = stack.functionsUrl;
-  const keyHeader = /^(1|true)$/i.test(s[KEY_SETTINGS.enforce] ?? "")
+  const keyHeader = /^(1|true)$/i.test(settings[KEY_SETTINGS.enforce] ?? "")
     ? ` -H "x-functions-key: <${KEY_SETTINGS.hostDefault} from local.settings.json>"`
     : "";
-  const audio = s.AUDIO_CONTAINER ?? "audio";
-  const queue = s.EMBEDDINGS_QUEUE ?? "embeddings";
-  const eventGrid = (s.AUDIO_BLOB_TRIGGER_SOURCE ?? "").toLowerCase() === "eventgrid";
+  const audio = settings.AUDIO_CONTAINER ?? "audio";
+  const queue = settings.EMBEDDINGS_QUEUE ?? "embeddings";
+  const eventGrid = (settings.AUDIO_BLOB_TRIGGER_SOURCE ?? "").toLowerCase() === "eventgrid";
   const lines = [
     "",
     `Ready (${stack.runtime === "func" ? "Azure Functions Core Tools" : "local Functions host"}).`,
     "",
     `  Functions:        ${base}`,
-    ...stack.functions.map((f) =>
-      f.trigger === "http"
-        ? `    ${f.name.padEnd(22)} [${(f.methods ?? []).join(",")}] ${f.url}`
-        : `    ${f.name.padEnd(22)} ${f.trigger} trigger on ${f.trigger === "queue" ? f.queueName : `${f.path} (${f.source})`}`,
+    ...stack.functions.map((fn) =>
+      fn.trigger === "http"
+        ? `    ${fn.name.padEnd(22)} [${(fn.methods ?? []).join(",")}] ${fn.url}`
+        : `    ${fn.name.padEnd(22)} ${fn.trigger} trigger on ${fn.trigger === "queue" ? fn.queueName : `${fn.path} (${fn.source})`}`,
     ),
     `  Health:           ${base}/api/health`,
     ...(stack.azurite
@@ -106,7 +106,7 @@ function printSummary(stack: Stack): void {
       : ["  Storage:          from AzureWebJobsStorage"]),
     stack.simulatorUrl
       ? `  Azure OpenAI:     simulator at ${stack.simulatorUrl} (managed identity via its identity endpoint)`
-      : `  Azure OpenAI:     ${s.AZURE_OPENAI_ENDPOINT}`,
+      : `  Azure OpenAI:     ${settings.AZURE_OPENAI_ENDPOINT}`,
     `  Containers:       ${stack.containers.join(", ")}`,
     `  Queues:           ${stack.queues.join(", ")}`,
     "",
@@ -114,17 +114,17 @@ function printSummary(stack: Stack): void {
     "",
     "  # 1. Stream a chat completion",
     `  curl -N ${base}/api/v1/chat/completions -H "content-type: application/json"${keyHeader} \\`,
-    `    -d '{"model":"${s.AZURE_OPENAI_CHAT_DEPLOYMENT ?? "gpt-4o-mini"}","stream":true,"messages":[{"role":"user","content":"Say hello in five words."}]}'`,
+    `    -d '{"model":"${settings.AZURE_OPENAI_CHAT_DEPLOYMENT ?? "gpt-4o-mini"}","stream":true,"messages":[{"role":"user","content":"Say hello in five words."}]}'`,
     "",
-    `  # 2. Upload an audio file (a generated sample here; or pass your own .wav/.mp3) -> transcript in ${s.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
+    `  # 2. Upload an audio file (a generated sample here; or pass your own .wav/.mp3) -> transcript in ${settings.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
     `  npm run send -- upload --sample --container ${audio}${eventGrid ? " --event-grid" : ""}`,
     "",
-    `  # 3. Enqueue an embeddings message -> result in ${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
+    `  # 3. Enqueue an embeddings message -> result in ${settings.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
     `  npm run send -- enqueue '{"id":"doc-1","input":"The quick brown fox"}' --queue ${queue}`,
     "",
     "  # 4. Read what the app wrote",
-    `  npm run send -- list ${s.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
-    `  npm run send -- get ${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
+    `  npm run send -- list ${settings.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
+    `  npm run send -- get ${settings.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
     "",
     "Ctrl-C stops everything; data stays in .azurite/ for the next start.",
   ];

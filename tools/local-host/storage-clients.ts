@@ -1,3 +1,9 @@
+/**
+ * Storage clients for a trigger binding's `connection`, resolved as the Functions host resolves
+ * it: a connection string setting, or the identity-based form (`<connection>__blobServiceUri`,
+ * `__queueServiceUri`, `__credential`, `__clientId`). Lets local triggers use the same settings
+ * as the deployed app, emulator or real account.
+ */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";

@@ -125,9 +125,9 @@ async function writeZip(dir: string, files: string[], zipPath: string): Promise<
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const result = await buildPackage();
-  const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  console.log(`Bundle ${path.relative(ROOT, result.bundlePath)}: ${kb(result.bundleBytes)}`);
+  const kibibytes = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+  console.log(`Bundle ${path.relative(ROOT, result.bundlePath)}: ${kibibytes(result.bundleBytes)}`);
   console.log(
-    `Deployment zip ${path.relative(ROOT, result.zipPath)}: ${kb(result.zipBytes)} (folder ${path.relative(ROOT, result.packageDir)}/)`,
+    `Deployment zip ${path.relative(ROOT, result.zipPath)}: ${kibibytes(result.zipBytes)} (folder ${path.relative(ROOT, result.packageDir)}/)`,
   );
 }

@@ -47,19 +47,19 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const ctx = sendContext(process.cwd());
-  const s = ctx.settings;
+  const settings = ctx.settings;
   const functionName = values.function ?? "transcribeAudio";
-  const key = values.key ?? s.FUNCTIONS_MASTER_KEY ?? s.FUNCTIONS_DEFAULT_KEY;
+  const key = values.key ?? settings.FUNCTIONS_MASTER_KEY ?? settings.FUNCTIONS_DEFAULT_KEY;
 
   switch (command) {
     case "upload": {
       const metadata: Record<string, string> = {};
       for (const pair of values.metadata ?? []) {
-        const eq = pair.indexOf("=");
-        if (eq <= 0) throw new Error(`--metadata expects key=value, got "${pair}".`);
-        metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
+        const equals = pair.indexOf("=");
+        if (equals <= 0) throw new Error(`--metadata expects key=value, got "${pair}".`);
+        metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
       }
-      const container = values.container ?? s.AUDIO_CONTAINER ?? "audio";
+      const container = values.container ?? settings.AUDIO_CONTAINER ?? "audio";
       const blob = await upload(ctx, {
         ...(argument ? { file: argument } : {}),
         sample: values.sample ?? false,
@@ -78,8 +78,8 @@ async function main(argv: string[]): Promise<void> {
         });
         console.log(`Posted the Event Grid BlobCreated event to ${ctx.functionsUrl}/runtime/webhooks/blobs (${functionName}).`);
       }
-      if (container === (s.AUDIO_CONTAINER ?? "audio")) {
-        const transcripts = s.TRANSCRIPTS_CONTAINER ?? "transcripts";
+      if (container === (settings.AUDIO_CONTAINER ?? "audio")) {
+        const transcripts = settings.TRANSCRIPTS_CONTAINER ?? "transcripts";
         const route = blob.name.split("/").map(encodeURIComponent).join("/");
         console.log(
           [
@@ -96,13 +96,13 @@ async function main(argv: string[]): Promise<void> {
       if (text === undefined) throw new Error("enqueue needs the message text or --file PATH.");
       const encoding = (values.encoding ?? ctx.messageEncoding) as "base64" | "none";
       if (encoding !== "base64" && encoding !== "none") throw new Error('--encoding must be "base64" or "none".');
-      const queue = values.queue ?? s.EMBEDDINGS_QUEUE ?? "embeddings";
-      const embeddingsQueue = queue === (s.EMBEDDINGS_QUEUE ?? "embeddings");
+      const queue = values.queue ?? settings.EMBEDDINGS_QUEUE ?? "embeddings";
+      const embeddingsQueue = queue === (settings.EMBEDDINGS_QUEUE ?? "embeddings");
       const document = embeddingsQueue ? embeddingsDocument(text) : undefined;
-      const id = await enqueue(ctx, { text, queue, encoding });
-      console.log(`Enqueued message ${id} on "${queue}" (${encoding}).`);
+      const messageId = await enqueue(ctx, { text, queue, encoding });
+      console.log(`Enqueued message ${messageId} on "${queue}" (${encoding}).`);
       if (document) {
-        const result = `${s.EMBEDDINGS_CONTAINER ?? "embeddings"}/${typeof document.id === "string" ? document.id : id}.json`;
+        const result = `${settings.EMBEDDINGS_CONTAINER ?? "embeddings"}/${typeof document.id === "string" ? document.id : messageId}.json`;
         console.log(
           `Result: ${result} (or .error.json saying why not), in a few seconds. Read it:\n  npm run send -- get ${shellWord(result)}`,
         );
@@ -127,7 +127,8 @@ async function main(argv: string[]): Promise<void> {
       const slash = argument.indexOf("/");
       const container = slash < 0 ? argument : argument.slice(0, slash);
       const blobs = await list(ctx, container, slash < 0 ? undefined : argument.slice(slash + 1));
-      for (const b of blobs) console.log(`${b.lastModified.toISOString()}  ${String(b.bytes).padStart(10)}  ${container}/${b.name}`);
+      for (const listed of blobs)
+        console.log(`${listed.lastModified.toISOString()}  ${String(listed.bytes).padStart(10)}  ${container}/${listed.name}`);
       if (blobs.length === 0) console.log(`(no blobs in ${argument})`);
       return;
     }

@@ -1,3 +1,9 @@
+/**
+ * What `npm run send` does against the running app's storage and host: upload a file (or a
+ * generated WAV) to a container, enqueue a message encoded as host.json says, list and download
+ * blobs the app wrote, and post the Event Grid BlobCreated event to the host's blob webhook.
+ * Each is a plain function over a SendContext, so cli.ts stays argument parsing and printing.
+ */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";

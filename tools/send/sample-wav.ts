@@ -1,3 +1,8 @@
+/**
+ * A sample audio file made on the spot (`npm run send -- upload --sample`), so trying the
+ * transcription path needs no audio file of one's own.
+ */
+
 /** A short 16 kHz mono 16-bit PCM WAV tone: a valid audio file to try the transcription path. */
 export function sampleWav(seconds = 1, frequencyHz = 440): Buffer {
   const sampleRate = 16_000;

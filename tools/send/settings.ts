@@ -1,3 +1,9 @@
+/**
+ * Where `npm run send` sends: the settings as `npm start` sees them (local.settings.json, or its
+ * sample, with the shell winning), storage clients for AzureWebJobsStorage (Azurite by default),
+ * host.json's queue message encoding, and the Functions host's URL. Read-only: it never writes
+ * local.settings.json, so the CLI can run beside (or without) a running app.
+ */
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";

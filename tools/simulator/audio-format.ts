@@ -1,3 +1,10 @@
+/**
+ * Audio containers as the simulator's Whisper reads them: which container an upload is (from its
+ * magic bytes) and how long it really lasts (from its headers, frames or pages), for the
+ * formats Azure's Whisper accepts. The transcription answer and its billing follow the real
+ * duration, so an app that splits or trims audio is tested against what it actually sent.
+ */
+
 /** Audio containers Azure's Whisper accepts, recognised from the bytes. */
 export type AudioFormat = "wav" | "mp3" | "flac" | "ogg" | "mp4" | "m4a" | "webm";
 
@@ -12,22 +19,22 @@ export interface AudioInfo {
 export class CorruptAudioError extends Error {}
 
 /** Recognises the container from its magic bytes; undefined when it is none of the accepted ones. */
-export function detectAudioFormat(b: Buffer): AudioFormat | undefined {
-  if (b.length >= 12 && b.toString("latin1", 0, 4) === "RIFF" && b.toString("latin1", 8, 12) === "WAVE") return "wav";
-  if (b.length >= 4 && b.toString("latin1", 0, 4) === "fLaC") return "flac";
-  if (b.length >= 4 && b.toString("latin1", 0, 4) === "OggS") return "ogg";
-  if (b.length >= 4 && b.readUInt32BE(0) === 0x1a45dfa3) return "webm";
-  if (b.length >= 12 && b.toString("latin1", 4, 8) === "ftyp") {
-    const brand = b.toString("latin1", 8, 12);
+export function detectAudioFormat(bytes: Buffer): AudioFormat | undefined {
+  if (bytes.length >= 12 && bytes.toString("latin1", 0, 4) === "RIFF" && bytes.toString("latin1", 8, 12) === "WAVE") return "wav";
+  if (bytes.length >= 4 && bytes.toString("latin1", 0, 4) === "fLaC") return "flac";
+  if (bytes.length >= 4 && bytes.toString("latin1", 0, 4) === "OggS") return "ogg";
+  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x1a45dfa3) return "webm";
+  if (bytes.length >= 12 && bytes.toString("latin1", 4, 8) === "ftyp") {
+    const brand = bytes.toString("latin1", 8, 12);
     return brand.startsWith("M4A") || brand.startsWith("M4B") ? "m4a" : "mp4";
   }
-  if (b.length >= 3 && b.toString("latin1", 0, 3) === "ID3") return "mp3";
+  if (bytes.length >= 3 && bytes.toString("latin1", 0, 3) === "ID3") return "mp3";
   if (
-    b.length >= 4 &&
-    mp3Header(b, 0) &&
+    bytes.length >= 4 &&
+    mp3Header(bytes, 0) &&
     (() => {
-      const h = mp3Header(b, 0)!;
-      return h.length + 4 > b.length || mp3Header(b, h.length) !== undefined;
+      const first = mp3Header(bytes, 0)!;
+      return first.length + 4 > bytes.length || mp3Header(bytes, first.length) !== undefined;
     })()
   )
     return "mp3";
@@ -40,23 +47,23 @@ export function detectAudioFormat(b: Buffer): AudioFormat | undefined {
  * recorder left it out, from the last block's timecode.
  * @throws CorruptAudioError when the container cannot be read.
  */
-export function audioInfo(b: Buffer): AudioInfo | undefined {
-  const format = detectAudioFormat(b);
+export function audioInfo(bytes: Buffer): AudioInfo | undefined {
+  const format = detectAudioFormat(bytes);
   if (!format) return undefined;
   switch (format) {
     case "wav":
-      return { format, durationSeconds: wavDuration(b), estimated: false };
+      return { format, durationSeconds: wavDuration(bytes), estimated: false };
     case "mp3":
-      return { format, durationSeconds: mp3Duration(b), estimated: false };
+      return { format, durationSeconds: mp3Duration(bytes), estimated: false };
     case "flac":
-      return { format, ...flacDuration(b) };
+      return { format, ...flacDuration(bytes) };
     case "ogg":
-      return { format, durationSeconds: oggDuration(b), estimated: false };
+      return { format, durationSeconds: oggDuration(bytes), estimated: false };
     case "mp4":
     case "m4a":
-      return { format, durationSeconds: mp4Duration(b), estimated: false };
+      return { format, durationSeconds: mp4Duration(bytes), estimated: false };
     case "webm":
-      return { format, ...webmDuration(b) };
+      return { format, ...webmDuration(bytes) };
   }
 }
 
@@ -78,28 +85,28 @@ export interface WavLayout {
 }
 
 /** @throws CorruptAudioError without a usable fmt and data chunk. */
-export function parseWav(b: Buffer): WavLayout {
+export function parseWav(bytes: Buffer): WavLayout {
   let fmt: Omit<WavLayout, "dataOffset" | "dataLength"> | undefined;
   let pos = 12;
-  while (pos + 8 <= b.length) {
-    const id = b.toString("latin1", pos, pos + 4);
-    const size = b.readUInt32LE(pos + 4);
+  while (pos + 8 <= bytes.length) {
+    const id = bytes.toString("latin1", pos, pos + 4);
+    const size = bytes.readUInt32LE(pos + 4);
     const body = pos + 8;
     if (id === "fmt ") {
-      if (size < 16 || body + 16 > b.length) corrupt("wav", "fmt chunk too short");
+      if (size < 16 || body + 16 > bytes.length) corrupt("wav", "fmt chunk too short");
       fmt = {
-        audioFormat: b.readUInt16LE(body),
-        channels: b.readUInt16LE(body + 2),
-        sampleRate: b.readUInt32LE(body + 4),
-        byteRate: b.readUInt32LE(body + 8),
-        blockAlign: b.readUInt16LE(body + 12),
-        bitsPerSample: b.readUInt16LE(body + 14),
+        audioFormat: bytes.readUInt16LE(body),
+        channels: bytes.readUInt16LE(body + 2),
+        sampleRate: bytes.readUInt32LE(body + 4),
+        byteRate: bytes.readUInt32LE(body + 8),
+        blockAlign: bytes.readUInt16LE(body + 12),
+        bitsPerSample: bytes.readUInt16LE(body + 14),
       };
       if (!fmt.channels || !fmt.sampleRate || !fmt.byteRate) corrupt("wav", "fmt chunk has zero channels, rate or byte rate");
     } else if (id === "data") {
       if (!fmt) corrupt("wav", "data chunk before fmt chunk");
       // Streaming writers leave the size at 0 or 0xFFFFFFFF: take what is there.
-      const available = b.length - body;
+      const available = bytes.length - body;
       const dataLength = size === 0 || size === 0xffffffff || size > available ? available : size;
       return { ...fmt, dataOffset: body, dataLength };
     }
@@ -108,9 +115,9 @@ export function parseWav(b: Buffer): WavLayout {
   return corrupt("wav", fmt ? "no data chunk" : "no fmt chunk");
 }
 
-function wavDuration(b: Buffer): number {
-  const w = parseWav(b);
-  return w.dataLength / w.byteRate;
+function wavDuration(bytes: Buffer): number {
+  const wav = parseWav(bytes);
+  return wav.dataLength / wav.byteRate;
 }
 
 // ---- MP3 ----
@@ -132,18 +139,18 @@ export interface Mp3Frame {
 }
 
 /** Parses the 4-byte MPEG audio frame header at `pos`; undefined if it is not one. */
-export function mp3Header(b: Buffer, pos: number): Mp3Frame | undefined {
-  if (pos + 4 > b.length) return undefined;
-  const b1 = b[pos + 1]!;
-  const b2 = b[pos + 2]!;
-  if (b[pos] !== 0xff || (b1 & 0xe0) !== 0xe0) return undefined;
-  const version = (b1 >> 3) & 3; // 3 = MPEG1, 2 = MPEG2, 0 = MPEG2.5
-  const layer = 4 - ((b1 >> 1) & 3); // 1, 2, 3
+export function mp3Header(bytes: Buffer, pos: number): Mp3Frame | undefined {
+  if (pos + 4 > bytes.length) return undefined;
+  const byte1 = bytes[pos + 1]!;
+  const byte2 = bytes[pos + 2]!;
+  if (bytes[pos] !== 0xff || (byte1 & 0xe0) !== 0xe0) return undefined;
+  const version = (byte1 >> 3) & 3; // 3 = MPEG1, 2 = MPEG2, 0 = MPEG2.5
+  const layer = 4 - ((byte1 >> 1) & 3); // 1, 2, 3
   if (version === 1 || layer === 4) return undefined;
-  const bitrateIndex = b2 >> 4;
-  const rateIndex = (b2 >> 2) & 3;
+  const bitrateIndex = byte2 >> 4;
+  const rateIndex = (byte2 >> 2) & 3;
   if (bitrateIndex === 0 || bitrateIndex === 15 || rateIndex === 3) return undefined;
-  const padding = (b2 >> 1) & 1;
+  const padding = (byte2 >> 1) & 1;
   const kbps = BITRATES[`${version === 3 ? 1 : 2}-${layer}`]![bitrateIndex]!;
   const sampleRate = SAMPLE_RATES[version]![rateIndex]!;
   let length: number;
@@ -160,28 +167,28 @@ export function mp3Header(b: Buffer, pos: number): Mp3Frame | undefined {
 }
 
 /** Bytes of the ID3v2 tag at the start, if any. */
-export function id3v2Length(b: Buffer): number {
-  if (b.length < 10 || b.toString("latin1", 0, 3) !== "ID3") return 0;
-  const size = ((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f);
-  return 10 + size + (b[5]! & 0x10 ? 10 : 0);
+export function id3v2Length(bytes: Buffer): number {
+  if (bytes.length < 10 || bytes.toString("latin1", 0, 3) !== "ID3") return 0;
+  const size = ((bytes[6]! & 0x7f) << 21) | ((bytes[7]! & 0x7f) << 14) | ((bytes[8]! & 0x7f) << 7) | (bytes[9]! & 0x7f);
+  return 10 + size + (bytes[5]! & 0x10 ? 10 : 0);
 }
 
 /** Sums frame durations; resynchronises over junk between frames, as decoders do. */
-function mp3Duration(b: Buffer): number {
-  let pos = id3v2Length(b);
+function mp3Duration(bytes: Buffer): number {
+  let pos = id3v2Length(bytes);
   let seconds = 0;
   let frames = 0;
-  while (pos + 4 <= b.length) {
-    const h = mp3Header(b, pos);
+  while (pos + 4 <= bytes.length) {
+    const frame = mp3Header(bytes, pos);
     // Before the first frame, insist the next header follows too, so stray 0xFF bytes are not taken for one.
-    if (h && (frames > 0 || pos + h.length + 4 > b.length || mp3Header(b, pos + h.length))) {
-      if (pos + h.length > b.length + 1) break; // a truncated last frame
-      seconds += h.samples / h.sampleRate;
+    if (frame && (frames > 0 || pos + frame.length + 4 > bytes.length || mp3Header(bytes, pos + frame.length))) {
+      if (pos + frame.length > bytes.length + 1) break; // a truncated last frame
+      seconds += frame.samples / frame.sampleRate;
       frames++;
-      pos += h.length;
+      pos += frame.length;
       continue;
     }
-    if (b.toString("latin1", pos, pos + 3) === "TAG") break;
+    if (bytes.toString("latin1", pos, pos + 3) === "TAG") break;
     pos++;
   }
   if (frames === 0) corrupt("mp3", "no MPEG audio frames");
@@ -190,43 +197,43 @@ function mp3Duration(b: Buffer): number {
 
 // ---- FLAC ----
 
-function flacDuration(b: Buffer): { durationSeconds: number; estimated: boolean } {
-  if (b.length < 8 + 34) corrupt("flac", "too short for STREAMINFO");
-  if ((b[4]! & 0x7f) !== 0) corrupt("flac", "first metadata block is not STREAMINFO");
-  const d = 8;
-  const sampleRate = (b[d + 10]! << 12) | (b[d + 11]! << 4) | (b[d + 12]! >> 4);
-  const channels = ((b[d + 12]! >> 1) & 7) + 1;
-  const bits = (((b[d + 12]! & 1) << 4) | (b[d + 13]! >> 4)) + 1;
-  const total = (b[d + 13]! & 0x0f) * 2 ** 32 + b.readUInt32BE(d + 14);
+function flacDuration(bytes: Buffer): { durationSeconds: number; estimated: boolean } {
+  if (bytes.length < 8 + 34) corrupt("flac", "too short for STREAMINFO");
+  if ((bytes[4]! & 0x7f) !== 0) corrupt("flac", "first metadata block is not STREAMINFO");
+  const streamInfo = 8;
+  const sampleRate = (bytes[streamInfo + 10]! << 12) | (bytes[streamInfo + 11]! << 4) | (bytes[streamInfo + 12]! >> 4);
+  const channels = ((bytes[streamInfo + 12]! >> 1) & 7) + 1;
+  const bits = (((bytes[streamInfo + 12]! & 1) << 4) | (bytes[streamInfo + 13]! >> 4)) + 1;
+  const total = (bytes[streamInfo + 13]! & 0x0f) * 2 ** 32 + bytes.readUInt32BE(streamInfo + 14);
   if (!sampleRate) corrupt("flac", "sample rate is zero");
   if (total > 0) return { durationSeconds: total / sampleRate, estimated: false };
   // Unknown length: assume the usual ~60% compression of PCM.
-  return { durationSeconds: b.length / (sampleRate * channels * (bits / 8) * 0.6), estimated: true };
+  return { durationSeconds: bytes.length / (sampleRate * channels * (bits / 8) * 0.6), estimated: true };
 }
 
 // ---- Ogg (Vorbis, Opus) ----
 
-function oggDuration(b: Buffer): number {
-  if (b.length < 28) corrupt("ogg", "too short");
-  const segments = b[26]!;
+function oggDuration(bytes: Buffer): number {
+  if (bytes.length < 28) corrupt("ogg", "too short");
+  const segments = bytes[26]!;
   const packet = 27 + segments;
-  if (packet + 19 > b.length) corrupt("ogg", "first page truncated");
+  if (packet + 19 > bytes.length) corrupt("ogg", "first page truncated");
   let rate: number;
   let preSkip = 0;
-  if (b.toString("latin1", packet, packet + 8) === "OpusHead") {
+  if (bytes.toString("latin1", packet, packet + 8) === "OpusHead") {
     rate = 48000;
-    preSkip = b.readUInt16LE(packet + 10);
-  } else if (b[packet] === 1 && b.toString("latin1", packet + 1, packet + 7) === "vorbis") {
-    rate = b.readUInt32LE(packet + 12);
-  } else if (b.toString("latin1", packet, packet + 5) === "\x7fFLAC") {
-    const si = packet + 13 + 8;
-    rate = (b[si + 10]! << 12) | (b[si + 11]! << 4) | (b[si + 12]! >> 4);
+    preSkip = bytes.readUInt16LE(packet + 10);
+  } else if (bytes[packet] === 1 && bytes.toString("latin1", packet + 1, packet + 7) === "vorbis") {
+    rate = bytes.readUInt32LE(packet + 12);
+  } else if (bytes.toString("latin1", packet, packet + 5) === "\x7fFLAC") {
+    const streamInfo = packet + 13 + 8;
+    rate = (bytes[streamInfo + 10]! << 12) | (bytes[streamInfo + 11]! << 4) | (bytes[streamInfo + 12]! >> 4);
   } else return corrupt("ogg", "unknown codec in the first page");
   if (!rate) corrupt("ogg", "sample rate is zero");
   // The last page's granule position is the stream's length in samples.
-  for (let pos = b.lastIndexOf("OggS", b.length - 4, "latin1"); pos >= 0; pos = b.lastIndexOf("OggS", pos - 1, "latin1")) {
-    if (pos + 14 > b.length) continue;
-    const granule = Number(b.readBigInt64LE(pos + 6));
+  for (let pos = bytes.lastIndexOf("OggS", bytes.length - 4, "latin1"); pos >= 0; pos = bytes.lastIndexOf("OggS", pos - 1, "latin1")) {
+    if (pos + 14 > bytes.length) continue;
+    const granule = Number(bytes.readBigInt64LE(pos + 6));
     if (granule >= 0) return Math.max(0, granule - preSkip) / rate;
     if (pos === 0) break;
   }
@@ -235,36 +242,36 @@ function oggDuration(b: Buffer): number {
 
 // ---- MP4 / M4A ----
 
-function mp4Duration(b: Buffer): number {
-  const moov = findBox(b, 0, b.length, "moov");
+function mp4Duration(bytes: Buffer): number {
+  const moov = findBox(bytes, 0, bytes.length, "moov");
   if (!moov) corrupt("mp4", "no moov box");
-  const mvhd = findBox(b, moov.start, moov.end, "mvhd");
+  const mvhd = findBox(bytes, moov.start, moov.end, "mvhd");
   if (!mvhd) corrupt("mp4", "no mvhd box");
-  const p = mvhd.start;
-  const version = b[p]!;
+  const header = mvhd.start;
+  const version = bytes[header]!;
   if (version === 1) {
-    if (p + 32 > b.length) corrupt("mp4", "mvhd truncated");
-    const timescale = b.readUInt32BE(p + 20);
-    const duration = Number(b.readBigUInt64BE(p + 24));
+    if (header + 32 > bytes.length) corrupt("mp4", "mvhd truncated");
+    const timescale = bytes.readUInt32BE(header + 20);
+    const duration = Number(bytes.readBigUInt64BE(header + 24));
     if (!timescale) corrupt("mp4", "timescale is zero");
     return duration / timescale;
   }
-  if (p + 20 > b.length) corrupt("mp4", "mvhd truncated");
-  const timescale = b.readUInt32BE(p + 12);
-  const duration = b.readUInt32BE(p + 16);
+  if (header + 20 > bytes.length) corrupt("mp4", "mvhd truncated");
+  const timescale = bytes.readUInt32BE(header + 12);
+  const duration = bytes.readUInt32BE(header + 16);
   if (!timescale) corrupt("mp4", "timescale is zero");
   return duration / timescale;
 }
 
-function findBox(b: Buffer, from: number, to: number, type: string): { start: number; end: number } | undefined {
+function findBox(bytes: Buffer, from: number, to: number, type: string): { start: number; end: number } | undefined {
   let pos = from;
   while (pos + 8 <= to) {
-    let size = b.readUInt32BE(pos);
-    const name = b.toString("latin1", pos + 4, pos + 8);
+    let size = bytes.readUInt32BE(pos);
+    const name = bytes.toString("latin1", pos + 4, pos + 8);
     let header = 8;
     if (size === 1) {
       if (pos + 16 > to) return undefined;
-      size = Number(b.readBigUInt64BE(pos + 8));
+      size = Number(bytes.readBigUInt64BE(pos + 8));
       header = 16;
     } else if (size === 0) size = to - pos;
     if (size < header) return undefined;
@@ -276,17 +283,17 @@ function findBox(b: Buffer, from: number, to: number, type: string): { start: nu
 
 // ---- WebM / Matroska ----
 
-function vint(b: Buffer, pos: number, keepMarker: boolean): { value: number; length: number; unknown: boolean } | undefined {
-  const first = b[pos];
+function vint(bytes: Buffer, pos: number, keepMarker: boolean): { value: number; length: number; unknown: boolean } | undefined {
+  const first = bytes[pos];
   if (first === undefined || first === 0) return undefined;
   let length = 1;
   while (!(first & (0x80 >> (length - 1)))) length++;
-  if (pos + length > b.length) return undefined;
+  if (pos + length > bytes.length) return undefined;
   let value = keepMarker ? first : first & (0xff >> length);
   let allOnes = value === 0xff >> length;
   for (let i = 1; i < length; i++) {
-    value = value * 256 + b[pos + i]!;
-    if (b[pos + i] !== 0xff) allOnes = false;
+    value = value * 256 + bytes[pos + i]!;
+    if (bytes[pos + i] !== 0xff) allOnes = false;
   }
   return { value, length, unknown: !keepMarker && allOnes };
 }
@@ -304,7 +311,7 @@ const EBML = {
   block: 0xa1,
 };
 
-function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean } {
+function webmDuration(bytes: Buffer): { durationSeconds: number; estimated: boolean } {
   let scale = 1_000_000; // nanoseconds per timecode unit
   let duration: number | undefined;
   let lastTimecode = -1;
@@ -313,9 +320,9 @@ function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean 
   const walk = (from: number, to: number): void => {
     let pos = from;
     while (pos < to) {
-      const id = vint(b, pos, true);
+      const id = vint(bytes, pos, true);
       if (!id) return;
-      const size = vint(b, pos + id.length, false);
+      const size = vint(bytes, pos + id.length, false);
       if (!size) return;
       const body = pos + id.length + size.length;
       const end = size.unknown ? to : Math.min(to, body + size.value);
@@ -328,10 +335,10 @@ function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean 
           walk(body, end);
           break;
         case EBML.timecodeScale:
-          scale = readUint(b, body, end - body);
+          scale = readUint(bytes, body, end - body);
           break;
         case EBML.duration:
-          duration = end - body === 4 ? b.readFloatBE(body) : end - body === 8 ? b.readDoubleBE(body) : undefined;
+          duration = end - body === 4 ? bytes.readFloatBE(body) : end - body === 8 ? bytes.readDoubleBE(body) : undefined;
           break;
         case EBML.cluster:
           // A cluster's timecode comes first; blocks carry 16-bit offsets from it.
@@ -346,7 +353,7 @@ function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean 
   const clusterEnd = (from: number, to: number): number => {
     // An unknown-size cluster ends where the next cluster starts.
     const marker = Buffer.from([0x1f, 0x43, 0xb6, 0x75]);
-    const next = b.indexOf(marker, from);
+    const next = bytes.indexOf(marker, from);
     return next < 0 || next > to ? to : next;
   };
 
@@ -355,16 +362,17 @@ function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean 
     let time = initialTime;
     const end = Math.min(to, clusterEnd(from, to));
     while (pos < end) {
-      const id = vint(b, pos, true);
+      const id = vint(bytes, pos, true);
       if (!id) return;
-      const size = vint(b, pos + id.length, false);
+      const size = vint(bytes, pos + id.length, false);
       if (!size) return;
       const body = pos + id.length + size.length;
       const stop = size.unknown ? end : Math.min(end, body + size.value);
-      if (id.value === EBML.timecode) time = readUint(b, body, stop - body);
+      if (id.value === EBML.timecode) time = readUint(bytes, body, stop - body);
       else if (id.value === EBML.simpleBlock || id.value === EBML.block) {
-        const track = vint(b, body, false);
-        if (track && body + track.length + 2 <= b.length) lastTimecode = Math.max(lastTimecode, time + b.readInt16BE(body + track.length));
+        const track = vint(bytes, body, false);
+        if (track && body + track.length + 2 <= bytes.length)
+          lastTimecode = Math.max(lastTimecode, time + bytes.readInt16BE(body + track.length));
       } else if (id.value === EBML.blockGroup) {
         walkCluster(body, stop, time);
       }
@@ -373,15 +381,15 @@ function webmDuration(b: Buffer): { durationSeconds: number; estimated: boolean 
     lastTimecode = Math.max(lastTimecode, time);
   };
 
-  walk(0, b.length);
+  walk(0, bytes.length);
   if (!sawSegment) corrupt("webm", "no Segment element");
   if (duration !== undefined && duration > 0) return { durationSeconds: (duration * scale) / 1e9, estimated: false };
   if (lastTimecode >= 0) return { durationSeconds: (lastTimecode * scale) / 1e9 + 0.02, estimated: true };
   return corrupt("webm", "neither a Duration nor any block");
 }
 
-function readUint(b: Buffer, pos: number, length: number): number {
-  let v = 0;
-  for (let i = 0; i < length && pos + i < b.length; i++) v = v * 256 + b[pos + i]!;
-  return v;
+function readUint(bytes: Buffer, pos: number, length: number): number {
+  let value = 0;
+  for (let i = 0; i < length && pos + i < bytes.length; i++) value = value * 256 + bytes[pos + i]!;
+  return value;
 }

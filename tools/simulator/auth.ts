@@ -1,3 +1,9 @@
+/**
+ * The simulator's authentication, as Azure OpenAI authenticates: API keys (`api-key`, or a Bearer
+ * key on v1 paths), Entra ID access tokens issued by this simulator's TokenAuthority (its managed
+ * identity endpoint and control API mint them; only its own signatures are accepted), and
+ * `disableLocalAuth` (keys refused). Lets the app's keyless path run offline, end to end.
+ */
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { SignJWT, errors as joseErrors, generateKeyPair, jwtVerify, type CryptoKey } from "jose";
 import { azureError } from "./errors.js";
@@ -79,11 +85,11 @@ export class TokenAuthority {
         algorithms: ["RS256"],
         clockTolerance: 0,
       });
-    } catch (e) {
+    } catch (error) {
       const why =
-        e instanceof joseErrors.JWTExpired
+        error instanceof joseErrors.JWTExpired
           ? "have expired"
-          : e instanceof joseErrors.JWTClaimValidationFailed && e.claim === "aud"
+          : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "aud"
             ? "audience is incorrect (https://cognitiveservices.azure.com)"
             : "is invalid";
       throw azureError(
@@ -100,10 +106,11 @@ export function randomApiKey(): string {
   return randomBytes(16).toString("hex");
 }
 
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** Compares secrets in constant time (for equal lengths), so timing does not reveal how much of a key matched. */
+export function safeEqual(supplied: string, expected: string): boolean {
+  const suppliedBytes = Buffer.from(supplied);
+  const expectedBytes = Buffer.from(expected);
+  return suppliedBytes.length === expectedBytes.length && timingSafeEqual(suppliedBytes, expectedBytes);
 }
 
 export interface AuthSettings {
@@ -149,8 +156,8 @@ export async function authenticate(
   );
 }
 
-function looksLikeJwt(s: string): boolean {
-  return s.split(".").length === 3 && s.startsWith("eyJ");
+function looksLikeJwt(token: string): boolean {
+  return token.split(".").length === 3 && token.startsWith("eyJ");
 }
 
 function invalidKey() {

@@ -1,3 +1,10 @@
+/**
+ * The chat completions and legacy completions operations: checks a request as Azure OpenAI does
+ * (messages, sampling parameters, n, stop, tools and tool_choice, response_format with JSON
+ * schemas, the context window), then answers in Azure's exact shapes, whole or streamed as SSE
+ * chunks paced by the latency model, with tool calls, logprobs, content filter results and usage.
+ * The app's chat path, its streaming relay and its error handling run against it unchanged.
+ */
 import { randomBytes } from "node:crypto";
 import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
@@ -28,77 +35,84 @@ interface Generated {
   completionTokens: number;
 }
 
-function modelName(d: DeploymentConfig): string {
-  return d.modelVersion && /^\d{4}-\d{2}-\d{2}$/.test(d.modelVersion) ? `${d.model}-${d.modelVersion}` : d.model;
+function modelName(deployment: DeploymentConfig): string {
+  return deployment.modelVersion && /^\d{4}-\d{2}-\d{2}$/.test(deployment.modelVersion)
+    ? `${deployment.model}-${deployment.modelVersion}`
+    : deployment.model;
 }
 
-function id(prefix: string, random: Random): string {
+function randomId(prefix: string, random: Random): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  let s = prefix;
-  for (let i = 0; i < 29; i++) s += alphabet[random.int(0, alphabet.length - 1)];
-  return s;
+  let generated = prefix;
+  for (let i = 0; i < 29; i++) generated += alphabet[random.int(0, alphabet.length - 1)];
+  return generated;
 }
 
 const SYSTEM_FINGERPRINT = "fp_" + randomBytes(5).toString("hex");
 
 function int(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v))
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value))
     throw invalidRequest(
-      `Invalid type for '${key}': expected an integer, but got ${typeof v === "number" ? "a decimal" : typeof v} instead.`,
+      `Invalid type for '${key}': expected an integer, but got ${typeof value === "number" ? "a decimal" : typeof value} instead.`,
       key,
       "invalid_type",
     );
-  if (v < min || v > max)
+  if (value < min || value > max)
     throw invalidRequest(
-      `Invalid '${key}': integer ${v < min ? "below minimum" : "above maximum"} value. Expected a value ${v < min ? ">=" : "<="} ${v < min ? min : max}, but got ${v} instead.`,
+      `Invalid '${key}': integer ${value < min ? "below minimum" : "above maximum"} value. Expected a value ${value < min ? ">=" : "<="} ${value < min ? min : max}, but got ${value} instead.`,
       key,
-      v < min ? "integer_below_min_value" : "integer_above_max_value",
+      value < min ? "integer_below_min_value" : "integer_above_max_value",
     );
-  return v;
+  return value;
 }
 
 function num(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number")
-    throw invalidRequest(`Invalid type for '${key}': expected a number, but got ${typeof v} instead.`, key, "invalid_type");
-  if (v < min || v > max)
-    throw invalidRequest(`Invalid '${key}': expected a value between ${min} and ${max}, but got ${v} instead.`, key, "invalid_value");
-  return v;
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number")
+    throw invalidRequest(`Invalid type for '${key}': expected a number, but got ${typeof value} instead.`, key, "invalid_type");
+  if (value < min || value > max)
+    throw invalidRequest(`Invalid '${key}': expected a value between ${min} and ${max}, but got ${value} instead.`, key, "invalid_value");
+  return value;
 }
 
 function bool(body: Record<string, unknown>, key: string): boolean | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "boolean")
-    throw invalidRequest(`Invalid type for '${key}': expected a boolean, but got ${typeof v} instead.`, key, "invalid_type");
-  return v;
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean")
+    throw invalidRequest(`Invalid type for '${key}': expected a boolean, but got ${typeof value} instead.`, key, "invalid_type");
+  return value;
 }
 
 function stops(body: Record<string, unknown>): string[] {
-  const s = body.stop;
-  if (s === undefined || s === null) return [];
-  const list = typeof s === "string" ? [s] : Array.isArray(s) && s.every((x) => typeof x === "string") ? (s as string[]) : undefined;
+  const stop = body.stop;
+  if (stop === undefined || stop === null) return [];
+  const list =
+    typeof stop === "string"
+      ? [stop]
+      : Array.isArray(stop) && stop.every((item) => typeof item === "string")
+        ? (stop as string[])
+        : undefined;
   if (!list) throw invalidRequest("Invalid type for 'stop': expected a string or an array of strings.", "stop", "invalid_type");
   if (list.length > 4)
     throw invalidRequest("Invalid 'stop': array too long. Expected an array with maximum length 4.", "stop", "array_above_max_length");
-  return list.filter((x) => x !== "");
+  return list.filter((sequence) => sequence !== "");
 }
 
 function streamOptions(body: Record<string, unknown>, stream: boolean): boolean {
-  const so = body.stream_options;
-  if (so === undefined || so === null) return false;
+  const options = body.stream_options;
+  if (options === undefined || options === null) return false;
   if (!stream)
     throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value");
-  if (!isObject(so)) throw invalidRequest("Invalid type for 'stream_options': expected an object.", "stream_options", "invalid_type");
-  return so.include_usage === true;
+  if (!isObject(options)) throw invalidRequest("Invalid type for 'stream_options': expected an object.", "stream_options", "invalid_type");
+  return options.include_usage === true;
 }
 
 /** Cuts generated text at the first stop sequence or at the token limit, as the model would stop. */
 function finishText(
-  tok: Tokenizer,
+  tokenizer: Tokenizer,
   text: string,
   stopList: string[],
   limit: number | undefined,
@@ -106,20 +120,20 @@ function finishText(
 ): Pick<Generated, "content" | "tokens" | "finish"> {
   let finish: FinishReason = "stop";
   let cut = text.length;
-  for (const s of stopList) {
-    const at = text.indexOf(s);
+  for (const sequence of stopList) {
+    const at = text.indexOf(sequence);
     if (at >= 0 && at < cut) cut = at;
   }
   let content = text.slice(0, cut);
-  let tokens = tok.encode(content);
+  let tokens = tokenizer.encode(content);
   if (limit !== undefined && tokens.length > limit) {
     tokens = tokens.slice(0, limit);
-    content = tok.decode(tokens);
+    content = tokenizer.decode(tokens);
     finish = "length";
   }
   if (filterAfter !== undefined && tokens.length > filterAfter) {
     tokens = tokens.slice(0, filterAfter);
-    content = tok.decode(tokens);
+    content = tokenizer.decode(tokens);
     finish = "content_filter";
   } else if (filterAfter !== undefined) {
     finish = "content_filter";
@@ -159,26 +173,30 @@ export function prepareChat(
       "messages",
       "empty_array",
     );
-  messages.forEach((m: unknown, i) => {
-    if (!isObject(m)) throw invalidRequest(`Invalid type for 'messages[${i}]': expected an object.`, `messages[${i}]`, "invalid_type");
-    if (typeof m.role !== "string")
+  messages.forEach((message: unknown, i) => {
+    if (!isObject(message))
+      throw invalidRequest(`Invalid type for 'messages[${i}]': expected an object.`, `messages[${i}]`, "invalid_type");
+    if (typeof message.role !== "string")
       throw invalidRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, "missing_required_parameter");
-    if (!ROLES.includes(m.role))
+    if (!ROLES.includes(message.role))
       throw invalidRequest(
-        `Invalid value: '${m.role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        `Invalid value: '${message.role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
         `messages[${i}].role`,
         "invalid_value",
       );
-    const c = m.content;
-    const contentOk = typeof c === "string" || Array.isArray(c) || ((c === null || c === undefined) && m.role === "assistant");
+    const content = message.content;
+    const contentOk =
+      typeof content === "string" ||
+      Array.isArray(content) ||
+      ((content === null || content === undefined) && message.role === "assistant");
     if (!contentOk)
       throw invalidRequest(
         `Invalid type for 'messages[${i}].content': expected one of a string or array of objects.`,
         `messages[${i}].content`,
         "invalid_type",
       );
-    if (Array.isArray(c))
-      c.forEach((part: unknown, j) => {
+    if (Array.isArray(content))
+      content.forEach((part: unknown, j) => {
         if (!isObject(part) || typeof part.type !== "string")
           throw invalidRequest(
             `Missing required parameter: 'messages[${i}].content[${j}].type'.`,
@@ -186,18 +204,18 @@ export function prepareChat(
             "missing_required_parameter",
           );
       });
-    if (m.role === "tool" && typeof m.tool_call_id !== "string")
+    if (message.role === "tool" && typeof message.tool_call_id !== "string")
       throw invalidRequest(
         `Missing required parameter: 'messages[${i}].tool_call_id'.`,
         `messages[${i}].tool_call_id`,
         "missing_required_parameter",
       );
   });
-  const msgs = messages as Record<string, unknown>[];
+  const chatMessages = messages as Record<string, unknown>[];
 
   const stream = bool(body, "stream") ?? false;
   const includeUsage = streamOptions(body, stream);
-  const n = int(body, "n", 1, 128) ?? 1;
+  const choiceCount = int(body, "n", 1, 128) ?? 1;
   const maxTokens = int(body, "max_completion_tokens", 1, 1_000_000) ?? int(body, "max_tokens", 1, 1_000_000);
   num(body, "temperature", 0, 2);
   num(body, "top_p", 0, 1);
@@ -219,15 +237,15 @@ export function prepareChat(
   let functions: { name: string; parameters?: unknown }[] = [];
   if (tools !== undefined && tools !== null) {
     if (!Array.isArray(tools)) throw invalidRequest("Invalid type for 'tools': expected an array.", "tools", "invalid_type");
-    functions = tools.map((t: unknown, i) => {
-      const fn = isObject(t) && t.type === "function" && isObject(t.function) ? t.function : undefined;
-      if (!fn || typeof fn.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name))
+    functions = tools.map((tool: unknown, i) => {
+      const declared = isObject(tool) && tool.type === "function" && isObject(tool.function) ? tool.function : undefined;
+      if (!declared || typeof declared.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(declared.name))
         throw invalidRequest(
           `Invalid 'tools[${i}]': expected {"type": "function", "function": {"name": ...}} with a name of 1-64 letters, digits, '_' or '-'.`,
           `tools[${i}].function.name`,
           "invalid_value",
         );
-      return { name: fn.name, parameters: fn.parameters };
+      return { name: declared.name, parameters: declared.parameters };
     });
   }
   const toolChoice = body.tool_choice;
@@ -242,7 +260,7 @@ export function prepareChat(
     if (toolChoice === "required") callTool = functions[0]!.name;
     else if (isObject(toolChoice) && isObject(toolChoice.function) && typeof toolChoice.function.name === "string") {
       const wanted = toolChoice.function.name;
-      if (!functions.some((f) => f.name === wanted))
+      if (!functions.some((declared) => declared.name === wanted))
         throw invalidRequest(
           `Invalid value for 'tool_choice': no function named '${wanted}' was specified in the 'tools' parameter.`,
           "tool_choice",
@@ -260,19 +278,19 @@ export function prepareChat(
   if (
     (toolChoice === undefined || toolChoice === null || toolChoice === "auto") &&
     functions.length &&
-    msgs[msgs.length - 1]?.role === "user"
+    chatMessages[chatMessages.length - 1]?.role === "user"
   )
     callTool = functions[0]!.name;
 
   // Response format.
-  const rf = body.response_format;
+  const responseFormat = body.response_format;
   let format: "text" | "json_object" | { schema: unknown } = "text";
-  if (rf !== undefined && rf !== null) {
-    if (!isObject(rf) || typeof rf.type !== "string")
+  if (responseFormat !== undefined && responseFormat !== null) {
+    if (!isObject(responseFormat) || typeof responseFormat.type !== "string")
       throw invalidRequest("Invalid type for 'response_format': expected an object with a 'type'.", "response_format", "invalid_type");
-    if (rf.type === "json_object") {
-      const mentionsJson = msgs.some((m) =>
-        JSON.stringify(m.content ?? "")
+    if (responseFormat.type === "json_object") {
+      const mentionsJson = chatMessages.some((message) =>
+        JSON.stringify(message.content ?? "")
           .toLowerCase()
           .includes("json"),
       );
@@ -283,18 +301,18 @@ export function prepareChat(
           null,
         );
       format = "json_object";
-    } else if (rf.type === "json_schema") {
-      const js = rf.json_schema;
-      if (!isObject(js) || typeof js.name !== "string")
+    } else if (responseFormat.type === "json_schema") {
+      const jsonSchema = responseFormat.json_schema;
+      if (!isObject(jsonSchema) || typeof jsonSchema.name !== "string")
         throw invalidRequest(
           "Missing required parameter: 'response_format.json_schema.name'.",
           "response_format.json_schema.name",
           "missing_required_parameter",
         );
-      format = { schema: js.schema ?? { type: "object", properties: {} } };
-    } else if (rf.type !== "text")
+      format = { schema: jsonSchema.schema ?? { type: "object", properties: {} } };
+    } else if (responseFormat.type !== "text")
       throw invalidRequest(
-        `Invalid value: '${String(rf.type)}'. Supported values are: 'json_object', 'json_schema', and 'text'.`,
+        `Invalid value: '${String(responseFormat.type)}'. Supported values are: 'json_object', 'json_schema', and 'text'.`,
         "response_format.type",
         "invalid_value",
       );
@@ -302,8 +320,8 @@ export function prepareChat(
 
   if (faults.contentFilter) throw contentFilterError();
 
-  const tok = tokenizerFor(deployment.model);
-  const promptTokens = countChatPromptTokens(tok, msgs, Array.isArray(tools) ? tools : undefined);
+  const tokenizer = tokenizerFor(deployment.model);
+  const promptTokens = countChatPromptTokens(tokenizer, chatMessages, Array.isArray(tools) ? tools : undefined);
   const contextWindow = deployment.maxInputTokens ?? DEFAULT_CONTEXT_WINDOW;
   if (promptTokens + (maxTokens ?? 0) > contextWindow)
     throw invalidRequest(
@@ -315,20 +333,20 @@ export function prepareChat(
   // With a seed the same request gets the same answer; without one, the simulator's own seeded sequence.
   const base =
     seed !== undefined
-      ? digest(ctxSeed, deployment.model, seed, msgs, rf ?? null, tools ?? null, toolChoice ?? null)
+      ? digest(ctxSeed, deployment.model, seed, chatMessages, responseFormat ?? null, tools ?? null, toolChoice ?? null)
       : digest(fallback.nextUint32(), fallback.nextUint32());
   const choices: Generated[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < choiceCount; i++) {
     const random = new Random(`${base}:${i}`);
     if (callTool !== undefined) {
-      const fn = functions.find((f) => f.name === callTool)!;
-      const args = JSON.stringify(sampleFromSchema(fn.parameters ?? { type: "object", properties: {} }, random));
+      const called = functions.find((declared) => declared.name === callTool)!;
+      const args = JSON.stringify(sampleFromSchema(called.parameters ?? { type: "object", properties: {} }, random));
       choices.push({
         content: null,
         tokens: [],
-        toolCalls: [{ id: id("call_", random).slice(0, 29), name: fn.name, arguments: args }],
+        toolCalls: [{ id: randomId("call_", random).slice(0, 29), name: called.name, arguments: args }],
         finish: "tool_calls",
-        completionTokens: tok.count(fn.name) + tok.count(args) + 7,
+        completionTokens: tokenizer.count(called.name) + tokenizer.count(args) + 7,
       });
       continue;
     }
@@ -339,31 +357,31 @@ export function prepareChat(
         : format === "json_object"
           ? JSON.stringify({ answer: generateProse(random, length) })
           : JSON.stringify(sampleFromSchema(format.schema, random));
-    const done = finishText(tok, text, format === "text" ? stopList : [], maxTokens, faults.finishContentFilterAfterTokens);
+    const done = finishText(tokenizer, text, format === "text" ? stopList : [], maxTokens, faults.finishContentFilterAfterTokens);
     choices.push({ ...done, completionTokens: done.tokens.length });
   }
 
   const plan: ChatPlan = { kind: "chat", stream, includeUsage, promptTokens, choices, logprobs, topLogprobs };
   return {
     // Azure charges the prompt plus the most the completion may use, per choice.
-    chargeTokens: promptTokens + (maxTokens ?? 0) * n,
+    chargeTokens: promptTokens + (maxTokens ?? 0) * choiceCount,
     stream,
-    respond: (ctx) => (stream ? streamChat(ctx, plan, tok) : answerChat(ctx, plan, tok)),
+    respond: (ctx) => (stream ? streamChat(ctx, plan, tokenizer) : answerChat(ctx, plan, tokenizer)),
   };
 }
 
-function logprobsFor(tok: Tokenizer, tokens: number[], top: number, random: Random) {
+function logprobsFor(tokenizer: Tokenizer, tokens: number[], top: number, random: Random) {
   return {
-    content: tokens.map((t) => {
-      const token = tok.decode([t]);
+    content: tokens.map((tokenId) => {
+      const token = tokenizer.decode([tokenId]);
       const logprob = -Math.round(random.next() * 2000) / 1000;
       return {
         token,
         logprob,
         bytes: [...Buffer.from(token)],
-        top_logprobs: Array.from({ length: top }, (_, k) => {
-          const alt = k === 0 ? token : `${token}${k}`;
-          return { token: alt, logprob: logprob - k, bytes: [...Buffer.from(alt)] };
+        top_logprobs: Array.from({ length: top }, (_, rank) => {
+          const alternative = rank === 0 ? token : `${token}${rank}`;
+          return { token: alternative, logprob: logprob - rank, bytes: [...Buffer.from(alternative)] };
         }),
       };
     }),
@@ -381,33 +399,41 @@ function usageOf(promptTokens: number, completionTokens: number) {
   };
 }
 
-async function answerChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): Promise<void> {
-  const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
-  const longest = Math.max(0, ...plan.choices.map((c) => c.completionTokens));
-  const tps = ctx.latency.tokensPerSecond;
-  const wait = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tps > 0 ? (longest * 1000) / tps : 0) + ctx.faults.delayMs;
+async function answerChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokenizer): Promise<void> {
+  const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
+  const longest = Math.max(0, ...plan.choices.map((choice) => choice.completionTokens));
+  const tokensPerSecond = ctx.latency.tokensPerSecond;
+  const wait =
+    ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tokensPerSecond > 0 ? (longest * 1000) / tokensPerSecond : 0) + ctx.faults.delayMs;
   if (!(await ctx.sleep(wait))) return;
   ctx.recordUsage(plan.promptTokens, completionTokens);
   ctx.sendJson(200, {
-    id: id("chatcmpl-", ctx.random),
+    id: randomId("chatcmpl-", ctx.random),
     object: "chat.completion",
     created: Math.floor(Date.now() / 1000),
     model: modelName(ctx.deployment),
     system_fingerprint: SYSTEM_FINGERPRINT,
-    choices: plan.choices.map((c, index) => ({
+    choices: plan.choices.map((choice, index) => ({
       index,
       message: {
         role: "assistant",
-        content: c.content,
+        content: choice.content,
         refusal: null,
         annotations: [],
-        ...(c.toolCalls
-          ? { tool_calls: c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } })) }
+        ...(choice.toolCalls
+          ? {
+              tool_calls: choice.toolCalls.map((call) => ({
+                id: call.id,
+                type: "function",
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            }
           : {}),
       },
-      finish_reason: c.finish,
-      logprobs: plan.logprobs && c.toolCalls === undefined ? logprobsFor(tok, c.tokens, plan.topLogprobs, ctx.random) : null,
-      content_filter_results: choiceFilterResults(c.finish === "content_filter" ? FILTERED_CATEGORY : undefined),
+      finish_reason: choice.finish,
+      logprobs:
+        plan.logprobs && choice.toolCalls === undefined ? logprobsFor(tokenizer, choice.tokens, plan.topLogprobs, ctx.random) : null,
+      content_filter_results: choiceFilterResults(choice.finish === "content_filter" ? FILTERED_CATEGORY : undefined),
     })),
     usage: usageOf(plan.promptTokens, completionTokens),
     prompt_filter_results: promptFilterResults(),
@@ -424,10 +450,10 @@ function event(data: unknown): string {
  * one content chunk per token paced by the latency model, the finish chunk, the usage chunk when
  * asked, `[DONE]`. Stops generating when the client goes away.
  */
-async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): Promise<void> {
+async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokenizer): Promise<void> {
   const { res, faults } = ctx;
   const base = {
-    id: id("chatcmpl-", ctx.random),
+    id: randomId("chatcmpl-", ctx.random),
     object: "chat.completion.chunk",
     created: Math.floor(Date.now() / 1000),
     model: modelName(ctx.deployment),
@@ -440,20 +466,26 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
   });
 
   ctx.counters.streams++;
-  const ttft = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + faults.delayMs;
-  const tpsMean = ctx.latency.tokensPerSecond;
-  const tps = tpsMean > 0 ? Math.max(tpsMean * 0.1, sampleNonNegative(ctx.random, tpsMean, tpsMean * ctx.latency.stdDevRatio)) : 0;
+  const firstTokenMs = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + faults.delayMs;
+  const meanTokensPerSecond = ctx.latency.tokensPerSecond;
+  const tokensPerSecond =
+    meanTokensPerSecond > 0
+      ? Math.max(
+          meanTokensPerSecond * 0.1,
+          sampleNonNegative(ctx.random, meanTokensPerSecond, meanTokensPerSecond * ctx.latency.stdDevRatio),
+        )
+      : 0;
   const start = performance.now();
-  if (!(await ctx.sleep(ttft))) return abandon(ctx, plan, 0);
+  if (!(await ctx.sleep(firstTokenMs))) return abandon(ctx, plan, 0);
 
   res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   res.write(event({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: promptFilterResults() }));
-  plan.choices.forEach((c, i) =>
+  plan.choices.forEach((choice, i) =>
     res.write(
       event(
         chunk(
           i,
-          c.toolCalls ? { role: "assistant", content: null, refusal: null } : { role: "assistant", content: "", refusal: null },
+          choice.toolCalls ? { role: "assistant", content: null, refusal: null } : { role: "assistant", content: "", refusal: null },
           null,
         ),
       ),
@@ -461,42 +493,44 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
   );
 
   // Tool calls stream as a header chunk and argument fragments; text streams one token per chunk.
-  const pieces = plan.choices.map((c) => {
-    if (!c.toolCalls) return c.tokens.map((t) => ({ content: tok.decode([t]), token: t }));
-    const call = c.toolCalls[0]!;
+  const pieces = plan.choices.map((choice) => {
+    if (!choice.toolCalls) return choice.tokens.map((tokenId) => ({ content: tokenizer.decode([tokenId]), token: tokenId }));
+    const call = choice.toolCalls[0]!;
     const args = call.arguments.match(/.{1,12}/gs) ?? [];
-    return [{ toolHeader: call }, ...args.map((a) => ({ args: a }))];
+    return [{ toolHeader: call }, ...args.map((fragment) => ({ args: fragment }))];
   });
-  const steps = Math.max(0, ...pieces.map((p) => p.length));
+  const steps = Math.max(0, ...pieces.map((choicePieces) => choicePieces.length));
   const inlineFilter = asyncFilter ? {} : choiceFilterResults();
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, start + ttft, tps, step))) return abandon(ctx, plan, sent);
-    plan.choices.forEach((c, i) => {
-      const p = pieces[i]![step];
-      if (!p) return;
-      if ("content" in p) {
-        const lp = plan.logprobs ? logprobsFor(tok, [p.token], plan.topLogprobs, ctx.random) : null;
-        res.write(event(chunk(i, { content: p.content }, null, inlineFilter, lp)));
-      } else if ("toolHeader" in p) {
-        const t = p.toolHeader;
+    if (!(await nextStep(ctx, start + firstTokenMs, tokensPerSecond, step))) return abandon(ctx, plan, sent);
+    plan.choices.forEach((_, i) => {
+      const piece = pieces[i]![step];
+      if (!piece) return;
+      if ("content" in piece) {
+        const logprobs = plan.logprobs ? logprobsFor(tokenizer, [piece.token], plan.topLogprobs, ctx.random) : null;
+        res.write(event(chunk(i, { content: piece.content }, null, inlineFilter, logprobs)));
+      } else if ("toolHeader" in piece) {
+        const call = piece.toolHeader;
         res.write(
-          event(chunk(i, { tool_calls: [{ index: 0, id: t.id, type: "function", function: { name: t.name, arguments: "" } }] }, null)),
+          event(
+            chunk(i, { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }, null),
+          ),
         );
       } else {
-        res.write(event(chunk(i, { tool_calls: [{ index: 0, function: { arguments: p.args } }] }, null)));
+        res.write(event(chunk(i, { tool_calls: [{ index: 0, function: { arguments: piece.args } }] }, null)));
       }
     });
     sent++;
   }
 
-  plan.choices.forEach((c, i) =>
-    res.write(event(chunk(i, {}, c.finish, c.finish === "content_filter" ? choiceFilterResults(FILTERED_CATEGORY) : {}))),
+  plan.choices.forEach((choice, i) =>
+    res.write(event(chunk(i, {}, choice.finish, choice.finish === "content_filter" ? choiceFilterResults(FILTERED_CATEGORY) : {}))),
   );
   if (asyncFilter) {
     // Azure's asynchronous filter: annotation-only chunks after the content, with no delta and empty ids.
-    plan.choices.forEach((c, i) => {
-      const end = (c.content ?? "").length;
+    plan.choices.forEach((choice, i) => {
+      const end = (choice.content ?? "").length;
       res.write(
         event({
           choices: [
@@ -515,7 +549,7 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
       );
     });
   }
-  const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
+  const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
   if (plan.includeUsage) res.write(event({ ...base, choices: [], usage: usageOf(plan.promptTokens, completionTokens) }));
   res.write("data: [DONE]\n\n");
   ctx.recordUsage(plan.promptTokens, completionTokens);
@@ -523,13 +557,13 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tok: Tokenizer): 
 }
 
 /**
- * Waits until token `step` is due (first token at `firstAt`, then `tps` a second; 0 = no pacing).
+ * Waits until token `step` is due (first token at `firstAt`, then `tokensPerSecond`; 0 = no pacing).
  * False when the stream must stop: the client went away, or the `drop` fault cuts it here (no
  * finish chunk, no [DONE]).
  */
-async function nextStep(ctx: RequestContext, firstAt: number, tps: number, step: number): Promise<boolean> {
-  if (tps > 0) {
-    const wait = firstAt + (step * 1000) / tps - performance.now();
+async function nextStep(ctx: RequestContext, firstAt: number, tokensPerSecond: number, step: number): Promise<boolean> {
+  if (tokensPerSecond > 0) {
+    const wait = firstAt + (step * 1000) / tokensPerSecond - performance.now();
     if (wait >= 1 && !(await ctx.sleep(wait))) return false;
   }
   if (ctx.signal.aborted) return false;
@@ -542,7 +576,7 @@ async function nextStep(ctx: RequestContext, firstAt: number, tps: number, step:
 
 /** The client went away (or the connection was dropped): count what was generated so far. */
 function abandon(ctx: RequestContext, plan: ChatPlan | CompletionPlan, stepsSent: number): void {
-  const completionTokens = plan.choices.reduce((a, c) => a + Math.min(c.completionTokens, stepsSent), 0);
+  const completionTokens = plan.choices.reduce((sum, choice) => sum + Math.min(choice.completionTokens, stepsSent), 0);
   ctx.recordUsage(plan.promptTokens, completionTokens);
 }
 
@@ -565,13 +599,18 @@ export function prepareCompletion(
   fallback: Random,
   faults: { contentFilter: boolean; finishContentFilterAfterTokens?: number },
 ): Prepared {
-  const p = body.prompt;
-  const prompts = typeof p === "string" ? [p] : Array.isArray(p) && p.every((x) => typeof x === "string") ? (p as string[]) : undefined;
+  const prompt = body.prompt;
+  const prompts =
+    typeof prompt === "string"
+      ? [prompt]
+      : Array.isArray(prompt) && prompt.every((item) => typeof item === "string")
+        ? (prompt as string[])
+        : undefined;
   if (!prompts || prompts.length === 0)
     throw invalidRequest("Missing required parameter: 'prompt' (a string or an array of strings).", "prompt", "missing_required_parameter");
   const stream = bool(body, "stream") ?? false;
   const includeUsage = streamOptions(body, stream);
-  const n = int(body, "n", 1, 128) ?? 1;
+  const choicesPerPrompt = int(body, "n", 1, 128) ?? 1;
   // The completions API's own default.
   const maxTokens = int(body, "max_tokens", 0, 1_000_000) ?? 16;
   const echo = bool(body, "echo") ?? false;
@@ -579,15 +618,15 @@ export function prepareCompletion(
   const seed = int(body, "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const stopList = stops(body);
   if (faults.contentFilter) throw contentFilterError();
-  const tok = tokenizerFor(deployment.model);
-  const promptTokens = prompts.reduce((a, x) => a + tok.count(x), 0);
+  const tokenizer = tokenizerFor(deployment.model);
+  const promptTokens = prompts.reduce((sum, text) => sum + tokenizer.count(text), 0);
   const base = seed !== undefined ? digest(ctxSeed, deployment.model, seed, prompts) : digest(fallback.nextUint32(), fallback.nextUint32());
   const choices: Generated[] = [];
-  prompts.forEach((_, pi) => {
-    for (let i = 0; i < n; i++) {
-      const random = new Random(`${base}:${pi}:${i}`);
+  prompts.forEach((_, promptIndex) => {
+    for (let i = 0; i < choicesPerPrompt; i++) {
+      const random = new Random(`${base}:${promptIndex}:${i}`);
       const done = finishText(
-        tok,
+        tokenizer,
         " " + generateProse(random, Math.max(maxTokens, 1) + 8),
         stopList,
         maxTokens,
@@ -601,72 +640,73 @@ export function prepareCompletion(
     includeUsage,
     promptTokens,
     choices,
-    echo: prompts.flatMap((x) => Array<string>(n).fill(echo ? x : "")),
+    echo: prompts.flatMap((text) => Array<string>(choicesPerPrompt).fill(echo ? text : "")),
   };
   return {
-    chargeTokens: promptTokens + maxTokens * n * prompts.length,
+    chargeTokens: promptTokens + maxTokens * choicesPerPrompt * prompts.length,
     stream,
-    respond: (ctx) => (stream ? streamCompletion(ctx, plan, tok) : answerCompletion(ctx, plan)),
+    respond: (ctx) => (stream ? streamCompletion(ctx, plan, tokenizer) : answerCompletion(ctx, plan)),
   };
 }
 
 async function answerCompletion(ctx: RequestContext, plan: CompletionPlan): Promise<void> {
-  const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
-  const longest = Math.max(0, ...plan.choices.map((c) => c.completionTokens));
-  const tps = ctx.latency.tokensPerSecond;
-  if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tps > 0 ? (longest * 1000) / tps : 0) + ctx.faults.delayMs)))
-    return;
+  const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
+  const longest = Math.max(0, ...plan.choices.map((choice) => choice.completionTokens));
+  const tokensPerSecond = ctx.latency.tokensPerSecond;
+  const wait =
+    ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tokensPerSecond > 0 ? (longest * 1000) / tokensPerSecond : 0) + ctx.faults.delayMs;
+  if (!(await ctx.sleep(wait))) return;
   ctx.recordUsage(plan.promptTokens, completionTokens);
   ctx.sendJson(200, {
-    id: id("cmpl-", ctx.random),
+    id: randomId("cmpl-", ctx.random),
     object: "text_completion",
     created: Math.floor(Date.now() / 1000),
     model: modelName(ctx.deployment),
-    choices: plan.choices.map((c, index) => ({
-      text: (plan.echo[index] ?? "") + (c.content ?? ""),
+    choices: plan.choices.map((choice, index) => ({
+      text: (plan.echo[index] ?? "") + (choice.content ?? ""),
       index,
-      finish_reason: c.finish,
+      finish_reason: choice.finish,
       logprobs: null,
-      content_filter_results: choiceFilterResults(c.finish === "content_filter" ? FILTERED_CATEGORY : undefined),
+      content_filter_results: choiceFilterResults(choice.finish === "content_filter" ? FILTERED_CATEGORY : undefined),
     })),
     usage: { prompt_tokens: plan.promptTokens, completion_tokens: completionTokens, total_tokens: plan.promptTokens + completionTokens },
     prompt_filter_results: promptFilterResults(),
   });
 }
 
-async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tok: Tokenizer): Promise<void> {
+async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, tokenizer: Tokenizer): Promise<void> {
   const { res } = ctx;
   const base = {
-    id: id("cmpl-", ctx.random),
+    id: randomId("cmpl-", ctx.random),
     object: "text_completion",
     created: Math.floor(Date.now() / 1000),
     model: modelName(ctx.deployment),
   };
   ctx.counters.streams++;
-  const ttft = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + ctx.faults.delayMs;
-  const tps = ctx.latency.tokensPerSecond;
+  const firstTokenMs = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + ctx.faults.delayMs;
+  const tokensPerSecond = ctx.latency.tokensPerSecond;
   const start = performance.now();
-  if (!(await ctx.sleep(ttft))) return abandon(ctx, plan, 0);
+  if (!(await ctx.sleep(firstTokenMs))) return abandon(ctx, plan, 0);
   res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   res.write(event({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: promptFilterResults() }));
-  const steps = Math.max(0, ...plan.choices.map((c) => c.tokens.length));
+  const steps = Math.max(0, ...plan.choices.map((choice) => choice.tokens.length));
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, start + ttft, tps, step))) return abandon(ctx, plan, sent);
-    plan.choices.forEach((c, index) => {
-      const t = c.tokens[step];
-      if (t === undefined) return;
-      const text = (step === 0 ? (plan.echo[index] ?? "") : "") + tok.decode([t]);
+    if (!(await nextStep(ctx, start + firstTokenMs, tokensPerSecond, step))) return abandon(ctx, plan, sent);
+    plan.choices.forEach((choice, index) => {
+      const tokenId = choice.tokens[step];
+      if (tokenId === undefined) return;
+      const text = (step === 0 ? (plan.echo[index] ?? "") : "") + tokenizer.decode([tokenId]);
       res.write(
         event({ ...base, choices: [{ text, index, logprobs: null, finish_reason: null, content_filter_results: choiceFilterResults() }] }),
       );
     });
     sent++;
   }
-  plan.choices.forEach((c, index) =>
-    res.write(event({ ...base, choices: [{ text: "", index, logprobs: null, finish_reason: c.finish, content_filter_results: {} }] })),
+  plan.choices.forEach((choice, index) =>
+    res.write(event({ ...base, choices: [{ text: "", index, logprobs: null, finish_reason: choice.finish, content_filter_results: {} }] })),
   );
-  const completionTokens = plan.choices.reduce((a, c) => a + c.completionTokens, 0);
+  const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
   if (plan.includeUsage)
     res.write(
       event({

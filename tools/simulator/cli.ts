@@ -2,6 +2,10 @@
 /**
  * `npm run simulator -- [--port 4010] [--config deployments.json] [--api-key KEY]
  *   [--disable-key-auth] [--seed N] [--token-lifetime SECONDS] [--no-latency]`
+ *
+ * Runs the simulator as a process of its own, for trying the app by hand and for benchmarks that
+ * keep it off their own CPU, and prints the settings the app needs to use it (endpoint, key,
+ * identity endpoint and header) with the deployments it serves.
  */
 import { parseArgs } from "node:util";
 import { NO_LATENCY, loadDeploymentsFile, start, type SimulatorOptions } from "./index.js";
@@ -54,7 +58,7 @@ async function main(): Promise<void> {
   console.log(`  IDENTITY_ENDPOINT=${sim.identity.endpoint}`);
   console.log(`  IDENTITY_HEADER=${sim.identity.header}`);
   console.log("");
-  console.log(`Deployments: ${deployments.map((d) => `${d.name} (${d.capability})`).join(", ")}`);
+  console.log(`Deployments: ${deployments.map((deployment) => `${deployment.name} (${deployment.capability})`).join(", ")}`);
   console.log(`Control API: ${sim.url}/_simulator/ (journal, counters, reset, deployments). Ctrl+C stops.`);
 
   const stop = () => {
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-main().catch((e: unknown) => {
-  console.error(`simulator: ${(e as Error).message}`);
+main().catch((error: unknown) => {
+  console.error(`simulator: ${(error as Error).message}`);
   process.exit(1);
 });

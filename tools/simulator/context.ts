@@ -1,3 +1,9 @@
+/**
+ * The contract between the data plane and the operations: what a request context offers an
+ * operation's answer (latency model, faults, seeded randomness, writers that keep the journal and
+ * counters), what an operation's prepare step returns, and the shapes of the journal and the
+ * counters that the control API reports. Operations depend on these types, not on the server.
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthMode } from "./auth.js";
 import type { DeploymentConfig, LatencyConfig, Operation } from "./deployments.js";

@@ -1,3 +1,9 @@
+/**
+ * What the simulator serves: the deployments (name, model, capability, quota, latency, faults),
+ * the operations each capability accepts, the latency model and the shipped default set, plus
+ * the checks that a deployment from a file or the control API is well formed. A deployments file
+ * lets a test or benchmark mirror the Azure resource it stands in for.
+ */
 import { readFile } from "node:fs/promises";
 
 /** What a deployment's model can do; decides which operations it accepts. */
@@ -145,31 +151,37 @@ const LATENCY_KEYS = new Set(Object.keys(DEFAULT_LATENCY));
 export function validateDeployment(value: unknown, where = "deployment"): DeploymentConfig {
   const problems: string[] = [];
   if (!isObject(value)) throw new Error(`${where}: expected an object`);
-  const d = value;
-  if (typeof d.name !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(d.name)) problems.push("name: 1-64 letters, digits, '.', '_' or '-'");
-  if (typeof d.model !== "string" || d.model === "") problems.push("model: a non-empty string");
-  if (typeof d.capability !== "string" || !CAPABILITIES.has(d.capability as Capability))
+  const deployment = value;
+  if (typeof deployment.name !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(deployment.name))
+    problems.push("name: 1-64 letters, digits, '.', '_' or '-'");
+  if (typeof deployment.model !== "string" || deployment.model === "") problems.push("model: a non-empty string");
+  if (typeof deployment.capability !== "string" || !CAPABILITIES.has(deployment.capability as Capability))
     problems.push(`capability: one of ${[...CAPABILITIES].join(", ")}`);
   for (const key of ["tpm", "rpm", "quotaWindowMs", "dimensions", "maxInputTokens"] as const) {
-    const v = d[key];
-    if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) problems.push(`${key}: a non-negative integer`);
+    const fieldValue = deployment[key];
+    if (fieldValue !== undefined && !(typeof fieldValue === "number" && Number.isInteger(fieldValue) && fieldValue >= 0))
+      problems.push(`${key}: a non-negative integer`);
   }
-  if (d.modelVersion !== undefined && typeof d.modelVersion !== "string") problems.push("modelVersion: a string");
-  if (d.contentFilterMode !== undefined && d.contentFilterMode !== "default" && d.contentFilterMode !== "asynchronous")
+  if (deployment.modelVersion !== undefined && typeof deployment.modelVersion !== "string") problems.push("modelVersion: a string");
+  if (
+    deployment.contentFilterMode !== undefined &&
+    deployment.contentFilterMode !== "default" &&
+    deployment.contentFilterMode !== "asynchronous"
+  )
     problems.push("contentFilterMode: default or asynchronous");
-  problems.push(...latencyProblems(d.latency));
-  problems.push(...faultProblems(d.faults));
+  problems.push(...latencyProblems(deployment.latency));
+  problems.push(...faultProblems(deployment.faults));
   if (problems.length) throw new Error(`${where}: ${problems.join("; ")}`);
-  return structuredClone(d) as unknown as DeploymentConfig;
+  return structuredClone(deployment) as unknown as DeploymentConfig;
 }
 
 export function latencyProblems(latency: unknown): string[] {
   if (latency === undefined) return [];
   if (!isObject(latency)) return ["latency: an object"];
   const problems: string[] = [];
-  for (const [k, v] of Object.entries(latency)) {
-    if (!LATENCY_KEYS.has(k)) problems.push(`latency.${k}: unknown (known: ${[...LATENCY_KEYS].join(", ")})`);
-    else if (typeof v !== "number" || !(v >= 0)) problems.push(`latency.${k}: a non-negative number`);
+  for (const [key, value] of Object.entries(latency)) {
+    if (!LATENCY_KEYS.has(key)) problems.push(`latency.${key}: unknown (known: ${[...LATENCY_KEYS].join(", ")})`);
+    else if (typeof value !== "number" || !(value >= 0)) problems.push(`latency.${key}: a non-negative number`);
   }
   return problems;
 }
@@ -178,21 +190,24 @@ export function faultProblems(faults: unknown): string[] {
   if (faults === undefined) return [];
   if (!Array.isArray(faults)) return ["faults: an array"];
   const problems: string[] = [];
-  faults.forEach((f: unknown, i) => {
-    if (!isObject(f)) return void problems.push(`faults[${i}]: an object`);
-    const k = f.kind;
-    if (!(typeof k === "number" && Number.isInteger(k) && k >= 400 && k <= 599) && !(typeof k === "string" && FAULT_WORDS.has(k)))
+  faults.forEach((fault: unknown, i) => {
+    if (!isObject(fault)) return void problems.push(`faults[${i}]: an object`);
+    const kind = fault.kind;
+    if (
+      !(typeof kind === "number" && Number.isInteger(kind) && kind >= 400 && kind <= 599) &&
+      !(typeof kind === "string" && FAULT_WORDS.has(kind))
+    )
       problems.push(`faults[${i}].kind: an HTTP status 400-599 or one of ${[...FAULT_WORDS].join(", ")}`);
-    if (f.rate !== undefined && !(typeof f.rate === "number" && f.rate >= 0 && f.rate <= 1))
+    if (fault.rate !== undefined && !(typeof fault.rate === "number" && fault.rate >= 0 && fault.rate <= 1))
       problems.push(`faults[${i}].rate: a number in [0, 1]`);
     for (const key of ["every", "times", "ms", "afterTokens"] as const) {
-      const v = f[key];
-      if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0))
+      const fieldValue = fault[key];
+      if (fieldValue !== undefined && !(typeof fieldValue === "number" && Number.isInteger(fieldValue) && fieldValue >= 0))
         problems.push(`faults[${i}].${key}: a non-negative integer`);
     }
     if (
-      f.operations !== undefined &&
-      !(Array.isArray(f.operations) && f.operations.every((o) => (OPERATIONS as readonly unknown[]).includes(o)))
+      fault.operations !== undefined &&
+      !(Array.isArray(fault.operations) && fault.operations.every((operation) => (OPERATIONS as readonly unknown[]).includes(operation)))
     )
       problems.push(`faults[${i}].operations: a list of ${OPERATIONS.join(", ")}`);
   });
@@ -208,8 +223,8 @@ export async function loadDeploymentsFile(path: string): Promise<DeploymentConfi
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
   }
   const list = Array.isArray(parsed) ? parsed : isObject(parsed) ? parsed.deployments : undefined;
   if (!Array.isArray(list)) throw new Error(`${path}: expected an array of deployments or {"deployments": [...]}`);
@@ -219,14 +234,14 @@ export async function loadDeploymentsFile(path: string): Promise<DeploymentConfi
 /** @throws Error on a malformed deployment or a duplicate name. */
 export function validateDeployments(list: readonly unknown[], where = "deployments"): DeploymentConfig[] {
   const seen = new Set<string>();
-  return list.map((d, i) => {
-    const dep = validateDeployment(d, `${where}[${i}]`);
-    if (seen.has(dep.name)) throw new Error(`${where}[${i}]: duplicate deployment name ${dep.name}`);
-    seen.add(dep.name);
-    return dep;
+  return list.map((entry, i) => {
+    const deployment = validateDeployment(entry, `${where}[${i}]`);
+    if (seen.has(deployment.name)) throw new Error(`${where}[${i}]: duplicate deployment name ${deployment.name}`);
+    seen.add(deployment.name);
+    return deployment;
   });
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,3 +1,9 @@
+/**
+ * The embeddings operation: checks the request as Azure does (input forms, 2048 inputs, the
+ * model's token limit, `dimensions`, `encoding_format`) and answers deterministic unit vectors in
+ * which texts sharing words lie closer together, so similarity-based code sees sensible results
+ * and the same text always gets the same vector. Usage counts the real prompt tokens.
+ */
 import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
 import { invalidRequest } from "./errors.js";
@@ -11,9 +17,9 @@ const WORD_WEIGHT = 1;
 const TEXT_WEIGHT = 0.35;
 const CACHE_LIMIT = 4096;
 
-function nativeDimensions(d: DeploymentConfig): number {
-  if (d.dimensions) return d.dimensions;
-  return /large/.test(d.model) ? 3072 : 1536;
+function nativeDimensions(deployment: DeploymentConfig): number {
+  if (deployment.dimensions) return deployment.dimensions;
+  return /large/.test(deployment.model) ? 3072 : 1536;
 }
 
 const wordCache = new Map<string, Float32Array>();
@@ -21,14 +27,14 @@ const wordCache = new Map<string, Float32Array>();
 /** A fixed pseudo-random direction per word (and length), cached because words repeat. */
 function wordVector(word: string, dims: number): Float32Array {
   const key = `${dims}:${word}`;
-  let v = wordCache.get(key);
-  if (v) return v;
+  let vector = wordCache.get(key);
+  if (vector) return vector;
   const random = new Random(`embedding:${word}`);
-  v = new Float32Array(dims);
-  for (let i = 0; i < dims; i++) v[i] = random.next() * 2 - 1;
+  vector = new Float32Array(dims);
+  for (let i = 0; i < dims; i++) vector[i] = random.next() * 2 - 1;
   if (wordCache.size >= CACHE_LIMIT) wordCache.delete(wordCache.keys().next().value as string);
-  wordCache.set(key, v);
-  return v;
+  wordCache.set(key, vector);
+  return vector;
 }
 
 /**
@@ -42,9 +48,9 @@ export function embed(text: string, nativeDims: number, dims: number): Float64Ar
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
-  for (const w of words) {
-    const v = wordVector(w, nativeDims);
-    for (let i = 0; i < dims; i++) out[i]! += WORD_WEIGHT * v[i]!;
+  for (const word of words) {
+    const vector = wordVector(word, nativeDims);
+    for (let i = 0; i < dims; i++) out[i]! += WORD_WEIGHT * vector[i]!;
   }
   const own = new Random(`embedding-text:${text}`);
   const scale = words.length ? TEXT_WEIGHT * Math.sqrt(words.length) : 1;
@@ -60,9 +66,9 @@ export function embed(text: string, nativeDims: number, dims: number): Float64Ar
  * The vector as JSON text, 8 decimals. `join` prints finite numbers exactly as JSON does, at less
  * than half JSON.stringify's cost on 1536 floats, which dominated the simulator's embeddings time.
  */
-function vectorJson(v: Float64Array): string {
-  const rounded = new Array<number>(v.length);
-  for (let i = 0; i < v.length; i++) rounded[i] = Math.round(v[i]! * 1e8) / 1e8;
+function vectorJson(vector: Float64Array): string {
+  const rounded = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) rounded[i] = Math.round(vector[i]! * 1e8) / 1e8;
   return "[" + rounded.join(",") + "]";
 }
 
@@ -77,10 +83,14 @@ export function prepareEmbeddings(body: Record<string, unknown>, deployment: Dep
     throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
   let inputs: string[];
   if (typeof raw === "string") inputs = [raw];
-  else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === "string")) inputs = raw as string[];
-  else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === "number")) inputs = [(raw as number[]).join(" ")];
-  else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => Array.isArray(x) && x.every((y) => typeof y === "number")))
-    inputs = (raw as number[][]).map((t) => t.join(" "));
+  else if (Array.isArray(raw) && raw.length > 0 && raw.every((item) => typeof item === "string")) inputs = raw as string[];
+  else if (Array.isArray(raw) && raw.length > 0 && raw.every((item) => typeof item === "number")) inputs = [(raw as number[]).join(" ")];
+  else if (
+    Array.isArray(raw) &&
+    raw.length > 0 &&
+    raw.every((item) => Array.isArray(item) && item.every((tokenId) => typeof tokenId === "number"))
+  )
+    inputs = (raw as number[][]).map((tokenIds) => tokenIds.join(" "));
   else if (Array.isArray(raw) && raw.length === 0)
     throw invalidRequest(
       "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
@@ -99,21 +109,21 @@ export function prepareEmbeddings(body: Record<string, unknown>, deployment: Dep
       "input",
       "invalid_value",
     );
-  if (inputs.some((s) => s === ""))
+  if (inputs.some((input) => input === ""))
     throw invalidRequest("'$.input' is invalid: inputs must not be empty strings.", "input", "invalid_value");
 
   const native = nativeDimensions(deployment);
-  const d = body.dimensions;
+  const requested = body.dimensions;
   let dims = native;
-  if (d !== undefined && d !== null) {
+  if (requested !== undefined && requested !== null) {
     if (/ada-002/.test(deployment.model)) throw invalidRequest("This model does not support specifying dimensions.", "dimensions", null);
-    if (typeof d !== "number" || !Number.isInteger(d) || d < 1 || d > native)
+    if (typeof requested !== "number" || !Number.isInteger(requested) || requested < 1 || requested > native)
       throw invalidRequest(
-        `Invalid 'dimensions': expected an integer between 1 and ${native}, but got ${String(d)}.`,
+        `Invalid 'dimensions': expected an integer between 1 and ${native}, but got ${String(requested)}.`,
         "dimensions",
         "invalid_value",
       );
-    dims = d;
+    dims = requested;
   }
   const format = body.encoding_format ?? "float";
   if (format !== "float" && format !== "base64")
@@ -123,18 +133,18 @@ export function prepareEmbeddings(body: Record<string, unknown>, deployment: Dep
       "invalid_value",
     );
 
-  const tok = tokenizerFor(deployment.model);
+  const tokenizer = tokenizerFor(deployment.model);
   const max = deployment.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   let promptTokens = 0;
-  inputs.forEach((s, i) => {
-    const n = Array.isArray(raw) && Array.isArray(raw[i]) ? (raw[i] as number[]).length : tok.count(s);
-    if (n > max)
+  inputs.forEach((input, i) => {
+    const inputTokens = Array.isArray(raw) && Array.isArray(raw[i]) ? (raw[i] as number[]).length : tokenizer.count(input);
+    if (inputTokens > max)
       throw invalidRequest(
-        `This model's maximum context length is ${max} tokens, however you requested ${n} tokens (${n} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+        `This model's maximum context length is ${max} tokens, however you requested ${inputTokens} tokens (${inputTokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
         "input",
         null,
       );
-    promptTokens += n;
+    promptTokens += inputTokens;
   });
 
   return {
@@ -142,8 +152,9 @@ export function prepareEmbeddings(body: Record<string, unknown>, deployment: Dep
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.embeddingsMs) + ctx.faults.delayMs))) return;
       const data = inputs.map((text, index) => {
-        const v = embed(text, native, dims);
-        const embedding = format === "base64" ? JSON.stringify(Buffer.from(Float32Array.from(v).buffer).toString("base64")) : vectorJson(v);
+        const vector = embed(text, native, dims);
+        const embedding =
+          format === "base64" ? JSON.stringify(Buffer.from(Float32Array.from(vector).buffer).toString("base64")) : vectorJson(vector);
         return `{"object":"embedding","index":${index},"embedding":${embedding}}`;
       });
       ctx.recordUsage(promptTokens, 0);

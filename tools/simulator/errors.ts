@@ -1,3 +1,10 @@
+/**
+ * The simulator's error answers in the shapes clients meet on Azure: Azure's service errors
+ * (`{"error": {"code", "message"}}`), OpenAI-style validation errors, and the content filter's 400
+ * with its filter results (and the safe results attached to every answer). Thrown anywhere in a
+ * handler as SimulatorHttpError and written as is, so a client's error handling sees Azure's words.
+ */
+
 /** One error answered to the client; thrown anywhere in a handler and written by the server. */
 export class SimulatorHttpError extends Error {
   constructor(
@@ -39,7 +46,7 @@ export function promptFilterResults(): unknown[] {
 
 /** Per-choice completion filter results. */
 export function choiceFilterResults(filteredCategory?: string): Record<string, unknown> {
-  const r: Record<string, unknown> = {
+  const results: Record<string, unknown> = {
     hate: SAFE_FILTER,
     protected_material_code: { filtered: false, detected: false },
     protected_material_text: { filtered: false, detected: false },
@@ -47,8 +54,8 @@ export function choiceFilterResults(filteredCategory?: string): Record<string, u
     sexual: SAFE_FILTER,
     violence: SAFE_FILTER,
   };
-  if (filteredCategory) r[filteredCategory] = { filtered: true, severity: "medium" };
-  return r;
+  if (filteredCategory) results[filteredCategory] = { filtered: true, severity: "medium" };
+  return results;
 }
 
 /** The 400 Azure answers when the prompt trips the content filter. */

@@ -1,3 +1,9 @@
+/**
+ * Injected faults: which ones hit a request, from the `x-simulator-fault` header (that request
+ * only) and from a deployment's rules (picked by count, rate or times, deterministically from the
+ * seed), folded into what the request handler acts on: a status, a delay, a reset or a dropped
+ * connection, a content filter. They let tests reproduce Azure's failures on purpose, repeatably.
+ */
 import type { FaultRule, Operation } from "./deployments.js";
 import { faultProblems } from "./deployments.js";
 import { invalidRequest } from "./errors.js";
@@ -27,17 +33,17 @@ export const FAULT_HEADER = "x-simulator-fault";
 export function parseFaultHeader(value: string): FaultRule[] {
   const rules: FaultRule[] = [];
   for (const part of value.split(",")) {
-    const [head, ...params] = part.split(";").map((s) => s.trim());
+    const [head, ...params] = part.split(";").map((piece) => piece.trim());
     if (!head) continue;
     const kind = /^\d{3}$/.test(head) ? Number(head) : head;
     const rule: FaultRule = { kind: kind as FaultRule["kind"] };
-    for (const p of params) {
-      const [k, v] = p.split("=").map((s) => s.trim());
-      const n = Number(v);
-      if (!k || v === undefined || !Number.isFinite(n)) throw headerError(value, `bad parameter '${p}'`);
-      if (k === "ms" || k === "retry-after-ms") rule.ms = n;
-      else if (k === "after") rule.afterTokens = n;
-      else throw headerError(value, `unknown parameter '${k}' (known: ms, after)`);
+    for (const param of params) {
+      const [key, text] = param.split("=").map((piece) => piece.trim());
+      const number = Number(text);
+      if (!key || text === undefined || !Number.isFinite(number)) throw headerError(value, `bad parameter '${param}'`);
+      if (key === "ms" || key === "retry-after-ms") rule.ms = number;
+      else if (key === "after") rule.afterTokens = number;
+      else throw headerError(value, `unknown parameter '${key}' (known: ms, after)`);
     }
     const problems = faultProblems([rule]);
     if (problems.length) throw headerError(value, problems.join("; "));
@@ -71,9 +77,9 @@ export class FaultSelector {
     const hits: FaultRule[] = [];
     rules.forEach((rule, i) => {
       if (rule.operations && !rule.operations.includes(operation)) return;
-      const n = (this.matched[i] = (this.matched[i] ?? 0) + 1);
+      const matchCount = (this.matched[i] = (this.matched[i] ?? 0) + 1);
       let hit = true;
-      if (rule.every !== undefined && rule.every > 0) hit = n % rule.every === 0;
+      if (rule.every !== undefined && rule.every > 0) hit = matchCount % rule.every === 0;
       if (hit && rule.rate !== undefined) hit = this.random.next() < rule.rate;
       if (hit && rule.times !== undefined) {
         hit = (this.used[i] ?? 0) < rule.times;
@@ -90,28 +96,28 @@ export class FaultSelector {
 /** Folds the rules that hit into what the request handler acts on. */
 export function activeFaults(rules: readonly FaultRule[]): ActiveFaults {
   const active: ActiveFaults = { delayMs: 0, reset: false, contentFilter: false, names: [] };
-  for (const r of rules) {
-    if (typeof r.kind === "number") {
-      active.status ??= { code: r.kind, ...(r.ms !== undefined ? { retryAfterMs: r.ms } : {}) };
-      active.names.push(String(r.kind));
+  for (const rule of rules) {
+    if (typeof rule.kind === "number") {
+      active.status ??= { code: rule.kind, ...(rule.ms !== undefined ? { retryAfterMs: rule.ms } : {}) };
+      active.names.push(String(rule.kind));
       continue;
     }
-    active.names.push(r.kind);
-    switch (r.kind) {
+    active.names.push(rule.kind);
+    switch (rule.kind) {
       case "delay":
-        active.delayMs += r.ms ?? 1000;
+        active.delayMs += rule.ms ?? 1000;
         break;
       case "reset":
         active.reset = true;
         break;
       case "drop":
-        active.dropAfterTokens = r.afterTokens ?? 3;
+        active.dropAfterTokens = rule.afterTokens ?? 3;
         break;
       case "content-filter":
         active.contentFilter = true;
         break;
       case "finish-content-filter":
-        active.finishContentFilterAfterTokens = r.afterTokens ?? 3;
+        active.finishContentFilterAfterTokens = rule.afterTokens ?? 3;
         break;
     }
   }

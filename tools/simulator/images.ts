@@ -1,3 +1,9 @@
+/**
+ * The image generation operation (dall-e-2 and dall-e-3): checks the request as OpenAI does and
+ * answers real PNGs, seeded gradients with soft circles, as `b64_json` or as a `url` that the
+ * simulator serves under /_simulator/images/ (the latest 64 are kept). Valid images, so that code
+ * which downloads, decodes or stores them runs as it would against Azure.
+ */
 import { randomUUID } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import type { Prepared, RequestContext } from "./context.js";
@@ -6,19 +12,19 @@ import { SAFE_FILTER, contentFilterError, invalidRequest } from "./errors.js";
 import { Random, digest } from "./random.js";
 
 const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
+  const table = new Int32Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
+    table[byte] = crc;
   }
-  return t;
+  return table;
 })();
 
-function crc32(buf: Buffer): number {
-  let c = -1;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+function crc32(bytes: Buffer): number {
+  let crc = -1;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
 }
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -32,39 +38,39 @@ function chunk(type: string, data: Buffer): Buffer {
 
 /** A valid RGB PNG: a smooth gradient with soft circles whose colours come from the seed. */
 export function renderPng(width: number, height: number, seed: string): Buffer {
-  const r = new Random(seed);
-  const c1 = [r.int(0, 255), r.int(0, 255), r.int(0, 255)];
-  const c2 = [r.int(0, 255), r.int(0, 255), r.int(0, 255)];
+  const random = new Random(seed);
+  const fromColour = [random.int(0, 255), random.int(0, 255), random.int(0, 255)];
+  const toColour = [random.int(0, 255), random.int(0, 255), random.int(0, 255)];
   const circles = Array.from({ length: 4 }, () => ({
-    x: r.next() * width,
-    y: r.next() * height,
-    rad: (0.1 + r.next() * 0.25) * Math.min(width, height),
-    col: [r.int(0, 255), r.int(0, 255), r.int(0, 255)],
+    x: random.next() * width,
+    y: random.next() * height,
+    radius: (0.1 + random.next() * 0.25) * Math.min(width, height),
+    colour: [random.int(0, 255), random.int(0, 255), random.int(0, 255)],
   }));
   const stride = width * 3 + 1;
   const raw = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
     raw[y * stride] = 0; // filter: none
     for (let x = 0; x < width; x++) {
-      const t = (x + y) / (width + height);
-      let red = c1[0]! * (1 - t) + c2[0]! * t;
-      let green = c1[1]! * (1 - t) + c2[1]! * t;
-      let blue = c1[2]! * (1 - t) + c2[2]! * t;
-      for (const c of circles) {
-        const dx = x - c.x;
-        const dy = y - c.y;
-        const d2 = dx * dx + dy * dy;
-        if (d2 < c.rad * c.rad) {
-          const a = 1 - Math.sqrt(d2) / c.rad;
-          red = red * (1 - a) + c.col[0]! * a;
-          green = green * (1 - a) + c.col[1]! * a;
-          blue = blue * (1 - a) + c.col[2]! * a;
+      const along = (x + y) / (width + height);
+      let red = fromColour[0]! * (1 - along) + toColour[0]! * along;
+      let green = fromColour[1]! * (1 - along) + toColour[1]! * along;
+      let blue = fromColour[2]! * (1 - along) + toColour[2]! * along;
+      for (const circle of circles) {
+        const dx = x - circle.x;
+        const dy = y - circle.y;
+        const distanceSquared = dx * dx + dy * dy;
+        if (distanceSquared < circle.radius * circle.radius) {
+          const alpha = 1 - Math.sqrt(distanceSquared) / circle.radius;
+          red = red * (1 - alpha) + circle.colour[0]! * alpha;
+          green = green * (1 - alpha) + circle.colour[1]! * alpha;
+          blue = blue * (1 - alpha) + circle.colour[2]! * alpha;
         }
       }
-      const o = y * stride + 1 + x * 3;
-      raw[o] = red;
-      raw[o + 1] = green;
-      raw[o + 2] = blue;
+      const offset = y * stride + 1 + x * 3;
+      raw[offset] = red;
+      raw[offset + 1] = green;
+      raw[offset + 2] = blue;
     }
   }
   const ihdr = Buffer.alloc(13);
@@ -125,14 +131,14 @@ export function prepareImages(
       "string_above_max_length",
     );
   const family = deployment.model.startsWith("dall-e-2") ? "dall-e-2" : "dall-e-3";
-  const n = body.n ?? 1;
-  const maxN = family === "dall-e-3" ? 1 : 10;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > maxN)
-    throw invalidRequest(`Invalid 'n': ${family} supports 1 to ${maxN} images per request.`, "n", "invalid_value");
+  const imageCount = body.n ?? 1;
+  const maxImages = family === "dall-e-3" ? 1 : 10;
+  if (typeof imageCount !== "number" || !Number.isInteger(imageCount) || imageCount < 1 || imageCount > maxImages)
+    throw invalidRequest(`Invalid 'n': ${family} supports 1 to ${maxImages} images per request.`, "n", "invalid_value");
   const size = (body.size ?? "1024x1024") as string;
   if (!SIZES[family]!.includes(size))
     throw invalidRequest(
-      `Invalid value: '${size}'. Supported values are: ${SIZES[family]!.map((s) => `'${s}'`).join(", ")}.`,
+      `Invalid value: '${size}'. Supported values are: ${SIZES[family]!.map((supported) => `'${supported}'`).join(", ")}.`,
       "size",
       "invalid_value",
     );
@@ -152,14 +158,14 @@ export function prepareImages(
   if (body.style !== undefined && !["vivid", "natural"].includes(body.style as string))
     throw invalidRequest(`Invalid value: '${String(body.style)}'. Supported values are: 'vivid' and 'natural'.`, "style", "invalid_value");
   if (faults.contentFilter) throw contentFilterError();
-  const [w, h] = size.split("x").map(Number) as [number, number];
+  const [width, height] = size.split("x").map(Number) as [number, number];
 
   return {
     chargeTokens: 0,
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.requestMs) + ctx.faults.delayMs))) return;
-      const data = Array.from({ length: n }, (_, i) => {
-        const png = renderPng(w, h, digest(seed, prompt, size, i, ctx.random.nextUint32()));
+      const data = Array.from({ length: imageCount }, (_, i) => {
+        const png = renderPng(width, height, digest(seed, prompt, size, i, ctx.random.nextUint32()));
         const image =
           format === "b64_json" ? { b64_json: png.toString("base64") } : { url: `${ctx.baseUrl}/_simulator/images/${store.put(png)}.png` };
         return {

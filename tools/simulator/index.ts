@@ -4,9 +4,10 @@
  * Imports nothing from src/; never deployed. See README.md beside this file.
  */
 import { randomApiKey } from "./auth.js";
-import { createSimulatorControl, type SimulatorControl } from "./control.js";
+import { createSimulatorControl, type SimulatorControl } from "./control-client.js";
 import { DEFAULT_DEPLOYMENTS, latencyProblems, validateDeployments, type DeploymentConfig, type LatencyConfig } from "./deployments.js";
-import { SimulatorServer, randomIdentityHeader } from "./server.js";
+import { randomIdentityHeader } from "./identity.js";
+import { SimulatorServer } from "./server.js";
 
 export interface SimulatorOptions {
   /** TCP port on 127.0.0.1; default 0 (an ephemeral port). */
@@ -78,7 +79,7 @@ export {
   type CountersSnapshot,
   type JournalQuery,
   type DeploymentPatch,
-} from "./control.js";
+} from "./control-client.js";
 export {
   DEFAULT_DEPLOYMENTS,
   DEFAULT_LATENCY,
@@ -94,5 +95,5 @@ export {
 export type { DeploymentCounters, JournalEntry } from "./context.js";
 export type { IssuedToken } from "./auth.js";
 export { FAULT_HEADER } from "./faults.js";
-export { MAX_AUDIO_BYTES } from "./server.js";
+export { MAX_AUDIO_BYTES } from "./http-io.js";
 export { wavFile, synthesize, SPEECH_SAMPLE_RATE } from "./speech.js";

@@ -1,3 +1,9 @@
+/**
+ * A deployment's quota as Azure enforces it: tokens per minute and requests per minute over a
+ * sliding window, charged at admission with Azure's estimate, answering how long until a refused
+ * request would fit (the retry-after of the 429). Lets apps exercise their throttling paths.
+ */
+
 /** Result of asking a sliding-window quota for room. */
 export type QuotaDecision =
   | { ok: true; remainingRequests: number | undefined; remainingTokens: number | undefined }
@@ -67,10 +73,10 @@ export class SlidingWindowQuota {
       let freed = this.tpm - this.tokensInWindow;
       let retryAt = now + this.windowMs;
       for (let i = this.head; i < this.charges.length; i++) {
-        const c = this.charges[i] as Charge;
-        freed += c.tokens;
+        const charge = this.charges[i] as Charge;
+        freed += charge.tokens;
         if (freed >= tokens) {
-          retryAt = c.at + this.windowMs;
+          retryAt = charge.at + this.windowMs;
           break;
         }
       }

@@ -1,3 +1,9 @@
+/**
+ * The speech operation (text to speech, `audio/speech`): checks the request as OpenAI does and
+ * answers real, decodable audio whose length follows the text (wav, pcm, flac or mp3), with a
+ * voiced burst per word and pauses between sentences. Real audio, not noise, so that the app's
+ * transcription path can be fed and split with what the simulator itself produced.
+ */
 import { mp3Header } from "./audio-format.js";
 import type { Prepared, RequestContext } from "./context.js";
 import { invalidRequest } from "./errors.js";
@@ -17,25 +23,28 @@ export function synthesize(text: string, speed: number, seed: string): Int16Arra
   const words = text.split(/\s+/).filter(Boolean);
   const rate = SPEECH_SAMPLE_RATE;
   const parts: { samples: number; word?: string }[] = [];
-  for (const w of words.length ? words : ["."]) {
-    parts.push({ samples: Math.round(((SECONDS_PER_WORD * 0.75) / speed) * rate), word: w });
-    parts.push({ samples: Math.round(((SECONDS_PER_WORD * (/[.!?]$/.test(w) ? 1.5 : 0.25)) / speed) * rate) });
+  for (const word of words.length ? words : ["."]) {
+    parts.push({ samples: Math.round(((SECONDS_PER_WORD * 0.75) / speed) * rate), word });
+    parts.push({ samples: Math.round(((SECONDS_PER_WORD * (/[.!?]$/.test(word) ? 1.5 : 0.25)) / speed) * rate) });
   }
-  const total = parts.reduce((a, p) => a + p.samples, 0);
+  const total = parts.reduce((sum, part) => sum + part.samples, 0);
   const out = new Int16Array(total);
   let pos = 0;
-  for (const p of parts) {
-    if (p.word) {
-      const r = new Random(`${seed}:${p.word}`);
-      const f0 = 110 + r.next() * 120;
-      for (let i = 0; i < p.samples; i++) {
-        const t = i / rate;
-        const env = Math.sin((Math.PI * i) / p.samples);
-        const v = Math.sin(2 * Math.PI * f0 * t) * 0.6 + Math.sin(4 * Math.PI * f0 * t) * 0.25 + Math.sin(6 * Math.PI * f0 * t) * 0.1;
-        out[pos + i] = Math.round(v * env * 12000);
+  for (const part of parts) {
+    if (part.word) {
+      const random = new Random(`${seed}:${part.word}`);
+      const pitchHz = 110 + random.next() * 120;
+      for (let i = 0; i < part.samples; i++) {
+        const seconds = i / rate;
+        const envelope = Math.sin((Math.PI * i) / part.samples);
+        const wave =
+          Math.sin(2 * Math.PI * pitchHz * seconds) * 0.6 +
+          Math.sin(4 * Math.PI * pitchHz * seconds) * 0.25 +
+          Math.sin(6 * Math.PI * pitchHz * seconds) * 0.1;
+        out[pos + i] = Math.round(wave * envelope * 12000);
       }
     }
-    pos += p.samples;
+    pos += part.samples;
   }
   return out;
 }
@@ -71,7 +80,11 @@ function loopFrames(): Promise<Buffer[]> {
   mp3Loop ??= (async () => {
     const specifier = "@breezystack/lamejs";
     const lame = (await import(specifier)) as {
-      Mp3Encoder: new (c: number, r: number, k: number) => { encodeBuffer(x: Int16Array): Uint8Array; flush(): Uint8Array };
+      Mp3Encoder: new (
+        channels: number,
+        sampleRate: number,
+        kbps: number,
+      ) => { encodeBuffer(samples: Int16Array): Uint8Array; flush(): Uint8Array };
     };
     const encoder = new lame.Mp3Encoder(1, SPEECH_SAMPLE_RATE, 64);
     const samples = synthesize("The quick brown fox jumps over the lazy dog. A simulated voice reads on.", 1, "mp3-loop");
@@ -81,10 +94,10 @@ function loopFrames(): Promise<Buffer[]> {
     const stream = Buffer.concat(parts);
     const frames: Buffer[] = [];
     for (let pos = 0; pos + 4 <= stream.length;) {
-      const h = mp3Header(stream, pos);
-      if (!h) break;
-      frames.push(stream.subarray(pos, pos + h.length));
-      pos += h.length;
+      const header = mp3Header(stream, pos);
+      if (!header) break;
+      frames.push(stream.subarray(pos, pos + header.length));
+      pos += header.length;
     }
     return frames;
   })();
@@ -98,20 +111,20 @@ export async function mp3File(sampleCount: number): Promise<Buffer> {
   return Buffer.concat(Array.from({ length: count }, (_, i) => frames[i % frames.length]!));
 }
 
-function crc8(b: Buffer, from: number, to: number): number {
+function crc8(bytes: Buffer, from: number, to: number): number {
   let crc = 0;
   for (let i = from; i < to; i++) {
-    crc ^= b[i]!;
-    for (let k = 0; k < 8; k++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+    crc ^= bytes[i]!;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
   }
   return crc;
 }
 
-function crc16(b: Buffer, from: number, to: number): number {
+function crc16(bytes: Buffer, from: number, to: number): number {
   let crc = 0;
   for (let i = from; i < to; i++) {
-    crc ^= b[i]! << 8;
-    for (let k = 0; k < 8; k++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
+    crc ^= bytes[i]! << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
   }
   return crc;
 }
@@ -123,38 +136,38 @@ export function flacFile(samples: Int16Array, sampleRate: number): Buffer {
   head.write("fLaC", 0, "latin1");
   head[4] = 0x80; // last metadata block, STREAMINFO
   head.writeUIntBE(34, 5, 3);
-  const si = 8;
-  head.writeUInt16BE(block, si);
-  head.writeUInt16BE(block, si + 2);
+  const streamInfo = 8;
+  head.writeUInt16BE(block, streamInfo);
+  head.writeUInt16BE(block, streamInfo + 2);
   // bytes 4-9: min/max frame size unknown (0)
   const total = samples.length;
-  head[si + 10] = (sampleRate >> 12) & 0xff;
-  head[si + 11] = (sampleRate >> 4) & 0xff;
-  head[si + 12] = ((sampleRate & 0x0f) << 4) | (0 << 1) | ((16 - 1) >> 4);
-  head[si + 13] = (((16 - 1) & 0x0f) << 4) | (Math.floor(total / 2 ** 32) & 0x0f);
-  head.writeUInt32BE(total >>> 0, si + 14);
+  head[streamInfo + 10] = (sampleRate >> 12) & 0xff;
+  head[streamInfo + 11] = (sampleRate >> 4) & 0xff;
+  head[streamInfo + 12] = ((sampleRate & 0x0f) << 4) | (0 << 1) | ((16 - 1) >> 4);
+  head[streamInfo + 13] = (((16 - 1) & 0x0f) << 4) | (Math.floor(total / 2 ** 32) & 0x0f);
+  head.writeUInt32BE(total >>> 0, streamInfo + 14);
   const frames: Buffer[] = [head];
-  for (let n = 0, start = 0; start < total; n++, start += block) {
+  for (let frameNumber = 0, start = 0; start < total; frameNumber++, start += block) {
     const count = Math.min(block, total - start);
-    const utf8 = Buffer.from(String.fromCodePoint(n), "utf8");
+    const utf8 = Buffer.from(String.fromCodePoint(frameNumber), "utf8");
     const fixed = count === block;
     const frame = Buffer.alloc(4 + utf8.length + (fixed ? 0 : 2) + 1 + 1 + count * 2 + 2);
-    let p = 0;
-    frame[p++] = 0xff;
-    frame[p++] = 0xf8;
-    frame[p++] = ((fixed ? 0b1100 : 0b0111) << 4) | 0b0000; // block size; sample rate from STREAMINFO
-    frame[p++] = (0b0000 << 4) | (0b100 << 1); // mono, 16 bits
-    utf8.copy(frame, p);
-    p += utf8.length;
+    let offset = 0;
+    frame[offset++] = 0xff;
+    frame[offset++] = 0xf8;
+    frame[offset++] = ((fixed ? 0b1100 : 0b0111) << 4) | 0b0000; // block size; sample rate from STREAMINFO
+    frame[offset++] = (0b0000 << 4) | (0b100 << 1); // mono, 16 bits
+    utf8.copy(frame, offset);
+    offset += utf8.length;
     if (!fixed) {
-      frame.writeUInt16BE(count - 1, p);
-      p += 2;
+      frame.writeUInt16BE(count - 1, offset);
+      offset += 2;
     }
-    frame[p] = crc8(frame, 0, p);
-    p++;
-    frame[p++] = 0x02; // verbatim subframe
-    for (let i = 0; i < count; i++, p += 2) frame.writeInt16BE(samples[start + i]!, p);
-    frame.writeUInt16BE(crc16(frame, 0, p), p);
+    frame[offset] = crc8(frame, 0, offset);
+    offset++;
+    frame[offset++] = 0x02; // verbatim subframe
+    for (let i = 0; i < count; i++, offset += 2) frame.writeInt16BE(samples[start + i]!, offset);
+    frame.writeUInt16BE(crc16(frame, 0, offset), offset);
     frames.push(frame);
   }
   return Buffer.concat(frames);
@@ -179,14 +192,14 @@ export function prepareSpeech(body: Record<string, unknown>, seed: number): Prep
   if (typeof voice !== "string") throw invalidRequest("Missing required parameter: 'voice'.", "voice", "missing_required_parameter");
   if (!VOICES.includes(voice))
     throw invalidRequest(
-      `Invalid value: '${voice}'. Supported values are: ${VOICES.map((v) => `'${v}'`).join(", ")}.`,
+      `Invalid value: '${voice}'. Supported values are: ${VOICES.map((name) => `'${name}'`).join(", ")}.`,
       "voice",
       "invalid_value",
     );
   const format = (body.response_format ?? "mp3") as string;
   if (!FORMATS.includes(format))
     throw invalidRequest(
-      `Invalid value: '${format}'. Supported values are: ${FORMATS.map((v) => `'${v}'`).join(", ")}.`,
+      `Invalid value: '${format}'. Supported values are: ${FORMATS.map((name) => `'${name}'`).join(", ")}.`,
       "response_format",
       "invalid_value",
     );

@@ -1,3 +1,9 @@
+/**
+ * Token counts as Azure OpenAI bills them: the model's own encoding (o200k or cl100k, from
+ * gpt-tokenizer), OpenAI's accounting of chat messages, content parts and tool definitions, and
+ * deterministic English-looking prose for generated answers. The simulator's usage numbers and
+ * quota charges come from here, so apps that budget tokens see the numbers Azure would report.
+ */
 import * as cl100k from "gpt-tokenizer/encoding/cl100k_base";
 import * as o200k from "gpt-tokenizer/encoding/o200k_base";
 import { estimateTokensInFunctions } from "gpt-tokenizer/functionCalling";
@@ -12,11 +18,11 @@ export interface Tokenizer {
 // User text may contain strings like "<|endoftext|>": count them as plain text, as the service does.
 const plain = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
 
-function wrap(mod: typeof o200k): Tokenizer {
+function wrap(encoding: typeof o200k): Tokenizer {
   return {
-    encode: (text) => mod.encode(text, plain),
-    decode: (tokens) => mod.decode(tokens),
-    count: (text) => (text ? mod.encode(text, plain).length : 0),
+    encode: (text) => encoding.encode(text, plain),
+    decode: (tokens) => encoding.decode(tokens),
+    count: (text) => (text ? encoding.encode(text, plain).length : 0),
   };
 }
 
@@ -43,57 +49,64 @@ interface ToolCallLike {
  * Prompt tokens of a chat request: message roles, names and content (strings or content-part
  * arrays, images by detail), assistant tool calls, and the tool definitions.
  */
-export function countChatPromptTokens(tok: Tokenizer, messages: readonly Record<string, unknown>[], tools?: readonly unknown[]): number {
+export function countChatPromptTokens(
+  tokenizer: Tokenizer,
+  messages: readonly Record<string, unknown>[],
+  tools?: readonly unknown[],
+): number {
   let total = REPLY_PRIMING;
-  for (const m of messages) {
-    total += TOKENS_PER_MESSAGE + tok.count(String(m.role ?? ""));
-    if (typeof m.name === "string") total += TOKENS_PER_NAME + tok.count(m.name);
-    total += countContent(tok, m.content);
-    if (typeof m.tool_call_id === "string") total += tok.count(m.tool_call_id);
-    if (Array.isArray(m.tool_calls)) {
-      for (const call of m.tool_calls as ToolCallLike[]) {
-        total += 3 + tok.count(String(call.function?.name ?? "")) + tok.count(String(call.function?.arguments ?? ""));
+  for (const message of messages) {
+    total += TOKENS_PER_MESSAGE + tokenizer.count(String(message.role ?? ""));
+    if (typeof message.name === "string") total += TOKENS_PER_NAME + tokenizer.count(message.name);
+    total += countContent(tokenizer, message.content);
+    if (typeof message.tool_call_id === "string") total += tokenizer.count(message.tool_call_id);
+    if (Array.isArray(message.tool_calls)) {
+      for (const call of message.tool_calls as ToolCallLike[]) {
+        total += 3 + tokenizer.count(String(call.function?.name ?? "")) + tokenizer.count(String(call.function?.arguments ?? ""));
       }
     }
   }
   if (tools && tools.length) {
-    const fns = tools
-      .map((t) => (t as { function?: unknown }).function)
-      .filter((f): f is Parameters<typeof estimateTokensInFunctions>[0][number] => typeof f === "object" && f !== null);
+    const functions = tools
+      .map((tool) => (tool as { function?: unknown }).function)
+      .filter(
+        (declared): declared is Parameters<typeof estimateTokensInFunctions>[0][number] =>
+          typeof declared === "object" && declared !== null,
+      );
     try {
-      total += estimateTokensInFunctions(fns, tok.count) + 9;
+      total += estimateTokensInFunctions(functions, tokenizer.count) + 9;
     } catch {
       // Schemas the estimator does not know: fall back to the JSON text.
-      total += tok.count(JSON.stringify(fns)) + 9;
+      total += tokenizer.count(JSON.stringify(functions)) + 9;
     }
   }
   return total;
 }
 
-function countContent(tok: Tokenizer, content: unknown): number {
-  if (typeof content === "string") return tok.count(content);
+function countContent(tokenizer: Tokenizer, content: unknown): number {
+  if (typeof content === "string") return tokenizer.count(content);
   if (!Array.isArray(content)) return 0;
-  let n = 0;
+  let count = 0;
   for (const part of content as Record<string, unknown>[]) {
     switch (part.type) {
       case "text":
       case "refusal":
-        n += tok.count(String(part.text ?? part.refusal ?? ""));
+        count += tokenizer.count(String(part.text ?? part.refusal ?? ""));
         break;
       case "image_url": {
         // Low detail is a flat 85 tokens; high/auto is charged as a 2x2-tile image (85 + 4 x 170), size unknown here.
         const detail = (part.image_url as { detail?: string } | undefined)?.detail;
-        n += detail === "low" ? 85 : 765;
+        count += detail === "low" ? 85 : 765;
         break;
       }
       case "input_audio":
-        n += 100;
+        count += 100;
         break;
       default:
-        n += tok.count(JSON.stringify(part));
+        count += tokenizer.count(JSON.stringify(part));
     }
   }
-  return n;
+  return count;
 }
 
 const WORDS = (
@@ -111,17 +124,17 @@ export function generateProse(random: Random, approxTokens: number): string {
   const out: string[] = [];
   let sentenceLeft = 0;
   for (let i = 0; i < approxTokens; i++) {
-    let w = random.pick(WORDS);
+    let word = random.pick(WORDS);
     if (sentenceLeft === 0) {
       sentenceLeft = random.int(6, 16);
-      w = w[0]!.toUpperCase() + w.slice(1);
+      word = word[0]!.toUpperCase() + word.slice(1);
     }
     sentenceLeft--;
     if (sentenceLeft === 0 || i === approxTokens - 1) {
-      w += ".";
+      word += ".";
       i++; // the period is a token of its own
     }
-    out.push(w);
+    out.push(word);
   }
   return out.join(" ");
 }

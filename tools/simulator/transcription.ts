@@ -1,3 +1,10 @@
+/**
+ * The transcription and translation operations (Whisper): reads the multipart upload, checks it
+ * as Azure does (file, real audio format, response_format, timestamp granularities, language,
+ * temperature), and answers a transcript whose length and timing follow the audio's real
+ * duration, in every response format (json, text, srt, vtt, verbose_json with words and segments).
+ * The app's transcription pipeline can thus be tested on chunking, stitching and billing offline.
+ */
 import { createHash } from "node:crypto";
 import { CorruptAudioError, audioInfo, type AudioInfo } from "./audio-format.js";
 import type { Prepared, RequestContext } from "./context.js";
@@ -68,16 +75,16 @@ export interface Word {
 }
 
 function field(fields: MultipartBody["fields"], name: string): string | undefined {
-  const v = fields[name];
-  return Array.isArray(v) ? v[0] : v;
+  const value = fields[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function list(fields: MultipartBody["fields"], name: string): string[] {
-  const v = fields[`${name}[]`] ?? fields[name];
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+  const value = fields[`${name}[]`] ?? fields[name];
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const roundToMillisecond = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
 /**
  * Segments every few seconds covering [0, duration], with about 2.5 words a second: the text
@@ -86,28 +93,28 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 export function transcribe(random: Random, duration: number, temperature: number): { segments: Segment[]; words: Word[]; text: string } {
   const segments: Segment[] = [];
   const words: Word[] = [];
-  let t = 0;
-  while (duration - t > 0.05) {
-    let len = 3 + random.next() * 3;
-    if (duration - t - len < 1.5) len = duration - t;
-    const start = t;
-    const end = t + len;
-    const count = Math.max(1, Math.round(len * WORDS_PER_SECOND));
+  let position = 0;
+  while (duration - position > 0.05) {
+    let segmentSeconds = 3 + random.next() * 3;
+    if (duration - position - segmentSeconds < 1.5) segmentSeconds = duration - position;
+    const start = position;
+    const end = position + segmentSeconds;
+    const count = Math.max(1, Math.round(segmentSeconds * WORDS_PER_SECOND));
     const text = " " + generateProse(random, count);
-    const segWords = text.trim().split(" ");
-    segWords.forEach((w, i) => {
+    const segmentWords = text.trim().split(" ");
+    segmentWords.forEach((word, i) => {
       words.push({
-        word: w.replace(/[.,]$/, ""),
-        start: r3(start + (i * len) / segWords.length),
-        end: r3(start + ((i + 1) * len) / segWords.length),
+        word: word.replace(/[.,]$/, ""),
+        start: roundToMillisecond(start + (i * segmentSeconds) / segmentWords.length),
+        end: roundToMillisecond(start + ((i + 1) * segmentSeconds) / segmentWords.length),
       });
     });
     segments.push({
       id: segments.length,
       // Whisper's seek counts 10 ms frames at the start of its 30-second window.
       seek: Math.floor(start / 30) * 3000,
-      start: r3(start),
-      end: r3(end),
+      start: roundToMillisecond(start),
+      end: roundToMillisecond(end),
       text,
       tokens: CL100K.encode(text),
       temperature,
@@ -115,13 +122,13 @@ export function transcribe(random: Random, duration: number, temperature: number
       compression_ratio: 1.2 + random.next() * 0.5,
       no_speech_prob: random.next() * 0.05,
     });
-    t = end;
+    position = end;
   }
   return {
     segments,
     words,
     text: segments
-      .map((s) => s.text)
+      .map((segment) => segment.text)
       .join("")
       .trim(),
   };
@@ -129,29 +136,35 @@ export function transcribe(random: Random, duration: number, temperature: number
 
 function timestamp(seconds: number, separator: "," | "."): string {
   const ms = Math.round(seconds * 1000);
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = Math.floor((ms % 60_000) / 1000);
-  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${pad(h)}:${pad(m)}:${pad(s)}${separator}${pad(ms % 1000, 3)}`;
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const wholeSeconds = Math.floor((ms % 60_000) / 1000);
+  const pad = (value: number, width = 2) => String(value).padStart(width, "0");
+  return `${pad(hours)}:${pad(minutes)}:${pad(wholeSeconds)}${separator}${pad(ms % 1000, 3)}`;
 }
 
 export function toSrt(segments: Segment[]): string {
-  return segments.map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${s.text.trim()}\n`).join("\n") + "\n";
+  return (
+    segments
+      .map((segment, i) => `${i + 1}\n${timestamp(segment.start, ",")} --> ${timestamp(segment.end, ",")}\n${segment.text.trim()}\n`)
+      .join("\n") + "\n"
+  );
 }
 
 export function toVtt(segments: Segment[]): string {
   return (
-    "WEBVTT\n\n" + segments.map((s) => `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${s.text.trim()}\n`).join("\n") + "\n"
+    "WEBVTT\n\n" +
+    segments.map((segment) => `${timestamp(segment.start, ".")} --> ${timestamp(segment.end, ".")}\n${segment.text.trim()}\n`).join("\n") +
+    "\n"
   );
 }
 
 /** A cheap fingerprint of large uploads: size, head and tail. */
 function fingerprint(data: Buffer): string {
-  const h = createHash("sha256").update(String(data.length));
-  h.update(data.subarray(0, 65536));
-  if (data.length > 65536) h.update(data.subarray(Math.max(65536, data.length - 65536)));
-  return h.digest("hex");
+  const hash = createHash("sha256").update(String(data.length));
+  hash.update(data.subarray(0, 65536));
+  if (data.length > 65536) hash.update(data.subarray(Math.max(65536, data.length - 65536)));
+  return hash.digest("hex");
 }
 
 /**
@@ -165,10 +178,10 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
   let info: AudioInfo | undefined;
   try {
     info = audioInfo(file.data);
-  } catch (e) {
-    if (e instanceof CorruptAudioError)
-      throw invalidRequest(`Audio file might be corrupted or unsupported (${e.message}).`, "file", "invalid_value");
-    throw e;
+  } catch (error) {
+    if (error instanceof CorruptAudioError)
+      throw invalidRequest(`Audio file might be corrupted or unsupported (${error.message}).`, "file", "invalid_value");
+    throw error;
   }
   if (!info)
     throw invalidRequest(
@@ -184,10 +197,10 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       "invalid_value",
     );
   const granularities = list(body.fields, "timestamp_granularities");
-  for (const g of granularities)
-    if (g !== "word" && g !== "segment")
+  for (const granularity of granularities)
+    if (granularity !== "word" && granularity !== "segment")
       throw invalidRequest(
-        `Invalid value: '${g}'. Supported values are: 'word' and 'segment'.`,
+        `Invalid value: '${granularity}'. Supported values are: 'word' and 'segment'.`,
         "timestamp_granularities",
         "invalid_value",
       );
@@ -226,7 +239,7 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       const promptTokens = CL100K.count(prompt);
       ctx.recordUsage(
         promptTokens,
-        segments.reduce((a, s) => a + s.tokens.length, 0),
+        segments.reduce((sum, segment) => sum + segment.tokens.length, 0),
       );
       const usage = { type: "duration", seconds: Math.ceil(audio.durationSeconds) };
       switch (format) {

@@ -1,7 +1,12 @@
+/**
+ * The typed client of the simulator's control API (control-api.ts): journal, counters, reset,
+ * deployments, settings and tokens over plain HTTP, so that a test or benchmark can drive a
+ * simulator running in this process (`sim.control`) or in another one (`createSimulatorControl`).
+ */
 import type { IssuedToken } from "./auth.js";
 import type { DeploymentCounters, JournalEntry } from "./context.js";
 import type { DeploymentConfig, FaultRule, LatencyConfig, Operation } from "./deployments.js";
-import type { RuntimeSettings } from "./server.js";
+import type { RuntimeSettings } from "./state.js";
 
 export interface CountersSnapshot {
   /** Sum over every deployment and the unrouted requests. */
@@ -67,13 +72,13 @@ export function createSimulatorControl(url: string): SimulatorControl {
     }
     return parsed as T;
   }
-  const enc = encodeURIComponent;
+  const encode = encodeURIComponent;
   const control: SimulatorControl = {
     async journal(query = {}) {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
-      const qs = q.toString();
-      return (await call<{ entries: JournalEntry[] }>("GET", `/journal${qs ? `?${qs}` : ""}`)).entries;
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+      const queryString = params.toString();
+      return (await call<{ entries: JournalEntry[] }>("GET", `/journal${queryString ? `?${queryString}` : ""}`)).entries;
     },
     counters: () => call<CountersSnapshot>("GET", "/counters"),
     async reset(options = {}) {
@@ -82,14 +87,14 @@ export function createSimulatorControl(url: string): SimulatorControl {
     async deployments() {
       return (await call<{ deployments: DeploymentConfig[] }>("GET", "/deployments")).deployments;
     },
-    deployment: (name) => call<DeploymentConfig>("GET", `/deployments/${enc(name)}`),
+    deployment: (name) => call<DeploymentConfig>("GET", `/deployments/${encode(name)}`),
     async updateDeployment(name, patch) {
-      const r = await call<DeploymentConfig | { deployments: DeploymentConfig[] }>("PATCH", `/deployments/${enc(name)}`, patch);
-      return "deployments" in r ? r.deployments : [r];
+      const updated = await call<DeploymentConfig | { deployments: DeploymentConfig[] }>("PATCH", `/deployments/${encode(name)}`, patch);
+      return "deployments" in updated ? updated.deployments : [updated];
     },
-    putDeployment: (config) => call<DeploymentConfig>("PUT", `/deployments/${enc(config.name)}`, config),
+    putDeployment: (config) => call<DeploymentConfig>("PUT", `/deployments/${encode(config.name)}`, config),
     async deleteDeployment(name) {
-      await call("DELETE", `/deployments/${enc(name)}`);
+      await call("DELETE", `/deployments/${encode(name)}`);
     },
     async setLatency(name, latency) {
       await control.updateDeployment(name, { latency });

@@ -1,0 +1,133 @@
+/**
+ * What the simulator keeps between requests: the deployments (each with its quota window, fault
+ * counts and counters), the counters of requests no deployment took, the journal, the generated
+ * images and the token authority. The data plane records into it, the control API reads and
+ * changes it, and a reset empties it; keeping it in one place is what lets both see the same run.
+ */
+import type { TokenAuthority } from "./auth.js";
+import { emptyCounters, type DeploymentCounters, type JournalEntry } from "./context.js";
+import type { DeploymentConfig, LatencyConfig } from "./deployments.js";
+import { FaultSelector } from "./faults.js";
+import { ImageStore } from "./images.js";
+import { SlidingWindowQuota } from "./quota.js";
+import { digest } from "./random.js";
+
+export interface ServerSettings {
+  port: number;
+  deployments: DeploymentConfig[];
+  apiKey: string;
+  disableKeyAuth: boolean;
+  seed: number;
+  latency: Partial<LatencyConfig>;
+  tokenLifetimeSeconds: number;
+  identityHeader: string;
+  journalLimit: number;
+  journalBodies: boolean;
+}
+
+/** Settings that can change at runtime, beside the deployments. */
+export interface RuntimeSettings {
+  disableKeyAuth: boolean;
+  tokenLifetimeSeconds: number;
+  /** Keep request bodies in the journal (benchmarks turn it off to save memory). */
+  journalBodies: boolean;
+}
+
+/** A deployment as it runs: its configuration, quota window, fault selection and counters. */
+export class DeploymentRuntime {
+  quota: SlidingWindowQuota;
+  faultSelector: FaultSelector;
+  counters: DeploymentCounters = emptyCounters();
+
+  constructor(
+    public config: DeploymentConfig,
+    seed: number,
+  ) {
+    this.quota = new SlidingWindowQuota(config.tpm, config.rpm, config.quotaWindowMs ?? 60_000);
+    this.faultSelector = new FaultSelector(digest(seed, "faults", config.name));
+  }
+
+  applyQuotaSettings(): void {
+    this.quota.tpm = this.config.tpm;
+    this.quota.rpm = this.config.rpm;
+    this.quota.windowMs = this.config.quotaWindowMs ?? 60_000;
+  }
+}
+
+export class SimulatorState {
+  readonly deployments = new Map<string, DeploymentRuntime>();
+  /** Requests refused before reaching a deployment (auth, unknown deployment, bad route). */
+  unrouted: DeploymentCounters = emptyCounters();
+  journal: JournalEntry[] = [];
+  nextRequestId = 1;
+  readonly images = new ImageStore();
+  /** Made when the server starts listening (making its key is asynchronous). */
+  authority!: TokenAuthority;
+
+  constructor(readonly settings: ServerSettings) {
+    this.loadDeployments(settings.deployments);
+  }
+
+  private loadDeployments(list: readonly DeploymentConfig[]): void {
+    this.deployments.clear();
+    for (const config of list) this.putDeployment(structuredClone(config));
+  }
+
+  /** Adds or replaces a deployment, with a fresh quota window, fault selection and counters. */
+  putDeployment(config: DeploymentConfig): void {
+    this.deployments.set(config.name, new DeploymentRuntime(config, this.settings.seed));
+  }
+
+  /** Appends a finished request to the journal, dropping the oldest entries over the limit. */
+  record(entry: JournalEntry): void {
+    this.journal.push(entry);
+    if (this.journal.length > this.settings.journalLimit) this.journal.splice(0, this.journal.length - this.settings.journalLimit);
+  }
+
+  counters(): {
+    total: DeploymentCounters;
+    deployments: Record<string, DeploymentCounters>;
+    unrouted: DeploymentCounters;
+    identity: { tokensIssued: number };
+  } {
+    const deployments: Record<string, DeploymentCounters> = {};
+    const total = emptyCounters();
+    const addToTotal = (counters: DeploymentCounters) => {
+      for (const key of Object.keys(counters) as (keyof DeploymentCounters)[]) {
+        if (key === "statuses")
+          for (const [status, count] of Object.entries(counters.statuses)) total.statuses[status] = (total.statuses[status] ?? 0) + count;
+        else total[key] += counters[key];
+      }
+    };
+    for (const [name, runtime] of this.deployments) {
+      deployments[name] = runtime.counters;
+      addToTotal(runtime.counters);
+    }
+    addToTotal(this.unrouted);
+    return { total, deployments, unrouted: this.unrouted, identity: { tokensIssued: this.authority.tokensIssued } };
+  }
+
+  runtimeSettings(): RuntimeSettings {
+    return {
+      disableKeyAuth: this.settings.disableKeyAuth,
+      tokenLifetimeSeconds: this.settings.tokenLifetimeSeconds,
+      journalBodies: this.settings.journalBodies,
+    };
+  }
+
+  /** Clears journal, counters, quota windows, fault counts and images; restores the start deployments unless kept. */
+  reset(keepDeployments: boolean): void {
+    this.journal = [];
+    this.unrouted = emptyCounters();
+    this.images.clear();
+    if (!keepDeployments) {
+      this.loadDeployments(this.settings.deployments);
+      return;
+    }
+    for (const runtime of this.deployments.values()) {
+      runtime.counters = emptyCounters();
+      runtime.quota.reset();
+      runtime.faultSelector.reset();
+    }
+  }
+}
