@@ -1,18 +1,24 @@
 /**
- * Server-Sent Events in OpenAI's exact framing: each chunk is `data: {json}\n\n`, the end is
- * `data: [DONE]\n\n`. While nothing is produced for `keepAliveInMs`, a comment line
- * (`: keep-alive\n\n`) keeps proxies and load balancers from closing an idle connection; SSE
- * clients, including the `openai` package, ignore comments. A failure after the response has
- * started becomes one final `data: {"error": {...}}` event (the `openai` client throws it as an
- * APIError), and the stream ends without `[DONE]`.
+ * Server-Sent Events in OpenAI's exact framing. Chat completions (the default): each chunk is
+ * `data: {json}\n\n`, the end is `data: [DONE]\n\n`, and a failure after the response has started
+ * becomes one final `data: {"error": {...}}` event (the `openai` client throws it as an APIError)
+ * with no `[DONE]`. The Responses API: each event is `event: {type}\ndata: {json}\n\n` and the
+ * stream ends with its terminal event, a failure with an `error` event (encodeSseEvent, no end
+ * marker). While nothing is produced for `keepAliveInMs`, a comment line (`: keep-alive\n\n`)
+ * keeps proxies and load balancers from closing an idle connection; SSE clients, including the
+ * `openai` package, ignore comments.
  */
-import type { OpenAIErrorBody } from "./openai-error.js";
 
 const encoder = new TextEncoder();
 
 /** `data: {json}\n\n`. JSON.stringify never emits raw newlines, so one data line always suffices. */
 export function encodeSseData(value: unknown): Uint8Array {
   return encoder.encode(`data: ${JSON.stringify(value)}\n\n`);
+}
+
+/** `event: {type}\ndata: {json}\n\n`: the Responses API's framing, the event named after its `type`. */
+export function encodeSseEvent(value: { type: string }): Uint8Array {
+  return encoder.encode(`event: ${value.type}\ndata: ${JSON.stringify(value)}\n\n`);
 }
 
 export const SSE_DONE: Uint8Array = encoder.encode("data: [DONE]\n\n");
@@ -25,8 +31,12 @@ export interface SseStreamOptions<T> {
   keepAliveInMs: number;
   /** Send a keep-alive comment at once (the first event is known to be slow): the caller gets bytes now. */
   keepAliveAtStart?: boolean;
-  /** Maps a failure of `events` to the final error event. Must not throw. */
-  describeError: (error: unknown) => OpenAIErrorBody;
+  /** Maps a failure of `events` to the final error event (encoded like the others). Must not throw. */
+  describeError: (error: unknown) => unknown;
+  /** Bytes of one event; default chat's `data: {json}` (encodeSseData). */
+  encode?: (event: T | unknown) => Uint8Array;
+  /** Bytes after the last event: default chat's `data: [DONE]`; null for none. */
+  endMarker?: Uint8Array | null;
   /** Called once when the reader goes away before the end (the caller aborts the upstream request). */
   onCancel?: () => void;
   /** Called once when the stream is finished, whichever way (after the last byte was queued). */
@@ -44,6 +54,8 @@ export interface SseStreamOptions<T> {
  * (Azure/azure-functions-nodejs-library#294), so behind it the chunks queue there instead.
  */
 export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream<Uint8Array> {
+  const encode = options.encode ?? encodeSseData;
+  const endMarker = options.endMarker === undefined ? SSE_DONE : options.endMarker;
   let iterator: AsyncIterator<T> | undefined;
   let keepAliveTimer: NodeJS.Timeout | undefined;
   let armKeepAlive = () => {};
@@ -89,16 +101,16 @@ export function createSseStream<T>(options: SseStreamOptions<T>): ReadableStream
           waiting = false;
           if (cancelled) return; // while waiting
           if (!next.done) {
-            controller.enqueue(encodeSseData(next.value));
+            controller.enqueue(encode(next.value));
             return;
           }
-          controller.enqueue(SSE_DONE);
+          if (endMarker) controller.enqueue(endMarker);
           controller.close();
           end("done");
         } catch (error) {
           waiting = false;
           if (cancelled) return;
-          controller.enqueue(encodeSseData(options.describeError(error)));
+          controller.enqueue(encode(options.describeError(error)));
           controller.close();
           end("error", error);
         }

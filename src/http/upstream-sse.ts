@@ -1,0 +1,132 @@
+/**
+ * Reads an Azure OpenAI event stream (the raw response of the `openai` client's `.asResponse()`)
+ * as event objects, for any streamed operation: chat completions end with `data: [DONE]`, the
+ * Responses API with a terminal event (`response.completed`, ...). The client makes the call (auth,
+ * base URL, timeout, error statuses); this reads the body with `eventsource-parser`, which costs
+ * less CPU per stream than the client's own stream iterator (about 1 ms less per 20-token stream
+ * measured side by side, about a tenth of the host process's CPU per stream under 100 concurrent
+ * streams).
+ *
+ * Like the client's stream: an `error` object in the stream becomes an error (here an AppError
+ * carrying Azure's message and code); an abort (the caller left) ends the iteration quietly; a
+ * consumer that stops early cancels the body, which releases the upstream connection. Unlike it,
+ * a body that ends before the protocol's last event (or a missing body) is an error: the answer is
+ * incomplete, and passing it on as complete would hide that from the caller.
+ */
+import { createParser } from "eventsource-parser";
+import { AppError } from "../errors.js";
+
+/** What one event of the stream is, as the operation's protocol reads it. */
+export type UpstreamEvent<T> =
+  /** An event to pass on; `last` when the protocol says the answer is complete with it. */
+  | { event: T; last?: boolean }
+  /** The closing marker (chat's `[DONE]`): nothing to pass on, the answer is complete. */
+  | { end: true }
+  /** Azure reported a failure inside the stream. */
+  | { error: AppError };
+
+export interface UpstreamStreamOptions<T> {
+  /** Reads one event's data (and `event:` name, if any). May throw (e.g. SyntaxError for bad JSON). */
+  read: (data: string, eventName: string | undefined) => UpstreamEvent<T>;
+  /** What the protocol's last event is called, for the error when the body ends without it. */
+  lastEventName: string;
+  /** Longest silence between two events, after the first, before AppError `stream_idle_timeout`; none when unset. */
+  idleTimeoutInMs?: number;
+}
+
+/**
+ * @throws AppError when Azure reports an error inside the stream; what `read` throws; the body's
+ *   error (e.g. "terminated") when the connection breaks midway; Error when the body ends without
+ *   the last event or there is none; AppError `stream_idle_timeout` when, after the first event,
+ *   nothing arrives for `idleTimeoutInMs`.
+ */
+export async function* readUpstreamEvents<T>(
+  response: Response,
+  signal: AbortSignal,
+  options: UpstreamStreamOptions<T>,
+): AsyncGenerator<T> {
+  if (!response.body) throw new Error("Azure OpenAI's streamed response had no body");
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  // In arrival order; a failure takes its place in the queue, so the events before it are sent first.
+  const parsed: Array<{ event: T } | { error: unknown }> = [];
+  // After the last event the rest of the body is still read (Azure ends it right after), so the
+  // connection is released for reuse rather than cancelled.
+  let complete = false;
+  let bodyEnded = false;
+  const parser = createParser({
+    onEvent: (message) => {
+      if (complete) return;
+      try {
+        const read = options.read(message.data, message.event);
+        if ("error" in read) parsed.push({ error: read.error });
+        else if ("end" in read) complete = true;
+        else {
+          parsed.push({ event: read.event });
+          if (read.last) complete = true;
+        }
+      } catch (error) {
+        parsed.push({ error });
+      }
+    },
+  });
+  // The first event may take long (a reasoning model thinks first; keep-alive comments cover that
+  // wait), so the silence is timed only once the answer has started.
+  let started = false;
+  try {
+    for (;;) {
+      const { done, value } = await (started && options.idleTimeoutInMs ? readWithin(reader, options.idleTimeoutInMs) : reader.read());
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+      // Yield what arrived: one read may hold several events, or none.
+      for (let next = parsed.shift(); next; next = parsed.shift()) {
+        if ("error" in next) throw next.error;
+        started = true;
+        yield next.event;
+      }
+    }
+    bodyEnded = true;
+    if (!complete) throw new Error(`the stream ended without its closing ${options.lastEventName} event`);
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  } finally {
+    if (!bodyEnded) await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** One read, or AppError `stream_idle_timeout` once `ms` pass without data (the caller cancels the body). */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new AppError(
+          "transient",
+          `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`,
+          {
+            code: "stream_idle_timeout",
+          },
+        ),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([reader.read(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Azure reported an error inside the stream (`data: {"error": ...}`): keep its message and code. */
+export function inStreamError(error: unknown): AppError {
+  const upstream = (typeof error === "object" && error !== null ? error : {}) as { message?: unknown; code?: unknown };
+  const message = typeof upstream.message === "string" ? upstream.message : JSON.stringify(error);
+  return new AppError("transient", `Azure OpenAI reported an error midway through the answer: ${message}`, {
+    code: typeof upstream.code === "string" ? upstream.code : "upstream_error",
+    details: error,
+  });
+}
