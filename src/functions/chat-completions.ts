@@ -5,7 +5,8 @@ import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconn
 import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
-import { answerError, streamAnswer } from "../http/stream-response.js";
+import { answerError } from "../http/error-response.js";
+import { streamAnswer } from "../http/stream-response.js";
 import { createOutlivingLogger, createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 

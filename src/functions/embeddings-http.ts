@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { describeError } from "../http/error-response.js";
 import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
+import { answerError } from "../http/error-response.js";
 import { createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
@@ -28,11 +28,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     const result = await createEmbeddings({ client: await getOpenAIClient(config.openai), logger }, embeddingsRequest, callerGone);
     return jsonResponse(200, result);
   } catch (error) {
-    const answer = describeError(error, secrets);
-    if (answer.error.kind === "cancelled") logger.info("Embeddings cancelled: the caller disconnected");
-    else if (answer.status >= 500) logger.error(`Embeddings failed (${answer.status}): ${answer.body.error.message}`);
-    else logger.warn(`Embeddings refused (${answer.status}): ${answer.body.error.message}`);
-    return jsonResponse(answer.status, answer.body, answer.headers);
+    return answerError(error, "Embeddings", logger, secrets);
   }
 }
 

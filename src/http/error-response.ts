@@ -7,7 +7,7 @@
  */
 import { classifyError, withHint, type AppError } from "../errors.js";
 import { failureActions } from "../failure-actions.js";
-import { redactSecrets } from "../logging.js";
+import { redactSecrets, type Logger } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
 import { jsonResponse, type JsonResponse } from "./responses.js";
 
@@ -77,5 +77,15 @@ function describeClassified(error: AppError): ErrorAnswer {
 /** The JSON response for any thrown value (see the table above). Never throws. */
 export function errorResponse(thrown: unknown, knownSecrets: readonly string[] = []): JsonResponse {
   const answer = describeError(thrown, knownSecrets);
+  return jsonResponse(answer.status, answer.body, answer.headers);
+}
+
+/** The JSON error answer of an operation, logged at the level its status deserves. */
+export function answerError(error: unknown, label: string, logger: Logger, secrets: readonly string[]): JsonResponse {
+  const answer = describeError(error, secrets);
+  // Nobody reads this answer when the caller left; that is not the app's failure.
+  if (answer.error.kind === "cancelled") logger.info(`${label} cancelled: the caller disconnected`);
+  else if (answer.status >= 500) logger.error(`${label} failed (${answer.status}): ${answer.error.message}`);
+  else logger.warn(`${label} refused (${answer.status}): ${answer.error.message}`);
   return jsonResponse(answer.status, answer.body, answer.headers);
 }

@@ -6,7 +6,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import type { Logger } from "../logging.js";
 import { describeError, type ErrorAnswer } from "./error-response.js";
-import { jsonResponse, sseHeaders } from "./responses.js";
+import { sseHeaders } from "./responses.js";
 import { createSseStream } from "./sse.js";
 
 /**
@@ -74,14 +74,4 @@ export async function streamAnswer(opening: Promise<AsyncIterable<unknown>>, opt
     onCancel: options.onCancel,
   });
   return { status: 200, headers: sseHeaders(), body };
-}
-
-/** The JSON error answer of an operation, logged at the level its status deserves. */
-export function answerError(error: unknown, label: string, logger: Logger, secrets: readonly string[]): HttpResponseInit {
-  const answer = describeError(error, secrets);
-  // Nobody reads this answer when the caller left; that is not the app's failure.
-  if (answer.error.kind === "cancelled") logger.info(`${label} cancelled: the caller disconnected`);
-  else if (answer.status >= 500) logger.error(`${label} failed (${answer.status}): ${answer.error.message}`);
-  else logger.warn(`${label} refused (${answer.status}): ${answer.error.message}`);
-  return jsonResponse(answer.status, answer.body, answer.headers);
 }
