@@ -1,0 +1,177 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { ResponseStreamEvent } from "openai/resources/responses/responses";
+import { getProcessConfig } from "../config.js";
+import { BadInputError } from "../errors.js";
+import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { knownSecrets } from "../http/known-secrets.js";
+import { readJsonObject } from "../http/request-body.js";
+import { jsonResponse } from "../http/responses.js";
+import { encodeSseEvent } from "../http/sse.js";
+import { answerError, type ErrorAnswer } from "../http/error-response.js";
+import { streamAnswer } from "../http/stream-response.js";
+import { createOutlivingLogger, createSafeLogger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+import type { ResponsesDependencies } from "../responses/responses-service.js";
+
+// Start watching for callers that hang up before the first request can arrive.
+watchCallerDisconnects();
+
+const LABEL = "Response";
+
+/**
+ * POST /api/v1/responses: OpenAI's Responses API, streamed (SSE, typed events) or not, served by
+ * the configured Azure OpenAI chat deployment. Every failure is answered in OpenAI's error shape;
+ * one after the stream started ends it with an `error` event in the Responses format.
+ */
+export async function createResponseHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const secrets = knownSecrets();
+  // A streamed body keeps logging (usage, errors) after this handler has returned.
+  const invocationLogger = createOutlivingLogger(context, context.invocationId);
+  const logger = createSafeLogger(invocationLogger, secrets);
+  const callerGone = callerGoneSignal(context.invocationId);
+  try {
+    const config = getProcessConfig();
+    // Loaded on first use, as for chat: the validator pulls in zod.
+    const [{ parseResponsesRequest }, service] = await Promise.all([
+      import("../responses/responses-request.js"),
+      import("../responses/responses-service.js"),
+    ]);
+    const parsed = parseResponsesRequest(await readJsonObject(request, config.http.maxRequestBytes), [config.openai.deployments.chat]);
+    // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
+    const stopReading = new AbortController();
+    const signal = AbortSignal.any([callerGone, stopReading.signal]);
+    const deps: ResponsesDependencies = {
+      client: await getOpenAIClient(config.openai),
+      logger,
+      streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
+      apiVersion: service.responsesApiVersion(config.openai),
+    };
+    if (!parsed.stream) return jsonResponse(200, await service.createResponse(deps, parsed, signal));
+    // The error event continues the stream's numbering.
+    let lastSequenceNumber = -1;
+    const opening = service.openResponseStream(deps, parsed, signal).then((events) =>
+      (async function* () {
+        for await (const event of events) {
+          lastSequenceNumber = event.sequence_number ?? lastSequenceNumber;
+          yield event;
+        }
+      })(),
+    );
+    return await streamAnswer(opening, {
+      label: LABEL,
+      logger,
+      secrets,
+      onCancel: () => stopReading.abort(),
+      encode: (event) => encodeSseEvent(event as { type: string }),
+      endMarker: null,
+      errorEvent: (answer) => responsesErrorEvent(answer, lastSequenceNumber + 1),
+    });
+  } catch (error) {
+    return answerError(error, LABEL, logger, secrets);
+  } finally {
+    invocationLogger.detach();
+  }
+}
+
+/** OpenAI's `error` event of the Responses API for a failure after the stream began. */
+function responsesErrorEvent(answer: ErrorAnswer, sequenceNumber: number): ResponseStreamEvent {
+  const { message, code, param } = answer.body.error;
+  return { type: "error", code: code ?? answer.body.error.type, message, param, sequence_number: sequenceNumber };
+}
+
+/**
+ * GET and DELETE /api/v1/responses/{id}, GET /api/v1/responses/{id}/input_items: a stored
+ * response, its removal, and the items it was given, passed on as Azure answers them.
+ */
+export function responseByIdHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return forwardById(request, context, false);
+}
+
+export function responseInputItemsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return forwardById(request, context, true);
+}
+
+async function forwardById(request: HttpRequest, context: InvocationContext, inputItems: boolean): Promise<HttpResponseInit> {
+  const secrets = knownSecrets();
+  const logger = createSafeLogger(context, secrets);
+  const callerGone = callerGoneSignal(context.invocationId);
+  try {
+    const config = getProcessConfig();
+    const [{ parseResponseId }, service] = await Promise.all([
+      import("../responses/responses-request.js"),
+      import("../responses/responses-service.js"),
+    ]);
+    const id = parseResponseId(request.params.id);
+    const deps: ResponsesDependencies = {
+      client: await getOpenAIClient(config.openai),
+      logger,
+      apiVersion: service.responsesApiVersion(config.openai),
+    };
+    const method = request.method.toUpperCase() === "DELETE" ? "delete" : "get";
+    const answer = await service.forwardResponseRequest(
+      deps,
+      {
+        method,
+        path: `/responses/${encodeURIComponent(id)}${inputItems ? "/input_items" : ""}`,
+        query: inputItems ? inputItemsQuery(request) : {},
+      },
+      callerGone,
+    );
+    return {
+      status: answer.status,
+      headers: { "content-type": answer.contentType ?? "application/json", "cache-control": "no-store" },
+      body: answer.body,
+    };
+  } catch (error) {
+    return answerError(error, LABEL, logger, secrets);
+  }
+}
+
+/**
+ * The list options OpenAI defines for input items, checked before they are passed on.
+ * @throws BadInputError naming the query parameter at fault.
+ */
+function inputItemsQuery(request: HttpRequest): Record<string, unknown> {
+  const query: Record<string, unknown> = {};
+  const limit = request.query.get("limit");
+  if (limit !== null) {
+    const value = Number(limit);
+    if (!Number.isInteger(value) || value < 1 || value > 100) {
+      throw new BadInputError(`'limit' must be an integer from 1 to 100 (got "${limit}")`, { param: "limit", code: "invalid_value" });
+    }
+    query.limit = value;
+  }
+  const order = request.query.get("order");
+  if (order !== null) {
+    if (order !== "asc" && order !== "desc") {
+      throw new BadInputError(`'order' must be asc or desc (got "${order}")`, { param: "order", code: "invalid_value" });
+    }
+    query.order = order;
+  }
+  const after = request.query.get("after");
+  if (after !== null) query.after = after;
+  const include = [...request.query.getAll("include"), ...request.query.getAll("include[]")];
+  if (include.length > 0) query.include = include;
+  return query;
+}
+
+app.http("responses-create", {
+  route: "v1/responses",
+  methods: ["POST"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: createResponseHttp,
+});
+
+app.http("responses-by-id", {
+  route: "v1/responses/{id}",
+  methods: ["GET", "DELETE"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: responseByIdHttp,
+});
+
+app.http("responses-input-items", {
+  route: "v1/responses/{id}/input_items",
+  methods: ["GET"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: responseInputItemsHttp,
+});
