@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { BadInputError } from "../errors.js";
-import { validateBody } from "./validation.js";
+import { integerIn, numberIn, validateBody } from "./validation.js";
 
 const ROLES = ["system", "developer", "user", "assistant", "tool", "function"] as const;
 
@@ -82,18 +82,6 @@ const tool = z.looseObject({
     .optional(),
 });
 
-const int = (min: number, max: number) =>
-  z
-    .number()
-    .int({ error: "must be an integer" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-const num = (min: number, max: number) =>
-  z
-    .number()
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-
 export const chatRequestSchema = z.looseObject({
   model: z.string().optional(),
   messages: z.array(message).min(1, { error: 'needs at least one message, e.g. [{"role":"user","content":"Hello"}]' }),
@@ -117,16 +105,16 @@ export const chatRequestSchema = z.looseObject({
     .union([z.string(), z.array(z.string()).max(4)], { error: "must be a string or an array of up to 4 strings" })
     .nullable()
     .optional(),
-  max_tokens: int(1, 1_000_000).nullable().optional(),
-  max_completion_tokens: int(1, 1_000_000).nullable().optional(),
-  n: int(1, 128).nullable().optional(),
-  temperature: num(0, 2).nullable().optional(),
-  top_p: num(0, 1).nullable().optional(),
-  presence_penalty: num(-2, 2).nullable().optional(),
-  frequency_penalty: num(-2, 2).nullable().optional(),
+  max_tokens: integerIn(1, 1_000_000).nullable().optional(),
+  max_completion_tokens: integerIn(1, 1_000_000).nullable().optional(),
+  n: integerIn(1, 128).nullable().optional(),
+  temperature: numberIn(0, 2).nullable().optional(),
+  top_p: numberIn(0, 1).nullable().optional(),
+  presence_penalty: numberIn(-2, 2).nullable().optional(),
+  frequency_penalty: numberIn(-2, 2).nullable().optional(),
   logit_bias: z.record(z.string(), z.number()).nullable().optional(),
   logprobs: z.boolean().nullable().optional(),
-  top_logprobs: int(0, 20).nullable().optional(),
+  top_logprobs: integerIn(0, 20).nullable().optional(),
   user: z.string().optional(),
 });
 

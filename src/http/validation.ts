@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { BadInputError } from "../errors.js";
 
 /**
@@ -12,6 +12,23 @@ export function validateBody<T extends z.ZodType>(schema: T, body: unknown): z.o
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   throw issueToError(issue);
+}
+
+/** A number field that must be an integer in [min, max], with messages that say so. */
+export function integerIn(min: number, max: number) {
+  return z
+    .number()
+    .int({ error: "must be an integer" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+}
+
+/** A number field in [min, max], with messages that say so. */
+export function numberIn(min: number, max: number) {
+  return z
+    .number()
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 }
 
 /** `["messages", 2, "role"]` -> `messages[2].role`. */

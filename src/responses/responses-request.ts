@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { BadInputError } from "../errors.js";
 import { resolveDeployment } from "../http/chat-request.js";
-import { validateBody } from "../http/validation.js";
+import { integerIn, numberIn, validateBody } from "../http/validation.js";
 
 const ROLES = ["user", "assistant", "system", "developer"] as const;
 
@@ -37,18 +37,6 @@ const tool = z.looseObject({
     .optional(),
 });
 
-const int = (min: number, max: number) =>
-  z
-    .number()
-    .int({ error: "must be an integer" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-const num = (min: number, max: number) =>
-  z
-    .number()
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-
 export const responsesRequestSchema = z.looseObject({
   model: z.string().optional(),
   input: z
@@ -73,11 +61,11 @@ export const responsesRequestSchema = z.looseObject({
         .optional(),
     })
     .optional(),
-  max_output_tokens: int(1, 1_000_000).nullable().optional(),
+  max_output_tokens: integerIn(1, 1_000_000).nullable().optional(),
   previous_response_id: z.string().min(1).nullable().optional(),
   store: z.boolean().nullable().optional(),
-  temperature: num(0, 2).nullable().optional(),
-  top_p: num(0, 1).nullable().optional(),
+  temperature: numberIn(0, 2).nullable().optional(),
+  top_p: numberIn(0, 1).nullable().optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   user: z.string().optional(),
