@@ -1,7 +1,7 @@
 import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Simulator } from "../../tools/simulator/index.js";
-import { API_VERSION, azureClient, readSse, startFast, v1Client, wav } from "./helpers.js";
+import { API_VERSION, azureClient, readSse, readTypedSse, startFast, v1Client, wav } from "./helpers.js";
 import { openApiValidator, type Validate } from "./openapi.js";
 
 // Every response type the simulator answers, validated against OpenAI's OpenAPI description.
@@ -131,6 +131,132 @@ describe("responses conform to the OpenAI OpenAPI spec", () => {
     const res = await post("gpt-4o-mini/chat/completions", { messages: [{ role: "wizard", content: "x" }] });
     expect(res.status).toBe(400);
     expectValid("ErrorResponse", await res.json());
+  });
+
+  describe("the Responses API", () => {
+    const tool = {
+      type: "function",
+      name: "get_weather",
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+      strict: true,
+    };
+    /** Each event type the simulator streams, and its schema in the spec. */
+    const EVENT_SCHEMAS: Record<string, string> = {
+      "response.created": "ResponseCreatedEvent",
+      "response.in_progress": "ResponseInProgressEvent",
+      "response.output_item.added": "ResponseOutputItemAddedEvent",
+      "response.content_part.added": "ResponseContentPartAddedEvent",
+      "response.output_text.delta": "ResponseTextDeltaEvent",
+      "response.output_text.done": "ResponseTextDoneEvent",
+      "response.content_part.done": "ResponseContentPartDoneEvent",
+      "response.output_item.done": "ResponseOutputItemDoneEvent",
+      "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
+      "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+      "response.completed": "ResponseCompletedEvent",
+      "response.incomplete": "ResponseIncompleteEvent",
+    };
+    const requests: Record<string, unknown>[] = [
+      { input: "Hi", instructions: "Be brief.", metadata: { run: "conformance" }, temperature: 0.5 },
+      { input: "Weather in Paris?", tools: [tool], tool_choice: "required" },
+      {
+        input: "A person",
+        text: {
+          format: {
+            type: "json_schema",
+            name: "person",
+            schema: { type: "object", properties: { name: { type: "string" } }, required: ["name"], additionalProperties: false },
+            strict: true,
+          },
+        },
+      },
+      { input: "A long story", max_output_tokens: 16, include: ["message.output_text.logprobs"], top_logprobs: 2 },
+    ];
+
+    function create(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+      return fetch(`${sim.url}/openai/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${sim.apiKey}`, "content-type": "application/json", ...headers },
+        body: JSON.stringify({ model: "gpt-4o-mini", ...body }),
+      });
+    }
+    function get(path: string): Promise<Response> {
+      return fetch(`${sim.url}/openai/v1/responses/${path}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
+    }
+
+    it("the validator is not vacuous for responses", () => {
+      expect(validate("Response", { id: "resp_x", object: "response", output: [] })).not.toEqual([]);
+      expect(validate("ResponseTextDeltaEvent", { type: "response.output_text.delta", delta: "x", sequence_number: 0 })).not.toEqual([]);
+    });
+
+    it("response objects: text, a function call, structured output, incomplete with logprobs, a continued conversation", async () => {
+      const ids: string[] = [];
+      for (const body of requests) {
+        const res = await create(body);
+        expect(res.status).toBe(200);
+        const response = (await res.json()) as { id: string };
+        expectValid("Response", response);
+        ids.push(response.id);
+        expectValid("Response", await (await get(response.id)).json());
+      }
+      const continued = (await (await create({ input: "And then?", previous_response_id: ids[0] })).json()) as { id: string };
+      expectValid("Response", continued);
+    });
+
+    it("every streamed event, by its own schema and as a ResponseStreamEvent", async () => {
+      for (const body of requests) {
+        const events = await readTypedSse(await create({ ...body, stream: true }));
+        expect(events.length).toBeGreaterThan(4);
+        for (const event of events) {
+          const schema = EVENT_SCHEMAS[event.type];
+          expect(schema, `a schema for ${event.type}`).toBeDefined();
+          expectValid(schema!, event);
+          expectValid("ResponseStreamEvent", event);
+        }
+      }
+      const filtered = await readTypedSse(
+        await create({ input: "Hi", stream: true }, { "x-simulator-fault": "finish-content-filter;after=2" }),
+      );
+      for (const event of filtered) expectValid(EVENT_SCHEMAS[event.type]!, event);
+    });
+
+    it("input item lists: messages of every role, image parts, function calls and their outputs", async () => {
+      const first = (await (await create({ input: "Weather in Paris?", tools: [tool] })).json()) as {
+        id: string;
+        output: { call_id: string }[];
+      };
+      const second = (await (
+        await create({
+          previous_response_id: first.id,
+          tools: [tool],
+          input: [
+            { type: "function_call_output", call_id: first.output[0]!.call_id, output: "Sunny" },
+            { role: "system", content: "Stay on topic." },
+            { role: "assistant", content: [{ type: "output_text", text: "Noted." }] },
+            {
+              role: "user",
+              content: [
+                { type: "input_text", text: "And this?" },
+                { type: "input_image", image_url: "https://example.com/a.png", detail: "high" },
+              ],
+            },
+          ],
+        })
+      ).json()) as { id: string };
+      for (const query of ["", "?order=asc", "?limit=2"]) {
+        const list = (await (await get(`${second.id}/input_items${query}`)).json()) as { data: unknown[] };
+        expect(list.data.length).toBeGreaterThan(1);
+        expectValid("ResponseItemList", list);
+      }
+    });
+
+    it("errors: an unknown response id, a bad parameter", async () => {
+      const unknown = await get("resp_nope");
+      expect(unknown.status).toBe(404);
+      expectValid("ErrorResponse", await unknown.json());
+      const bad = await create({ input: "x", max_output_tokens: 1 });
+      expect(bad.status).toBe(400);
+      expectValid("ErrorResponse", await bad.json());
+    });
   });
 
   it("the v1 client parses what the v1 paths answer", async () => {

@@ -80,3 +80,25 @@ export async function mp3(seconds: number, sampleRate = 44100, kbps = 128): Prom
 export function unexpected(): never {
   throw new Error("expected the call to fail, but it succeeded");
 }
+
+/** One Responses API stream event, with the fields every event has. */
+export interface TypedEvent {
+  type: string;
+  sequence_number: number;
+  [field: string]: unknown;
+}
+
+/** Reads a Responses API SSE body: every event an `event: <type>` line and a `data: <json>` line whose `type` repeats it. */
+export async function readTypedSse(res: Response): Promise<TypedEvent[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter(Boolean)
+    .map((block) => {
+      const framed = block.match(/^event: ([^\n]+)\ndata: ([^\n]+)$/);
+      if (!framed) throw new Error(`malformed SSE event: ${JSON.stringify(block)}`);
+      const data = JSON.parse(framed[2]!) as TypedEvent;
+      if (data.type !== framed[1]) throw new Error(`event line '${framed[1]}' but data type '${data.type}'`);
+      return data;
+    });
+}

@@ -10,15 +10,29 @@ import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
 import { isObject } from "./deployments.js";
 import { choiceFilterResults, contentFilterError, invalidRequest, promptFilterResults } from "./errors.js";
-import { sampleFromSchema } from "./json-schema-sample.js";
-import { Random, digest, sampleNonNegative } from "./random.js";
+import {
+  finishText,
+  functionToCall,
+  generateCall,
+  generateText,
+  modelName,
+  randomId,
+  tokenLogprobs,
+  type FunctionDeclaration,
+  type OutputFormat,
+  type TextFinish,
+  type ToolChoice,
+} from "./generation.js";
+import { answerDelayMs, nextStep, streamPace } from "./pacing.js";
+import { boolParam as bool, intParam as int, numberParam as num } from "./params.js";
+import { Random, digest } from "./random.js";
 import { countChatPromptTokens, generateProse, tokenizerFor, type Tokenizer } from "./tokens.js";
 
 const ROLES = ["system", "assistant", "user", "function", "tool", "developer"];
 const DEFAULT_CONTEXT_WINDOW = 128_000;
 const FILTERED_CATEGORY = "violence";
 
-type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
+type FinishReason = TextFinish | "tool_calls";
 
 interface ToolCall {
   id: string;
@@ -35,56 +49,7 @@ interface Generated {
   completionTokens: number;
 }
 
-function modelName(deployment: DeploymentConfig): string {
-  return deployment.modelVersion && /^\d{4}-\d{2}-\d{2}$/.test(deployment.modelVersion)
-    ? `${deployment.model}-${deployment.modelVersion}`
-    : deployment.model;
-}
-
-function randomId(prefix: string, random: Random): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  let generated = prefix;
-  for (let i = 0; i < 29; i++) generated += alphabet[random.int(0, alphabet.length - 1)];
-  return generated;
-}
-
 const SYSTEM_FINGERPRINT = "fp_" + randomBytes(5).toString("hex");
-
-function int(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value))
-    throw invalidRequest(
-      `Invalid type for '${key}': expected an integer, but got ${typeof value === "number" ? "a decimal" : typeof value} instead.`,
-      key,
-      "invalid_type",
-    );
-  if (value < min || value > max)
-    throw invalidRequest(
-      `Invalid '${key}': integer ${value < min ? "below minimum" : "above maximum"} value. Expected a value ${value < min ? ">=" : "<="} ${value < min ? min : max}, but got ${value} instead.`,
-      key,
-      value < min ? "integer_below_min_value" : "integer_above_max_value",
-    );
-  return value;
-}
-
-function num(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number")
-    throw invalidRequest(`Invalid type for '${key}': expected a number, but got ${typeof value} instead.`, key, "invalid_type");
-  if (value < min || value > max)
-    throw invalidRequest(`Invalid '${key}': expected a value between ${min} and ${max}, but got ${value} instead.`, key, "invalid_value");
-  return value;
-}
-
-function bool(body: Record<string, unknown>, key: string): boolean | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "boolean")
-    throw invalidRequest(`Invalid type for '${key}': expected a boolean, but got ${typeof value} instead.`, key, "invalid_type");
-  return value;
-}
 
 function stops(body: Record<string, unknown>): string[] {
   const stop = body.stop;
@@ -108,37 +73,6 @@ function streamOptions(body: Record<string, unknown>, stream: boolean): boolean 
     throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value");
   if (!isObject(options)) throw invalidRequest("Invalid type for 'stream_options': expected an object.", "stream_options", "invalid_type");
   return options.include_usage === true;
-}
-
-/** Cuts generated text at the first stop sequence or at the token limit, as the model would stop. */
-function finishText(
-  tokenizer: Tokenizer,
-  text: string,
-  stopList: string[],
-  limit: number | undefined,
-  filterAfter: number | undefined,
-): Pick<Generated, "content" | "tokens" | "finish"> {
-  let finish: FinishReason = "stop";
-  let cut = text.length;
-  for (const sequence of stopList) {
-    const at = text.indexOf(sequence);
-    if (at >= 0 && at < cut) cut = at;
-  }
-  let content = text.slice(0, cut);
-  let tokens = tokenizer.encode(content);
-  if (limit !== undefined && tokens.length > limit) {
-    tokens = tokens.slice(0, limit);
-    content = tokenizer.decode(tokens);
-    finish = "length";
-  }
-  if (filterAfter !== undefined && tokens.length > filterAfter) {
-    tokens = tokens.slice(0, filterAfter);
-    content = tokenizer.decode(tokens);
-    finish = "content_filter";
-  } else if (filterAfter !== undefined) {
-    finish = "content_filter";
-  }
-  return { content, tokens, finish };
 }
 
 interface ChatPlan {
@@ -234,7 +168,7 @@ export function prepareChat(
 
   // Tools and the choice among them.
   const tools = body.tools;
-  let functions: { name: string; parameters?: unknown }[] = [];
+  let functions: FunctionDeclaration[] = [];
   if (tools !== undefined && tools !== null) {
     if (!Array.isArray(tools)) throw invalidRequest("Invalid type for 'tools': expected an array.", "tools", "invalid_type");
     functions = tools.map((tool: unknown, i) => {
@@ -249,7 +183,7 @@ export function prepareChat(
     });
   }
   const toolChoice = body.tool_choice;
-  let callTool: string | undefined;
+  let choice: ToolChoice | undefined;
   if (toolChoice !== undefined && toolChoice !== null) {
     if (!functions.length)
       throw invalidRequest(
@@ -257,7 +191,7 @@ export function prepareChat(
         "tool_choice",
         null,
       );
-    if (toolChoice === "required") callTool = functions[0]!.name;
+    if (toolChoice === "required" || toolChoice === "auto" || toolChoice === "none") choice = toolChoice;
     else if (isObject(toolChoice) && isObject(toolChoice.function) && typeof toolChoice.function.name === "string") {
       const wanted = toolChoice.function.name;
       if (!functions.some((declared) => declared.name === wanted))
@@ -266,25 +200,19 @@ export function prepareChat(
           "tool_choice",
           null,
         );
-      callTool = wanted;
-    } else if (toolChoice !== "auto" && toolChoice !== "none")
+      choice = { name: wanted };
+    } else
       throw invalidRequest(
         "Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}.",
         "tool_choice",
         "invalid_value",
       );
   }
-  // "auto": answer a user's turn with a call to the first tool, and a tool result with text, so agent loops end.
-  if (
-    (toolChoice === undefined || toolChoice === null || toolChoice === "auto") &&
-    functions.length &&
-    chatMessages[chatMessages.length - 1]?.role === "user"
-  )
-    callTool = functions[0]!.name;
+  const called = functionToCall(functions, choice, chatMessages[chatMessages.length - 1]?.role === "user");
 
   // Response format.
   const responseFormat = body.response_format;
-  let format: "text" | "json_object" | { schema: unknown } = "text";
+  let format: OutputFormat = "text";
   if (responseFormat !== undefined && responseFormat !== null) {
     if (!isObject(responseFormat) || typeof responseFormat.type !== "string")
       throw invalidRequest("Invalid type for 'response_format': expected an object with a 'type'.", "response_format", "invalid_type");
@@ -338,26 +266,22 @@ export function prepareChat(
   const choices: Generated[] = [];
   for (let i = 0; i < choiceCount; i++) {
     const random = new Random(`${base}:${i}`);
-    if (callTool !== undefined) {
-      const called = functions.find((declared) => declared.name === callTool)!;
-      const args = JSON.stringify(sampleFromSchema(called.parameters ?? { type: "object", properties: {} }, random));
+    if (called) {
+      const call = generateCall(tokenizer, random, called);
       choices.push({
         content: null,
         tokens: [],
-        toolCalls: [{ id: randomId("call_", random).slice(0, 29), name: called.name, arguments: args }],
+        toolCalls: [{ id: call.callId, name: call.name, arguments: call.arguments }],
         finish: "tool_calls",
-        completionTokens: tokenizer.count(called.name) + tokenizer.count(args) + 7,
+        completionTokens: call.completionTokens,
       });
       continue;
     }
-    const length = random.int(20, 60);
-    const text =
-      format === "text"
-        ? generateProse(random, length)
-        : format === "json_object"
-          ? JSON.stringify({ answer: generateProse(random, length) })
-          : JSON.stringify(sampleFromSchema(format.schema, random));
-    const done = finishText(tokenizer, text, format === "text" ? stopList : [], maxTokens, faults.finishContentFilterAfterTokens);
+    const done = generateText(tokenizer, random, format, {
+      stops: stopList,
+      maxTokens,
+      filterAfterTokens: faults.finishContentFilterAfterTokens,
+    });
     choices.push({ ...done, completionTokens: done.tokens.length });
   }
 
@@ -371,22 +295,7 @@ export function prepareChat(
 }
 
 function logprobsFor(tokenizer: Tokenizer, tokens: number[], top: number, random: Random) {
-  return {
-    content: tokens.map((tokenId) => {
-      const token = tokenizer.decode([tokenId]);
-      const logprob = -Math.round(random.next() * 2000) / 1000;
-      return {
-        token,
-        logprob,
-        bytes: [...Buffer.from(token)],
-        top_logprobs: Array.from({ length: top }, (_, rank) => {
-          const alternative = rank === 0 ? token : `${token}${rank}`;
-          return { token: alternative, logprob: logprob - rank, bytes: [...Buffer.from(alternative)] };
-        }),
-      };
-    }),
-    refusal: null,
-  };
+  return { content: tokenLogprobs(tokenizer, tokens, top, random), refusal: null };
 }
 
 function usageOf(promptTokens: number, completionTokens: number) {
@@ -402,10 +311,7 @@ function usageOf(promptTokens: number, completionTokens: number) {
 async function answerChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokenizer): Promise<void> {
   const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
   const longest = Math.max(0, ...plan.choices.map((choice) => choice.completionTokens));
-  const tokensPerSecond = ctx.latency.tokensPerSecond;
-  const wait =
-    ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tokensPerSecond > 0 ? (longest * 1000) / tokensPerSecond : 0) + ctx.faults.delayMs;
-  if (!(await ctx.sleep(wait))) return;
+  if (!(await ctx.sleep(answerDelayMs(ctx, longest)))) return;
   ctx.recordUsage(plan.promptTokens, completionTokens);
   ctx.sendJson(200, {
     id: randomId("chatcmpl-", ctx.random),
@@ -451,7 +357,7 @@ function event(data: unknown): string {
  * asked, `[DONE]`. Stops generating when the client goes away.
  */
 async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokenizer): Promise<void> {
-  const { res, faults } = ctx;
+  const { res } = ctx;
   const base = {
     id: randomId("chatcmpl-", ctx.random),
     object: "chat.completion.chunk",
@@ -466,17 +372,8 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
   });
 
   ctx.counters.streams++;
-  const firstTokenMs = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + faults.delayMs;
-  const meanTokensPerSecond = ctx.latency.tokensPerSecond;
-  const tokensPerSecond =
-    meanTokensPerSecond > 0
-      ? Math.max(
-          meanTokensPerSecond * 0.1,
-          sampleNonNegative(ctx.random, meanTokensPerSecond, meanTokensPerSecond * ctx.latency.stdDevRatio),
-        )
-      : 0;
-  const start = performance.now();
-  if (!(await ctx.sleep(firstTokenMs))) return abandon(ctx, plan, 0);
+  const pace = streamPace(ctx);
+  if (!(await ctx.sleep(pace.firstTokenMs))) return abandon(ctx, plan, 0);
 
   res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   res.write(event({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: promptFilterResults() }));
@@ -503,7 +400,7 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
   const inlineFilter = asyncFilter ? {} : choiceFilterResults();
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, start + firstTokenMs, tokensPerSecond, step))) return abandon(ctx, plan, sent);
+    if (!(await nextStep(ctx, pace, step))) return abandon(ctx, plan, sent);
     plan.choices.forEach((_, i) => {
       const piece = pieces[i]![step];
       if (!piece) return;
@@ -554,24 +451,6 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
   res.write("data: [DONE]\n\n");
   ctx.recordUsage(plan.promptTokens, completionTokens);
   res.end();
-}
-
-/**
- * Waits until token `step` is due (first token at `firstAt`, then `tokensPerSecond`; 0 = no pacing).
- * False when the stream must stop: the client went away, or the `drop` fault cuts it here (no
- * finish chunk, no [DONE]).
- */
-async function nextStep(ctx: RequestContext, firstAt: number, tokensPerSecond: number, step: number): Promise<boolean> {
-  if (tokensPerSecond > 0) {
-    const wait = firstAt + (step * 1000) / tokensPerSecond - performance.now();
-    if (wait >= 1 && !(await ctx.sleep(wait))) return false;
-  }
-  if (ctx.signal.aborted) return false;
-  if (ctx.faults.dropAfterTokens !== undefined && step >= ctx.faults.dropAfterTokens) {
-    ctx.dropConnection();
-    return false;
-  }
-  return true;
 }
 
 /** The client went away (or the connection was dropped): count what was generated so far. */
@@ -652,10 +531,7 @@ export function prepareCompletion(
 async function answerCompletion(ctx: RequestContext, plan: CompletionPlan): Promise<void> {
   const completionTokens = plan.choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
   const longest = Math.max(0, ...plan.choices.map((choice) => choice.completionTokens));
-  const tokensPerSecond = ctx.latency.tokensPerSecond;
-  const wait =
-    ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + (tokensPerSecond > 0 ? (longest * 1000) / tokensPerSecond : 0) + ctx.faults.delayMs;
-  if (!(await ctx.sleep(wait))) return;
+  if (!(await ctx.sleep(answerDelayMs(ctx, longest)))) return;
   ctx.recordUsage(plan.promptTokens, completionTokens);
   ctx.sendJson(200, {
     id: randomId("cmpl-", ctx.random),
@@ -684,15 +560,15 @@ async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, token
   };
   ctx.counters.streams++;
   const firstTokenMs = ctx.sampleMs(ctx.latency.timeToFirstTokenMs) + ctx.faults.delayMs;
-  const tokensPerSecond = ctx.latency.tokensPerSecond;
-  const start = performance.now();
+  // Completions keep the mean speed for the whole stream.
+  const pace = { firstAt: performance.now() + firstTokenMs, tokensPerSecond: ctx.latency.tokensPerSecond };
   if (!(await ctx.sleep(firstTokenMs))) return abandon(ctx, plan, 0);
   res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   res.write(event({ choices: [], created: 0, id: "", model: "", object: "", prompt_filter_results: promptFilterResults() }));
   const steps = Math.max(0, ...plan.choices.map((choice) => choice.tokens.length));
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, start + firstTokenMs, tokensPerSecond, step))) return abandon(ctx, plan, sent);
+    if (!(await nextStep(ctx, pace, step))) return abandon(ctx, plan, sent);
     plan.choices.forEach((choice, index) => {
       const tokenId = choice.tokens[step];
       if (tokenId === undefined) return;

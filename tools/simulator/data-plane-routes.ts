@@ -6,14 +6,17 @@
  */
 import type { DeploymentConfig, Operation } from "./deployments.js";
 import { azureError } from "./errors.js";
+import { RESPONSES_PATH, parseResponsesRoute, type ResponsesRoute } from "./responses-routes.js";
 import type { MultipartBody } from "./transcription.js";
 
 export type Route =
   | { style: "dated"; kind: "op"; deployment: string; operation: Operation }
   | { style: "v1"; kind: "op"; operation: Operation }
-  | { style: "dated" | "v1"; kind: "models"; id?: string };
+  | { style: "dated" | "v1"; kind: "models"; id?: string }
+  | ResponsesRoute;
 
 export function parseRoute(path: string): Route | undefined {
+  if (RESPONSES_PATH.test(path)) return parseResponsesRoute(path);
   const dated = path.match(/^\/openai\/deployments\/([^/]+)\/(.+?)\/?$/);
   if (dated) return { style: "dated", kind: "op", deployment: decodeURIComponent(dated[1]!), operation: dated[2] as Operation };
   if (/^\/openai\/models\/?$/.test(path)) return { style: "dated", kind: "models" };

@@ -29,6 +29,8 @@ import { prepareImages } from "./images.js";
 import { deploymentNotFound, faultError, operationNotSupported, throttled } from "./operation-errors.js";
 import { Random, digest, sampleNonNegative } from "./random.js";
 import { journalBody, startRecord, type RequestRecord } from "./request-record.js";
+import { prepareResponse } from "./responses.js";
+import { serveStoredResponse } from "./responses-routes.js";
 import { prepareSpeech } from "./speech.js";
 import type { DeploymentRuntime, SimulatorState } from "./state.js";
 import { prepareTranscription, type MultipartBody } from "./transcription.js";
@@ -54,6 +56,7 @@ export async function serveDataPlane(
     checkApiVersion(route, url.pathname, apiVersion);
     entry.auth = await authenticate(req.headers, route.style === "v1", state.settings, state.authority);
 
+    if (route.kind === "stored-response") return serveStoredResponse(state, req, res, url, route, record);
     if (route.kind === "models") {
       if (req.method !== "GET") throw azureError(405, "405", "Method not allowed");
       const body = modelsAnswer(
@@ -71,7 +74,7 @@ export async function serveDataPlane(
 
     const multipart = MULTIPART_OPERATIONS.has(operation);
     const body = multipart ? await readMultipart(req) : await readJson(req);
-    const runtime = routeToDeployment(state, record, route.style === "dated" ? route.deployment : modelField(body, multipart));
+    const runtime = routeToDeployment(state, record, "deployment" in route ? route.deployment : modelField(body, multipart));
     const { config } = runtime;
     if (!CAPABILITY_OPERATIONS[config.capability].includes(operation)) throw operationNotSupported(operation, config);
 
@@ -160,6 +163,8 @@ function prepareOperation(
       return prepareSpeech(body as Record<string, unknown>, seed);
     case "images/generations":
       return prepareImages(body as Record<string, unknown>, config, seed, state.images, faults);
+    case "responses":
+      return prepareResponse(body as Record<string, unknown>, config, seed, random, state.responses, faults);
   }
 }
 

@@ -9,9 +9,16 @@ import { readFile } from "node:fs/promises";
 /** What a deployment's model can do; decides which operations it accepts. */
 export type Capability = "chat" | "completions" | "embeddings" | "transcription" | "speech" | "image";
 
-/** The data-plane operations, named by their path after the deployment. */
+/** The data-plane operations, named by their path (after /deployments/{name}/ on dated paths; `responses` has its own). */
 export type Operation =
-  "chat/completions" | "completions" | "embeddings" | "audio/transcriptions" | "audio/translations" | "audio/speech" | "images/generations";
+  | "chat/completions"
+  | "completions"
+  | "embeddings"
+  | "audio/transcriptions"
+  | "audio/translations"
+  | "audio/speech"
+  | "images/generations"
+  | "responses";
 
 export const OPERATIONS: readonly Operation[] = [
   "chat/completions",
@@ -21,10 +28,11 @@ export const OPERATIONS: readonly Operation[] = [
   "audio/translations",
   "audio/speech",
   "images/generations",
+  "responses",
 ];
 
 export const CAPABILITY_OPERATIONS: Record<Capability, readonly Operation[]> = {
-  chat: ["chat/completions"],
+  chat: ["chat/completions", "responses"],
   completions: ["completions"],
   embeddings: ["embeddings"],
   transcription: ["audio/transcriptions", "audio/translations"],

@@ -16,6 +16,7 @@ function operationLabel(operation: Operation): string {
     "audio/translations": "translation",
     "audio/speech": "speech",
     "images/generations": "imageGeneration",
+    responses: "responses",
   }[operation];
 }
 
@@ -28,6 +29,7 @@ function operationName(operation: Operation): string {
     "audio/translations": "AudioTranslations_Create",
     "audio/speech": "AudioSpeech_Create",
     "images/generations": "ImageGenerations_Create",
+    responses: "Responses_Create",
   }[operation];
 }
 

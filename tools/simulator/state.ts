@@ -10,6 +10,7 @@ import type { DeploymentConfig, LatencyConfig } from "./deployments.js";
 import { FaultSelector } from "./faults.js";
 import { ImageStore } from "./images.js";
 import { SlidingWindowQuota } from "./quota.js";
+import { ResponseStore } from "./responses-store.js";
 import { digest } from "./random.js";
 
 export interface ServerSettings {
@@ -61,6 +62,8 @@ export class SimulatorState {
   journal: JournalEntry[] = [];
   nextRequestId = 1;
   readonly images = new ImageStore();
+  /** Responses created with `store` (the default), for previous_response_id, GET and DELETE. */
+  readonly responses = new ResponseStore();
   /** Made when the server starts listening (making its key is asynchronous). */
   authority!: TokenAuthority;
 
@@ -115,11 +118,12 @@ export class SimulatorState {
     };
   }
 
-  /** Clears journal, counters, quota windows, fault counts and images; restores the start deployments unless kept. */
+  /** Clears journal, counters, quota windows, fault counts, images and stored responses; restores the start deployments unless kept. */
   reset(keepDeployments: boolean): void {
     this.journal = [];
     this.unrouted = emptyCounters();
     this.images.clear();
+    this.responses.clear();
     if (!keepDeployments) {
       this.loadDeployments(this.settings.deployments);
       return;
