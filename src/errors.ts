@@ -5,7 +5,8 @@
  * | kind               | what went wrong                                                         |
  * |--------------------|-------------------------------------------------------------------------|
  * | bad_input          | the caller's input: body not JSON, schema violation, corrupt audio      |
- * | upstream_permanent | Azure OpenAI rejected this request itself: 400, incl. content_filter    |
+ * | upstream_permanent | Azure OpenAI rejected this request itself: 400 (incl. content_filter), |
+ * |                    | 404 for an object the request named (a stored response)                |
  * | throttled          | 429, carrying the delay Azure asked for                                 |
  * | transient          | 408, 409, 5xx, connection lost, timeout, or a failure nothing recognised |
  * | configuration      | the app is set up wrong: a setting, or Azure refusing the app's identity |
@@ -164,6 +165,8 @@ export function classifyError(error: unknown): AppError {
 }
 
 interface UpstreamBody {
+  /** OpenAI's error `type`, which the model APIs' own errors carry and Azure's platform errors do not. */
+  type?: string;
   code?: string;
   message?: string;
   param?: string;
@@ -198,7 +201,7 @@ export function classifyStatus(status: number, body: UpstreamBody, headers: Head
       },
     );
   }
-  if (status === 404) {
+  if (status === 404 && !isRequestedObjectMissing(body)) {
     return new AppError(
       "configuration",
       `Azure OpenAI returned 404 (${body.code ?? "NotFound"})${upstream}. Check that the deployment named in ` +
@@ -214,6 +217,15 @@ export function classifyStatus(status: number, body: UpstreamBody, headers: Head
       : `Azure OpenAI rejected the request (${status})${upstream}`,
     { ...base, param: body.param, details: isContentFilter ? body.innerError : undefined },
   );
+}
+
+/**
+ * A 404 about something the request named (a stored response, a previous_response_id: the API's
+ * own `invalid_request_error`), not about the app's deployment or endpoint, which Azure's platform
+ * answers without a `type` (`DeploymentNotFound`, `404 Resource not found`).
+ */
+function isRequestedObjectMissing(body: UpstreamBody): boolean {
+  return body.type === "invalid_request_error" && body.code !== "DeploymentNotFound";
 }
 
 /** What to do about a 401/403, for the credential the request carried (when the client said). */
@@ -249,6 +261,7 @@ function upstreamBody(error: OpenAIErrorModule.APIError): UpstreamBody {
   const body = error.error as Record<string, unknown> | undefined;
   if (!body || typeof body !== "object") return {};
   return {
+    type: typeof body.type === "string" ? body.type : undefined,
     code: typeof body.code === "string" ? body.code : undefined,
     message: typeof body.message === "string" ? body.message : undefined,
     param: typeof body.param === "string" ? body.param : undefined,

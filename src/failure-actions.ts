@@ -6,7 +6,8 @@
  * | kind               | HTTP answer                                      | queue message (embeddings)            | blob (transcription)                  |
  * |--------------------|--------------------------------------------------|---------------------------------------|---------------------------------------|
  * | bad_input          | 400 (413: body over HTTP_MAX_REQUEST_BYTES)      | reject: error record, completed       | fail: `failed` status at once         |
- * | upstream_permanent | 400 (content filter: its results too)            | reject                                | fail                                  |
+ * | upstream_permanent | Azure's 4xx: 400 (content filter: its results    | reject                                | fail                                  |
+ * |                    | too), 404 for an object the request named        |                                       |                                       |
  * | throttled          | 429 with Retry-After                             | hand back: a fresh copy, visible      | retry: the host delivers it again     |
  * |                    |                                                  | after Azure's delay (none spent)      |                                       |
  * | transient          | 502 Azure answered / 503 unreachable / 500 a bug | retry: the host redelivers, then      | retry, then `failed` after the last   |
@@ -47,7 +48,8 @@ export function failureActions(error: AppError): FailureActions {
     case "bad_input":
       return { httpStatus: error.code === REQUEST_TOO_LARGE ? 413 : 400, queue: "reject", blob: "fail", inputAtFault: true };
     case "upstream_permanent":
-      return { httpStatus: 400, queue: "reject", blob: "fail", inputAtFault: true };
+      // Azure's own 4xx (400, 404 for an object the request named, 413...) is the caller's answer.
+      return { httpStatus: upstreamStatus(error), queue: "reject", blob: "fail", inputAtFault: true };
     case "throttled":
       return { httpStatus: 429, queue: "hand_back", blob: "retry", inputAtFault: false };
     case "transient":
@@ -58,6 +60,10 @@ export function failureActions(error: AppError): FailureActions {
     case "cancelled":
       return { httpStatus: CLIENT_CLOSED_REQUEST, queue: "retry", blob: "retry", inputAtFault: false };
   }
+}
+
+function upstreamStatus(error: AppError): number {
+  return error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 400;
 }
 
 /** A bug of ours is 500; an answer from Azure (5xx, 408, 409, or one cut off mid-body) 502; no answer at all 503. */
