@@ -29,7 +29,15 @@ export interface OpenAIConfig {
    * stand-in): then ManagedIdentityCredential is used instead of the DefaultAzureCredential chain.
    */
   managedIdentityAvailable: boolean;
-  deployments: { chat: string; embeddings: string; transcription: string };
+  deployments: {
+    chat: string;
+    embeddings: string;
+    transcription: string;
+    speech: string;
+    images: string;
+    /** Legacy completions; unset unless AZURE_OPENAI_COMPLETIONS_DEPLOYMENT names one. */
+    completions: string | undefined;
+  };
 }
 
 /** Storage settings, in the same form the Functions host reads them from `AzureWebJobsStorage`. */
@@ -46,9 +54,11 @@ export type StorageConfig =
 export interface Config {
   openai: OpenAIConfig;
   storage: StorageConfig;
-  http: { authLevel: HttpAuthLevel; maxRequestBytes: number; streamIdleTimeoutInMs: number };
+  http: { authLevel: HttpAuthLevel; maxRequestBytes: number; maxAudioBytes: number; streamIdleTimeoutInMs: number };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
   transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number; throttleBudgetInMs: number };
+  speech: { queue: string; container: string };
+  images: { queue: string; container: string };
   embeddings: {
     queue: string;
     container: string;
@@ -88,6 +98,13 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: "Embeddings deployment",
   },
   { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
+  { name: "AZURE_OPENAI_SPEECH_DEPLOYMENT", required: false, defaultValue: "gpt-4o-mini-tts", description: "Text-to-speech deployment" },
+  { name: "AZURE_OPENAI_IMAGES_DEPLOYMENT", required: false, defaultValue: "gpt-image-1", description: "Image generation deployment" },
+  {
+    name: "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",
+    required: false,
+    description: "Legacy completions deployment (e.g. gpt-35-turbo-instruct); /api/v1/completions answers 404 model_not_found while unset",
+  },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {
     name: "AZURE_OPENAI_MAX_RETRIES",
@@ -134,6 +151,20 @@ export const SETTINGS: readonly SettingInfo[] = [
     defaultValue: "embeddings",
     description: "Container for embeddings results and error records",
   },
+  { name: "SPEECH_QUEUE", required: false, defaultValue: "speech", description: "Queue of texts to speak" },
+  {
+    name: "SPEECH_CONTAINER",
+    required: false,
+    defaultValue: "speech",
+    description: "Container for speech audio, its records and error records",
+  },
+  { name: "IMAGES_QUEUE", required: false, defaultValue: "images", description: "Queue of image prompts" },
+  {
+    name: "IMAGES_CONTAINER",
+    required: false,
+    defaultValue: "images",
+    description: "Container for generated images, their records and error records",
+  },
   { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
   { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
   {
@@ -141,6 +172,12 @@ export const SETTINGS: readonly SettingInfo[] = [
     required: false,
     defaultValue: "60000",
     description: "Longest silence between two chunks of a streamed answer before it ends with an error event",
+  },
+  {
+    name: "HTTP_MAX_AUDIO_BYTES",
+    required: false,
+    defaultValue: "209715200",
+    description: "Largest audio upload to /api/v1/audio/transcriptions and /translations (200 MiB; split for Azure's 25 MB limit)",
   },
   {
     name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST",
@@ -203,12 +240,16 @@ export function loadConfig(env: Env): Config {
         chat: reader.read("AZURE_OPENAI_CHAT_DEPLOYMENT", parseDeploymentName),
         embeddings: reader.read("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", parseDeploymentName),
         transcription: reader.read("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", parseDeploymentName),
+        speech: reader.read("AZURE_OPENAI_SPEECH_DEPLOYMENT", parseDeploymentName),
+        images: reader.read("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
+        completions: reader.readOptional("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", parseDeploymentName),
       },
     },
     storage: readStorage(reader),
     http: {
       authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
       maxRequestBytes: reader.read("HTTP_MAX_REQUEST_BYTES", integer(1024, 100 * 1024 * 1024)),
+      maxAudioBytes: reader.read("HTTP_MAX_AUDIO_BYTES", integer(1024, 2 * 1024 * 1024 * 1024)),
       // Under Azure's front end, which closes a response idle for 230 s, so the caller gets the error event.
       streamIdleTimeoutInMs: reader.read("HTTP_STREAM_IDLE_TIMEOUT_MS", integer(100, 220_000)),
     },
@@ -223,6 +264,8 @@ export function loadConfig(env: Env): Config {
       claimTtlInMs: reader.read("TRANSCRIPTION_CLAIM_TTL_MS", integer(1000, 600_000)),
       throttleBudgetInMs: reader.read("TRANSCRIPTION_THROTTLE_BUDGET_MS", integer(0, 3_600_000)),
     },
+    speech: { queue: reader.read("SPEECH_QUEUE", parseQueueName), container: reader.read("SPEECH_CONTAINER", parseContainerName) },
+    images: { queue: reader.read("IMAGES_QUEUE", parseQueueName), container: reader.read("IMAGES_CONTAINER", parseContainerName) },
     embeddings: {
       queue: reader.read("EMBEDDINGS_QUEUE", parseQueueName),
       container: reader.read("EMBEDDINGS_CONTAINER", parseContainerName),
@@ -269,6 +312,11 @@ class SettingsReader {
       this.problem(name, (error as Error).message);
       return undefined as T;
     }
+  }
+
+  /** Like read, for a setting with no default: undefined when unset or blank. */
+  readOptional<T>(name: string, parse: Parser<T>): T | undefined {
+    return this.optional(name) === undefined ? undefined : this.read(name, parse);
   }
 
   problem(name: string, message: string): void {

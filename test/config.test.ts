@@ -29,12 +29,26 @@ describe("loadConfig", () => {
       timeoutInMs: 60000,
       maxRetries: 2,
       managedIdentityAvailable: false,
-      deployments: { chat: "gpt-4o-mini", embeddings: "text-embedding-3-small", transcription: "whisper" },
+      deployments: {
+        chat: "gpt-4o-mini",
+        embeddings: "text-embedding-3-small",
+        transcription: "whisper",
+        speech: "gpt-4o-mini-tts",
+        images: "gpt-image-1",
+        completions: undefined,
+      },
     });
+    expect(config.speech).toEqual({ queue: "speech", container: "speech" });
+    expect(config.images).toEqual({ queue: "images", container: "images" });
     expect(config.storage).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
     expect(config.audio).toEqual({ container: "audio", transcriptsContainer: "transcripts", triggerSource: "LogsAndContainerScan" });
     expect(config.embeddings).toMatchObject({ queue: "embeddings", container: "embeddings", chunkTokens: 8191, maxInputsPerRequest: 2048 });
-    expect(config.http).toEqual({ authLevel: "function", maxRequestBytes: 1048576, streamIdleTimeoutInMs: 60000 });
+    expect(config.http).toEqual({
+      authLevel: "function",
+      maxRequestBytes: 1048576,
+      maxAudioBytes: 209715200,
+      streamIdleTimeoutInMs: 60000,
+    });
   });
 
   it("every documented default is what loadConfig uses", () => {

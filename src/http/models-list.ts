@@ -18,7 +18,15 @@ const STARTED_AT = Math.floor(Date.now() / 1000);
 
 /** The configured deployments in OpenAI's list shape; a deployment used for several purposes is listed once. */
 export function listModels(deployments: Config["openai"]["deployments"]): ModelList {
-  const ids = [...new Set([deployments.chat, deployments.embeddings, deployments.transcription])];
+  const configured = [
+    deployments.chat,
+    deployments.embeddings,
+    deployments.transcription,
+    deployments.speech,
+    deployments.images,
+    deployments.completions,
+  ];
+  const ids = [...new Set(configured.filter((id): id is string => id !== undefined))];
   return { object: "list", data: ids.map((id) => ({ id, object: "model", created: STARTED_AT, owned_by: "azure-openai" })) };
 }
 
