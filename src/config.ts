@@ -33,8 +33,10 @@ export interface OpenAIConfig {
     chat: string;
     embeddings: string;
     transcription: string;
-    speech: string;
-    images: string;
+    /** Text to speech; undefined when turned off (the setting present but empty). */
+    speech: string | undefined;
+    /** Image generation; undefined when turned off (the setting present but empty). */
+    images: string | undefined;
     /** Legacy completions; unset unless AZURE_OPENAI_COMPLETIONS_DEPLOYMENT names one. */
     completions: string | undefined;
   };
@@ -98,8 +100,18 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: "Embeddings deployment",
   },
   { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
-  { name: "AZURE_OPENAI_SPEECH_DEPLOYMENT", required: false, defaultValue: "gpt-4o-mini-tts", description: "Text-to-speech deployment" },
-  { name: "AZURE_OPENAI_IMAGES_DEPLOYMENT", required: false, defaultValue: "gpt-image-1", description: "Image generation deployment" },
+  {
+    name: "AZURE_OPENAI_SPEECH_DEPLOYMENT",
+    required: false,
+    defaultValue: "gpt-4o-mini-tts",
+    description: "Text-to-speech deployment; set it empty to turn speech off",
+  },
+  {
+    name: "AZURE_OPENAI_IMAGES_DEPLOYMENT",
+    required: false,
+    defaultValue: "gpt-image-1",
+    description: "Image generation deployment; set it empty to turn images off",
+  },
   {
     name: "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",
     required: false,
@@ -240,8 +252,8 @@ export function loadConfig(env: Env): Config {
         chat: reader.read("AZURE_OPENAI_CHAT_DEPLOYMENT", parseDeploymentName),
         embeddings: reader.read("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", parseDeploymentName),
         transcription: reader.read("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", parseDeploymentName),
-        speech: reader.read("AZURE_OPENAI_SPEECH_DEPLOYMENT", parseDeploymentName),
-        images: reader.read("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
+        speech: reader.readUnlessTurnedOff("AZURE_OPENAI_SPEECH_DEPLOYMENT", parseDeploymentName),
+        images: reader.readUnlessTurnedOff("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
         completions: reader.readOptional("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", parseDeploymentName),
       },
     },
@@ -312,6 +324,15 @@ class SettingsReader {
       this.problem(name, (error as Error).message);
       return undefined as T;
     }
+  }
+
+  /**
+   * Like read, for a capability that can be turned off: unset means the default, present but blank
+   * (an app setting left empty, as the Bicep leaves it for a model it does not deploy) means off.
+   */
+  readUnlessTurnedOff<T>(name: string, parse: Parser<T>): T | undefined {
+    const raw = this.env[name];
+    return raw !== undefined && raw.trim() === "" ? undefined : this.read(name, parse);
   }
 
   /** Like read, for a setting with no default: undefined when unset or blank. */

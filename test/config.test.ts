@@ -51,6 +51,12 @@ describe("loadConfig", () => {
     });
   });
 
+  it("turns speech or images off when their setting is present but empty, and keeps the default when it is unset", () => {
+    const off = loadConfig({ ...MINIMAL, AZURE_OPENAI_SPEECH_DEPLOYMENT: "", AZURE_OPENAI_IMAGES_DEPLOYMENT: " " });
+    expect(off.openai.deployments).toMatchObject({ speech: undefined, images: undefined, chat: "gpt-4o-mini" });
+    expect(loadConfig(MINIMAL).openai.deployments).toMatchObject({ speech: "gpt-4o-mini-tts", images: "gpt-image-1" });
+  });
+
   it("every documented default is what loadConfig uses", () => {
     for (const setting of SETTINGS.filter((s) => s.defaultValue !== undefined)) {
       // Setting each default explicitly must give the same configuration as leaving it unset.
