@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -156,6 +157,62 @@ describe("control API", () => {
     expect(res.status).toBe(200);
     const unknown = await fetch(`${sim.url}/_simulator/nothing`);
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe("a client that leaves before the response headers", () => {
+  /**
+   * Sends a chat request over a raw connection and destroys it while the simulator waits out
+   * `fault` (a delay), before any header was sent.
+   */
+  async function abandonWhileWaiting(fault: string, body: object = { messages }): Promise<void> {
+    const text = JSON.stringify(body);
+    const req = request(`${sim.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=${API_VERSION}`, {
+      method: "POST",
+      headers: {
+        "api-key": sim.apiKey,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+        "x-simulator-fault": fault,
+      },
+    });
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", () => undefined); // the destroy below
+    req.end(text);
+    // The deployment counts the request when it takes it; from then on the simulator is waiting.
+    await expect.poll(async () => (await sim.control.counters()).deployments["gpt-4o-mini"]!.requests).toBe(1);
+    req.destroy();
+    expect(answered).toBe(false);
+    await expect.poll(async () => (await sim.control.journal()).length).toBe(1);
+  }
+
+  it("is journalled as aborted, with status 0, and counted in abortedRequests", async () => {
+    await abandonWhileWaiting("delay;ms=5000");
+    const [entry] = await sim.control.journal();
+    expect(entry).toMatchObject({ deployment: "gpt-4o-mini", status: 0, aborted: true, stream: false, faults: ["delay"] });
+    expect((await sim.control.counters()).deployments["gpt-4o-mini"]).toMatchObject({
+      requests: 1,
+      statuses: { 0: 1 },
+      abortedRequests: 1,
+      abortedStreams: 0,
+    });
+  });
+
+  it("keeps that record when the request would have failed after the wait", async () => {
+    await abandonWhileWaiting("delay;ms=5000, 503");
+    // The 503 the fault would have answered reaches no one, and does not overwrite the record.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await sim.control.journal())[0]).toMatchObject({ status: 0, aborted: true, faults: ["delay", "503"] });
+    const counters = (await sim.control.counters()).deployments["gpt-4o-mini"]!;
+    expect(counters.statuses).toEqual({ 0: 1 });
+    expect(counters.abortedRequests).toBe(1);
+  });
+
+  it("counts a stream left before its first byte in abortedStreams", async () => {
+    await abandonWhileWaiting("delay;ms=5000", { messages, stream: true });
+    expect((await sim.control.journal())[0]).toMatchObject({ status: 0, aborted: true, stream: true });
+    expect((await sim.control.counters()).deployments["gpt-4o-mini"]).toMatchObject({ abortedStreams: 1, abortedRequests: 0 });
   });
 });
 

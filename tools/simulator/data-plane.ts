@@ -95,9 +95,12 @@ export async function serveDataPlane(
     await prepared.respond(requestContext(state, req, res, record, runtime, operation, faults, requestRandom, baseUrl));
     if (entry.stream && res.headersSent) entry.status = res.statusCode;
   } catch (error) {
+    // The client went away: its entry was journalled, as aborted, when the response closed, and
+    // whatever failed after that (reading the rest of the body, a fault's status) is answered to no one.
+    if (record.signal.aborted || res.destroyed) return;
     if (!(error instanceof SimulatorHttpError)) throw error;
+    if (res.headersSent) return;
     entry.status = error.status;
-    if (res.headersSent || res.destroyed) return;
     sendJson(res, error.status, error.body, { ...headers, ...error.headers });
   }
 }
