@@ -139,6 +139,43 @@ describe("control API", () => {
     await expect(sim.control.updateDeployment("nope", { rpm: 1 })).rejects.toThrow(/404/);
   });
 
+  it("PATCH with null removes an override: the whole latency, one latency field, or any other field", async () => {
+    await sim.control.updateDeployment("gpt-4o-mini", {
+      latency: { timeToFirstTokenMs: 400, tokensPerSecond: 50 },
+      faults: [{ kind: 503, every: 2 }],
+      tpm: 1000,
+    });
+    // One latency field: the others stay.
+    const [one] = await sim.control.updateDeployment("gpt-4o-mini", { latency: { timeToFirstTokenMs: null } });
+    expect(one!.latency).toEqual({ tokensPerSecond: 50 });
+    await sim.control.setLatency("gpt-4o-mini", { requestMs: 3, tokensPerSecond: null });
+    expect((await sim.control.deployment("gpt-4o-mini")).latency).toEqual({ requestMs: 3 });
+    // The whole override, and other fields.
+    const [none] = await sim.control.updateDeployment("gpt-4o-mini", { latency: null, faults: null, tpm: null });
+    expect(none).not.toHaveProperty("latency");
+    expect(none).not.toHaveProperty("faults");
+    expect(none).not.toHaveProperty("tpm");
+    expect(await sim.control.deployment("gpt-4o-mini")).toEqual(none);
+    // A latency whose last field is removed is no override at all.
+    await sim.control.setLatency("gpt-4o-mini", { embeddingsMs: 1 });
+    await sim.control.setLatency("gpt-4o-mini", { embeddingsMs: null });
+    expect(await sim.control.deployment("gpt-4o-mini")).not.toHaveProperty("latency");
+    // Removing a field that is not set is harmless; an unknown one is still refused.
+    await sim.control.setLatency("gpt-4o-mini", { stdDevRatio: null });
+    await expect(sim.control.setLatency("gpt-4o-mini", { warp: null } as never)).rejects.toThrow(/latency\.warp: unknown/);
+    await expect(sim.control.updateDeployment("gpt-4o-mini", { latency: 5 as never })).rejects.toThrow(/latency: an object, or null/);
+    await expect(sim.control.updateDeployment("gpt-4o-mini", { model: null })).rejects.toThrow(/model: a non-empty string/);
+  });
+
+  it("a removed override no longer applies to requests", async () => {
+    await sim.control.setLatency("gpt-4o-mini", { timeToFirstTokenMs: 400, stdDevRatio: 0 });
+    await sim.control.updateDeployment("gpt-4o-mini", { latency: null });
+    const started = performance.now();
+    await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages });
+    // The simulator's own latency (none in these tests), not the 400 ms that was removed.
+    expect(performance.now() - started).toBeLessThan(300);
+  });
+
   it("PUT adds a deployment, DELETE removes it", async () => {
     await sim.control.putDeployment({ name: "gpt-4o", model: "gpt-4o", modelVersion: "2024-11-20", capability: "chat" });
     const r = await azureClient(sim).chat.completions.create({ model: "gpt-4o", messages });

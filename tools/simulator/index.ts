@@ -79,6 +79,7 @@ export {
   type CountersSnapshot,
   type JournalQuery,
   type DeploymentPatch,
+  type LatencyPatch,
 } from "./control-client.js";
 export {
   DEFAULT_DEPLOYMENTS,
