@@ -28,6 +28,7 @@ import { readJson, readMultipart, sendJson, writeBody } from "./http-io.js";
 import { prepareImages } from "./images.js";
 import { deploymentNotFound, faultError, operationNotSupported, throttled } from "./operation-errors.js";
 import { Random, digest, sampleNonNegative } from "./random.js";
+import type { QuotaRemaining } from "./quota.js";
 import { journalBody, startRecord, type RequestRecord } from "./request-record.js";
 import { prepareSpeech } from "./speech.js";
 import type { DeploymentRuntime, SimulatorState } from "./state.js";
@@ -121,7 +122,14 @@ function routeToDeployment(state: SimulatorState, record: RequestRecord, name: s
   if (!runtime) throw deploymentNotFound();
   record.counters = runtime.counters;
   record.counters.requests++;
+  // From here every answer (refusals, faults and 429s included) says what remains of the quota.
+  setRemainingHeaders(record, runtime.quota.remaining());
   return runtime;
+}
+
+function setRemainingHeaders(record: RequestRecord, remaining: QuotaRemaining): void {
+  record.headers["x-ratelimit-remaining-requests"] = String(remaining.remainingRequests);
+  record.headers["x-ratelimit-remaining-tokens"] = String(remaining.remainingTokens);
 }
 
 /** Faults: the header's apply to this request; the deployment's rules pick requests by seed and count. */
@@ -187,8 +195,7 @@ function chargeQuota(
   apiVersion: string | undefined,
 ): void {
   const decision = runtime.quota.tryCharge(prepared.chargeTokens);
-  if (decision.remainingRequests !== undefined) record.headers["x-ratelimit-remaining-requests"] = String(decision.remainingRequests);
-  if (decision.remainingTokens !== undefined) record.headers["x-ratelimit-remaining-tokens"] = String(decision.remainingTokens);
+  setRemainingHeaders(record, decision);
   if (!decision.ok) {
     record.entry.throttled = decision.reason;
     throw throttled(decision.reason, decision.retryAfterMs, operation, apiVersion, runtime.config);
