@@ -52,7 +52,7 @@ export async function serveDataPlane(
     entry.apiStyle = route.style;
     const apiVersion = url.searchParams.get("api-version") ?? undefined;
     if (apiVersion) entry.apiVersion = apiVersion;
-    checkApiVersion(route, url.pathname, apiVersion);
+    checkApiVersion(route, apiVersion);
     entry.auth = await authenticate(req.headers, route.style === "v1", state.settings, state.authority);
 
     if (route.kind === "models") {
