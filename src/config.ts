@@ -6,6 +6,7 @@
  * The names are part of the product: infra/ (Bicep) and local.settings.sample.json use them too.
  */
 import { ConfigurationError } from "./errors.js";
+import { isServedApiVersion, nearestApiVersions } from "./openai/api-versions.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -432,9 +433,12 @@ export function parseOpenAIEndpoint(raw: string): string {
   return `${url.protocol}//${url.host}`;
 }
 
+/** An api-version Azure OpenAI serves (src/openai/api-versions.ts); anything else would be refused by every dated call. */
 function parseApiVersion(raw: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(raw)) {
-    throw new Error(`must look like 2024-10-21 or 2025-04-01-preview (got "${raw}")`);
+  if (!isServedApiVersion(raw)) {
+    throw new Error(
+      `is not an api-version Azure OpenAI serves (got "${raw}"); the nearest ones it serves: ${nearestApiVersions(raw).join(", ")}`,
+    );
   }
   return raw;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, SETTINGS } from "../src/config.js";
 import { ConfigurationError } from "../src/errors.js";
+import { API_VERSIONS } from "../src/openai/api-versions.js";
 
 const MINIMAL = {
   AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com",
@@ -88,7 +89,7 @@ describe("loadConfig", () => {
     expect(problems).toEqual([
       expect.stringMatching(/^AZURE_OPENAI_ENDPOINT is missing; set it in local.settings.json/),
       'AZURE_OPENAI_API_STYLE must be one of "v1", "dated" (got "v2")',
-      'AZURE_OPENAI_API_VERSION must look like 2024-10-21 or 2025-04-01-preview (got "latest")',
+      'AZURE_OPENAI_API_VERSION is not an api-version Azure OpenAI serves (got "latest"); the nearest ones it serves: 2024-10-21, 2025-03-01-preview, 2025-04-01-preview',
       'AZURE_OPENAI_TIMEOUT_MS must be a whole number from 1000 to 3600000 (got "soon")',
       expect.stringMatching(/^AzureWebJobsStorage is missing; set it to `UseDevelopmentStorage=true`/),
       'AUDIO_BLOB_TRIGGER_SOURCE must be one of "LogsAndContainerScan", "EventGrid" (got "Polling")',
@@ -126,6 +127,26 @@ describe("loadConfig", () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name} `));
     expect(problems[0]).toMatch(message);
+  });
+
+  it("accepts every api-version Azure OpenAI serves, GA and preview", () => {
+    for (const version of API_VERSIONS)
+      expect(loadConfig({ ...MINIMAL, AZURE_OPENAI_API_VERSION: version }).openai.apiVersion).toBe(version);
+    expect(API_VERSIONS).toEqual(expect.arrayContaining(["2024-10-21", "2024-06-01", "2025-04-01-preview", "2024-12-01-preview"]));
+  });
+
+  it.each([
+    // A date Azure never released, an impossible date, a preview suffix on a GA date, a model version.
+    ["2099-01-01", "2024-10-21, 2025-03-01-preview, 2025-04-01-preview"],
+    ["2024-13-45", "2024-10-21, 2025-02-01-preview, 2025-03-01-preview"],
+    ["2024-10-22", "2024-10-01-preview, 2024-10-21, 2024-12-01-preview"],
+    ["2024-10-21-preview", "2024-10-01-preview, 2024-10-21, 2024-12-01-preview"],
+    ["2023-11-01-preview", "2023-10-01-preview, 2023-12-01-preview, 2024-02-01"],
+    ["0613", "2024-10-21, 2025-03-01-preview, 2025-04-01-preview"],
+  ])("refuses the api-version %s, naming the nearest ones Azure serves", (version, nearest) => {
+    expect(problemsOf({ ...MINIMAL, AZURE_OPENAI_API_VERSION: version })).toEqual([
+      `AZURE_OPENAI_API_VERSION is not an api-version Azure OpenAI serves (got "${version}"); the nearest ones it serves: ${nearest}`,
+    ]);
   });
 
   it("rejects a chunk overlap that is not smaller than the chunk", () => {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +28,8 @@ describe("start options", () => {
       ["whisper", "transcription"],
       ["tts", "speech"],
       ["dall-e-3", "image"],
+      ["gpt-4o-mini-tts", "speech"],
+      ["gpt-image-1", "image"],
     ]);
     expect(DEFAULT_DEPLOYMENTS.find((d) => d.name === "text-embedding-3-small")!.dimensions).toBe(1536);
   });
@@ -131,11 +134,48 @@ describe("control API", () => {
     expect(d!.latency).toEqual({ timeToFirstTokenMs: 5, tokensPerSecond: 50 });
     expect(d!.faults).toEqual([{ kind: 503, every: 2 }]);
     const all = await sim.control.updateDeployment("*", { latency: { requestMs: 1 } });
-    expect(all).toHaveLength(5);
+    expect(all).toHaveLength(7);
     expect(all.every((x) => x.latency?.requestMs === 1)).toBe(true);
     await expect(sim.control.updateDeployment("gpt-4o-mini", { latency: { warp: 1 } as never })).rejects.toThrow(/latency\.warp: unknown/);
     await expect(sim.control.updateDeployment("gpt-4o-mini", { faults: [{ kind: "boom" as never }] })).rejects.toThrow(/400/);
     await expect(sim.control.updateDeployment("nope", { rpm: 1 })).rejects.toThrow(/404/);
+  });
+
+  it("PATCH with null removes an override: the whole latency, one latency field, or any other field", async () => {
+    await sim.control.updateDeployment("gpt-4o-mini", {
+      latency: { timeToFirstTokenMs: 400, tokensPerSecond: 50 },
+      faults: [{ kind: 503, every: 2 }],
+      tpm: 1000,
+    });
+    // One latency field: the others stay.
+    const [one] = await sim.control.updateDeployment("gpt-4o-mini", { latency: { timeToFirstTokenMs: null } });
+    expect(one!.latency).toEqual({ tokensPerSecond: 50 });
+    await sim.control.setLatency("gpt-4o-mini", { requestMs: 3, tokensPerSecond: null });
+    expect((await sim.control.deployment("gpt-4o-mini")).latency).toEqual({ requestMs: 3 });
+    // The whole override, and other fields.
+    const [none] = await sim.control.updateDeployment("gpt-4o-mini", { latency: null, faults: null, tpm: null });
+    expect(none).not.toHaveProperty("latency");
+    expect(none).not.toHaveProperty("faults");
+    expect(none).not.toHaveProperty("tpm");
+    expect(await sim.control.deployment("gpt-4o-mini")).toEqual(none);
+    // A latency whose last field is removed is no override at all.
+    await sim.control.setLatency("gpt-4o-mini", { embeddingsMs: 1 });
+    await sim.control.setLatency("gpt-4o-mini", { embeddingsMs: null });
+    expect(await sim.control.deployment("gpt-4o-mini")).not.toHaveProperty("latency");
+    // Removing a field that is not set is harmless; an unknown one is still refused.
+    await sim.control.setLatency("gpt-4o-mini", { stdDevRatio: null });
+    await expect(sim.control.setLatency("gpt-4o-mini", { warp: null } as never)).rejects.toThrow(/latency\.warp: unknown/);
+    await expect(sim.control.updateDeployment("gpt-4o-mini", { latency: 5 as never })).rejects.toThrow(/latency: an object, or null/);
+    await expect(sim.control.updateDeployment("gpt-4o-mini", { model: null })).rejects.toThrow(/model: a non-empty string/);
+  });
+
+  it("a removed override no longer applies to requests", async () => {
+    await sim.control.setLatency("gpt-4o-mini", { timeToFirstTokenMs: 400, stdDevRatio: 0 });
+    await sim.control.updateDeployment("gpt-4o-mini", { latency: null });
+    const started = performance.now();
+    await azureClient(sim).chat.completions.create({ model: "gpt-4o-mini", messages });
+    // The simulator's own latency (none in these tests), not the 400 ms that was removed.
+    expect(performance.now() - started).toBeLessThan(300);
   });
 
   it("PUT adds a deployment, DELETE removes it", async () => {
@@ -156,6 +196,62 @@ describe("control API", () => {
     expect(res.status).toBe(200);
     const unknown = await fetch(`${sim.url}/_simulator/nothing`);
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe("a client that leaves before the response headers", () => {
+  /**
+   * Sends a chat request over a raw connection and destroys it while the simulator waits out
+   * `fault` (a delay), before any header was sent.
+   */
+  async function abandonWhileWaiting(fault: string, body: object = { messages }): Promise<void> {
+    const text = JSON.stringify(body);
+    const req = request(`${sim.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=${API_VERSION}`, {
+      method: "POST",
+      headers: {
+        "api-key": sim.apiKey,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+        "x-simulator-fault": fault,
+      },
+    });
+    let answered = false;
+    req.on("response", () => (answered = true));
+    req.on("error", () => undefined); // the destroy below
+    req.end(text);
+    // The deployment counts the request when it takes it; from then on the simulator is waiting.
+    await expect.poll(async () => (await sim.control.counters()).deployments["gpt-4o-mini"]!.requests).toBe(1);
+    req.destroy();
+    expect(answered).toBe(false);
+    await expect.poll(async () => (await sim.control.journal()).length).toBe(1);
+  }
+
+  it("is journalled as aborted, with status 0, and counted in abortedRequests", async () => {
+    await abandonWhileWaiting("delay;ms=5000");
+    const [entry] = await sim.control.journal();
+    expect(entry).toMatchObject({ deployment: "gpt-4o-mini", status: 0, aborted: true, stream: false, faults: ["delay"] });
+    expect((await sim.control.counters()).deployments["gpt-4o-mini"]).toMatchObject({
+      requests: 1,
+      statuses: { 0: 1 },
+      abortedRequests: 1,
+      abortedStreams: 0,
+    });
+  });
+
+  it("keeps that record when the request would have failed after the wait", async () => {
+    await abandonWhileWaiting("delay;ms=5000, 503");
+    // The 503 the fault would have answered reaches no one, and does not overwrite the record.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await sim.control.journal())[0]).toMatchObject({ status: 0, aborted: true, faults: ["delay", "503"] });
+    const counters = (await sim.control.counters()).deployments["gpt-4o-mini"]!;
+    expect(counters.statuses).toEqual({ 0: 1 });
+    expect(counters.abortedRequests).toBe(1);
+  });
+
+  it("counts a stream left before its first byte in abortedStreams", async () => {
+    await abandonWhileWaiting("delay;ms=5000", { messages, stream: true });
+    expect((await sim.control.journal())[0]).toMatchObject({ status: 0, aborted: true, stream: true });
+    expect((await sim.control.counters()).deployments["gpt-4o-mini"]).toMatchObject({ abortedStreams: 1, abortedRequests: 0 });
   });
 });
 

@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
  */
 export const SPEC_PATH = fileURLToPath(new URL("../fixtures/specs/openai-openapi.json", import.meta.url));
 
-/** OpenAPI 3.0's `nullable` inside a 3.1 document: turn it into JSON Schema's null type. */
-function denullable(node: unknown): unknown {
+/** OpenAPI 3.0's `nullable` (also inside OpenAI's 3.1 document): turn it into JSON Schema's null type. */
+export function denullable(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(denullable);
   if (typeof node !== "object" || node === null) return node;
   const out: Record<string, unknown> = {};

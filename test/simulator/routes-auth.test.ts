@@ -1,5 +1,6 @@
 import { AuthenticationError, AzureOpenAI, BadRequestError, NotFoundError, OpenAI, PermissionDeniedError, toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { API_VERSIONS } from "../../src/openai/api-versions.js";
 import type { Simulator } from "../../tools/simulator/index.js";
 import { API_VERSION, azureClient, startFast, v1Client, wav } from "./helpers.js";
 
@@ -91,6 +92,33 @@ describe("routes, both API styles", () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: { code: "MissingApiVersionParameter", message: expect.stringContaining("api-version") } });
+  });
+
+  it.each(["2099-01-01", "2024-13-45", "2024-10-22", "2023-11-01-preview", "2024-10-21-PREVIEW", "0613", "latest"])(
+    "dated paths with an api-version Azure does not serve (%s): 404 Resource not found, as Azure answers",
+    async (version) => {
+      for (const path of ["deployments/gpt-4o-mini/chat/completions", "deployments/text-embedding-3-small/embeddings", "models"]) {
+        const res = await fetch(`${sim.url}/openai/${path}?api-version=${version}`, {
+          method: path === "models" ? "GET" : "POST",
+          headers: { "api-key": sim.apiKey, "content-type": "application/json" },
+          ...(path === "models" ? {} : { body: JSON.stringify({ messages: [{ role: "user", content: "Hi" }], input: "x" }) }),
+        });
+        expect(res.status, path).toBe(404);
+        expect(await res.text()).toBe('{"error":{"code":"404","message":"Resource not found"}}');
+      }
+      const [entry] = await sim.control.journal();
+      expect(entry).toMatchObject({ status: 404, apiVersion: version });
+    },
+  );
+
+  it("every api-version Azure serves is accepted, GA and preview, including the Responses API's 2025-04-01-preview", async () => {
+    expect(API_VERSIONS).toContain("2025-04-01-preview");
+    expect(API_VERSIONS).toContain("2024-10-21");
+    for (const apiVersion of API_VERSIONS) {
+      const client = new AzureOpenAI({ endpoint: sim.url, apiVersion, apiKey: sim.apiKey, maxRetries: 0 });
+      const r = await client.embeddings.create({ model: "text-embedding-3-small", input: "x" });
+      expect(r.data, apiVersion).toHaveLength(1);
+    }
   });
 
   it("unknown deployment: 404 DeploymentNotFound, on both styles", async () => {

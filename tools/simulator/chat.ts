@@ -1,8 +1,10 @@
 /**
  * The chat completions and legacy completions operations: checks a request as Azure OpenAI does
- * (messages, sampling parameters, n, stop, tools and tool_choice, response_format with JSON
- * schemas, the context window), then answers in Azure's exact shapes, whole or streamed as SSE
- * chunks paced by the latency model, with tool calls, logprobs, content filter results and usage.
+ * (messages, sampling parameters, n, stop, tools and tool_choice, the deprecated functions and
+ * function_call, response_format with JSON schemas, the context window; On Your Data's
+ * data_sources is refused, not simulated), then answers in Azure's exact shapes, whole or streamed
+ * as SSE chunks paced by the latency model, with tool and function calls, logprobs, content filter
+ * results and usage.
  * The app's chat path, its streaming relay and its error handling run against it unchanged.
  */
 import { randomBytes } from "node:crypto";
@@ -23,6 +25,7 @@ import {
   type TextFinish,
   type ToolChoice,
 } from "./generation.js";
+import { sampleFromSchema } from "./json-schema-sample.js";
 import { answerDelayMs, nextStep, streamPace } from "./pacing.js";
 import { boolParam as bool, intParam as int, numberParam as num } from "./params.js";
 import { Random, digest } from "./random.js";
@@ -32,7 +35,7 @@ const ROLES = ["system", "assistant", "user", "function", "tool", "developer"];
 const DEFAULT_CONTEXT_WINDOW = 128_000;
 const FILTERED_CATEGORY = "violence";
 
-type FinishReason = TextFinish | "tool_calls";
+type FinishReason = TextFinish | "tool_calls" | "function_call";
 
 interface ToolCall {
   id: string;
@@ -40,11 +43,13 @@ interface ToolCall {
   arguments: string;
 }
 
-/** One generated choice: its content tokens (streamed one per chunk) or its tool calls. */
+/** One generated choice: its content tokens (streamed one per chunk), its tool calls, or its (deprecated) function call. */
 interface Generated {
   content: string | null;
   tokens: number[];
   toolCalls?: ToolCall[];
+  /** The deprecated `functions` API's answer: `message.function_call`, finish_reason `function_call` (the id is unused). */
+  functionCall?: ToolCall;
   finish: FinishReason;
   completionTokens: number;
 }
@@ -209,6 +214,17 @@ export function prepareChat(
       );
   }
   const called = functionToCall(functions, choice, chatMessages[chatMessages.length - 1]?.role === "user");
+  const legacy = legacyFunctionCall(body, chatMessages);
+  // Both given: the tools decide, as the newer API.
+  const callFunction = functions.length ? undefined : legacy.call;
+
+  // Azure OpenAI On Your Data (chat extensions) needs a search service the simulator does not have.
+  if (body.data_sources !== undefined && body.data_sources !== null)
+    throw invalidRequest(
+      "The simulator does not simulate Azure OpenAI On Your Data: 'data_sources' (Azure AI Search, Azure Cosmos DB, ...) is not supported here. Send the request without 'data_sources', or test On Your Data against a real Azure OpenAI resource.",
+      "data_sources",
+      "unsupported_parameter",
+    );
 
   // Response format.
   const responseFormat = body.response_format;
@@ -249,7 +265,11 @@ export function prepareChat(
   if (faults.contentFilter) throw contentFilterError();
 
   const tokenizer = tokenizerFor(deployment.model);
-  const promptTokens = countChatPromptTokens(tokenizer, chatMessages, Array.isArray(tools) ? tools : undefined);
+  const declaredTools = [
+    ...(Array.isArray(tools) ? tools : []),
+    ...legacy.declared.map((declared) => ({ type: "function", function: declared })),
+  ];
+  const promptTokens = countChatPromptTokens(tokenizer, chatMessages, declaredTools.length ? declaredTools : undefined);
   const contextWindow = deployment.maxInputTokens ?? DEFAULT_CONTEXT_WINDOW;
   if (promptTokens + (maxTokens ?? 0) > contextWindow)
     throw invalidRequest(
@@ -261,7 +281,16 @@ export function prepareChat(
   // With a seed the same request gets the same answer; without one, the simulator's own seeded sequence.
   const base =
     seed !== undefined
-      ? digest(ctxSeed, deployment.model, seed, chatMessages, responseFormat ?? null, tools ?? null, toolChoice ?? null)
+      ? digest(
+          ctxSeed,
+          deployment.model,
+          seed,
+          chatMessages,
+          responseFormat ?? null,
+          tools ?? null,
+          toolChoice ?? null,
+          ...(legacy.declared.length ? [legacy.declared, body.function_call ?? null] : []),
+        )
       : digest(fallback.nextUint32(), fallback.nextUint32());
   const choices: Generated[] = [];
   for (let i = 0; i < choiceCount; i++) {
@@ -274,6 +303,18 @@ export function prepareChat(
         toolCalls: [{ id: call.callId, name: call.name, arguments: call.arguments }],
         finish: "tool_calls",
         completionTokens: call.completionTokens,
+      });
+      continue;
+    }
+    if (callFunction !== undefined) {
+      const called = legacy.declared.find((declared) => declared.name === callFunction)!;
+      const args = JSON.stringify(sampleFromSchema(called.parameters ?? { type: "object", properties: {} }, random));
+      choices.push({
+        content: null,
+        tokens: [],
+        functionCall: { id: "", name: called.name, arguments: args },
+        finish: "function_call",
+        completionTokens: tokenizer.count(called.name) + tokenizer.count(args) + 7,
       });
       continue;
     }
@@ -292,6 +333,72 @@ export function prepareChat(
     stream,
     respond: (ctx) => (stream ? streamChat(ctx, plan, tokenizer) : answerChat(ctx, plan, tokenizer)),
   };
+}
+
+/**
+ * The deprecated `functions` / `function_call` pair (replaced by `tools` / `tool_choice`, still in
+ * Azure's 2024-10-21 API): checked as OpenAI checks it, and chosen like tools: a named function is
+ * called, "none" answers in text, "auto" (or absent) calls the first function on a user's turn and
+ * answers in text after a function result. The call comes back in `message.function_call` with
+ * finish_reason `function_call`, as Azure answers.
+ * @throws SimulatorHttpError 400 for malformed functions or a function_call that names none of them.
+ */
+function legacyFunctionCall(
+  body: Record<string, unknown>,
+  messages: readonly Record<string, unknown>[],
+): { declared: { name: string; description?: string; parameters?: unknown }[]; call: string | undefined } {
+  const functions = body.functions;
+  const functionCall = body.function_call;
+  let declared: { name: string; description?: string; parameters?: unknown }[] = [];
+  if (functions !== undefined && functions !== null) {
+    if (!Array.isArray(functions)) throw invalidRequest("Invalid type for 'functions': expected an array.", "functions", "invalid_type");
+    if (functions.length === 0 || functions.length > 128)
+      throw invalidRequest(
+        `Invalid 'functions': expected an array with 1 to 128 functions, but got ${functions.length}.`,
+        "functions",
+        functions.length === 0 ? "empty_array" : "array_above_max_length",
+      );
+    declared = functions.map((candidate: unknown, i) => {
+      if (!isObject(candidate) || typeof candidate.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(candidate.name))
+        throw invalidRequest(
+          `Invalid 'functions[${i}].name': expected a name of 1-64 letters, digits, '_' or '-'.`,
+          `functions[${i}].name`,
+          "invalid_value",
+        );
+      return {
+        name: candidate.name,
+        ...(typeof candidate.description === "string" ? { description: candidate.description } : {}),
+        ...(candidate.parameters !== undefined ? { parameters: candidate.parameters } : {}),
+      };
+    });
+  }
+  let call: string | undefined;
+  if (functionCall !== undefined && functionCall !== null) {
+    if (!declared.length)
+      throw invalidRequest(
+        "Invalid value for 'function_call': 'function_call' is only allowed when 'functions' are specified.",
+        "function_call",
+        null,
+      );
+    if (isObject(functionCall) && typeof functionCall.name === "string") {
+      const wanted = functionCall.name;
+      if (!declared.some((candidate) => candidate.name === wanted))
+        throw invalidRequest(
+          `Invalid value for 'function_call': no function named '${wanted}' was specified in the 'functions' parameter.`,
+          "function_call",
+          null,
+        );
+      call = wanted;
+    } else if (functionCall !== "auto" && functionCall !== "none")
+      throw invalidRequest(
+        "Invalid value for 'function_call': expected 'none', 'auto' or {\"name\": ...}.",
+        "function_call",
+        "invalid_value",
+      );
+  }
+  if ((functionCall === undefined || functionCall === null || functionCall === "auto") && declared.length)
+    call = messages[messages.length - 1]?.role === "user" ? declared[0]!.name : undefined;
+  return { declared, call };
 }
 
 function logprobsFor(tokenizer: Tokenizer, tokens: number[], top: number, random: Random) {
@@ -335,10 +442,13 @@ async function answerChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
               })),
             }
           : {}),
+        ...(choice.functionCall ? { function_call: { name: choice.functionCall.name, arguments: choice.functionCall.arguments } } : {}),
       },
       finish_reason: choice.finish,
       logprobs:
-        plan.logprobs && choice.toolCalls === undefined ? logprobsFor(tokenizer, choice.tokens, plan.topLogprobs, ctx.random) : null,
+        plan.logprobs && choice.toolCalls === undefined && choice.functionCall === undefined
+          ? logprobsFor(tokenizer, choice.tokens, plan.topLogprobs, ctx.random)
+          : null,
       content_filter_results: choiceFilterResults(choice.finish === "content_filter" ? FILTERED_CATEGORY : undefined),
     })),
     usage: usageOf(plan.promptTokens, completionTokens),
@@ -382,19 +492,22 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
       event(
         chunk(
           i,
-          choice.toolCalls ? { role: "assistant", content: null, refusal: null } : { role: "assistant", content: "", refusal: null },
+          choice.toolCalls || choice.functionCall
+            ? { role: "assistant", content: null, refusal: null }
+            : { role: "assistant", content: "", refusal: null },
           null,
         ),
       ),
     ),
   );
 
-  // Tool calls stream as a header chunk and argument fragments; text streams one token per chunk.
+  // Tool and function calls stream as a header chunk and argument fragments; text streams one token per chunk.
   const pieces = plan.choices.map((choice) => {
-    if (!choice.toolCalls) return choice.tokens.map((tokenId) => ({ content: tokenizer.decode([tokenId]), token: tokenId }));
-    const call = choice.toolCalls[0]!;
+    const call = choice.toolCalls?.[0] ?? choice.functionCall;
+    if (!call) return choice.tokens.map((tokenId) => ({ content: tokenizer.decode([tokenId]), token: tokenId }));
     const args = call.arguments.match(/.{1,12}/gs) ?? [];
-    return [{ toolHeader: call }, ...args.map((fragment) => ({ args: fragment }))];
+    const legacy = choice.functionCall !== undefined;
+    return [{ toolHeader: call, legacy }, ...args.map((fragment) => ({ args: fragment, legacy }))];
   });
   const steps = Math.max(0, ...pieces.map((choicePieces) => choicePieces.length));
   const inlineFilter = asyncFilter ? {} : choiceFilterResults();
@@ -409,13 +522,15 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
         res.write(event(chunk(i, { content: piece.content }, null, inlineFilter, logprobs)));
       } else if ("toolHeader" in piece) {
         const call = piece.toolHeader;
-        res.write(
-          event(
-            chunk(i, { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] }, null),
-          ),
-        );
+        const delta = piece.legacy
+          ? { function_call: { name: call.name, arguments: "" } }
+          : { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] };
+        res.write(event(chunk(i, delta, null)));
       } else {
-        res.write(event(chunk(i, { tool_calls: [{ index: 0, function: { arguments: piece.args } }] }, null)));
+        const delta = piece.legacy
+          ? { function_call: { arguments: piece.args } }
+          : { tool_calls: [{ index: 0, function: { arguments: piece.args } }] };
+        res.write(event(chunk(i, delta, null)));
       }
     });
     sent++;

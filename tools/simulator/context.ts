@@ -24,7 +24,7 @@ export interface DeploymentCounters {
   /** Streams started / abandoned by the client before the end. */
   streams: number;
   abortedStreams: number;
-  /** Non-streamed requests whose client went away before the answer. */
+  /** Non-streamed requests whose client went away before the answer was complete (before or after its headers). */
   abortedRequests: number;
   /** Requests that an injected fault hit. */
   faults: number;
@@ -65,7 +65,7 @@ export interface JournalEntry {
   chargedTokens?: number;
   throttled?: "requests" | "tokens" | "fault";
   faults?: string[];
-  /** The client went away before the response was complete. */
+  /** The client went away before the response was complete; status 0 when it left before the headers. */
   aborted?: boolean;
   requestId: string;
   /** Selected request headers: user-agent, x-ms-client-request-id, x-stainless-retry-count. */

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JournalEntry } from "./context.js";
-import { faultProblems, latencyProblems, validateDeployment, type DeploymentConfig } from "./deployments.js";
+import { faultProblems, isObject, latencyProblems, validateDeployment, type DeploymentConfig } from "./deployments.js";
 import { SimulatorHttpError } from "./errors.js";
 import { readJson, sendJson } from "./http-io.js";
 import type { DeploymentRuntime, SimulatorState } from "./state.js";
@@ -137,23 +137,40 @@ async function serveDeployment(
 
 /**
  * Applies a partial deployment: `latency` merges into the current latency, `faults` replaces
- * the rules (and restarts their counts), anything else replaces the field.
+ * the rules (and restarts their counts), anything else replaces the field. `null` removes: a
+ * field (`{"latency": null}` drops the whole latency override, `{"faults": null}` the rules), or
+ * one latency field (`{"latency": {"timeToFirstTokenMs": null}}`); a latency left empty is removed.
  */
 function patchDeployment(runtime: DeploymentRuntime, patch: Record<string, unknown>): DeploymentConfig {
   if ("name" in patch && patch.name !== runtime.config.name) throw controlError("name cannot be changed; PUT a new deployment instead");
-  const problems = [...latencyProblems(patch.latency), ...faultProblems(patch.faults)];
+  const problems = [...latencyPatchProblems(patch.latency), ...(patch.faults === null ? [] : faultProblems(patch.faults))];
   if (problems.length) throw controlError(problems.join("; "));
   const next: Record<string, unknown> = { ...runtime.config };
   for (const [field, value] of Object.entries(patch)) {
-    if (field === "latency") next.latency = { ...runtime.config.latency, ...(value as object) };
-    else if (value === null) delete next[field];
-    else next[field] = value;
+    if (value === null) delete next[field];
+    else if (field === "latency") {
+      const latency: Record<string, unknown> = { ...runtime.config.latency };
+      for (const [key, fieldValue] of Object.entries(value as Record<string, unknown>)) {
+        if (fieldValue === null) delete latency[key];
+        else latency[key] = fieldValue;
+      }
+      if (Object.keys(latency).length) next.latency = latency;
+      else delete next.latency;
+    } else next[field] = value;
   }
   const config = validateDeployment(next, `deployment ${runtime.config.name}`);
   runtime.config = config;
   runtime.applyQuotaSettings();
   if ("faults" in patch) runtime.faultSelector.reset();
   return config;
+}
+
+/** A latency patch: null, or an object whose fields are each a non-negative number or null. */
+function latencyPatchProblems(latency: unknown): string[] {
+  if (latency === undefined || latency === null) return [];
+  if (!isObject(latency)) return ["latency: an object, or null to remove the override"];
+  // A null field is a removal: check only that the field exists.
+  return latencyProblems(Object.fromEntries(Object.entries(latency).map(([key, value]) => [key, value === null ? 0 : value])));
 }
 
 function controlError(message: string): SimulatorHttpError {

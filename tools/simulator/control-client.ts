@@ -26,9 +26,15 @@ export interface JournalQuery {
   limit?: number;
 }
 
-/** A deployment patch: `latency` merges, `faults` replaces, a field set to null is removed. */
+/** A latency patch: the fields given are set, a field set to null is removed. */
+export type LatencyPatch = { [K in keyof LatencyConfig]?: LatencyConfig[K] | null };
+
+/**
+ * A deployment patch: `latency` merges, `faults` replaces, a field set to null is removed
+ * (`latency: null` removes the whole latency override).
+ */
 export type DeploymentPatch = { [K in Exclude<keyof DeploymentConfig, "name" | "latency">]?: DeploymentConfig[K] | null } & {
-  latency?: Partial<LatencyConfig>;
+  latency?: LatencyPatch | null;
 };
 
 /** Typed client of the control API under /_simulator/, usable from any process. */
@@ -43,7 +49,8 @@ export interface SimulatorControl {
   updateDeployment(name: string, patch: DeploymentPatch): Promise<DeploymentConfig[]>;
   putDeployment(config: DeploymentConfig): Promise<DeploymentConfig>;
   deleteDeployment(name: string): Promise<void>;
-  setLatency(name: string, latency: Partial<LatencyConfig>): Promise<void>;
+  /** Merges into the deployment's latency; a field set to null is removed. */
+  setLatency(name: string, latency: LatencyPatch): Promise<void>;
   /** Sets TPM/RPM (0 or null: unlimited) and the window length. */
   setQuota(name: string, quota: { tpm?: number | null; rpm?: number | null; quotaWindowMs?: number | null }): Promise<void>;
   setFaults(name: string, faults: FaultRule[]): Promise<void>;

@@ -2,8 +2,9 @@
  * Which Azure OpenAI request a data-plane URL is: the dated paths
  * (`/openai/deployments/{deployment}/{operation}?api-version=...`), the v1 paths
  * (`/openai/v1/{operation}`, the deployment named by the body's `model`) and both models lists,
- * with Azure's own answers to a missing or malformed api-version and to the models list.
+ * with Azure's own answers to a missing or unserved api-version and to the models list.
  */
+import { isServedApiVersion } from "../../src/openai/api-versions.js";
 import type { DeploymentConfig, Operation } from "./deployments.js";
 import { azureError } from "./errors.js";
 import { RESPONSES_PATH, parseResponsesRoute, type ResponsesRoute } from "./responses-routes.js";
@@ -28,19 +29,22 @@ export function parseRoute(path: string): Route | undefined {
 }
 
 /**
- * Dated paths need an api-version of Azure's form (`2024-10-21`, `2025-04-01-preview`); v1 paths take none.
- * @throws SimulatorHttpError 400 MissingApiVersionParameter or UnsupportedApiVersion, as Azure answers.
+ * Dated paths need an api-version that Azure OpenAI serves (the list in src/openai/api-versions.ts,
+ * shared with the app's own settings check); v1 paths take none.
+ *
+ * An api-version Azure does not serve is answered as a path Azure does not have: 404
+ * `{"error":{"code":"404","message":"Resource not found"}}`. That is what clients report meeting
+ * for a wrong version: openai/openai-python#362 (api-version 2022-12-01, which predates chat, on
+ * chat/completions: 404 with exactly that 56-byte body), microsoft/azurechat#426 (a wrong
+ * AZURE_OPENAI_API_VERSION: "404 Resource not found", fixed by a served version) and
+ * langchain-ai/langchain#13284 (a model version, "0613", given as api-version: the same 404).
+ * @throws SimulatorHttpError 400 MissingApiVersionParameter without one; 404 for one Azure does not serve.
  */
-export function checkApiVersion(route: Route, path: string, apiVersion: string | undefined): void {
+export function checkApiVersion(route: Route, apiVersion: string | undefined): void {
   if (route.style !== "dated") return;
   if (!apiVersion)
     throw azureError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
-  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion))
-    throw azureError(
-      400,
-      "UnsupportedApiVersion",
-      `The HTTP resource that matches the request URI '${path}' does not support the API version '${apiVersion}'.`,
-    );
+  if (!isServedApiVersion(apiVersion)) throw azureError(404, "404", "Resource not found");
 }
 
 /**

@@ -28,6 +28,7 @@ import { readJson, readMultipart, sendJson, writeBody } from "./http-io.js";
 import { prepareImages } from "./images.js";
 import { deploymentNotFound, faultError, operationNotSupported, throttled } from "./operation-errors.js";
 import { Random, digest, sampleNonNegative } from "./random.js";
+import type { QuotaRemaining } from "./quota.js";
 import { journalBody, startRecord, type RequestRecord } from "./request-record.js";
 import { prepareResponse } from "./responses.js";
 import { serveStoredResponse } from "./responses-routes.js";
@@ -53,7 +54,7 @@ export async function serveDataPlane(
     entry.apiStyle = route.style;
     const apiVersion = url.searchParams.get("api-version") ?? undefined;
     if (apiVersion) entry.apiVersion = apiVersion;
-    checkApiVersion(route, url.pathname, apiVersion);
+    checkApiVersion(route, apiVersion);
     entry.auth = await authenticate(req.headers, route.style === "v1", state.settings, state.authority);
 
     if (route.kind === "stored-response") return serveStoredResponse(state, req, res, url, route, record);
@@ -98,9 +99,12 @@ export async function serveDataPlane(
     await prepared.respond(requestContext(state, req, res, record, runtime, operation, faults, requestRandom, baseUrl));
     if (entry.stream && res.headersSent) entry.status = res.statusCode;
   } catch (error) {
+    // The client went away: its entry was journalled, as aborted, when the response closed, and
+    // whatever failed after that (reading the rest of the body, a fault's status) is answered to no one.
+    if (record.signal.aborted || res.destroyed) return;
     if (!(error instanceof SimulatorHttpError)) throw error;
+    if (res.headersSent) return;
     entry.status = error.status;
-    if (res.headersSent || res.destroyed) return;
     sendJson(res, error.status, error.body, { ...headers, ...error.headers });
   }
 }
@@ -121,7 +125,14 @@ function routeToDeployment(state: SimulatorState, record: RequestRecord, name: s
   if (!runtime) throw deploymentNotFound();
   record.counters = runtime.counters;
   record.counters.requests++;
+  // From here every answer (refusals, faults and 429s included) says what remains of the quota.
+  setRemainingHeaders(record, runtime.quota.remaining());
   return runtime;
+}
+
+function setRemainingHeaders(record: RequestRecord, remaining: QuotaRemaining): void {
+  record.headers["x-ratelimit-remaining-requests"] = String(remaining.remainingRequests);
+  record.headers["x-ratelimit-remaining-tokens"] = String(remaining.remainingTokens);
 }
 
 /** Faults: the header's apply to this request; the deployment's rules pick requests by seed and count. */
@@ -189,8 +200,7 @@ function chargeQuota(
   apiVersion: string | undefined,
 ): void {
   const decision = runtime.quota.tryCharge(prepared.chargeTokens);
-  if (decision.remainingRequests !== undefined) record.headers["x-ratelimit-remaining-requests"] = String(decision.remainingRequests);
-  if (decision.remainingTokens !== undefined) record.headers["x-ratelimit-remaining-tokens"] = String(decision.remainingTokens);
+  setRemainingHeaders(record, decision);
   if (!decision.ok) {
     record.entry.throttled = decision.reason;
     throw throttled(decision.reason, decision.retryAfterMs, operation, apiVersion, runtime.config);

@@ -21,7 +21,11 @@ export function azureError(status: number, code: string, message: string, header
   return new SimulatorHttpError(status, { error: { code, message } }, headers);
 }
 
-/** Model-side validation errors, passed through in OpenAI's shape. */
+/**
+ * Model-side validation errors, passed through in OpenAI's shape. `param` and `code` are null when
+ * the error has none: Azure's real answers carry them so (Azure/azure-sdk-for-net#40645), though
+ * its 2024-10-21 specification types both as strings (test/simulator/azure-spec.ts).
+ */
 export function invalidRequest(message: string, param: string | null = null, code: string | null = null, status = 400): SimulatorHttpError {
   return new SimulatorHttpError(status, { error: { message, type: "invalid_request_error", param, code } });
 }

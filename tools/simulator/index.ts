@@ -1,7 +1,8 @@
 /**
  * Offline Azure OpenAI simulator: the data-plane REST API (dated and v1 paths), Entra ID tokens
  * from a local App Service managed identity endpoint, quotas, faults and a control API.
- * Imports nothing from src/; never deployed. See README.md beside this file.
+ * Imports nothing from src/ but the list of api-versions Azure serves (src/openai/api-versions.ts,
+ * which the app checks its settings against too); never deployed. See README.md beside this file.
  */
 import { randomApiKey } from "./auth.js";
 import { createSimulatorControl, type SimulatorControl } from "./control-client.js";
@@ -79,6 +80,7 @@ export {
   type CountersSnapshot,
   type JournalQuery,
   type DeploymentPatch,
+  type LatencyPatch,
 } from "./control-client.js";
 export {
   DEFAULT_DEPLOYMENTS,

@@ -4,16 +4,30 @@
  * request would fit (the retry-after of the 429). Lets apps exercise their throttling paths.
  */
 
+/**
+ * The limit the `x-ratelimit-remaining-*` headers count down from when a deployment sets no TPM or
+ * RPM (the simulator's "unlimited"). Azure has no unlimited deployment: every deployment is given
+ * a TPM quota (and an RPM derived from it), and its answers carry both headers as plain
+ * non-negative counts of what is left in the window, so a very large quota shows as a large
+ * number that barely moves. This is such a quota: 2^31 - 1, far above any quota Azure's quota
+ * tables list (millions to tens of millions of TPM), and still a count that clients reading the
+ * header as a 32-bit integer can parse; it counts down with use as a real one does.
+ * Not -1: Azure's Responses API was reported sending `x-ratelimit-remaining-tokens: -1` (a Microsoft
+ * Q&A question and openai/openai-dotnet#838, November 2025, where a user met it as a sudden change),
+ * and a client that paces on the header, like this app's embeddings quota governor, reads -1 as
+ * "no room left" and stalls.
+ */
+export const UNLIMITED_QUOTA = 2_147_483_647;
+
+/** What the `x-ratelimit-remaining-*` headers say: always a count, UNLIMITED_QUOTA based where no limit is set. */
+export interface QuotaRemaining {
+  remainingRequests: number;
+  remainingTokens: number;
+}
+
 /** Result of asking a sliding-window quota for room. */
 export type QuotaDecision =
-  | { ok: true; remainingRequests: number | undefined; remainingTokens: number | undefined }
-  | {
-      ok: false;
-      reason: "requests" | "tokens";
-      retryAfterMs: number;
-      remainingRequests: number | undefined;
-      remainingTokens: number | undefined;
-    };
+  ({ ok: true } & QuotaRemaining) | ({ ok: false; reason: "requests" | "tokens"; retryAfterMs: number } & QuotaRemaining);
 
 interface Charge {
   at: number;
@@ -52,12 +66,12 @@ export class SlidingWindowQuota {
     return this.charges.length - this.head;
   }
 
-  /** Remaining capacity now, for the `x-ratelimit-remaining-*` headers. */
-  remaining(now = Date.now()): { remainingRequests: number | undefined; remainingTokens: number | undefined } {
+  /** Remaining capacity now, for the `x-ratelimit-remaining-*` headers; an unset limit counts down from UNLIMITED_QUOTA. */
+  remaining(now = Date.now()): QuotaRemaining {
     this.expire(now);
     return {
-      remainingRequests: this.rpm ? Math.max(0, this.rpm - this.requestsInWindow) : undefined,
-      remainingTokens: this.tpm ? Math.max(0, this.tpm - this.tokensInWindow) : undefined,
+      remainingRequests: Math.max(0, (this.rpm || UNLIMITED_QUOTA) - this.requestsInWindow),
+      remainingTokens: Math.max(0, (this.tpm || UNLIMITED_QUOTA) - this.tokensInWindow),
     };
   }
 

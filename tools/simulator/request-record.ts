@@ -56,7 +56,10 @@ export function startRecord(state: SimulatorState, req: IncomingMessage, res: Se
     const { entry, counters } = record;
     entry.durationMs = Math.round((performance.now() - started) * 10) / 10;
     if (!entry.status) entry.status = res.headersSent ? res.statusCode : 0;
-    if (!res.writableFinished && !record.dropped && entry.status !== 0) {
+    // The client went away before the answer was complete: after the headers (the status sent
+    // stays), or before them (status 0: nothing was answered). A cut the simulator made on purpose
+    // (the reset and drop faults) is not the client's doing.
+    if (!res.writableFinished && !record.dropped) {
       entry.aborted = true;
       if (entry.stream) counters.abortedStreams++;
       else counters.abortedRequests++;

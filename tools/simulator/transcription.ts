@@ -248,7 +248,8 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
         case "srt":
           return ctx.sendBytes(200, "text/plain; charset=utf-8", toSrt(segments));
         case "vtt":
-          return ctx.sendBytes(200, "text/vtt; charset=utf-8", toVtt(segments));
+          // text/plain like text and srt: Azure's 2024-10-21 specification answers all three as text/plain.
+          return ctx.sendBytes(200, "text/plain; charset=utf-8", toVtt(segments));
         case "json":
           return ctx.sendJson(200, translate ? { text } : { text, usage });
         case "verbose_json": {
