@@ -169,7 +169,7 @@ param transcriptionDeploymentCapacity int = 3
 // model_not_found naming the setting. With an existing account the names are used as given
 // (empty one to turn that feature off).
 
-@description('Deploy the text-to-speech model (gpt-4o-mini-tts). Offered, per Microsoft\'s tables, only in: eastus2 (GlobalStandard). Needs openAiLocation eastus2.')
+@description('Deploy the text-to-speech model (gpt-4o-mini-tts). Offered, per Microsoft\'s tables, only in: eastus2 (GlobalStandard); of those, openAiLocation allows eastus2.')
 param speechDeploymentEnabled bool = false
 
 @description('Text-to-speech deployment name (AZURE_OPENAI_SPEECH_DEPLOYMENT).')
