@@ -1,5 +1,6 @@
 // Everything the app needs in Azure, deployable with `azd up`: a resource group, Azure OpenAI with
-// the chat, embeddings and Whisper deployments (or an existing account), keyless storage, a Flex
+// the chat, embeddings and Whisper deployments, and optionally text to speech, images and legacy
+// completions (or an existing account), keyless storage, a Flex
 // Consumption function app with a user-assigned identity, monitoring with Entra ID ingestion,
 // least-privilege roles and the Event Grid wiring of the audio blob trigger. See infra/README.md.
 targetScope = 'subscription'
@@ -160,6 +161,62 @@ param transcriptionDeploymentSku string = 'Standard'
 @minValue(1)
 param transcriptionDeploymentCapacity int = 3
 
+// The three below are off by default: each is offered in few of the regions openAiLocation allows
+// (test/infra/data/azure-openai-model-availability.json), so turning one on by default would
+// shrink that list to almost nothing. Each description names the regions Microsoft's tables offer
+// it in (a test keeps them equal to the data); pick openAiLocation among them before turning it on.
+// Off, the deployment is not created and its app setting is empty: the app answers 404
+// model_not_found naming the setting. With an existing account the names are used as given
+// (empty one to turn that feature off).
+
+@description('Deploy the text-to-speech model (gpt-4o-mini-tts). Offered, per Microsoft\'s tables, only in: eastus2 (GlobalStandard); of those, openAiLocation allows eastus2.')
+param speechDeploymentEnabled bool = false
+
+@description('Text-to-speech deployment name (AZURE_OPENAI_SPEECH_DEPLOYMENT).')
+param speechDeploymentName string = 'gpt-4o-mini-tts'
+
+@description('gpt-4o-mini-tts model version.')
+param speechModelVersion string = '2025-12-15'
+
+@description('Text-to-speech deployment SKU.')
+param speechDeploymentSku string = 'GlobalStandard'
+
+@description('Text-to-speech capacity in quota units. Microsoft publishes no default quota for gpt-4o-mini-tts; 1 is the least that deploys.')
+@minValue(1)
+param speechDeploymentCapacity int = 1
+
+@description('Deploy the image model (gpt-image-1). It is a limited-access model: the subscription must be approved for it first (Microsoft\'s registration form), or the deployment fails. Offered, per Microsoft\'s tables, only in: eastus2, polandcentral, swedencentral, uaenorth, westus3 (GlobalStandard); of those, openAiLocation allows eastus2, swedencentral, uaenorth.')
+param imagesDeploymentEnabled bool = false
+
+@description('Image generation deployment name (AZURE_OPENAI_IMAGES_DEPLOYMENT).')
+param imagesDeploymentName string = 'gpt-image-1'
+
+@description('gpt-image-1 model version.')
+param imagesModelVersion string = '2025-04-15'
+
+@description('Image generation deployment SKU.')
+param imagesDeploymentSku string = 'GlobalStandard'
+
+@description('Image generation capacity in quota units. Microsoft\'s tier-1 quota for gpt-image-1 GlobalStandard is 9 requests per minute.')
+@minValue(1)
+param imagesDeploymentCapacity int = 1
+
+@description('Deploy the legacy completions model (gpt-35-turbo-instruct, /api/v1/completions). Offered, per Microsoft\'s last completions table (February 2025), only in: eastus, swedencentral (Standard); of those, openAiLocation allows swedencentral. Newer tables no longer list it.')
+param completionsDeploymentEnabled bool = false
+
+@description('Legacy completions deployment name (AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).')
+param completionsDeploymentName string = 'gpt-35-turbo-instruct'
+
+@description('gpt-35-turbo-instruct model version.')
+param completionsModelVersion string = '0914'
+
+@description('Legacy completions deployment SKU.')
+param completionsDeploymentSku string = 'Standard'
+
+@description('Legacy completions capacity in thousands of tokens per minute.')
+@minValue(1)
+param completionsDeploymentCapacity int = 10
+
 // ---- Function app ----
 
 @description('Node.js major version.')
@@ -220,6 +277,10 @@ var audioContainerName = 'audio'
 var transcriptsContainerName = 'transcripts'
 var embeddingsContainerName = 'embeddings'
 var embeddingsQueueName = 'embeddings'
+var speechContainerName = 'speech'
+var speechQueueName = 'speech'
+var imagesContainerName = 'images'
+var imagesQueueName = 'images'
 var deploymentContainerName = 'deployment-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
@@ -230,6 +291,11 @@ var openAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : '${abbrs
 // Azure refuses, every time, a request with more tokens than the deployment's per-minute limit:
 // a batch must never be larger than a minute of the embeddings capacity (thousands of TPM).
 var embeddingsMaxTokensPerRequest = min(300000, embeddingsDeploymentCapacity * 1000)
+// What the app is told: the deployment's name when this template creates it or an existing account
+// is used (names as given), otherwise empty, which the app reads as turned off.
+var speechSettingValue = useExistingOpenAi || speechDeploymentEnabled ? speechDeploymentName : ''
+var imagesSettingValue = useExistingOpenAi || imagesDeploymentEnabled ? imagesDeploymentName : ''
+var completionsSettingValue = useExistingOpenAi || completionsDeploymentEnabled ? completionsDeploymentName : ''
 var openAiResourceGroupName = useExistingOpenAi && !empty(existingOpenAiResourceGroupName) ? existingOpenAiResourceGroupName : rg.name
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -270,11 +336,15 @@ module storage 'app/storage.bicep' = {
       audioContainerName
       transcriptsContainerName
       embeddingsContainerName
+      speechContainerName
+      imagesContainerName
       deploymentContainerName
       deadLetterContainerName
     ]
     queueNames: [
       embeddingsQueueName
+      speechQueueName
+      imagesQueueName
     ]
     privateNetworkOnly: vnetEnabled
   }
@@ -310,6 +380,30 @@ module openAi 'app/openai.bicep' = if (!useExistingOpenAi) {
         modelVersion: transcriptionModelVersion
         skuName: transcriptionDeploymentSku
         capacity: transcriptionDeploymentCapacity
+      }
+      {
+        name: speechDeploymentName
+        modelName: 'gpt-4o-mini-tts'
+        modelVersion: speechModelVersion
+        skuName: speechDeploymentSku
+        capacity: speechDeploymentCapacity
+        enabled: speechDeploymentEnabled
+      }
+      {
+        name: imagesDeploymentName
+        modelName: 'gpt-image-1'
+        modelVersion: imagesModelVersion
+        skuName: imagesDeploymentSku
+        capacity: imagesDeploymentCapacity
+        enabled: imagesDeploymentEnabled
+      }
+      {
+        name: completionsDeploymentName
+        modelName: 'gpt-35-turbo-instruct'
+        modelVersion: completionsModelVersion
+        skuName: completionsDeploymentSku
+        capacity: completionsDeploymentCapacity
+        enabled: completionsDeploymentEnabled
       }
     ]
   }
@@ -437,10 +531,17 @@ module functionApp 'app/function-app.bicep' = {
     chatDeploymentName: chatDeploymentName
     embeddingsDeploymentName: embeddingsDeploymentName
     transcriptionDeploymentName: transcriptionDeploymentName
+    speechDeploymentName: speechSettingValue
+    imagesDeploymentName: imagesSettingValue
+    completionsDeploymentName: completionsSettingValue
     audioContainerName: audioContainerName
     transcriptsContainerName: transcriptsContainerName
     embeddingsQueueName: embeddingsQueueName
     embeddingsContainerName: embeddingsContainerName
+    speechQueueName: speechQueueName
+    speechContainerName: speechContainerName
+    imagesQueueName: imagesQueueName
+    imagesContainerName: imagesContainerName
     httpAuthLevel: httpAuthLevel
     embeddingsMaxTokensPerRequest: embeddingsMaxTokensPerRequest
     transcriptionMaxConcurrency: transcriptionMaxConcurrency
@@ -484,6 +585,10 @@ output AZURE_OPENAI_ACCOUNT_NAME string = openAiAccess.outputs.name
 output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeploymentName
 output AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT string = embeddingsDeploymentName
 output AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT string = transcriptionDeploymentName
+// Empty when not deployed, as the app setting is.
+output AZURE_OPENAI_SPEECH_DEPLOYMENT string = speechSettingValue
+output AZURE_OPENAI_IMAGES_DEPLOYMENT string = imagesSettingValue
+output AZURE_OPENAI_COMPLETIONS_DEPLOYMENT string = completionsSettingValue
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint

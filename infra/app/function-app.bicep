@@ -88,6 +88,17 @@ param embeddingsDeploymentName string
 @description('Transcription (Whisper) deployment name.')
 param transcriptionDeploymentName string
 
+// Empty means turned off: the app answers 404 model_not_found naming the setting (src/config.ts
+// tells present-but-empty from unset, which would mean the default name).
+@description('Text-to-speech deployment name; empty when none is deployed (speech turned off).')
+param speechDeploymentName string
+
+@description('Image generation deployment name; empty when none is deployed (images turned off).')
+param imagesDeploymentName string
+
+@description('Legacy completions deployment name; empty when none is deployed (/api/v1/completions answers 404).')
+param completionsDeploymentName string
+
 @description('Container watched for audio.')
 param audioContainerName string
 
@@ -99,6 +110,18 @@ param embeddingsQueueName string
 
 @description('Container for embeddings results.')
 param embeddingsContainerName string
+
+@description('Queue of texts to speak.')
+param speechQueueName string
+
+@description('Container for spoken audio and its records.')
+param speechContainerName string
+
+@description('Queue of image prompts.')
+param imagesQueueName string
+
+@description('Container for generated images and their records.')
+param imagesContainerName string
 
 @description('Authorization level of the HTTP functions.')
 @allowed([
@@ -209,7 +232,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 // rejected there, so none of them is set.
 var appSettings = {
   // Functions host storage, identity-based: blob (keys, leases, receipts), queue (embeddings,
-  // poison) and table (the host's diagnostic events).
+  // speech, images, poison) and table (the host's diagnostic events).
   AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
   AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
   AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
@@ -228,6 +251,9 @@ var appSettings = {
   AZURE_OPENAI_CHAT_DEPLOYMENT: chatDeploymentName
   AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT: embeddingsDeploymentName
   AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT: transcriptionDeploymentName
+  AZURE_OPENAI_SPEECH_DEPLOYMENT: speechDeploymentName
+  AZURE_OPENAI_IMAGES_DEPLOYMENT: imagesDeploymentName
+  AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: completionsDeploymentName
   AZURE_OPENAI_TIMEOUT_MS: '60000'
   AZURE_OPENAI_MAX_RETRIES: '2'
 
@@ -237,8 +263,13 @@ var appSettings = {
   AUDIO_BLOB_TRIGGER_SOURCE: 'EventGrid'
   EMBEDDINGS_QUEUE: embeddingsQueueName
   EMBEDDINGS_CONTAINER: embeddingsContainerName
+  SPEECH_QUEUE: speechQueueName
+  SPEECH_CONTAINER: speechContainerName
+  IMAGES_QUEUE: imagesQueueName
+  IMAGES_CONTAINER: imagesContainerName
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
+  HTTP_MAX_AUDIO_BYTES: '209715200'
   HTTP_STREAM_IDLE_TIMEOUT_MS: '60000'
 
   // Tuning: the app's defaults (src/config.ts), except the two that must fit the model

@@ -1,10 +1,11 @@
-// A new Azure OpenAI account and the three model deployments the app calls. Skipped when the
+// A new Azure OpenAI account and the model deployments the app calls (chat, embeddings, Whisper,
+// and those of speech, images and completions that main.bicep turns on). Skipped when the
 // environment points at an existing account (see main.bicep).
 
 @description('Name of the account; also its custom subdomain, so the endpoint is https://NAME.openai.azure.com.')
 param name string
 
-@description('Azure region; it must offer every model below (Whisper is the narrowest).')
+@description('Azure region; it must offer every enabled model below.')
 param location string
 
 @description('Tags for the account.')
@@ -32,6 +33,8 @@ param deployments {
   skuName: string
   @description('Capacity in the SKU\'s units (thousands of tokens per minute for chat and embeddings).')
   capacity: int
+  @description('Whether to create it; absent means yes. Lets main.bicep list the optional models with their parameters.')
+  enabled: bool?
 }[]
 
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
@@ -56,7 +59,7 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
 // One at a time: the Cognitive Services resource provider rejects concurrent deployment
 // changes on one account with a conflict.
 @batchSize(1)
-resource modelDeployments 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [for deployment in deployments: {
+resource modelDeployments 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [for deployment in filter(deployments, d => d.?enabled ?? true): {
   parent: account
   name: deployment.name
   sku: {

@@ -19,7 +19,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-// Storage Blob Data Owner: the Functions host keeps keys, leases and blob receipts in blobs and the Flex deployment package is read with this identity; Owner (not Contributor) is what the host documents for AzureWebJobsStorage.
+// Storage Blob Data Owner: the Functions host keeps keys, leases and blob receipts in blobs, the app writes transcripts, embeddings, speech audio and images, and the Flex deployment package is read with this identity; Owner (not Contributor) is what the host documents for AzureWebJobsStorage.
 resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
   scope: storage
@@ -30,7 +30,7 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Storage Queue Data Contributor: the embeddings queue trigger reads and deletes messages, the host moves failed ones to the poison queues, and transcriptionGivenUp reads webjobs-blobtrigger-poison.
+// Storage Queue Data Contributor: the embeddings, speech and images queue triggers read and delete messages, the HTTP routes enqueue to them, the host moves failed ones to the poison queues, and transcriptionGivenUp reads webjobs-blobtrigger-poison.
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
   scope: storage

@@ -14,11 +14,13 @@ import {
   assignedRoleNames,
   checkFlexRegions,
   checkModelAvailability,
+  checkOptionalDeployments,
   checkRoleIds,
   FLEX_REGIONS,
   MODEL_AVAILABILITY,
   modelDeployments,
   regionsOfferingAll,
+  type OptionalDeployment,
 } from "./lib/azure-facts.js";
 import { compileInfra, evaluateInfra, type ArmTemplate } from "./lib/compile-infra.js";
 import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
@@ -26,6 +28,14 @@ import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const dataDir = path.join(repoRoot, "test/infra/data");
 const bicep = findBicep();
+
+/** Off by default (main.bicep says why); each switch's description states where the model is offered. */
+const OPTIONAL: OptionalDeployment[] = [
+  { param: "speechDeploymentEnabled", model: "gpt-4o-mini-tts" },
+  { param: "imagesDeploymentEnabled", model: "gpt-image-1" },
+  { param: "completionsDeploymentEnabled", model: "gpt-35-turbo-instruct" },
+];
+const ALL_ON = Object.fromEntries(OPTIONAL.map((o) => [o.param, true]));
 
 /** What azd passes on a first `azd up` (the user picked both regions when prompted). */
 const FIRST_UP = {
@@ -84,6 +94,7 @@ describe.skipIf(!bicep.path)(
     let plain: Snapshot;
     let private_: Snapshot;
     let pipelineStage2: Snapshot;
+    let allOn: Snapshot;
     beforeAll(async () => {
       copy = mutatedInfra([]);
       const compilation = await compileInfra(bicep.path!, copy.dir);
@@ -93,6 +104,7 @@ describe.skipIf(!bicep.path)(
       private_ = await evaluateInfra(bicep.path!, copy.dir, { ...FIRST_UP, vnetEnabled: true, alwaysReadyInstances: 2 });
       // A CI pipeline's second provision (after the code is deployed), private, with no principalId given.
       const { principalId: _omitted, ...withoutPrincipal } = FIRST_UP;
+      allOn = await evaluateInfra(bicep.path!, copy.dir, { ...FIRST_UP, openAiLocation: "eastus2", ...ALL_ON });
       pipelineStage2 = await evaluateInfra(bicep.path!, copy.dir, {
         ...withoutPrincipal,
         vnetEnabled: true,
@@ -116,6 +128,49 @@ describe.skipIf(!bicep.path)(
           .map((d) => `${d.model} ${d.version} ${d.sku}`)
           .sort(),
       ).toEqual(["gpt-4o-mini 2024-07-18 GlobalStandard", "text-embedding-3-small 1 GlobalStandard", "whisper 001 Standard"]);
+    });
+
+    it("deploys speech, images and completions only when switched on, each offered where its switch says", () => {
+      expect(
+        modelDeployments(allOn)
+          .map((d) => `${d.model} ${d.version} ${d.sku}`)
+          .sort(),
+      ).toEqual([
+        "gpt-35-turbo-instruct 0914 Standard",
+        "gpt-4o-mini 2024-07-18 GlobalStandard",
+        "gpt-4o-mini-tts 2025-12-15 GlobalStandard",
+        "gpt-image-1 2025-04-15 GlobalStandard",
+        "text-embedding-3-small 1 GlobalStandard",
+        "whisper 001 Standard",
+      ]);
+      expect(checkOptionalDeployments(template, allOn, OPTIONAL)).toEqual([]);
+      // Switched on, the app is told their names; off (plain), it is told '' and they are not created.
+      const settings = (s: Snapshot) => one(s, "Microsoft.Web/sites/config").properties as Record<string, string>;
+      expect(settings(allOn)).toMatchObject({
+        AZURE_OPENAI_SPEECH_DEPLOYMENT: "gpt-4o-mini-tts",
+        AZURE_OPENAI_IMAGES_DEPLOYMENT: "gpt-image-1",
+        AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: "gpt-35-turbo-instruct",
+      });
+      expect(settings(plain)).toMatchObject({
+        AZURE_OPENAI_SPEECH_DEPLOYMENT: "",
+        AZURE_OPENAI_IMAGES_DEPLOYMENT: "",
+        AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: "",
+      });
+    });
+
+    it("keeps off by default every model that not every allowed openAiLocation offers", () => {
+      // A default deployment must be offered in every allowed region (checkModelAvailability);
+      // these are not, which is why they are switches.
+      const allowed = template.parameters.openAiLocation!.allowedValues!.map(String);
+      for (const { param, model } of OPTIONAL) {
+        expect(template.parameters[param]!.defaultValue, param).toBe(false);
+        const d = modelDeployments(allOn).find((x) => x.model === model)!;
+        const offered = MODEL_AVAILABILITY[d.model]![d.version]![d.sku]!;
+        expect(
+          allowed.every((r) => offered.includes(r)),
+          `${model} is offered in every allowed region: it could be on by default`,
+        ).toBe(false);
+      }
     });
 
     it("allows exactly the Flex Consumption regions for location", () => {
@@ -261,7 +316,12 @@ describe.skipIf(!bicep.path)(
     });
 
     describe("planted defects", () => {
-      const plants: { name: string; edits: Edit[]; check: (template: ArmTemplate, snapshot: Snapshot) => string[]; expected: RegExp }[] = [
+      const plants: {
+        name: string;
+        edits: Edit[];
+        check: (template: ArmTemplate, snapshot: Snapshot, optionalOn: Snapshot) => string[];
+        expected: RegExp;
+      }[] = [
         {
           name: "a wrong role id (the one this template shipped with)",
           edits: [
@@ -295,7 +355,7 @@ describe.skipIf(!bicep.path)(
               replace: "param embeddingsDeploymentSku string = 'GlobalStandrd'",
             },
           ],
-          check: checkModelAvailability,
+          check: (t, s) => checkModelAvailability(t, s),
           expected: /text-embedding-3-small 1 is not offered on SKU 'GlobalStandrd'/,
         },
         {
@@ -307,7 +367,7 @@ describe.skipIf(!bicep.path)(
               replace: "param chatModelVersion string = '2024-07-81'",
             },
           ],
-          check: checkModelAvailability,
+          check: (t, s) => checkModelAvailability(t, s),
           expected: /gpt-4o-mini version '2024-07-81' is not in the availability data/,
         },
         {
@@ -319,8 +379,28 @@ describe.skipIf(!bicep.path)(
               replace: "@allowed([\n  'eastus'\n  'eastus2'\n  'northcentralus'",
             },
           ],
-          check: checkModelAvailability,
+          check: (t, s) => checkModelAvailability(t, s),
           expected: /openAiLocation allows 'eastus', which does not offer whisper 001 Standard/,
+        },
+        {
+          name: "a switch description claiming a region the data does not list",
+          edits: [
+            { file: "main.bicep", find: "only in: eastus2 (GlobalStandard)", replace: "only in: eastus2, westeurope (GlobalStandard)" },
+          ],
+          check: (t, _, on) => checkOptionalDeployments(t, on, OPTIONAL),
+          expected: /speechDeploymentEnabled's description says gpt-4o-mini-tts is offered in eastus2, westeurope, the data says eastus2/,
+        },
+        {
+          name: "an optional model version that does not exist",
+          edits: [
+            {
+              file: "main.bicep",
+              find: "param imagesModelVersion string = '2025-04-15'",
+              replace: "param imagesModelVersion string = '2025-04-51'",
+            },
+          ],
+          check: (t, _, on) => checkOptionalDeployments(t, on, OPTIONAL),
+          expected: /gpt-image-1 2025-04-51 GlobalStandard is not in the availability data/,
         },
         {
           name: "a region without Flex Consumption allowed for the app",
@@ -331,18 +411,22 @@ describe.skipIf(!bicep.path)(
       ];
 
       // One copy carries every plant, in separate places, so the compiler runs once.
-      let planted: { template: ArmTemplate; snapshot: Snapshot } | undefined;
+      let planted: { template: ArmTemplate; snapshot: Snapshot; optionalOn: Snapshot } | undefined;
       let mutant: ReturnType<typeof mutatedInfra> | undefined;
       beforeAll(async () => {
         mutant = mutatedInfra(plants.flatMap((p) => p.edits));
         const compilation = await compileInfra(bicep.path!, mutant.dir);
-        planted = { template: compilation.template!, snapshot: await evaluateInfra(bicep.path!, mutant.dir, FIRST_UP) };
+        planted = {
+          template: compilation.template!,
+          snapshot: await evaluateInfra(bicep.path!, mutant.dir, FIRST_UP),
+          optionalOn: await evaluateInfra(bicep.path!, mutant.dir, { ...FIRST_UP, openAiLocation: "eastus2", ...ALL_ON }),
+        };
       });
       afterAll(() => mutant?.cleanup());
 
       for (const { name, check, expected } of plants) {
         it(`fails on ${name}`, () => {
-          expect(check(planted!.template, planted!.snapshot).join("\n")).toMatch(expected);
+          expect(check(planted!.template, planted!.snapshot, planted!.optionalOn).join("\n")).toMatch(expected);
         });
       }
     });

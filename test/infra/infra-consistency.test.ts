@@ -77,7 +77,48 @@ describe("infra/ as it is", async () => {
       clientId: "11111111-2222-4333-8444-555555555555",
     });
     expect(config.audio.triggerSource).toBe("EventGrid");
-    expect(config.openai.deployments).toEqual({ chat: "gpt-4o-mini", embeddings: "text-embedding-3-small", transcription: "whisper" });
+    // Speech and images are off by default: their settings are present but empty, which the app reads as off.
+    expect(env.AZURE_OPENAI_SPEECH_DEPLOYMENT).toBe("");
+    expect(env.AZURE_OPENAI_IMAGES_DEPLOYMENT).toBe("");
+    expect(env.AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).toBe("");
+    expect(config.openai.deployments).toStrictEqual({
+      chat: "gpt-4o-mini",
+      embeddings: "text-embedding-3-small",
+      transcription: "whisper",
+      speech: undefined,
+      images: undefined,
+      completions: undefined,
+    });
+    expect(config.speech).toEqual({ queue: "speech", container: "speech" });
+    expect(config.images).toEqual({ queue: "images", container: "images" });
+  });
+
+  it("with the optional models switched on, deploys them and tells the app their names", async () => {
+    const on = await loadInfra(infraDir, {
+      speechDeploymentEnabled: true,
+      imagesDeploymentEnabled: true,
+      completionsDeploymentEnabled: true,
+    });
+    expect(deploymentsCheck(on)).toEqual([]);
+    const config = loadConfig(appSettingsAsEnvironment(appSettings(on)));
+    expect(config.openai.deployments).toMatchObject({
+      speech: "gpt-4o-mini-tts",
+      images: "gpt-image-1",
+      completions: "gpt-35-turbo-instruct",
+    });
+  });
+
+  it("with an existing account, takes the optional deployment names as given", async () => {
+    const existing = await loadInfra(infraDir, {
+      existingOpenAiAccountName: "my-openai",
+      speechDeploymentName: "my-tts",
+      imagesDeploymentName: "",
+    });
+    expect(existing.modules.get("openAi")?.deployed).toBe(false);
+    const settings = appSettings(existing);
+    expect(settings.AZURE_OPENAI_SPEECH_DEPLOYMENT).toBe("my-tts");
+    expect(settings.AZURE_OPENAI_IMAGES_DEPLOYMENT).toBe("");
+    expect(settings.AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).toBe("gpt-35-turbo-instruct");
   });
 
   it("with the stage-2 flag on, deploys the Event Grid subscription module; with it off (first provision), does not", async () => {
@@ -359,6 +400,24 @@ describe("the checks catch regressions", () => {
       expected: /AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT is 'gpt-4o-mini'/,
     },
     {
+      name: "a turned-off model's setting left at its name (the app would call a deployment that does not exist)",
+      check: deploymentsCheck,
+      edits: [{ file: "main.bicep", find: "? speechDeploymentName : ''", replace: "? speechDeploymentName : speechDeploymentName" }],
+      expected: /AZURE_OPENAI_SPEECH_DEPLOYMENT is 'gpt-4o-mini-tts' but must be '' \(turned off\)/,
+    },
+    {
+      name: "an optional deployment without its switch",
+      check: deploymentsCheck,
+      edits: [{ file: "main.bicep", find: "        enabled: completionsDeploymentEnabled\n", replace: "" }],
+      expected: /gpt-35-turbo-instruct deployment must say enabled: completionsDeploymentEnabled/,
+    },
+    {
+      name: "every listed deployment created, switched off or not",
+      check: deploymentsCheck,
+      edits: [{ file: "app/openai.bicep", find: "filter(deployments, d => d.?enabled ?? true)", replace: "deployments" }],
+      expected: /only the enabled deployments/,
+    },
+    {
       name: "deployments created in parallel",
       check: deploymentsCheck,
       edits: [{ file: "app/openai.bicep", find: "@batchSize(1)\n", replace: "" }],
@@ -380,8 +439,22 @@ describe("the checks catch regressions", () => {
     {
       name: "the embeddings queue not created",
       check: checkStorageNames,
-      edits: [{ file: "main.bicep", find: "    queueNames: [\n      embeddingsQueueName\n    ]", replace: "    queueNames: []" }],
+      edits: [{ file: "main.bicep", find: "    queueNames: [\n      embeddingsQueueName\n", replace: "    queueNames: [\n" }],
       expected: /queue 'embeddings'/,
+    },
+    {
+      name: "the speech queue not created",
+      check: checkStorageNames,
+      edits: [{ file: "main.bicep", find: "      speechQueueName\n      imagesQueueName\n", replace: "      imagesQueueName\n" }],
+      expected: /queue 'speech' \(SPEECH_QUEUE\)/,
+    },
+    {
+      name: "the images container not created",
+      check: checkStorageNames,
+      edits: [
+        { file: "main.bicep", find: "      speechContainerName\n      imagesContainerName\n", replace: "      speechContainerName\n" },
+      ],
+      expected: /container 'images' \(IMAGES_CONTAINER\)/,
     },
     {
       name: "the transcripts container not created",

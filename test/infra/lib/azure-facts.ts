@@ -93,6 +93,65 @@ export function checkModelAvailability(template: ArmTemplate, snapshot: Snapshot
   return problems;
 }
 
+/** A model main.bicep can deploy but does not by default, with the bool parameter that switches it on. */
+export interface OptionalDeployment {
+  param: string;
+  model: string;
+}
+
+/**
+ * The optional deployments, switched on in `snapshot`: each model, version and SKU is in the data,
+ * at least one region openAiLocation allows offers it (or it could never be deployed on a new
+ * account), and the switch's description states where it is offered, in the form
+ * "only in: a, b (SKU); of those, openAiLocation allows a.", equal to the data.
+ */
+export function checkOptionalDeployments(
+  template: ArmTemplate,
+  snapshot: Snapshot,
+  optional: readonly OptionalDeployment[],
+  data: ModelAvailability = MODEL_AVAILABILITY,
+): string[] {
+  const problems: string[] = [];
+  const allowed = allowedValues(template, "openAiLocation") ?? [];
+  const deployments = modelDeployments(snapshot);
+  for (const { param, model } of optional) {
+    const d = deployments.find((x) => x.model === model);
+    if (!d) {
+      problems.push(`${model}: no deployment is created with ${param} = true`);
+      continue;
+    }
+    const regions = regionsOffering(d, data);
+    if (!regions) {
+      problems.push(`${model} ${d.version} ${d.sku} is not in the availability data (known: ${JSON.stringify(data[model] ?? {})})`);
+      continue;
+    }
+    const usable = regions.filter((r) => allowed.includes(r)).sort();
+    if (usable.length === 0) problems.push(`${model} ${d.version} ${d.sku} is offered in no region openAiLocation allows`);
+    const description = String(
+      (template.parameters[param] as { metadata?: { description?: string } } | undefined)?.metadata?.description ?? "",
+    );
+    const stated = /only in: ([a-z0-9, ]+) \(([A-Za-z]+)\); of those, openAiLocation allows ([a-z0-9, ]+)\./.exec(description);
+    const list = (text: string): string[] =>
+      text
+        .split(",")
+        .map((r) => r.trim())
+        .filter(Boolean)
+        .sort();
+    if (!stated) {
+      problems.push(`${param}'s description must say "only in: <regions> (<SKU>); of those, openAiLocation allows <regions>."`);
+      continue;
+    }
+    if (JSON.stringify(list(stated[1]!)) !== JSON.stringify([...regions].sort()))
+      problems.push(`${param}'s description says ${model} is offered in ${stated[1]}, the data says ${[...regions].sort().join(", ")}`);
+    if (stated[2] !== d.sku) problems.push(`${param}'s description names SKU ${stated[2]}, the deployment uses ${d.sku}`);
+    if (JSON.stringify(list(stated[3]!)) !== JSON.stringify(usable))
+      problems.push(
+        `${param}'s description says openAiLocation allows ${stated[3]} for ${model}, the data says ${usable.join(", ") || "none"}`,
+      );
+  }
+  return problems;
+}
+
 /** `location` allows exactly the regions that offer Flex Consumption. */
 export function checkFlexRegions(template: ArmTemplate, regions: readonly string[] = FLEX_REGIONS): string[] {
   const allowed = allowedValues(template, "location");

@@ -42,6 +42,18 @@ export const AZURE_OVERRIDES: Readonly<Record<string, string>> = {
 /** Settings whose Azure value follows a model capacity; checkDeployments checks them against it. */
 export const CAPACITY_BOUND_SETTINGS = new Set(["EMBEDDINGS_MAX_TOKENS_PER_REQUEST"]);
 
+/**
+ * The optional deployments: off by default (main.bicep says why), each with its own switch. Their
+ * setting is the deployment's name when it is created (or an existing account is used), and
+ * empty otherwise, which the app reads as turned off; checkDeployments checks them.
+ */
+export const OPTIONAL_DEPLOYMENTS: readonly { setting: string; model: string; enabledParam: string }[] = [
+  { setting: "AZURE_OPENAI_SPEECH_DEPLOYMENT", model: "gpt-4o-mini-tts", enabledParam: "speechDeploymentEnabled" },
+  { setting: "AZURE_OPENAI_IMAGES_DEPLOYMENT", model: "gpt-image-1", enabledParam: "imagesDeploymentEnabled" },
+  { setting: "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", model: "gpt-35-turbo-instruct", enabledParam: "completionsDeploymentEnabled" },
+];
+const OPTIONAL_DEPLOYMENT_SETTINGS = new Set(OPTIONAL_DEPLOYMENTS.map((d) => d.setting));
+
 /** Settings the Functions host or the platform reads, not the app's config module. */
 export const PLATFORM_SETTINGS = new Set([
   "APPLICATIONINSIGHTS_CONNECTION_STRING",
@@ -165,7 +177,13 @@ export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInf
   }
   for (const info of settingInfos) {
     const value = settings[info.name];
-    if (value === undefined || value instanceof Unknown || CAPACITY_BOUND_SETTINGS.has(info.name)) continue;
+    if (
+      value === undefined ||
+      value instanceof Unknown ||
+      CAPACITY_BOUND_SETTINGS.has(info.name) ||
+      OPTIONAL_DEPLOYMENT_SETTINGS.has(info.name)
+    )
+      continue;
     const expected = AZURE_OVERRIDES[info.name] ?? info.defaultValue;
     if (expected !== undefined && String(value) !== expected) {
       problems.push(
@@ -225,6 +243,38 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
     if (typeof deployment.skuName !== "string" || deployment.skuName === "") problems.push(`the ${model} deployment has no SKU`);
     if (typeof deployment.capacity !== "number" || deployment.capacity < 1) problems.push(`the ${model} deployment has no capacity`);
   }
+  // The optional ones: always listed (so their parameters are checked below), created only when
+  // switched on, and the app told their name then and an empty string otherwise.
+  const useExisting = infra.mainScope.params.existingOpenAiAccountName;
+  for (const { setting, model, enabledParam } of OPTIONAL_DEPLOYMENTS) {
+    const deployment = byModel.get(model);
+    if (!deployment) {
+      problems.push(`no ${model} deployment is listed for openai.bicep (it must be, switched by ${enabledParam})`);
+      continue;
+    }
+    const element = (propertyNode(openAi.call.body, "params.deployments")?.namedChildren ?? []).find(
+      (e) => e?.type === "object" && stringLiteral(propertyNode(e, "modelName")!) === model,
+    );
+    const enabledNode = element ? propertyNode(element, "enabled") : undefined;
+    if (enabledNode?.text !== enabledParam || infra.main.params.get(enabledParam)?.typeText !== "bool")
+      problems.push(`the ${model} deployment must say enabled: ${enabledParam} (a bool parameter of main.bicep)`);
+    const enabled = deployment.enabled === true || (typeof useExisting === "string" && useExisting !== "");
+    const expectedValue = enabled ? deployment.name : "";
+    if (settings[setting] !== expectedValue)
+      problems.push(
+        `${setting} is '${String(settings[setting])}' but must be ${enabled ? `the ${model} deployment's name '${String(deployment.name)}'` : "'' (turned off) while the deployment is not created"}`,
+      );
+    const configDefault = settingInfos.find((s) => s.name === setting)?.defaultValue;
+    if (configDefault !== undefined && deployment.name !== configDefault)
+      problems.push(
+        `the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`,
+      );
+    const output = infra.main.outputs.get(setting);
+    if (!output || evaluate(output.value, infra.mainScope) !== expectedValue) problems.push(`output ${setting} must equal the app setting`);
+  }
+  const resourceLoop = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts/deployments").loop;
+  if (resourceLoop && !/^filter\(\s*deployments\s*,\s*\w+\s*=>\s*\w+\.\?enabled\s*\?\?\s*true\s*\)/.test(resourceLoop.iterable.text))
+    problems.push("openai.bicep must create only the enabled deployments: loop over filter(deployments, d => d.?enabled ?? true)");
   // Azure refuses, every time, a request with more tokens than a minute of the deployment's capacity.
   const embeddingsCapacity = byModel.get("text-embedding-3-small")?.capacity;
   const maxTokens = Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST);
@@ -253,7 +303,7 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
   return problems;
 }
 
-/** The containers and queue the settings name exist, and the audio subscription watches AUDIO_CONTAINER. */
+/** The containers and queues the settings name exist, and the audio subscription watches AUDIO_CONTAINER. */
 export function checkStorageNames(infra: Infra): string[] {
   const problems: string[] = [];
   const settings = appSettings(infra);
@@ -261,11 +311,12 @@ export function checkStorageNames(infra: Infra): string[] {
   const containers = storage.scope.params.containerNames;
   const queues = storage.scope.params.queueNames;
   if (!Array.isArray(containers) || !Array.isArray(queues)) return ["storage.bicep must be given containerNames and queueNames arrays"];
-  for (const setting of ["AUDIO_CONTAINER", "TRANSCRIPTS_CONTAINER", "EMBEDDINGS_CONTAINER"]) {
+  for (const setting of ["AUDIO_CONTAINER", "TRANSCRIPTS_CONTAINER", "EMBEDDINGS_CONTAINER", "SPEECH_CONTAINER", "IMAGES_CONTAINER"]) {
     if (!containers.includes(settings[setting]!)) problems.push(`container '${String(settings[setting])}' (${setting}) is not created`);
   }
-  if (!queues.includes(settings.EMBEDDINGS_QUEUE!))
-    problems.push(`queue '${String(settings.EMBEDDINGS_QUEUE)}' (EMBEDDINGS_QUEUE) is not created`);
+  for (const setting of ["EMBEDDINGS_QUEUE", "SPEECH_QUEUE", "IMAGES_QUEUE"]) {
+    if (!queues.includes(settings[setting]!)) problems.push(`queue '${String(settings[setting])}' (${setting}) is not created`);
+  }
   const app = singleInstance(infra, "app/function-app.bicep");
   const deploymentContainer = app.scope.params.deploymentContainerName;
   if (!containers.includes(deploymentContainer!))
