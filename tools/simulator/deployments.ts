@@ -147,7 +147,7 @@ export const DEFAULT_DEPLOYMENTS: readonly DeploymentConfig[] = [
   { name: "tts", model: "tts", modelVersion: "001", capability: "speech", rpm: 300 },
   { name: "dall-e-3", model: "dall-e-3", modelVersion: "3.0", capability: "image", rpm: 60 },
   // The app's defaults for speech and images (AZURE_OPENAI_SPEECH_DEPLOYMENT, AZURE_OPENAI_IMAGES_DEPLOYMENT).
-  { name: "gpt-4o-mini-tts", model: "gpt-4o-mini-tts", modelVersion: "2025-03-20", capability: "speech", rpm: 300 },
+  { name: "gpt-4o-mini-tts", model: "gpt-4o-mini-tts", modelVersion: "2025-12-15", capability: "speech", rpm: 300 },
   { name: "gpt-image-1", model: "gpt-image-1", modelVersion: "2025-04-15", capability: "image", rpm: 60 },
 ];
 
