@@ -13,8 +13,12 @@ export interface ApiRoute {
 }
 
 export const API_ROUTES: readonly ApiRoute[] = [
+  { template: "audio/speech", methods: ["POST"] },
   { template: "chat/completions", methods: ["POST"] },
+  { template: "completions", methods: ["POST"] },
   { template: "embeddings", methods: ["POST"] },
+  { template: "images/edits", methods: ["POST"] },
+  { template: "images/generations", methods: ["POST"] },
   { template: "models", methods: ["GET"] },
   { template: "models/{model}", methods: ["GET"] },
   { template: "responses", methods: ["POST"] },

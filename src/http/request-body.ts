@@ -49,7 +49,24 @@ export async function readJsonObject(request: BodySource, maxBytes: number): Pro
   return value as Record<string, unknown>;
 }
 
-async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+/**
+ * Reads a whole upload (a multipart form) of at most `maxBytes`, refused like readJsonObject's body.
+ * @param setting the app setting that raises the limit, named in the 413's message.
+ * @throws BadInputError with code `request_too_large` (answered 413) when the body is over `maxBytes`.
+ */
+export async function readUploadBytes(request: BodySource, maxBytes: number, setting: string): Promise<Uint8Array> {
+  const tooLargeUpload = () =>
+    new BadInputError(`The upload is larger than ${maxBytes} bytes; send less, or raise ${setting}`, { code: REQUEST_TOO_LARGE });
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLargeUpload();
+  return readBounded(request.body, maxBytes, tooLargeUpload);
+}
+
+async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  overLimit: () => BadInputError = () => tooLarge(maxBytes),
+): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
@@ -60,7 +77,7 @@ async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: nu
     total += value.byteLength;
     if (total > maxBytes) {
       await discardRest(reader);
-      throw tooLarge(maxBytes);
+      throw overLimit();
     }
     parts.push(value);
   }

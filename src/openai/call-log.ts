@@ -8,6 +8,10 @@ export interface OpenAICallRecord {
   status?: number;
   promptTokens?: number;
   completionTokens?: number;
+  /** Characters of text spoken (text to speech is billed by them). */
+  characters?: number;
+  /** Bytes passed on to the caller (streamed audio). */
+  bytes?: number;
   /** `apim-request-id` (Azure) or `x-request-id`, for support cases. */
   requestId?: string | null;
 }
@@ -18,6 +22,8 @@ export function logOpenAICall(logger: Logger, record: OpenAICallRecord): void {
   if (record.status !== undefined) parts.push(`status=${record.status}`);
   if (record.promptTokens !== undefined) parts.push(`promptTokens=${record.promptTokens}`);
   if (record.completionTokens !== undefined) parts.push(`completionTokens=${record.completionTokens}`);
+  if (record.characters !== undefined) parts.push(`characters=${record.characters}`);
+  if (record.bytes !== undefined) parts.push(`bytes=${record.bytes}`);
   parts.push(`requestId=${record.requestId ?? "none"}`);
   logger.info(parts.join(" "));
 }

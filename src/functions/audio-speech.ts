@@ -1,0 +1,55 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { getProcessConfig } from "../config.js";
+import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { answerError } from "../http/error-response.js";
+import { knownSecrets } from "../http/known-secrets.js";
+import { readJsonObject } from "../http/request-body.js";
+import { turnedOffAnswer } from "../http/turned-off.js";
+import { createOutlivingLogger, createSafeLogger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+
+// Start watching for callers that hang up before the first request can arrive.
+watchCallerDisconnects();
+
+/**
+ * POST /api/v1/audio/speech: OpenAI's text to speech, served by the speech deployment
+ * (AZURE_OPENAI_SPEECH_DEPLOYMENT); the audio streams through to the caller as Azure produces it.
+ * 404 model_not_found while speech is turned off.
+ */
+export async function audioSpeech(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const secrets = knownSecrets();
+  // The audio keeps flowing (and its call is logged) after this handler has returned.
+  const invocationLogger = createOutlivingLogger(context, context.invocationId);
+  const logger = createSafeLogger(invocationLogger, secrets);
+  const callerGone = callerGoneSignal(context.invocationId);
+  try {
+    const config = getProcessConfig();
+    // The body is read even when speech is off, so the connection is left clean for the next request.
+    const json = await readJsonObject(request, config.http.maxRequestBytes);
+    const deployment = config.openai.deployments.speech;
+    if (!deployment) return turnedOffAnswer("Text to speech", "AZURE_OPENAI_SPEECH_DEPLOYMENT", stringOrUndefined(json.model));
+    // Loaded on first use: validation pulls in zod, which would otherwise slow every cold start.
+    const [{ parseSpeechRequest }, { openSpeech }] = await Promise.all([
+      import("../speech/speech-request.js"),
+      import("../speech/speech-call.js"),
+    ]);
+    const speechRequest = parseSpeechRequest(json, deployment);
+    const answer = await openSpeech({ client: await getOpenAIClient(config.openai), logger }, speechRequest, callerGone);
+    return { status: 200, headers: { "content-type": answer.contentType, "cache-control": "no-store" }, body: answer.body };
+  } catch (error) {
+    return answerError(error, "Speech", logger, secrets);
+  } finally {
+    invocationLogger.detach();
+  }
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+app.http("audio-speech", {
+  route: "v1/audio/speech",
+  methods: ["POST"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: audioSpeech,
+});

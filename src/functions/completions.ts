@@ -1,0 +1,65 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import { getProcessConfig } from "../config.js";
+import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { answerError } from "../http/error-response.js";
+import { knownSecrets } from "../http/known-secrets.js";
+import { readJsonObject } from "../http/request-body.js";
+import { jsonResponse } from "../http/responses.js";
+import { streamAnswer } from "../http/stream-response.js";
+import { turnedOffAnswer } from "../http/turned-off.js";
+import { createOutlivingLogger, createSafeLogger } from "../logging.js";
+import { getOpenAIClient } from "../openai/client.js";
+
+// Start watching for callers that hang up before the first request can arrive.
+watchCallerDisconnects();
+
+/**
+ * POST /api/v1/completions: OpenAI's legacy completions, streamed (SSE) or not, served by
+ * AZURE_OPENAI_COMPLETIONS_DEPLOYMENT (e.g. gpt-35-turbo-instruct); 404 model_not_found while unset.
+ */
+export async function completions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const secrets = knownSecrets();
+  // A streamed body keeps logging (usage, errors) after this handler has returned.
+  const invocationLogger = createOutlivingLogger(context, context.invocationId);
+  const logger = createSafeLogger(invocationLogger, secrets);
+  const callerGone = callerGoneSignal(context.invocationId);
+  try {
+    const config = getProcessConfig();
+    const json = await readJsonObject(request, config.http.maxRequestBytes);
+    const deployment = config.openai.deployments.completions;
+    if (!deployment)
+      return turnedOffAnswer(
+        "Legacy completions",
+        "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",
+        typeof json.model === "string" ? json.model : undefined,
+      );
+    // Loaded on first use: validation pulls in zod, which would otherwise slow every cold start.
+    const [{ parseCompletionsRequest }, service] = await Promise.all([
+      import("../completions/completions-request.js"),
+      import("../completions/completions-service.js"),
+    ]);
+    const completionsRequest = parseCompletionsRequest(json, deployment);
+    // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
+    const stopReading = new AbortController();
+    const signal = AbortSignal.any([callerGone, stopReading.signal]);
+    const deps = { client: await getOpenAIClient(config.openai), logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs };
+    if (!completionsRequest.stream) return jsonResponse(200, await service.complete(deps, completionsRequest, signal));
+    return await streamAnswer(service.openCompletionsStream(deps, completionsRequest, signal), {
+      label: "Completion",
+      logger,
+      secrets,
+      onCancel: () => stopReading.abort(),
+    });
+  } catch (error) {
+    return answerError(error, "Completion", logger, secrets);
+  } finally {
+    invocationLogger.detach();
+  }
+}
+
+app.http("completions", {
+  route: "v1/completions",
+  methods: ["POST"],
+  authLevel: getProcessConfig().http.authLevel,
+  handler: completions,
+});
