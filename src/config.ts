@@ -190,7 +190,8 @@ export const SETTINGS: readonly SettingInfo[] = [
     name: "HTTP_MAX_AUDIO_BYTES",
     required: false,
     defaultValue: "209715200",
-    description: "Largest audio upload to /api/v1/audio/transcriptions and /translations (200 MiB; split for Azure's 25 MB limit)",
+    description:
+      "Largest multipart upload: audio to /api/v1/audio/transcriptions and /translations (200 MiB; split for Azure's 25 MB limit), images to /api/v1/images/edits",
   },
   {
     name: "EMBEDDINGS_MAX_INPUTS_PER_REQUEST",
