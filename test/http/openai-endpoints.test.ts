@@ -95,7 +95,7 @@ describe("GET /api/v1/models", () => {
       expect(typeof model.created).toBe("number");
       ids.push(model.id);
     }
-    expect(ids.sort()).toEqual(["gpt-4o-mini", "text-embedding-3-small", "whisper"]);
+    expect(ids.sort()).toEqual(["gpt-4o-mini", "gpt-4o-mini-tts", "gpt-image-1", "text-embedding-3-small", "whisper"]);
   });
 
   it("retrieves one deployment, and answers an unknown one 404 model_not_found", async () => {
@@ -138,7 +138,7 @@ describe("auth level", () => {
         max_tokens: 3,
       });
       expect(completion.choices).toHaveLength(1);
-      expect((await anonymous.models.list()).data.length).toBe(3);
+      expect((await anonymous.models.list()).data.length).toBe(5);
     } finally {
       await host.stop();
     }
