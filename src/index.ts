@@ -7,6 +7,7 @@ import "./functions/chat-completions.js";
 import "./functions/models.js";
 import "./functions/embeddings-http.js";
 import "./functions/responses.js";
+import "./functions/audio-transcriptions.js";
 import "./functions/unknown-route.js";
 import "./functions/transcribe-audio.js";
 import "./functions/get-transcription.js";

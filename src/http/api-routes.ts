@@ -13,6 +13,8 @@ export interface ApiRoute {
 }
 
 export const API_ROUTES: readonly ApiRoute[] = [
+  { template: "audio/transcriptions", methods: ["POST"] },
+  { template: "audio/translations", methods: ["POST"] },
   { template: "chat/completions", methods: ["POST"] },
   { template: "embeddings", methods: ["POST"] },
   { template: "models", methods: ["GET"] },
