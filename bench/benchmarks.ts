@@ -2,6 +2,7 @@ import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
+import { httpTranscriptionBenchmark } from "./http-transcription.js";
 import { simulatorCeiling } from "./simulator-ceiling.js";
 import { transcriptionBenchmark } from "./transcription.js";
 
@@ -11,5 +12,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   chatStreaming,
   embeddingsQuotaBenchmark,
   transcriptionBenchmark,
+  httpTranscriptionBenchmark,
   simulatorCeiling,
 ];

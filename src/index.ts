@@ -10,6 +10,7 @@ import "./functions/responses.js";
 import "./functions/audio-speech.js";
 import "./functions/images.js";
 import "./functions/completions.js";
+import "./functions/audio-transcriptions.js";
 import "./functions/unknown-route.js";
 import "./functions/transcribe-audio.js";
 import "./functions/get-transcription.js";

@@ -95,6 +95,15 @@ describe("deployment package: the triggers' lazily loaded code", () => {
     expect(transcribed.duration).toBe(3);
     expect(transcribed.text.length).toBeGreaterThan(0);
   }, 45_000);
+
+  it("transcribes an upload to /api/v1/audio/transcriptions (the multipart parser is in the bundle)", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([makeWav([{ tone: 440, seconds: 2 }])]), "upload.wav");
+    form.append("response_format", "verbose_json");
+    const response = await fetch(`${stack.host.url}/api/v1/audio/transcriptions`, { method: "POST", body: form });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ duration: 2, text: expect.any(String) });
+  });
 });
 
 async function zipEntries(zipPath: string): Promise<string[]> {

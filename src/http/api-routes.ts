@@ -14,6 +14,8 @@ export interface ApiRoute {
 
 export const API_ROUTES: readonly ApiRoute[] = [
   { template: "audio/speech", methods: ["POST"] },
+  { template: "audio/transcriptions", methods: ["POST"] },
+  { template: "audio/translations", methods: ["POST"] },
   { template: "chat/completions", methods: ["POST"] },
   { template: "completions", methods: ["POST"] },
   { template: "embeddings", methods: ["POST"] },

@@ -14,6 +14,12 @@
  * - anything else: 1 attempt.
  * The host then delivers a failed message or blob up to 5 times (host.json), which makes at most
  * 5 x (1 + AZURE_OPENAI_MAX_RETRIES) transient attempts (15 by default) per unit of work.
+ *
+ * HTTP audio (POST /api/v1/audio/transcriptions, /translations) sits in between (httpAudioRetryPolicy):
+ * a file sent to Azure in one request gets one attempt, as every HTTP route (the caller retries);
+ * a file split into chunks cannot be retried by the caller chunk by chunk, only whole, paying
+ * again for the chunks that succeeded, so its chunks are retried like the blob pipeline's, within
+ * a throttle budget small enough for an HTTP request (HTTP_AUDIO_THROTTLE_BUDGET_IN_MS).
  */
 import type { Config } from "../config.js";
 import type { AppError } from "../errors.js";
@@ -52,4 +58,21 @@ export function transientRetryDelay(
   if (error.kind !== "transient" || failuresSoFar >= policy.transientRetries) return undefined;
   const full = policy.transientBackoffInMs * 2 ** failuresSoFar;
   return Math.round(full * (1 - Math.random() * 0.25));
+}
+
+/**
+ * Longest wait for throttling per chunk of a split HTTP upload: short beside the 230 s an Azure
+ * front end keeps an HTTP request open, and beside the blob pipeline's budget, which has a whole
+ * function timeout to spend. TRANSCRIPTION_THROTTLE_BUDGET_MS lowers it further (0: no waiting).
+ */
+export const HTTP_AUDIO_THROTTLE_BUDGET_IN_MS = 30_000;
+
+/** The policy for one HTTP audio request whose file is sent to Azure in `chunkCount` requests (see above). */
+export function httpAudioRetryPolicy(config: Config, chunkCount: number): RetryPolicy {
+  if (chunkCount <= 1) return { transientRetries: 0, transientBackoffInMs: TRANSIENT_BACKOFF_IN_MS, throttleBudgetInMs: 0 };
+  return {
+    transientRetries: config.openai.maxRetries,
+    transientBackoffInMs: TRANSIENT_BACKOFF_IN_MS,
+    throttleBudgetInMs: Math.min(HTTP_AUDIO_THROTTLE_BUDGET_IN_MS, config.transcription.throttleBudgetInMs),
+  };
 }

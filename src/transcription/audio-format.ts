@@ -31,7 +31,7 @@ export const MIME_TYPES: Record<AudioFormat, string> = {
  */
 export function detectAudioFormat(bytes: Uint8Array): AudioFormat {
   if (bytes.byteLength === 0) {
-    throw new BadInputError("The blob is empty (0 bytes). Upload an audio file with content.", { code: "empty_audio" });
+    throw new BadInputError("The file is empty (0 bytes). Send an audio file with content.", { code: "empty_audio" });
   }
   const head = ascii(bytes, 0, 4);
   if (head === "RIFF" || head === "RF64") {
@@ -95,7 +95,7 @@ function describeUnknown(bytes: Uint8Array): string {
 }
 
 function unsupported(what: string): BadInputError {
-  return new BadInputError(`The blob is not audio in a supported format: ${what}. Supported formats: ${AUDIO_FORMATS.join(", ")}.`, {
+  return new BadInputError(`The file is not audio in a supported format: ${what}. Supported formats: ${AUDIO_FORMATS.join(", ")}.`, {
     code: "unsupported_audio",
   });
 }

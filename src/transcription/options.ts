@@ -32,6 +32,11 @@ const ISO_639_1 = new Set(
   ).split(" "),
 );
 
+/** True for an ISO-639-1 code (lower case), the form Whisper's `language` takes. */
+export function isIso639_1(code: string): boolean {
+  return ISO_639_1.has(code);
+}
+
 /** Whisper reads only the last 224 tokens of a prompt; 1000 characters is comfortably more. */
 const MAX_PROMPT_CHARS = 1000;
 

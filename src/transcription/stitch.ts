@@ -1,10 +1,37 @@
 /**
- * Joins the transcripts of a file's chunks into one: each chunk's segment times are shifted by the
- * chunk's start, kept inside the chunk, and made strictly ordered, so the result reads like one
- * transcription of the whole recording.
+ * Joins the transcripts of a file's chunks into one: each chunk's segment (and word) times are
+ * shifted by the chunk's start, kept inside the chunk, and made strictly ordered, so the result
+ * reads like one transcription of the whole recording. Whisper's other per-segment figures
+ * (tokens, log-probability, ...) are carried along for the HTTP API's verbose_json; the blob
+ * pipeline's outputs leave them out (writers.ts).
  */
 
-export interface TranscriptSegment {
+/** Whisper's per-segment figures besides times and text, as verbose_json carries them. */
+export interface SegmentDetails {
+  /** Whisper's 10 ms frame offset of the segment's 30-second window, in the whole recording once stitched. */
+  seek?: number;
+  tokens?: number[];
+  temperature?: number;
+  avg_logprob?: number;
+  compression_ratio?: number;
+  no_speech_prob?: number;
+}
+
+/** A segment as Whisper answers it for one chunk (verbose_json). */
+export interface WhisperSegment extends SegmentDetails {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** A word with its times (verbose_json with `timestamp_granularities[]=word`). */
+export interface WhisperWord {
+  word: string;
+  start: number;
+  end: number;
+}
+
+export interface TranscriptSegment extends SegmentDetails {
   id: number;
   start: number;
   end: number;
@@ -21,7 +48,9 @@ export interface ChunkTranscript {
   language: string;
   /** Duration Whisper reports for the chunk. */
   duration: number;
-  segments: ReadonlyArray<{ start: number; end: number; text: string }>;
+  segments: readonly WhisperSegment[];
+  /** Present when word timestamps were asked for. */
+  words?: readonly WhisperWord[];
 }
 
 export interface Transcript {
@@ -29,6 +58,8 @@ export interface Transcript {
   language: string;
   duration: number;
   segments: TranscriptSegment[];
+  /** Present when every chunk has word timestamps. */
+  words?: WhisperWord[];
 }
 
 /**
@@ -38,7 +69,9 @@ export interface Transcript {
 export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationInSeconds: number | undefined): Transcript {
   const ordered = [...chunks].sort((a, b) => a.index - b.index);
   const segments: TranscriptSegment[] = [];
+  const words: WhisperWord[] | undefined = ordered.length > 0 && ordered.every((c) => c.words) ? [] : undefined;
   let previousEnd = 0;
+  let previousWordEnd = 0;
   for (const chunk of ordered) {
     const chunkStart = chunk.startInSeconds;
     const chunkEnd = chunk.endInSeconds ?? chunkStart + chunk.duration;
@@ -48,8 +81,15 @@ export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationIn
       const start = roundMs(Math.max(previousEnd, Math.min(chunkEnd, chunkStart + Math.max(0, segment.start))));
       const end = roundMs(Math.max(start, Math.min(chunkEnd, chunkStart + segment.end)));
       if (text === "" || end <= start) continue;
-      segments.push({ id: segments.length, start, end, text });
+      segments.push({ ...shiftedDetails(segment, chunkStart), id: segments.length, start, end, text });
       previousEnd = end;
+    }
+    for (const word of chunk.words ?? []) {
+      // Words are clamped the same way, but only kept ordered (a word may last 0 s).
+      const start = roundMs(Math.max(previousWordEnd, Math.min(chunkEnd, chunkStart + Math.max(0, word.start))));
+      const end = roundMs(Math.max(start, Math.min(chunkEnd, chunkStart + word.end)));
+      words?.push({ word: word.word, start, end });
+      previousWordEnd = end;
     }
   }
   const lastChunk = ordered.at(-1);
@@ -62,7 +102,20 @@ export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationIn
     language: mostCommon(ordered.map((c) => c.language)) ?? "",
     duration: roundMs(duration),
     segments,
+    ...(words ? { words } : {}),
   };
+}
+
+/** Whisper's figures of a segment, its `seek` moved from the chunk's frames to the recording's. */
+function shiftedDetails(segment: WhisperSegment, chunkStart: number): SegmentDetails {
+  const details: SegmentDetails = {};
+  if (segment.seek !== undefined) details.seek = segment.seek + Math.round(chunkStart * 100);
+  if (segment.tokens !== undefined) details.tokens = segment.tokens;
+  if (segment.temperature !== undefined) details.temperature = segment.temperature;
+  if (segment.avg_logprob !== undefined) details.avg_logprob = segment.avg_logprob;
+  if (segment.compression_ratio !== undefined) details.compression_ratio = segment.compression_ratio;
+  if (segment.no_speech_prob !== undefined) details.no_speech_prob = segment.no_speech_prob;
+  return details;
 }
 
 function roundMs(seconds: number): number {

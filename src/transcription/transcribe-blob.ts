@@ -31,19 +31,16 @@ import { ChunkStore, planKey } from "./chunk-store.js";
 import { planChunks, type AudioPlan } from "./chunk-plan.js";
 import { OUTPUT_FORMATS, parseTranscriptionOptions, type TranscriptionOptions } from "./options.js";
 import { claimVersion, startHeartbeat, type ClaimDeps } from "./run-claim.js";
-import { mapLimited } from "./run-limited.js";
 import { StatusReporter, SupersededError, outputBlobName, type TranscriptionStatus } from "./status.js";
 import { stitchTranscripts } from "./stitch.js";
 import { removeIfStale, writeForVersion, type VersionedWriteDeps } from "./version-writes.js";
 import type { RetryPolicy } from "../openai/retry-policy.js";
-import { transcribeChunk, type ChunkResult } from "./whisper.js";
+import { billedSeconds, transcribeChunks } from "./transcribe-chunks.js";
+import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 
 /** Deliveries the host makes before giving up on a blob: host.json `extensions.blobs.poisonBlobThreshold`. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
-
-/** How much of the previous chunk's text is offered as context to the next (Whisper reads ~224 tokens). */
-const CONTINUITY_CHARS = 400;
 
 export interface TranscribeBlobDeps {
   client: OpenAI;
@@ -219,16 +216,18 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
       deps.logger.info(
         `Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`,
       );
-    const results = await transcribeChunks(
-      deps,
-      blob.name,
+    const results = await transcribeChunks(deps, {
       plan,
       options,
-      status,
-      (index, result) => chunkStore.save(chunkPlanKey, index, result),
+      sourceName: `${deps.audioContainer}/${blob.name}`,
+      signal: lost.signal,
       resumed,
-      lost.signal,
-    );
+      keep: (index, result) => chunkStore.save(chunkPlanKey, index, result),
+      onProgress: (chunksDone, chunksTotal) => status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal } })),
+      // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
+      // and the redelivery then does not pay for them again.
+      finishInFlight: (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
+    });
     const document = buildDocument(deps, blob, plan, options, results);
     const outputs = await writeOutputs(versioned, transcripts, blob.name, document, options, etag);
     await removeStaleOutputs(versioned, transcripts, blob.name, etag, options.formats);
@@ -332,63 +331,6 @@ async function clearWork(deps: TranscribeBlobDeps, store: ChunkStore, name: stri
   await store.clear().catch((error: unknown) => deps.logger.warn(`Could not remove the finished chunks of ${name}: ${String(error)}`));
 }
 
-async function transcribeChunks(
-  deps: TranscribeBlobDeps,
-  name: string,
-  plan: AudioPlan,
-  options: TranscriptionOptions,
-  status: StatusReporter,
-  save: (index: number, result: ChunkResult) => Promise<void>,
-  resumed: ReadonlyMap<number, ChunkResult>,
-  lost: AbortSignal,
-): Promise<ChunkResult[]> {
-  const done: Array<ChunkResult | undefined> = [];
-  for (const [index, result] of resumed) done[index] = result;
-  const total = plan.chunks.length;
-  let chunksDone = resumed.size;
-  return mapLimited(
-    plan.chunks,
-    deps.maxConcurrency,
-    async (chunk, index, signal) => {
-      const earlier = resumed.get(index);
-      if (earlier) return earlier;
-      // Continuity: when the previous chunk has already finished, its last words go into this
-      // chunk's prompt, as Whisper's guide suggests for split audio. Chunks run in parallel, so
-      // this helps only when concurrency is below the chunk count; the text never depends on it.
-      const previousText = done[index - 1]?.text;
-      const prompt = joinPrompt(options.prompt, previousText);
-      const result = await transcribeChunk(
-        { client: deps.client, deployment: deps.deployment, logger: deps.logger, retry: deps.retry },
-        { chunk, chunkCount: total, format: plan.format, options, prompt, sourceName: name, signal },
-      );
-      // Kept before it counts as done, so a crash from here on never pays for this chunk again.
-      await save(index, result);
-      done[index] = result;
-      chunksDone++;
-      deps.logger.info(
-        `Chunk ${index + 1}/${total} of ${deps.audioContainer}/${name}: ${chunk.startInSeconds.toFixed(1)}-${(chunk.endInSeconds ?? chunk.startInSeconds + result.duration).toFixed(1)} s, ` +
-          `${chunk.byteLength} bytes, ${result.segments.length} segments, ${Math.round(result.latencyInMs)} ms`,
-      );
-      await status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal: total } }));
-      return result;
-      // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
-      // and the redelivery then does not pay for them again.
-    },
-    lost,
-    (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
-  );
-}
-
-function joinPrompt(userPrompt: string | undefined, previousText: string | undefined): string | undefined {
-  if (!previousText) return userPrompt;
-  const tail =
-    previousText.length > CONTINUITY_CHARS
-      ? previousText.slice(previousText.indexOf(" ", previousText.length - CONTINUITY_CHARS) + 1)
-      : previousText;
-  // Whisper weighs the end of the prompt most: the user's vocabulary first, the context last.
-  return userPrompt ? `${userPrompt} ${tail}` : tail;
-}
-
 function buildDocument(
   deps: TranscribeBlobDeps,
   blob: AudioBlob,
@@ -400,7 +342,7 @@ function buildDocument(
     transcript: stitchTranscripts(results, plan.durationInSeconds),
     options,
     usage: {
-      audioSeconds: Math.round(results.reduce((sum, r) => sum + r.billedSeconds, 0) * 1000) / 1000,
+      audioSeconds: billedSeconds(results),
       requests: results.length,
     },
     source: {

@@ -13,7 +13,7 @@ import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
 import type { AudioChunk } from "./chunk-plan.js";
 import type { TranscriptionOptions } from "./options.js";
 import { sleep } from "./run-limited.js";
-import type { ChunkTranscript } from "./stitch.js";
+import type { ChunkTranscript, WhisperSegment, WhisperWord } from "./stitch.js";
 
 export interface WhisperDeps {
   client: OpenAI;
@@ -32,6 +32,8 @@ export interface ChunkRequest {
   /** Used in log lines only. */
   sourceName: string;
   signal: AbortSignal;
+  /** Ask for word timestamps as well as segments (transcriptions only; translations have none). */
+  words?: boolean;
 }
 
 export interface ChunkResult extends ChunkTranscript {
@@ -76,7 +78,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
                 model: deps.deployment,
                 file,
                 response_format: "verbose_json",
-                timestamp_granularities: ["segment"],
+                timestamp_granularities: request.words ? ["segment", "word"] : ["segment"],
                 ...(options.language ? { language: options.language } : {}),
                 ...(request.prompt ? { prompt: request.prompt } : {}),
                 ...temperature(options),
@@ -103,6 +105,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
         language: data.language,
         duration: data.duration,
         segments: data.segments ?? [],
+        ...(data.words ? { words: data.words } : {}),
         billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration,
         latencyInMs,
       };
@@ -114,7 +117,8 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
       if (error.kind === "throttled") {
         const wait = error.retryAfterInMs ?? 1000;
         firstThrottledAt ??= Date.now();
-        if (Date.now() - firstThrottledAt + wait <= deps.retry.throttleBudgetInMs) {
+        // A budget of 0 means no waiting at all (HTTP with a single chunk: the caller retries itself).
+        if (deps.retry.throttleBudgetInMs > 0 && Date.now() - firstThrottledAt + wait <= deps.retry.throttleBudgetInMs) {
           deps.logger.warn(`Throttled on ${where}; retrying in ${wait} ms as Retry-After asks`);
           await sleep(wait, signal);
           continue;
@@ -149,7 +153,8 @@ interface VerboseResult {
   text: string;
   language: string;
   duration: number;
-  segments?: Array<{ start: number; end: number; text: string }>;
+  segments?: WhisperSegment[];
+  words?: WhisperWord[];
   usage?: { type?: string; seconds?: number };
 }
 

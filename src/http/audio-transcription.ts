@@ -1,0 +1,75 @@
+/**
+ * Serves one HTTP audio request with the blob pipeline's own path (src/transcription/): the
+ * format is read from the bytes (audio-format.ts), a file over Azure's 25 MB limit is cut into
+ * chunks (chunk-plan.ts), the chunks are transcribed in parallel with bounded concurrency
+ * (transcribe-chunks.ts, whisper.ts), stitched (stitch.ts) and rendered in the requested format.
+ * Only the retry policy differs: see httpAudioRetryPolicy (src/openai/retry-policy.ts).
+ */
+import type { OpenAI } from "openai";
+import { BadInputError } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { httpAudioRetryPolicy } from "../openai/retry-policy.js";
+import type { Config } from "../config.js";
+import { detectAudioFormat } from "../transcription/audio-format.js";
+import { planChunks, type AudioPlan } from "../transcription/chunk-plan.js";
+import { stitchTranscripts } from "../transcription/stitch.js";
+import { billedSeconds, transcribeChunks } from "../transcription/transcribe-chunks.js";
+import { renderAudioAnswer, type AudioAnswer } from "./audio-answer.js";
+import type { AudioRequest } from "./audio-request.js";
+
+export interface AudioTranscriptionDeps {
+  client: OpenAI;
+  logger: Logger;
+  config: Config;
+}
+
+export interface AudioTranscriptionResult extends AudioAnswer {
+  chunks: number;
+}
+
+/**
+ * Transcribes (or translates) the uploaded file and renders the answer.
+ * @throws BadInputError for empty, corrupt, truncated, unsupported or unsplittable audio (the
+ *   blob pipeline's codes, `param: "file"`); AppError from Azure (see whisper.ts and the policy);
+ *   the signal's reason when the caller hangs up (every chunk request in flight is cancelled).
+ */
+export async function transcribeUpload(
+  deps: AudioTranscriptionDeps,
+  request: AudioRequest,
+  signal: AbortSignal,
+): Promise<AudioTranscriptionResult> {
+  const { bytes, fileName } = request.file;
+  const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes);
+  const started = performance.now();
+  const sourceName = `upload ${JSON.stringify(fileName)}`;
+  deps.logger.info(
+    `${request.task === "translate" ? "Translating" : "Transcribing"} ${sourceName} (${bytes.byteLength} bytes, ${plan.format}, ${plan.chunks.length} chunk(s))`,
+  );
+  const results = await transcribeChunks(
+    {
+      client: deps.client,
+      deployment: request.deployment,
+      logger: deps.logger,
+      retry: httpAudioRetryPolicy(deps.config, plan.chunks.length),
+      maxConcurrency: deps.config.transcription.maxConcurrency,
+    },
+    { plan, options: request.options, sourceName, signal, words: request.words && request.task === "transcribe" },
+  );
+  const transcript = stitchTranscripts(results, plan.durationInSeconds);
+  deps.logger.info(
+    `Transcribed ${sourceName}: ${plan.chunks.length} chunk(s), ${transcript.duration} s of audio, in ${Math.round(performance.now() - started)} ms`,
+  );
+  return { ...renderAudioAnswer(request, transcript, billedSeconds(results)), chunks: plan.chunks.length };
+}
+
+/** The format and chunks of the file; its problems name the `file` field, as OpenAI's answers do. */
+function planUpload(bytes: Uint8Array, maxChunkBytes: number): AudioPlan {
+  try {
+    return planChunks(bytes, detectAudioFormat(bytes), { maxChunkBytes });
+  } catch (error) {
+    if (error instanceof BadInputError && error.param === undefined) {
+      throw new BadInputError(error.message, { param: "file", ...(error.code ? { code: error.code } : {}), details: error.details });
+    }
+    throw error;
+  }
+}
