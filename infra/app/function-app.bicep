@@ -270,6 +270,9 @@ var appSettings = {
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
   HTTP_MAX_AUDIO_BYTES: '209715200'
+  // The host refuses bodies over 100 MB (104857600) before the app sees them: room for the largest
+  // audio upload above, plus its multipart framing. (A host setting, not read by the app.)
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '210763776'
   HTTP_STREAM_IDLE_TIMEOUT_MS: '60000'
 
   // Tuning: the app's defaults (src/config.ts), except the two that must fit the model

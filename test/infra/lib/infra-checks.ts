@@ -59,6 +59,8 @@ export const PLATFORM_SETTINGS = new Set([
   "APPLICATIONINSIGHTS_CONNECTION_STRING",
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
   "AzureWebJobsStorage__tableServiceUri",
+  // The host's own cap on request bodies (100 MB unless set): must let the largest audio upload through.
+  "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
 ]);
 
 /** Settings Flex Consumption rejects (it takes the runtime from functionAppConfig). */
@@ -199,6 +201,13 @@ export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInf
   }
   if (settings.AzureWebJobsStorage__credential !== "managedidentity") {
     problems.push("AzureWebJobsStorage__credential must be 'managedidentity'");
+  }
+  // The host refuses a body over its cap before the app can answer 413 itself, so the cap must exceed the app's.
+  const hostBodyLimit = Number(settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT ?? 104857600);
+  if (!(hostBodyLimit > Number(settings.HTTP_MAX_AUDIO_BYTES))) {
+    problems.push(
+      `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (${String(settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT ?? "unset: 104857600")}) must exceed HTTP_MAX_AUDIO_BYTES (${String(settings.HTTP_MAX_AUDIO_BYTES)}), or the host refuses audio uploads the app accepts`,
+    );
   }
   const auth = settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING;
   if (!(auth instanceof Unknown) || auth.text !== "ClientId=«identity.outputs.clientId»;Authorization=AAD") {
