@@ -1,8 +1,10 @@
 import { BadRequestError, toFile } from "openai";
+import { checkAudio } from "../support/audio-checks.js";
 import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MAX_AUDIO_BYTES, type Simulator } from "../../tools/simulator/index.js";
 import { mp4, oggOpus, webm } from "./containers.js";
+import type OpenAI from "openai";
 import { azureClient, mp3, startFast, v1Client, wav, unexpected } from "./helpers.js";
 
 let sim: Simulator;
@@ -266,6 +268,213 @@ describe("speech and images", () => {
     expect(tooMany.status).toBe(400);
   });
 });
+
+describe("gpt-4o-mini-tts and gpt-image-1 as Azure serves them", () => {
+  const FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"] as const;
+  const speech = async (body: Record<string, unknown>) =>
+    Buffer.from(
+      await (
+        await v1Client(sim, { maxRetries: 0 }).audio.speech.create({
+          model: "gpt-4o-mini-tts",
+          voice: "coral",
+          input: "Hello there. This is a test of every format.",
+          ...body,
+        } as Parameters<OpenAI["audio"]["speech"]["create"]>[0])
+      ).arrayBuffer(),
+    );
+
+  it("every response_format is valid audio of that format, as long as the text", async () => {
+    const expected = checkAudio("pcm", await speech({ response_format: "pcm" })).durationSeconds;
+    expect(expected).toBeGreaterThan(2);
+    for (const format of FORMATS) {
+      const bytes = await speech({ response_format: format });
+      // Frame granularity: mp3 24 ms, aac 43 ms, opus 20 ms.
+      expect(Math.abs(checkAudio(format, bytes).durationSeconds - expected), format).toBeLessThan(0.05);
+    }
+    // The simulator's Whisper reads the Opus stream's length from its last granule, as a real reader would.
+    const opus = await speech({ response_format: "opus" });
+    expect((await verbose(opus, "speech.opus")).duration).toBeCloseTo(expected, 1);
+    const halfSpeed = checkAudio("wav", await speech({ response_format: "wav", speed: 0.5 })).durationSeconds;
+    expect(halfSpeed).toBeCloseTo(expected * 2, 1);
+  });
+
+  it("instructions: gpt-4o-mini-tts takes them (and they change the voice); tts refuses them, naming the parameter", async () => {
+    const plain = await speech({ response_format: "pcm" });
+    const cheerful = await speech({ response_format: "pcm", instructions: "Speak cheerfully." });
+    expect(cheerful.length).toBe(plain.length);
+    expect(cheerful.equals(plain)).toBe(false);
+    const refused = await speech({ model: "tts", voice: "alloy", instructions: "Speak cheerfully." }).then(
+      unexpected,
+      (e: unknown) => e as BadRequestError,
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.param).toBe("instructions");
+    const tooFast = await speech({ speed: 5 }).then(unexpected, (e: unknown) => e as BadRequestError);
+    expect(tooFast.param).toBe("speed");
+  });
+
+  it("the audio streams: chunked, the first bytes long before the last", async () => {
+    await sim.control.setLatency("gpt-4o-mini-tts", { audioRealTimeFactor: 0.2, requestMs: 0, stdDevRatio: 0 });
+    const started = performance.now();
+    const res = await fetch(`${sim.url}/openai/v1/audio/speech`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-4o-mini-tts",
+        voice: "coral",
+        input: "One two three four five six seven eight nine ten.",
+        response_format: "wav",
+      }),
+    });
+    expect(res.headers.get("content-type")).toBe("audio/wav");
+    expect(res.headers.get("content-length")).toBeNull();
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    let firstAt = 0;
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      if (!chunks.length) firstAt = performance.now() - started;
+      chunks.push(read.value);
+    }
+    const total = performance.now() - started;
+    const wavBytes = Buffer.concat(chunks);
+    const seconds = checkAudio("wav", wavBytes).durationSeconds;
+    expect(total).toBeGreaterThan(seconds * 0.2 * 1000 * 0.8);
+    expect(firstAt).toBeLessThan(total / 3);
+  });
+
+  it("stream_format sse on gpt-4o-mini-tts: audio deltas then done with usage; not on tts", async () => {
+    const res = await fetch(`${sim.url}/openai/v1/audio/speech`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-4o-mini-tts",
+        voice: "coral",
+        input: "Hello there.",
+        response_format: "pcm",
+        stream_format: "sse",
+      }),
+    });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    // The speech stream ends with its done event (no [DONE] line, unlike chat).
+    const text = await res.text();
+    expect(text.endsWith("\n\n")).toBe(true);
+    const lines = text.split("\n\n").filter(Boolean);
+    for (const line of lines) expect(line).toMatch(/^data: \{[^\n]+\}$/);
+    const events = lines
+      .map((line) => line.slice("data: ".length))
+      .map((e) => JSON.parse(e) as { type: string; audio?: string; usage?: { total_tokens: number } });
+    const audio = Buffer.concat(events.filter((e) => e.type === "speech.audio.delta").map((e) => Buffer.from(e.audio!, "base64")));
+    expect(audio.length).toBe((await speech({ input: "Hello there.", response_format: "pcm" })).length);
+    expect(events.at(-1)).toMatchObject({ type: "speech.audio.done", usage: { total_tokens: expect.any(Number) as number } });
+    const refused = await speech({ model: "tts", voice: "alloy", stream_format: "sse" }).then(
+      unexpected,
+      (e: unknown) => e as BadRequestError,
+    );
+    expect(refused.param).toBe("stream_format");
+  });
+
+  it("gpt-image-1: always b64_json, its sizes, qualities, output formats and n, with usage and Azure's filter results", async () => {
+    const client = v1Client(sim, { maxRetries: 0 });
+    const wide = await client.images.generate({
+      model: "gpt-image-1",
+      prompt: "a lighthouse at dusk",
+      size: "1536x1024",
+      quality: "low",
+      n: 2,
+    });
+    expect(wide.data).toHaveLength(2);
+    for (const image of wide.data!) {
+      expect(image.url).toBeUndefined();
+      expectPng(Buffer.from(image.b64_json!, "base64"), 1536, 1024);
+      expect(image).toMatchObject({
+        content_filter_results: { violence: { filtered: false } },
+        prompt_filter_results: { jailbreak: { detected: false } },
+      });
+    }
+    expect(wide).toMatchObject({ size: "1536x1024", quality: "low", output_format: "png", background: "opaque" });
+    expect(wide.usage).toMatchObject({ output_tokens: 800, input_tokens_details: { image_tokens: 0 } });
+    expect(wide.usage!.input_tokens).toBeGreaterThan(0);
+    expect(wide.usage!.total_tokens).toBe(wide.usage!.input_tokens + 800);
+
+    const jpeg = await client.images.generate({ model: "gpt-image-1", prompt: "x", size: "1024x1536", output_format: "jpeg" });
+    expectJpeg(Buffer.from(jpeg.data![0]!.b64_json!, "base64"), 1024, 1536);
+    const webp = await client.images.generate({ model: "gpt-image-1", prompt: "x", size: "auto", output_format: "webp" });
+    expectWebp(Buffer.from(webp.data![0]!.b64_json!, "base64"), 1024, 1024);
+    expect(webp).toMatchObject({ size: "1024x1024", quality: "high", output_format: "webp" });
+
+    const refuse = async (body: Record<string, unknown>) =>
+      client.images
+        .generate({ model: "gpt-image-1", prompt: "x", ...body } as Parameters<OpenAI["images"]["generate"]>[0])
+        .then(unexpected, (e: unknown) => e as BadRequestError);
+    expect((await refuse({ response_format: "b64_json" })).param).toBe("response_format");
+    expect((await refuse({ size: "1792x1024" })).param).toBe("size");
+    expect((await refuse({ quality: "hd" })).param).toBe("quality");
+    expect((await refuse({ n: 11 })).param).toBe("n");
+    expect((await refuse({ output_format: "gif" })).param).toBe("output_format");
+  });
+
+  it("image edits: gpt-image-1 takes image(s), mask and prompt; dall-e-3 does not edit", async () => {
+    const client = v1Client(sim, { maxRetries: 0 });
+    const source = Buffer.from(
+      (await client.images.generate({ model: "gpt-image-1", prompt: "a cat", quality: "low" })).data![0]!.b64_json!,
+      "base64",
+    );
+    const edited = await client.images.edit({
+      model: "gpt-image-1",
+      image: [await toFile(source, "a.png", { type: "image/png" }), await toFile(source, "b.png", { type: "image/png" })],
+      prompt: "the same cat, wearing a hat",
+      size: "1024x1536",
+      quality: "low",
+    });
+    expectPng(Buffer.from(edited.data![0]!.b64_json!, "base64"), 1024, 1536);
+    expect(edited.usage).toMatchObject({ input_tokens_details: { image_tokens: 2 * 765 }, output_tokens: 408 });
+    const entry = (await sim.control.journal({ operation: "images/edits" }))[0]!;
+    expect(entry.body).toMatchObject({
+      prompt: "the same cat, wearing a hat",
+      files: [
+        { field: "image[]", name: "a.png" },
+        { field: "image[]", name: "b.png" },
+      ],
+    });
+
+    const dalle = await client.images
+      .edit({ model: "dall-e-3", image: await toFile(source, "a.png", { type: "image/png" }), prompt: "x" })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
+    expect(dalle.status).toBe(400);
+    expect(dalle.code).toBe("OperationNotSupported");
+    const notImage = await client.images
+      .edit({ model: "gpt-image-1", image: await toFile(Buffer.from("plain text"), "a.png"), prompt: "x" })
+      .then(unexpected, (e: unknown) => e as BadRequestError);
+    expect(notImage.param).toBe("image");
+  });
+});
+
+function expectJpeg(jpeg: Buffer, width: number, height: number): void {
+  expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+  // Walk the marker segments to the start of frame and the scan; the entropy-coded data must end at EOI.
+  let pos = 2;
+  let frame: { width: number; height: number } | undefined;
+  while (jpeg[pos] === 0xff && jpeg[pos + 1] !== 0xda) {
+    const length = jpeg.readUInt16BE(pos + 2);
+    if (jpeg[pos + 1] === 0xc0) frame = { height: jpeg.readUInt16BE(pos + 5), width: jpeg.readUInt16BE(pos + 7) };
+    pos += 2 + length;
+  }
+  expect(jpeg[pos + 1]).toBe(0xda);
+  expect(frame).toEqual({ width, height });
+  const scan = jpeg.subarray(pos + 2 + jpeg.readUInt16BE(pos + 2), jpeg.length - 2);
+  for (let i = 0; i < scan.length - 1; i++) if (scan[i] === 0xff) expect(scan[i + 1]).toBe(0); // stuffed
+  expect(jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+}
+
+function expectWebp(webp: Buffer, width: number, height: number): void {
+  expect(webp.toString("latin1", 0, 4)).toBe("RIFF");
+  expect(webp.readUInt32LE(4)).toBe(webp.length - 8);
+  expect(webp.toString("latin1", 8, 16)).toBe("WEBPVP8L");
+  expect(webp[20]).toBe(0x2f);
+  const bits = webp.readUInt32LE(21);
+  expect((bits & 0x3fff) + 1).toBe(width);
+  expect(((bits >> 14) & 0x3fff) + 1).toBe(height);
+}
 
 function expectPng(png: Buffer, width: number, height: number): void {
   expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));

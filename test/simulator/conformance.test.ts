@@ -17,6 +17,8 @@ beforeAll(async () => {
       { name: "text-embedding-3-small", model: "text-embedding-3-small", capability: "embeddings", dimensions: 1536 },
       { name: "whisper", model: "whisper", capability: "transcription" },
       { name: "dall-e-3", model: "dall-e-3", capability: "image" },
+      { name: "gpt-image-1", model: "gpt-image-1", capability: "image" },
+      { name: "gpt-4o-mini-tts", model: "gpt-4o-mini-tts", capability: "speech" },
     ],
   });
 });
@@ -120,6 +122,43 @@ describe("responses conform to the OpenAI OpenAPI spec", () => {
       const res = await post("dall-e-3/images/generations", { prompt: "a lighthouse", response_format });
       expectValid("ImagesResponse", await res.json());
     }
+  });
+
+  it("gpt-image-1 generations and edits (b64_json, usage, every output format)", async () => {
+    for (const body of [
+      { prompt: "a lighthouse" },
+      { prompt: "a lighthouse", output_format: "webp", quality: "low", n: 2, size: "1536x1024" },
+    ]) {
+      const res = await post("gpt-image-1/images/generations", body);
+      expect(res.status).toBe(200);
+      expectValid("ImagesResponse", await res.json());
+    }
+    const form = new FormData();
+    const png = Buffer.from(
+      (
+        (await (await post("gpt-image-1/images/generations", { prompt: "a cat", quality: "low" })).json()) as {
+          data: { b64_json: string }[];
+        }
+      ).data[0]!.b64_json,
+      "base64",
+    );
+    form.append("image", new Blob([png], { type: "image/png" }), "cat.png");
+    form.append("prompt", "the cat in a hat");
+    form.append("output_format", "jpeg");
+    const edit = await fetch(`${sim.url}/openai/deployments/gpt-image-1/images/edits?api-version=${API_VERSION}`, {
+      method: "POST",
+      headers: { "api-key": sim.apiKey },
+      body: form,
+    });
+    expect(edit.status).toBe(200);
+    expectValid("ImagesResponse", await edit.json());
+  });
+
+  it("speech SSE events (gpt-4o-mini-tts, stream_format sse)", async () => {
+    const res = await post("gpt-4o-mini-tts/audio/speech", { input: "Hello there.", voice: "coral", stream_format: "sse" });
+    const events = (await res.text()).split("\n\n").filter(Boolean);
+    expect(events.length).toBeGreaterThan(2);
+    for (const event of events) expectValid("CreateSpeechResponseStreamEvent", JSON.parse(event.slice("data: ".length)));
   });
 
   it("models list", async () => {

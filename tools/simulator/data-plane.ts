@@ -24,8 +24,8 @@ import { checkApiVersion, modelField, modelsAnswer, parseRoute } from "./data-pl
 import { prepareEmbeddings } from "./embeddings.js";
 import { SimulatorHttpError, azureError, invalidRequest } from "./errors.js";
 import { FAULT_HEADER, activeFaults, parseFaultHeader, type ActiveFaults } from "./faults.js";
-import { readJson, readMultipart, sendJson, writeBody } from "./http-io.js";
-import { prepareImages } from "./images.js";
+import { AUDIO_UPLOAD, readJson, readMultipart, sendJson, writeBody, type MultipartLimits } from "./http-io.js";
+import { IMAGE_EDIT_UPLOAD, prepareImageEdit, prepareImages } from "./images.js";
 import { deploymentNotFound, faultError, operationNotSupported, throttled } from "./operation-errors.js";
 import { Random, digest, sampleNonNegative } from "./random.js";
 import { journalBody, startRecord, type RequestRecord } from "./request-record.js";
@@ -35,7 +35,12 @@ import { prepareSpeech } from "./speech.js";
 import type { DeploymentRuntime, SimulatorState } from "./state.js";
 import { prepareTranscription, type MultipartBody } from "./transcription.js";
 
-const MULTIPART_OPERATIONS = new Set<Operation>(["audio/transcriptions", "audio/translations"]);
+/** Operations that take multipart uploads, and which file parts each keeps. */
+const MULTIPART_OPERATIONS = new Map<Operation, MultipartLimits>([
+  ["audio/transcriptions", AUDIO_UPLOAD],
+  ["audio/translations", AUDIO_UPLOAD],
+  ["images/edits", IMAGE_EDIT_UPLOAD],
+]);
 
 /** Serves one /openai/ request. `baseUrl` is where the simulator listens (image answers link back to it). */
 export async function serveDataPlane(
@@ -72,8 +77,9 @@ export async function serveDataPlane(
     if (req.method !== "POST") throw azureError(405, "405", `The ${operation} operation takes POST.`);
     entry.operation = operation;
 
-    const multipart = MULTIPART_OPERATIONS.has(operation);
-    const body = multipart ? await readMultipart(req) : await readJson(req);
+    const uploadLimits = MULTIPART_OPERATIONS.get(operation);
+    const multipart = uploadLimits !== undefined;
+    const body = uploadLimits ? await readMultipart(req, uploadLimits) : await readJson(req);
     const runtime = routeToDeployment(state, record, "deployment" in route ? route.deployment : modelField(body, multipart));
     const { config } = runtime;
     if (!CAPABILITY_OPERATIONS[config.capability].includes(operation)) throw operationNotSupported(operation, config);
@@ -160,9 +166,11 @@ function prepareOperation(
     case "audio/translations":
       return prepareTranscription(body as MultipartBody, config, seed, operation === "audio/translations");
     case "audio/speech":
-      return prepareSpeech(body as Record<string, unknown>, seed);
+      return prepareSpeech(body as Record<string, unknown>, config, seed);
     case "images/generations":
       return prepareImages(body as Record<string, unknown>, config, seed, state.images, faults);
+    case "images/edits":
+      return prepareImageEdit(body as MultipartBody, config, seed, faults);
     case "responses":
       return prepareResponse(body as Record<string, unknown>, config, seed, random, state.responses, faults);
   }

@@ -18,6 +18,7 @@ export type Operation =
   | "audio/translations"
   | "audio/speech"
   | "images/generations"
+  | "images/edits"
   | "responses";
 
 export const OPERATIONS: readonly Operation[] = [
@@ -28,6 +29,7 @@ export const OPERATIONS: readonly Operation[] = [
   "audio/translations",
   "audio/speech",
   "images/generations",
+  "images/edits",
   "responses",
 ];
 
@@ -37,7 +39,8 @@ export const CAPABILITY_OPERATIONS: Record<Capability, readonly Operation[]> = {
   embeddings: ["embeddings"],
   transcription: ["audio/transcriptions", "audio/translations"],
   speech: ["audio/speech"],
-  image: ["images/generations"],
+  // Edits only on the GPT image models; prepareImageEdit refuses dall-e with Azure's OperationNotSupported.
+  image: ["images/generations", "images/edits"],
 };
 
 /**
@@ -51,7 +54,7 @@ export interface LatencyConfig {
   tokensPerSecond: number;
   /** Embeddings: time for one request, whatever its size. */
   embeddingsMs: number;
-  /** Transcriptions/translations: seconds of processing per second of audio. */
+  /** Transcriptions/translations: seconds of processing per second of audio; speech: seconds of generation per second of audio produced. */
   audioRealTimeFactor: number;
   /** Speech, images, models and anything else: fixed time per request. */
   requestMs: number;

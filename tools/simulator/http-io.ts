@@ -77,23 +77,35 @@ export async function readJson(req: IncomingMessage, allowEmpty = false): Promis
   return parsed;
 }
 
+/** Which file parts a multipart operation takes, and how big each may be. */
+export interface MultipartLimits {
+  /** Form names of the file parts kept; other file parts are read and dropped. */
+  fileFields: readonly string[];
+  maxFiles: number;
+  maxFileBytes: number;
+}
+
+/** Transcriptions and translations: one `file` part up to Azure's 25 MiB. */
+export const AUDIO_UPLOAD: MultipartLimits = { fileFields: ["file"], maxFiles: 1, maxFileBytes: MAX_AUDIO_BYTES };
+
 /**
- * Parses a multipart upload with busboy: form fields (repeated names become arrays) and the
- * `file` part, read up to 25 MiB.
- * @throws SimulatorHttpError 400 when the body is not multipart, 413 over Azure's 25 MiB.
+ * Parses a multipart upload with busboy: form fields (repeated names become arrays) and the file
+ * parts `limits` names (the first `file` part as `file`, all of them in `files`), each read up to
+ * `limits.maxFileBytes`.
+ * @throws SimulatorHttpError 400 when the body is not multipart, 413 over the size limit.
  */
-export function readMultipart(req: IncomingMessage): Promise<MultipartBody> {
+export function readMultipart(req: IncomingMessage, limits: MultipartLimits = AUDIO_UPLOAD): Promise<MultipartBody> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: MAX_AUDIO_BYTES, files: 1, fields: 100 } });
+      parser = busboy({ headers: req.headers, limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 100 } });
     } catch {
-      reject(invalidRequest("This operation takes multipart/form-data with a 'file' part.", "file"));
+      reject(invalidRequest(`This operation takes multipart/form-data with a '${limits.fileFields[0]}' part.`, limits.fileFields[0]));
       req.resume();
       return;
     }
     const fields: Record<string, string | string[]> = {};
-    let file: MultipartBody["file"];
+    const files: NonNullable<MultipartBody["files"]> = [];
     let tooLarge = 0;
     const pending: Promise<void>[] = [];
     parser.on("field", (name, value) => {
@@ -101,7 +113,7 @@ export function readMultipart(req: IncomingMessage): Promise<MultipartBody> {
       fields[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
     });
     parser.on("file", (name, stream, info) => {
-      if (name !== "file") {
+      if (!limits.fileFields.includes(name)) {
         stream.resume();
         return;
       }
@@ -113,16 +125,16 @@ export function readMultipart(req: IncomingMessage): Promise<MultipartBody> {
             size += chunk.length;
             chunks.push(chunk);
           });
-          stream.on("limit", () => (tooLarge = MAX_AUDIO_BYTES + 1));
+          stream.on("limit", () => (tooLarge = limits.maxFileBytes + 1));
           stream.on("close", () => {
             if (tooLarge) tooLarge = size + 1;
-            else file = { name: info.filename ?? "file", contentType: info.mimeType, data: Buffer.concat(chunks) };
+            else files.push({ field: name, name: info.filename ?? "file", contentType: info.mimeType, data: Buffer.concat(chunks) });
             done();
           });
         }),
       );
     });
-    parser.on("error", (error: Error) => reject(invalidRequest(`Malformed multipart body: ${error.message}`, "file")));
+    parser.on("error", (error: Error) => reject(invalidRequest(`Malformed multipart body: ${error.message}`, limits.fileFields[0])));
     parser.on("close", () => {
       void Promise.all(pending).then(() => {
         if (tooLarge) {
@@ -130,14 +142,17 @@ export function readMultipart(req: IncomingMessage): Promise<MultipartBody> {
           reject(
             new SimulatorHttpError(413, {
               error: {
-                message: `Maximum content size limit (${MAX_AUDIO_BYTES}) exceeded (${Number(req.headers["content-length"] ?? tooLarge)} bytes read)`,
+                message: `Maximum content size limit (${limits.maxFileBytes}) exceeded (${Number(req.headers["content-length"] ?? tooLarge)} bytes read)`,
                 type: "server_error",
                 param: null,
                 code: null,
               },
             }),
           );
-        } else resolve({ fields, ...(file ? { file } : {}) });
+        } else {
+          const file = files.find((part) => part.field === "file");
+          resolve({ fields, ...(file ? { file: { name: file.name, contentType: file.contentType, data: file.data } } : {}), files });
+        }
       });
     });
     req.pipe(parser);

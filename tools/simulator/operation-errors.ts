@@ -16,6 +16,7 @@ function operationLabel(operation: Operation): string {
     "audio/translations": "translation",
     "audio/speech": "speech",
     "images/generations": "imageGeneration",
+    "images/edits": "imageEdit",
     responses: "responses",
   }[operation];
 }
@@ -29,6 +30,7 @@ function operationName(operation: Operation): string {
     "audio/translations": "AudioTranslations_Create",
     "audio/speech": "AudioSpeech_Create",
     "images/generations": "ImageGenerations_Create",
+    "images/edits": "ImageEdits_Create",
     responses: "Responses_Create",
   }[operation];
 }

@@ -74,11 +74,14 @@ export function startRecord(state: SimulatorState, req: IncomingMessage, res: Se
   return record;
 }
 
-/** The request body as the journal keeps it: uploads without their bytes, only the file's name and size. */
+/** The request body as the journal keeps it: uploads without their bytes, only each file's name and size. */
 export function journalBody(body: Record<string, unknown> | MultipartBody, multipart: boolean): unknown {
   if (!multipart) return body;
   const upload = body as MultipartBody;
-  return upload.file ? { ...upload.fields, file: { name: upload.file.name, bytes: upload.file.data.length } } : { ...upload.fields };
+  if (upload.file) return { ...upload.fields, file: { name: upload.file.name, bytes: upload.file.data.length } };
+  if (upload.files?.length)
+    return { ...upload.fields, files: upload.files.map((part) => ({ field: part.field, name: part.name, bytes: part.data.length })) };
+  return { ...upload.fields };
 }
 
 function pickHeaders(req: IncomingMessage): Record<string, string> {

@@ -1,13 +1,18 @@
 /**
- * The speech operation (text to speech, `audio/speech`): checks the request as OpenAI does and
- * answers real, decodable audio whose length follows the text (wav, pcm, flac or mp3), with a
- * voiced burst per word and pauses between sentences. Real audio, not noise, so that the app's
+ * The speech operation (text to speech, `audio/speech`): checks the request as OpenAI does for the
+ * deployment's model (tts: no `instructions`; gpt-4o-mini-tts: `instructions`, SSE) and streams
+ * real, decodable audio whose length follows the text in every format (mp3, opus, aac, flac, wav,
+ * pcm), with a voiced burst per word and pauses between sentences. Real audio, not noise, so that the app's
  * transcription path can be fed and split with what the simulator itself produced.
  */
 import { mp3Header } from "./audio-format.js";
 import type { Prepared, RequestContext } from "./context.js";
+import type { DeploymentConfig } from "./deployments.js";
 import { invalidRequest } from "./errors.js";
+import { stringParam } from "./params.js";
 import { Random, digest } from "./random.js";
+import { adtsAacSilence, oggOpusSilence } from "./silent-audio.js";
+import { O200K } from "./tokens.js";
 
 const VOICES = ["alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse"];
 const FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"];
@@ -173,12 +178,47 @@ export function flacFile(samples: Int16Array, sampleRate: number): Buffer {
   return Buffer.concat(frames);
 }
 
+/** The older TTS models: no `instructions`, no SSE (OpenAI's spec: "Does not work with tts-1 or tts-1-hd"). */
+function isClassicTts(model: string): boolean {
+  return /^tts(-1(-hd)?)?($|-)/.test(model);
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  mp3: "audio/mpeg",
+  opus: "audio/ogg",
+  aac: "audio/aac",
+  flac: "audio/flac",
+  wav: "audio/wav",
+  pcm: "audio/pcm",
+};
+
+/** The audio of `samples` in the requested container. */
+async function encode(format: string, samples: Int16Array): Promise<Buffer> {
+  switch (format) {
+    case "wav":
+      return wavFile(samples, SPEECH_SAMPLE_RATE);
+    case "pcm":
+      return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+    case "flac":
+      return flacFile(samples, SPEECH_SAMPLE_RATE);
+    case "opus":
+      return oggOpusSilence(samples.length, SPEECH_SAMPLE_RATE);
+    case "aac":
+      return adtsAacSilence(samples.length, SPEECH_SAMPLE_RATE);
+    default:
+      return mp3File(samples.length);
+  }
+}
+
 /**
- * Validates a speech request (input, voice, format, speed) and answers valid audio whose length
- * follows the text: wav, pcm, flac, mp3.
+ * Validates a speech request (input, voice, format, speed, instructions, stream_format) as OpenAI
+ * does for the deployment's model, and answers valid audio whose length follows the text: wav,
+ * pcm, flac and mp3 carry the speech-like signal; opus and aac are silent but valid streams of the
+ * same length (silent-audio.ts says why). The audio goes out in chunks over the generation time,
+ * as Azure streams it (chunked transfer encoding), or as SSE events with `stream_format: "sse"`.
  * @throws SimulatorHttpError 400 in OpenAI's shape.
  */
-export function prepareSpeech(body: Record<string, unknown>, seed: number): Prepared {
+export function prepareSpeech(body: Record<string, unknown>, deployment: DeploymentConfig, seed: number): Prepared {
   const input = body.input;
   if (typeof input !== "string" || input === "")
     throw invalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
@@ -188,11 +228,13 @@ export function prepareSpeech(body: Record<string, unknown>, seed: number): Prep
       "input",
       "string_above_max_length",
     );
+  const classic = isClassicTts(deployment.model);
+  const voices = classic ? VOICES : [...VOICES, "marin", "cedar"];
   const voice = body.voice;
   if (typeof voice !== "string") throw invalidRequest("Missing required parameter: 'voice'.", "voice", "missing_required_parameter");
-  if (!VOICES.includes(voice))
+  if (!voices.includes(voice))
     throw invalidRequest(
-      `Invalid value: '${voice}'. Supported values are: ${VOICES.map((name) => `'${name}'`).join(", ")}.`,
+      `Invalid value: '${voice}'. Supported values are: ${voices.map((name) => `'${name}'`).join(", ")}.`,
       "voice",
       "invalid_value",
     );
@@ -203,32 +245,85 @@ export function prepareSpeech(body: Record<string, unknown>, seed: number): Prep
       "response_format",
       "invalid_value",
     );
-  if (format === "opus" || format === "aac")
-    throw invalidRequest(
-      `The simulator does not encode '${format}'; ask for mp3, flac, wav or pcm.`,
-      "response_format",
-      "unsupported_value",
-    );
-  const speed = body.speed === undefined ? 1 : body.speed;
+  const speed = body.speed === undefined || body.speed === null ? 1 : body.speed;
   if (typeof speed !== "number" || speed < 0.25 || speed > 4)
     throw invalidRequest("Invalid 'speed': expected a number between 0.25 and 4.0.", "speed", "invalid_value");
+  const instructions = stringParam(body, "instructions");
+  // The exact wording OpenAI uses for instructions sent to tts-1 is not documented; the param and code follow its other 400s.
+  if (instructions !== undefined && classic)
+    throw invalidRequest(`'instructions' is not supported with the ${deployment.model} model.`, "instructions", "unsupported_parameter");
+  if (instructions !== undefined && instructions.length > 4096)
+    throw invalidRequest(
+      `Invalid 'instructions': string too long. Expected a string with maximum length 4096, but got a string with length ${instructions.length} instead.`,
+      "instructions",
+      "string_above_max_length",
+    );
+  const streamFormat = (body.stream_format ?? "audio") as string;
+  if (streamFormat !== "audio" && streamFormat !== "sse")
+    throw invalidRequest(`Invalid value: '${streamFormat}'. Supported values are: 'sse' and 'audio'.`, "stream_format", "invalid_value");
+  if (streamFormat === "sse" && classic)
+    throw invalidRequest(`stream_format 'sse' is not supported with the ${deployment.model} model.`, "stream_format", "unsupported_value");
 
   return {
     chargeTokens: 0,
+    stream: streamFormat === "sse",
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(ctx.latency.requestMs) + ctx.faults.delayMs))) return;
-      const samples = synthesize(input, speed, digest(seed, voice));
+      // The instructions colour the voice: here they only change the seed, so the same text sounds different.
+      const samples = synthesize(input, speed, digest(seed, voice, instructions ?? ""));
+      const audio = await encode(format, samples);
       ctx.recordUsage(input.length, 0);
-      switch (format) {
-        case "wav":
-          return ctx.sendBytes(200, "audio/wav", wavFile(samples, SPEECH_SAMPLE_RATE));
-        case "pcm":
-          return ctx.sendBytes(200, "audio/pcm", Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
-        case "flac":
-          return ctx.sendBytes(200, "audio/flac", flacFile(samples, SPEECH_SAMPLE_RATE));
-        default:
-          return ctx.sendBytes(200, "audio/mpeg", await mp3File(samples.length));
-      }
+      const seconds = samples.length / SPEECH_SAMPLE_RATE;
+      const generationMs = ctx.sampleMs(seconds * ctx.latency.audioRealTimeFactor * 1000);
+      if (streamFormat === "sse") return streamSse(ctx, audio, generationMs, input);
+      return streamAudio(ctx, CONTENT_TYPES[format]!, audio, generationMs);
     },
   };
+}
+
+/** Audio is cut into pieces of about a quarter second each (2 to 64 pieces). */
+function pieces(audio: Buffer, generationMs: number): Buffer[] {
+  const count = Math.min(64, Math.max(2, Math.ceil(generationMs / 250), Math.ceil(audio.length / 16_384)));
+  const size = Math.ceil(audio.length / count);
+  const out: Buffer[] = [];
+  for (let pos = 0; pos < audio.length; pos += size) out.push(audio.subarray(pos, pos + size));
+  return out;
+}
+
+/**
+ * Writes the audio as it is "generated": headers and the first piece at once, the rest spread over
+ * `generationMs`, without a content-length (chunked). The `drop` fault cuts the connection halfway.
+ */
+async function streamAudio(ctx: RequestContext, contentType: string, audio: Buffer, generationMs: number): Promise<void> {
+  const parts = pieces(audio, generationMs);
+  ctx.entry.status = 200;
+  ctx.res.writeHead(200, { ...ctx.headers, "content-type": contentType, "transfer-encoding": "chunked" });
+  for (const [i, part] of parts.entries()) {
+    if (i > 0 && !(await ctx.sleep(generationMs / (parts.length - 1)))) return;
+    if (ctx.faults.dropAfterTokens !== undefined && i >= parts.length / 2) return ctx.dropConnection();
+    ctx.res.write(part);
+  }
+  ctx.res.end();
+}
+
+/** `stream_format: "sse"`: `speech.audio.delta` events with base64 audio, then `speech.audio.done` with the usage. */
+async function streamSse(ctx: RequestContext, audio: Buffer, generationMs: number, input: string): Promise<void> {
+  const parts = pieces(audio, generationMs);
+  ctx.entry.status = 200;
+  ctx.counters.streams++;
+  ctx.res.writeHead(200, { ...ctx.headers, "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const send = (event: unknown) => ctx.res.write(`data: ${JSON.stringify(event)}\n\n`);
+  for (const [i, part] of parts.entries()) {
+    if (i > 0 && !(await ctx.sleep(generationMs / (parts.length - 1)))) return;
+    if (ctx.faults.dropAfterTokens !== undefined && i >= parts.length / 2) return ctx.dropConnection();
+    send({ type: "speech.audio.delta", audio: part.toString("base64") });
+  }
+  const inputTokens = O200K.count(input);
+  // About 12.5 audio tokens a second of speech, in line with OpenAI's audio models.
+  const outputTokens = Math.ceil((audio.length / (SPEECH_SAMPLE_RATE * 2)) * 12.5);
+  send({
+    type: "speech.audio.done",
+    usage: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+  });
+  ctx.res.end();
 }

@@ -21,7 +21,10 @@ export interface UploadedFile {
 
 export interface MultipartBody {
   fields: Record<string, string | string[]>;
+  /** The `file` part (transcriptions, translations). */
   file?: UploadedFile;
+  /** Every file part the operation takes, in order, with its form name (image edits: `image`, `image[]`, `mask`). */
+  files?: (UploadedFile & { field: string })[];
 }
 
 const FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
