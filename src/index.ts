@@ -13,3 +13,4 @@ import "./functions/get-transcription.js";
 import "./functions/transcription-given-up.js";
 import "./functions/embed-queue-message.js";
 import "./functions/speak-queue-message.js";
+import "./functions/imagine-queue-message.js";

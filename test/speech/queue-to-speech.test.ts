@@ -152,6 +152,7 @@ describe("queue -> speech through the local host", () => {
   });
 
   it("finishes everything under a 429 storm: nothing poisoned", async () => {
+    const throttledBefore = (await stack.simulator.control.counters()).deployments[DEPLOYMENT]?.throttled ?? 0;
     await stack.simulator.control.setFaults(DEPLOYMENT, [{ kind: 429, every: 2, ms: 200 }]);
     try {
       const ids = Array.from({ length: 8 }, (_, i) => `storm/${i}`);
@@ -163,6 +164,7 @@ describe("queue -> speech through the local host", () => {
       for (const id of ids) expect((await waitForRecord(id, 90_000)).id).toBe(id);
       expect(await blobNames(container, "storm/")).toEqual(ids.flatMap((id) => [`${id}.json`, `${id}.wav`]).sort());
       expect(await queueLength(poison)).toBe(0);
+      expect((await stack.simulator.control.counters()).deployments[DEPLOYMENT]!.throttled - throttledBefore).toBeGreaterThan(3);
     } finally {
       await stack.simulator.control.setFaults(DEPLOYMENT, []);
     }
