@@ -3,6 +3,7 @@ import { coldStart } from "./cold-start.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
 import { simulatorCeiling } from "./simulator-ceiling.js";
+import { speechParallelBenchmark } from "./speech-parallel.js";
 import { transcriptionBenchmark } from "./transcription.js";
 
 /** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
@@ -11,5 +12,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   chatStreaming,
   embeddingsQuotaBenchmark,
   transcriptionBenchmark,
+  speechParallelBenchmark,
   simulatorCeiling,
 ];

@@ -4,6 +4,7 @@
  * does not take the deployment's whole quota, each retried as the retry policy says
  * (src/queue-jobs/call-azure.ts), then joined in order (join-audio.ts).
  */
+import { setMaxListeners } from "node:events";
 import type { OpenAI } from "openai";
 import { AppError, BadInputError } from "../errors.js";
 import type { Logger } from "../logging.js";
@@ -57,8 +58,10 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
   const audios = await mapLimited(
     texts,
     deps.concurrency ?? SPEECH_PART_CONCURRENCY,
-    (text, index, partSignal) =>
-      callWithRetries(
+    (text, index, partSignal) => {
+      // Every part's requests listen on the one signal that stops them all: 15 parts are not a leak.
+      setMaxListeners(Math.max(10, texts.length * 4), partSignal);
+      return callWithRetries(
         {
           operation: "audio.speech",
           deployment: deps.deployment,
@@ -82,7 +85,8 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
         },
         deps.retry,
         deps.logger,
-      ),
+      );
+    },
     signal,
   );
   let joined: JoinedAudio;
