@@ -4,6 +4,7 @@ import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
 import { httpTranscriptionBenchmark } from "./http-transcription.js";
 import { simulatorCeiling } from "./simulator-ceiling.js";
+import { speechParallelBenchmark } from "./speech-parallel.js";
 import { transcriptionBenchmark } from "./transcription.js";
 
 /** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
@@ -13,5 +14,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   embeddingsQuotaBenchmark,
   transcriptionBenchmark,
   httpTranscriptionBenchmark,
+  speechParallelBenchmark,
   simulatorCeiling,
 ];

@@ -16,3 +16,5 @@ import "./functions/transcribe-audio.js";
 import "./functions/get-transcription.js";
 import "./functions/transcription-given-up.js";
 import "./functions/embed-queue-message.js";
+import "./functions/speak-queue-message.js";
+import "./functions/imagine-queue-message.js";

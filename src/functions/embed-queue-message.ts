@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { createSafeLogger } from "../logging.js";
+import { deliveryFromTrigger } from "../queue-jobs/delivery.js";
 
 /**
  * Queue trigger on EMBEDDINGS_QUEUE: one message -> `{id}.json` with its embeddings, or
@@ -12,17 +13,7 @@ export async function embedQueueMessage(message: unknown, context: InvocationCon
   const logger = createSafeLogger(context, config.openai.apiKey ? [config.openai.apiKey] : []);
   // Loaded on first message, so the tokenizer and SDKs stay out of the cold start of other functions.
   const { processEmbeddingsMessage, queuePipelineDependencies } = await import("../embeddings/index.js");
-  const metadata = context.triggerMetadata ?? {};
-  await processEmbeddingsMessage(
-    {
-      body: message,
-      messageId: typeof metadata.id === "string" ? metadata.id : context.invocationId,
-      dequeueCount: typeof metadata.dequeueCount === "number" ? metadata.dequeueCount : Number(metadata.dequeueCount ?? 1),
-      insertionTime:
-        typeof metadata.insertionTime === "string" || metadata.insertionTime instanceof Date ? metadata.insertionTime : undefined,
-    },
-    await queuePipelineDependencies(config, logger),
-  );
+  await processEmbeddingsMessage(deliveryFromTrigger(message, context), await queuePipelineDependencies(config, logger));
 }
 
 app.storageQueue("embedQueueMessage", {

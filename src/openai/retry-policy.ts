@@ -10,7 +10,8 @@
  *   waiting 0.5 s, 1 s, 2 s, ... (less up to a quarter, at random, so instances that failed
  *   together do not retry together);
  * - throttled (429): retried when Azure's Retry-After says, for up to the pipeline's throttle
- *   budget (EMBEDDINGS_THROTTLE_BUDGET_MS, TRANSCRIPTION_THROTTLE_BUDGET_MS);
+ *   budget (EMBEDDINGS_THROTTLE_BUDGET_MS, TRANSCRIPTION_THROTTLE_BUDGET_MS; the speech and images
+ *   queues share the embeddings queue's, being queue pipelines alike);
  * - anything else: 1 attempt.
  * The host then delivers a failed message or blob up to 5 times (host.json), which makes at most
  * 5 x (1 + AZURE_OPENAI_MAX_RETRIES) transient attempts (15 by default) per unit of work.
@@ -37,11 +38,11 @@ export interface RetryPolicy {
 export const TRANSIENT_BACKOFF_IN_MS = 500;
 
 /** The policy of one pipeline under this configuration. */
-export function retryPolicy(config: Config, pipeline: "embeddings" | "transcription"): RetryPolicy {
+export function retryPolicy(config: Config, pipeline: "embeddings" | "transcription" | "speech" | "images"): RetryPolicy {
   return {
     transientRetries: config.openai.maxRetries,
     transientBackoffInMs: TRANSIENT_BACKOFF_IN_MS,
-    throttleBudgetInMs: pipeline === "embeddings" ? config.embeddings.throttleBudgetInMs : config.transcription.throttleBudgetInMs,
+    throttleBudgetInMs: pipeline === "transcription" ? config.transcription.throttleBudgetInMs : config.embeddings.throttleBudgetInMs,
   };
 }
 

@@ -103,11 +103,15 @@ async function createResources(
     settings.AUDIO_CONTAINER ?? "audio",
     settings.TRANSCRIPTS_CONTAINER ?? "transcripts",
     settings.EMBEDDINGS_CONTAINER ?? "embeddings",
+    settings.SPEECH_CONTAINER ?? "speech",
+    settings.IMAGES_CONTAINER ?? "images",
   ];
-  const queue = settings.EMBEDDINGS_QUEUE ?? "embeddings";
+  const queues = [settings.EMBEDDINGS_QUEUE ?? "embeddings", settings.SPEECH_QUEUE ?? "speech", settings.IMAGES_QUEUE ?? "images"];
   await Promise.all([
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),
-    queueService.getQueueClient(queue).createIfNotExists(),
-    queueService.getQueueClient(`${queue}-poison`).createIfNotExists(),
+    ...queues.flatMap((queue) => [
+      queueService.getQueueClient(queue).createIfNotExists(),
+      queueService.getQueueClient(`${queue}-poison`).createIfNotExists(),
+    ]),
   ]);
 }

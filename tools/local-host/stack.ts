@@ -158,9 +158,16 @@ export function appStorageNames(settings: Record<string, string>): { containers:
       settings.AUDIO_CONTAINER ?? "audio",
       settings.TRANSCRIPTS_CONTAINER ?? "transcripts",
       settings.EMBEDDINGS_CONTAINER ?? "embeddings",
+      settings.SPEECH_CONTAINER ?? "speech",
+      settings.IMAGES_CONTAINER ?? "images",
       HOSTS_CONTAINER,
     ].filter((name, i, all) => all.indexOf(name) === i),
-    queues: [queue, `${queue}-poison`, BLOB_POISON_QUEUE],
+    queues: [
+      queue,
+      `${queue}-poison`,
+      BLOB_POISON_QUEUE,
+      ...[settings.SPEECH_QUEUE ?? "speech", settings.IMAGES_QUEUE ?? "images"].flatMap((name) => [name, `${name}-poison`]),
+    ],
   };
 }
 

@@ -3,6 +3,8 @@
  *
  *   upload <file> | --sample  [--container audio] [--name NAME] [--metadata k=v]... [--event-grid] [--function NAME]
  *   enqueue <json> | --file PATH  [--queue embeddings] [--encoding base64|none]
+ *   speak <text> [--voice alloy] [--format mp3] [--instructions TEXT] [--id ID]
+ *   imagine <prompt> [--size 1024x1024] [--quality low] [--n 2] [--id ID]
  *   blob-event <container>/<blob> [--function NAME]
  *   list <container>[/prefix]
  *   get <container>/<blob>
@@ -19,6 +21,10 @@ const USAGE = `Usage:
   npm run send -- upload <file> | --sample [--container audio] [--name NAME] [--metadata key=value]... [--event-grid] [--function transcribeAudio]
   npm run send -- enqueue '<message>' | --file PATH [--queue embeddings] [--encoding base64|none]
       (the embeddings queue takes a JSON object: '{"id":"doc-1","input":"text"}', see docs/embeddings.md)
+  npm run send -- speak '<text>' [--voice alloy] [--format mp3|wav|pcm|flac|opus|aac] [--instructions '<tone>'] [--id ID]
+      (speech queue -> speech/{id}.{format} and {id}.json, see docs/speech.md)
+  npm run send -- imagine '<prompt>' [--size 1024x1024] [--quality low|medium|high] [--n 1-10] [--id ID]
+      (images queue -> images/{id}/1.png ... and {id}.json, see docs/images.md)
   npm run send -- blob-event <container>/<blob> [--function transcribeAudio]
   npm run send -- list <container>[/prefix]        (e.g. list transcripts)
   npm run send -- get <container>/<blob>           (e.g. get embeddings/doc-1.json)`;
@@ -38,6 +44,13 @@ async function main(argv: string[]): Promise<void> {
       file: { type: "string" },
       encoding: { type: "string" },
       key: { type: "string" },
+      id: { type: "string" },
+      voice: { type: "string" },
+      format: { type: "string" },
+      instructions: { type: "string" },
+      size: { type: "string" },
+      quality: { type: "string" },
+      n: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -107,6 +120,33 @@ async function main(argv: string[]): Promise<void> {
           `Result: ${result} (or .error.json saying why not), in a few seconds. Read it:\n  npm run send -- get ${shellWord(result)}`,
         );
       }
+      return;
+    }
+    case "speak":
+    case "imagine": {
+      if (!argument) throw new Error(`${command} needs the ${command === "speak" ? "text to speak" : "prompt"} as its argument.`);
+      const speak = command === "speak";
+      const message: Record<string, unknown> = { ...(values.id ? { id: values.id } : {}) };
+      if (speak) {
+        Object.assign(message, { input: argument, voice: values.voice ?? "alloy" });
+        if (values.format) message.format = values.format;
+        if (values.instructions) message.instructions = values.instructions;
+      } else {
+        message.prompt = argument;
+        if (values.size) message.size = values.size;
+        if (values.quality) message.quality = values.quality;
+        if (values.n !== undefined) message.n = Number(values.n);
+      }
+      // Always base64, as host.json's messageEncoding says; the app checks the fields and says what is wrong.
+      const queue = speak ? (settings.SPEECH_QUEUE ?? "speech") : (settings.IMAGES_QUEUE ?? "images");
+      const container = speak ? (settings.SPEECH_CONTAINER ?? "speech") : (settings.IMAGES_CONTAINER ?? "images");
+      const messageId = await enqueue(ctx, { text: JSON.stringify(message), queue, encoding: "base64" });
+      const id = values.id ?? messageId;
+      const outputs = speak ? `${container}/${id}.${values.format ?? "mp3"}` : `${container}/${id}/1.png ...`;
+      console.log(`Enqueued message ${messageId} on "${queue}".`);
+      console.log(
+        `Result: ${outputs} and ${container}/${id}.json (or ${id}.error.json saying why not). Read it:\n  npm run send -- get ${shellWord(`${container}/${id}.json`)}`,
+      );
       return;
     }
     case "blob-event": {
