@@ -3,7 +3,7 @@
  * The HTTP answer, the embeddings queue handler and the transcription blob handler all ask here,
  * so the same failure is handled alike everywhere and docs/ can state one table:
  *
- * | kind               | HTTP answer                                      | queue message (embeddings)            | blob (transcription)                  |
+ * | kind               | HTTP answer                                      | queue (embeddings, speech, images)    | blob (transcription)                  |
  * |--------------------|--------------------------------------------------|---------------------------------------|---------------------------------------|
  * | bad_input          | 400 (413: body over HTTP_MAX_REQUEST_BYTES)      | reject: error record, completed       | fail: `failed` status at once         |
  * | upstream_permanent | Azure's 4xx: 400 (content filter: its results    | reject                                | fail                                  |
