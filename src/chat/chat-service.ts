@@ -19,7 +19,7 @@ import type { CompletionUsage } from "openai/resources/completions";
 import { AppError, classifyError } from "../errors.js";
 import type { ChatRequest } from "../http/chat-request.js";
 import type { Logger } from "../logging.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall, logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { forwardableChunks } from "./azure-chunks.js";
 import { readChatChunks } from "./upstream-chunks.js";
 
@@ -34,25 +34,14 @@ export interface ChatDependencies {
  * One non-streamed completion, returned as Azure sent it (OpenAI's shape plus Azure's filter results).
  * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
  */
-export async function completeChat(deps: ChatDependencies, request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
-  const started = performance.now();
+export function completeChat(deps: ChatDependencies, request: ChatRequest, signal: AbortSignal): Promise<ChatCompletion> {
   const params = { ...request.body, model: request.deployment, stream: false } as ChatCompletionCreateParamsNonStreaming;
-  try {
-    const { data, response } = await deps.client.chat.completions.create(params, { signal }).withResponse();
-    logOpenAICall(deps.logger, {
-      operation: "chat.completions",
-      deployment: request.deployment,
-      latencyInMs: performance.now() - started,
-      status: response.status,
-      promptTokens: data.usage?.prompt_tokens,
-      completionTokens: data.usage?.completion_tokens,
-      requestId: upstreamRequestId(response.headers),
-    });
-    return data;
-  } catch (error) {
-    logFailedCall(deps, request, started, error);
-    throw error;
-  }
+  return loggedCall(
+    deps.logger,
+    { operation: "chat.completions", deployment: request.deployment },
+    () => deps.client.chat.completions.create(params, { signal }).withResponse(),
+    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+  );
 }
 
 /**

@@ -15,7 +15,7 @@ import type {
 import { AppError, classifyError } from "../errors.js";
 import { inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall, logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import type { CompletionsRequest } from "./completions-request.js";
 
 export interface CompletionsDependencies {
@@ -27,25 +27,14 @@ export interface CompletionsDependencies {
 type AzureCompletionChunk = Completion & { prompt_filter_results?: unknown; error?: unknown };
 
 /** @throws the client's error; classify it with classifyError. */
-export async function complete(deps: CompletionsDependencies, request: CompletionsRequest, signal: AbortSignal): Promise<Completion> {
-  const started = performance.now();
+export function complete(deps: CompletionsDependencies, request: CompletionsRequest, signal: AbortSignal): Promise<Completion> {
   const params = { ...request.body, model: request.deployment, stream: false } as CompletionCreateParamsNonStreaming;
-  try {
-    const { data, response } = await deps.client.completions.create(params, { signal }).withResponse();
-    logOpenAICall(deps.logger, {
-      operation: "completions",
-      deployment: request.deployment,
-      latencyInMs: performance.now() - started,
-      status: response.status,
-      promptTokens: data.usage?.prompt_tokens,
-      completionTokens: data.usage?.completion_tokens,
-      requestId: upstreamRequestId(response.headers),
-    });
-    return data;
-  } catch (error) {
-    logFailed(deps, request, started, error);
-    throw error;
-  }
+  return loggedCall(
+    deps.logger,
+    { operation: "completions", deployment: request.deployment },
+    () => deps.client.completions.create(params, { signal }).withResponse(),
+    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+  );
 }
 
 /**

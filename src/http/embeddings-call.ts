@@ -1,8 +1,7 @@
 import type { OpenAI } from "openai";
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from "openai/resources/embeddings";
 import type { Logger } from "../logging.js";
-import { classifyError } from "../errors.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall } from "../openai/call-log.js";
 import type { EmbeddingsRequest } from "./embeddings-request.js";
 
 /**
@@ -21,24 +20,10 @@ export async function createEmbeddings(
   if (request.encodingFormat) params.encoding_format = request.encodingFormat;
   if (request.dimensions !== undefined) params.dimensions = request.dimensions;
   if (request.user !== undefined) params.user = request.user;
-  const started = performance.now();
-  try {
-    const { data, response } = await deps.client.embeddings.create(params, { signal }).withResponse();
-    logOpenAICall(deps.logger, {
-      operation: "embeddings",
-      deployment: request.deployment,
-      latencyInMs: performance.now() - started,
-      status: response.status,
-      promptTokens: data.usage?.prompt_tokens,
-      requestId: upstreamRequestId(response.headers),
-    });
-    return data;
-  } catch (error) {
-    logFailedOpenAICall(
-      deps.logger,
-      { operation: "embeddings", deployment: request.deployment, latencyInMs: performance.now() - started },
-      classifyError(error),
-    );
-    throw error;
-  }
+  return loggedCall(
+    deps.logger,
+    { operation: "embeddings", deployment: request.deployment },
+    () => deps.client.embeddings.create(params, { signal }).withResponse(),
+    (data) => ({ promptTokens: data.usage?.prompt_tokens }),
+  );
 }

@@ -6,9 +6,8 @@
  */
 import type { OpenAI } from "openai";
 import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming, ImagesResponse } from "openai/resources/images";
-import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall } from "../openai/call-log.js";
 import type { ImageEditRequest, ImageGenerationRequest } from "./images-request.js";
 
 type Deps = { client: OpenAI; logger: Logger };
@@ -31,27 +30,14 @@ export function editImages(deps: Deps, request: ImageEditRequest, signal: AbortS
   return logged(deps, "images.edit", request.deployment, () => deps.client.images.edit(params, { signal }).withResponse());
 }
 
-async function logged(
+function logged(
   deps: Deps,
   operation: string,
   deployment: string,
   call: () => Promise<{ data: ImagesResponse; response: Response }>,
 ): Promise<ImagesResponse> {
-  const started = performance.now();
-  try {
-    const { data, response } = await call();
-    logOpenAICall(deps.logger, {
-      operation,
-      deployment,
-      latencyInMs: performance.now() - started,
-      status: response.status,
-      promptTokens: data.usage?.input_tokens,
-      completionTokens: data.usage?.output_tokens,
-      requestId: upstreamRequestId(response.headers),
-    });
-    return data;
-  } catch (error) {
-    logFailedOpenAICall(deps.logger, { operation, deployment, latencyInMs: performance.now() - started }, classifyError(error));
-    throw error;
-  }
+  return loggedCall(deps.logger, { operation, deployment }, call, (data) => ({
+    promptTokens: data.usage?.input_tokens,
+    completionTokens: data.usage?.output_tokens,
+  }));
 }

@@ -1,4 +1,4 @@
-import type { AppError } from "../errors.js";
+import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 
 export interface OpenAICallRecord {
@@ -45,4 +45,35 @@ export function logFailedOpenAICall(
     ...(error.status === undefined ? {} : { status: error.status }),
     requestId: error.requestId ?? null,
   });
+}
+
+/** What an answer says it used, for its log line. */
+export type CallUsage = Pick<OpenAICallRecord, "promptTokens" | "completionTokens" | "characters">;
+
+/**
+ * Makes one Azure OpenAI call whose answer is read whole, and logs it: latency, status, usage and
+ * request id, or the classified failure. Streamed calls log when their stream ends instead.
+ * @throws what `call` throws, unchanged (classify it with classifyError).
+ */
+export async function loggedCall<T>(
+  logger: Logger,
+  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  call: () => Promise<{ data: T; response: Response }>,
+  usage: (data: T) => CallUsage = () => ({}),
+): Promise<T> {
+  const started = performance.now();
+  try {
+    const { data, response } = await call();
+    logOpenAICall(logger, {
+      ...what,
+      latencyInMs: performance.now() - started,
+      status: response.status,
+      ...usage(data),
+      requestId: upstreamRequestId(response.headers),
+    });
+    return data;
+  } catch (error) {
+    logFailedOpenAICall(logger, { ...what, latencyInMs: performance.now() - started }, classifyError(error));
+    throw error;
+  }
 }

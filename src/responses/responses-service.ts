@@ -15,7 +15,7 @@ import type { OpenAIConfig } from "../config.js";
 import { classifyError } from "../errors.js";
 import { inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall, logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import type { ResponsesRequest } from "./responses-request.js";
 
 /** The dated api-version asked for when the configured one predates the Responses API. */
@@ -46,17 +46,14 @@ const TERMINAL_EVENTS = new Set(["response.completed", "response.incomplete", "r
  * One non-streamed response, returned as Azure sent it.
  * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
  */
-export async function createResponse(deps: ResponsesDependencies, request: ResponsesRequest, signal: AbortSignal): Promise<OpenAIResponse> {
-  const started = performance.now();
+export function createResponse(deps: ResponsesDependencies, request: ResponsesRequest, signal: AbortSignal): Promise<OpenAIResponse> {
   const params = { ...request.body, model: request.deployment, stream: false } as ResponseCreateParams & { stream: false };
-  try {
-    const { data, response } = await deps.client.responses.create(params, requestOptions(deps, signal)).withResponse();
-    logCall(deps, request.deployment, started, response, data.usage);
-    return data;
-  } catch (error) {
-    logFailedCall(deps, "responses", request.deployment, started, error);
-    throw error;
-  }
+  return loggedCall(
+    deps.logger,
+    { operation: "responses", deployment: request.deployment },
+    () => deps.client.responses.create(params, requestOptions(deps, signal)).withResponse(),
+    (data) => ({ promptTokens: data.usage?.input_tokens, completionTokens: data.usage?.output_tokens }),
+  );
 }
 
 /**
