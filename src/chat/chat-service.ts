@@ -15,11 +15,10 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
 } from "openai/resources/chat/completions";
-import type { CompletionUsage } from "openai/resources/completions";
-import { AppError, classifyError } from "../errors.js";
 import type { ChatRequest } from "../http/chat-request.js";
+import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall, openLoggedStream } from "../openai/call-log.js";
 import { forwardableChunks } from "./azure-chunks.js";
 import { readChatChunks } from "./upstream-chunks.js";
 
@@ -52,12 +51,11 @@ export function completeChat(deps: ChatDependencies, request: ChatRequest, signa
  * @throws (the promise) the client's error when Azure refuses the request or can't be reached;
  *   (the iteration) the client's error when the stream breaks midway.
  */
-export async function openChatStream(
+export function openChatStream(
   deps: ChatDependencies,
   request: ChatRequest,
   signal: AbortSignal,
 ): Promise<AsyncIterable<ChatCompletionChunk>> {
-  const started = performance.now();
   const params = {
     ...request.body,
     model: request.deployment,
@@ -65,59 +63,22 @@ export async function openChatStream(
     // Always asked for, so every call's tokens are logged; dropped again unless the caller asked.
     stream_options: { include_usage: true },
   } as ChatCompletionCreateParamsStreaming;
-  let response: Response;
-  try {
-    // The raw response: its body is read by readChatChunks (see there why).
-    response = await deps.client.chat.completions.create(params, { signal }).asResponse();
-  } catch (error) {
-    logFailedCall(deps, request, started, error);
-    throw error;
-  }
-  return (async function* () {
-    let usage: CompletionUsage | undefined;
-    try {
-      // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
-      yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), {
-        includeUsage: request.includeUsage,
-        onUsage: (u) => (usage = u),
-      });
-    } catch (error) {
-      throw describeBrokenStream(error);
-    } finally {
-      logOpenAICall(deps.logger, {
-        operation: signal.aborted ? "chat.completions stream (caller disconnected)" : "chat.completions stream",
-        deployment: request.deployment,
-        latencyInMs: performance.now() - started,
-        status: response.status,
-        promptTokens: usage?.prompt_tokens,
-        completionTokens: usage?.completion_tokens,
-        requestId: upstreamRequestId(response.headers),
-      });
-    }
-  })();
-}
-
-/**
- * A stream that breaks after it started usually surfaces as a bare fetch error ("terminated");
- * say what happened instead. Azure's own errors (an `error` event, read as an AppError) pass through.
- */
-function describeBrokenStream(error: unknown): AppError {
-  // Already said what happened: Azure's own error event, or the idle timeout.
-  if (error instanceof AppError) return error;
-  const classified = classifyError(error);
-  if (classified.kind !== "transient" || classified.status !== undefined) return classified;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new AppError(
-    "transient",
-    `Azure OpenAI's stream broke off before the answer was complete (${reason}); the answer so far is incomplete, ask again`,
-    { code: "stream_interrupted", cause: error },
-  );
-}
-
-function logFailedCall(deps: ChatDependencies, request: ChatRequest, started: number, error: unknown): void {
-  logFailedOpenAICall(
+  return openLoggedStream(
     deps.logger,
-    { operation: "chat.completions", deployment: request.deployment, latencyInMs: performance.now() - started },
-    classifyError(error),
+    { operation: "chat.completions stream", deployment: request.deployment },
+    signal,
+    // The raw response: its body is read by readChatChunks (see there why).
+    () => deps.client.chat.completions.create(params, { signal }).asResponse(),
+    async function* (response, reportUsage) {
+      try {
+        // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
+        yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), {
+          includeUsage: request.includeUsage,
+          onUsage: (usage) => reportUsage({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }),
+        });
+      } catch (error) {
+        throw brokenStreamError(error);
+      }
+    },
   );
 }

@@ -3,7 +3,7 @@
  * `data: [DONE]`, read by the shared upstream reader (src/http/upstream-sse.ts).
  */
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import { inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
+import { readDataEvent, readUpstreamEvents } from "../http/upstream-sse.js";
 
 /**
  * @throws AppError (transient, Azure's code) when Azure reports an error inside the stream; SyntaxError when a data line
@@ -12,12 +12,5 @@ import { inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/u
  *   after the first chunk, nothing arrives for `idleTimeoutInMs`.
  */
 export function readChatChunks(response: Response, signal: AbortSignal, idleTimeoutInMs?: number): AsyncGenerator<ChatCompletionChunk> {
-  return readUpstreamEvents(response, signal, { read: readChatEvent, lastEventName: "[DONE]", idleTimeoutInMs });
-}
-
-function readChatEvent(data: string): UpstreamEvent<ChatCompletionChunk> {
-  if (data.startsWith("[DONE]")) return { end: true };
-  const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: unknown };
-  if (chunk && chunk.error) return { error: inStreamError(chunk.error) };
-  return { event: chunk };
+  return readUpstreamEvents(response, signal, { read: readDataEvent<ChatCompletionChunk>, lastEventName: "[DONE]", idleTimeoutInMs });
 }

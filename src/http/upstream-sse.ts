@@ -14,7 +14,7 @@
  * incomplete, and passing it on as complete would hide that from the caller.
  */
 import { createParser } from "eventsource-parser";
-import { AppError } from "../errors.js";
+import { AppError, classifyError } from "../errors.js";
 
 /** What one event of the stream is, as the operation's protocol reads it. */
 export type UpstreamEvent<T> =
@@ -119,6 +119,34 @@ async function readWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * One event of OpenAI's data-only protocol (chat and legacy completions): `data: {chunk}` events
+ * ending with `data: [DONE]`, a failure as `data: {"error": ...}`.
+ */
+export function readDataEvent<T>(data: string): UpstreamEvent<T> {
+  if (data.startsWith("[DONE]")) return { end: true };
+  const chunk = JSON.parse(data) as T & { error?: unknown };
+  if (chunk && chunk.error) return { error: inStreamError(chunk.error) };
+  return { event: chunk };
+}
+
+/**
+ * A stream that breaks after it started usually surfaces as a bare fetch error ("terminated");
+ * say what happened instead. Azure's own errors (an error event, read as an AppError, or the idle
+ * timeout) and non-transient failures pass through.
+ */
+export function brokenStreamError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const classified = classifyError(error);
+  if (classified.kind !== "transient" || classified.status !== undefined) return classified;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new AppError(
+    "transient",
+    `Azure OpenAI's stream broke off before the answer was complete (${reason}); the answer so far is incomplete, ask again`,
+    { code: "stream_interrupted", cause: error },
+  );
 }
 
 /** Azure reported an error inside the stream (`data: {"error": ...}`): keep its message and code. */

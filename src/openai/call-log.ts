@@ -77,3 +77,42 @@ export async function loggedCall<T>(
     throw error;
   }
 }
+
+/**
+ * Opens a streamed Azure OpenAI call: resolves once Azure has accepted it (its response headers
+ * arrived), so a refusal (429, 400, 401...) is logged and thrown while it can still be answered
+ * with its status. The returned iterable is `read(response)`, and the call is logged once when it
+ * ends, whichever way, with the usage `read` reported and whether the caller left first.
+ * @throws (the promise) what `open` throws, unchanged; (the iteration) what `read` throws.
+ */
+export async function openLoggedStream<T>(
+  logger: Logger,
+  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  signal: AbortSignal,
+  open: () => Promise<Response>,
+  read: (response: Response, reportUsage: (usage: CallUsage) => void) => AsyncIterable<T>,
+): Promise<AsyncIterable<T>> {
+  const started = performance.now();
+  let response: Response;
+  try {
+    response = await open();
+  } catch (error) {
+    logFailedOpenAICall(logger, { ...what, latencyInMs: performance.now() - started }, classifyError(error));
+    throw error;
+  }
+  return (async function* () {
+    let usage: CallUsage = {};
+    try {
+      yield* read(response, (reported) => (usage = reported));
+    } finally {
+      logOpenAICall(logger, {
+        ...what,
+        operation: signal.aborted ? `${what.operation} (caller disconnected)` : what.operation,
+        latencyInMs: performance.now() - started,
+        status: response.status,
+        ...usage,
+        requestId: upstreamRequestId(response.headers),
+      });
+    }
+  })();
+}

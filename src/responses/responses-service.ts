@@ -12,10 +12,9 @@
 import type { OpenAI } from "openai";
 import type { Response as OpenAIResponse, ResponseCreateParams, ResponseStreamEvent } from "openai/resources/responses/responses";
 import type { OpenAIConfig } from "../config.js";
-import { classifyError } from "../errors.js";
-import { inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
+import { brokenStreamError, inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { loggedCall, openLoggedStream } from "../openai/call-log.js";
 import type { ResponsesRequest } from "./responses-request.js";
 
 /** The dated api-version asked for when the configured one predates the Responses API. */
@@ -65,43 +64,37 @@ export function createResponse(deps: ResponsesDependencies, request: ResponsesRe
  *   (the iteration) AppError when Azure reports an error midway, or the body's error when the
  *   stream breaks before its terminal event.
  */
-export async function openResponseStream(
+export function openResponseStream(
   deps: ResponsesDependencies,
   request: ResponsesRequest,
   signal: AbortSignal,
 ): Promise<AsyncIterable<ResponseStreamEvent>> {
-  const started = performance.now();
   const params = { ...request.body, model: request.deployment, stream: true } as ResponseCreateParams & { stream: true };
-  let response: Response;
-  try {
+  return openLoggedStream(
+    deps.logger,
+    { operation: "responses stream", deployment: request.deployment },
+    signal,
     // The raw response, read with the shared upstream reader (src/http/upstream-sse.ts says why).
-    response = await deps.client.responses.create(params, requestOptions(deps, signal)).asResponse();
-  } catch (error) {
-    logFailedCall(deps, "responses stream", request.deployment, started, error);
-    throw error;
-  }
-  return (async function* () {
-    let usage: OpenAIResponse["usage"] | undefined;
-    try {
-      for await (const event of readUpstreamEvents(response, signal, {
-        read: readResponseEvent,
-        lastEventName: "response.completed",
-        idleTimeoutInMs: deps.streamIdleTimeoutInMs,
-      })) {
-        if (TERMINAL_EVENTS.has(event.type)) usage = (event as { response?: OpenAIResponse }).response?.usage;
-        yield event;
+    () => deps.client.responses.create(params, requestOptions(deps, signal)).asResponse(),
+    async function* (response, reportUsage) {
+      try {
+        const events = readUpstreamEvents(response, signal, {
+          read: readResponseEvent,
+          lastEventName: "response.completed",
+          idleTimeoutInMs: deps.streamIdleTimeoutInMs,
+        });
+        for await (const event of events) {
+          if (TERMINAL_EVENTS.has(event.type)) {
+            const usage = (event as { response?: OpenAIResponse }).response?.usage;
+            reportUsage({ promptTokens: usage?.input_tokens, completionTokens: usage?.output_tokens });
+          }
+          yield event;
+        }
+      } catch (error) {
+        throw brokenStreamError(error);
       }
-    } finally {
-      logCall(
-        deps,
-        request.deployment,
-        started,
-        response,
-        usage,
-        signal.aborted ? "responses stream (caller disconnected)" : "responses stream",
-      );
-    }
-  })();
+    },
+  );
 }
 
 /**
@@ -109,31 +102,19 @@ export async function openResponseStream(
  * Azure's own status, content type and body.
  * @throws the client's error; classify it with classifyError.
  */
-export async function forwardResponseRequest(
+export function forwardResponseRequest(
   deps: ResponsesDependencies,
   call: { method: "get" | "delete"; path: string; query?: Record<string, unknown> },
   signal: AbortSignal,
 ): Promise<{ status: number; contentType: string | null; body: string }> {
-  const started = performance.now();
-  const operation = `${call.method.toUpperCase()} ${call.path.replace(/^\/responses\/[^/]+/, "/responses/{id}")}`;
-  try {
+  const operation = `responses ${call.method.toUpperCase()} ${call.path.replace(/^\/responses\/[^/]+/, "/responses/{id}")}`;
+  return loggedCall(deps.logger, { operation, deployment: "-" }, async () => {
     const options = requestOptions(deps, signal, call.query);
-    const upstream = await (
+    const response = await (
       call.method === "get" ? deps.client.get(call.path, options) : deps.client.delete(call.path, options)
     ).asResponse();
-    const body = await upstream.text();
-    logOpenAICall(deps.logger, {
-      operation: `responses ${operation}`,
-      deployment: "-",
-      latencyInMs: performance.now() - started,
-      status: upstream.status,
-      requestId: upstreamRequestId(upstream.headers),
-    });
-    return { status: upstream.status, contentType: upstream.headers.get("content-type"), body };
-  } catch (error) {
-    logFailedCall(deps, `responses ${operation}`, "-", started, error);
-    throw error;
-  }
+    return { data: { status: response.status, contentType: response.headers.get("content-type"), body: await response.text() }, response };
+  });
 }
 
 function requestOptions(deps: ResponsesDependencies, signal: AbortSignal, query: Record<string, unknown> = {}) {
@@ -147,27 +128,4 @@ function readResponseEvent(data: string): UpstreamEvent<ResponseStreamEvent> {
   if (parsed.type === undefined) return { error: inStreamError(parsed.error ?? parsed) };
   const event = parsed as ResponseStreamEvent;
   return { event, last: TERMINAL_EVENTS.has(event.type) };
-}
-
-function logCall(
-  deps: ResponsesDependencies,
-  deployment: string,
-  started: number,
-  response: Response,
-  usage: OpenAIResponse["usage"] | undefined,
-  operation = "responses",
-): void {
-  logOpenAICall(deps.logger, {
-    operation,
-    deployment,
-    latencyInMs: performance.now() - started,
-    status: response.status,
-    promptTokens: usage?.input_tokens,
-    completionTokens: usage?.output_tokens,
-    requestId: upstreamRequestId(response.headers),
-  });
-}
-
-function logFailedCall(deps: ResponsesDependencies, operation: string, deployment: string, started: number, error: unknown): void {
-  logFailedOpenAICall(deps.logger, { operation, deployment, latencyInMs: performance.now() - started }, classifyError(error));
 }
