@@ -10,7 +10,8 @@
  * | throttled          | 429, carrying the delay Azure asked for                                 |
  * | transient          | 408, 409, 5xx, connection lost, timeout, or a failure nothing recognised |
  * | configuration      | the app is set up wrong: a setting, or Azure refusing the app's identity |
- * |                    | (401/403) or lacking its deployment (404)                               |
+ * |                    | (401/403), lacking its deployment (404), or a deployment whose model    |
+ * |                    | cannot do the operation (400 OperationNotSupported)                     |
  * | cancelled          | the caller went away (an HTTP client hung up) or the work was stopped   |
  *
  * Messages say what went wrong and how to fix it, never what happens next ("it will be retried"):
@@ -199,6 +200,16 @@ export function classifyStatus(status: number, body: UpstreamBody, headers: Head
         ...base,
         code: body.code ?? (status === 401 ? "unauthorized" : "forbidden"),
       },
+    );
+  }
+  if (status === 400 && body.code === "OperationNotSupported") {
+    // The configured deployment's model cannot do this operation (e.g. a chat model set as the
+    // speech deployment): the app's setup, not the request; a queue keeps such messages.
+    return new AppError(
+      "configuration",
+      `Azure OpenAI's deployment does not support this operation (400 OperationNotSupported)${upstream}. Check that the ` +
+        `AZURE_OPENAI_*_DEPLOYMENT setting for this capability names a deployment of a model that supports it.`,
+      base,
     );
   }
   if (status === 404 && !isRequestedObjectMissing(body)) {

@@ -25,6 +25,12 @@ const ANSWERS: Record<string, { status: number; body: unknown; headers?: Record<
     status: 404,
     body: { error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist." } },
   },
+  "wrong-model": {
+    status: 400,
+    body: {
+      error: { code: "OperationNotSupported", message: "The embeddings operation does not work with the specified model, gpt-4o-mini." },
+    },
+  },
   "no-such-response": {
     status: 404,
     body: { error: { message: "Response with id 'resp_1' not found.", type: "invalid_request_error", param: null, code: null } },
@@ -89,6 +95,7 @@ describe("classifyError", () => {
     ["unauthorized", "configuration", 401, /refused the API key \(401\)\. Check AZURE_OPENAI_API_KEY/],
     ["forbidden", "configuration", 403, /refused the API key \(403\)/],
     ["missing", "configuration", 404, /DeploymentNotFound.*AZURE_OPENAI_\*_DEPLOYMENT/],
+    ["wrong-model", "configuration", 400, /does not support this operation.*AZURE_OPENAI_\*_DEPLOYMENT/],
     ["no-such-response", "upstream_permanent", 404, /Response with id 'resp_1' not found/],
     ["request-timeout", "transient", 408, /failed temporarily \(408\)/],
     ["conflict", "transient", 409, /failed temporarily \(409\)/],

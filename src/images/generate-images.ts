@@ -9,6 +9,7 @@ import { AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { RetryPolicy } from "../openai/retry-policy.js";
 import { callWithRetries } from "../queue-jobs/call-azure.js";
+import { imageTimeoutInMs } from "./generation-timeout.js";
 
 export interface GenerateImagesDependencies {
   client: OpenAI;
@@ -56,7 +57,9 @@ export async function generateImages(
           ...(request.size ? { size: request.size } : {}),
           ...(request.quality ? { quality: request.quality } : {}),
         } as OpenAI.Images.ImageGenerateParamsNonStreaming;
-        const { data: answer, response } = await deps.client.images.generate(params, { signal }).withResponse();
+        const { data: answer, response } = await deps.client.images
+          .generate(params, { signal, timeout: imageTimeoutInMs(deps.client.timeout) })
+          .withResponse();
         const items = (answer.data ?? []) as (OpenAI.Images.Image & {
           content_filter_results?: unknown;
           prompt_filter_results?: unknown;

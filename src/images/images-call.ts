@@ -9,13 +9,16 @@ import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming, Imag
 import type { Logger } from "../logging.js";
 import { loggedCall } from "../openai/call-log.js";
 import type { ImageEditRequest, ImageGenerationRequest } from "./images-request.js";
+import { imageTimeoutInMs } from "./generation-timeout.js";
 
 type Deps = { client: OpenAI; logger: Logger };
 
 /** @throws the client's error; classify it with classifyError. */
 export function generateImages(deps: Deps, request: ImageGenerationRequest, signal: AbortSignal): Promise<ImagesResponse> {
   const params = { ...request.body, model: request.deployment } as ImageGenerateParamsNonStreaming;
-  return logged(deps, "images.generate", request.deployment, () => deps.client.images.generate(params, { signal }).withResponse());
+  return logged(deps, "images.generate", request.deployment, () =>
+    deps.client.images.generate(params, { signal, timeout: imageTimeoutInMs(deps.client.timeout) }).withResponse(),
+  );
 }
 
 /** @throws the client's error; classify it with classifyError. */
@@ -27,7 +30,9 @@ export function editImages(deps: Deps, request: ImageEditRequest, signal: AbortS
     image: request.images.length === 1 && !request.imageArray ? request.images[0]! : request.images,
     ...(request.mask ? { mask: request.mask } : {}),
   } as ImageEditParamsNonStreaming;
-  return logged(deps, "images.edit", request.deployment, () => deps.client.images.edit(params, { signal }).withResponse());
+  return logged(deps, "images.edit", request.deployment, () =>
+    deps.client.images.edit(params, { signal, timeout: imageTimeoutInMs(deps.client.timeout) }).withResponse(),
+  );
 }
 
 function logged(

@@ -26,6 +26,9 @@ export interface JobClaim {
   confirm(): Promise<void>;
 }
 
+/** `code` of the hand-back of a message whose work another run is doing. */
+export const JOB_IN_PROGRESS = "job_in_progress";
+
 /**
  * Runs `work` holding the claim on `id`, and lets go of it afterwards (removing the claim blob).
  * @throws AppError `throttled` (code `job_in_progress`, Retry-After one lease) when another run
@@ -34,12 +37,12 @@ export interface JobClaim {
 export async function withJobClaim<T>(container: ContainerClient, id: string, work: (claim: JobClaim) => Promise<T>): Promise<T> {
   const blob = container.getBlockBlobClient(claimBlobName(id));
   const lease = await acquire(container, id);
-  let lost: unknown;
   const heartbeat = setInterval(
     () => {
-      lease.renewLease().catch((error: unknown) => {
-        lost ??= error;
-      });
+      // A renewal that fails (a storage blip) is not the end of the claim: confirm() renews once
+      // more before anything is written, and only that answer decides (a lease taken by another run
+      // can no longer be renewed). Giving up at the first blip would discard paid-for work.
+      lease.renewLease().catch(() => undefined);
     },
     (LEASE_SECONDS * 1000) / 3,
   );
@@ -47,7 +50,6 @@ export async function withJobClaim<T>(container: ContainerClient, id: string, wo
   const claim: JobClaim = {
     async confirm() {
       try {
-        if (lost) throw lost;
         await lease.renewLease();
       } catch (error) {
         throw new AppError(
@@ -87,7 +89,7 @@ async function acquire(container: ContainerClient, id: string): Promise<BlobLeas
       if (status === 404 && attempt < 3) continue;
       if (status === 409) {
         throw new AppError("throttled", `Another delivery of ${id} is being processed right now; this one waits for it to finish`, {
-          code: "job_in_progress",
+          code: JOB_IN_PROGRESS,
           retryAfterInMs: CLAIMED_RETRY_IN_MS,
         });
       }

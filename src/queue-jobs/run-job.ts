@@ -27,6 +27,7 @@ import { AppError, BadInputError, classifyError, withHint } from "../errors.js";
 import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
 import { enqueuedAt, type QueueDelivery } from "./delivery.js";
+import { JOB_IN_PROGRESS } from "./job-claim.js";
 import type { JobErrorRecord, JobStore } from "./job-store.js";
 import { readQueuePayload } from "./payload.js";
 
@@ -132,14 +133,18 @@ export async function runQueueJob<Job extends QueueJob, Done extends { id: strin
       const delayInMs = Math.max(MIN_REQUEUE_DELAY_IN_MS, error.retryAfterInMs ?? 0);
       // Whoever waits for the output can see why it is late. Written before the copy exists, so
       // the copy's success always removes it (written after, a slow write could outlive the output).
-      const waiting = record("retrying");
-      waiting.reason = withHint(
-        error.message,
-        `A new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s.`,
-      );
-      await deps.store.writeError(waiting).catch((writeError: unknown) => {
-        deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
-      });
+      // Not for a duplicate of work another run is doing: that run's output needs no excuse, and its
+      // success (a first delivery) would not know to remove the record.
+      if (error.code !== JOB_IN_PROGRESS) {
+        const waiting = record("retrying");
+        waiting.reason = withHint(
+          error.message,
+          `A new message with the same work is visible on the queue in ${Math.ceil(delayInMs / 1000)} s.`,
+        );
+        await deps.store.writeError(waiting).catch((writeError: unknown) => {
+          deps.logger.error(`Could not write ${id}.error.json: ${classifyError(writeError).message}`);
+        });
+      }
       try {
         await requeue(deps, pipeline.handbackCopy(job, enqueuedAt(job, delivery)), job.id, handback, delayInMs);
         deps.logger.warn(
