@@ -43,7 +43,8 @@ export function joinAudio(format: SpeechFormat, parts: readonly Buffer[]): Joine
       return joinWav(parts);
     case "pcm": {
       const samples = parts.map((part) => part.subarray(0, part.length - (part.length % 2)));
-      const audio = Buffer.concat(fadeJoins(samples, PCM_SAMPLE_RATE, 2));
+      const audio = concatenate(new Uint8Array(0), samples);
+      fadeJoins(audio, 0, samples, PCM_SAMPLE_RATE, 2);
       const partDurations = samples.map((part) => part.length / 2 / PCM_SAMPLE_RATE);
       return { audio, durationInSeconds: audio.length / 2 / PCM_SAMPLE_RATE, partDurations };
     }
@@ -78,11 +79,14 @@ function joinWav(parts: readonly Buffer[]): JoinedAudio {
         `Speech part ${index + 1} came back as ${info.sampleRate} Hz ${info.channels} ch ${info.bitsPerSample}-bit, unlike part 1`,
       );
   }
-  const data = infos.map((info, index) => Buffer.from(parts[index]!.subarray(info.dataOffset, info.dataOffset + info.dataLength)));
-  const faded = first.sampleFormat === 1 && first.bitsPerSample === 16 ? fadeJoins(data, first.sampleRate, first.channels * 2) : data;
-  const dataLength = faded.reduce((sum, part) => sum + part.length, 0);
+  // Views of each part's samples: the only copy made is the joined file itself.
+  const data = infos.map((info, index) => parts[index]!.subarray(info.dataOffset, info.dataOffset + info.dataLength));
+  const dataLength = data.reduce((sum, part) => sum + part.length, 0);
+  const header = wavHeaderFor(first, dataLength);
+  const audio = concatenate(header, data);
+  if (first.sampleFormat === 1 && first.bitsPerSample === 16) fadeJoins(audio, header.length, data, first.sampleRate, first.channels * 2);
   return {
-    audio: Buffer.concat([Buffer.from(wavHeaderFor(first, dataLength)), ...faded]),
+    audio,
     durationInSeconds: dataLength / first.blockAlign / first.sampleRate,
     partDurations: infos.map((info) => info.durationInSeconds),
   };
@@ -102,23 +106,38 @@ function joinMp3(parts: readonly Buffer[]): JoinedAudio {
   return { audio: Buffer.concat(frames), durationInSeconds: partDurations.reduce((sum, d) => sum + d, 0), partDurations };
 }
 
-/** Copies of 16-bit PCM parts with a short fade out at the end of each part but the last, and in at the start of each but the first. */
-function fadeJoins(parts: readonly Buffer[], sampleRate: number, frameBytes: number): Buffer[] {
-  if (parts.length < 2) return [...parts];
+/** `head` then every part, in one buffer allocated once (a long text's audio can be hundreds of MB). */
+function concatenate(head: Uint8Array, parts: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafe(head.length + parts.reduce((sum, part) => sum + part.length, 0));
+  out.set(head, 0);
+  let offset = head.length;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * Fades 16-bit PCM in place at each join of `parts` as laid out in `audio` from `start`: out at the
+ * end of each part but the last, in at the start of each but the first.
+ */
+function fadeJoins(audio: Buffer, start: number, parts: readonly Uint8Array[], sampleRate: number, frameBytes: number): void {
+  if (parts.length < 2) return;
   const fadeFrames = Math.round(sampleRate * JOIN_FADE_SECONDS);
   const channels = frameBytes / 2;
-  return parts.map((original, index) => {
-    const part = Buffer.from(original);
+  let partStart = start;
+  parts.forEach((part, index) => {
     const frames = Math.floor(part.length / frameBytes);
     const length = Math.min(fadeFrames, Math.floor(frames / 2));
     for (let i = 0; i < length; i++) {
       const gain = i / length;
       for (let channel = 0; channel < channels; channel++) {
-        if (index > 0) scale(part, i * frameBytes + channel * 2, gain);
-        if (index < parts.length - 1) scale(part, (frames - 1 - i) * frameBytes + channel * 2, gain);
+        if (index > 0) scale(audio, partStart + i * frameBytes + channel * 2, gain);
+        if (index < parts.length - 1) scale(audio, partStart + (frames - 1 - i) * frameBytes + channel * 2, gain);
       }
     }
-    return part;
+    partStart += part.length;
   });
 }
 
