@@ -1,11 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { startHttpInvocation } from "./http-invocation.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
-import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { createOutlivingLogger, createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -17,11 +16,8 @@ watchCallerDisconnects();
  * 404 model_not_found while speech is turned off.
  */
 export async function audioSpeech(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  // The audio keeps flowing (and its call is logged) after this handler has returned.
-  const invocationLogger = createOutlivingLogger(context, context.invocationId);
-  const logger = createSafeLogger(invocationLogger, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
+  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
   try {
     const config = getProcessConfig();
     // The body is read even when speech is off, so the connection is left clean for the next request.
@@ -39,7 +35,7 @@ export async function audioSpeech(request: HttpRequest, context: InvocationConte
   } catch (error) {
     return answerError(error, "Speech", logger, secrets);
   } finally {
-    invocationLogger.detach();
+    end();
   }
 }
 

@@ -1,9 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { startHttpInvocation } from "./http-invocation.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
-import { knownSecrets } from "../http/known-secrets.js";
-import { createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 import type { TranscriptionTask } from "../transcription/options.js";
 
@@ -20,10 +19,7 @@ watchCallerDisconnects();
  */
 function audioHandler(task: TranscriptionTask, label: string) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const secrets = knownSecrets();
-    const logger = createSafeLogger(context, secrets);
-    // Claimed first, so a caller who hangs up while the upload is read is noticed too.
-    const callerGone = callerGoneSignal(context.invocationId);
+    const { secrets, logger, callerGone } = startHttpInvocation(context);
     try {
       const config = getProcessConfig();
       // Loaded on first use: busboy, zod and the transcription pipeline stay out of the cold start.

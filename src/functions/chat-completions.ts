@@ -1,13 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { openChatStream, completeChat, type ChatDependencies } from "../chat/chat-service.js";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { knownSecrets } from "../http/known-secrets.js";
+import { startHttpInvocation } from "./http-invocation.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
-import { createOutlivingLogger, createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -18,12 +17,8 @@ watchCallerDisconnects();
  * configured Azure OpenAI chat deployment. Every failure is answered in OpenAI's error shape.
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  // A streamed body keeps logging (usage, errors) after this handler has returned.
-  const invocationLogger = createOutlivingLogger(context, context.invocationId);
-  const logger = createSafeLogger(invocationLogger, secrets);
-  // Claimed first, so a caller who hangs up while the body is read is noticed too.
-  const callerGone = callerGoneSignal(context.invocationId);
+  // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
+  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
@@ -47,7 +42,7 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
   } catch (error) {
     return answerError(error, "Chat completion", logger, secrets);
   } finally {
-    invocationLogger.detach();
+    end();
   }
 }
 

@@ -1,13 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { startHttpInvocation } from "./http-invocation.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
-import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { streamAnswer } from "../http/stream-response.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { createOutlivingLogger, createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -18,11 +17,8 @@ watchCallerDisconnects();
  * AZURE_OPENAI_COMPLETIONS_DEPLOYMENT (e.g. gpt-35-turbo-instruct); 404 model_not_found while unset.
  */
 export async function completions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  // A streamed body keeps logging (usage, errors) after this handler has returned.
-  const invocationLogger = createOutlivingLogger(context, context.invocationId);
-  const logger = createSafeLogger(invocationLogger, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
+  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
   try {
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
@@ -53,7 +49,7 @@ export async function completions(request: HttpRequest, context: InvocationConte
   } catch (error) {
     return answerError(error, "Completion", logger, secrets);
   } finally {
-    invocationLogger.detach();
+    end();
   }
 }
 

@@ -1,11 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { knownSecrets } from "../http/known-secrets.js";
+import { startHttpInvocation } from "./http-invocation.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
-import { createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -13,9 +12,7 @@ watchCallerDisconnects();
 
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  const logger = createSafeLogger(context, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  const { secrets, logger, callerGone } = startHttpInvocation(context);
   try {
     const config = getProcessConfig();
     // Loaded on first use: validation pulls in zod and the tokenizer's tables (megabytes), which

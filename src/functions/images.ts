@@ -1,13 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
+import { startHttpInvocation } from "./http-invocation.js";
 import { BadInputError } from "../errors.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
-import { knownSecrets } from "../http/known-secrets.js";
 import { readJsonObject, readUploadBytes } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -21,9 +20,7 @@ const SETTING = "AZURE_OPENAI_IMAGES_DEPLOYMENT";
  * results). 404 model_not_found while images are turned off.
  */
 export async function imageGenerations(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  const logger = createSafeLogger(context, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  const { secrets, logger, callerGone } = startHttpInvocation(context);
   try {
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
@@ -47,9 +44,7 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
  * The upload may be as large as HTTP_MAX_AUDIO_BYTES, the app's limit for uploads.
  */
 export async function imageEdits(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  const logger = createSafeLogger(context, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  const { secrets, logger, callerGone } = startHttpInvocation(context);
   try {
     const config = getProcessConfig();
     const contentType = request.headers.get("content-type") ?? "";

@@ -1,15 +1,14 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { getProcessConfig } from "../config.js";
+import { startHttpInvocation } from "./http-invocation.js";
 import { BadInputError } from "../errors.js";
-import { callerGoneSignal, watchCallerDisconnects } from "../http/client-disconnect.js";
-import { knownSecrets } from "../http/known-secrets.js";
+import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { encodeSseEvent } from "../http/sse.js";
 import { answerError, type ErrorAnswer } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
-import { createOutlivingLogger, createSafeLogger } from "../logging.js";
 import { getOpenAIClient } from "../openai/client.js";
 import type { ResponsesDependencies } from "../responses/responses-service.js";
 
@@ -24,11 +23,8 @@ const LABEL = "Response";
  * one after the stream started ends it with an `error` event in the Responses format.
  */
 export async function createResponseHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  // A streamed body keeps logging (usage, errors) after this handler has returned.
-  const invocationLogger = createOutlivingLogger(context, context.invocationId);
-  const logger = createSafeLogger(invocationLogger, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
+  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use, as for chat: the validator pulls in zod.
@@ -69,7 +65,7 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
   } catch (error) {
     return answerError(error, LABEL, logger, secrets);
   } finally {
-    invocationLogger.detach();
+    end();
   }
 }
 
@@ -92,9 +88,7 @@ export function responseInputItemsHttp(request: HttpRequest, context: Invocation
 }
 
 async function forwardById(request: HttpRequest, context: InvocationContext, inputItems: boolean): Promise<HttpResponseInit> {
-  const secrets = knownSecrets();
-  const logger = createSafeLogger(context, secrets);
-  const callerGone = callerGoneSignal(context.invocationId);
+  const { secrets, logger, callerGone } = startHttpInvocation(context);
   try {
     const config = getProcessConfig();
     const [{ parseResponseId }, service] = await Promise.all([
