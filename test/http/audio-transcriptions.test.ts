@@ -11,24 +11,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { NO_LATENCY } from "../../tools/simulator/index.js";
 import { makeWav, makeWavOfSize, type AudioPiece } from "../support/audio/wav.js";
 import { startStack, type Stack } from "../support/stack.js";
+// The official client's own shape of a verbose segment: what callers read, not a copy of ours.
+import type { TranscriptionSegment } from "openai/resources/audio/transcriptions";
 
 const WHISPER = "whisper";
 const SPEECH_AND_PAUSES: AudioPiece[] = [{ tone: 440, seconds: 8 }, { silence: 1 }, { tone: 660, seconds: 6 }, { silence: 1 }];
 /** A short unit (1.2 s, 38 KB) for files sized against the small limits. */
 const WORD_AND_PAUSE: AudioPiece[] = [{ tone: 440, seconds: 1 }, { silence: 0.2 }];
-
-interface VerboseSegment {
-  id: number;
-  seek: number;
-  start: number;
-  end: number;
-  text: string;
-  tokens: number[];
-  temperature: number;
-  avg_logprob: number;
-  compression_ratio: number;
-  no_speech_prob: number;
-}
 
 /** Strictly ordered, starting at 0, without gaps, ending at the recording's length. */
 function expectContinuous(segments: ReadonlyArray<{ id: number; start: number; end: number }>, duration: number): void {
@@ -111,7 +100,7 @@ describe("with the default limits", () => {
       timestamp_granularities: ["word", "segment"],
     });
     expect(verbose).toMatchObject({ language: "german", duration: 16, usage: { type: "duration", seconds: 16 } });
-    const segments = verbose.segments as unknown as VerboseSegment[];
+    const segments = verbose.segments as unknown as TranscriptionSegment[];
     expectContinuous(segments, 16);
     for (const segment of segments) {
       expect(segment).toEqual({
@@ -151,7 +140,7 @@ describe("with the default limits", () => {
       response_format: "verbose_json",
     });
     expect(verbose).toMatchObject({ language: "english", duration: 16, text: json.text });
-    expectContinuous((verbose as unknown as { segments: VerboseSegment[] }).segments, 16);
+    expectContinuous((verbose as unknown as { segments: TranscriptionSegment[] }).segments, 16);
     const srt = await client.audio.translations.create({ file: await toFile(wav, "rede.wav"), model: WHISPER, response_format: "srt" });
     expect(srt).toMatch(/^1\n00:00:00,000 --> /);
     const journal = await stack.simulator.control.journal({ deployment: WHISPER });

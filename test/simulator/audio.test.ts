@@ -6,6 +6,7 @@ import { MAX_AUDIO_BYTES, type Simulator } from "../../tools/simulator/index.js"
 import { mp4, oggOpus, webm } from "./containers.js";
 import type OpenAI from "openai";
 import { azureClient, mp3, startFast, v1Client, wav, unexpected } from "./helpers.js";
+import type { TranscriptionVerbose } from "openai/resources/audio/transcriptions";
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -14,24 +15,8 @@ beforeAll(async () => {
 afterAll(() => sim.stop());
 beforeEach(() => sim.control.reset());
 
-interface Verbose {
-  duration: number;
-  text: string;
-  language: string;
-  segments?: {
-    id: number;
-    seek: number;
-    start: number;
-    end: number;
-    text: string;
-    tokens: number[];
-    temperature: number;
-    avg_logprob: number;
-    compression_ratio: number;
-    no_speech_prob: number;
-  }[];
-  words?: { word: string; start: number; end: number }[];
-}
+/** The official client's shape of a verbose answer (segments included), not a copy of the simulator's. */
+type Verbose = TranscriptionVerbose;
 
 async function verbose(file: Buffer, name: string, extra: Record<string, unknown> = {}): Promise<Verbose> {
   const client = azureClient(sim, { maxRetries: 0 });
