@@ -5,8 +5,12 @@
  *
  * The names are part of the product: infra/ (Bicep) and local.settings.sample.json use them too.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConfigurationError } from "./errors.js";
 import { isServedApiVersion, nearestApiVersions } from "./openai/api-versions.js";
+import { modelsServing, parseRoutingTable, singleEndpointTable, type Capability, type RoutingTable } from "./routing/table.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -30,6 +34,10 @@ export interface OpenAIConfig {
    * stand-in): then ManagedIdentityCredential is used instead of the DefaultAzureCredential chain.
    */
   managedIdentityAvailable: boolean;
+  /**
+   * The model each capability uses when a request, message or blob names none. Without
+   * AZURE_OPENAI_DEPLOYMENTS these are the deployments themselves (each a model of its own name).
+   */
   deployments: {
     chat: string;
     embeddings: string;
@@ -41,6 +49,16 @@ export interface OpenAIConfig {
     /** Legacy completions; unset unless AZURE_OPENAI_COMPLETIONS_DEPLOYMENT names one. */
     completions: string | undefined;
   };
+  /** Every model callers may name and the backends behind it (src/routing/). */
+  routing: RoutingConfig;
+}
+
+export interface RoutingConfig {
+  table: RoutingTable;
+  /** Consecutive failures (5xx, no connection, timeout) that open a backend's circuit. */
+  circuitFailures: number;
+  /** How long an open circuit passes a backend over before one request probes it. */
+  circuitBreakInMs: number;
 }
 
 /** Storage settings, in the same form the Functions host reads them from `AzureWebJobsStorage`. */
@@ -117,6 +135,24 @@ export const SETTINGS: readonly SettingInfo[] = [
     name: "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",
     required: false,
     description: "Legacy completions deployment (e.g. gpt-35-turbo-instruct); /api/v1/completions answers 404 model_not_found while unset",
+  },
+  {
+    name: "AZURE_OPENAI_DEPLOYMENTS",
+    required: false,
+    description:
+      "Routing table: per model name callers send, its backends (deployment, endpoint, capabilities, priority, weight); JSON, or a path to a JSON file in the app (docs/routing.md). Unset: one backend per *_DEPLOYMENT setting above, which otherwise name each capability's default model",
+  },
+  {
+    name: "AZURE_OPENAI_CIRCUIT_FAILURES",
+    required: false,
+    defaultValue: "3",
+    description: "Consecutive failures (5xx, no connection, timeout) after which a backend is passed over",
+  },
+  {
+    name: "AZURE_OPENAI_CIRCUIT_BREAK_MS",
+    required: false,
+    defaultValue: "30000",
+    description: "How long a failing backend is passed over before one request probes it again",
   },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {
@@ -241,24 +277,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function loadConfig(env: Env): Config {
   const reader = new SettingsReader(env);
   const config: Config = {
-    openai: {
-      endpoint: reader.read("AZURE_OPENAI_ENDPOINT", parseOpenAIEndpoint),
-      apiStyle: reader.read("AZURE_OPENAI_API_STYLE", oneOf(["v1", "dated"] as const)),
-      apiVersion: reader.read("AZURE_OPENAI_API_VERSION", parseApiVersion),
-      apiKey: reader.optional("AZURE_OPENAI_API_KEY"),
-      clientId: reader.optional("AZURE_CLIENT_ID"),
-      timeoutInMs: reader.read("AZURE_OPENAI_TIMEOUT_MS", integer(1000, 3_600_000)),
-      maxRetries: reader.read("AZURE_OPENAI_MAX_RETRIES", integer(0, 10)),
-      managedIdentityAvailable: Boolean(reader.optional("IDENTITY_ENDPOINT") ?? reader.optional("MSI_ENDPOINT")),
-      deployments: {
-        chat: reader.read("AZURE_OPENAI_CHAT_DEPLOYMENT", parseDeploymentName),
-        embeddings: reader.read("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", parseDeploymentName),
-        transcription: reader.read("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", parseDeploymentName),
-        speech: reader.readUnlessTurnedOff("AZURE_OPENAI_SPEECH_DEPLOYMENT", parseDeploymentName),
-        images: reader.readUnlessTurnedOff("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
-        completions: reader.readOptional("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", parseDeploymentName),
-      },
-    },
+    openai: readOpenAI(reader),
     storage: readStorage(reader),
     http: {
       authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
@@ -301,12 +320,109 @@ export function loadConfig(env: Env): Config {
   return config;
 }
 
+/**
+ * The Azure OpenAI settings. With AZURE_OPENAI_DEPLOYMENTS, the table names the backends and the
+ * *_DEPLOYMENT settings, when set, pick each capability's default model from it; without it, each
+ * *_DEPLOYMENT setting is a one-backend model on AZURE_OPENAI_ENDPOINT, as before routing existed.
+ */
+function readOpenAI(reader: SettingsReader): OpenAIConfig {
+  const tableSetting = reader.optional("AZURE_OPENAI_DEPLOYMENTS");
+  const endpoint =
+    tableSetting === undefined
+      ? reader.read("AZURE_OPENAI_ENDPOINT", parseOpenAIEndpoint)
+      : reader.readOptional("AZURE_OPENAI_ENDPOINT", parseOpenAIEndpoint);
+  const common = {
+    apiStyle: reader.read("AZURE_OPENAI_API_STYLE", oneOf(["v1", "dated"] as const)),
+    apiVersion: reader.read("AZURE_OPENAI_API_VERSION", parseApiVersion),
+    apiKey: reader.optional("AZURE_OPENAI_API_KEY"),
+    clientId: reader.optional("AZURE_CLIENT_ID"),
+    timeoutInMs: reader.read("AZURE_OPENAI_TIMEOUT_MS", integer(1000, 3_600_000)),
+    maxRetries: reader.read("AZURE_OPENAI_MAX_RETRIES", integer(0, 10)),
+    managedIdentityAvailable: Boolean(reader.optional("IDENTITY_ENDPOINT") ?? reader.optional("MSI_ENDPOINT")),
+  };
+  const circuit = {
+    circuitFailures: reader.read("AZURE_OPENAI_CIRCUIT_FAILURES", integer(1, 100)),
+    circuitBreakInMs: reader.read("AZURE_OPENAI_CIRCUIT_BREAK_MS", integer(100, 3_600_000)),
+  };
+  const defaults = { endpoint, apiStyle: common.apiStyle, apiVersion: common.apiVersion, apiKey: common.apiKey };
+
+  if (tableSetting === undefined) {
+    const deployments = {
+      chat: reader.read("AZURE_OPENAI_CHAT_DEPLOYMENT", parseDeploymentName),
+      embeddings: reader.read("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", parseDeploymentName),
+      transcription: reader.read("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", parseDeploymentName),
+      speech: reader.readUnlessTurnedOff("AZURE_OPENAI_SPEECH_DEPLOYMENT", parseDeploymentName),
+      images: reader.readUnlessTurnedOff("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
+      completions: reader.readOptional("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", parseDeploymentName),
+    };
+    const table = singleEndpointTable({ ...defaults, endpoint: endpoint ?? "" }, { ...deployments, responses: deployments.chat });
+    return { ...common, endpoint: endpoint ?? "", deployments, routing: { table, ...circuit } };
+  }
+
+  const { table, problems } = parseRoutingTable(readTableJson(tableSetting), {
+    defaults,
+    parseEndpoint: parseOpenAIEndpoint,
+    isServedApiVersion,
+    setting: (name) => reader.optional(name),
+  });
+  for (const problem of problems) reader.problem("AZURE_OPENAI_DEPLOYMENTS", problem);
+  const checkTable = problems.length === 0;
+  /** A capability's default model: the setting when set (it must be in the table), else the first model serving it. */
+  const defaultModel = (setting: string, capability: Capability, required: boolean): string | undefined => {
+    const raw = reader.env[setting];
+    if (raw !== undefined && raw.trim() === "" && !required) return undefined;
+    const serving = modelsServing(table, capability);
+    const named = reader.optional(setting);
+    if (named !== undefined) {
+      if (checkTable && !serving.includes(named)) {
+        reader.problem(
+          setting,
+          `names the model "${named}", which AZURE_OPENAI_DEPLOYMENTS does not list for ${capability}; use one of ${serving.map((m) => `"${m}"`).join(", ") || "(none: add a backend with this capability)"}`,
+        );
+      }
+      return named;
+    }
+    if (serving[0] === undefined && required && checkTable) {
+      reader.problem(
+        "AZURE_OPENAI_DEPLOYMENTS",
+        `lists no model for ${capability}, which the app needs; add a backend with "capabilities": ["${capability}"]`,
+      );
+    }
+    return serving[0];
+  };
+  const deployments = {
+    chat: defaultModel("AZURE_OPENAI_CHAT_DEPLOYMENT", "chat", true) as string,
+    embeddings: defaultModel("AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", "embeddings", true) as string,
+    transcription: defaultModel("AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", "transcription", true) as string,
+    speech: defaultModel("AZURE_OPENAI_SPEECH_DEPLOYMENT", "speech", false),
+    images: defaultModel("AZURE_OPENAI_IMAGES_DEPLOYMENT", "images", false),
+    completions: defaultModel("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", "completions", false),
+  };
+  // Without AZURE_OPENAI_ENDPOINT, the first backend's resource stands for "the" endpoint (health, logs).
+  const primary = endpoint ?? [...table.models.values()][0]?.[0]?.endpoint ?? "";
+  return { ...common, endpoint: primary, deployments, routing: { table, ...circuit } };
+}
+
+/** The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path starts from. */
+const APP_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The table's JSON: the setting itself, or the file it names. */
+function readTableJson(value: string): string {
+  if (value.startsWith("{")) return value;
+  try {
+    return readFileSync(path.resolve(APP_ROOT, value), "utf8");
+  } catch (error) {
+    // Surfaces as "is not valid JSON (...)": the message says which file could not be read.
+    return `unreadable file ${path.resolve(APP_ROOT, value)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+}
+
 /** A parser returns the value, or throws Error whose message says what is wrong and how to fix it. */
 type Parser<T> = (raw: string) => T;
 
 class SettingsReader {
   private readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
+  constructor(readonly env: Env) {}
 
   /** The trimmed value, or undefined when unset or blank. */
   optional(name: string): string | undefined {

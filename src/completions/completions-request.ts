@@ -45,12 +45,12 @@ export interface CompletionsRequest {
 /**
  * @throws BadInputError naming the field at fault, or `model_not_found` for another model.
  */
-export function parseCompletionsRequest(json: unknown, deployment: string): CompletionsRequest {
+export function parseCompletionsRequest(json: unknown, models: readonly string[]): CompletionsRequest {
   const { model, stream, stream_options: streamOptions, ...body } = validateBody(completionsRequestSchema, json);
   if (stream !== true && streamOptions)
     throw new BadInputError("'stream_options' is only allowed when 'stream' is true", { param: "stream_options", code: "invalid_value" });
   return {
-    deployment: resolveDeployment(model, [deployment], "completions"),
+    deployment: resolveDeployment(model, models, "completions"),
     stream: stream === true,
     includeUsage: streamOptions?.include_usage === true,
     body,

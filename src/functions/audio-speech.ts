@@ -5,7 +5,8 @@ import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { getOpenAIClient } from "../openai/client.js";
+import { getRouter, modelsFor } from "../routing/index.js";
+import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -29,9 +30,18 @@ export async function audioSpeech(request: HttpRequest, context: InvocationConte
       import("../speech/speech-request.js"),
       import("../speech/speech-call.js"),
     ]);
-    const speechRequest = parseSpeechRequest(json, deployment);
-    const answer = await openSpeech({ client: await getOpenAIClient(config.openai), logger }, speechRequest, callerGone);
-    return { status: 200, headers: { "content-type": answer.contentType, "cache-control": "no-store" }, body: answer.body };
+    const speechRequest = parseSpeechRequest(json, modelsFor(config.openai, "speech"));
+    const router = getRouter(config.openai);
+    const route = router.route("speech", speechRequest.deployment);
+    // The audio is passed on as it arrives: failing over is possible until Azure has accepted the request.
+    const { value: answer, backend } = await router.run(route, { logger, signal: callerGone }, (target) =>
+      openSpeech({ client: target.client, logger: target.logger }, { ...speechRequest, deployment: target.backend.deployment }, callerGone),
+    );
+    return {
+      status: 200,
+      headers: { "content-type": answer.contentType, "cache-control": "no-store", ...backendHeader(backend) },
+      body: answer.body,
+    };
   } catch (error) {
     return answerError(error, "Speech", logger, secrets);
   } finally {

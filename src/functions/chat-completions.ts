@@ -7,7 +7,11 @@ import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
-import { getOpenAIClient } from "../openai/client.js";
+import type { ChatRequest } from "../http/chat-request.js";
+import { getRouter, modelsFor, type Backend, type Target } from "../routing/index.js";
+import { openedAtFirstEvent } from "../routing/first-event.js";
+import { backendHeader } from "../routing/http.js";
+import { contentTexts, estimateTokens, type TokenEstimate } from "../routing/token-estimate.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -23,27 +27,51 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
     const { parseChatRequest } = await import("../http/chat-request.js");
-    const chatRequest = parseChatRequest(await readJsonObject(request, config.http.maxRequestBytes), [config.openai.deployments.chat]);
+    const chatRequest = parseChatRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "chat"));
+    const router = getRouter(config.openai);
+    const route = router.route("chat", chatRequest.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const deps: ChatDependencies = {
-      client: await getOpenAIClient(config.openai),
-      logger,
-      streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
-    };
-    if (!chatRequest.stream) return jsonResponse(200, await completeChat(deps, chatRequest, signal));
-    return await streamAnswer(openChatStream(deps, chatRequest, signal), {
-      label: "Chat completion",
-      logger,
-      secrets,
-      onCancel: () => stopReading.abort(),
-    });
+    const run = { logger, signal, estimate: chatTokenEstimate(chatRequest) };
+    const on = (target: Target): [ChatDependencies, ChatRequest] => [
+      { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
+      { ...chatRequest, deployment: target.backend.deployment },
+    ];
+    if (!chatRequest.stream) {
+      const answered = await router.run(route, run, (target) => completeChat(...on(target), signal));
+      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+    }
+    // Failing over is possible until the first event: nothing has reached the caller before it.
+    let backend: Backend | undefined;
+    const opening = router.run(route, run, (target) => openedAtFirstEvent(openChatStream(...on(target), signal)));
+    return await streamAnswer(
+      opening.then((routed) => ((backend = routed.backend), routed.value)),
+      {
+        label: "Chat completion",
+        logger,
+        secrets,
+        onCancel: () => stopReading.abort(),
+        answerHeaders: () => (backend ? backendHeader(backend) : {}),
+      },
+    );
   } catch (error) {
     return answerError(error, "Chat completion", logger, secrets);
   } finally {
     end();
   }
+}
+
+/** The prompt's text plus the most the answer may use, for the router's quota check. */
+function chatTokenEstimate(request: ChatRequest): TokenEstimate {
+  const messages = request.body.messages as readonly { content?: unknown }[];
+  const texts: string[] = [];
+  for (const message of messages) contentTexts(message.content, texts);
+  const { max_completion_tokens: maxCompletion, max_tokens: maxTokens } = request.body as {
+    max_completion_tokens?: number | null;
+    max_tokens?: number | null;
+  };
+  return estimateTokens(texts, messages.length, maxCompletion ?? maxTokens ?? 0);
 }
 
 app.http("chat-completions", {

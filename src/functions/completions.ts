@@ -7,7 +7,11 @@ import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { streamAnswer } from "../http/stream-response.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { getOpenAIClient } from "../openai/client.js";
+import type { CompletionsRequest } from "../completions/completions-request.js";
+import type { CompletionsDependencies } from "../completions/completions-service.js";
+import { getRouter, modelsFor, type Backend, type Target } from "../routing/index.js";
+import { openedAtFirstEvent } from "../routing/first-event.js";
+import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -34,18 +38,34 @@ export async function completions(request: HttpRequest, context: InvocationConte
       import("../completions/completions-request.js"),
       import("../completions/completions-service.js"),
     ]);
-    const completionsRequest = parseCompletionsRequest(json, deployment);
+    const completionsRequest = parseCompletionsRequest(json, modelsFor(config.openai, "completions"));
+    const router = getRouter(config.openai);
+    const route = router.route("completions", completionsRequest.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const deps = { client: await getOpenAIClient(config.openai), logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs };
-    if (!completionsRequest.stream) return jsonResponse(200, await service.complete(deps, completionsRequest, signal));
-    return await streamAnswer(service.openCompletionsStream(deps, completionsRequest, signal), {
-      label: "Completion",
-      logger,
-      secrets,
-      onCancel: () => stopReading.abort(),
-    });
+    const run = { logger, signal };
+    const on = (target: Target): [CompletionsDependencies, CompletionsRequest] => [
+      { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
+      { ...completionsRequest, deployment: target.backend.deployment },
+    ];
+    if (!completionsRequest.stream) {
+      const answered = await router.run(route, run, (target) => service.complete(...on(target), signal));
+      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+    }
+    // Failing over is possible until the first event: nothing has reached the caller before it.
+    let backend: Backend | undefined;
+    const opening = router.run(route, run, (target) => openedAtFirstEvent(service.openCompletionsStream(...on(target), signal)));
+    return await streamAnswer(
+      opening.then((routed) => ((backend = routed.backend), routed.value)),
+      {
+        label: "Completion",
+        logger,
+        secrets,
+        onCancel: () => stopReading.abort(),
+        answerHeaders: () => (backend ? backendHeader(backend) : {}),
+      },
+    );
   } catch (error) {
     return answerError(error, "Completion", logger, secrets);
   } finally {

@@ -5,7 +5,8 @@ import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
-import { getOpenAIClient } from "../openai/client.js";
+import { getRouter } from "../routing/index.js";
+import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -22,8 +23,16 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
       import("../http/embeddings-call.js"),
     ]);
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
-    const result = await createEmbeddings({ client: await getOpenAIClient(config.openai), logger }, embeddingsRequest, callerGone);
-    return jsonResponse(200, result);
+    const router = getRouter(config.openai);
+    const route = router.route("embeddings", embeddingsRequest.deployment);
+    const answered = await router.run(route, { logger, signal: callerGone }, (target) =>
+      createEmbeddings(
+        { client: target.client, logger: target.logger },
+        { ...embeddingsRequest, deployment: target.backend.deployment },
+        callerGone,
+      ),
+    );
+    return jsonResponse(200, answered.value, backendHeader(answered.backend));
   } catch (error) {
     return answerError(error, "Embeddings", logger, secrets);
   }

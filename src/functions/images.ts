@@ -7,7 +7,8 @@ import { answerError } from "../http/error-response.js";
 import { readJsonObject, readUploadBytes } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { getOpenAIClient } from "../openai/client.js";
+import { getRouter, modelsFor } from "../routing/index.js";
+import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -31,8 +32,16 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
       import("../images/images-request.js"),
       import("../images/images-call.js"),
     ]);
-    const imagesRequest = parseImageGeneration(json, deployment);
-    return jsonResponse(200, await generateImages({ client: await getOpenAIClient(config.openai), logger }, imagesRequest, callerGone));
+    const imagesRequest = parseImageGeneration(json, modelsFor(config.openai, "images"));
+    const router = getRouter(config.openai);
+    const answered = await router.run(router.route("images", imagesRequest.deployment), { logger, signal: callerGone }, (target) =>
+      generateImages(
+        { client: target.client, logger: target.logger },
+        { ...imagesRequest, deployment: target.backend.deployment },
+        callerGone,
+      ),
+    );
+    return jsonResponse(200, answered.value, backendHeader(answered.backend));
   } catch (error) {
     return answerError(error, "Image generation", logger, secrets);
   }
@@ -63,8 +72,12 @@ export async function imageEdits(request: HttpRequest, context: InvocationContex
       import("../images/images-request.js"),
       import("../images/images-call.js"),
     ]);
-    const editRequest = parseImageEdit(form, deployment);
-    return jsonResponse(200, await editImages({ client: await getOpenAIClient(config.openai), logger }, editRequest, callerGone));
+    const editRequest = parseImageEdit(form, modelsFor(config.openai, "images"));
+    const router = getRouter(config.openai);
+    const answered = await router.run(router.route("images", editRequest.deployment), { logger, signal: callerGone }, (target) =>
+      editImages({ client: target.client, logger: target.logger }, { ...editRequest, deployment: target.backend.deployment }, callerGone),
+    );
+    return jsonResponse(200, answered.value, backendHeader(answered.backend));
   } catch (error) {
     return answerError(error, "Image edit", logger, secrets);
   }

@@ -6,15 +6,15 @@ import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
 
 /**
- * GET /api/v1/models: the deployments this app serves, in OpenAI's list shape; GET /api/v1/models/{model}:
+ * GET /api/v1/models: the models this app serves (the routing table's model names), in OpenAI's list shape; GET /api/v1/models/{model}:
  * one of them (the `openai` client's `models.retrieve`). No upstream call.
  */
 export async function models(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const deployments = getProcessConfig().openai.deployments;
+    const table = getProcessConfig().openai.routing.table;
     const id = request.params.model;
-    if (!id) return jsonResponse(200, listModels(deployments));
-    const found = findModel(deployments, id);
+    if (!id) return jsonResponse(200, listModels(table));
+    const found = findModel(table, id);
     return jsonResponse(found.status, found.body);
   } catch (error) {
     const response = errorResponse(error);

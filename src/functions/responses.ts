@@ -2,15 +2,18 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { getProcessConfig } from "../config.js";
 import { startHttpInvocation } from "./http-invocation.js";
-import { BadInputError } from "../errors.js";
+import { BadInputError, classifyError, type AppError } from "../errors.js";
 import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { encodeSseEvent } from "../http/sse.js";
 import { answerError, type ErrorAnswer } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
-import { getOpenAIClient } from "../openai/client.js";
+import type { ResponsesRequest } from "../responses/responses-request.js";
 import type { ResponsesDependencies } from "../responses/responses-service.js";
+import { getRouter, modelsFor, type Backend, type Router, type Target } from "../routing/index.js";
+import { openedAtFirstEvent } from "../routing/first-event.js";
+import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -32,27 +35,45 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
       import("../responses/responses-request.js"),
       import("../responses/responses-service.js"),
     ]);
-    const parsed = parseResponsesRequest(await readJsonObject(request, config.http.maxRequestBytes), [config.openai.deployments.chat]);
+    const parsed = parseResponsesRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "responses"));
+    const router = getRouter(config.openai);
+    const route = router.route("responses", parsed.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const deps: ResponsesDependencies = {
-      client: await getOpenAIClient(config.openai),
+    const run = {
       logger,
-      streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
-      apiVersion: service.responsesApiVersion(config.openai),
+      signal,
+      // A stored response lives on the resource that made it: another backend may hold the one named.
+      ...(parsed.body.previous_response_id ? { alsoMovesOn: isNotFound } : {}),
     };
-    if (!parsed.stream) return jsonResponse(200, await service.createResponse(deps, parsed, signal));
+    const on = (target: Target): [ResponsesDependencies, ResponsesRequest] => [
+      {
+        client: target.client,
+        logger: target.logger,
+        streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
+        apiVersion: service.responsesApiVersion(target.backend),
+      },
+      { ...parsed, deployment: target.backend.deployment },
+    ];
+    if (!parsed.stream) {
+      const answered = await router.run(route, run, (target) => service.createResponse(...on(target), signal));
+      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+    }
     // The error event continues the stream's numbering.
     let lastSequenceNumber = -1;
-    const opening = service.openResponseStream(deps, parsed, signal).then((events) =>
-      (async function* () {
-        for await (const event of events) {
-          lastSequenceNumber = event.sequence_number ?? lastSequenceNumber;
-          yield event;
-        }
-      })(),
-    );
+    let backend: Backend | undefined;
+    const opening = router
+      .run(route, run, (target) => openedAtFirstEvent(service.openResponseStream(...on(target), signal)))
+      .then((routed) => {
+        backend = routed.backend;
+        return (async function* () {
+          for await (const event of routed.value) {
+            lastSequenceNumber = event.sequence_number ?? lastSequenceNumber;
+            yield event;
+          }
+        })();
+      });
     return await streamAnswer(opening, {
       label: LABEL,
       logger,
@@ -61,12 +82,30 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
       encode: (event) => encodeSseEvent(event as { type: string }),
       endMarker: null,
       errorEvent: (answer) => responsesErrorEvent(answer, lastSequenceNumber + 1),
+      answerHeaders: () => (backend ? backendHeader(backend) : {}),
     });
   } catch (error) {
     return answerError(error, LABEL, logger, secrets);
   } finally {
     end();
   }
+}
+
+/** Azure's 404 for a stored response it does not hold. */
+function isNotFound(failure: AppError): boolean {
+  return failure.kind === "upstream_permanent" && failure.status === 404;
+}
+
+/** One backend per resource (endpoint and API style) that serves the Responses API, in the table's order. */
+function responsesResources(router: Router): Backend[] {
+  const seen = new Map<string, Backend>();
+  for (const backends of router.table.models.values()) {
+    for (const backend of backends) {
+      const key = `${backend.endpoint}|${backend.apiStyle}|${backend.apiVersion}`;
+      if (backend.capabilities.includes("responses") && !seen.has(key)) seen.set(key, backend);
+    }
+  }
+  return [...seen.values()];
 }
 
 /** OpenAI's `error` event of the Responses API for a failure after the stream began. */
@@ -96,21 +135,31 @@ async function forwardById(request: HttpRequest, context: InvocationContext, inp
       import("../responses/responses-service.js"),
     ]);
     const id = parseResponseId(request.params.id);
-    const deps: ResponsesDependencies = {
-      client: await getOpenAIClient(config.openai),
-      logger,
-      apiVersion: service.responsesApiVersion(config.openai),
-    };
     const method = request.method.toUpperCase() === "DELETE" ? "delete" : "get";
-    const answer = await service.forwardResponseRequest(
-      deps,
-      {
-        method,
-        path: `/responses/${encodeURIComponent(id)}${inputItems ? "/input_items" : ""}`,
-        query: inputItems ? inputItemsQuery(request) : {},
-      },
-      callerGone,
-    );
+    const call = {
+      method,
+      path: `/responses/${encodeURIComponent(id)}${inputItems ? "/input_items" : ""}`,
+      query: inputItems ? inputItemsQuery(request) : {},
+    } as const;
+    // The id names no model, and a stored response lives on the resource that made it: ask each
+    // resource serving Responses in turn until one has it.
+    const router = getRouter(config.openai);
+    const resources = responsesResources(router);
+    let answer;
+    for (const [index, backend] of resources.entries()) {
+      const deps: ResponsesDependencies = {
+        client: await router.clientOf(backend),
+        logger,
+        apiVersion: service.responsesApiVersion(backend),
+      };
+      try {
+        answer = await service.forwardResponseRequest(deps, call, callerGone);
+        break;
+      } catch (error) {
+        if (index === resources.length - 1 || !isNotFound(classifyError(error))) throw error;
+      }
+    }
+    if (!answer) throw new Error("No backend serves the Responses API");
     return {
       status: answer.status,
       headers: { "content-type": answer.contentType ?? "application/json", "cache-control": "no-store" },

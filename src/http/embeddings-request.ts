@@ -3,6 +3,7 @@
  * and limits as the queue pipeline (src/embeddings/input-limits.ts), except that an input over
  * the token limit is refused rather than split, as the OpenAI API itself does.
  */
+import { modelsFor } from "../routing/index.js";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { BadInputError } from "../errors.js";
@@ -37,7 +38,7 @@ export interface EmbeddingsRequest {
  */
 export function parseEmbeddingsRequest(json: unknown, config: Pick<Config, "openai" | "embeddings">): EmbeddingsRequest {
   const body = validateBody(embeddingsRequestSchema, json);
-  const deployment = resolveDeployment(body.model, [config.openai.deployments.embeddings], "embeddings");
+  const deployment = resolveDeployment(body.model, modelsFor(config.openai, "embeddings"), "embeddings");
   const limits = {
     maxInputs: config.embeddings.maxInputsPerRequest,
     maxTotalTokens: config.embeddings.maxTokensPerRequest,

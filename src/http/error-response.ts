@@ -48,9 +48,8 @@ function describeClassified(error: AppError): ErrorAnswer {
     }
     case "throttled": {
       const retryAfterInMs = Math.max(0, Math.round(error.retryAfterInMs ?? 1000));
-      const headers = { "retry-after": String(Math.max(1, Math.ceil(retryAfterInMs / 1000))), "retry-after-ms": String(retryAfterInMs) };
       const message = withHint(error.message, `Retry after ${retryAfterInMs} ms.`);
-      return answer(openAIErrorBody(message, "rate_limit_error", { code: "rate_limit_exceeded" }), headers);
+      return answer(openAIErrorBody(message, "rate_limit_error", { code: "rate_limit_exceeded" }), retryHeaders(retryAfterInMs));
     }
     case "transient":
       if (status === 500) {
@@ -62,6 +61,8 @@ function describeClassified(error: AppError): ErrorAnswer {
         openAIErrorBody(withHint(error.message, "Try again."), "upstream_error", {
           code: error.code ?? (status === 502 ? "upstream_error" : "upstream_unavailable"),
         }),
+        // Known when every backend is passed over for failing: when the first may be tried again.
+        error.retryAfterInMs === undefined ? {} : retryHeaders(error.retryAfterInMs),
       );
     case "configuration":
       // Azure refused the app or lacks its deployment (502), or our settings are wrong (500): the
@@ -72,6 +73,12 @@ function describeClassified(error: AppError): ErrorAnswer {
     case "cancelled":
       return answer(openAIErrorBody("The caller cancelled the request.", "invalid_request_error", { code: "cancelled" }));
   }
+}
+
+/** `Retry-After` in whole seconds (at least 1, as clients read it) and Azure's finer `retry-after-ms`. */
+function retryHeaders(retryAfterInMs: number): Record<string, string> {
+  const ms = Math.max(0, Math.round(retryAfterInMs));
+  return { "retry-after": String(Math.max(1, Math.ceil(ms / 1000))), "retry-after-ms": String(ms) };
 }
 
 /** The JSON response for any thrown value (see the table above). Never throws. */

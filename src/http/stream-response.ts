@@ -35,6 +35,8 @@ export interface StreamAnswerOptions {
   endMarker?: Uint8Array | null;
   /** The final event for a failure after the 200 went out; chat's OpenAI error body by default. */
   errorEvent?: (answer: ErrorAnswer) => unknown;
+  /** Headers known once Azure has answered (the backend that did), read when the 200 goes out. */
+  answerHeaders?: () => Record<string, string>;
 }
 
 /**
@@ -73,5 +75,5 @@ export async function streamAnswer(opening: Promise<AsyncIterable<unknown>>, opt
     },
     onCancel: options.onCancel,
   });
-  return { status: 200, headers: sseHeaders(), body };
+  return { status: 200, headers: sseHeaders(options.answerHeaders?.()), body };
 }

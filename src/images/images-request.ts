@@ -44,9 +44,9 @@ export interface ImageGenerationRequest {
 /**
  * @throws BadInputError naming the field at fault, or `model_not_found` for another model.
  */
-export function parseImageGeneration(json: unknown, deployment: string): ImageGenerationRequest {
+export function parseImageGeneration(json: unknown, models: readonly string[]): ImageGenerationRequest {
   const { model, ...body } = validateBody(imageGenerationSchema, json);
-  return { deployment: resolveDeployment(model, [deployment], "image generation"), body };
+  return { deployment: resolveDeployment(model, models, "image generation"), body };
 }
 
 export interface ImageEditRequest {
@@ -66,7 +66,7 @@ const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"];
  * `mask`, `prompt` and the generation fields (numbers arrive as text and are checked as numbers).
  * @throws BadInputError naming the field at fault, or `model_not_found` for another model.
  */
-export function parseImageEdit(form: FormData, deployment: string): ImageEditRequest {
+export function parseImageEdit(form: FormData, models: readonly string[]): ImageEditRequest {
   const images: File[] = [];
   let imageArray = false;
   let mask: File | undefined;
@@ -100,5 +100,5 @@ export function parseImageEdit(form: FormData, deployment: string): ImageEditReq
       });
   });
   const { model, ...body } = validateBody(imageEditFieldsSchema, fields);
-  return { deployment: resolveDeployment(model, [deployment], "image edits"), images, imageArray, mask, fields: body };
+  return { deployment: resolveDeployment(model, models, "image edits"), images, imageArray, mask, fields: body };
 }

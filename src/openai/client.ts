@@ -23,8 +23,30 @@ export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.de
 export interface OpenAIClientOptions {
   /** Credential to use instead of the default (managed identity / DefaultAzureCredential). */
   credential?: TokenCredential;
+  /**
+   * Entra ID tokens from a provider shared with other clients (one per process: a token for
+   * Cognitive Services works on every Azure OpenAI resource the identity has a role on).
+   */
+  tokenProvider?: () => Promise<string>;
   /** Custom fetch (tests, instrumentation). */
   fetch?: typeof fetch;
+}
+
+/** What a client needs of the settings: one resource's endpoint, style and key, and the process-wide options. */
+export type OpenAIConnection = Pick<
+  OpenAIConfig,
+  "endpoint" | "apiStyle" | "apiVersion" | "apiKey" | "clientId" | "timeoutInMs" | "managedIdentityAvailable"
+>;
+
+/** One token provider for every client of the process (see OpenAIClientOptions.tokenProvider). */
+export async function createTokenProvider(
+  config: Pick<OpenAIConfig, "clientId" | "managedIdentityAvailable">,
+): Promise<() => Promise<string>> {
+  const [{ getBearerTokenProvider }, { createCredential }] = await Promise.all([import("@azure/identity"), import("./credential.js")]);
+  return getBearerTokenProvider(
+    createCredential({ managedIdentityAvailable: config.managedIdentityAvailable, clientId: config.clientId }),
+    COGNITIVE_SERVICES_SCOPE,
+  );
 }
 
 /**
@@ -35,7 +57,7 @@ export interface OpenAIClientOptions {
  * they are most of a cold start's module loading, and a Functions host loads every function module
  * (health probes included) before the first invocation.
  */
-export async function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): Promise<OpenAI> {
+export async function createOpenAIClient(config: OpenAIConnection, options: OpenAIClientOptions = {}): Promise<OpenAI> {
   const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
     import("openai"),
     import("openai/error"),
@@ -50,10 +72,11 @@ export async function createOpenAIClient(config: OpenAIConfig, options: OpenAICl
   };
   const tokenProvider = config.apiKey
     ? undefined
-    : getBearerTokenProvider(
+    : (options.tokenProvider ??
+      getBearerTokenProvider(
         options.credential ?? createCredential({ managedIdentityAvailable: config.managedIdentityAvailable, clientId: config.clientId }),
         COGNITIVE_SERVICES_SCOPE,
-      );
+      ));
 
   const client =
     config.apiStyle === "v1"

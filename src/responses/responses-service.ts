@@ -32,7 +32,7 @@ export interface ResponsesDependencies {
 }
 
 /** The api-version override the Responses API needs under this configuration, if any. */
-export function responsesApiVersion(config: OpenAIConfig): string | undefined {
+export function responsesApiVersion(config: Pick<OpenAIConfig, "apiStyle" | "apiVersion">): string | undefined {
   if (config.apiStyle !== "dated") return undefined;
   // Dated versions are ISO dates with an optional -preview: string order is date order.
   return config.apiVersion < FIRST_RESPONSES_API_VERSION ? RESPONSES_API_VERSION : undefined;

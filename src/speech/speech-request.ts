@@ -38,10 +38,10 @@ export interface SpeechRequest {
  * Validates a speech body and resolves its deployment (the configured speech deployment).
  * @throws BadInputError naming the field at fault, or `model_not_found` for another model.
  */
-export function parseSpeechRequest(json: unknown, deployment: string): SpeechRequest {
+export function parseSpeechRequest(json: unknown, models: readonly string[]): SpeechRequest {
   const { model, ...body } = validateBody(speechRequestSchema, json);
   return {
-    deployment: resolveDeployment(model, [deployment], "text to speech"),
+    deployment: resolveDeployment(model, models, "text to speech"),
     body,
     format: body.response_format ?? "mp3",
     characters: body.input.length,

@@ -1,0 +1,247 @@
+/**
+ * Sends each Azure OpenAI call to one of its model's backends, and on to the next when one fails
+ * in a way another backend can fix. The order for one call:
+ *
+ * 1. backends that are cooling down (after a 429) or whose circuit is open are passed over;
+ * 2. of the rest, those whose last remaining-quota reading fits the call's token estimate come
+ *    first (when none fits, all of them, in the same order);
+ * 3. the lowest priority first, and within a priority a weighted random choice.
+ *
+ * A call that fails with a 429, a 5xx, a lost connection or a timeout, or that a backend refuses
+ * for the app's own setup (401/403, a missing deployment), moves to the next backend. The caller's
+ * own mistakes (400s) and cancellations do not: another backend would answer the same. When no
+ * backend is left, the caller gets the last failure, or, when every backend is cooling down or
+ * failing, a 429 (or 503) whose Retry-After is the soonest any of them is back.
+ */
+import type { OpenAI } from "openai";
+import { AppError, BadInputError, classifyError, retryAfterInMs } from "../errors.js";
+import type { Logger } from "../logging.js";
+import { BackendHealth, type CircuitSettings } from "./backend-health.js";
+import type { Backend, Capability, RoutingTable } from "./table.js";
+import type { TokenEstimate } from "./token-estimate.js";
+
+/** One backend ready to call: its client, and a logger whose lines name it. */
+export interface Target {
+  backend: Backend;
+  client: OpenAI;
+  logger: Logger;
+}
+
+/** The backends one call may use: those of its model that serve its capability. */
+export interface Route {
+  model: string;
+  capability: Capability;
+  backends: readonly Backend[];
+}
+
+export interface RunOptions {
+  logger: Logger;
+  /** The caller's signal: once aborted, a failure is the caller's leaving, not the backend's. */
+  signal?: AbortSignal;
+  /** Tokens the call will count against quota (prompt + most completion tokens), for backends whose reading is low. */
+  estimate?: TokenEstimate;
+  /**
+   * A failure the call's own meaning makes one to move on after, besides the usual ones: e.g. a
+   * stored response another resource may hold (a 404 for `previous_response_id`).
+   */
+  alsoMovesOn?: (failure: AppError) => boolean;
+}
+
+export interface Routed<T> {
+  value: T;
+  backend: Backend;
+}
+
+export interface RouterOptions extends CircuitSettings {
+  /** Builds a backend's client; `fetch` must be used for its requests, so the router sees every answer. */
+  connect: (backend: Backend, fetch: typeof globalThis.fetch) => Promise<OpenAI>;
+  /** The fetch under the backends' clients; globalThis.fetch by default. */
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Code of the 429 / 503 a caller gets when every backend of its model is unavailable. */
+export const ALL_BACKENDS_UNAVAILABLE = "all_backends_unavailable";
+
+export class Router {
+  private readonly health = new Map<string, BackendHealth>();
+  private readonly clients = new Map<string, Promise<OpenAI>>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    readonly table: RoutingTable,
+    private readonly options: RouterOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * The backends for a call naming `model`.
+   * @throws BadInputError `model_not_found` naming the models that serve this capability.
+   */
+  route(capability: Capability, model: string): Route {
+    const backends = (this.table.models.get(model) ?? []).filter((backend) => backend.capabilities.includes(capability));
+    if (backends.length > 0) return { model, capability, backends };
+    const serving = [...this.table.models]
+      .filter(([, candidates]) => candidates.some((backend) => backend.capabilities.includes(capability)))
+      .map(([name]) => `'${name}'`);
+    const known = this.table.models.has(model)
+      ? `The model '${model}' does not serve ${capability}`
+      : `The model '${model}' does not exist here`;
+    throw new BadInputError(
+      `${known}; ${serving.length ? `use ${serving.join(" or ")}` : `no model here serves ${capability}`} (GET /api/v1/models lists every model)`,
+      { param: "model", code: "model_not_found" },
+    );
+  }
+
+  /**
+   * Runs `attempt` on the route's backends until one succeeds or a failure no other backend can fix.
+   * @throws the attempt's error, unchanged, when it is not one to fail over on or no backend is left;
+   *   an AppError `all_backends_unavailable` (throttled, or transient for open circuits) when none could be tried.
+   */
+  async run<T>(route: Route, options: RunOptions, attempt: (target: Target) => Promise<T>): Promise<Routed<T>> {
+    const tried = new Set<Backend>();
+    let lastError: unknown;
+    for (let backend = this.pick(route, tried, options); backend; backend = this.pick(route, tried, options)) {
+      tried.add(backend);
+      const health = this.healthOf(backend);
+      const probe = health.availability();
+      if (probe.available && probe.probe) health.startProbe();
+      try {
+        const target: Target = { backend, client: await this.clientOf(backend), logger: backendLogger(options.logger, backend) };
+        return { value: await attempt(target), backend };
+      } catch (error) {
+        const failure = classifyError(error);
+        if (options.signal?.aborted || failure.kind === "cancelled") throw error;
+        // Answers with a status were seen by the backend's fetch (observe); what never got one is recorded here.
+        if (failure.kind === "transient" && failure.status === undefined) health.failed();
+        if (!movesOn(failure) && !options.alsoMovesOn?.(failure)) throw error;
+        lastError = error;
+        const next = route.backends.length > tried.size ? "trying another backend" : "no backend left";
+        options.logger.warn(
+          `Routing ${route.capability} for model ${route.model}: backend ${backend.name} failed (${failure.kind}${failure.status ? ` ${failure.status}` : ""}); ${next}`,
+        );
+      } finally {
+        // A probe that ended without an answer the backend's fetch saw (the caller left, no token) lets another request probe.
+        if (probe.available && probe.probe) health.probeAbandoned();
+      }
+    }
+    const unavailable = this.allUnavailable(route);
+    if (unavailable) throw unavailable;
+    if (lastError !== undefined) throw lastError;
+    // Unreachable: a route has backends, and when none could be picked all are unavailable.
+    throw new Error(`No backend of model ${route.model} could be tried`);
+  }
+
+  /** The process's client for a backend, created on first use. */
+  clientOf(backend: Backend): Promise<OpenAI> {
+    const key = backendKey(backend);
+    let client = this.clients.get(key);
+    if (!client) {
+      client = this.options.connect(backend, observingFetch(this.healthOf(backend), this.options.fetch ?? globalThis.fetch));
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** What this process knows of a backend's health (one per deployment: quota and outages are per deployment). */
+  healthOf(backend: Backend): BackendHealth {
+    const key = backendKey(backend);
+    let health = this.health.get(key);
+    if (!health) {
+      health = new BackendHealth(this.options, this.now);
+      this.health.set(key, health);
+    }
+    return health;
+  }
+
+  /** The next backend to try, or undefined when none is left that may be tried now. */
+  private pick(route: Route, tried: ReadonlySet<Backend>, options: RunOptions): Backend | undefined {
+    const candidates = route.backends.filter((backend) => !tried.has(backend) && this.healthOf(backend).availability().available);
+    if (candidates.length <= 1) return candidates[0];
+    let pool = candidates;
+    const estimate = options.estimate;
+    if (estimate) {
+      let exact: number | undefined;
+      const once: TokenEstimate = { atMost: estimate.atMost, exact: () => (exact ??= estimate.exact()) };
+      const fitting = candidates.filter((backend) => !this.healthOf(backend).cannotFit(once));
+      if (fitting.length > 0) pool = fitting;
+    }
+    const priority = Math.min(...pool.map((backend) => backend.priority));
+    const group = pool.filter((backend) => backend.priority === priority);
+    return weightedChoice(group, this.random());
+  }
+
+  /** The error for a route none of whose backends may be tried now, or undefined when one may. */
+  private allUnavailable(route: Route): AppError | undefined {
+    let soonest = Infinity;
+    let throttled = false;
+    for (const backend of route.backends) {
+      const availability = this.healthOf(backend).availability();
+      if (availability.available) return undefined;
+      soonest = Math.min(soonest, availability.until);
+      throttled ||= availability.reason === "throttled";
+    }
+    const waitInMs = Math.max(0, soonest - this.now());
+    const backends = `${route.backends.length === 1 ? "The backend" : `Every one of the ${route.backends.length} backends`} of model '${route.model}'`;
+    return throttled
+      ? new AppError("throttled", `${backends} is cooling down after Azure OpenAI throttled it (429)`, {
+          code: ALL_BACKENDS_UNAVAILABLE,
+          retryAfterInMs: waitInMs,
+        })
+      : new AppError("transient", `${backends} is failing (5xx or no connection) and is passed over for now`, {
+          code: ALL_BACKENDS_UNAVAILABLE,
+          retryAfterInMs: waitInMs,
+        });
+  }
+}
+
+/** Failures another backend may not have: throttling, outages, and a backend's own setup (its keys, roles, deployments). */
+function movesOn(failure: AppError): boolean {
+  return failure.kind === "throttled" || failure.kind === "transient" || failure.kind === "configuration";
+}
+
+/** One of `backends`, each with a chance proportional to its weight; `roll` in [0, 1). */
+function weightedChoice(backends: readonly Backend[], roll: number): Backend {
+  const total = backends.reduce((sum, backend) => sum + backend.weight, 0);
+  let point = roll * total;
+  for (const backend of backends) {
+    point -= backend.weight;
+    if (point < 0) return backend;
+  }
+  return backends[backends.length - 1] as Backend;
+}
+
+function backendKey(backend: Backend): string {
+  return `${backend.endpoint}|${backend.deployment}|${backend.apiStyle}|${backend.apiVersion}`;
+}
+
+/**
+ * A fetch that tells the backend's health about every answer: 429s cool it down for Azure's
+ * Retry-After, 5xx count towards its circuit, anything else closes the circuit and brings the
+ * latest remaining-quota reading. It sees every request of the backend's client, so the pipelines'
+ * calls inform the HTTP routes' choices and the other way round.
+ */
+function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.status === 429) health.throttled(retryAfterInMs(response.headers), response.headers);
+    else if (response.status >= 500 || response.status === 408) health.failed();
+    else health.answered(response.headers);
+    return response;
+  };
+}
+
+/** The caller's logger with ` backend=NAME` after each line, so every attempt's call log names its backend. */
+function backendLogger(logger: Logger, backend: Backend): Logger {
+  const suffix = ` backend=${backend.name}`;
+  const line = (args: unknown[]) => (typeof args[0] === "string" ? [args[0] + suffix, ...args.slice(1)] : args);
+  return {
+    info: (...args) => logger.info(...line(args)),
+    warn: (...args) => logger.warn(...line(args)),
+    error: (...args) => logger.error(...line(args)),
+  };
+}
