@@ -15,6 +15,8 @@ export interface SimulatorProcess {
   apiKey: string;
   identity: { endpoint: string; header: string };
   control: SimulatorControl;
+  /** The extra resources asked for (`--resource`), in their order; the identity's tokens work on each. */
+  resources: { name: string; url: string; apiKey: string; control: SimulatorControl }[];
   pid: number;
   stop(): Promise<void>;
 }
@@ -24,11 +26,13 @@ const STARTUP_TIMEOUT_IN_MS = 15_000;
 /**
  * Starts `dist/tools/simulator/cli.js` on a free loopback port and reads its settings from the
  * lines it prints.
+ * @param options.resources `--resource` values (`NAME[:FILE]`): more Azure OpenAI resources, on free ports.
  * @throws Error when the process exits or stays silent before it is ready.
  */
-export async function startSimulatorProcess(): Promise<SimulatorProcess> {
+export async function startSimulatorProcess(options: { resources?: string[] } = {}): Promise<SimulatorProcess> {
   const apiKey = randomBytes(16).toString("hex");
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, "dist/tools/simulator/cli.js"), "--port", "0", "--api-key", apiKey], {
+  const args = ["--port", "0", "--api-key", apiKey, ...(options.resources ?? []).flatMap((resource) => ["--resource", resource])];
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, "dist/tools/simulator/cli.js"), ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   // Not left behind when the benchmark itself dies.
@@ -36,6 +40,7 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
   process.once("exit", killOnExit);
   child.once("exit", () => process.removeListener("exit", killOnExit));
   const settings = new Map<string, string>();
+  const resources: SimulatorProcess["resources"] = [];
   const lines = createInterface({ input: child.stdout });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -51,6 +56,9 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
       lines.on("line", (line) => {
         const setting = /^\s+(\w+)=(\S+)$/.exec(line);
         if (setting) settings.set(setting[1]!, setting[2]!);
+        const resource = /^Resource (\S+) (\S+) (\S+)$/.exec(line);
+        if (resource)
+          resources.push({ name: resource[1]!, url: resource[2]!, apiKey: resource[3]!, control: createSimulatorControl(resource[2]!) });
         // The control API line comes last, after every setting.
         if (line.startsWith("Control API:")) {
           clearTimeout(timer);
@@ -74,6 +82,7 @@ export async function startSimulatorProcess(): Promise<SimulatorProcess> {
     apiKey,
     identity: { endpoint, header },
     control: createSimulatorControl(url),
+    resources,
     pid: child.pid!,
     stop: () => stopChild(child),
   };

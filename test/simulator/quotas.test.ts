@@ -17,6 +17,7 @@ beforeAll(async () => {
       { name: "whisper", model: "whisper", capability: "transcription", rpm: 10 },
       { name: "tts", model: "tts", capability: "speech" },
       { name: "dall-e-3", model: "dall-e-3", capability: "image", rpm: 6 },
+      { name: "instruct", model: "gpt-35-turbo-instruct", capability: "completions", tpm: 100_000, rpm: 50 },
     ],
   });
 });
@@ -139,6 +140,34 @@ describe("x-ratelimit-remaining-* on every answer of a deployment", () => {
     // A token quota unset beside a request quota: the tokens header is still there.
     const embedded = await post("embed", "embeddings", { input: "a" });
     expect(remaining(embedded)).toEqual({ requests: 1, tokens: UNLIMITED_QUOTA - 1 });
+  });
+
+  it("Responses (whole and streamed) and legacy completions (whole and streamed)", async () => {
+    const response = await fetch(`${sim.url}/openai/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "free-chat", input: "Hi" }),
+    });
+    expect(response.status).toBe(200);
+    const [charged] = await sim.control.journal({ deployment: "free-chat" });
+    expect(remaining(response)).toEqual({ requests: UNLIMITED_QUOTA - 1, tokens: UNLIMITED_QUOTA - charged!.chargedTokens! });
+    const streamedResponse = await fetch(`${sim.url}/openai/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sim.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "free-chat", input: "Hi", stream: true }),
+    });
+    expect(streamedResponse.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(remaining(streamedResponse).requests).toBe(UNLIMITED_QUOTA - 2);
+    await streamedResponse.text();
+
+    const completion = await post("instruct", "completions", { prompt: "Say", max_tokens: 5 });
+    expect(completion.status).toBe(200);
+    const [completionEntry] = await sim.control.journal({ deployment: "instruct" });
+    expect(remaining(completion)).toEqual({ requests: 49, tokens: 100_000 - completionEntry!.chargedTokens! });
+    const streamedCompletion = await post("instruct", "completions", { prompt: "Say", max_tokens: 5, stream: true });
+    expect(streamedCompletion.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(remaining(streamedCompletion).requests).toBe(48);
+    await readSse(streamedCompletion);
   });
 
   it("audio (transcriptions in json and text, translations, speech) and image answers", async () => {

@@ -16,7 +16,18 @@ export interface StackOptions {
   env?: Record<string, string | undefined>;
   /** host.json for the host; default: the project's host.json. */
   hostJson?: string;
+  /**
+   * The simulator's options, passed through. `resources` starts more Azure OpenAI resources beside
+   * the primary one (reach them as `stack.simulator.resources`); the app's default settings still
+   * name only the primary, so a routing test sets AZURE_OPENAI_DEPLOYMENTS from their URLs with
+   * `envFromSimulator`.
+   */
   simulator?: SimulatorOptions;
+  /**
+   * App settings made from the running simulator (its resources' URLs and keys are known only
+   * once it has started), applied after `env`; undefined removes a setting, as in `env`.
+   */
+  envFromSimulator?: (simulator: Simulator) => Record<string, string | undefined>;
   host?: Partial<StartHostOptions>;
   /** The app's entry file; default: the tsc build, dist/src/index.js. */
   entry?: string;
@@ -24,6 +35,7 @@ export interface StackOptions {
 
 export interface Stack {
   azurite: Azurite;
+  /** The primary resource (`url`, `control`), the one identity endpoint and any extra `resources`. */
   simulator: Simulator;
   host: LocalHost;
   /** The settings the app process got. */
@@ -49,7 +61,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     IDENTITY_HEADER: simulator.identity.header,
     FUNCTIONS_WORKER_RUNTIME: "node",
   };
-  for (const [name, value] of Object.entries(options.env ?? {})) {
+  for (const [name, value] of Object.entries({ ...options.env, ...options.envFromSimulator?.(simulator) })) {
     if (value === undefined) delete settings[name];
     else settings[name] = value;
   }

@@ -26,7 +26,7 @@ import {
   type ToolChoice,
 } from "./generation.js";
 import { sampleFromSchema } from "./json-schema-sample.js";
-import { answerDelayMs, nextStep, streamPace } from "./pacing.js";
+import { STREAM_ERROR_MESSAGE, answerDelayMs, nextStep, streamPace } from "./pacing.js";
 import { boolParam as bool, intParam as int, numberParam as num } from "./params.js";
 import { Random, digest } from "./random.js";
 import { countChatPromptTokens, generateProse, tokenizerFor, type Tokenizer } from "./tokens.js";
@@ -461,6 +461,9 @@ function event(data: unknown): string {
   return `data: ${JSON.stringify(data)}\n\n`;
 }
 
+/** The `stream-error` fault's event: OpenAI's error body as a data event, which the `openai` client raises as an APIError. */
+const STREAM_ERROR_EVENT = event({ error: { message: STREAM_ERROR_MESSAGE, type: "server_error", param: null, code: null } });
+
 /**
  * Streams a chat completion as Azure does: prompt filter results with empty choices, a role chunk,
  * one content chunk per token paced by the latency model, the finish chunk, the usage chunk when
@@ -513,7 +516,7 @@ async function streamChat(ctx: RequestContext, plan: ChatPlan, tokenizer: Tokeni
   const inlineFilter = asyncFilter ? {} : choiceFilterResults();
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, pace, step))) return abandon(ctx, plan, sent);
+    if (!(await nextStep(ctx, pace, step, () => res.write(STREAM_ERROR_EVENT)))) return abandon(ctx, plan, sent);
     plan.choices.forEach((_, i) => {
       const piece = pieces[i]![step];
       if (!piece) return;
@@ -683,7 +686,7 @@ async function streamCompletion(ctx: RequestContext, plan: CompletionPlan, token
   const steps = Math.max(0, ...plan.choices.map((choice) => choice.tokens.length));
   let sent = 0;
   for (let step = 0; step < steps; step++) {
-    if (!(await nextStep(ctx, pace, step))) return abandon(ctx, plan, sent);
+    if (!(await nextStep(ctx, pace, step, () => res.write(STREAM_ERROR_EVENT)))) return abandon(ctx, plan, sent);
     plan.choices.forEach((choice, index) => {
       const tokenId = choice.tokens[step];
       if (tokenId === undefined) return;

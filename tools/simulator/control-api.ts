@@ -81,7 +81,6 @@ function updateSettings(state: SimulatorState, body: Record<string, unknown>): v
   if (body.tokenLifetimeSeconds !== undefined) {
     if (typeof body.tokenLifetimeSeconds !== "number" || !(body.tokenLifetimeSeconds > 0))
       throw controlError("tokenLifetimeSeconds: a positive number");
-    state.settings.tokenLifetimeSeconds = body.tokenLifetimeSeconds;
     state.authority.tokenLifetimeSeconds = body.tokenLifetimeSeconds;
   }
   if (body.journalBodies !== undefined) {

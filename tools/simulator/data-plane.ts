@@ -36,6 +36,9 @@ import { prepareSpeech } from "./speech.js";
 import type { DeploymentRuntime, SimulatorState } from "./state.js";
 import { prepareTranscription, type MultipartBody } from "./transcription.js";
 
+/** Operations whose streams are generated token by token, which the `stream-error` fault can break. */
+const TOKEN_STREAMS: readonly Operation[] = ["chat/completions", "completions", "responses"];
+
 /** Operations that take multipart uploads, and which file parts each keeps. */
 const MULTIPART_OPERATIONS = new Map<Operation, MultipartLimits>([
   ["audio/transcriptions", AUDIO_UPLOAD],
@@ -96,12 +99,16 @@ export async function serveDataPlane(
       Object.assign(file, { format: prepared.audio.format, durationSeconds: prepared.audio.durationSeconds });
 
     if (faults.reset) return resetConnection(req, record);
+    // A stream-error fault on an answer that is no token stream has no stream to break: it fails as the model would, with a 500.
+    if (faults.streamErrorAfterTokens !== undefined && !(entry.stream && TOKEN_STREAMS.includes(operation)))
+      faults.status ??= { code: 500 };
     if (faults.status) {
       if (faults.delayMs > 0) await delay(faults.delayMs, record.signal);
       throw faultError(faults.status.code, faults.status.retryAfterMs, operation, apiVersion, config);
     }
 
     chargeQuota(runtime, prepared, record, operation, apiVersion);
+    if (faults.headersOnly) return await cutAfterHeaders(res, record, faults.delayMs);
     await prepared.respond(requestContext(state, req, res, record, runtime, operation, faults, requestRandom, baseUrl));
     if (entry.stream && res.headersSent) entry.status = res.statusCode;
   } catch (error) {
@@ -194,6 +201,24 @@ function resetConnection(req: IncomingMessage, record: RequestRecord): void {
   const socket = req.socket as Socket & { resetAndDestroy?: () => void };
   if (socket.resetAndDestroy) socket.resetAndDestroy();
   else socket.destroy();
+}
+
+/**
+ * The `headers-only` fault: the request is admitted and answered 200 with its headers (a stream's
+ * content type for a stream), then the connection is cut before any byte of the body, as when a
+ * backend fails after accepting a request: for a stream, before its first event.
+ */
+async function cutAfterHeaders(res: ServerResponse, record: RequestRecord, delayMs: number): Promise<void> {
+  if (delayMs > 0 && !(await delay(delayMs, record.signal))) return;
+  const { entry, headers } = record;
+  record.dropped = true;
+  entry.status = 200;
+  if (entry.stream) record.counters.streams++;
+  const contentType = entry.stream ? "text/event-stream; charset=utf-8" : "application/json";
+  res.writeHead(200, { ...headers, "content-type": contentType, ...(entry.stream ? { "cache-control": "no-cache" } : {}) });
+  res.flushHeaders();
+  // Let the headers reach the client first, so the cut falls after them.
+  res.write("", () => setTimeout(() => res.socket?.destroy(), 5));
 }
 
 /**

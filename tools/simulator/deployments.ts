@@ -83,11 +83,12 @@ export const NO_LATENCY: LatencyConfig = {
 };
 
 /** Kinds of injected fault. A number is an HTTP status answered in Azure's shape. */
-export type FaultKind = number | "delay" | "reset" | "drop" | "content-filter" | "finish-content-filter";
+export type FaultKind = number | "delay" | "reset" | "drop" | "headers-only" | "stream-error" | "content-filter" | "finish-content-filter";
 
 /**
  * A fault rule. Which requests it hits: `times` (the next N matching requests), `every` (every
- * Nth matching request), `rate` (a seeded fraction), or all of them when none is given.
+ * Nth matching request), `rate` (a seeded fraction), or all of them when none is given; and when:
+ * `fromMs` / `untilMs` / `periodMs` + `activeMs` (a schedule, from when the rules were set), or always.
  */
 export interface FaultRule {
   kind: FaultKind;
@@ -101,8 +102,15 @@ export interface FaultRule {
   operations?: Operation[];
   /** `delay`: extra milliseconds; an HTTP status: its retry-after in milliseconds (429 and 503: default 1000). */
   ms?: number;
-  /** `drop` / `finish-content-filter`: content tokens sent first (default 3). */
+  /** `drop` / `finish-content-filter`: content tokens sent first (default 3); `stream-error`: default 0. */
   afterTokens?: number;
+  /** Schedule: active only from this many ms after the rules were set (start, PUT, PATCH of faults, reset). */
+  fromMs?: number;
+  /** Schedule: active only until this many ms after the rules were set. */
+  untilMs?: number;
+  /** Schedule: repeats every `periodMs` (counted from `fromMs`), active for the first `activeMs` of each period. */
+  periodMs?: number;
+  activeMs?: number;
 }
 
 /** One model deployment, as in a deployments file. */
@@ -155,7 +163,7 @@ export const DEFAULT_DEPLOYMENTS: readonly DeploymentConfig[] = [
 ];
 
 const CAPABILITIES = new Set<Capability>(["chat", "completions", "embeddings", "transcription", "speech", "image"]);
-const FAULT_WORDS = new Set(["delay", "reset", "drop", "content-filter", "finish-content-filter"]);
+const FAULT_WORDS = new Set(["delay", "reset", "drop", "headers-only", "stream-error", "content-filter", "finish-content-filter"]);
 const LATENCY_KEYS = new Set(Object.keys(DEFAULT_LATENCY));
 
 /**
@@ -214,17 +222,30 @@ export function faultProblems(faults: unknown): string[] {
       problems.push(`faults[${i}].kind: an HTTP status 400-599 or one of ${[...FAULT_WORDS].join(", ")}`);
     if (fault.rate !== undefined && !(typeof fault.rate === "number" && fault.rate >= 0 && fault.rate <= 1))
       problems.push(`faults[${i}].rate: a number in [0, 1]`);
-    for (const key of ["every", "times", "ms", "afterTokens"] as const) {
+    for (const key of ["every", "times", "ms", "afterTokens", "fromMs", "untilMs", "periodMs", "activeMs"] as const) {
       const fieldValue = fault[key];
       if (fieldValue !== undefined && !(typeof fieldValue === "number" && Number.isInteger(fieldValue) && fieldValue >= 0))
         problems.push(`faults[${i}].${key}: a non-negative integer`);
     }
+    problems.push(...scheduleProblems(fault).map((problem) => `faults[${i}].${problem}`));
     if (
       fault.operations !== undefined &&
       !(Array.isArray(fault.operations) && fault.operations.every((operation) => (OPERATIONS as readonly unknown[]).includes(operation)))
     )
       problems.push(`faults[${i}].operations: a list of ${OPERATIONS.join(", ")}`);
   });
+  return problems;
+}
+
+/** A schedule must be able to fire: a period with an active part, an end after its start. */
+function scheduleProblems(fault: Record<string, unknown>): string[] {
+  const { fromMs, untilMs, periodMs, activeMs } = fault;
+  const problems: string[] = [];
+  if ((periodMs === undefined) !== (activeMs === undefined)) problems.push("periodMs and activeMs: both or neither");
+  if (typeof periodMs === "number" && !(periodMs > 0)) problems.push("periodMs: more than 0");
+  if (typeof activeMs === "number" && typeof periodMs === "number" && !(activeMs > 0 && activeMs <= periodMs))
+    problems.push("activeMs: more than 0, at most periodMs");
+  if (typeof untilMs === "number" && typeof fromMs === "number" && !(untilMs > fromMs)) problems.push("untilMs: after fromMs");
   return problems;
 }
 

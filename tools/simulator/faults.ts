@@ -1,8 +1,9 @@
 /**
  * Injected faults: which ones hit a request, from the `x-simulator-fault` header (that request
  * only) and from a deployment's rules (picked by count, rate or times, deterministically from the
- * seed), folded into what the request handler acts on: a status, a delay, a reset or a dropped
- * connection, a content filter. They let tests reproduce Azure's failures on purpose, repeatably.
+ * seed, and by schedule: storms and bursts at set times), folded into what the request handler
+ * acts on: a status, a delay, a reset or a dropped connection, a stream that breaks, a content
+ * filter. They let tests reproduce Azure's failures on purpose, repeatably.
  */
 import type { FaultRule, Operation } from "./deployments.js";
 import { faultProblems } from "./deployments.js";
@@ -16,6 +17,10 @@ export interface ActiveFaults {
   delayMs: number;
   reset: boolean;
   dropAfterTokens?: number;
+  /** `headers-only`: the status and headers are sent, then the connection is cut before any body byte. */
+  headersOnly: boolean;
+  /** `stream-error`: after this many content chunks a stream sends an error event and ends, without [DONE]. */
+  streamErrorAfterTokens?: number;
   contentFilter: boolean;
   finishContentFilterAfterTokens?: number;
   /** Names of the faults applied, for the journal and counters. */
@@ -26,8 +31,8 @@ export const FAULT_HEADER = "x-simulator-fault";
 
 /**
  * Parses `x-simulator-fault`: comma-separated faults, each `kind[;key=value]...`, for example
- * `429;ms=200`, `503`, `delay;ms=1500`, `reset`, `drop;after=5`, `content-filter`,
- * `finish-content-filter;after=2`.
+ * `429;ms=200`, `503`, `delay;ms=1500`, `reset`, `drop;after=5`, `headers-only`,
+ * `stream-error;after=2`, `content-filter`, `finish-content-filter;after=2`.
  * @throws SimulatorHttpError 400 naming the problem, so a typo never silently does nothing.
  */
 export function parseFaultHeader(value: string): FaultRule[] {
@@ -56,27 +61,44 @@ function headerError(value: string, why: string) {
   return invalidRequest(`${FAULT_HEADER}: ${why} in '${value}'. See tools/simulator/README.md for the syntax.`, FAULT_HEADER);
 }
 
-/** Decides, deterministically from the seed, which of a deployment's fault rules hit each request. */
+/**
+ * Decides, deterministically from the seed, which of a deployment's fault rules hit each request.
+ * Schedules count from when the selector was made or last reset, i.e. when the rules were set.
+ */
 export class FaultSelector {
   private random: Random;
   private matched: number[] = [];
   private used: number[] = [];
+  private epoch: number;
 
-  constructor(private readonly seed: string) {
+  constructor(
+    private readonly seed: string,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.random = new Random(seed);
+    this.epoch = now();
   }
 
-  /** Rules replaced at runtime restart their counts. */
+  /** Rules replaced at runtime restart their counts and their schedules. */
   reset(): void {
     this.random = new Random(this.seed);
     this.matched = [];
     this.used = [];
+    this.epoch = this.now();
   }
 
+  /**
+   * The rules that hit this request. A request outside a rule's schedule does not match it (its
+   * `every`/`times`/`rate` count only requests inside). A scheduled 429 or 503 without `ms` asks
+   * for a retry when its active stretch ends, as a throttled resource names when it frees up.
+   */
   select(rules: readonly FaultRule[], operation: Operation): FaultRule[] {
+    const elapsed = this.now() - this.epoch;
     const hits: FaultRule[] = [];
     rules.forEach((rule, i) => {
       if (rule.operations && !rule.operations.includes(operation)) return;
+      const window = scheduleWindow(rule, elapsed);
+      if (!window.active) return;
       const matchCount = (this.matched[i] = (this.matched[i] ?? 0) + 1);
       let hit = true;
       if (rule.every !== undefined && rule.every > 0) hit = matchCount % rule.every === 0;
@@ -86,16 +108,34 @@ export class FaultSelector {
       }
       if (hit) {
         this.used[i] = (this.used[i] ?? 0) + 1;
-        hits.push(rule);
+        const retryWhenOver = (rule.kind === 429 || rule.kind === 503) && rule.ms === undefined && window.endsInMs !== undefined;
+        hits.push(retryWhenOver ? { ...rule, ms: Math.max(1, Math.ceil(window.endsInMs!)) } : rule);
       }
     });
     return hits;
   }
 }
 
+/**
+ * Whether a rule's schedule is on `elapsed` ms after the rules were set, and for how much longer
+ * (undefined: for good). A rule without schedule fields is always on.
+ */
+export function scheduleWindow(rule: FaultRule, elapsed: number): { active: boolean; endsInMs?: number } {
+  const from = rule.fromMs ?? 0;
+  if (elapsed < from) return { active: false };
+  if (rule.untilMs !== undefined && elapsed >= rule.untilMs) return { active: false };
+  let endsInMs = rule.untilMs !== undefined ? rule.untilMs - elapsed : undefined;
+  if (rule.periodMs !== undefined && rule.activeMs !== undefined) {
+    const phase = (elapsed - from) % rule.periodMs;
+    if (phase >= rule.activeMs) return { active: false };
+    endsInMs = Math.min(endsInMs ?? Infinity, rule.activeMs - phase);
+  }
+  return endsInMs === undefined ? { active: true } : { active: true, endsInMs };
+}
+
 /** Folds the rules that hit into what the request handler acts on. */
 export function activeFaults(rules: readonly FaultRule[]): ActiveFaults {
-  const active: ActiveFaults = { delayMs: 0, reset: false, contentFilter: false, names: [] };
+  const active: ActiveFaults = { delayMs: 0, reset: false, headersOnly: false, contentFilter: false, names: [] };
   for (const rule of rules) {
     if (typeof rule.kind === "number") {
       active.status ??= { code: rule.kind, ...(rule.ms !== undefined ? { retryAfterMs: rule.ms } : {}) };
@@ -112,6 +152,12 @@ export function activeFaults(rules: readonly FaultRule[]): ActiveFaults {
         break;
       case "drop":
         active.dropAfterTokens = rule.afterTokens ?? 3;
+        break;
+      case "headers-only":
+        active.headersOnly = true;
+        break;
+      case "stream-error":
+        active.streamErrorAfterTokens = rule.afterTokens ?? 0;
         break;
       case "content-filter":
         active.contentFilter = true;

@@ -1,8 +1,9 @@
 /**
  * When generated tokens are due, from the deployment's latency model: a whole answer waits the
  * time to first token plus its tokens at the generation speed; a stream samples its own pace once
- * and waits for each token in turn, stopping when the client goes away or the `drop` fault cuts
- * it. Shared by every generating operation (chat, completions, responses) so they pace alike.
+ * and waits for each token in turn, stopping when the client goes away, the `drop` fault cuts it
+ * or the `stream-error` fault breaks it. Shared by every generating operation (chat, completions,
+ * responses) so they pace and fail alike.
  */
 import type { RequestContext } from "./context.js";
 import { sampleNonNegative } from "./random.js";
@@ -34,11 +35,21 @@ export function streamPace(ctx: RequestContext): StreamPace {
   return { firstAt: performance.now() + firstTokenMs, firstTokenMs, tokensPerSecond };
 }
 
+/** What a stream says when the model fails mid-way, as OpenAI's streams say it (the `openai` client throws an APIError on it). */
+export const STREAM_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!";
+
 /**
  * Waits until token `step` is due (the first at `pace.firstAt`, then `pace.tokensPerSecond`).
- * False when the stream must stop: the client went away, or the `drop` fault cuts it here.
+ * False when the stream must stop: the client went away, the `drop` fault cuts it here, or the
+ * `stream-error` fault breaks it here (`sendError` writes the operation's error event, then the
+ * answer ends, without its closing events).
  */
-export async function nextStep(ctx: RequestContext, pace: Pick<StreamPace, "firstAt" | "tokensPerSecond">, step: number): Promise<boolean> {
+export async function nextStep(
+  ctx: RequestContext,
+  pace: Pick<StreamPace, "firstAt" | "tokensPerSecond">,
+  step: number,
+  sendError: () => void,
+): Promise<boolean> {
   if (pace.tokensPerSecond > 0) {
     const wait = pace.firstAt + (step * 1000) / pace.tokensPerSecond - performance.now();
     if (wait >= 1 && !(await ctx.sleep(wait))) return false;
@@ -46,6 +57,11 @@ export async function nextStep(ctx: RequestContext, pace: Pick<StreamPace, "firs
   if (ctx.signal.aborted) return false;
   if (ctx.faults.dropAfterTokens !== undefined && step >= ctx.faults.dropAfterTokens) {
     ctx.dropConnection();
+    return false;
+  }
+  if (ctx.faults.streamErrorAfterTokens !== undefined && step >= ctx.faults.streamErrorAfterTokens) {
+    sendError();
+    ctx.res.end();
     return false;
   }
   return true;

@@ -27,7 +27,7 @@ export interface RequestRecord {
 export function startRecord(state: SimulatorState, req: IncomingMessage, res: ServerResponse, url: URL): RequestRecord {
   const started = performance.now();
   const requestId = randomUUID();
-  const headers: Record<string, string> = { "apim-request-id": requestId, "x-request-id": requestId, "x-ms-region": "Simulated Region" };
+  const headers: Record<string, string> = { "apim-request-id": requestId, "x-request-id": requestId, "x-ms-region": state.settings.region };
   const clientRequestId = req.headers["x-ms-client-request-id"];
   if (typeof clientRequestId === "string") headers["x-ms-client-request-id"] = clientRequestId;
   const abort = new AbortController();

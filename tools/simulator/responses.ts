@@ -21,7 +21,7 @@ import {
   type OutputFormat,
   type ToolChoice,
 } from "./generation.js";
-import { answerDelayMs, nextStep, streamPace } from "./pacing.js";
+import { STREAM_ERROR_MESSAGE, answerDelayMs, nextStep, streamPace } from "./pacing.js";
 import { boolParam, intParam, numberParam, stringParam } from "./params.js";
 import { Random, digest } from "./random.js";
 import { asChatMessages, checkCallOutputs, inputItems, itemId, type ConversationItem } from "./responses-input.js";
@@ -548,7 +548,8 @@ async function answerResponse(ctx: RequestContext, plan: ResponsePlan, store: Re
  * increasing sequence_number: created and in_progress at once, then after the time to first token
  * the output item, its content part and one text delta per token (or argument fragments of a
  * function call) paced by the latency model, their done events, and completed (or incomplete).
- * A client that goes away, or the `drop` fault, stops it: nothing is stored then.
+ * A client that goes away, the `drop` fault or the `stream-error` fault (an `error` event) stops it:
+ * nothing is stored then.
  */
 async function streamResponse(ctx: RequestContext, plan: ResponsePlan, tokenizer: Tokenizer, store: ResponseStore): Promise<void> {
   const { res } = ctx;
@@ -571,6 +572,8 @@ async function streamResponse(ctx: RequestContext, plan: ResponsePlan, tokenizer
 
   let sent = 0;
   const abandon = () => ctx.recordUsage(plan.inputTokens, Math.min(plan.outputTokens, sent));
+  // The Responses API's own error event (ResponseErrorEvent), for the `stream-error` fault.
+  const sendError = () => send("error", { code: "server_error", message: STREAM_ERROR_MESSAGE, param: null });
   if (plan.output.type === "message") {
     const { text, logprobs } = plan.output;
     const part = (soFar: string, partLogprobs: unknown[]) => ({
@@ -586,7 +589,7 @@ async function streamResponse(ctx: RequestContext, plan: ResponsePlan, tokenizer
     });
     send("response.content_part.added", { ...where, part: part("", []) });
     for (const [step, token] of text.tokens.entries()) {
-      if (!(await nextStep(ctx, pace, step))) return abandon();
+      if (!(await nextStep(ctx, pace, step, sendError))) return abandon();
       send("response.output_text.delta", { ...where, delta: tokenizer.decode([token]), logprobs: logprobs.slice(step, step + 1) });
       sent++;
     }
@@ -599,7 +602,7 @@ async function streamResponse(ctx: RequestContext, plan: ResponsePlan, tokenizer
       item: { id: item.id, type: "function_call", status: "in_progress", arguments: "", call_id: call.callId, name: call.name },
     });
     for (const [step, fragment] of (call.arguments.match(/.{1,12}/gs) ?? []).entries()) {
-      if (!(await nextStep(ctx, pace, step))) return abandon();
+      if (!(await nextStep(ctx, pace, step, sendError))) return abandon();
       send("response.function_call_arguments.delta", { item_id: item.id, output_index: 0, delta: fragment });
       sent++;
     }

@@ -14,14 +14,18 @@ import { ResponseStore } from "./responses-store.js";
 import { digest } from "./random.js";
 
 export interface ServerSettings {
+  /** The resource's name when it is one of several (`resources` option); the primary resource has none. */
+  resourceName?: string;
+  /** The `x-ms-region` header of its answers. */
+  region: string;
   port: number;
   deployments: DeploymentConfig[];
   apiKey: string;
   disableKeyAuth: boolean;
   seed: number;
   latency: Partial<LatencyConfig>;
-  tokenLifetimeSeconds: number;
-  identityHeader: string;
+  /** The identity endpoint's secret, on the resource that serves it (the primary); the others serve none. */
+  identityHeader?: string;
   journalLimit: number;
   journalBodies: boolean;
 }
@@ -40,12 +44,13 @@ export class DeploymentRuntime {
   faultSelector: FaultSelector;
   counters: DeploymentCounters = emptyCounters();
 
+  /** `faultSeed`: the seed of this deployment's fault decisions (see SimulatorState.putDeployment). */
   constructor(
     public config: DeploymentConfig,
-    seed: number,
+    faultSeed: string,
   ) {
     this.quota = new SlidingWindowQuota(config.tpm, config.rpm, config.quotaWindowMs ?? 60_000);
-    this.faultSelector = new FaultSelector(digest(seed, "faults", config.name));
+    this.faultSelector = new FaultSelector(faultSeed);
   }
 
   applyQuotaSettings(): void {
@@ -64,10 +69,15 @@ export class SimulatorState {
   readonly images = new ImageStore();
   /** Responses created with `store` (the default), for previous_response_id, GET and DELETE. */
   readonly responses = new ResponseStore();
-  /** Made when the server starts listening (making its key is asynchronous). */
-  authority!: TokenAuthority;
-
-  constructor(readonly settings: ServerSettings) {
+  /**
+   * @param authority The simulator's one token authority, shared by all its resources: a token
+   * from the one identity endpoint works on each, as an Entra token for cognitiveservices does on
+   * every Azure OpenAI resource its identity has a role on.
+   */
+  constructor(
+    readonly settings: ServerSettings,
+    readonly authority: TokenAuthority,
+  ) {
     this.loadDeployments(settings.deployments);
   }
 
@@ -76,9 +86,15 @@ export class SimulatorState {
     for (const config of list) this.putDeployment(structuredClone(config));
   }
 
-  /** Adds or replaces a deployment, with a fresh quota window, fault selection and counters. */
+  /**
+   * Adds or replaces a deployment, with a fresh quota window, fault selection and counters. The
+   * resource's name enters the fault seed, so that same-named deployments of two resources with
+   * `rate` faults fail independently, as two Azure resources do; the primary's seed is unchanged.
+   */
   putDeployment(config: DeploymentConfig): void {
-    this.deployments.set(config.name, new DeploymentRuntime(config, this.settings.seed));
+    const { seed, resourceName } = this.settings;
+    const faultSeed = resourceName === undefined ? digest(seed, "faults", config.name) : digest(seed, "faults", resourceName, config.name);
+    this.deployments.set(config.name, new DeploymentRuntime(config, faultSeed));
   }
 
   /** Appends a finished request to the journal, dropping the oldest entries over the limit. */
@@ -113,7 +129,8 @@ export class SimulatorState {
   runtimeSettings(): RuntimeSettings {
     return {
       disableKeyAuth: this.settings.disableKeyAuth,
-      tokenLifetimeSeconds: this.settings.tokenLifetimeSeconds,
+      // The identity's: shared by every resource of the simulator.
+      tokenLifetimeSeconds: this.authority.tokenLifetimeSeconds,
       journalBodies: this.settings.journalBodies,
     };
   }
