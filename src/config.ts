@@ -359,7 +359,14 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
     return { ...common, endpoint: endpoint ?? "", deployments, routing: { table, ...circuit } };
   }
 
-  const { table, problems } = parseRoutingTable(readTableJson(tableSetting), {
+  let json: string;
+  try {
+    json = readTableJson(tableSetting);
+  } catch (error) {
+    reader.problem("AZURE_OPENAI_DEPLOYMENTS", (error as Error).message);
+    json = "{}";
+  }
+  const { table, problems } = parseRoutingTable(json, {
     defaults,
     parseEndpoint: parseOpenAIEndpoint,
     isServedApiVersion,
@@ -406,14 +413,20 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
 /** The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path starts from. */
 const APP_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The table's JSON: the setting itself, or the file it names. */
+/**
+ * The table's JSON: the setting itself, or the file it names.
+ * @throws Error saying which file could not be read, for the settings check.
+ */
 function readTableJson(value: string): string {
-  if (value.startsWith("{")) return value;
+  if (value.startsWith("{") || value.startsWith("[")) return value;
+  const file = path.resolve(APP_ROOT, value);
   try {
-    return readFileSync(path.resolve(APP_ROOT, value), "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
-    // Surfaces as "is not valid JSON (...)": the message says which file could not be read.
-    return `unreadable file ${path.resolve(APP_ROOT, value)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(
+      `names the file ${file}, which cannot be read (${reason}); give the table as JSON, or a path relative to the app's folder`,
+    );
   }
 }
 

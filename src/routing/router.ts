@@ -11,7 +11,8 @@
  * for the app's own setup (401/403, a missing deployment), moves to the next backend. The caller's
  * own mistakes (400s) and cancellations do not: another backend would answer the same. When no
  * backend is left, the caller gets the last failure, or, when every backend is cooling down or
- * failing, a 429 (or 503) whose Retry-After is the soonest any of them is back.
+ * failing, a 429 (or 503) whose Retry-After is the soonest any of them is back. A model with one
+ * backend is always asked, as before routing existed: there is no choice to make.
  */
 import type { OpenAI } from "openai";
 import { AppError, BadInputError, classifyError, retryAfterInMs } from "../errors.js";
@@ -160,6 +161,9 @@ export class Router {
 
   /** The next backend to try, or undefined when none is left that may be tried now. */
   private pick(route: Route, tried: ReadonlySet<Backend>, options: RunOptions): Backend | undefined {
+    // A model with one backend always asks it, as before routing: Azure's 429 for one large request
+    // does not refuse a small one, and there is nowhere else to go. Cooldowns and circuits choose between backends.
+    if (route.backends.length === 1) return tried.size === 0 ? route.backends[0] : undefined;
     const candidates = route.backends.filter((backend) => !tried.has(backend) && this.healthOf(backend).availability().available);
     if (candidates.length <= 1) return candidates[0];
     let pool = candidates;
@@ -177,6 +181,7 @@ export class Router {
 
   /** The error for a route none of whose backends may be tried now, or undefined when one may. */
   private allUnavailable(route: Route): AppError | undefined {
+    if (route.backends.length === 1) return undefined;
     let soonest = Infinity;
     let throttled = false;
     for (const backend of route.backends) {
