@@ -33,7 +33,8 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const run = { logger, signal, estimate: chatTokenEstimate(chatRequest) };
+    // The estimate only matters when there is a choice of backend.
+    const run = route.backends.length > 1 ? { logger, signal, estimate: chatTokenEstimate(chatRequest) } : { logger, signal };
     const on = (target: Target): [ChatDependencies, ChatRequest] => [
       { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
       { ...chatRequest, deployment: target.backend.deployment },

@@ -9,16 +9,16 @@ import { AppError, classifyError } from "../../src/errors.js";
 import { describeError } from "../../src/http/error-response.js";
 import { createRouter, type Router } from "../../src/routing/index.js";
 import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
-import type { SimulatorControl } from "../../tools/simulator/control-client.js";
+import type { SimulatorResource } from "../../tools/simulator/index.js";
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 let sim: Simulator;
-let eu: { url: string; apiKey: string; control: SimulatorControl };
-let us: { url: string; apiKey: string; control: SimulatorControl };
+let eu: SimulatorResource;
+let us: SimulatorResource;
 
 beforeAll(async () => {
   sim = await start({ latency: NO_LATENCY, resources: [{ name: "eu" }, { name: "us" }] });
-  [eu, us] = sim.resources as [typeof eu, typeof us];
+  [eu, us] = sim.resources as [SimulatorResource, SimulatorResource];
 });
 afterAll(() => sim?.stop());
 beforeEach(async () => {
@@ -54,7 +54,7 @@ async function chat(router: Router, model = "gpt-4o"): Promise<string> {
   return backend.name;
 }
 
-async function requestsTo(control: SimulatorControl): Promise<number[]> {
+async function requestsTo(control: SimulatorResource["control"]): Promise<number[]> {
   return (await control.journal()).filter((entry) => entry.operation === "chat/completions").map((entry) => entry.status);
 }
 

@@ -49,6 +49,18 @@ beforeEach(async () => {
   await new Promise((resolve) => setTimeout(resolve, 1_100));
 });
 
+type ApiError = InstanceType<typeof OpenAI.APIError>;
+
+/** The error a call that must fail failed with. */
+async function failure(call: Promise<unknown>): Promise<ApiError> {
+  return call.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (thrown: unknown) => thrown as ApiError,
+  );
+}
+
 async function chatStatuses(control: SimulatorControl): Promise<number[]> {
   return (await control.journal()).filter((entry) => entry.operation === "chat/completions").map((entry) => entry.status);
 }
@@ -115,9 +127,9 @@ describe("routing through the app", () => {
   it("answers 429 with the soonest Retry-After only when every backend cools down", async () => {
     await primary.setFaults("gpt-4o-mini", [{ kind: 429, times: 1, ms: 4000 }]);
     await secondary.setFaults("gpt-4o-mini", [{ kind: 429, times: 1, ms: 2000 }]);
-    const error = await client.chat.completions
-      .create({ model: "gpt-4o", messages: [{ role: "user", content: "Hi" }], max_tokens: 5 })
-      .catch((thrown: unknown) => thrown as OpenAI.APIError);
+    const error = await failure(
+      client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "Hi" }], max_tokens: 5 }),
+    );
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(Number(error.headers?.get("retry-after-ms"))).toBeLessThanOrEqual(2000);
     expect(Number(error.headers?.get("retry-after-ms"))).toBeGreaterThan(1000);
@@ -132,9 +144,7 @@ describe("routing through the app", () => {
   });
 
   it("refuses a model the table does not list, naming those it does", async () => {
-    const error = await client.chat.completions
-      .create({ model: "gpt-5", messages: [{ role: "user", content: "Hi" }] })
-      .catch((thrown: unknown) => thrown as OpenAI.APIError);
+    const error = await failure(client.chat.completions.create({ model: "gpt-5", messages: [{ role: "user", content: "Hi" }] }));
     expect(error.status).toBe(400);
     expect(error.message).toMatch(/The model 'gpt-5' is not available for chat completions; use 'gpt-4o'/);
   });
