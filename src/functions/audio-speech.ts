@@ -5,7 +5,8 @@ import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { getRouter, modelsFor } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
+
 import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -31,7 +32,7 @@ export async function audioSpeech(request: HttpRequest, context: InvocationConte
       import("../speech/speech-call.js"),
     ]);
     const speechRequest = parseSpeechRequest(json, modelsFor(config.openai, "speech"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("speech", speechRequest.deployment);
     // The audio is passed on as it arrives: failing over is possible until Azure has accepted the request.
     const { value: answer, backend } = await router.run(route, { logger, signal: callerGone }, (target) =>

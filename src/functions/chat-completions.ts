@@ -8,7 +8,8 @@ import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
 import type { ChatRequest } from "../http/chat-request.js";
-import { getRouter, modelsFor, type Backend, type Target } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
+import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
 import { contentTexts, estimateTokens, type TokenEstimate } from "../routing/token-estimate.js";
@@ -28,7 +29,7 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
     const { parseChatRequest } = await import("../http/chat-request.js");
     const chatRequest = parseChatRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "chat"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("chat", chatRequest.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();

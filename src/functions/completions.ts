@@ -9,7 +9,8 @@ import { streamAnswer } from "../http/stream-response.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
 import type { CompletionsRequest } from "../completions/completions-request.js";
 import type { CompletionsDependencies } from "../completions/completions-service.js";
-import { getRouter, modelsFor, type Backend, type Target } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
+import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
 
@@ -39,7 +40,7 @@ export async function completions(request: HttpRequest, context: InvocationConte
       import("../completions/completions-service.js"),
     ]);
     const completionsRequest = parseCompletionsRequest(json, modelsFor(config.openai, "completions"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("completions", completionsRequest.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();

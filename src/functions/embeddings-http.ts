@@ -5,7 +5,6 @@ import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
-import { getRouter } from "../routing/index.js";
 import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -23,7 +22,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
       import("../http/embeddings-call.js"),
     ]);
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("embeddings", embeddingsRequest.deployment);
     const answered = await router.run(route, { logger, signal: callerGone }, (target) =>
       createEmbeddings(

@@ -7,7 +7,8 @@ import { answerError } from "../http/error-response.js";
 import { readJsonObject, readUploadBytes } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { turnedOffAnswer } from "../http/turned-off.js";
-import { getRouter, modelsFor } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
+
 import { backendHeader } from "../routing/http.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -33,7 +34,7 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
       import("../images/images-call.js"),
     ]);
     const imagesRequest = parseImageGeneration(json, modelsFor(config.openai, "images"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const answered = await router.run(router.route("images", imagesRequest.deployment), { logger, signal: callerGone }, (target) =>
       generateImages(
         { client: target.client, logger: target.logger },
@@ -73,7 +74,7 @@ export async function imageEdits(request: HttpRequest, context: InvocationContex
       import("../images/images-call.js"),
     ]);
     const editRequest = parseImageEdit(form, modelsFor(config.openai, "images"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const answered = await router.run(router.route("images", editRequest.deployment), { logger, signal: callerGone }, (target) =>
       editImages({ client: target.client, logger: target.logger }, { ...editRequest, deployment: target.backend.deployment }, callerGone),
     );

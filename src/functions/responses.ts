@@ -11,7 +11,8 @@ import { answerError, type ErrorAnswer } from "../http/error-response.js";
 import { streamAnswer } from "../http/stream-response.js";
 import type { ResponsesRequest } from "../responses/responses-request.js";
 import type { ResponsesDependencies } from "../responses/responses-service.js";
-import { getRouter, modelsFor, type Backend, type Router, type Target } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
+import type { Backend, Router, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
 
@@ -36,7 +37,7 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
       import("../responses/responses-service.js"),
     ]);
     const parsed = parseResponsesRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "responses"));
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("responses", parsed.deployment);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
@@ -143,7 +144,7 @@ async function forwardById(request: HttpRequest, context: InvocationContext, inp
     } as const;
     // The id names no model, and a stored response lives on the resource that made it: ask each
     // resource serving Responses in turn until one has it.
-    const router = getRouter(config.openai);
+    const router = (await import("../routing/index.js")).getRouter(config.openai);
     const resources = responsesResources(router);
     let answer;
     for (const [index, backend] of resources.entries()) {

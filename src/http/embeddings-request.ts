@@ -3,7 +3,7 @@
  * and limits as the queue pipeline (src/embeddings/input-limits.ts), except that an input over
  * the token limit is refused rather than split, as the OpenAI API itself does.
  */
-import { modelsFor } from "../routing/index.js";
+import { modelsFor } from "../routing/models.js";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { BadInputError } from "../errors.js";

@@ -6,10 +6,10 @@
 import type { OpenAIConfig } from "../config.js";
 import { createOpenAIClient, createTokenProvider } from "../openai/client.js";
 import { Router } from "./router.js";
-import type { Capability } from "./table.js";
 
 export { Router, ALL_BACKENDS_UNAVAILABLE, type Route, type Routed, type Target, type RunOptions } from "./router.js";
 export type { Backend, Capability } from "./table.js";
+export { modelsFor, defaultModel } from "./models.js";
 
 let shared: { config: OpenAIConfig; router: Router } | undefined;
 
@@ -35,18 +35,4 @@ export function createRouter(config: OpenAIConfig, options: { fetch?: typeof glo
     },
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-}
-
-/** The models a request for `capability` may name, the default first (the one used when it names none). */
-export function modelsFor(config: OpenAIConfig, capability: Capability): string[] {
-  const fallback = defaultModel(config, capability);
-  const serving = [...config.routing.table.models]
-    .filter(([, backends]) => backends.some((backend) => backend.capabilities.includes(capability)))
-    .map(([model]) => model);
-  return fallback === undefined ? serving : [fallback, ...serving.filter((model) => model !== fallback)];
-}
-
-/** The model `capability` uses when a request, message or blob names none; undefined when the capability is off. */
-export function defaultModel(config: OpenAIConfig, capability: Capability): string | undefined {
-  return capability === "responses" ? config.deployments.chat : config.deployments[capability];
 }
