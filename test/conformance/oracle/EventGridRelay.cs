@@ -40,9 +40,9 @@ public sealed class EventGridRelay : IAsyncDisposable
             {
                 context = await _listener.GetContextAsync();
             }
-            catch (Exception) when (!_listener.IsListening)
+            catch (Exception error) when (error is ObjectDisposedException or HttpListenerException or InvalidOperationException)
             {
-                return;
+                return; // stopped
             }
             _ = Task.Run(() => RelayAsync(context));
         }
@@ -84,6 +84,13 @@ public sealed class EventGridRelay : IAsyncDisposable
     {
         _listener.Stop();
         _listener.Close();
-        await _loop.ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // the pending accept ends this way when the listener closes
+        }
     }
 }
