@@ -60,7 +60,9 @@ function blobRun(run: Invocation, etags: Record<string, string>) {
 
 /** Gaps between consecutive attempts, as "at least the visibility timeout" or not. */
 function retryDelays(runs: Invocation[], visibilityTimeoutMs: number): string[] {
-  return runs.slice(1).map((run, i) => (run.at - runs[i]!.at >= visibilityTimeoutMs * 0.9 ? "waited visibilityTimeout" : "retried at once"));
+  return runs
+    .slice(1)
+    .map((run, i) => (run.at - runs[i]!.at >= visibilityTimeoutMs * 0.9 ? "waited visibilityTimeout" : "retried at once"));
 }
 
 /** The scenarios of one phase, each a value that must be equal for both hosts. */
@@ -117,7 +119,12 @@ export function comparable(result: PhaseResult, settings: TriggerSettings): Reco
     ["blob: the host's own state once idle"]: {
       internalQueues: Object.entries(observation.queues)
         .filter(([name]) => name.startsWith("azure-webjobs-blobtrigger-"))
-        .map(([name, stored]) => ({ name, messages: stored.map((message) => labelEtags(isBase64Of(message.text, "{") ? fromBase64(message.text) : message.text, seeds.etags)) })),
+        .map(([name, stored]) => ({
+          name,
+          messages: stored.map((message) =>
+            labelEtags(isBase64Of(message.text, "{") ? fromBase64(message.text) : message.text, seeds.etags),
+          ),
+        })),
       // Not compared: the scan watermark (blobscaninfo/...). The SDK wrote none on Azurite in these
       // runs; tools/local-host/README.md ("Differences") says what the local host keeps instead.
     },

@@ -21,7 +21,11 @@ export interface GivenUpOutcome {
 }
 
 /** Runs the built app (dist/src/index.js) until the status record appears or 30 s pass. */
-export async function runAppOnSdkPoison(connectionString: string, blobs: BlobServiceClient, queues: QueueServiceClient): Promise<GivenUpOutcome> {
+export async function runAppOnSdkPoison(
+  connectionString: string,
+  blobs: BlobServiceClient,
+  queues: QueueServiceClient,
+): Promise<GivenUpOutcome> {
   for (const container of ["transcripts", "embeddings", "speech", "images"]) await blobs.getContainerClient(container).createIfNotExists();
   const simulator = await startSimulator({});
   const lines: string[] = [];

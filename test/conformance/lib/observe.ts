@@ -51,7 +51,10 @@ export async function observe(blobs: BlobServiceClient, queues: QueueServiceClie
   const observedQueues: Record<string, StoredMessage[]> = {};
   for await (const queue of queues.listQueues()) {
     const peeked = await queues.getQueueClient(queue.name).peekMessages({ numberOfMessages: 32 });
-    observedQueues[queue.name] = peeked.peekedMessageItems.map((message) => ({ text: message.messageText, dequeueCount: message.dequeueCount }));
+    observedQueues[queue.name] = peeked.peekedMessageItems.map((message) => ({
+      text: message.messageText,
+      dequeueCount: message.dequeueCount,
+    }));
   }
   const hostBlobs: HostBlob[] = [];
   const hosts = blobs.getContainerClient(HOSTS_CONTAINER);

@@ -77,7 +77,8 @@ export interface OracleBuild {
 export async function buildOracle(sdkVersion: string, env: NodeJS.ProcessEnv = process.env): Promise<OracleBuild> {
   const started = Date.now();
   const major = sdkVersion.split(".")[0] ?? "10";
-  const cacheRoot = env.WEBJOBS_ORACLE_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "azure-openai-functions", "webjobs-oracle");
+  const cacheRoot =
+    env.WEBJOBS_ORACLE_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "azure-openai-functions", "webjobs-oracle");
   const dir = path.join(cacheRoot, sourceHash(major));
   const dll = path.join(dir, "out", "WebJobsOracle.dll");
   if (existsSync(dll)) return { dll, built: false, ms: Date.now() - started };
@@ -88,11 +89,15 @@ export async function buildOracle(sdkVersion: string, env: NodeJS.ProcessEnv = p
   }
   try {
     // The SDK on the machine decides the target framework, so no other targeting pack is needed.
-    await run("dotnet", ["build", path.join(dir, "src"), "-c", "Release", "-o", path.join(dir, "out"), `-p:TargetFramework=net${major}.0`], {
-      env: { ...env, ...DOTNET_QUIET_ENV },
-      maxBuffer: 16 * 1024 * 1024,
-      timeout: 15 * 60_000,
-    });
+    await run(
+      "dotnet",
+      ["build", path.join(dir, "src"), "-c", "Release", "-o", path.join(dir, "out"), `-p:TargetFramework=net${major}.0`],
+      {
+        env: { ...env, ...DOTNET_QUIET_ENV },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 15 * 60_000,
+      },
+    );
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; message: string };
     rmSync(dir, { recursive: true, force: true });

@@ -111,18 +111,22 @@ export async function runPhase(
     };
     await notify(1);
 
-    await waitFor("the first round of outcomes", async () => {
-      const runs = seen();
-      const count = (fn: string) => runs.filter((run) => run.function === fn).length;
-      return (
-        count("queueOk") >= 1 &&
-        count("blobScan") >= 1 &&
-        count("gridBlob") >= 1 &&
-        (await hasMessage(`${QUEUES.fail}-poison`)) &&
-        (settings.messageEncoding === "none" ? count("queueBad") >= 1 : await hasMessage(`${QUEUES.bad}-poison`)) &&
-        (await hasMessage(BLOB_POISON_QUEUE))
-      );
-    }, 45_000);
+    await waitFor(
+      "the first round of outcomes",
+      async () => {
+        const runs = seen();
+        const count = (fn: string) => runs.filter((run) => run.function === fn).length;
+        return (
+          count("queueOk") >= 1 &&
+          count("blobScan") >= 1 &&
+          count("gridBlob") >= 1 &&
+          (await hasMessage(`${QUEUES.fail}-poison`)) &&
+          (settings.messageEncoding === "none" ? count("queueBad") >= 1 : await hasMessage(`${QUEUES.bad}-poison`)) &&
+          (await hasMessage(BLOB_POISON_QUEUE))
+        );
+      },
+      45_000,
+    );
 
     // Overwrites: a new version of each blob; the Event Grid one is announced twice (Event Grid
     // delivers at least once).
@@ -134,7 +138,10 @@ export async function runPhase(
       "the overwritten blobs to run again",
       () => {
         const runs = seen();
-        return runs.some((run) => run.function === "blobScan" && run.input === "second") && runs.some((run) => run.function === "gridBlob" && run.input === "grid two");
+        return (
+          runs.some((run) => run.function === "blobScan" && run.input === "second") &&
+          runs.some((run) => run.function === "gridBlob" && run.input === "grid two")
+        );
       },
       30_000,
     );
@@ -162,7 +169,9 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) {
-      throw new Error(`${host.side}: timed out after ${timeoutMs} ms waiting for ${what}. Its output:\n${host.output().split("\n").slice(-60).join("\n")}`);
+      throw new Error(
+        `${host.side}: timed out after ${timeoutMs} ms waiting for ${what}. Its output:\n${host.output().split("\n").slice(-60).join("\n")}`,
+      );
     }
     await delay(200);
   }

@@ -92,7 +92,9 @@ export async function startOracle(dll: string, options: StartOptions): Promise<R
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    void exited.then((code) => reject(new Error(`The WebJobs oracle exited (${String(code)}) before it was ready:\n${lines.slice(-40).join("\n")}`)));
+    void exited.then((code) =>
+      reject(new Error(`The WebJobs oracle exited (${String(code)}) before it was ready:\n${lines.slice(-40).join("\n")}`)),
+    );
     setTimeout(() => reject(new Error(`The WebJobs oracle was not ready within 90 s:\n${lines.slice(-40).join("\n")}`)), 90_000).unref();
   });
   let webhookUrl: string;

@@ -63,6 +63,16 @@ await using (var relay = new EventGridRelay(host.Services, options.WebhookPort))
         // Only "stop" or the end of input ends the run.
     }
 }
-await host.StopAsync();
+try
+{
+    await host.StopAsync();
+}
+catch (InvalidOperationException error)
+{
+    // Seen now and then: the blob functions share one internal queue listener and each stops it,
+    // so the second stop throws ("The timer has already been stopped"). Everything under test has
+    // happened by now; the run is still good, and the line says what happened.
+    Console.WriteLine($"ORACLE STOP RACE {error.Message}");
+}
 Console.WriteLine("ORACLE STOPPED");
 return 0;
