@@ -218,7 +218,13 @@ export class BlobTriggerHost {
       if (latestScan !== undefined && modified < latestScan - WATERMARK_SKEW_MS) continue;
       for (const blobFunction of functions) {
         if (matchBlobPath(blobFunction.pattern, blob.name)) {
-          await this.#enqueueOnce(blobFunction, containerName, blob.name, blob.properties.etag ?? "", blob.properties.blobType ?? "BlockBlob");
+          await this.#enqueueOnce(
+            blobFunction,
+            containerName,
+            blob.name,
+            blob.properties.etag ?? "",
+            blob.properties.blobType ?? "BlockBlob",
+          );
         }
       }
     }
@@ -234,7 +240,13 @@ export class BlobTriggerHost {
    * again (twice at worst, never skipped). The receipt is complete once queued, whatever the runs
    * then do: a blob whose runs all fail goes to poison and is not queued again.
    */
-  async #enqueueOnce(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string, blobType: string): Promise<void> {
+  async #enqueueOnce(
+    blobFunction: BlobTriggerFunction,
+    containerName: string,
+    blobName: string,
+    etag: string,
+    blobType: string,
+  ): Promise<void> {
     const receipt = this.#receipt(blobFunction, containerName, blobName, etag);
     const found = await receipt.getProperties().catch(unlessNotFound);
     if (found && !isIncomplete(found.metadata)) return;
@@ -265,7 +277,13 @@ export class BlobTriggerHost {
   }
 
   /** Sends the blob trigger message to the host's internal queue. */
-  async #enqueue(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string, blobType: string): Promise<void> {
+  async #enqueue(
+    blobFunction: BlobTriggerFunction,
+    containerName: string,
+    blobName: string,
+    etag: string,
+    blobType: string,
+  ): Promise<void> {
     const message: BlobTriggerMessage = {
       Type: "BlobTrigger",
       FunctionId: blobFunction.fn.functionId,
