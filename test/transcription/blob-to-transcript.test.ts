@@ -7,6 +7,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { internalQueueName } from "../../tools/local-host/blob-trigger.js";
 import { startHost } from "../../tools/local-host/index.js";
 import { REPO_ROOT } from "../../tools/repo-root.js";
 import { NO_LATENCY } from "../../tools/simulator/index.js";
@@ -265,11 +266,17 @@ describe("redelivery and the status endpoint", () => {
     // A second host with its own receipts sees the blob as new: the delivery the app must absorb.
     const second = await startOtherHost("second-host");
     try {
-      // The host marks its receipt completed once the function has run for this ETag.
+      // The host completes its receipt (drops the "Incomplete" key) once it has queued the blob, as
+      // the WebJobs SDK does, and deletes the queued message once the function has run.
       const receipt = stack.blobService
         .getContainerClient("azure-webjobs-hosts")
-        .getBlobClient(`blobreceipts/second-host/Host.Functions.transcribeAudio/${etag}/BlockBlob/audio/again.wav`);
-      await waitUntil(async () => (await receipt.getProperties().catch(() => undefined))?.metadata?.completed === "true");
+        .getBlobClient(`blobreceipts/second-host/Host.Functions.transcribeAudio/"${etag.replace(/"/g, "")}"/audio/again.wav`);
+      const queued = stack.queueService.getQueueClient(internalQueueName("second-host"));
+      await waitUntil(async () => {
+        const properties = await receipt.getProperties().catch(() => undefined);
+        if (!properties || Object.keys(properties.metadata ?? {}).some((key) => key.toLowerCase() === "incomplete")) return false;
+        return (await queued.getProperties()).approximateMessagesCount === 0;
+      });
       expect(await whisperRequests()).toBe(requests);
       const after = await Promise.all(
         outputs.map(async (o) => (await transcripts.getBlobClient(o).getProperties()).lastModified!.getTime()),

@@ -1,9 +1,11 @@
 /**
  * Blob triggers as the Functions host's storage extension runs them: new blobs are found by a
- * container scan with a persisted watermark (LogsAndContainerScan) or by the Event Grid webhook
- * (EventGrid source, as on Flex Consumption), queued on the host's internal queue, recorded once
- * per ETag with a receipt in `azure-webjobs-hosts`, and run with bounded concurrency, retries and
- * a poison message. The same storage artefacts as on Azure, so the app's blob path runs unchanged.
+ * container scan with a persisted watermark (LogsAndContainerScan), each (function, blob, ETag)
+ * queued once behind a receipt in `azure-webjobs-hosts`, or announced by the Event Grid webhook
+ * (EventGrid source, as on Flex Consumption), each event queued as it comes; the host's internal
+ * queue runs them with bounded concurrency, immediate retries and a poison message. The same
+ * storage artefacts as the WebJobs SDK writes (checked against it by test/conformance/), so the
+ * app's blob path runs unchanged.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BlobGetPropertiesResponse, ContainerClient } from "@azure/storage-blob";
@@ -35,11 +37,17 @@ export interface BlobTriggerFunction {
 interface BlobTriggerMessage {
   Type: "BlobTrigger";
   FunctionId: string;
-  BlobType: "BlockBlob";
+  BlobType: string;
   ContainerName: string;
   BlobName: string;
+  /** Quoted, as the SDK keeps ETags (`"0x8DC..."`). */
   ETag: string;
 }
+
+/** The receipt's metadata key while a blob is being queued; a receipt without it is complete. */
+const INCOMPLETE_KEY = "Incomplete";
+/** How long a scan holds a receipt's lease while it queues the blob (the SDK's period). */
+const RECEIPT_LEASE_SECONDS = 30;
 
 export interface BlobTriggerDeps {
   registry: CoreRegistry;
@@ -104,14 +112,14 @@ export class BlobTriggerHost {
     for (const blobFunction of this.#functions) await storage.blobs.getContainerClient(blobFunction.pattern.container).createIfNotExists();
     const queue = storage.queues.getQueueClient(internalQueueName(hostId));
     await queue.createIfNotExists();
-    const parallelism = Math.max(1, Math.min(32, config.blobs.maxDegreeOfParallelism));
+    const batching = blobQueueBatching(config.blobs.maxDegreeOfParallelism);
     this.#listener = new QueueListener({
       queue,
-      batchSize: parallelism,
-      // Fetch only when all are done, so at most maxDegreeOfParallelism blobs run at once.
-      newBatchThreshold: 0,
+      batchSize: batching.batchSize,
+      newBatchThreshold: batching.newBatchThreshold,
       maxPollingIntervalMs: config.queues.maxPollingIntervalMs,
-      retryVisibilityMs: config.queues.visibilityTimeoutMs,
+      // The SDK's blob queue takes none of extensions.queues: a failed blob is retried at once.
+      retryVisibilityMs: 0,
       maxDequeueCount: config.blobs.poisonBlobThreshold,
       leaseSeconds: this.#deps.leaseSeconds,
       log: this.#deps.hostLog,
@@ -131,7 +139,8 @@ export class BlobTriggerHost {
 
   /**
    * `POST /runtime/webhooks/blobs?functionName=Host.Functions.NAME`: answers the Event Grid
-   * SubscriptionValidation handshake and queues BlobCreated events for that function.
+   * SubscriptionValidation handshake and queues each BlobCreated event for that function, as the
+   * SDK does: no receipt, so an event delivered twice runs twice, with the event's ETag.
    */
   async handleWebhook(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const requested = url.searchParams.get("functionName") ?? "";
@@ -140,7 +149,7 @@ export class BlobTriggerHost {
     if (!target || target.source !== "EventGrid") {
       return json(res, 404, { error: `No blob trigger function "${requested}" with source EventGrid.` });
     }
-    let events: Array<{ eventType?: string; data?: { validationCode?: string; url?: string } }>;
+    let events: Array<{ eventType?: string; data?: { validationCode?: string; url?: string; eTag?: string; blobType?: string } }>;
     try {
       const parsed: unknown = JSON.parse(await readBody(req));
       events = Array.isArray(parsed) ? parsed : [parsed as never];
@@ -156,16 +165,21 @@ export class BlobTriggerHost {
       const location = parseBlobUrl(event.data.url);
       if (!location || location.container !== target.pattern.container) continue;
       if (!matchBlobPath(target.pattern, location.blobName)) continue;
-      const container = this.#deps.storage.blobs.getContainerClient(location.container);
-      // A blob deleted since is skipped; any other failure answers 500 (below) so Event Grid redelivers.
-      const properties = await container
-        .getBlobClient(location.blobName)
-        .getProperties()
-        .catch((error: unknown) => {
-          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-          throw error;
-        });
-      if (properties?.etag) await this.#enqueueOnce(target, location.container, location.blobName, properties.etag);
+      // Event Grid's events carry the ETag; one without (a hand-made event) gets the blob's current one.
+      let etag = event.data.eTag;
+      if (!etag) {
+        const container = this.#deps.storage.blobs.getContainerClient(location.container);
+        // A blob deleted since is skipped; any other failure answers 500 (below) so Event Grid redelivers.
+        const properties = await container
+          .getBlobClient(location.blobName)
+          .getProperties()
+          .catch((error: unknown) => {
+            if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+            throw error;
+          });
+        etag = properties?.etag;
+      }
+      if (etag) await this.#enqueue(target, location.container, location.blobName, etag, event.data.blobType ?? "BlockBlob");
     }
     res.writeHead(202).end();
   }
@@ -204,7 +218,13 @@ export class BlobTriggerHost {
       if (latestScan !== undefined && modified < latestScan - WATERMARK_SKEW_MS) continue;
       for (const blobFunction of functions) {
         if (matchBlobPath(blobFunction.pattern, blob.name)) {
-          await this.#enqueueOnce(blobFunction, containerName, blob.name, blob.properties.etag ?? "");
+          await this.#enqueueOnce(
+            blobFunction,
+            containerName,
+            blob.name,
+            blob.properties.etag ?? "",
+            blob.properties.blobType ?? "BlockBlob",
+          );
         }
       }
     }
@@ -213,34 +233,71 @@ export class BlobTriggerHost {
   }
 
   /**
-   * Queues this (function, blob, ETag) unless its receipt says it already was. The message goes
-   * out before the receipt is written: a failure or crash in between leaves the blob to its next
-   * sighting (the scan keeps its watermark after a failure; Event Grid redelivers on a 500), so it
-   * may be queued twice, which the receipt check before each run makes cheap, but never stays
-   * unqueued behind a receipt.
+   * Queues this (function, blob, ETag) once, as the SDK's scan does: a receipt is created
+   * incomplete (`Incomplete` metadata), leased, the message sent, and the receipt completed by
+   * removing that key; the lease then goes. A receipt without the key means "already queued"; a
+   * failure or crash before completing leaves it incomplete, so the next sighting queues the blob
+   * again (twice at worst, never skipped). The receipt is complete once queued, whatever the runs
+   * then do: a blob whose runs all fail goes to poison and is not queued again.
    */
-  async #enqueueOnce(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string): Promise<void> {
+  async #enqueueOnce(
+    blobFunction: BlobTriggerFunction,
+    containerName: string,
+    blobName: string,
+    etag: string,
+    blobType: string,
+  ): Promise<void> {
     const receipt = this.#receipt(blobFunction, containerName, blobName, etag);
-    if (await receipt.exists()) return;
-    const message: BlobTriggerMessage = {
-      Type: "BlobTrigger",
-      FunctionId: blobFunction.fn.functionId,
-      BlobType: "BlockBlob",
-      ContainerName: containerName,
-      BlobName: blobName,
-      ETag: unquote(etag),
-    };
-    await this.#deps.storage.queues.getQueueClient(internalQueueName(this.#deps.hostId)).sendMessage(this.#encode(message));
+    const found = await receipt.getProperties().catch(unlessNotFound);
+    if (found && !isIncomplete(found.metadata)) return;
+    if (!found) {
+      try {
+        await receipt.upload("", 0, { conditions: { ifNoneMatch: "*" }, metadata: { [INCOMPLETE_KEY]: INCOMPLETE_KEY } });
+      } catch (error) {
+        if (isConflict(error)) return; // another scan just created it: its lease decides
+        throw error;
+      }
+    }
+    const lease = receipt.getBlobLeaseClient();
     try {
-      // Never over a receipt the run may already have completed.
-      await receipt.upload("", 0, { conditions: { ifNoneMatch: "*" }, metadata: { Completed: "false" } });
+      await lease.acquireLease(RECEIPT_LEASE_SECONDS);
     } catch (error) {
-      if (!isConflict(error)) throw error;
+      if (isConflict(error) || (error as { statusCode?: number }).statusCode === 404) return;
+      throw error;
+    }
+    try {
+      const current = await receipt.getProperties();
+      if (!isIncomplete(current.metadata)) return;
+      await this.#enqueue(blobFunction, containerName, blobName, etag, blobType);
+      const metadata = Object.fromEntries(Object.entries(current.metadata ?? {}).filter(([key]) => key.toLowerCase() !== "incomplete"));
+      await receipt.setMetadata(metadata, { conditions: { leaseId: lease.leaseId } });
+    } finally {
+      await lease.releaseLease().catch(() => undefined);
     }
   }
 
+  /** Sends the blob trigger message to the host's internal queue. */
+  async #enqueue(
+    blobFunction: BlobTriggerFunction,
+    containerName: string,
+    blobName: string,
+    etag: string,
+    blobType: string,
+  ): Promise<void> {
+    const message: BlobTriggerMessage = {
+      Type: "BlobTrigger",
+      FunctionId: blobFunction.fn.functionId,
+      BlobType: blobType,
+      ContainerName: containerName,
+      BlobName: blobName,
+      ETag: quote(etag),
+    };
+    await this.#deps.storage.queues.getQueueClient(internalQueueName(this.#deps.hostId)).sendMessage(encodeBlobTriggerMessage(message));
+  }
+
+  /** `blobreceipts/<hostId>/<functionId>/"<etag>"/<container>/<blob>`: the SDK's path, quoted ETag included. */
   #receipt(blobFunction: BlobTriggerFunction, containerName: string, blobName: string, etag: string) {
-    const path = `blobreceipts/${this.#deps.hostId}/${blobFunction.fn.functionId}/${unquote(etag)}/BlockBlob/${containerName}/${blobName}`;
+    const path = `blobreceipts/${this.#deps.hostId}/${blobFunction.fn.functionId}/${quote(etag)}/${containerName}/${blobName}`;
     return this.#deps.storage.blobs.getContainerClient(HOSTS_CONTAINER).getBlockBlobClient(path);
   }
 
@@ -251,10 +308,6 @@ export class BlobTriggerHost {
       this.#deps.hostLog(`Dropping blob trigger message for unknown function ${message.FunctionId}.`);
       return;
     }
-    const receipt = this.#receipt(blobFunction, message.ContainerName, message.BlobName, message.ETag);
-    const receiptProperties = await receipt.getProperties().catch(() => undefined);
-    if (receiptProperties?.metadata?.completed === "true" || receiptProperties?.metadata?.Completed === "true") return;
-
     const blob = this.#deps.storage.blobs.getContainerClient(message.ContainerName).getBlobClient(message.BlobName);
     let properties: BlobGetPropertiesResponse;
     try {
@@ -263,8 +316,9 @@ export class BlobTriggerHost {
       if ((error as { statusCode?: number }).statusCode === 404) return; // deleted since: nothing to do
       throw error;
     }
-    // A newer version of the blob has its own ETag, receipt and message.
-    if (unquote(properties.etag) !== unquote(message.ETag)) return;
+    // A scanned blob overwritten since has its own ETag, receipt and message; an Event Grid event
+    // runs on whatever the blob now holds (the SDK compares ETags only for the scan source).
+    if (blobFunction.source === "LogsAndContainerScan" && unquote(properties.etag) !== unquote(message.ETag)) return;
     const content = await blob.downloadToBuffer();
     const params = matchBlobPath(blobFunction.pattern, message.BlobName) ?? {};
     const data: RpcTypedData = blobFunction.binding.dataType === "string" ? rpcString(content.toString("utf8")) : { bytes: content };
@@ -286,24 +340,47 @@ export class BlobTriggerHost {
       },
       this.#deps.log,
     );
-    // Created if need be: the run can finish before #enqueueOnce has written the receipt.
-    await receipt.upload("", 0, { metadata: { Completed: "true" } });
   }
 
   async #poison(queued: DequeuedMessageItem): Promise<void> {
     const poisonQueue = this.#deps.storage.queues.getQueueClient(BLOB_POISON_QUEUE);
     await poisonQueue.createIfNotExists();
-    // Same JSON the host writes, encoded as the host's queues expect.
-    await poisonQueue.sendMessage(
-      this.#deps.config.queues.messageEncoding === "base64"
-        ? queued.messageText
-        : Buffer.from(queued.messageText, "base64").toString("utf8"),
-    );
+    // The message as it was queued: base64, whatever extensions.queues.messageEncoding says (the
+    // SDK's blob queues do not follow that setting).
+    await poisonQueue.sendMessage(queued.messageText);
   }
+}
 
-  #encode(message: BlobTriggerMessage): string {
-    return Buffer.from(JSON.stringify(message), "utf8").toString("base64");
-  }
+/**
+ * The SDK's serialization of a blob trigger message (Newtonsoft, indented, two spaces), base64 on
+ * the internal queue and in `webjobs-blobtrigger-poison`.
+ */
+export function encodeBlobTriggerMessage(message: BlobTriggerMessage): string {
+  return Buffer.from(JSON.stringify(message, null, 2), "utf8").toString("base64");
+}
+
+/**
+ * The SDK's batching of the blob queue for maxDegreeOfParallelism: half of it plus one per
+ * batch (at most 32), the next batch fetched when the rest is what still runs, so at most
+ * maxDegreeOfParallelism blobs run at once.
+ */
+export function blobQueueBatching(maxDegreeOfParallelism: number): { batchSize: number; newBatchThreshold: number } {
+  const parallelism = Math.max(1, maxDegreeOfParallelism);
+  const batchSize = Math.min(32, Math.floor(parallelism / 2) + 1);
+  return { batchSize, newBatchThreshold: Math.max(0, parallelism - batchSize) };
+}
+
+function isIncomplete(metadata: Record<string, string> | undefined): boolean {
+  return Object.keys(metadata ?? {}).some((key) => key.toLowerCase() === "incomplete");
+}
+
+function unlessNotFound(error: unknown): undefined {
+  if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+  throw error;
+}
+
+function quote(etag: string): string {
+  return `"${unquote(etag)}"`;
 }
 
 /** Listings give ETags bare, property reads give them quoted; compare and store them bare. */

@@ -4,6 +4,7 @@
  * the app's own host.json drives local runs as it drives Azure, and a bad value fails at start.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 
 /** The host.json settings the local host honours, with the storage extension's defaults filled in. */
 export interface HostConfig {
@@ -76,7 +77,8 @@ export function loadHostConfig(hostJsonPath: string | undefined): HostConfig {
       messageEncoding: encoding,
     },
     blobs: {
-      maxDegreeOfParallelism: numberOr(blobs.maxDegreeOfParallelism, 8),
+      // The blobs extension's default: 8 per core.
+      maxDegreeOfParallelism: numberOr(blobs.maxDegreeOfParallelism, 8 * availableParallelism()),
       poisonBlobThreshold: numberOr(blobs.poisonBlobThreshold, 5),
     },
     functionTimeoutMs: raw.functionTimeout === undefined ? undefined : timeSpanOr(raw.functionTimeout, 0, "functionTimeout"),
