@@ -12,9 +12,11 @@ let stack: Stack;
 let client: OpenAI;
 let primary: SimulatorControl;
 let secondary: SimulatorControl;
+const hostLog: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack({
+    host: { onLog: (line) => hostLog.push(line) },
     simulator: { resources: [{ name: "secondary" }] },
     envFromSimulator: (sim) => ({
       AZURE_OPENAI_DEPLOYMENTS: JSON.stringify({
@@ -96,6 +98,12 @@ describe("routing through the app", () => {
     expect(await chatStatuses(primary)).toEqual([200]); // accepted, then cut before any byte
     expect(await chatStatuses(secondary)).toEqual([200]);
     expect((await secondary.journal())[0]?.auth).toBe("entra");
+    // Each attempt is logged with its backend.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hostLog.some((line) => line.includes("Routing chat for model gpt-4o: backend primary failed (transient"))).toBe(true);
+    expect(hostLog.some((line) => /Azure OpenAI chat\.completions stream deployment=gpt-4o-mini .*backend=secondary/.test(line))).toBe(
+      true,
+    );
   });
 
   it("fails a Responses stream over before its first event too", async () => {
