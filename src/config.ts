@@ -118,6 +118,11 @@ export const SETTINGS: readonly SettingInfo[] = [
     required: false,
     description: "Legacy completions deployment (e.g. gpt-35-turbo-instruct); /api/v1/completions answers 404 model_not_found while unset",
   },
+  {
+    name: "AZURE_OPENAI_DEPLOYMENTS",
+    required: false,
+    description: "Routing table: per model name callers send, its backends (JSON, or a path to a JSON file shipped with the app); see docs/routing.md",
+  },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {
     name: "AZURE_OPENAI_MAX_RETRIES",

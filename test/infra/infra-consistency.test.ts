@@ -19,10 +19,13 @@ import {
   checkOutputs,
   checkParametersFile,
   checkRoleAssignments,
+  checkRoutingSetting,
   checkSecurityDefaults,
   checkStorageNames,
 } from "./lib/infra-checks.js";
+import type { Value } from "./lib/bicep-model.js";
 import { loadInfra, type Infra } from "./lib/infra-model.js";
+import { routingTableProblems } from "./lib/routing-contract.js";
 import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
 
 const infraDir = path.resolve(import.meta.dirname, "../../infra");
@@ -31,10 +34,10 @@ const repoRoot = path.resolve(infraDir, "..");
 type Check = (infra: Infra) => string[];
 
 /** Runs `check` on a copy of infra/ with `edits` applied and returns its problems. */
-async function problemsAfter(edits: Edit[], check: Check): Promise<string[]> {
+async function problemsAfter(edits: Edit[], check: Check, overrides: Record<string, Value> = {}): Promise<string[]> {
   const mutant = mutatedInfra(edits);
   try {
-    return check(await loadInfra(mutant.dir));
+    return check(await loadInfra(mutant.dir, overrides));
   } finally {
     mutant.cleanup();
   }
@@ -151,7 +154,7 @@ describe("infra/ as it is", async () => {
 });
 
 describe("the checks catch regressions", () => {
-  const cases: { name: string; check: Check; edits: Edit[]; expected: RegExp }[] = [
+  const cases: { name: string; check: Check; edits: Edit[]; expected: RegExp; overrides?: Record<string, Value> }[] = [
     // Security defaults
     {
       name: "shared key access turned on",
@@ -393,8 +396,8 @@ describe("the checks catch regressions", () => {
       edits: [
         {
           file: "main.bicep",
-          find: "    embeddingsDeploymentName: embeddingsDeploymentName\n",
-          replace: "    embeddingsDeploymentName: chatDeploymentName\n",
+          find: "    embeddingsDeploymentName: embeddingsSettingValue\n",
+          replace: "    embeddingsDeploymentName: chatSettingValue\n",
         },
       ],
       expected: /AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT is 'gpt-4o-mini'/,
@@ -402,19 +405,25 @@ describe("the checks catch regressions", () => {
     {
       name: "a turned-off model's setting left at its name (the app would call a deployment that does not exist)",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "? speechDeploymentName : ''", replace: "? speechDeploymentName : speechDeploymentName" }],
+      edits: [
+        {
+          file: "main.bicep",
+          find: "var speechSettingValue = firstServing(primaryOpenAiDeployments, 'speech')",
+          replace: "var speechSettingValue = speechDeploymentName",
+        },
+      ],
       expected: /AZURE_OPENAI_SPEECH_DEPLOYMENT is 'gpt-4o-mini-tts' but must be '' \(turned off\)/,
     },
     {
       name: "an optional deployment without its switch",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "        enabled: completionsDeploymentEnabled\n", replace: "" }],
+      edits: [{ file: "main.bicep", find: "    enabled: completionsDeploymentEnabled\n", replace: "" }],
       expected: /gpt-35-turbo-instruct deployment must say enabled: completionsDeploymentEnabled/,
     },
     {
       name: "every listed deployment created, switched off or not",
       check: deploymentsCheck,
-      edits: [{ file: "app/openai.bicep", find: "filter(deployments, d => d.?enabled ?? true)", replace: "deployments" }],
+      edits: [{ file: "main.bicep", find: "filter(optionalOpenAiDeployments, o => o.enabled)", replace: "optionalOpenAiDeployments" }],
       expected: /only the enabled deployments/,
     },
     {
@@ -434,6 +443,65 @@ describe("the checks catch regressions", () => {
       check: deploymentsCheck,
       edits: [{ file: "main.bicep", find: "modelName: 'whisper'", replace: "modelName: 'gpt-4o-mini-transcribe'" }],
       expected: /no whisper deployment/,
+    },
+    {
+      name: "a per-capability setting naming a deployment that does not serve it",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "firstServing(primaryOpenAiDeployments, 'transcription')",
+          replace: "firstServing(primaryOpenAiDeployments, 'chat')",
+        },
+      ],
+      expected: /AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT is 'gpt-4o-mini' but the first deployment serving transcription is 'whisper'/,
+    },
+    {
+      name: "the second account given other deployments",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth\n    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess\n    deployments: createdOpenAiDeployments",
+          replace:
+            "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth\n    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess\n    deployments: openAiDeployments",
+        },
+      ],
+      expected: /same deployments as the first/,
+    },
+    {
+      name: "the second account with keys on",
+      check: checkSecurityDefaults,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth",
+          replace: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: false",
+        },
+      ],
+      expected: /second Azure OpenAI account must be given the same disableLocalAuth/,
+    },
+    {
+      name: "the routing table left without the second account",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [{ file: "main.bicep", find: "  useSecondaryOpenAi\n    ? [", replace: "  false\n    ? [" }],
+      expected: /AZURE_OPENAI_DEPLOYMENTS is .* but the accounts' deployments make/,
+      overrides: { secondaryOpenAiLocation: "eastus2" },
+    },
+    {
+      name: "spillover ignored (the second account at the same priority)",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [{ file: "main.bicep", find: "secondaryOpenAiRole == 'spillover' ? 1 : 0", replace: "0" }],
+      expected: /AZURE_OPENAI_DEPLOYMENTS is .*"priority":1.* but the accounts' deployments make .*"priority":2/,
+      overrides: { secondaryOpenAiLocation: "eastus2", secondaryOpenAiRole: "spillover" },
+    },
+    {
+      name: "a routing table endpoint with the trailing slash",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [
+        { file: "app/openai-routing.bicep", find: "endpoint: trimEndpoint(account.endpoint)", replace: "endpoint: '${account.endpoint}/'" },
+      ],
+      expected: /endpoint must be https:\/\/HOST with no trailing slash/,
     },
     // Containers and queues
     {
@@ -572,7 +640,7 @@ describe("the checks catch regressions", () => {
     {
       name: "an embeddings batch larger than a minute of the capacity",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "min(300000, embeddingsDeploymentCapacity * 1000)", replace: "300000" }],
+      edits: [{ file: "main.bicep", find: "min(300000, embeddingsCapacity * 1000)", replace: "300000" }],
       expected: /EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '300000' but must be the smaller/,
     },
     // Event Grid
@@ -677,9 +745,9 @@ describe("the checks catch regressions", () => {
     },
   ];
 
-  for (const { name, check, edits, expected } of cases) {
+  for (const { name, check, edits, expected, overrides } of cases) {
     it(`catches ${name}`, async () => {
-      const problems = await problemsAfter(edits, check);
+      const problems = await problemsAfter(edits, check, overrides);
       expect(problems.length, `no problem reported for: ${name}`).toBeGreaterThan(0);
       expect(problems.join("\n")).toMatch(expected);
     });
