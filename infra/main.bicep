@@ -265,6 +265,7 @@ param openAiDeployments openAiDeployment[] = [
 
 // A second account spreads the load (and the per-region quota) over two regions, or takes what the
 // first cannot. Same deployments, same names, same roles and network rules as a new first account.
+// Its regions are openAiLocation's (a test keeps the lists equal), plus '' for none.
 @description('Region of a second Azure OpenAI account with the same deployments (names included), which the app also calls; empty means none. Works beside a new or an existing first account. Pick a region other than the first account\'s: quota is per region.')
 @allowed([
   ''
@@ -277,11 +278,6 @@ param openAiDeployments openAiDeployment[] = [
   'uaenorth'
   'westeurope'
 ])
-@metadata({
-  azd: {
-    type: 'location'
-  }
-})
 param secondaryOpenAiLocation string = ''
 
 @description('How the app uses the second account: spread (its backends get the same priority as the first account\'s, so load is shared) or spillover (priority + 1: called only when the first account\'s backends are throttled or down).')

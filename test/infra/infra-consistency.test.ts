@@ -124,6 +124,120 @@ describe("infra/ as it is", async () => {
     expect(settings.AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).toBe("gpt-35-turbo-instruct");
   });
 
+  it("fills AZURE_OPENAI_DEPLOYMENTS with the routing table of the default deployments on the one account", () => {
+    const json = appSettingsAsEnvironment(appSettings(infra)).AZURE_OPENAI_DEPLOYMENTS!;
+    expect(routingTableProblems(json)).toEqual([]);
+    const endpoint = "https://oai-sample.openai.azure.com";
+    expect(JSON.parse(json)).toEqual({
+      "gpt-4o-mini": [{ deployment: "gpt-4o-mini", endpoint, capabilities: ["chat", "responses"], priority: 1, weight: 1 }],
+      "text-embedding-3-small": [{ deployment: "text-embedding-3-small", endpoint, capabilities: ["embeddings"], priority: 1, weight: 1 }],
+      whisper: [{ deployment: "whisper", endpoint, capabilities: ["transcription"], priority: 1, weight: 1 }],
+    });
+    expect(infra.modules.get("openAiSecondary")?.deployed).toBe(false);
+    expect(infra.modules.get("openAiSecondaryAccess")?.deployed).toBe(false);
+  });
+
+  for (const role of ["spread", "spillover"] as const) {
+    it(`with secondaryOpenAiLocation (${role}), creates a second account with the same deployments, grants it the same role and routes to both`, async () => {
+      const two = await loadInfra(infraDir, { secondaryOpenAiLocation: "eastus2", secondaryOpenAiRole: role, vnetEnabled: true });
+      expect(deploymentsCheck(two)).toEqual([]);
+      expect(checkSecurityDefaults(two)).toEqual([]);
+      const first = two.modules.get("openAi")!;
+      const second = two.modules.get("openAiSecondary")!;
+      expect(second.deployed).toBe(true);
+      expect(second.scope.params.location).toBe("eastus2");
+      expect(second.scope.params.deployments).toEqual(first.scope.params.deployments);
+      expect(second.scope.params.disableLocalAuth).toBe(true);
+      expect(second.scope.params.publicNetworkAccess).toBe("Disabled");
+      const access = two.modules.get("openAiSecondaryAccess")!;
+      expect(access.deployed).toBe(true);
+      expect(access.scope.params.accountName).toBe(second.scope.params.name);
+      expect(access.scope.params.appPrincipalId).toEqual(two.modules.get("openAiAccess")!.scope.params.appPrincipalId);
+      expect(two.modules.get("openAiSecondaryPrivateEndpoint")?.deployed).toBe(true);
+      // The per-capability settings do not change; the table gains the second account's backends.
+      const env = appSettingsAsEnvironment(appSettings(two));
+      expect(loadConfig(env).openai.deployments).toMatchObject({
+        chat: "gpt-4o-mini",
+        embeddings: "text-embedding-3-small",
+        transcription: "whisper",
+      });
+      expect(routingTableProblems(env.AZURE_OPENAI_DEPLOYMENTS!)).toEqual([]);
+      const table = JSON.parse(env.AZURE_OPENAI_DEPLOYMENTS!) as Record<string, { endpoint: string; priority: number }[]>;
+      expect(Object.keys(table).sort()).toEqual(["gpt-4o-mini", "text-embedding-3-small", "whisper"]);
+      for (const backends of Object.values(table)) {
+        expect(backends.map((b) => [b.endpoint, b.priority])).toEqual([
+          ["https://oai-sample.openai.azure.com", 1],
+          ["https://oai-secondary-sample.openai.azure.com", role === "spread" ? 1 : 2],
+        ]);
+      }
+    });
+  }
+
+  it("with an existing account and a second one, routes to the optional models named on the existing one and to what the second account gets", async () => {
+    const two = await loadInfra(infraDir, { existingOpenAiAccountName: "my-openai", secondaryOpenAiLocation: "swedencentral" });
+    expect(deploymentsCheck(two)).toEqual([]);
+    const table = JSON.parse(appSettingsAsEnvironment(appSettings(two)).AZURE_OPENAI_DEPLOYMENTS!) as Record<string, unknown[]>;
+    expect(table["gpt-4o-mini"]).toHaveLength(2);
+    // Speech is named on the existing account (taken as given) but not switched on, so the second account lacks it.
+    expect(table["gpt-4o-mini-tts"]).toEqual([
+      { deployment: "gpt-4o-mini-tts", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["speech"], priority: 1, weight: 1 },
+    ]);
+  });
+
+  it("routes a custom list: aliases shared by several deployments, priorities and weights, and per-capability settings naming the first", async () => {
+    const custom = await loadInfra(infraDir, {
+      openAiDeployments: [
+        {
+          name: "chat-a",
+          alias: "gpt-4o",
+          modelName: "gpt-4o",
+          modelVersion: "2024-11-20",
+          skuName: "GlobalStandard",
+          capacity: 10,
+          capabilities: ["chat"],
+          weight: 3,
+        },
+        {
+          name: "chat-b",
+          alias: "gpt-4o",
+          modelName: "gpt-4o",
+          modelVersion: "2024-11-20",
+          skuName: "Standard",
+          capacity: 10,
+          capabilities: ["chat", "responses"],
+          priority: 2,
+        },
+        {
+          name: "emb",
+          modelName: "text-embedding-3-large",
+          modelVersion: "1",
+          skuName: "Standard",
+          capacity: 50,
+          capabilities: ["embeddings"],
+        },
+      ],
+    });
+    const settings = appSettings(custom);
+    expect(settings.AZURE_OPENAI_CHAT_DEPLOYMENT).toBe("chat-a");
+    expect(settings.AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT).toBe("emb");
+    expect(settings.AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT).toBe("");
+    expect(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST).toBe("50000");
+    const table = JSON.parse(appSettingsAsEnvironment(settings).AZURE_OPENAI_DEPLOYMENTS!) as Record<string, unknown[]>;
+    expect(table).toEqual({
+      "gpt-4o": [
+        { deployment: "chat-a", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["chat"], priority: 1, weight: 3 },
+        {
+          deployment: "chat-b",
+          endpoint: "https://oai-sample.openai.azure.com",
+          capabilities: ["chat", "responses"],
+          priority: 2,
+          weight: 1,
+        },
+      ],
+      emb: [{ deployment: "emb", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["embeddings"], priority: 1, weight: 1 }],
+    });
+  });
+
   it("with the stage-2 flag on, deploys the Event Grid subscription module; with it off (first provision), does not", async () => {
     expect(infra.modules.get("blobEventSubscription")?.deployed).toBe(false);
     const stage2 = await loadInfra(infraDir, { blobEventSubscriptionEnabled: true });
