@@ -121,7 +121,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     name: "AZURE_OPENAI_DEPLOYMENTS",
     required: false,
-    description: "Routing table: per model name callers send, its backends (JSON, or a path to a JSON file shipped with the app); see docs/routing.md",
+    description:
+      "Routing table: per model name callers send, its backends (JSON, or a path to a JSON file shipped with the app); see docs/routing.md",
   },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {
