@@ -1,9 +1,12 @@
 // Everything the app needs in Azure, deployable with `azd up`: a resource group, Azure OpenAI with
 // the chat, embeddings and Whisper deployments, and optionally text to speech, images and legacy
-// completions (or an existing account), keyless storage, a Flex
+// completions (or an existing account, and optionally a second account in another region), the
+// routing table of those deployments, keyless storage, a Flex
 // Consumption function app with a user-assigned identity, monitoring with Entra ID ingestion,
 // least-privilege roles and the Event Grid wiring of the audio blob trigger. See infra/README.md.
 targetScope = 'subscription'
+
+import { openAiDeployment, firstServing, routingTable } from 'app/openai-routing.bicep'
 
 @minLength(1)
 @maxLength(64)
@@ -106,7 +109,7 @@ param vnetEnabled bool = false
 
 // ---- Azure OpenAI ----
 
-@description('Name of an existing Azure OpenAI account to use instead of creating one (same subscription). Its deployments must already exist with the names below.')
+@description('Name of an existing Azure OpenAI account to use instead of creating one (same subscription). Its deployments must already exist with the names below (openAiDeployments).')
 param existingOpenAiAccountName string = ''
 
 @description('Resource group of the existing Azure OpenAI account; empty means the app\'s resource group.')
@@ -217,6 +220,73 @@ param completionsDeploymentSku string = 'Standard'
 @minValue(1)
 param completionsDeploymentCapacity int = 10
 
+// The deployments, as one list: what each account gets, and what the routing table
+// (AZURE_OPENAI_DEPLOYMENTS) and the per-capability settings are built from. The default is
+// built from the chat, embeddings and transcription parameters above, so their azd variables keep
+// working; give the whole list to deploy other models, several of one kind, or aliases (the
+// parameters above are then not used). The speech, images and completions switches append their
+// deployment to it, whatever it is. Each AZURE_OPENAI_*_DEPLOYMENT setting names the first
+// deployment serving that capability, or is empty when none does.
+@description('Model deployments on every account: name, alias (model name callers send; absent = the name), catalog model, version, SKU, capacity, capabilities (chat, responses, embeddings, transcription, speech, images, completions) and optional routing priority and weight. Default: the chat, embeddings and Whisper deployments of the parameters above.')
+@minLength(1)
+param openAiDeployments openAiDeployment[] = [
+  {
+    name: chatDeploymentName
+    modelName: 'gpt-4o-mini'
+    modelVersion: chatModelVersion
+    skuName: chatDeploymentSku
+    capacity: chatDeploymentCapacity
+    capabilities: [
+      'chat'
+      'responses'
+    ]
+  }
+  {
+    name: embeddingsDeploymentName
+    modelName: 'text-embedding-3-small'
+    modelVersion: embeddingsModelVersion
+    skuName: embeddingsDeploymentSku
+    capacity: embeddingsDeploymentCapacity
+    capabilities: [
+      'embeddings'
+    ]
+  }
+  {
+    name: transcriptionDeploymentName
+    modelName: 'whisper'
+    modelVersion: transcriptionModelVersion
+    skuName: transcriptionDeploymentSku
+    capacity: transcriptionDeploymentCapacity
+    capabilities: [
+      'transcription'
+    ]
+  }
+]
+
+// A second account spreads the load (and the per-region quota) over two regions, or takes what the
+// first cannot. Same deployments, same names, same roles and network rules as a new first account.
+// Its regions are openAiLocation's (a test keeps the lists equal), plus '' for none.
+@description('Region of a second Azure OpenAI account with the same deployments (names included), which the app also calls; empty means none. Works beside a new or an existing first account. Pick a region other than the first account\'s: quota is per region.')
+@allowed([
+  ''
+  'eastus2'
+  'northcentralus'
+  'norwayeast'
+  'southindia'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'westeurope'
+])
+param secondaryOpenAiLocation string = ''
+
+@description('How the app uses the second account: spread (its backends get the same priority as the first account\'s, so load is shared) or spillover (priority + 1: called only when the first account\'s backends are throttled or down).')
+@allowed([
+  'spread'
+  'spillover'
+])
+param secondaryOpenAiRole string = 'spread'
+
 // ---- Function app ----
 
 @description('Node.js major version.')
@@ -288,14 +358,78 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
 var useExistingOpenAi = !empty(existingOpenAiAccountName)
 var openAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+var useSecondaryOpenAi = !empty(secondaryOpenAiLocation)
+// Named after its region: moving it to another region makes a new account instead of failing.
+var secondaryOpenAiAccountName = '${abbrs.cognitiveServicesAccounts}${resourceToken}-${secondaryOpenAiLocation}'
+
+// The optional models, each with its switch (off by default, see above).
+var optionalOpenAiDeployments = [
+  {
+    enabled: speechDeploymentEnabled
+    deployment: {
+      name: speechDeploymentName
+      modelName: 'gpt-4o-mini-tts'
+      modelVersion: speechModelVersion
+      skuName: speechDeploymentSku
+      capacity: speechDeploymentCapacity
+      capabilities: [
+        'speech'
+      ]
+    }
+  }
+  {
+    enabled: imagesDeploymentEnabled
+    deployment: {
+      name: imagesDeploymentName
+      modelName: 'gpt-image-1'
+      modelVersion: imagesModelVersion
+      skuName: imagesDeploymentSku
+      capacity: imagesDeploymentCapacity
+      capabilities: [
+        'images'
+      ]
+    }
+  }
+  {
+    enabled: completionsDeploymentEnabled
+    deployment: {
+      name: completionsDeploymentName
+      modelName: 'gpt-35-turbo-instruct'
+      modelVersion: completionsModelVersion
+      skuName: completionsDeploymentSku
+      capacity: completionsDeploymentCapacity
+      capabilities: [
+        'completions'
+      ]
+    }
+  }
+]
+// What a new account (the first, or the second) gets: the list and each optional model switched on.
+var createdOpenAiDeployments = concat(openAiDeployments, map(filter(optionalOpenAiDeployments, o => o.enabled), o => o.deployment))
+// What the first account serves. An existing account's optional deployments are taken as named,
+// switches or not (an empty name: the account lacks that model).
+var primaryOpenAiDeployments = useExistingOpenAi
+  ? concat(openAiDeployments, map(filter(optionalOpenAiDeployments, o => !empty(o.deployment.name)), o => o.deployment))
+  : createdOpenAiDeployments
+
+// What the app is told per capability: the first deployment of the first account serving it, or
+// empty when none does (for speech and images the app reads empty as turned off).
+var chatSettingValue = firstServing(primaryOpenAiDeployments, 'chat')
+var embeddingsSettingValue = firstServing(primaryOpenAiDeployments, 'embeddings')
+var transcriptionSettingValue = firstServing(primaryOpenAiDeployments, 'transcription')
+var speechSettingValue = firstServing(primaryOpenAiDeployments, 'speech')
+var imagesSettingValue = firstServing(primaryOpenAiDeployments, 'images')
+var completionsSettingValue = firstServing(primaryOpenAiDeployments, 'completions')
 // Azure refuses, every time, a request with more tokens than the deployment's per-minute limit:
-// a batch must never be larger than a minute of the embeddings capacity (thousands of TPM).
-var embeddingsMaxTokensPerRequest = min(300000, embeddingsDeploymentCapacity * 1000)
-// What the app is told: the deployment's name when this template creates it or an existing account
-// is used (names as given), otherwise empty, which the app reads as turned off.
-var speechSettingValue = useExistingOpenAi || speechDeploymentEnabled ? speechDeploymentName : ''
-var imagesSettingValue = useExistingOpenAi || imagesDeploymentEnabled ? imagesDeploymentName : ''
-var completionsSettingValue = useExistingOpenAi || completionsDeploymentEnabled ? completionsDeploymentName : ''
+// a batch must never be larger than a minute of the (first) embeddings deployment's capacity
+// (thousands of TPM). With no embeddings deployment, the app's default.
+var embeddingsCapacity = first(concat(
+  map(filter(primaryOpenAiDeployments, d => contains(d.capabilities, 'embeddings')), d => d.capacity),
+  [
+    300
+  ]
+))
+var embeddingsMaxTokensPerRequest = min(300000, embeddingsCapacity * 1000)
 var openAiResourceGroupName = useExistingOpenAi && !empty(existingOpenAiResourceGroupName) ? existingOpenAiResourceGroupName : rg.name
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -359,53 +493,7 @@ module openAi 'app/openai.bicep' = if (!useExistingOpenAi) {
     tags: tags
     disableLocalAuth: openAiDisableLocalAuth
     publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess
-    deployments: [
-      {
-        name: chatDeploymentName
-        modelName: 'gpt-4o-mini'
-        modelVersion: chatModelVersion
-        skuName: chatDeploymentSku
-        capacity: chatDeploymentCapacity
-      }
-      {
-        name: embeddingsDeploymentName
-        modelName: 'text-embedding-3-small'
-        modelVersion: embeddingsModelVersion
-        skuName: embeddingsDeploymentSku
-        capacity: embeddingsDeploymentCapacity
-      }
-      {
-        name: transcriptionDeploymentName
-        modelName: 'whisper'
-        modelVersion: transcriptionModelVersion
-        skuName: transcriptionDeploymentSku
-        capacity: transcriptionDeploymentCapacity
-      }
-      {
-        name: speechDeploymentName
-        modelName: 'gpt-4o-mini-tts'
-        modelVersion: speechModelVersion
-        skuName: speechDeploymentSku
-        capacity: speechDeploymentCapacity
-        enabled: speechDeploymentEnabled
-      }
-      {
-        name: imagesDeploymentName
-        modelName: 'gpt-image-1'
-        modelVersion: imagesModelVersion
-        skuName: imagesDeploymentSku
-        capacity: imagesDeploymentCapacity
-        enabled: imagesDeploymentEnabled
-      }
-      {
-        name: completionsDeploymentName
-        modelName: 'gpt-35-turbo-instruct'
-        modelVersion: completionsModelVersion
-        skuName: completionsDeploymentSku
-        capacity: completionsDeploymentCapacity
-        enabled: completionsDeploymentEnabled
-      }
-    ]
+    deployments: createdOpenAiDeployments
   }
 }
 
@@ -423,6 +511,56 @@ module openAiAccess 'app/openai-access.bicep' = {
     userPrincipalType: principalType
   }
 }
+
+// The second account: same module, same deployments, keys and network rules as a new first account.
+module openAiSecondary 'app/openai.bicep' = if (useSecondaryOpenAi) {
+  name: 'openai-secondary'
+  scope: rg
+  params: {
+    name: secondaryOpenAiAccountName
+    location: secondaryOpenAiLocation
+    tags: tags
+    disableLocalAuth: openAiDisableLocalAuth
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess
+    deployments: createdOpenAiDeployments
+  }
+}
+
+// The same model role on the second account, for the app and the deploying user.
+module openAiSecondaryAccess 'app/openai-access.bicep' = if (useSecondaryOpenAi) {
+  name: 'openai-secondary-access'
+  scope: rg
+  dependsOn: [
+    openAiSecondary
+  ]
+  params: {
+    accountName: secondaryOpenAiAccountName
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+// The routing table (AZURE_OPENAI_DEPLOYMENTS): the first account's backends, then the second's,
+// at the same priority (spread) or one lower (spillover).
+var openAiRoutingAccounts = concat(
+  [
+    {
+      endpoint: openAiAccess.outputs.endpoint
+      priorityOffset: 0
+      deployments: primaryOpenAiDeployments
+    }
+  ],
+  useSecondaryOpenAi
+    ? [
+        {
+          endpoint: openAiSecondaryAccess!.outputs.endpoint
+          priorityOffset: secondaryOpenAiRole == 'spillover' ? 1 : 0
+          deployments: createdOpenAiDeployments
+        }
+      ]
+    : []
+)
 
 module appStorageAccess 'app/storage-access.bicep' = {
   name: 'storage-access-app'
@@ -498,6 +636,21 @@ module openAiPrivateEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled) {
   }
 }
 
+// The same for the second account, in the same network and DNS zone.
+module openAiSecondaryPrivateEndpoint 'app/private-endpoint.bicep' = if (vnetEnabled && useSecondaryOpenAi) {
+  name: 'private-endpoint-openai-secondary'
+  scope: rg
+  params: {
+    name: '${abbrs.networkPrivateEndpoints}openai-${secondaryOpenAiLocation}-${resourceToken}'
+    location: location
+    tags: tags
+    subnetId: network!.outputs.privateEndpointSubnetId
+    targetResourceId: openAiSecondaryAccess!.outputs.id
+    groupId: 'account'
+    privateDnsZoneId: network!.outputs.privateDnsZoneIds.openai
+  }
+}
+
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -528,9 +681,10 @@ module functionApp 'app/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     openAiEndpoint: openAiAccess.outputs.endpoint
-    chatDeploymentName: chatDeploymentName
-    embeddingsDeploymentName: embeddingsDeploymentName
-    transcriptionDeploymentName: transcriptionDeploymentName
+    openAiRoutingTable: routingTable(openAiRoutingAccounts)
+    chatDeploymentName: chatSettingValue
+    embeddingsDeploymentName: embeddingsSettingValue
+    transcriptionDeploymentName: transcriptionSettingValue
     speechDeploymentName: speechSettingValue
     imagesDeploymentName: imagesSettingValue
     completionsDeploymentName: completionsSettingValue
@@ -582,13 +736,16 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_OPENAI_ENDPOINT string = openAiAccess.outputs.endpoint
 output AZURE_OPENAI_ACCOUNT_NAME string = openAiAccess.outputs.name
-output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeploymentName
-output AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT string = embeddingsDeploymentName
-output AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT string = transcriptionDeploymentName
-// Empty when not deployed, as the app setting is.
+// As the app settings: the first deployment serving each capability, empty when none does.
+output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatSettingValue
+output AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT string = embeddingsSettingValue
+output AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT string = transcriptionSettingValue
 output AZURE_OPENAI_SPEECH_DEPLOYMENT string = speechSettingValue
 output AZURE_OPENAI_IMAGES_DEPLOYMENT string = imagesSettingValue
 output AZURE_OPENAI_COMPLETIONS_DEPLOYMENT string = completionsSettingValue
+// The routing table the app is given, for running it locally against the same accounts.
+output AZURE_OPENAI_DEPLOYMENTS string = string(routingTable(openAiRoutingAccounts))
+output AZURE_OPENAI_SECONDARY_ENDPOINT string = useSecondaryOpenAi ? openAiSecondaryAccess!.outputs.endpoint : ''
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint

@@ -79,13 +79,17 @@ param openAiApiStyle string = 'v1'
 @description('api-version for the dated API style.')
 param openAiApiVersion string = '2024-10-21'
 
-@description('Chat deployment name.')
+// Built by main.bicep from its openAiDeployments and the accounts (app/openai-routing.bicep).
+@description('Routing table: per model name callers send, its backends ({deployment, endpoint, capabilities, priority, weight}), one per account serving it.')
+param openAiRoutingTable object
+
+@description('Chat deployment name; empty when no deployment serves chat.')
 param chatDeploymentName string
 
-@description('Embeddings deployment name.')
+@description('Embeddings deployment name; empty when no deployment serves embeddings.')
 param embeddingsDeploymentName string
 
-@description('Transcription (Whisper) deployment name.')
+@description('Transcription (Whisper) deployment name; empty when no deployment serves transcription.')
 param transcriptionDeploymentName string
 
 // Empty means turned off: the app answers 404 model_not_found naming the setting (src/config.ts
@@ -254,6 +258,8 @@ var appSettings = {
   AZURE_OPENAI_SPEECH_DEPLOYMENT: speechDeploymentName
   AZURE_OPENAI_IMAGES_DEPLOYMENT: imagesDeploymentName
   AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: completionsDeploymentName
+  // Every deployment on every account, as JSON: the app routes each model name callers send to these.
+  AZURE_OPENAI_DEPLOYMENTS: string(openAiRoutingTable)
   AZURE_OPENAI_TIMEOUT_MS: '60000'
   AZURE_OPENAI_MAX_RETRIES: '2'
   AZURE_OPENAI_CIRCUIT_FAILURES: '3'

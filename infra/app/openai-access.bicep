@@ -1,6 +1,7 @@
 // Reads an Azure OpenAI account (created by this template or brought by the user) and grants a
 // principal the right to call its models. Deployed into the account's own resource group, which
-// may differ from the app's.
+// may differ from the app's. main.bicep calls it once per account (the first, and the optional
+// second one).
 
 @description('Name of the Azure OpenAI account.')
 param accountName string

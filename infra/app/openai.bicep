@@ -1,6 +1,9 @@
-// A new Azure OpenAI account and the model deployments the app calls (chat, embeddings, Whisper,
-// and those of speech, images and completions that main.bicep turns on). Skipped when the
-// environment points at an existing account (see main.bicep).
+// A new Azure OpenAI account and the model deployments the app calls (main.bicep's
+// openAiDeployments, by default chat, embeddings and Whisper, and those of speech, images and
+// completions that it turns on). main.bicep calls it for the primary account (skipped when the
+// environment points at an existing account) and for the optional secondary one.
+
+import { openAiDeployment } from 'openai-routing.bicep'
 
 @description('Name of the account; also its custom subdomain, so the endpoint is https://NAME.openai.azure.com.')
 param name string
@@ -21,21 +24,8 @@ param disableLocalAuth bool = true
 ])
 param publicNetworkAccess string = 'Enabled'
 
-@description('Model deployments to create, one at a time.')
-param deployments {
-  @description('Deployment name the app calls.')
-  name: string
-  @description('Model name in the Azure OpenAI catalog.')
-  modelName: string
-  @description('Model version.')
-  modelVersion: string
-  @description('Deployment SKU, e.g. GlobalStandard or Standard.')
-  skuName: string
-  @description('Capacity in the SKU\'s units (thousands of tokens per minute for chat and embeddings).')
-  capacity: int
-  @description('Whether to create it; absent means yes. Lets main.bicep list the optional models with their parameters.')
-  enabled: bool?
-}[]
+@description('Model deployments to create, one at a time (their routing fields are not used here).')
+param deployments openAiDeployment[]
 
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   name: name
@@ -59,7 +49,7 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
 // One at a time: the Cognitive Services resource provider rejects concurrent deployment
 // changes on one account with a conflict.
 @batchSize(1)
-resource modelDeployments 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [for deployment in filter(deployments, d => d.?enabled ?? true): {
+resource modelDeployments 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [for deployment in deployments: {
   parent: account
   name: deployment.name
   sku: {

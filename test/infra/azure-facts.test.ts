@@ -24,6 +24,7 @@ import {
 } from "./lib/azure-facts.js";
 import { compileInfra, evaluateInfra, type ArmTemplate } from "./lib/compile-infra.js";
 import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
+import { expectedRoutingTable, routingTableProblems, type DeploymentEntry } from "./lib/routing-contract.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const dataDir = path.join(repoRoot, "test/infra/data");
@@ -173,6 +174,12 @@ describe.skipIf(!bicep.path)(
       }
     });
 
+    it("allows for a second Azure OpenAI account exactly openAiLocation's regions, or none", () => {
+      const first = template.parameters.openAiLocation!.allowedValues!.map(String).sort();
+      expect(template.parameters.secondaryOpenAiLocation!.allowedValues!.map(String).sort()).toEqual(["", ...first]);
+      expect(template.parameters.secondaryOpenAiLocation!.defaultValue).toBe("");
+    });
+
     it("allows exactly the Flex Consumption regions for location", () => {
       expect(checkFlexRegions(template)).toEqual([]);
     });
@@ -300,6 +307,153 @@ describe.skipIf(!bicep.path)(
         bypass: "AzureServices",
       });
       expect(checkRoleIds(pipelineStage2)).toEqual([]);
+    });
+
+    describe("a second Azure OpenAI account", () => {
+      let two: Snapshot;
+      beforeAll(async () => {
+        two = await evaluateInfra(bicep.path!, copy.dir, {
+          ...FIRST_UP,
+          secondaryOpenAiLocation: "eastus2",
+          secondaryOpenAiRole: "spillover",
+          vnetEnabled: true,
+        });
+      });
+      const accountId = (snapshot: Snapshot, location: string): string =>
+        ofType(snapshot, "Microsoft.CognitiveServices/accounts").find((a) => a.location === location)!.id!;
+
+      it("is created in its region with the same deployments (names included), keys off and closed like the first", () => {
+        const accounts = ofType(two, "Microsoft.CognitiveServices/accounts");
+        expect(accounts.map((a) => a.location).sort()).toEqual(["eastus2", "swedencentral"]);
+        for (const account of accounts)
+          expect(account.properties).toMatchObject({
+            disableLocalAuth: true,
+            publicNetworkAccess: "Disabled",
+            networkAcls: { defaultAction: "Deny" },
+          });
+        const byAccount = (name: string) =>
+          modelDeployments(two)
+            .filter((d) => d.deployment.startsWith(`${name}/`))
+            .map((d) => `${d.deployment.slice(name.length + 1)} ${d.model} ${d.version} ${d.sku}`)
+            .sort();
+        const [first, second] = accounts.map((a) => byAccount(a.name));
+        expect(first).toHaveLength(3);
+        expect(second).toEqual(first);
+        expect(ofType(plain, "Microsoft.CognitiveServices/accounts")).toHaveLength(1);
+      });
+
+      it("gives the app's identity and the deploying user Cognitive Services OpenAI User on each account, scoped to it", () => {
+        expect(checkRoleIds(two)).toEqual([]);
+        const openAiUser = ofType(two, "Microsoft.Authorization/roleAssignments").filter((r) =>
+          String(r.properties?.roleDefinitionId).endsWith("/5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"),
+        );
+        expect(openAiUser).toHaveLength(4);
+        for (const location of ["swedencentral", "eastus2"]) {
+          const scoped = openAiUser.filter(
+            (r) =>
+              String(r.id).includes(`${accountId(two, location)}/providers/Microsoft.Authorization/`) ||
+              String(r.id).includes(`'${accountId(two, location)}', 'Microsoft.Authorization/roleAssignments'`),
+          );
+          expect(scoped.map((r) => r.properties?.principalType).sort(), location).toEqual(["ServicePrincipal", "User"]);
+          expect(scoped.find((r) => r.properties?.principalType === "User")!.properties?.principalId).toBe(FIRST_UP.principalId);
+          expect(String(scoped.find((r) => r.properties?.principalType === "ServicePrincipal")!.properties?.principalId)).toMatch(
+            /userAssignedIdentities\/id-[a-z0-9]+', '[0-9-]+'\)\.principalId/,
+          );
+        }
+      });
+
+      it("is reached through its own private endpoint in the app's network", () => {
+        const targets = ofType(two, "Microsoft.Network/privateEndpoints").map(
+          (pe) =>
+            (pe.properties?.privateLinkServiceConnections as { properties: { privateLinkServiceId: string } }[])[0]!.properties
+              .privateLinkServiceId,
+        );
+        for (const location of ["swedencentral", "eastus2"]) expect(targets).toContain(accountId(two, location));
+        expect(targets).toHaveLength(5);
+      });
+
+      it("puts both accounts' endpoints in AZURE_OPENAI_DEPLOYMENTS (known only at deployment: the engine leaves them as expressions)", () => {
+        const settings = one(two, "Microsoft.Web/sites/config").properties as Record<string, string>;
+        for (const location of ["swedencentral", "eastus2"])
+          expect(settings.AZURE_OPENAI_DEPLOYMENTS).toContain(`reference('${accountId(two, location)}', '2024-10-01').endpoint`);
+        expect(settings).toMatchObject({
+          AZURE_OPENAI_CHAT_DEPLOYMENT: "gpt-4o-mini",
+          AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT: "text-embedding-3-small",
+          AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT: "whisper",
+          AZURE_OPENAI_SPEECH_DEPLOYMENT: "",
+        });
+      });
+    });
+
+    describe("AZURE_OPENAI_DEPLOYMENTS as the engine computes it, with sample endpoints in place of the accounts'", () => {
+      // The endpoints are module outputs, known only at deployment; a copy takes sample ones
+      // (with the trailing slash Azure reports) so the engine computes the whole table.
+      const PRIMARY = "https://oai-primary.openai.azure.com/";
+      const SECONDARY = "https://oai-secondary.openai.azure.com/";
+      let sampled: ReturnType<typeof mutatedInfra>;
+      beforeAll(() => {
+        sampled = mutatedInfra([
+          { file: "main.bicep", find: "      endpoint: openAiAccess.outputs.endpoint\n", replace: `      endpoint: '${PRIMARY}'\n` },
+          {
+            file: "main.bicep",
+            find: "          endpoint: openAiSecondaryAccess!.outputs.endpoint\n",
+            replace: `          endpoint: '${SECONDARY}'\n`,
+          },
+        ]);
+      });
+      afterAll(() => sampled?.cleanup());
+      const table = async (params: Record<string, unknown>): Promise<{ json: string; settings: Record<string, string> }> => {
+        const snapshot = await evaluateInfra(bicep.path!, sampled.dir, { ...FIRST_UP, ...params });
+        const settings = one(snapshot, "Microsoft.Web/sites/config").properties as Record<string, string>;
+        return { json: settings.AZURE_OPENAI_DEPLOYMENTS!, settings };
+      };
+      const defaults: DeploymentEntry[] = [
+        { name: "gpt-4o-mini", capabilities: ["chat", "responses"] },
+        { name: "text-embedding-3-small", capabilities: ["embeddings"] },
+        { name: "whisper", capabilities: ["transcription"] },
+      ];
+
+      it("for the defaults: one backend per default deployment, on the one account", async () => {
+        const { json } = await table({});
+        expect(routingTableProblems(json)).toEqual([]);
+        expect(JSON.parse(json)).toEqual(expectedRoutingTable([{ endpoint: PRIMARY, priorityOffset: 0, deployments: defaults }]));
+      });
+
+      for (const [role, offset] of [
+        ["spread", 0],
+        ["spillover", 1],
+      ] as const) {
+        it(`with a second account (${role}): its backends after the first's, at priority + ${offset}`, async () => {
+          const { json } = await table({ secondaryOpenAiLocation: "eastus2", secondaryOpenAiRole: role });
+          expect(routingTableProblems(json)).toEqual([]);
+          expect(JSON.parse(json)).toEqual(
+            expectedRoutingTable([
+              { endpoint: PRIMARY, priorityOffset: 0, deployments: defaults },
+              { endpoint: SECONDARY, priorityOffset: offset, deployments: defaults },
+            ]),
+          );
+        });
+      }
+
+      it("with the optional models on, routes to them too and names them in their settings", async () => {
+        const { json, settings } = await table({ openAiLocation: "eastus2", ...ALL_ON });
+        expect(routingTableProblems(json)).toEqual([]);
+        expect(JSON.parse(json)).toEqual(
+          expectedRoutingTable([
+            {
+              endpoint: PRIMARY,
+              priorityOffset: 0,
+              deployments: [
+                ...defaults,
+                { name: "gpt-4o-mini-tts", capabilities: ["speech"] },
+                { name: "gpt-image-1", capabilities: ["images"] },
+                { name: "gpt-35-turbo-instruct", capabilities: ["completions"] },
+              ],
+            },
+          ]),
+        );
+        expect(settings.AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).toBe("gpt-35-turbo-instruct");
+      });
     });
 
     it("keeps the model capacities and the app's concurrency in agreement", () => {

@@ -115,6 +115,80 @@ describe("Bicep evaluator", () => {
     expect(propertyNode(call.body, "PARAMS.size")?.text).toBe("n * 2");
   });
 
+  it("evaluates lambdas (map, filter, toObject), safe access, array functions and user-defined functions, local and imported", async () => {
+    await model(
+      [
+        "@export()",
+        "func firstNamed(items array, tag string) string => first(concat(map(filter(items, d => contains(d.tags, tag)), d => d.name), ['']))",
+        "@export()",
+        "func trimSlash(s string) string => endsWith(s, '/') ? take(s, length(s) - 1) : s",
+        "",
+      ].join("\n"),
+      "lib.bicep",
+    );
+    const bicep = await model(
+      [
+        "import { firstNamed, trimSlash as trimmed } from 'lib.bicep'",
+        "param items array = [",
+        "  {",
+        "    name: 'a'",
+        "    tags: [",
+        "      'x'",
+        "    ]",
+        "  }",
+        "  {",
+        "    name: 'b'",
+        "    alias: 'a'",
+        "    tags: [",
+        "      'x'",
+        "      'y'",
+        "    ]",
+        "  }",
+        "]",
+        "resource acct 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {",
+        "  name: 'a'",
+        "}",
+        "func aliasOf(d object) string => d.?alias ?? d.name",
+        "var aliases = union(map(items, d => aliasOf(d)), [])",
+        "var table = toObject(aliases, a => a, a => map(filter(items, (d, i) => aliasOf(d) == a), d => {",
+        "  deployment: d.name",
+        "  endpoint: trimmed(acct.properties.endpoint)",
+        "}))",
+        "var json = string(table)",
+        "var firstY = firstNamed(items, 'y')",
+        "var firstZ = firstNamed(items, 'z')",
+        "var flat = flatten([",
+        "  [",
+        "    1",
+        "  ]",
+        "  [",
+        "    2",
+        "  ]",
+        "])",
+        "var trimmedKnown = trimmed('https://x/')",
+        "",
+      ].join("\n"),
+      "main.bicep",
+    );
+    expect(valueOf(bicep, "aliases")).toEqual(["a"]);
+    expect(valueOf(bicep, "firstY")).toBe("b");
+    expect(valueOf(bicep, "firstZ")).toBe("");
+    expect(valueOf(bicep, "flat")).toEqual([1, 2]);
+    expect(valueOf(bicep, "trimmedKnown")).toBe("https://x");
+    const endpoint = new Unknown("trimmed(acct.properties.endpoint)");
+    expect(valueOf(bicep, "table")).toEqual({
+      a: [
+        { deployment: "a", endpoint },
+        { deployment: "b", endpoint },
+      ],
+    });
+    expect(valueOf(bicep, "json")).toEqual(
+      new Unknown(
+        '{"a":[{"deployment":"a","endpoint":"«trimmed(acct.properties.endpoint)»"},{"deployment":"b","endpoint":"«trimmed(acct.properties.endpoint)»"}]}',
+      ),
+    );
+  });
+
   it("refuses to model a file with a syntax error, naming where it is", async () => {
     await expect(model("param a string = 'x'\nvar b = {\n", "bad.bicep")).rejects.toThrow(/bad\.bicep:\d+:\d+/);
   });

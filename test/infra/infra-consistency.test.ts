@@ -19,10 +19,13 @@ import {
   checkOutputs,
   checkParametersFile,
   checkRoleAssignments,
+  checkRoutingSetting,
   checkSecurityDefaults,
   checkStorageNames,
 } from "./lib/infra-checks.js";
+import type { Value } from "./lib/bicep-model.js";
 import { loadInfra, type Infra } from "./lib/infra-model.js";
+import { routingTableProblems } from "./lib/routing-contract.js";
 import { mutatedInfra, type Edit } from "./lib/mutated-copy.js";
 
 const infraDir = path.resolve(import.meta.dirname, "../../infra");
@@ -31,10 +34,10 @@ const repoRoot = path.resolve(infraDir, "..");
 type Check = (infra: Infra) => string[];
 
 /** Runs `check` on a copy of infra/ with `edits` applied and returns its problems. */
-async function problemsAfter(edits: Edit[], check: Check): Promise<string[]> {
+async function problemsAfter(edits: Edit[], check: Check, overrides: Record<string, Value> = {}): Promise<string[]> {
   const mutant = mutatedInfra(edits);
   try {
-    return check(await loadInfra(mutant.dir));
+    return check(await loadInfra(mutant.dir, overrides));
   } finally {
     mutant.cleanup();
   }
@@ -121,6 +124,120 @@ describe("infra/ as it is", async () => {
     expect(settings.AZURE_OPENAI_COMPLETIONS_DEPLOYMENT).toBe("gpt-35-turbo-instruct");
   });
 
+  it("fills AZURE_OPENAI_DEPLOYMENTS with the routing table of the default deployments on the one account", () => {
+    const json = appSettingsAsEnvironment(appSettings(infra)).AZURE_OPENAI_DEPLOYMENTS!;
+    expect(routingTableProblems(json)).toEqual([]);
+    const endpoint = "https://oai-sample.openai.azure.com";
+    expect(JSON.parse(json)).toEqual({
+      "gpt-4o-mini": [{ deployment: "gpt-4o-mini", endpoint, capabilities: ["chat", "responses"], priority: 1, weight: 1 }],
+      "text-embedding-3-small": [{ deployment: "text-embedding-3-small", endpoint, capabilities: ["embeddings"], priority: 1, weight: 1 }],
+      whisper: [{ deployment: "whisper", endpoint, capabilities: ["transcription"], priority: 1, weight: 1 }],
+    });
+    expect(infra.modules.get("openAiSecondary")?.deployed).toBe(false);
+    expect(infra.modules.get("openAiSecondaryAccess")?.deployed).toBe(false);
+  });
+
+  for (const role of ["spread", "spillover"] as const) {
+    it(`with secondaryOpenAiLocation (${role}), creates a second account with the same deployments, grants it the same role and routes to both`, async () => {
+      const two = await loadInfra(infraDir, { secondaryOpenAiLocation: "eastus2", secondaryOpenAiRole: role, vnetEnabled: true });
+      expect(deploymentsCheck(two)).toEqual([]);
+      expect(checkSecurityDefaults(two)).toEqual([]);
+      const first = two.modules.get("openAi")!;
+      const second = two.modules.get("openAiSecondary")!;
+      expect(second.deployed).toBe(true);
+      expect(second.scope.params.location).toBe("eastus2");
+      expect(second.scope.params.deployments).toEqual(first.scope.params.deployments);
+      expect(second.scope.params.disableLocalAuth).toBe(true);
+      expect(second.scope.params.publicNetworkAccess).toBe("Disabled");
+      const access = two.modules.get("openAiSecondaryAccess")!;
+      expect(access.deployed).toBe(true);
+      expect(access.scope.params.accountName).toBe(second.scope.params.name);
+      expect(access.scope.params.appPrincipalId).toEqual(two.modules.get("openAiAccess")!.scope.params.appPrincipalId);
+      expect(two.modules.get("openAiSecondaryPrivateEndpoint")?.deployed).toBe(true);
+      // The per-capability settings do not change; the table gains the second account's backends.
+      const env = appSettingsAsEnvironment(appSettings(two));
+      expect(loadConfig(env).openai.deployments).toMatchObject({
+        chat: "gpt-4o-mini",
+        embeddings: "text-embedding-3-small",
+        transcription: "whisper",
+      });
+      expect(routingTableProblems(env.AZURE_OPENAI_DEPLOYMENTS!)).toEqual([]);
+      const table = JSON.parse(env.AZURE_OPENAI_DEPLOYMENTS!) as Record<string, { endpoint: string; priority: number }[]>;
+      expect(Object.keys(table).sort()).toEqual(["gpt-4o-mini", "text-embedding-3-small", "whisper"]);
+      for (const backends of Object.values(table)) {
+        expect(backends.map((b) => [b.endpoint, b.priority])).toEqual([
+          ["https://oai-sample.openai.azure.com", 1],
+          ["https://oai-secondary-sample.openai.azure.com", role === "spread" ? 1 : 2],
+        ]);
+      }
+    });
+  }
+
+  it("with an existing account and a second one, routes to the optional models named on the existing one and to what the second account gets", async () => {
+    const two = await loadInfra(infraDir, { existingOpenAiAccountName: "my-openai", secondaryOpenAiLocation: "swedencentral" });
+    expect(deploymentsCheck(two)).toEqual([]);
+    const table = JSON.parse(appSettingsAsEnvironment(appSettings(two)).AZURE_OPENAI_DEPLOYMENTS!) as Record<string, unknown[]>;
+    expect(table["gpt-4o-mini"]).toHaveLength(2);
+    // Speech is named on the existing account (taken as given) but not switched on, so the second account lacks it.
+    expect(table["gpt-4o-mini-tts"]).toEqual([
+      { deployment: "gpt-4o-mini-tts", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["speech"], priority: 1, weight: 1 },
+    ]);
+  });
+
+  it("routes a custom list: aliases shared by several deployments, priorities and weights, and per-capability settings naming the first", async () => {
+    const custom = await loadInfra(infraDir, {
+      openAiDeployments: [
+        {
+          name: "chat-a",
+          alias: "gpt-4o",
+          modelName: "gpt-4o",
+          modelVersion: "2024-11-20",
+          skuName: "GlobalStandard",
+          capacity: 10,
+          capabilities: ["chat"],
+          weight: 3,
+        },
+        {
+          name: "chat-b",
+          alias: "gpt-4o",
+          modelName: "gpt-4o",
+          modelVersion: "2024-11-20",
+          skuName: "Standard",
+          capacity: 10,
+          capabilities: ["chat", "responses"],
+          priority: 2,
+        },
+        {
+          name: "emb",
+          modelName: "text-embedding-3-large",
+          modelVersion: "1",
+          skuName: "Standard",
+          capacity: 50,
+          capabilities: ["embeddings"],
+        },
+      ],
+    });
+    const settings = appSettings(custom);
+    expect(settings.AZURE_OPENAI_CHAT_DEPLOYMENT).toBe("chat-a");
+    expect(settings.AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT).toBe("emb");
+    expect(settings.AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT).toBe("");
+    expect(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST).toBe("50000");
+    const table = JSON.parse(appSettingsAsEnvironment(settings).AZURE_OPENAI_DEPLOYMENTS!) as Record<string, unknown[]>;
+    expect(table).toEqual({
+      "gpt-4o": [
+        { deployment: "chat-a", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["chat"], priority: 1, weight: 3 },
+        {
+          deployment: "chat-b",
+          endpoint: "https://oai-sample.openai.azure.com",
+          capabilities: ["chat", "responses"],
+          priority: 2,
+          weight: 1,
+        },
+      ],
+      emb: [{ deployment: "emb", endpoint: "https://oai-sample.openai.azure.com", capabilities: ["embeddings"], priority: 1, weight: 1 }],
+    });
+  });
+
   it("with the stage-2 flag on, deploys the Event Grid subscription module; with it off (first provision), does not", async () => {
     expect(infra.modules.get("blobEventSubscription")?.deployed).toBe(false);
     const stage2 = await loadInfra(infraDir, { blobEventSubscriptionEnabled: true });
@@ -151,7 +268,7 @@ describe("infra/ as it is", async () => {
 });
 
 describe("the checks catch regressions", () => {
-  const cases: { name: string; check: Check; edits: Edit[]; expected: RegExp }[] = [
+  const cases: { name: string; check: Check; edits: Edit[]; expected: RegExp; overrides?: Record<string, Value> }[] = [
     // Security defaults
     {
       name: "shared key access turned on",
@@ -393,8 +510,8 @@ describe("the checks catch regressions", () => {
       edits: [
         {
           file: "main.bicep",
-          find: "    embeddingsDeploymentName: embeddingsDeploymentName\n",
-          replace: "    embeddingsDeploymentName: chatDeploymentName\n",
+          find: "    embeddingsDeploymentName: embeddingsSettingValue\n",
+          replace: "    embeddingsDeploymentName: chatSettingValue\n",
         },
       ],
       expected: /AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT is 'gpt-4o-mini'/,
@@ -402,19 +519,25 @@ describe("the checks catch regressions", () => {
     {
       name: "a turned-off model's setting left at its name (the app would call a deployment that does not exist)",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "? speechDeploymentName : ''", replace: "? speechDeploymentName : speechDeploymentName" }],
+      edits: [
+        {
+          file: "main.bicep",
+          find: "var speechSettingValue = firstServing(primaryOpenAiDeployments, 'speech')",
+          replace: "var speechSettingValue = speechDeploymentName",
+        },
+      ],
       expected: /AZURE_OPENAI_SPEECH_DEPLOYMENT is 'gpt-4o-mini-tts' but must be '' \(turned off\)/,
     },
     {
       name: "an optional deployment without its switch",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "        enabled: completionsDeploymentEnabled\n", replace: "" }],
+      edits: [{ file: "main.bicep", find: "    enabled: completionsDeploymentEnabled\n", replace: "" }],
       expected: /gpt-35-turbo-instruct deployment must say enabled: completionsDeploymentEnabled/,
     },
     {
       name: "every listed deployment created, switched off or not",
       check: deploymentsCheck,
-      edits: [{ file: "app/openai.bicep", find: "filter(deployments, d => d.?enabled ?? true)", replace: "deployments" }],
+      edits: [{ file: "main.bicep", find: "filter(optionalOpenAiDeployments, o => o.enabled)", replace: "optionalOpenAiDeployments" }],
       expected: /only the enabled deployments/,
     },
     {
@@ -434,6 +557,65 @@ describe("the checks catch regressions", () => {
       check: deploymentsCheck,
       edits: [{ file: "main.bicep", find: "modelName: 'whisper'", replace: "modelName: 'gpt-4o-mini-transcribe'" }],
       expected: /no whisper deployment/,
+    },
+    {
+      name: "a per-capability setting naming a deployment that does not serve it",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "firstServing(primaryOpenAiDeployments, 'transcription')",
+          replace: "firstServing(primaryOpenAiDeployments, 'chat')",
+        },
+      ],
+      expected: /AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT is 'gpt-4o-mini' but the first deployment serving transcription is 'whisper'/,
+    },
+    {
+      name: "the second account given other deployments",
+      check: deploymentsCheck,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth\n    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess\n    deployments: createdOpenAiDeployments",
+          replace:
+            "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth\n    publicNetworkAccess: vnetEnabled ? 'Disabled' : openAiPublicNetworkAccess\n    deployments: openAiDeployments",
+        },
+      ],
+      expected: /same deployments as the first/,
+    },
+    {
+      name: "the second account with keys on",
+      check: checkSecurityDefaults,
+      edits: [
+        {
+          file: "main.bicep",
+          find: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: openAiDisableLocalAuth",
+          replace: "    location: secondaryOpenAiLocation\n    tags: tags\n    disableLocalAuth: false",
+        },
+      ],
+      expected: /second Azure OpenAI account must be given the same disableLocalAuth/,
+    },
+    {
+      name: "the routing table left without the second account",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [{ file: "main.bicep", find: "  useSecondaryOpenAi\n    ? [", replace: "  false\n    ? [" }],
+      expected: /AZURE_OPENAI_DEPLOYMENTS is .* but the accounts' deployments make/,
+      overrides: { secondaryOpenAiLocation: "eastus2" },
+    },
+    {
+      name: "spillover ignored (the second account at the same priority)",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [{ file: "main.bicep", find: "secondaryOpenAiRole == 'spillover' ? 1 : 0", replace: "0" }],
+      expected: /AZURE_OPENAI_DEPLOYMENTS is .*"priority":1.* but the accounts' deployments make .*"priority":2/,
+      overrides: { secondaryOpenAiLocation: "eastus2", secondaryOpenAiRole: "spillover" },
+    },
+    {
+      name: "a routing table endpoint with the trailing slash",
+      check: (infra) => checkRoutingSetting(infra),
+      edits: [
+        { file: "app/openai-routing.bicep", find: "endpoint: trimEndpoint(account.endpoint)", replace: "endpoint: '${account.endpoint}/'" },
+      ],
+      expected: /endpoint must be https:\/\/HOST with no trailing slash/,
     },
     // Containers and queues
     {
@@ -572,7 +754,7 @@ describe("the checks catch regressions", () => {
     {
       name: "an embeddings batch larger than a minute of the capacity",
       check: deploymentsCheck,
-      edits: [{ file: "main.bicep", find: "min(300000, embeddingsDeploymentCapacity * 1000)", replace: "300000" }],
+      edits: [{ file: "main.bicep", find: "min(300000, embeddingsCapacity * 1000)", replace: "300000" }],
       expected: /EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '300000' but must be the smaller/,
     },
     // Event Grid
@@ -677,9 +859,9 @@ describe("the checks catch regressions", () => {
     },
   ];
 
-  for (const { name, check, edits, expected } of cases) {
+  for (const { name, check, edits, expected, overrides } of cases) {
     it(`catches ${name}`, async () => {
-      const problems = await problemsAfter(edits, check);
+      const problems = await problemsAfter(edits, check, overrides);
       expect(problems.length, `no problem reported for: ${name}`).toBeGreaterThan(0);
       expect(problems.join("\n")).toMatch(expected);
     });

@@ -1,13 +1,14 @@
 /**
  * A static model of Bicep templates built from the tree-sitter parse: declarations, resources
  * (nested ones included), modules, and an evaluator that computes what is knowable before
- * deployment (literals, parameters and their defaults, variables, module parameters). Anything
+ * deployment (literals, parameters and their defaults, variables, module parameters, lambdas and
+ * user-defined functions, local or imported with `import { f } from 'file.bicep'`). Anything
  * only known at deployment time (resource ids, outputs, uniqueString) stays an `Unknown` that
  * remembers its source text, so tests can still check where a value comes from.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseBicep, syntaxProblems, formatProblem, type Node } from "./bicep-parser.js";
+import { parseBicep, syntaxProblems, formatProblem, type Node, type Tree } from "./bicep-parser.js";
 
 /** A value known only at deployment time; `text` is its Bicep source or a «placeholder» rendering. */
 export class Unknown {
@@ -60,21 +61,99 @@ export interface BicepFile {
   resources: ResourceDeclaration[];
   modules: ModuleDeclaration[];
   outputs: Map<string, Declaration & { typeText: string; value: Node }>;
+  /** User-defined functions (`func name(a type, ...) type => body`), by name. */
+  funcs: Map<string, { params: string[]; body: Node }>;
+  /** Names imported with `import { name } from 'file'` (or `name as local`): local name -> the file's model and its name there. */
+  imports: Map<string, { model: BicepFile; name: string }>;
+}
+
+/** A lambda argument, `x => body` or `(x, i) => body`, as re-parsed by prepareLambdas. */
+interface Lambda {
+  params: string[];
+  body: Node;
+}
+
+/**
+ * Lambda arguments by tree and source range. tree-sitter-bicep 1.1.0 binds a lambda's head tighter
+ * than its body's operators (`d => d.a ?? d.b` comes out as `((d => d).a ?? d).b`), so each lambda
+ * argument is split at its `=>` and its body parsed again on its own (see prepareLambdas).
+ */
+const LAMBDAS = new WeakMap<Tree, Map<string, Lambda>>();
+const LAMBDA_HEAD = /^\s*(\(\s*[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*\s*\)|[A-Za-z_]\w*)\s*=>/;
+
+function lambdaKey(node: Node): string {
+  return `${node.startIndex}:${node.endIndex}`;
+}
+
+/** Finds every lambda argument in `tree` (and in the bodies it parses) and records its parameters and body. */
+async function prepareLambdas(tree: Tree): Promise<void> {
+  const found = new Map<string, Lambda>();
+  LAMBDAS.set(tree, found);
+  const pending: Node[] = [tree.rootNode];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    if (node.type === "arguments") {
+      for (const argument of node.namedChildren) {
+        const head = argument ? LAMBDA_HEAD.exec(argument.text) : null;
+        if (!argument || !head) continue;
+        const params = head[1]!.replace(/[()\s]/g, "").split(",");
+        const prefix = "var lambdaBody = ";
+        const bodyTree = await parseBicep(`${prefix}${argument.text.slice(head[0].length)}\n`);
+        await prepareLambdas(bodyTree);
+        const declaration = bodyTree.rootNode.namedChildren.find((c) => c?.type === "variable_declaration");
+        const body = declaration ? afterToken(declaration, "=") : undefined;
+        if (body) found.set(lambdaKey(argument), { params, body });
+        continue;
+      }
+    }
+    for (const child of node.namedChildren) if (child) pending.push(child);
+  }
+}
+
+function lambdaOf(node: Node): Lambda | undefined {
+  return LAMBDAS.get(node.tree)?.get(lambdaKey(node));
 }
 
 /**
  * Parses one file into a model.
  * @throws Error naming file:line:column when the file has a syntax error (the model would be wrong).
  */
-export async function loadBicepFile(file: string): Promise<BicepFile> {
+export async function loadBicepFile(file: string, loading: Map<string, BicepFile> = new Map()): Promise<BicepFile> {
+  const loaded = loading.get(file);
+  if (loaded) return loaded;
   const source = readFileSync(file, "utf8");
   const tree = await parseBicep(source);
   const problems = syntaxProblems(tree, file, source);
   if (problems.length > 0) {
     throw new Error(`cannot model ${file}: fix its syntax first:\n${problems.map(formatProblem).join("\n")}`);
   }
-  const model: BicepFile = { file, source, params: new Map(), vars: new Map(), resources: [], modules: [], outputs: new Map() };
+  await prepareLambdas(tree);
+  const model: BicepFile = {
+    file,
+    source,
+    params: new Map(),
+    vars: new Map(),
+    resources: [],
+    modules: [],
+    outputs: new Map(),
+    funcs: new Map(),
+    imports: new Map(),
+  };
+  loading.set(file, model);
   collectStatements(tree.rootNode.namedChildren, model, undefined);
+  for (const statement of tree.rootNode.namedChildren) {
+    if (statement?.type !== "import_functionality") continue;
+    const imported = await loadBicepFile(path.resolve(path.dirname(file), stringLiteral(namedChildOfType(statement, "string")!)), loading);
+    // `{ a, b as c }`: identifiers in order, `as` pairing the one before it with the one after.
+    const tokens = statement.children.filter((c): c is Node => !!c && (c.type === "identifier" || c.type === "as"));
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i]!.type !== "identifier") continue;
+      const aliased = tokens[i + 1]?.type === "as";
+      const local = aliased ? tokens[i + 2]!.text : tokens[i]!.text;
+      model.imports.set(local, { model: imported, name: tokens[i]!.text });
+      if (aliased) i += 2;
+    }
+  }
   return model;
 }
 
@@ -117,6 +196,16 @@ function collectStatements(nodes: readonly (Node | null)[], model: BicepFile, pa
       case "resource_declaration":
         addResource(node, base, model, parent);
         break;
+      case "user_defined_function": {
+        const name = node.childForFieldName("name")!.text;
+        const parameters = namedChildOfType(node, "parameters");
+        const params = (parameters?.namedChildren ?? [])
+          .filter((p): p is Node => p?.type === "parameter")
+          .map((p) => namedChildOfType(p, "identifier")!.text);
+        const body = afterToken(node, "=>");
+        if (body) model.funcs.set(name, { params, body });
+        break;
+      }
       case "module_declaration": {
         const name = namedChildOfType(node, "identifier")!.text;
         const relative = stringLiteral(namedChildOfType(node, "string")!);
@@ -284,7 +373,11 @@ export function evaluate(node: Node, scope: Scope): Value {
       const object = node.childForFieldName("object")!;
       // `a && b.c` comes out of the grammar as `(a && b).c`: re-associate the whole chain.
       if (object.type === "binary_expression") return evaluateOperatorChain(node, scope);
-      return member(evaluate(object, scope), node.childForFieldName("property")!.text, node.text);
+      const target = evaluate(object, scope);
+      const property = node.childForFieldName("property")!.text;
+      // `a.?b` is null when a has no b (or a is null).
+      if (node.children.some((c) => c?.type === ".?") && (target === null || (isPlainObject(target) && !(property in target)))) return null;
+      return member(target, property, node.text);
     }
     case "subscript_expression": {
       const target = evaluate(node.childForFieldName("object")!, scope);
@@ -481,13 +574,99 @@ function member(target: Value, property: string, text: string): Value {
   return new Unknown(text);
 }
 
+/** Calls a lambda argument with `values` bound to its parameters, seeing the caller's locals. */
+function callLambda(lambda: Lambda, values: Value[], scope: Scope): Value {
+  const locals: Record<string, Value> = { ...scope.locals };
+  lambda.params.forEach((name, i) => (locals[name] = values[i] ?? null));
+  return evaluate(lambda.body, { ...scope, locals });
+}
+
+/** A user-defined function of the scope's file, local or imported, with the file it is declared in. */
+function userFunction(name: string, model: BicepFile): { model: BicepFile; params: string[]; body: Node } | undefined {
+  const local = model.funcs.get(name);
+  if (local) return { model, ...local };
+  const imported = model.imports.get(name);
+  return imported ? userFunction(imported.name, imported.model) : undefined;
+}
+
+/** Renders a value as JSON, with each Unknown as the string «its source», for string() of a partly known value. */
+function jsonWithPlaceholders(value: Value): string {
+  // An interpolated string with deploy-time parts already marks them («...»).
+  if (value instanceof Unknown) return JSON.stringify(value.text.includes("«") ? value.text : value.toString());
+  if (Array.isArray(value)) return `[${value.map(jsonWithPlaceholders).join(",")}]`;
+  if (isPlainObject(value))
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${JSON.stringify(key)}:${jsonWithPlaceholders(item)}`)
+      .join(",")}}`;
+  return JSON.stringify(value);
+}
+
+/** Functions whose arguments include lambdas, evaluated over known arrays. */
+function evaluateLambdaCall(fn: string, argumentNodes: Node[], scope: Scope, text: string): Value {
+  const lambdas = argumentNodes.map(lambdaOf);
+  const source = evaluate(argumentNodes[0]!, scope);
+  if (!Array.isArray(source) || lambdas.slice(1).some((l) => !l)) return new Unknown(text);
+  const [, first, second] = lambdas;
+  switch (fn) {
+    case "map":
+      return source.map((item, i) => callLambda(first!, [item, i], scope));
+    case "filter": {
+      const kept: Value[] = [];
+      for (const [i, item] of source.entries()) {
+        const keep = callLambda(first!, [item, i], scope);
+        if (typeof keep !== "boolean") return new Unknown(text);
+        if (keep) kept.push(item);
+      }
+      return kept;
+    }
+    case "toObject": {
+      const result: Record<string, Value> = {};
+      for (const item of source) {
+        const key = callLambda(first!, [item], scope);
+        if (typeof key !== "string") return new Unknown(text);
+        // ARM refuses keys that are equal without regard to case.
+        if (Object.keys(result).some((k) => k.toLowerCase() === key.toLowerCase())) return new Unknown(`${text} (duplicate key '${key}')`);
+        result[key] = second ? callLambda(second, [item], scope) : item;
+      }
+      return result;
+    }
+    default:
+      return new Unknown(text);
+  }
+}
+
 function evaluateCall(node: Node, scope: Scope): Value {
   const fnNode = node.childForFieldName("function")!;
   const fn = fnNode.text.replace(/^(az|sys)\./, "");
   const argumentNodes = node.childForFieldName("arguments")?.namedChildren.filter((c): c is Node => !!c && c.type !== "comment") ?? [];
+  if (["map", "filter", "toObject"].includes(fn)) return evaluateLambdaCall(fn, argumentNodes, scope, node.text);
   const args = argumentNodes.map((arg) => evaluate(arg, scope));
   const known = !args.some(containsUnknown);
+  const udf = userFunction(fn, scope.model);
+  if (udf) {
+    // A function sees only its parameters (and other functions of its file).
+    const locals = Object.fromEntries(udf.params.map((name, i) => [name, args[i] ?? null]));
+    const result = evaluate(udf.body, { model: udf.model, params: {}, locals, varCache: new Map() });
+    if (!(result instanceof Unknown)) return result;
+    // Unknown because an argument is: name it by the call, e.g. trimEndpoint(openAiAccess.outputs.endpoint).
+    return new Unknown(`${fn}(${args.map((a) => (a instanceof Unknown ? a.text : JSON.stringify(a))).join(", ")})`);
+  }
   switch (fn) {
+    case "concat":
+      if (args.every(Array.isArray)) return args.flat(1);
+      if (args.every((a) => typeof a === "string" || typeof a === "number")) return args.join("");
+      return new Unknown(node.text);
+    case "flatten":
+      return Array.isArray(args[0]) && args[0].every(Array.isArray) ? args[0].flat(1) : new Unknown(node.text);
+    case "first":
+      if (Array.isArray(args[0])) return args[0][0] ?? null;
+      return typeof args[0] === "string" ? args[0].slice(0, 1) : new Unknown(node.text);
+    case "contains":
+      if (Array.isArray(args[0]) && !(args[1] instanceof Unknown))
+        return args[0].some((item) => JSON.stringify(item) === JSON.stringify(args[1]));
+      if (typeof args[0] === "string" && typeof args[1] === "string") return args[0].includes(args[1]);
+      if (isPlainObject(args[0]) && typeof args[1] === "string") return args[1] in args[0];
+      return new Unknown(node.text);
     case "empty":
       if (args[0] instanceof Unknown) return new Unknown(node.text);
       return (
@@ -497,6 +676,11 @@ function evaluateCall(node: Node, scope: Scope): Value {
         (isPlainObject(args[0]) && Object.keys(args[0]).length === 0)
       );
     case "union":
+      // Arrays: every element once, in order of first appearance.
+      if (args.every(Array.isArray) && known) {
+        const seen = new Set<string>();
+        return args.flat(1).filter((item) => !seen.has(JSON.stringify(item)) && !!seen.add(JSON.stringify(item)));
+      }
       if (args.every(isPlainObject)) return Object.assign({}, ...args);
       if (args.every((arg) => isPlainObject(arg) || arg instanceof Unknown)) {
         // Keys of the known objects survive; unknown ones can only add or override.
@@ -504,7 +688,9 @@ function evaluateCall(node: Node, scope: Scope): Value {
       }
       return new Unknown(node.text);
     case "string":
-      return known ? (typeof args[0] === "string" ? args[0] : JSON.stringify(args[0])) : new Unknown(node.text);
+      if (known) return typeof args[0] === "string" ? args[0] : JSON.stringify(args[0]);
+      // An object or array with deploy-time parts: its JSON, each part a «placeholder» (appSettingsAsEnvironment fills in samples).
+      return Array.isArray(args[0]) || isPlainObject(args[0]) ? new Unknown(jsonWithPlaceholders(args[0]!)) : new Unknown(node.text);
     case "min":
     case "max": {
       // min(a, b, ...) or min([a, b, ...]), as Bicep has both forms.

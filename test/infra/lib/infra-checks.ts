@@ -17,7 +17,9 @@ import {
   type Scope,
   type Value,
 } from "./bicep-model.js";
-import { allFiles, instancesOf, resourcesOfType, type Infra, type ModuleInstance } from "./infra-model.js";
+import { allFiles, instancesOf, moduleInstance, resourcesOfType, type Infra, type ModuleInstance } from "./infra-model.js";
+import type { Node } from "./bicep-parser.js";
+import { expectedRoutingTable, routingTableProblems, type AccountEntry, type DeploymentEntry } from "./routing-contract.js";
 import { BUILT_IN_ROLES, EXPECTED_ROLE_SCOPES, ROLE_TABLE } from "./role-table.js";
 
 export interface SettingInfo {
@@ -112,8 +114,15 @@ export function appSettings(infra: Infra): Record<string, Value> {
 }
 
 /** Sample values for the deploy-time unknowns in the app settings, keyed by their Bicep source. */
+const PRIMARY_ENDPOINT_SOURCE = "trimEndpoint(openAiAccess.outputs.endpoint)";
+const SECONDARY_ENDPOINT_SOURCE = "trimEndpoint(openAiSecondaryAccess!.outputs.endpoint)";
+
 export const DEPLOY_TIME_SAMPLES: readonly [RegExp, string][] = [
   [/^openAiAccess\.outputs\.endpoint$/, "https://oai-sample.openai.azure.com"],
+  // The routing table's endpoints: the accounts' endpoints, trimmed again by app/openai-routing.bicep.
+  [/^trimEndpoint\(openAiAccess\.outputs\.endpoint\)$/, "https://oai-sample.openai.azure.com"],
+  [/^openAiSecondaryAccess!\.outputs\.endpoint$/, "https://oai-secondary-sample.openai.azure.com"],
+  [/^trimEndpoint\(openAiSecondaryAccess!\.outputs\.endpoint\)$/, "https://oai-secondary-sample.openai.azure.com"],
   [/^storage\.outputs\.blobEndpoint$/, "https://stsample.blob.core.windows.net/"],
   [/^storage\.outputs\.queueEndpoint$/, "https://stsample.queue.core.windows.net/"],
   [/^storage\.outputs\.tableEndpoint$/, "https://stsample.table.core.windows.net/"],
@@ -218,20 +227,39 @@ export function checkAppSettings(infra: Infra, settingInfos: readonly SettingInf
   return problems;
 }
 
-/** The three deployments are created one at a time, with the names the settings, outputs and config defaults use. */
+/**
+ * The deployments: the default list creates the three defaults one at a time, with the names the
+ * settings, outputs and config defaults use; the optional models are appended by their switches;
+ * each per-capability setting names the first deployment serving it; a second account gets the
+ * same list; and AZURE_OPENAI_DEPLOYMENTS lists every deployment of every account.
+ */
 export function checkDeployments(infra: Infra, settingInfos: readonly SettingInfo[]): string[] {
   const problems: string[] = [];
   const settings = appSettings(infra);
-  const openAi = singleInstance(infra, "app/openai.bicep");
+  const openAi = moduleInstance(infra, "openAi");
   const deployments = openAi.scope.params.deployments;
-  if (!Array.isArray(deployments)) return ["openai.bicep is not given a deployments array"];
-  const byModel = new Map(deployments.filter(isPlainObject).map((d) => [d.modelName, d]));
-  const expected: [setting: string, model: string][] = [
-    ["AZURE_OPENAI_CHAT_DEPLOYMENT", "gpt-4o-mini"],
-    ["AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", "text-embedding-3-small"],
-    ["AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", "whisper"],
+  if (!Array.isArray(deployments))
+    problems.push("openai.bicep is not given a deployments array (main.bicep's list could not be evaluated)");
+  const listed = Array.isArray(deployments) ? deployments.filter(isPlainObject) : [];
+  const byModel = new Map(listed.map((d) => [d.modelName, d]));
+  const useExisting = infra.mainScope.params.existingOpenAiAccountName;
+  const existing = typeof useExisting === "string" && useExisting !== "";
+  // The primary account's deployments: those created, or with an existing account the list plus the optional ones named.
+  const served = infra.main.vars.has("primaryOpenAiDeployments")
+    ? evaluate(infra.main.vars.get("primaryOpenAiDeployments")!.value, infra.mainScope)
+    : undefined;
+  if (!Array.isArray(served)) problems.push("main.bicep must say what the first account serves (var primaryOpenAiDeployments)");
+  const servedList = Array.isArray(served) ? served.filter(isPlainObject) : [];
+  const firstServing = (capability: string): string => {
+    const found = servedList.find((d) => Array.isArray(d.capabilities) && d.capabilities.includes(capability));
+    return found ? String(found.name) : "";
+  };
+  const expected: [setting: string, model: string, capability: string][] = [
+    ["AZURE_OPENAI_CHAT_DEPLOYMENT", "gpt-4o-mini", "chat"],
+    ["AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT", "text-embedding-3-small", "embeddings"],
+    ["AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", "whisper", "transcription"],
   ];
-  for (const [setting, model] of expected) {
+  for (const [setting, model, capability] of expected) {
     const deployment = byModel.get(model);
     if (!deployment) {
       problems.push(`no ${model} deployment is created`);
@@ -242,36 +270,50 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
       problems.push(
         `the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`,
       );
-    if (settings[setting] !== deployment.name)
-      problems.push(`${setting} is '${String(settings[setting])}' but the ${model} deployment is named '${String(deployment.name)}'`);
+    if (!Array.isArray(deployment.capabilities) || !deployment.capabilities.includes(capability))
+      problems.push(`the ${model} deployment must serve '${capability}' (its capabilities)`);
+    if (settings[setting] !== firstServing(capability))
+      problems.push(
+        `${setting} is '${String(settings[setting])}' but the first deployment serving ${capability} is '${firstServing(capability)}'`,
+      );
     const output = infra.main.outputs.get(setting);
-    if (!output || evaluate(output.value, infra.mainScope) !== deployment.name)
-      problems.push(`output ${setting} must equal the ${model} deployment's name`);
+    if (!output || evaluate(output.value, infra.mainScope) !== settings[setting])
+      problems.push(`output ${setting} must equal the app setting`);
     if (typeof deployment.modelVersion !== "string" || deployment.modelVersion === "")
       problems.push(`the ${model} deployment has no model version`);
     if (typeof deployment.skuName !== "string" || deployment.skuName === "") problems.push(`the ${model} deployment has no SKU`);
     if (typeof deployment.capacity !== "number" || deployment.capacity < 1) problems.push(`the ${model} deployment has no capacity`);
   }
-  // The optional ones: always listed (so their parameters are checked below), created only when
-  // switched on, and the app told their name then and an empty string otherwise.
-  const useExisting = infra.mainScope.params.existingOpenAiAccountName;
+  // The optional ones: each listed with its switch, created only when switched on, and the app
+  // told their name then (or, with an existing account, as named) and an empty string otherwise.
+  const optionalVar = infra.main.vars.get("optionalOpenAiDeployments");
+  const optionalElements = (optionalVar?.value.type === "array" ? optionalVar.value.namedChildren : []).filter(
+    (e): e is Node => e?.type === "object",
+  );
   for (const { setting, model, enabledParam } of OPTIONAL_DEPLOYMENTS) {
-    const deployment = byModel.get(model);
-    if (!deployment) {
-      problems.push(`no ${model} deployment is listed for openai.bicep (it must be, switched by ${enabledParam})`);
+    const element = optionalElements.find((e) => {
+      const name = propertyNode(e, "deployment.modelName");
+      return name?.type === "string" && stringLiteral(name) === model;
+    });
+    if (!element) {
+      problems.push(`no ${model} deployment is listed in main.bicep's optionalOpenAiDeployments (switched by ${enabledParam})`);
       continue;
     }
-    const element = (propertyNode(openAi.call.body, "params.deployments")?.namedChildren ?? []).find(
-      (e) => e?.type === "object" && stringLiteral(propertyNode(e, "modelName")!) === model,
-    );
-    const enabledNode = element ? propertyNode(element, "enabled") : undefined;
+    const enabledNode = propertyNode(element, "enabled");
     if (enabledNode?.text !== enabledParam || infra.main.params.get(enabledParam)?.typeText !== "bool")
       problems.push(`the ${model} deployment must say enabled: ${enabledParam} (a bool parameter of main.bicep)`);
-    const enabled = deployment.enabled === true || (typeof useExisting === "string" && useExisting !== "");
-    const expectedValue = enabled ? deployment.name : "";
+    const deployment = evaluate(propertyNode(element, "deployment")!, infra.mainScope);
+    if (!isPlainObject(deployment)) continue;
+    const on = infra.mainScope.params[enabledParam] === true;
+    const created = listed.some((d) => d.modelName === model);
+    if (created !== on)
+      problems.push(
+        `the ${model} deployment is ${created ? "created" : "not created"} while ${enabledParam} is ${String(on)}: only the enabled deployments may be created`,
+      );
+    const expectedValue = on || (existing && deployment.name !== "") ? deployment.name : "";
     if (settings[setting] !== expectedValue)
       problems.push(
-        `${setting} is '${String(settings[setting])}' but must be ${enabled ? `the ${model} deployment's name '${String(deployment.name)}'` : "'' (turned off) while the deployment is not created"}`,
+        `${setting} is '${String(settings[setting])}' but must be ${expectedValue ? `the ${model} deployment's name '${String(deployment.name)}'` : "'' (turned off) while the deployment is not created"}`,
       );
     const configDefault = settingInfos.find((s) => s.name === setting)?.defaultValue;
     if (configDefault !== undefined && deployment.name !== configDefault)
@@ -279,13 +321,11 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
         `the ${model} deployment is named '${String(deployment.name)}' but ${setting} defaults to '${configDefault}' in src/config.ts`,
       );
     const output = infra.main.outputs.get(setting);
-    if (!output || evaluate(output.value, infra.mainScope) !== expectedValue) problems.push(`output ${setting} must equal the app setting`);
+    if (!output || evaluate(output.value, infra.mainScope) !== settings[setting])
+      problems.push(`output ${setting} must equal the app setting`);
   }
-  const resourceLoop = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts/deployments").loop;
-  if (resourceLoop && !/^filter\(\s*deployments\s*,\s*\w+\s*=>\s*\w+\.\?enabled\s*\?\?\s*true\s*\)/.test(resourceLoop.iterable.text))
-    problems.push("openai.bicep must create only the enabled deployments: loop over filter(deployments, d => d.?enabled ?? true)");
   // Azure refuses, every time, a request with more tokens than a minute of the deployment's capacity.
-  const embeddingsCapacity = byModel.get("text-embedding-3-small")?.capacity;
+  const embeddingsCapacity = servedList.find((d) => Array.isArray(d.capabilities) && d.capabilities.includes("embeddings"))?.capacity;
   const maxTokens = Number(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST);
   const configMaxTokens = Number(settingInfos.find((s) => s.name === "EMBEDDINGS_MAX_TOKENS_PER_REQUEST")?.defaultValue);
   if (typeof embeddingsCapacity === "number" && maxTokens !== Math.min(configMaxTokens, embeddingsCapacity * 1000)) {
@@ -293,10 +333,14 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
       `EMBEDDINGS_MAX_TOKENS_PER_REQUEST is '${String(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST)}' but must be the smaller of the app's default (${configMaxTokens}) and a minute of the embeddings capacity (${embeddingsCapacity * 1000} tokens)`,
     );
   }
-  // Version, SKU and capacity of each deployment are parameters of main.bicep.
-  const call = propertyNode(openAi.call.body, "params.deployments");
-  for (const element of call?.namedChildren ?? []) {
-    if (element?.type !== "object") continue;
+  // Version, SKU and capacity of each default and optional deployment are parameters of main.bicep.
+  const defaults = infra.main.params.get("openAiDeployments")?.defaultValue;
+  if (defaults?.type !== "array") problems.push("main.bicep's openAiDeployments must default to a list of deployments");
+  const elements = [
+    ...(defaults?.type === "array" ? defaults.namedChildren : []),
+    ...optionalElements.map((e) => propertyNode(e, "deployment")),
+  ].filter((e): e is Node => e?.type === "object");
+  for (const element of elements) {
     for (const key of ["modelVersion", "skuName", "capacity"]) {
       const node = propertyNode(element, key);
       if (!node || node.type !== "identifier" || !infra.main.params.has(node.text)) {
@@ -304,11 +348,62 @@ export function checkDeployments(infra: Infra, settingInfos: readonly SettingInf
       }
     }
   }
+  // A second account gets exactly what a new first account gets.
+  const secondary = infra.modules.get("openAiSecondary");
+  if (!secondary) problems.push("main.bicep must call app/openai.bicep as openAiSecondary for the optional second account");
+  else {
+    if (propertyNode(secondary.call.body, "params.deployments")?.text !== propertyNode(openAi.call.body, "params.deployments")?.text)
+      problems.push("the second account must be given the same deployments as the first (same names)");
+    if (secondary.call.condition?.text !== "useSecondaryOpenAi")
+      problems.push("the second account must be created only when secondaryOpenAiLocation is set (if (useSecondaryOpenAi))");
+  }
   const resource = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts/deployments");
-  if (!resource.loop) problems.push("the model deployments must be one resource looping over the deployments parameter");
+  if (!resource.loop || resource.loop.iterable.text !== "deployments")
+    problems.push("the model deployments must be one resource looping over the deployments parameter (main.bicep chooses which)");
   if (resource.decorators.get("batchSize")?.childForFieldName("arguments")?.namedChildren[0]?.text !== "1") {
     problems.push("the model deployments must be created one at a time: add @batchSize(1)");
   }
+  problems.push(...checkRoutingSetting(infra));
+  return problems;
+}
+
+/**
+ * AZURE_OPENAI_DEPLOYMENTS, with sample endpoints for the accounts: keeps the contract and equals
+ * the table computed from what each account serves (the first account's, then the second's with its
+ * priority offset).
+ */
+export function checkRoutingSetting(infra: Infra): string[] {
+  const settings = appSettings(infra);
+  if (!("AZURE_OPENAI_DEPLOYMENTS" in settings)) return ["function-app.bicep must set AZURE_OPENAI_DEPLOYMENTS (the routing table)"];
+  let json: string;
+  try {
+    json = appSettingsAsEnvironment({ AZURE_OPENAI_DEPLOYMENTS: settings.AZURE_OPENAI_DEPLOYMENTS! }).AZURE_OPENAI_DEPLOYMENTS!;
+  } catch (error) {
+    return [`AZURE_OPENAI_DEPLOYMENTS cannot be evaluated from the deployments and accounts: ${(error as Error).message}`];
+  }
+  const problems = routingTableProblems(json);
+  if (problems.length > 0) return problems;
+  const served = (name: string): DeploymentEntry[] => {
+    const value = infra.main.vars.get(name) ? evaluate(infra.main.vars.get(name)!.value, infra.mainScope) : undefined;
+    return Array.isArray(value) ? (value.filter(isPlainObject) as unknown as DeploymentEntry[]) : [];
+  };
+  const secondaryOn = infra.modules.get("openAiSecondary")?.deployed === true;
+  const accounts: AccountEntry[] = [
+    {
+      endpoint: sampleFor("AZURE_OPENAI_DEPLOYMENTS", PRIMARY_ENDPOINT_SOURCE),
+      priorityOffset: 0,
+      deployments: served("primaryOpenAiDeployments"),
+    },
+  ];
+  if (secondaryOn)
+    accounts.push({
+      endpoint: sampleFor("AZURE_OPENAI_DEPLOYMENTS", SECONDARY_ENDPOINT_SOURCE),
+      priorityOffset: infra.mainScope.params.secondaryOpenAiRole === "spillover" ? 1 : 0,
+      deployments: served("createdOpenAiDeployments"),
+    });
+  const expected = expectedRoutingTable(accounts);
+  if (JSON.stringify(JSON.parse(json)) !== JSON.stringify(expected))
+    problems.push(`AZURE_OPENAI_DEPLOYMENTS is ${json} but the accounts' deployments make ${JSON.stringify(expected)}`);
   return problems;
 }
 
@@ -465,8 +560,15 @@ export function checkSecurityDefaults(infra: Infra): string[] {
     expect(`basic publishing '${String(valueAt(policy, "name", app.scope))}'`, valueAt(policy, "properties.allow", app.scope), false);
   }
 
-  const openAi = singleInstance(infra, "app/openai.bicep");
+  const openAi = moduleInstance(infra, "openAi");
   const cognitive = singleResource(openAi.model, "Microsoft.CognitiveServices/accounts", { existing: false });
+  // The second account: the same keys and network rules as a new first one.
+  const secondary = infra.modules.get("openAiSecondary");
+  for (const key of ["disableLocalAuth", "publicNetworkAccess"]) {
+    const first = propertyNode(openAi.call.body, `params.${key}`)?.text;
+    if (secondary && propertyNode(secondary.call.body, `params.${key}`)?.text !== first)
+      problems.push(`the second Azure OpenAI account must be given the same ${key} as the first (${first})`);
+  }
   expect("Azure OpenAI kind", valueAt(cognitive, "kind", openAi.scope), "OpenAI");
   expect("Azure OpenAI disableLocalAuth (default)", valueAt(cognitive, "properties.disableLocalAuth", openAi.scope), true);
   const subdomain = propertyNode(cognitive.body, "properties.customSubDomainName");
