@@ -63,7 +63,7 @@ type openAiRoutingAccount = {
 func trimEndpoint(endpoint string) string => endsWith(endpoint, '/') ? take(endpoint, length(endpoint) - 1) : endpoint
 
 @export()
-@description('The name of the first deployment serving a capability, or an empty string when none does.')
+@description('The model name callers send (alias) of the first deployment serving a capability, or an empty string when none does: the app reads a per-capability setting as the default model of AZURE_OPENAI_DEPLOYMENTS.')
 func firstServing(deployments openAiDeployment[], capability string) string =>
   first(concat(map(filter(deployments, d => contains(d.capabilities, capability)), d => aliasOf(d)), ['']))
 

@@ -162,6 +162,12 @@ describe("infra/ as it is", async () => {
         transcription: "whisper",
       });
       expect(routingTableProblems(env.AZURE_OPENAI_DEPLOYMENTS!)).toEqual([]);
+      // The app's own settings check reads the table: one backend per account for each model.
+      expect(
+        loadConfig(env)
+          .openai.routing.table.models.get("gpt-4o-mini")
+          ?.map((b) => b.endpoint),
+      ).toEqual(["https://oai-sample.openai.azure.com", "https://oai-secondary-sample.openai.azure.com"]);
       const table = JSON.parse(env.AZURE_OPENAI_DEPLOYMENTS!) as Record<string, { endpoint: string; priority: number }[]>;
       expect(Object.keys(table).sort()).toEqual(["gpt-4o-mini", "text-embedding-3-small", "whisper"]);
       for (const backends of Object.values(table)) {
@@ -218,7 +224,8 @@ describe("infra/ as it is", async () => {
       ],
     });
     const settings = appSettings(custom);
-    expect(settings.AZURE_OPENAI_CHAT_DEPLOYMENT).toBe("chat-a");
+    // With the table, a per-capability setting names the default model callers send: the first chat deployment's alias.
+    expect(settings.AZURE_OPENAI_CHAT_DEPLOYMENT).toBe("gpt-4o");
     expect(settings.AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT).toBe("emb");
     expect(settings.AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT).toBe("");
     expect(settings.EMBEDDINGS_MAX_TOKENS_PER_REQUEST).toBe("50000");

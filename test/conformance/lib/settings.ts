@@ -1,7 +1,7 @@
 /**
  * The trigger settings both hosts run with in one phase: the host.json values the local host reads
  * and the same values handed to the WebJobs oracle as configuration. Small on purpose (200 ms
- * polling, 3 attempts, 1 s between queue retries) so a phase takes seconds, not minutes.
+ * polling, 3 attempts, 3 s between queue retries) so a phase takes seconds, not minutes.
  */
 export type MessageEncoding = "base64" | "none";
 
@@ -20,7 +20,8 @@ export function phaseSettings(messageEncoding: MessageEncoding): TriggerSettings
     messageEncoding,
     batchSize: 16,
     maxDequeueCount: 3,
-    visibilityTimeoutMs: 1_000,
+    // Long enough that a retry "at once" on a loaded machine never looks like one that waited it out.
+    visibilityTimeoutMs: 3_000,
     maxPollingIntervalMs: 200,
     poisonBlobThreshold: 3,
     maxDegreeOfParallelism: 4,
