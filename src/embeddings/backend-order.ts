@@ -4,7 +4,8 @@
  * batcher decides per request which backend's quota governor lets it go now, and the router's
  * run() cannot ask that before it sends.
  *
- * - backends the router's health passes over (cooling down after a 429, circuit open) are left out;
+ * - backends the router's health passes over (cooling down after a 429, circuit open) are left out
+ *   (those with an open circuit are the batcher's fallback when no other is left);
  * - the lowest priority first; within a priority a weighted random order, so requests spread over
  *   the group in proportion to the weights.
  *
@@ -18,9 +19,16 @@ export function backendKey(backend: Backend): string {
   return `${backend.endpoint}|${backend.deployment}`;
 }
 
-/** The route's backends the router would try now, in the order to offer them a request. */
-export function backendOrder(router: Router, route: Route, random: () => number = Math.random): Backend[] {
-  const available = route.backends.filter((backend) => router.healthOf(backend).availability().available);
+/**
+ * The route's backends the router would try now, in the order to offer them a request; with
+ * `openCircuits`, instead those it passes over only because their circuit is open (a fallback for
+ * queued work, which the request's own retries serve better than failing at once).
+ */
+export function backendOrder(router: Router, route: Route, random: () => number = Math.random, openCircuits = false): Backend[] {
+  const available = route.backends.filter((backend) => {
+    const availability = router.healthOf(backend).availability();
+    return openCircuits ? !availability.available && availability.reason === "circuit_open" : availability.available;
+  });
   const priorities = [...new Set(available.map((backend) => backend.priority))].sort((a, b) => a - b);
   return priorities.flatMap((priority) =>
     weightedShuffle(
@@ -28,22 +36,6 @@ export function backendOrder(router: Router, route: Route, random: () => number 
       random,
     ),
   );
-}
-
-/**
- * When the first of the route's backends the router passes over may be tried again (epoch ms), and
- * whether any of them is passed over for throttling (else all for open circuits); `undefined` when one may be tried now.
- */
-export function routeBackAt(router: Router, route: Route): { at: number; throttled: boolean } | undefined {
-  let at = Infinity;
-  let throttled = false;
-  for (const backend of route.backends) {
-    const availability = router.healthOf(backend).availability();
-    if (availability.available) return undefined;
-    at = Math.min(at, availability.until);
-    throttled ||= availability.reason === "throttled";
-  }
-  return { at, throttled };
 }
 
 /** Each pick is weighted like the router's choice (Efraimidis-Spirakis keys: random^(1/weight), largest first). */

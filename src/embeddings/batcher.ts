@@ -18,7 +18,7 @@
  * - transient: the same request goes at once to each other backend of the model that has room (as
  *   the router moves on), then is sent again as the retry policy says (src/openai/retry-policy.ts);
  *   past the retries its callers fail with the transient error (the host redelivers their messages).
- *   When every backend's circuit is open, waiting callers fail as `transient` at once.
+ *   Backends whose circuit the router has opened get requests only when no other may take them.
  * - configuration (a backend refusing the app's identity, a deployment missing there): the request
  *   moves to another backend of the model, as the router does; with none left its callers fail.
  * - the input at fault (bad_input, upstream_permanent; src/failure-actions.ts): a request that
@@ -33,8 +33,8 @@ import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
-import { ALL_BACKENDS_UNAVAILABLE, type Backend, type Route, type Router } from "../routing/index.js";
-import { backendKey, backendOrder, routeBackAt } from "./backend-order.js";
+import type { Backend, Route, Router } from "../routing/index.js";
+import { backendKey, backendOrder } from "./backend-order.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
 export interface EmbeddingsBatcherOptions {
@@ -132,8 +132,7 @@ export class EmbeddingsBatcher {
   /**
    * Embeds texts, sharing requests with concurrent callers.
    * @throws AppError `throttled` when Azure keeps throttling every backend past `throttleDeadline`;
-   *   `transient` after retries of a 5xx or lost connection (or when every backend's circuit is
-   *   open); `upstream_permanent` when Azure rejects this caller's texts; `configuration` when no
+   *   `transient` after retries of a 5xx or lost connection; `upstream_permanent` when Azure rejects this caller's texts; `configuration` when no
    *   backend of the model accepts the app; CancelledError when `signal` fires.
    */
   embed(texts: readonly EmbedText[], options: EmbedTextsOptions): Promise<EmbedTextsResult> {
@@ -189,16 +188,20 @@ export class EmbeddingsBatcher {
     return Math.max(1, Math.min(this.options.maxInputsPerRequest, cap));
   }
 
-  /** The route's backends a request may go to now: in the router's order, without those whose governor is paused. */
+  /**
+   * The route's backends a request may go to now: in the router's order, without those whose
+   * governor is paused. When every backend the router would not pass over is paused, those it
+   * passes over for an open circuit instead: queued work is better served by the request's own
+   * retries (which end in the real failure) than by failing at once and spending a delivery.
+   */
   private candidates(route: Route): Backend[] {
-    return backendOrder(this.router, route, this.options.random).filter((backend) => this.governorFor(backend).pausedForInMs() === 0);
+    const notPaused = (backend: Backend) => this.governorFor(backend).pausedForInMs() === 0;
+    const healthy = backendOrder(this.router, route, this.options.random).filter(notPaused);
+    return healthy.length > 0 ? healthy : backendOrder(this.router, route, this.options.random, true).filter(notPaused);
   }
 
-  /**
-   * When the first backend of the route may take requests again (epoch ms; its governor's pause
-   * and the router's cooldown both over), and whether every backend is passed over for an open circuit.
-   */
-  private backAt(route: Route): { at: number; circuitsOpen: boolean } {
+  /** When the first backend of the route may take requests again (epoch ms): its governor's pause and the router's cooldown both over. */
+  private backAt(route: Route): number {
     const now = Date.now();
     let at = Infinity;
     for (const backend of route.backends) {
@@ -206,8 +209,7 @@ export class EmbeddingsBatcher {
       const routerBack = availability.available ? now : availability.until;
       at = Math.min(at, Math.max(now + this.governorFor(backend).pausedForInMs(), routerBack));
     }
-    const router = routeBackAt(this.router, route);
-    return { at, circuitsOpen: router !== undefined && !router.throttled };
+    return at;
   }
 
   /** Sends as many requests from the lane as the backends' quota allows, or arms a timer for when one may go. */
@@ -216,13 +218,10 @@ export class EmbeddingsBatcher {
     while (lane.pending.length > 0) {
       const candidates = this.candidates(lane.route);
       if (candidates.length === 0) {
-        const back = this.backAt(lane.route);
-        if (back.circuitsOpen) {
-          this.failPending(lane, this.circuitsOpenError(lane.route, back.at));
-          return;
-        }
-        this.failJobsPastDeadline(lane, back.at);
-        if (lane.pending.length > 0) this.wakeAt(lane, back.at);
+        // Every backend is throttled (its governor paused, or the router cooling it down).
+        const backAt = this.backAt(lane.route);
+        this.failJobsPastDeadline(lane, backAt);
+        if (lane.pending.length > 0) this.wakeAt(lane, backAt);
         return;
       }
       const maxInputs = this.maxInputs(candidates[0]!);
@@ -441,19 +440,6 @@ export class EmbeddingsBatcher {
     if (job.settled) return;
     job.settled = true;
     job.reject(error);
-  }
-
-  private failPending(lane: Lane, error: AppError): void {
-    for (const item of lane.pending) this.fail(item.job, error);
-    lane.pending = [];
-  }
-
-  private circuitsOpenError(route: Route, backAt: number): AppError {
-    return new AppError(
-      "transient",
-      `Every backend of model '${route.model}' is failing (5xx or no connection) and is passed over for now`,
-      { code: ALL_BACKENDS_UNAVAILABLE, retryAfterInMs: Math.max(0, backAt - Date.now()) },
-    );
   }
 
   /** Fails the callers that would still be waiting for quota after their throttle deadline. */
