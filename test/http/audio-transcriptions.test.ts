@@ -52,7 +52,11 @@ describe("with the default limits", () => {
   beforeEach(() => stack.simulator.control.reset());
 
   it("answers json with the text and the billed duration, in one upstream call that asked for verbose_json", async () => {
-    const result = await client.audio.transcriptions.create({ file: await toFile(wav, "meeting.wav"), model: WHISPER });
+    const { data: result, response } = await client.audio.transcriptions
+      .create({ file: await toFile(wav, "meeting.wav"), model: WHISPER })
+      .withResponse();
+    // The backend that answered: the one-backend table's name for the endpoint's whisper deployment.
+    expect(response.headers.get("x-backend")).toBe(`127:${new URL(stack.simulator.url).port}/${WHISPER}`);
     expect(result.text.length).toBeGreaterThan(20);
     expect(result).toMatchObject({ usage: { type: "duration", seconds: 16 } });
     expect(Object.keys(result).sort()).toEqual(["text", "usage"]);
