@@ -28,6 +28,8 @@ import { classifyError, useOpenAIErrorClasses } from "../src/errors.js";
 import { TRANSIENT_BACKOFF_IN_MS } from "../src/openai/retry-policy.js";
 import { EmbeddingsBatcher } from "../src/embeddings/batcher.js";
 import { embedInputs } from "../src/embeddings/embed-inputs.js";
+import { loadConfig } from "../src/config.js";
+import { createRouter } from "../src/routing/index.js";
 import type { Logger } from "../src/logging.js";
 import { round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
@@ -191,12 +193,17 @@ async function runHost(
 }
 
 async function runPipeline(sim: Simulator, messages: string[], scale: Scale): Promise<SideResult> {
-  // As the app's client (src/openai/client.ts): no retries of its own (the batcher's policy
-  // retries), and classifyError told the client's error classes, so a 429 is read as throttling.
+  // The app's own router and clients (src/routing/, src/openai/client.ts): no retries of the
+  // client's own (the batcher's policy retries), and a 429 read as throttling.
   useOpenAIErrorClasses(openaiErrors);
-  const client = new OpenAI({ baseURL: `${sim.url}/openai/v1/`, apiKey: sim.apiKey, maxRetries: 0 });
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: sim.url,
+    AZURE_OPENAI_API_KEY: sim.apiKey,
+    AzureWebJobsStorage: "UseDevelopmentStorage=true",
+  });
+  const router = createRouter(config.openai);
   const batcher = new EmbeddingsBatcher({
-    client,
+    router,
     maxInputsPerRequest: 2048,
     maxTokensPerRequest: 300_000,
     maxWaitInMs: 20,
@@ -204,8 +211,9 @@ async function runPipeline(sim: Simulator, messages: string[], scale: Scale): Pr
   });
   const deps = {
     batcher,
+    router,
     logger: quiet,
-    deployments: [DEPLOYMENT],
+    defaultModel: DEPLOYMENT,
     limits: { chunkTokens: 8191, overlapTokens: 0, split: true },
     throttleBudgetInMs: 60_000,
   };

@@ -9,7 +9,7 @@
  */
 import { loadConfig } from "../src/config.js";
 import type { Logger } from "../src/logging.js";
-import { createOpenAIClient } from "../src/openai/client.js";
+import { createRouter } from "../src/routing/index.js";
 import { retryPolicy } from "../src/openai/retry-policy.js";
 import { renderSpeech, speechParts, SPEECH_PART_CONCURRENCY } from "../src/speech/render-speech.js";
 import { round, type Benchmark, type Figure } from "./harness.js";
@@ -53,9 +53,10 @@ export const speechParallelBenchmark: Benchmark = {
         AZURE_OPENAI_API_KEY: simulator.apiKey,
         AzureWebJobsStorage: "UseDevelopmentStorage=true",
       });
+      const router = createRouter(config.openai);
       const deps = {
-        client: await createOpenAIClient(config.openai),
-        deployment: DEPLOYMENT,
+        router,
+        route: router.route("speech", DEPLOYMENT),
         retry: retryPolicy(config, "speech"),
         logger: quiet,
       };

@@ -165,9 +165,9 @@ async function uploadSpeechLikeWav(blob: import("@azure/storage-blob").BlockBlob
 
 /** The child: download the blob like the host does, transcribe it, print elapsed time and peak RSS. */
 async function workerMain(maxConcurrency: number, transcriptsContainer: string): Promise<void> {
-  const [{ loadConfig }, { createOpenAIClient }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
+  const [{ loadConfig }, { createRouter }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
     import("../src/config.js"),
-    import("../src/openai/client.js"),
+    import("../src/routing/index.js"),
     import("../src/transcription/transcribe-blob.js"),
     import("../src/openai/retry-policy.js"),
   ]);
@@ -188,8 +188,8 @@ async function workerMain(maxConcurrency: number, transcriptsContainer: string):
   const started = performance.now();
   const outcome = await transcribeBlob(
     {
-      client: await createOpenAIClient(config.openai),
-      deployment: config.openai.deployments.transcription,
+      router: createRouter(config.openai),
+      defaultModel: config.openai.deployments.transcription,
       blobService,
       audioContainer: "audio",
       transcriptsContainer,

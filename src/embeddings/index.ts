@@ -1,11 +1,11 @@
 /**
  * The embeddings service: queue pipeline and the pieces the HTTP endpoint reuses.
  *
- * For `POST /api/v1/embeddings`:
- *   const result = await embedInputs(body.input, { deployment: body.model, dimensions: body.dimensions, signal },
- *     await embeddingsDependencies(config, logger, { split: false }));
- * Validation failures are BadInputError (map by `kind` as everywhere); `result.items` holds one
- * vector per input (`chunk` is always 0 without splitting).
+ * embedInputs() with embeddingsDependencies() embeds through the process's batcher, spread over the
+ * backends of the named model:
+ *   const result = await embedInputs(input, { model, dimensions, signal }, embeddingsDependencies(config, logger, { split: true }));
+ * Validation failures are BadInputError (map by `kind` as everywhere). `POST /api/v1/embeddings`
+ * does not batch: it forwards each request through the router (src/functions/embeddings-http.ts).
  */
 export {
   embedInputs,
@@ -16,7 +16,6 @@ export {
 } from "./embed-inputs.js";
 export {
   prepareInputs,
-  resolveDeployment,
   validateDimensions,
   API_MAX_INPUTS,
   API_MAX_TOTAL_TOKENS,

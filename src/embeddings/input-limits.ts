@@ -104,26 +104,6 @@ export function prepareInputs(input: string | readonly string[], limits: InputLi
 }
 
 /**
- * Picks the deployment to use: the requested one when it is configured, else the default.
- * @throws BadInputError (code `unknown_deployment`) when a deployment is named that the app is not configured to use.
- */
-export function resolveDeployment(requested: string | undefined, allowed: readonly string[]): string {
-  const fallback = allowed[0];
-  if (requested === undefined) {
-    if (fallback === undefined) throw new RangeError("No embeddings deployment is configured");
-    return fallback;
-  }
-  if (!allowed.includes(requested)) {
-    throw new BadInputError(
-      `Unknown deployment "${requested}"; this app may use ${allowed.map((d) => `"${d}"`).join(", ")}. ` +
-        "Omit `deployment` to use the default (AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT)",
-      { code: "unknown_deployment", param: "deployment" },
-    );
-  }
-  return requested;
-}
-
-/**
  * Checks a requested vector size.
  * @throws BadInputError (param `dimensions`) unless it is a whole number from 1 to 3072.
  */

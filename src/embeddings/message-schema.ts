@@ -1,7 +1,10 @@
 /**
  * The queue message contract:
- *   {"id"?: string, "input": string | string[], "dimensions"?: number, "deployment"?: string, "metadata"?: object,
+ *   {"id"?: string, "input": string | string[], "dimensions"?: number, "model"?: string, "metadata"?: object,
  *    "enqueuedAt"?: string}
+ * `model` names a model of the routing table that serves embeddings (default: the configured one);
+ * `deployment` is its older name, still accepted (without AZURE_OPENAI_DEPLOYMENTS each deployment
+ * is a model of its own name, so old messages mean the same).
  * Unknown fields are rejected, so a typo such as `inputs` fails loudly instead of being ignored.
  * `enqueuedAt` is set by the app itself on work it hands back to the queue (see
  * src/queue-jobs/run-job.ts), so the output keeps the original message's time. Work too large to
@@ -9,6 +12,7 @@
  * to a blob holding the message.
  */
 import { z } from "zod";
+import { BadInputError } from "../errors.js";
 import { enqueuedAtSchema, idSchema, parseJobMessage, readQueuePayload } from "../queue-jobs/payload.js";
 import { MAX_DIMENSIONS } from "./input-limits.js";
 
@@ -18,6 +22,7 @@ export const embeddingsMessageSchema = z.strictObject({
   id: idSchema.optional(),
   input: z.union([z.string(), z.array(z.string())], { error: "must be a string or an array of strings" }),
   dimensions: z.number().int().min(1).max(MAX_DIMENSIONS).optional(),
+  model: z.string().min(1).max(64).optional(),
   deployment: z.string().min(1).max(64).optional(),
   metadata: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }).optional(),
   enqueuedAt: enqueuedAtSchema.optional(),
@@ -50,8 +55,22 @@ export interface EmbeddingsJob extends EmbeddingsMessage {
  *   carries the best id found, so the error record can still be named after the message.
  */
 export function parseEmbeddingsMessage(payload: unknown, queueMessageId: string): EmbeddingsJob {
-  return parseJobMessage(payload, queueMessageId, embeddingsMessageSchema, {
+  const job = parseJobMessage(payload, queueMessageId, embeddingsMessageSchema, {
     example: '{"input": "text"}',
-    allowedFields: ["id", "input", "dimensions", "deployment", "metadata", "enqueuedAt"],
+    allowedFields: ["id", "input", "dimensions", "model", "deployment", "metadata", "enqueuedAt"],
   });
+  if (job.model !== undefined && job.deployment !== undefined && job.model !== job.deployment) {
+    throw new BadInputError(
+      `The message names model "${job.model}" and deployment "${job.deployment}"; \`deployment\` is the older name of \`model\`, so give only \`model\``,
+      { code: "schema_violation", param: "deployment", details: { id: job.id } },
+    );
+  }
+  return job;
+}
+
+/** The model a job names (`model`, or its older name `deployment`), and the field that named it. */
+export function requestedModel(job: EmbeddingsMessage): { model: string; param: string } | undefined {
+  if (job.model !== undefined) return { model: job.model, param: "model" };
+  if (job.deployment !== undefined) return { model: job.deployment, param: "deployment" };
+  return undefined;
 }

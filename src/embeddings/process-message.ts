@@ -8,7 +8,7 @@ import type { Logger } from "../logging.js";
 import type { QueueDelivery } from "../queue-jobs/delivery.js";
 import { runQueueJob, type QueueJobPipeline } from "../queue-jobs/run-job.js";
 import { embedInputs, type EmbedInputsDependencies } from "./embed-inputs.js";
-import { parseEmbeddingsMessage, type EmbeddingsJob } from "./message-schema.js";
+import { parseEmbeddingsMessage, requestedModel, type EmbeddingsJob } from "./message-schema.js";
 import type { EmbeddingsStore } from "./result-store.js";
 
 export type { QueueDelivery };
@@ -37,15 +37,17 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
   const pipeline: QueueJobPipeline<EmbeddingsJob, Embedded> = {
     parse: parseEmbeddingsMessage,
     run: async (job, { createdAt }) => {
+      const named = requestedModel(job);
       const result = await embedInputs(
         job.input,
-        { deployment: job.deployment, dimensions: job.dimensions },
+        { ...(named ? { model: named.model, modelParam: named.param } : {}), dimensions: job.dimensions },
         { ...deps.embed, logger: deps.logger },
       );
       await deps.store.writeOutput({
         id: job.id,
         deployment: result.deployment,
         model: result.model,
+        routing: { model: result.routedModel, backends: result.backends },
         dimensions: result.dimensions,
         usage: result.usage,
         items: result.items,
@@ -53,13 +55,14 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
         createdAt,
       });
       deps.logger.info(
-        `Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens`,
+        `Embedded message ${delivery.messageId} as ${job.id}.json: ${result.items.length} vectors, ${result.usage.prompt_tokens} tokens, model ${result.routedModel} on ${result.backends.join(", ")}`,
       );
       return { status: "embedded", id: job.id, items: result.items.length, tokens: result.usage.prompt_tokens };
     },
     handbackCopy: (job, enqueuedAt) => {
       const copy: EmbeddingsJob = { id: job.id, input: job.input };
       if (job.dimensions !== undefined) copy.dimensions = job.dimensions;
+      if (job.model !== undefined) copy.model = job.model;
       if (job.deployment !== undefined) copy.deployment = job.deployment;
       if (job.metadata !== undefined) copy.metadata = job.metadata;
       copy.enqueuedAt = enqueuedAt;
@@ -67,7 +70,11 @@ export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: Pr
     },
     hasOutput: (id) => deps.store.hasOutput(id),
     alreadyDone: (id) => ({ status: "embedded", id, items: 0, tokens: 0 }),
-    recordFields: (job) => ({ deployment: job?.deployment, metadata: job?.metadata }),
+    recordFields: (job) => ({
+      deployment: job?.deployment,
+      model: (job && requestedModel(job)?.model) ?? deps.embed.defaultModel,
+      metadata: job?.metadata,
+    }),
   };
   return runQueueJob(pipeline, delivery, deps);
 }

@@ -17,8 +17,12 @@ export { HANDBACK_PREFIX } from "../queue-jobs/payload.js";
 
 export interface EmbeddingsOutput {
   id: string;
+  /** The deployment that served the vectors (the first, when several backends served parts of them). */
   deployment: string;
+  /** The model Azure OpenAI reports. */
   model: string;
+  /** The routing table's model the message went to, and the backends (by name) whose answers hold the vectors. */
+  routing: { model: string; backends: string[] };
   dimensions: number;
   usage: { prompt_tokens: number; total_tokens: number };
   items: EmbeddingItem[];

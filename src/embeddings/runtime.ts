@@ -1,33 +1,30 @@
 /**
  * The process-wide pieces of the embeddings pipeline, built once from the configuration: one
- * batcher per process (so every queue invocation on the instance shares requests and the
- * deployment's quota governor), the result store and the queue used to hand work back.
+ * batcher per process over the process's router (so every queue invocation on the instance shares
+ * requests and each backend's quota governor), the result store and the queue used to hand work back.
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
-import { getOpenAIClient } from "../openai/client.js";
 import { retryPolicy } from "../openai/retry-policy.js";
+import { getRouter } from "../routing/index.js";
 import { getStorageClients } from "../storage/clients.js";
 import { EmbeddingsBatcher } from "./batcher.js";
 import type { EmbedInputsDependencies } from "./embed-inputs.js";
 import type { ProcessMessageDependencies } from "./process-message.js";
 import { EmbeddingsStore } from "./result-store.js";
 
-let shared: { config: Config; batcher: Promise<EmbeddingsBatcher> } | undefined;
+let shared: { config: Config; batcher: EmbeddingsBatcher } | undefined;
 
 /** The process's batcher for this configuration, created on first use. */
-export function getSharedEmbeddingsBatcher(config: Config): Promise<EmbeddingsBatcher> {
+export function getSharedEmbeddingsBatcher(config: Config): EmbeddingsBatcher {
   if (shared?.config !== config) {
-    const batcher = getOpenAIClient(config.openai).then(
-      (client) =>
-        new EmbeddingsBatcher({
-          client,
-          maxInputsPerRequest: config.embeddings.maxInputsPerRequest,
-          maxTokensPerRequest: config.embeddings.maxTokensPerRequest,
-          maxWaitInMs: config.embeddings.maxWaitInMs,
-          retry: retryPolicy(config, "embeddings"),
-        }),
-    );
+    const batcher = new EmbeddingsBatcher({
+      router: getRouter(config.openai),
+      maxInputsPerRequest: config.embeddings.maxInputsPerRequest,
+      maxTokensPerRequest: config.embeddings.maxTokensPerRequest,
+      maxWaitInMs: config.embeddings.maxWaitInMs,
+      retry: retryPolicy(config, "embeddings"),
+    });
     shared = { config, batcher };
   }
   return shared.batcher;
@@ -35,17 +32,14 @@ export function getSharedEmbeddingsBatcher(config: Config): Promise<EmbeddingsBa
 
 /**
  * Dependencies for embedInputs() under this configuration.
- * @param split true (queue) splits long inputs into chunks; false (OpenAI-compatible HTTP) rejects them.
+ * @param split true (queue) splits long inputs into chunks; false rejects them (as OpenAI's API does).
  */
-export async function embeddingsDependencies(
-  config: Config,
-  logger: Logger,
-  options: { split: boolean },
-): Promise<EmbedInputsDependencies> {
+export function embeddingsDependencies(config: Config, logger: Logger, options: { split: boolean }): EmbedInputsDependencies {
   return {
-    batcher: await getSharedEmbeddingsBatcher(config),
+    batcher: getSharedEmbeddingsBatcher(config),
+    router: getRouter(config.openai),
     logger,
-    deployments: [config.openai.deployments.embeddings],
+    defaultModel: config.openai.deployments.embeddings,
     limits: {
       chunkTokens: config.embeddings.chunkTokens,
       overlapTokens: config.embeddings.chunkOverlapTokens,
@@ -63,7 +57,7 @@ export async function queuePipelineDependencies(config: Config, logger: Logger):
   if (store?.config !== config) {
     store = { config, store: new EmbeddingsStore(storage.blobService.getContainerClient(config.embeddings.container)) };
   }
-  const { logger: _unused, ...embed } = await embeddingsDependencies(config, logger, { split: true });
+  const { logger: _unused, ...embed } = embeddingsDependencies(config, logger, { split: true });
   return {
     embed,
     store: store.store,

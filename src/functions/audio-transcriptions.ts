@@ -3,7 +3,8 @@ import { getProcessConfig } from "../config.js";
 import { startHttpInvocation } from "./http-invocation.js";
 import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
-import { getOpenAIClient } from "../openai/client.js";
+import { getRouter, modelsFor } from "../routing/index.js";
+import { BACKEND_HEADER } from "../routing/http.js";
 import type { TranscriptionTask } from "../transcription/options.js";
 
 // Start watching for callers that hang up before the first request can arrive.
@@ -11,9 +12,12 @@ watchCallerDisconnects();
 
 /**
  * POST /api/v1/audio/transcriptions and /api/v1/audio/translations: OpenAI's audio API
- * (multipart upload, every response_format), served by the transcription deployment. A file over
- * Azure's 25 MB limit is split, transcribed in parallel and stitched by the blob pipeline's code
- * (src/http/audio-transcription.ts). The upload is read as a stream up to HTTP_MAX_AUDIO_BYTES
+ * (multipart upload, every response_format), served by the backends of the requested model (`model`:
+ * a model of the routing table that transcribes; default AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT). A
+ * file over Azure's 25 MB limit is split, transcribed in parallel and stitched by the blob
+ * pipeline's code (src/http/audio-transcription.ts), each chunk routed on its own; the `x-backend`
+ * header names the backend that answered, or the backends, comma-separated in chunk order, when
+ * the chunks of a split file went to several. The upload is read as a stream up to HTTP_MAX_AUDIO_BYTES
  * (src/http/multipart-audio.ts says what is held in memory and why). Failures are answered in
  * OpenAI's error shape; a caller who hangs up cancels every chunk request in flight.
  */
@@ -29,9 +33,13 @@ function audioHandler(task: TranscriptionTask, label: string) {
         import("../http/audio-transcription.js"),
       ]);
       const upload = await readAudioUpload(request, config.http.maxAudioBytes, callerGone);
-      const audioRequest = parseAudioRequest(upload, task, [config.openai.deployments.transcription]);
-      const answer = await transcribeUpload({ client: await getOpenAIClient(config.openai), logger, config }, audioRequest, callerGone);
-      return { status: 200, headers: { "content-type": answer.contentType, "cache-control": "no-store" }, body: answer.body };
+      const audioRequest = parseAudioRequest(upload, task, modelsFor(config.openai, "transcription"));
+      const answer = await transcribeUpload({ router: getRouter(config.openai), logger, config }, audioRequest, callerGone);
+      return {
+        status: 200,
+        headers: { "content-type": answer.contentType, "cache-control": "no-store", [BACKEND_HEADER]: answer.backends.join(", ") },
+        body: answer.body,
+      };
     } catch (error) {
       return answerError(error, label, logger, secrets);
     }

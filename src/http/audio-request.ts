@@ -17,6 +17,7 @@ export type AudioResponseFormat = (typeof AUDIO_RESPONSE_FORMATS)[number];
 
 export interface AudioRequest {
   task: TranscriptionTask;
+  /** The model to transcribe with: a name in the routing table (each chunk goes to one of its backends). */
   deployment: string;
   /** The options of the shared pipeline (`formats` is unused here: the answer has one format). */
   options: TranscriptionOptions;
@@ -35,7 +36,7 @@ const TRANSCRIPTION_FIELDS = [...COMMON_FIELDS, "language", "timestamp_granulari
  * @throws BadInputError naming the field (`param`): `missing_required_parameter` (no file),
  *   `model_not_found`, `invalid_value`, `unknown_parameter`, `unsupported_value` (stream).
  */
-export function parseAudioRequest(upload: AudioUpload, task: TranscriptionTask, deployments: readonly string[]): AudioRequest {
+export function parseAudioRequest(upload: AudioUpload, task: TranscriptionTask, models: readonly string[]): AudioRequest {
   const endpoint = task === "translate" ? "audio translations" : "audio transcriptions";
   const known = task === "translate" ? COMMON_FIELDS : TRANSCRIPTION_FIELDS;
   const single = (name: string): string | undefined => {
@@ -66,7 +67,7 @@ export function parseAudioRequest(upload: AudioUpload, task: TranscriptionTask, 
     throw new BadInputError("'file' must be a file part, not a text field", { param: "file", code: "invalid_value" });
   if (!upload.file) throw new BadInputError("Missing required parameter: 'file'", { param: "file", code: "missing_required_parameter" });
 
-  const deployment = resolveDeployment(single("model"), deployments, endpoint);
+  const deployment = resolveDeployment(single("model"), models, endpoint);
 
   const responseFormat = (single("response_format") ?? "json") as AudioResponseFormat;
   if (!AUDIO_RESPONSE_FORMATS.includes(responseFormat)) {

@@ -1,36 +1,40 @@
 /**
  * Serves one HTTP audio request with the blob pipeline's own path (src/transcription/): the
  * format is read from the bytes (audio-format.ts), a file over Azure's 25 MB limit is cut into
- * chunks (chunk-plan.ts), the chunks are transcribed in parallel with bounded concurrency
- * (transcribe-chunks.ts, whisper.ts), stitched (stitch.ts) and rendered in the requested format.
- * Only the retry policy differs: see httpAudioRetryPolicy (src/openai/retry-policy.ts).
+ * chunks (chunk-plan.ts), the chunks are transcribed in parallel with bounded concurrency, each
+ * routed to a backend of the requested model (transcribe-chunks.ts, whisper.ts), stitched
+ * (stitch.ts) and rendered in the requested format. Only the retry policy differs: see
+ * httpAudioRetryPolicy (src/openai/retry-policy.ts).
  */
-import type { OpenAI } from "openai";
 import { BadInputError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { httpAudioRetryPolicy } from "../openai/retry-policy.js";
 import type { Config } from "../config.js";
+import type { Router } from "../routing/index.js";
 import { detectAudioFormat } from "../transcription/audio-format.js";
 import { planChunks, type AudioPlan } from "../transcription/chunk-plan.js";
 import { stitchTranscripts } from "../transcription/stitch.js";
-import { billedSeconds, transcribeChunks } from "../transcription/transcribe-chunks.js";
+import { billedSeconds, chunkBackends, transcribeChunks } from "../transcription/transcribe-chunks.js";
 import { renderAudioAnswer, type AudioAnswer } from "./audio-answer.js";
 import type { AudioRequest } from "./audio-request.js";
 
 export interface AudioTranscriptionDeps {
-  client: OpenAI;
+  router: Router;
   logger: Logger;
   config: Config;
 }
 
 export interface AudioTranscriptionResult extends AudioAnswer {
   chunks: number;
+  /** The backends (table names) that answered the chunks, in chunk order, each once. */
+  backends: string[];
 }
 
 /**
  * Transcribes (or translates) the uploaded file and renders the answer.
  * @throws BadInputError for empty, corrupt, truncated, unsupported or unsplittable audio (the
- *   blob pipeline's codes, `param: "file"`); AppError from Azure (see whisper.ts and the policy);
+ *   blob pipeline's codes, `param: "file"`), `model_not_found` for a model that does not
+ *   transcribe (before the file is read); AppError from Azure (see whisper.ts and the policy);
  *   the signal's reason when the caller hangs up (every chunk request in flight is cancelled).
  */
 export async function transcribeUpload(
@@ -38,6 +42,7 @@ export async function transcribeUpload(
   request: AudioRequest,
   signal: AbortSignal,
 ): Promise<AudioTranscriptionResult> {
+  const route = deps.router.route("transcription", request.deployment);
   const { bytes, fileName } = request.file;
   const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes);
   const started = performance.now();
@@ -47,8 +52,8 @@ export async function transcribeUpload(
   );
   const results = await transcribeChunks(
     {
-      client: deps.client,
-      deployment: request.deployment,
+      router: deps.router,
+      route,
       logger: deps.logger,
       retry: httpAudioRetryPolicy(deps.config, plan.chunks.length),
       maxConcurrency: deps.config.transcription.maxConcurrency,
@@ -59,7 +64,11 @@ export async function transcribeUpload(
   deps.logger.info(
     `Transcribed ${sourceName}: ${plan.chunks.length} chunk(s), ${transcript.duration} s of audio, in ${Math.round(performance.now() - started)} ms`,
   );
-  return { ...renderAudioAnswer(request, transcript, billedSeconds(results)), chunks: plan.chunks.length };
+  return {
+    ...renderAudioAnswer(request, transcript, billedSeconds(results)),
+    chunks: plan.chunks.length,
+    backends: chunkBackends(results),
+  };
 }
 
 /** The format and chunks of the file; its problems name the `file` field, as OpenAI's answers do. */

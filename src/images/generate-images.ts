@@ -8,12 +8,11 @@ import type { OpenAI } from "openai";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { RetryPolicy } from "../openai/retry-policy.js";
-import { callWithRetries } from "../queue-jobs/call-azure.js";
+import { callWithRetries, type JobRouting } from "../queue-jobs/call-azure.js";
+import type { Backend } from "../routing/index.js";
 import { imageTimeoutInMs } from "./generation-timeout.js";
 
-export interface GenerateImagesDependencies {
-  client: OpenAI;
-  deployment: string;
+export interface GenerateImagesDependencies extends JobRouting {
   retry: RetryPolicy;
   logger: Logger;
 }
@@ -30,6 +29,8 @@ export interface GeneratedImages {
   size?: string;
   quality?: string;
   usage?: unknown;
+  /** The backend that made them. */
+  backend: Backend;
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -44,21 +45,20 @@ export async function generateImages(
   deps: GenerateImagesDependencies,
   request: { prompt: string; size?: string | undefined; quality?: string | undefined; n: number; name: string },
 ): Promise<GeneratedImages> {
-  return callWithRetries(
+  const { value, backend } = await callWithRetries(
     {
       operation: "images.generate",
-      deployment: deps.deployment,
       where: `images ${request.name}`,
-      send: async (signal) => {
+      send: async ({ client, backend }, signal) => {
         const params = {
-          model: deps.deployment,
+          model: backend.deployment,
           prompt: request.prompt,
           n: request.n,
           ...(request.size ? { size: request.size } : {}),
           ...(request.quality ? { quality: request.quality } : {}),
         } as OpenAI.Images.ImageGenerateParamsNonStreaming;
-        const { data: answer, response } = await deps.client.images
-          .generate(params, { signal, timeout: imageTimeoutInMs(deps.client.timeout) })
+        const { data: answer, response } = await client.images
+          .generate(params, { signal, timeout: imageTimeoutInMs(client.timeout) })
           .withResponse();
         const items = (answer.data ?? []) as (OpenAI.Images.Image & {
           content_filter_results?: unknown;
@@ -93,9 +93,11 @@ export async function generateImages(
         };
       },
     },
+    deps,
     deps.retry,
     deps.logger,
   );
+  return { ...value, backend };
 }
 
 async function download(url: string | undefined, signal: AbortSignal | undefined): Promise<Buffer> {

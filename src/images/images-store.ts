@@ -27,9 +27,13 @@ export interface ImagesRecord {
   size?: string;
   quality?: string;
   usage?: unknown;
+  /** The routing table's model the request went to. */
+  model: string;
+  /** The deployment, and the backend (table name), that made the images. */
   deployment: string;
+  backend: string;
   createdAt: string;
-  /** Hash of what was asked (prompt, size, quality, n, deployment, createdAt): a redelivery has the same. */
+  /** Hash of what was asked (prompt, size, quality, n, model, createdAt): a redelivery has the same. */
   fingerprint: string;
   /** Which run made the images; each image's metadata names the same. */
   render: string;

@@ -27,6 +27,7 @@ export const imagesMessageSchema = z.strictObject({
     .min(1, `must be a whole number from 1 to ${MAX_IMAGES}`)
     .max(MAX_IMAGES, `must be a whole number from 1 to ${MAX_IMAGES} (one request makes at most ${MAX_IMAGES})`)
     .optional(),
+  model: z.string({ error: "must be a string: a model that generates images" }).min(1).max(64).optional(),
   enqueuedAt: enqueuedAtSchema.optional(),
 });
 
@@ -41,6 +42,6 @@ export interface ImagesJob extends z.infer<typeof imagesMessageSchema> {
 export function parseImagesMessage(payload: unknown, queueMessageId: string): ImagesJob {
   return parseJobMessage(payload, queueMessageId, imagesMessageSchema, {
     example: '{"prompt": "a red fox in the snow"}',
-    allowedFields: ["id", "prompt", "size", "quality", "n", "enqueuedAt"],
+    allowedFields: ["id", "prompt", "size", "quality", "n", "model", "enqueuedAt"],
   });
 }

@@ -15,8 +15,11 @@ import { imageName, type ImagesRecord, type ImagesStore } from "./images-store.j
 import { parseImagesMessage, type ImagesJob } from "./message-schema.js";
 
 export interface ImagesMessageDependencies {
-  /** `deployment` undefined when images are turned off (AZURE_OPENAI_IMAGES_DEPLOYMENT set empty). */
-  generate: Omit<GenerateImagesDependencies, "logger" | "deployment"> & { deployment: string | undefined };
+  /**
+   * The router and retry policy; `defaultModel` is the model of messages naming none, undefined
+   * when images are turned off (AZURE_OPENAI_IMAGES_DEPLOYMENT set empty).
+   */
+  generate: Omit<GenerateImagesDependencies, "logger" | "route"> & { defaultModel: string | undefined };
   store: ImagesStore;
   /** The images queue itself, to hand throttled work back. */
   queue: QueueClient;
@@ -39,27 +42,31 @@ export async function processImagesMessage(delivery: QueueDelivery, deps: Images
       ...(job.size !== undefined ? { size: job.size } : {}),
       ...(job.quality !== undefined ? { quality: job.quality } : {}),
       ...(job.n !== undefined ? { n: job.n } : {}),
+      ...(job.model !== undefined ? { model: job.model } : {}),
       enqueuedAt,
     }),
     hasOutput: (id) => deps.store.hasOutput(id),
     alreadyDone: (id) => ({ status: "generated", id, images: 0, reused: true }),
-    recordFields: () => ({ deployment: deps.generate.deployment, metadata: undefined }),
+    recordFields: (job) => ({ deployment: undefined, model: job?.model ?? deps.generate.defaultModel, metadata: undefined }),
   };
   return runQueueJob(pipeline, delivery, deps);
 }
 
 async function imagine(job: ImagesJob, createdAt: string, delivery: QueueDelivery, deps: ImagesMessageDependencies): Promise<ImagesDone> {
-  const deployment = deps.generate.deployment;
-  if (deployment === undefined) {
+  const defaultModel = deps.generate.defaultModel;
+  // Turned off, the message is kept (retried, then poison) even when it names a model: replayed once images are back.
+  if (defaultModel === undefined) {
     throw new AppError(
       "configuration",
       "Image generation is turned off: AZURE_OPENAI_IMAGES_DEPLOYMENT is set empty. Set it to an image deployment (such as gpt-image-1), then replay the message from the poison queue",
       { code: "images_turned_off" },
     );
   }
+  // A model that does not generate images is the message's mistake: rejected (BadInputError `model_not_found`).
+  const route = deps.generate.router.route("images", job.model ?? defaultModel);
   const n = job.n ?? 1;
   const fingerprint = createHash("sha256")
-    .update(JSON.stringify([job.prompt, job.size ?? null, job.quality ?? null, n, deployment, createdAt]))
+    .update(JSON.stringify([job.prompt, job.size ?? null, job.quality ?? null, n, route.model, createdAt]))
     .digest("hex");
   await deps.store.ensureContainer();
   return withJobClaim(deps.store.container, job.id, async (claim) => {
@@ -70,7 +77,7 @@ async function imagine(job: ImagesJob, createdAt: string, delivery: QueueDeliver
     }
     await deps.store.removeEarlier(job.id, n);
     const generated = await generateImages(
-      { ...deps.generate, deployment, logger: deps.logger },
+      { ...deps.generate, route, logger: deps.logger },
       { prompt: job.prompt, size: job.size, quality: job.quality, n, name: job.id },
     );
     const render = randomUUID();
@@ -88,7 +95,9 @@ async function imagine(job: ImagesJob, createdAt: string, delivery: QueueDeliver
       ...(generated.size ? { size: generated.size } : {}),
       ...(generated.quality ? { quality: generated.quality } : {}),
       ...(generated.usage !== undefined ? { usage: generated.usage } : {}),
-      deployment,
+      model: route.model,
+      deployment: generated.backend.deployment,
+      backend: generated.backend.name,
       createdAt,
       fingerprint,
       render,

@@ -1,11 +1,11 @@
 /**
  * The process-wide pieces of the images queue pipeline, built once per configuration: the store
- * over IMAGES_CONTAINER, the queue to hand work back to, the shared client and the retry policy.
+ * over IMAGES_CONTAINER, the queue to hand work back to, the process's router and the retry policy.
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
-import { getOpenAIClient } from "../openai/client.js";
 import { retryPolicy } from "../openai/retry-policy.js";
+import { getRouter } from "../routing/index.js";
 import { getStorageClients } from "../storage/clients.js";
 import { ImagesStore } from "./images-store.js";
 import type { ImagesMessageDependencies } from "./process-message.js";
@@ -18,8 +18,8 @@ export async function imagesQueueDependencies(config: Config, logger: Logger): P
   if (store?.config !== config) store = { config, store: new ImagesStore(storage.blobService.getContainerClient(config.images.container)) };
   return {
     generate: {
-      client: await getOpenAIClient(config.openai),
-      deployment: config.openai.deployments.images,
+      router: getRouter(config.openai),
+      defaultModel: config.openai.deployments.images,
       retry: retryPolicy(config, "images"),
     },
     store: store.store,

@@ -1,71 +1,130 @@
 /**
- * One Azure OpenAI call of a queue job (a speech part, an image request), logged and retried as
- * the retry policy says (src/openai/retry-policy.ts): 429s waited out as Retry-After asks within
- * the throttle budget, transient failures retried with backoff; anything else, or a failure past
- * those, goes to the trigger's decision (src/queue-jobs/run-job.ts).
+ * One Azure OpenAI call of a queue job (a speech part, an image request): each attempt goes
+ * through the router (src/routing/), which sends it to a backend of the job's model and on to the
+ * next when one throttles or fails; around that, the retry policy (src/openai/retry-policy.ts)
+ * waits out 429s as Retry-After asks (or, when every backend is cooling down, until the soonest is
+ * back) within the throttle budget, and retries transient failures with backoff. Anything else, or
+ * a failure past those, goes to the trigger's decision (src/queue-jobs/run-job.ts).
  */
-import { classifyError } from "../errors.js";
+import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
+import { ALL_BACKENDS_UNAVAILABLE, type Backend, type Route, type Router, type Target } from "../routing/index.js";
 import { sleep } from "../transcription/run-limited.js";
 
 export interface AzureCall<T> {
   /** For the call log: `audio.speech`, `images.generate`. */
   operation: string;
-  deployment: string;
   /** For log lines: which unit of which job (`part 2/5 of speech book-1`). */
   where: string;
-  /** Makes the request and reads the whole answer (a body cut off mid-way fails here, and is retried). */
-  send: (signal: AbortSignal | undefined) => Promise<{ value: T; response: Response }>;
+  /**
+   * Makes the request to the target backend (`model`: its deployment) and reads the whole answer
+   * (a body cut off mid-way fails here, and is retried).
+   */
+  send: (target: Target, signal: AbortSignal | undefined) => Promise<{ value: T; response: Response }>;
   signal?: AbortSignal | undefined;
+}
+
+/** Where a job's calls go: the router, and the backends of the job's model. */
+export interface JobRouting {
+  router: Router;
+  route: Route;
 }
 
 /**
  * Runs `call.send` until it succeeds or the policy gives up.
+ * @returns the value, and the backend that answered.
  * @throws AppError (classified): `throttled` once the throttle budget is spent, `transient` after
  *   the retries, anything else at once.
  */
-export async function callWithRetries<T>(call: AzureCall<T>, retry: RetryPolicy, logger: Logger): Promise<T> {
+export function callWithRetries<T>(
+  call: AzureCall<T>,
+  routing: JobRouting,
+  retry: RetryPolicy,
+  logger: Logger,
+): Promise<{ value: T; backend: Backend }> {
+  return routedWithRetries(routing, { where: call.where, signal: call.signal }, retry, logger, (target) => attempt(call, target));
+}
+
+/**
+ * The retry loop around the router for one unit of a pipeline's work (a speech part, an image
+ * request, a chunk of audio): each round is one router.run over the model's backends; a round that
+ * ends throttled (a 429, or every backend cooling down) waits as Azure asks, within the throttle
+ * budget (0: no waiting); a transient one is retried with the policy's backoff.
+ * @param tryBackend one request to one backend; its failures are what the router moves on after.
+ * @throws AppError (classified) once the policy gives up. When it gives up because every backend
+ *   is passed over for failing, the last failure a backend actually answered is thrown (it says
+ *   what went wrong; the router's own error only says that the backends are failing).
+ */
+export async function routedWithRetries<T>(
+  routing: JobRouting,
+  unit: { where: string; signal?: AbortSignal | undefined },
+  retry: RetryPolicy,
+  logger: Logger,
+  tryBackend: (target: Target) => Promise<T>,
+): Promise<{ value: T; backend: Backend }> {
   // Wall-clock time since the first 429, so the budget counts the throttled requests themselves too.
   let firstThrottledAt: number | undefined;
   let transientFailures = 0;
+  let lastAnswered: AppError | undefined;
+  const options = { logger, ...(unit.signal ? { signal: unit.signal } : {}) };
   for (;;) {
-    const started = performance.now();
     try {
-      const { value, response } = await call.send(call.signal);
-      logOpenAICall(logger, {
-        operation: call.operation,
-        deployment: call.deployment,
-        latencyInMs: performance.now() - started,
-        status: response.status,
-        requestId: upstreamRequestId(response.headers),
+      return await routing.router.run(routing.route, options, async (target) => {
+        try {
+          return await tryBackend(target);
+        } catch (error) {
+          lastAnswered = classifyError(error);
+          throw error;
+        }
       });
-      return value;
     } catch (thrown) {
       const error = classifyError(thrown);
-      logFailedOpenAICall(
-        logger,
-        { operation: call.operation, deployment: call.deployment, latencyInMs: performance.now() - started },
-        error,
-      );
-      if (call.signal?.aborted) throw error;
+      if (unit.signal?.aborted) throw error;
       if (error.kind === "throttled") {
         const wait = error.retryAfterInMs ?? 1000;
         firstThrottledAt ??= Date.now();
-        if (Date.now() - firstThrottledAt + wait <= retry.throttleBudgetInMs) {
-          logger.warn(`Throttled on ${call.where}; retrying in ${wait} ms as Retry-After asks`);
-          await sleep(wait, call.signal);
+        if (retry.throttleBudgetInMs > 0 && Date.now() - firstThrottledAt + wait <= retry.throttleBudgetInMs) {
+          logger.warn(`Throttled on ${unit.where}; retrying in ${wait} ms as Retry-After asks`);
+          await sleep(wait, unit.signal);
           continue;
         }
       }
       const backoff = transientRetryDelay(retry, error, transientFailures);
-      if (backoff === undefined) throw error;
+      if (backoff === undefined) {
+        const circuitsOpen = error.code === ALL_BACKENDS_UNAVAILABLE && error.kind === "transient";
+        throw circuitsOpen && lastAnswered ? lastAnswered : error;
+      }
       transientFailures++;
       logger.warn(
-        `Transient failure on ${call.where} (${error.message}); retry ${transientFailures} of ${retry.transientRetries} in ${backoff} ms`,
+        `Transient failure on ${unit.where} (${error.message}); retry ${transientFailures} of ${retry.transientRetries} in ${backoff} ms`,
       );
-      await sleep(backoff, call.signal);
+      await sleep(backoff, unit.signal);
     }
+  }
+}
+
+/** One request to one backend, logged on the backend's logger. @throws the client's error. */
+async function attempt<T>(call: AzureCall<T>, target: Target): Promise<T> {
+  const started = performance.now();
+  const deployment = target.backend.deployment;
+  try {
+    const { value, response } = await call.send(target, call.signal);
+    logOpenAICall(target.logger, {
+      operation: call.operation,
+      deployment,
+      latencyInMs: performance.now() - started,
+      status: response.status,
+      requestId: upstreamRequestId(response.headers),
+    });
+    return value;
+  } catch (error) {
+    logFailedOpenAICall(
+      target.logger,
+      { operation: call.operation, deployment, latencyInMs: performance.now() - started },
+      classifyError(error),
+    );
+    throw error;
   }
 }

@@ -27,6 +27,8 @@ export interface JobErrorRecord {
   reason: string;
   dequeueCount: number;
   deployment: string | undefined;
+  /** The routing table's model the work was for (the message's, or the pipeline's default). */
+  model?: string | undefined;
   metadata: Record<string, unknown> | undefined;
   failedAt: string;
 }

@@ -58,8 +58,8 @@ export interface QueueJobPipeline<Job extends QueueJob, Done extends { id: strin
   hasOutput(id: string): Promise<boolean>;
   /** The outcome reported for work found already done. */
   alreadyDone(id: string): Done;
-  /** Fields of the error record that come from the job (deployment, metadata). */
-  recordFields(job: Job | undefined): Pick<JobErrorRecord, "deployment" | "metadata">;
+  /** Fields of the error record that come from the job (deployment, model, metadata). */
+  recordFields(job: Job | undefined): Pick<JobErrorRecord, "deployment" | "model" | "metadata">;
 }
 
 export interface RunJobDependencies {

@@ -1,7 +1,8 @@
 /**
  * The speech queue's message contract:
  *   {"id"?: string, "input": string, "voice": string, "format"?: "mp3" | "opus" | "aac" | "flac" | "wav" | "pcm",
- *    "instructions"?: string, "enqueuedAt"?: string}
+ *    "instructions"?: string, "model"?: string, "enqueuedAt"?: string}
+ * `model` names a model of the routing table that serves speech (default: the configured one).
  * Unknown fields are rejected, so a typo fails loudly. `enqueuedAt` is the app's own, on work it
  * hands back (src/queue-jobs/run-job.ts).
  */
@@ -36,6 +37,7 @@ export const speechMessageSchema = z.strictObject({
     .string({ error: "must be a string" })
     .max(MAX_INSTRUCTIONS_CHARACTERS, `must be at most ${MAX_INSTRUCTIONS_CHARACTERS} characters`)
     .optional(),
+  model: z.string({ error: "must be a string: a model that serves speech" }).min(1).max(64).optional(),
   enqueuedAt: enqueuedAtSchema.optional(),
 });
 
@@ -50,6 +52,6 @@ export interface SpeechJob extends z.infer<typeof speechMessageSchema> {
 export function parseSpeechMessage(payload: unknown, queueMessageId: string): SpeechJob {
   return parseJobMessage(payload, queueMessageId, speechMessageSchema, {
     example: '{"input": "Hello there.", "voice": "alloy"}',
-    allowedFields: ["id", "input", "voice", "format", "instructions", "enqueuedAt"],
+    allowedFields: ["id", "input", "voice", "format", "instructions", "model", "enqueuedAt"],
   });
 }

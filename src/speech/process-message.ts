@@ -15,8 +15,11 @@ import { renderSpeech, type RenderSpeechDependencies } from "./render-speech.js"
 import { speechAudioName, type SpeechRecord, type SpeechStore } from "./speech-store.js";
 
 export interface SpeechMessageDependencies {
-  /** Undefined when speech is turned off (AZURE_OPENAI_SPEECH_DEPLOYMENT set empty). */
-  render: Omit<RenderSpeechDependencies, "logger" | "deployment"> & { deployment: string | undefined };
+  /**
+   * The router and retry policy; `defaultModel` is the model of messages naming none, undefined
+   * when speech is turned off (AZURE_OPENAI_SPEECH_DEPLOYMENT set empty).
+   */
+  render: Omit<RenderSpeechDependencies, "logger" | "route"> & { defaultModel: string | undefined };
   store: SpeechStore;
   /** The speech queue itself, to hand throttled work back. */
   queue: QueueClient;
@@ -39,27 +42,31 @@ export async function processSpeechMessage(delivery: QueueDelivery, deps: Speech
       voice: job.voice,
       ...(job.format !== undefined ? { format: job.format } : {}),
       ...(job.instructions !== undefined ? { instructions: job.instructions } : {}),
+      ...(job.model !== undefined ? { model: job.model } : {}),
       enqueuedAt,
     }),
     hasOutput: (id) => deps.store.hasOutput(id),
     alreadyDone: (id) => ({ status: "spoken", id, parts: 0, duration: null, reused: true }),
-    recordFields: () => ({ deployment: deps.render.deployment, metadata: undefined }),
+    recordFields: (job) => ({ deployment: undefined, model: job?.model ?? deps.render.defaultModel, metadata: undefined }),
   };
   return runQueueJob(pipeline, delivery, deps);
 }
 
 async function speak(job: SpeechJob, createdAt: string, delivery: QueueDelivery, deps: SpeechMessageDependencies): Promise<SpeechDone> {
-  const deployment = deps.render.deployment;
-  if (deployment === undefined) {
+  const defaultModel = deps.render.defaultModel;
+  // Turned off, the message is kept (retried, then poison) even when it names a model: replayed once speech is back.
+  if (defaultModel === undefined) {
     throw new AppError(
       "configuration",
       "Speech is turned off: AZURE_OPENAI_SPEECH_DEPLOYMENT is set empty. Set it to a text-to-speech deployment (such as gpt-4o-mini-tts), then replay the message from the poison queue",
       { code: "speech_turned_off" },
     );
   }
+  // A model that does not serve speech is the message's mistake: rejected (BadInputError `model_not_found`).
+  const route = deps.render.router.route("speech", job.model ?? defaultModel);
   const format = job.format ?? "mp3";
   const fingerprint = createHash("sha256")
-    .update(JSON.stringify([job.input, job.voice, format, job.instructions ?? null, deployment, createdAt]))
+    .update(JSON.stringify([job.input, job.voice, format, job.instructions ?? null, route.model, createdAt]))
     .digest("hex");
   await deps.store.ensureContainer();
   return withJobClaim(deps.store.container, job.id, async (claim) => {
@@ -71,7 +78,7 @@ async function speak(job: SpeechJob, createdAt: string, delivery: QueueDelivery,
     // Earlier, different work under this id: its record goes first, so none describes the new audio.
     await deps.store.removeRecord(job.id);
     const rendered = await renderSpeech(
-      { ...deps.render, deployment, logger: deps.logger },
+      { ...deps.render, route, logger: deps.logger },
       { input: job.input, voice: job.voice, format, instructions: job.instructions, name: job.id },
     );
     const record: SpeechRecord = {
@@ -88,8 +95,10 @@ async function speak(job: SpeechJob, createdAt: string, delivery: QueueDelivery,
         characters: part.text.length,
         duration: roundSeconds(rendered.partDurations[index] ?? null),
         bytes: part.bytes,
+        backend: part.backend.name,
       })),
-      deployment,
+      model: route.model,
+      deployment: rendered.parts[0]!.backend.deployment,
       createdAt,
       fingerprint,
       render: randomUUID(),

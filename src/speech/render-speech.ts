@@ -1,15 +1,15 @@
 /**
  * Text to one audio file: the text cut into parts a request takes (split-text.ts), the parts
  * rendered in parallel, at most SPEECH_PART_CONCURRENCY at a time per message so one long text
- * does not take the deployment's whole quota, each retried as the retry policy says
- * (src/queue-jobs/call-azure.ts), then joined in order (join-audio.ts).
+ * does not take a deployment's whole quota, each routed to a backend of the model and retried as
+ * the retry policy says (src/queue-jobs/call-azure.ts), then joined in order (join-audio.ts).
  */
 import { setMaxListeners } from "node:events";
-import type { OpenAI } from "openai";
 import { AppError, BadInputError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { RetryPolicy } from "../openai/retry-policy.js";
-import { callWithRetries } from "../queue-jobs/call-azure.js";
+import { callWithRetries, type JobRouting } from "../queue-jobs/call-azure.js";
+import type { Backend } from "../routing/index.js";
 import { mapLimited } from "../transcription/run-limited.js";
 import { JOINABLE_FORMATS, joinAudio, notJoinable, type JoinedAudio } from "./join-audio.js";
 import { MAX_CHARACTERS_PER_REQUEST, type SpeechFormat } from "./message-schema.js";
@@ -18,9 +18,7 @@ import { splitForSpeech } from "./split-text.js";
 /** Parts of one message rendered at once: a 60,000-character text (15 parts) takes 3 rounds. */
 export const SPEECH_PART_CONCURRENCY = 5;
 
-export interface RenderSpeechDependencies {
-  client: OpenAI;
-  deployment: string;
+export interface RenderSpeechDependencies extends JobRouting {
   retry: RetryPolicy;
   logger: Logger;
   /** Parts in flight at once (default SPEECH_PART_CONCURRENCY; the bench sets 1 to compare). */
@@ -37,7 +35,8 @@ export interface SpeechRequest {
 }
 
 export interface RenderedSpeech extends JoinedAudio {
-  parts: { text: string; bytes: number }[];
+  /** Each part's text, audio size and the backend that spoke it. */
+  parts: { text: string; bytes: number; backend: Backend }[];
 }
 
 /** The parts the text is spoken in (whitespace-only pieces dropped). */
@@ -55,7 +54,7 @@ export function speechParts(input: string): string[] {
 export async function renderSpeech(deps: RenderSpeechDependencies, request: SpeechRequest, signal?: AbortSignal): Promise<RenderedSpeech> {
   const texts = speechParts(request.input);
   if (texts.length > 1 && !JOINABLE_FORMATS.includes(request.format)) throw notJoinable(request.format, texts.length);
-  const audios = await mapLimited(
+  const spoken = await mapLimited(
     texts,
     deps.concurrency ?? SPEECH_PART_CONCURRENCY,
     (text, index, partSignal) => {
@@ -64,14 +63,13 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
       return callWithRetries(
         {
           operation: "audio.speech",
-          deployment: deps.deployment,
           where: `part ${index + 1}/${texts.length} of speech ${request.name}`,
           signal: partSignal,
-          send: async (callSignal) => {
-            const { data, response } = await deps.client.audio.speech
+          send: async (target, callSignal) => {
+            const { data, response } = await target.client.audio.speech
               .create(
                 {
-                  model: deps.deployment,
+                  model: target.backend.deployment,
                   input: text.trim(),
                   voice: request.voice,
                   response_format: request.format,
@@ -83,12 +81,14 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
             return { value: Buffer.from(await data.arrayBuffer()), response };
           },
         },
+        deps,
         deps.retry,
         deps.logger,
       );
     },
     signal,
   );
+  const audios = spoken.map((part) => part.value);
   let joined: JoinedAudio;
   try {
     joined = joinAudio(request.format, audios);
@@ -101,5 +101,5 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
       });
     throw error;
   }
-  return { ...joined, parts: texts.map((text, index) => ({ text, bytes: audios[index]!.length })) };
+  return { ...joined, parts: texts.map((text, index) => ({ text, bytes: audios[index]!.length, backend: spoken[index]!.backend })) };
 }

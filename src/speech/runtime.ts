@@ -1,11 +1,11 @@
 /**
  * The process-wide pieces of the speech queue pipeline, built once per configuration: the store
- * over SPEECH_CONTAINER, the queue to hand work back to, the shared client and the retry policy.
+ * over SPEECH_CONTAINER, the queue to hand work back to, the process's router and the retry policy.
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
-import { getOpenAIClient } from "../openai/client.js";
 import { retryPolicy } from "../openai/retry-policy.js";
+import { getRouter } from "../routing/index.js";
 import { getStorageClients } from "../storage/clients.js";
 import type { SpeechMessageDependencies } from "./process-message.js";
 import { SpeechStore } from "./speech-store.js";
@@ -18,8 +18,8 @@ export async function speechQueueDependencies(config: Config, logger: Logger): P
   if (store?.config !== config) store = { config, store: new SpeechStore(storage.blobService.getContainerClient(config.speech.container)) };
   return {
     render: {
-      client: await getOpenAIClient(config.openai),
-      deployment: config.openai.deployments.speech,
+      router: getRouter(config.openai),
+      defaultModel: config.openai.deployments.speech,
       retry: retryPolicy(config, "speech"),
     },
     store: store.store,

@@ -14,6 +14,8 @@ export interface SpeechPartRecord {
   /** Seconds of this part's audio (null when the format does not say: opus, aac). */
   duration: number | null;
   bytes: number;
+  /** The backend (table name) that spoke this part. */
+  backend: string;
 }
 
 export interface SpeechRecord {
@@ -28,10 +30,13 @@ export interface SpeechRecord {
   characters: number;
   bytes: number;
   parts: SpeechPartRecord[];
+  /** The routing table's model the parts went to. */
+  model: string;
+  /** The deployment that spoke the first part (each part names its backend). */
   deployment: string;
   /** When the message was first enqueued. */
   createdAt: string;
-  /** Hash of what was asked (text, voice, format, instructions, deployment, createdAt): a redelivery has the same. */
+  /** Hash of what was asked (text, voice, format, instructions, model, createdAt): a redelivery has the same. */
   fingerprint: string;
   /** Which run made the audio; the audio blob's metadata names the same. */
   render: string;

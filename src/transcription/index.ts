@@ -4,23 +4,20 @@
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../logging.js";
-import { getOpenAIClient } from "../openai/client.js";
 import { retryPolicy } from "../openai/retry-policy.js";
+import { getRouter } from "../routing/index.js";
 import { getStorageClients } from "../storage/clients.js";
 import type { TranscribeBlobDeps } from "./transcribe-blob.js";
 
 export { transcribeBlob, type AudioBlob, type TranscribeOutcome } from "./transcribe-blob.js";
 export { getTranscriptionStatus, type StatusAnswer } from "./status-query.js";
 
-/** The pipeline's dependencies from the process configuration: the shared clients, the settings. */
+/** The pipeline's dependencies from the process configuration: the process's router and storage clients, the settings. */
 export async function transcriptionDependencies(config: Config, logger: Logger): Promise<TranscribeBlobDeps> {
-  const [client, storage] = await Promise.all([
-    getOpenAIClient(config.openai),
-    getStorageClients(config.storage, config.openai.managedIdentityAvailable),
-  ]);
+  const storage = await getStorageClients(config.storage, config.openai.managedIdentityAvailable);
   return {
-    client,
-    deployment: config.openai.deployments.transcription,
+    router: getRouter(config.openai),
+    defaultModel: config.openai.deployments.transcription,
     blobService: storage.blobService,
     audioContainer: config.audio.container,
     transcriptsContainer: config.audio.transcriptsContainer,

@@ -16,10 +16,12 @@ export interface TranscriptionOptions {
   prompt?: string;
   temperature?: number;
   formats: OutputFormat[];
+  /** The routing table's model to transcribe with, when the blob names one (else the configured default). */
+  model?: string;
 }
 
 /** The metadata keys read; any other metadata on the blob is the user's and is left alone. */
-export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats"] as const;
+export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats", "model"] as const;
 
 // ISO 639-1 codes (two letters). Whisper supports a subset; it rejects the rest with a clear 400.
 const ISO_639_1 = new Set(
@@ -42,9 +44,13 @@ const MAX_PROMPT_CHARS = 1000;
 
 /**
  * Parses the options from blob metadata (keys are case-insensitive, as Azure treats them).
+ * @param models the models that serve transcription, the default first; `model` must be one of them.
  * @throws BadInputError (code `invalid_options`) listing every invalid value and how to fix it.
  */
-export function parseTranscriptionOptions(metadata: Readonly<Record<string, string | undefined>>): TranscriptionOptions {
+export function parseTranscriptionOptions(
+  metadata: Readonly<Record<string, string | undefined>>,
+  models?: readonly string[],
+): TranscriptionOptions {
   const values = new Map(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value?.trim() ?? ""]));
   const problems: string[] = [];
   const options: TranscriptionOptions = { task: "transcribe", formats: [...OUTPUT_FORMATS] };
@@ -96,6 +102,15 @@ export function parseTranscriptionOptions(metadata: Readonly<Record<string, stri
     } else {
       options.formats = OUTPUT_FORMATS.filter((f) => requested.includes(f));
     }
+  }
+
+  const model = values.get("model");
+  if (model !== undefined && model !== "") {
+    if (models === undefined || models.includes(model)) options.model = model;
+    else
+      problems.push(
+        `model "${model}" is not a model that transcribes here; use ${models.map((m) => `"${m}"`).join(" or ") || "(none)"}, or remove the model metadata to use the default`,
+      );
   }
 
   if (problems.length > 0) {

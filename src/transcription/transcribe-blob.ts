@@ -21,7 +21,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { BlobClient, BlobGetPropertiesResponse, BlobServiceClient, ContainerClient } from "@azure/storage-blob";
-import type { OpenAI } from "openai";
 import { classifyError, type AppError } from "../errors.js";
 import { failureActions } from "../failure-actions.js";
 import type { Logger } from "../logging.js";
@@ -35,7 +34,9 @@ import { StatusReporter, SupersededError, outputBlobName, type TranscriptionStat
 import { stitchTranscripts } from "./stitch.js";
 import { removeIfStale, writeForVersion, type VersionedWriteDeps } from "./version-writes.js";
 import type { RetryPolicy } from "../openai/retry-policy.js";
-import { billedSeconds, transcribeChunks } from "./transcribe-chunks.js";
+import type { Router } from "../routing/index.js";
+import { modelsServing } from "../routing/table.js";
+import { billedSeconds, chunkBackends, transcribeChunks } from "./transcribe-chunks.js";
 import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 
@@ -43,8 +44,10 @@ import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
 export interface TranscribeBlobDeps {
-  client: OpenAI;
-  deployment: string;
+  /** Sends each chunk to a backend of the blob's model (src/routing/). */
+  router: Router;
+  /** The model a blob without `model` metadata uses (AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT). */
+  defaultModel: string;
   blobService: BlobServiceClient;
   audioContainer: string;
   transcriptsContainer: string;
@@ -197,11 +200,13 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
   const chunkStore = new ChunkStore(transcripts, blob.name, etag);
   const versioned: VersionedWriteDeps = { isCurrent: run.claimDeps.isCurrent };
   try {
-    const options = parseTranscriptionOptions(properties.metadata ?? {});
+    const options = parseTranscriptionOptions(properties.metadata ?? {}, transcriptionModels(deps));
+    const route = deps.router.route("transcription", options.model ?? deps.defaultModel);
     const format = detectAudioFormat(blob.content);
     const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
     const chunkPlanKey = planKey({
-      deployment: deps.deployment,
+      // Named `deployment` as before routing, when the model was the deployment: kept chunks still match.
+      deployment: route.model,
       options,
       chunks: plan.chunks.map((c) => [c.startInSeconds, c.endInSeconds ?? null, c.byteLength]),
     });
@@ -216,19 +221,22 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
       deps.logger.info(
         `Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`,
       );
-    const results = await transcribeChunks(deps, {
-      plan,
-      options,
-      sourceName: `${deps.audioContainer}/${blob.name}`,
-      signal: lost.signal,
-      resumed,
-      keep: (index, result) => chunkStore.save(chunkPlanKey, index, result),
-      onProgress: (chunksDone, chunksTotal) => status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal } })),
-      // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
-      // and the redelivery then does not pay for them again.
-      finishInFlight: (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
-    });
-    const document = buildDocument(deps, blob, plan, options, results);
+    const results = await transcribeChunks(
+      { ...deps, route },
+      {
+        plan,
+        options,
+        sourceName: `${deps.audioContainer}/${blob.name}`,
+        signal: lost.signal,
+        resumed,
+        keep: (index, result) => chunkStore.save(chunkPlanKey, index, result),
+        onProgress: (chunksDone, chunksTotal) => status.update((s) => ({ ...s, progress: { chunksDone, chunksTotal } })),
+        // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
+        // and the redelivery then does not pay for them again.
+        finishInFlight: (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
+      },
+    );
+    const document = buildDocument(deps, blob, plan, options, results, route.model);
     const outputs = await writeOutputs(versioned, transcripts, blob.name, document, options, etag);
     await removeStaleOutputs(versioned, transcripts, blob.name, etag, options.formats);
     const finished = now();
@@ -337,6 +345,7 @@ function buildDocument(
   plan: AudioPlan,
   options: TranscriptionOptions,
   results: readonly ChunkResult[],
+  model: string,
 ): TranscriptDocument {
   return {
     transcript: stitchTranscripts(results, plan.durationInSeconds),
@@ -344,6 +353,8 @@ function buildDocument(
     usage: {
       audioSeconds: billedSeconds(results),
       requests: results.length,
+      model,
+      backends: chunkBackends(results),
     },
     source: {
       container: deps.audioContainer,
@@ -435,6 +446,12 @@ async function recordFailure(
     // Storage itself is failing; the host's retry (and the thrown error) still carry the failure.
     deps.logger.warn(`Could not record the failure of ${status.current.name}: ${String(writeError)}`);
   }
+}
+
+/** The models a blob may name: those serving transcription, the default first. */
+function transcriptionModels(deps: TranscribeBlobDeps): string[] {
+  const serving = modelsServing(deps.router.table, "transcription");
+  return [deps.defaultModel, ...serving.filter((model) => model !== deps.defaultModel)];
 }
 
 function skip(deps: TranscribeBlobDeps, blob: AudioBlob, reason: string): TranscribeOutcome {

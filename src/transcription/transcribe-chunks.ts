@@ -2,7 +2,8 @@
  * The one path from planned chunks to their transcripts, shared by the blob pipeline
  * (transcribe-blob.ts) and the HTTP endpoints (src/functions/audio-transcriptions.ts): chunks go
  * to Whisper in parallel with at most `maxConcurrency` in flight (run-limited.ts), each through
- * whisper.ts and its retry policy, with the end of the previous chunk's text in the next one's
+ * whisper.ts (the router picks each chunk's backend, so one file's chunks spread over the model's
+ * backends) and its retry policy, with the end of the previous chunk's text in the next one's
  * prompt when it has finished in time. What differs per caller comes in as hooks: the blob
  * pipeline resumes from kept chunks, keeps each new one and reports progress; HTTP does none of that.
  */
@@ -101,4 +102,9 @@ export function joinPrompt(userPrompt: string | undefined, previousText: string 
 /** Seconds Azure billed for the chunks, to the millisecond. */
 export function billedSeconds(results: readonly ChunkResult[]): number {
   return Math.round(results.reduce((sum, r) => sum + r.billedSeconds, 0) * 1000) / 1000;
+}
+
+/** The backends that answered the chunks, in chunk order, each named once (chunks kept from before routing name none). */
+export function chunkBackends(results: readonly ChunkResult[]): string[] {
+  return [...new Set(results.flatMap((result) => (result.backend ? [result.backend] : [])))];
 }

@@ -1,23 +1,27 @@
 /**
- * One chunk to Whisper and back: upload with the shared client, log the call, and wait out
- * throttling (honouring Retry-After) and brief transient failures inside the invocation, as the
- * retry policy says (src/openai/retry-policy.ts), so a busy deployment costs a little time instead
- * of one of the host's few deliveries of the whole file.
+ * One chunk to Whisper and back: each attempt goes through the router (src/routing/), which sends
+ * it to a backend of the model and on to the next when one throttles or fails, so a file's chunks
+ * spread over the model's backends. Around that, the retry policy (src/openai/retry-policy.ts) waits
+ * out throttling (Azure's Retry-After, or when every backend is cooling down the soonest any is
+ * back) and retries brief transient failures inside the invocation, so a busy model costs a little
+ * time instead of one of the host's few deliveries of the whole file.
  */
-import { toStreamingFile, type OpenAI } from "openai";
+import { toStreamingFile } from "openai";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
-import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
+import type { RetryPolicy } from "../openai/retry-policy.js";
+import { routedWithRetries } from "../queue-jobs/call-azure.js";
+import type { Route, Router, Target } from "../routing/index.js";
 import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
 import type { AudioChunk } from "./chunk-plan.js";
 import type { TranscriptionOptions } from "./options.js";
-import { sleep } from "./run-limited.js";
 import type { ChunkTranscript, WhisperSegment, WhisperWord } from "./stitch.js";
 
 export interface WhisperDeps {
-  client: OpenAI;
-  deployment: string;
+  router: Router;
+  /** The model's transcription backends (router.route("transcription", model)). */
+  route: Route;
   logger: Logger;
   retry: RetryPolicy;
 }
@@ -40,101 +44,100 @@ export interface ChunkResult extends ChunkTranscript {
   /** Seconds Azure billed for this chunk (its `usage`, else its duration). */
   billedSeconds: number;
   latencyInMs: number;
+  /** The backend that answered (its table name); absent on chunks kept by a version of the app before routing. */
+  backend?: string;
 }
 
 /**
- * Transcribes (or translates) one chunk.
- * @throws AppError classified by classifyError: `throttled` once the throttle budget is spent,
- *   `transient` after the retries, anything else (400, 401/403/404, 413, cancelled) at once.
+ * Transcribes (or translates) one chunk, on a backend of `deps.route` (src/queue-jobs/call-azure.ts
+ * has the retry loop around the router; a throttle budget of 0, HTTP with a single chunk, waits
+ * out no throttling: the caller retries itself).
+ * @throws AppError classified by classifyError: `throttled` once the throttle budget is spent
+ *   (a 429, or every backend cooling down), `transient` after the retries, anything else (400, 401/403/404, 413, cancelled) at once.
  */
 export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest): Promise<ChunkResult> {
   const { chunk, options, signal } = request;
   const type = MIME_TYPES[request.format];
   const fileName = `audio-${chunk.index + 1}.${request.format}`;
   const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
-  // Wall-clock time since the first 429, so the budget counts the throttled requests themselves too.
-  let firstThrottledAt: number | undefined;
-  let transientFailures = 0;
-  for (;;) {
-    const started = performance.now();
-    // Streamed from views of the blob: no copy of the audio is made for the upload. A stream can
-    // be sent only once, so the client's own retries are off and this loop retries with a fresh one.
-    const file = toStreamingFile(viewsOf(chunk.parts), fileName, { type });
-    try {
-      const call =
-        options.task === "translate"
-          ? deps.client.audio.translations.create(
-              {
-                model: deps.deployment,
-                file,
-                response_format: "verbose_json",
-                ...(request.prompt ? { prompt: request.prompt } : {}),
-                ...temperature(options),
-              },
-              { signal },
-            )
-          : deps.client.audio.transcriptions.create(
-              {
-                model: deps.deployment,
-                file,
-                response_format: "verbose_json",
-                timestamp_granularities: request.words ? ["segment", "word"] : ["segment"],
-                ...(options.language ? { language: options.language } : {}),
-                ...(request.prompt ? { prompt: request.prompt } : {}),
-                ...temperature(options),
-              },
-              { signal },
-            );
-      const { data: raw, response } = await call.withResponse();
-      // verbose_json: both operations answer with text, language, duration and segments.
-      const data = raw as VerboseResult;
-      const latencyInMs = performance.now() - started;
-      logOpenAICall(deps.logger, {
-        operation,
-        deployment: deps.deployment,
-        latencyInMs,
-        status: response.status,
-        requestId: upstreamRequestId(response.headers),
-      });
-      const usage = data.usage;
-      return {
-        index: chunk.index,
-        startInSeconds: chunk.startInSeconds,
-        endInSeconds: chunk.endInSeconds,
-        text: data.text,
-        language: data.language,
-        duration: data.duration,
-        segments: data.segments ?? [],
-        ...(data.words ? { words: data.words } : {}),
-        billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration,
-        latencyInMs,
-      };
-    } catch (thrown) {
-      const error = classifyError(thrown);
-      logFailedOpenAICall(deps.logger, { operation, deployment: deps.deployment, latencyInMs: performance.now() - started }, error);
-      if (signal.aborted) throw error;
-      const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
-      if (error.kind === "throttled") {
-        const wait = error.retryAfterInMs ?? 1000;
-        firstThrottledAt ??= Date.now();
-        // A budget of 0 means no waiting at all (HTTP with a single chunk: the caller retries itself).
-        if (deps.retry.throttleBudgetInMs > 0 && Date.now() - firstThrottledAt + wait <= deps.retry.throttleBudgetInMs) {
-          deps.logger.warn(`Throttled on ${where}; retrying in ${wait} ms as Retry-After asks`);
-          await sleep(wait, signal);
-          continue;
-        }
-      }
-      const backoff = transientRetryDelay(deps.retry, error, transientFailures);
-      if (backoff !== undefined) {
-        transientFailures++;
-        deps.logger.warn(
-          `Transient failure on ${where} (${error.message}); retry ${transientFailures} of ${deps.retry.transientRetries} in ${backoff} ms`,
-        );
-        await sleep(backoff, signal);
-        continue;
-      }
-      throw error;
-    }
+  const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
+  const { value } = await routedWithRetries(
+    { router: deps.router, route: deps.route },
+    { where, signal },
+    deps.retry,
+    deps.logger,
+    (target) => attemptChunk(target, request, operation, fileName, type),
+  );
+  return value;
+}
+
+/** One request for the chunk to one backend, logged on the backend's logger. @throws the client's error. */
+async function attemptChunk(
+  target: Target,
+  request: ChunkRequest,
+  operation: string,
+  fileName: string,
+  type: string,
+): Promise<ChunkResult> {
+  const { chunk, options, signal } = request;
+  const deployment = target.backend.deployment;
+  const started = performance.now();
+  // Streamed from views of the blob: no copy of the audio is made for the upload. A stream can be
+  // sent only once, so each attempt (another backend, a retry) gets a fresh one and the client's own retries are off.
+  const file = toStreamingFile(viewsOf(chunk.parts), fileName, { type });
+  try {
+    const call =
+      options.task === "translate"
+        ? target.client.audio.translations.create(
+            {
+              model: deployment,
+              file,
+              response_format: "verbose_json",
+              ...(request.prompt ? { prompt: request.prompt } : {}),
+              ...temperature(options),
+            },
+            { signal },
+          )
+        : target.client.audio.transcriptions.create(
+            {
+              model: deployment,
+              file,
+              response_format: "verbose_json",
+              timestamp_granularities: request.words ? ["segment", "word"] : ["segment"],
+              ...(options.language ? { language: options.language } : {}),
+              ...(request.prompt ? { prompt: request.prompt } : {}),
+              ...temperature(options),
+            },
+            { signal },
+          );
+    const { data: raw, response } = await call.withResponse();
+    // verbose_json: both operations answer with text, language, duration and segments.
+    const data = raw as VerboseResult;
+    const latencyInMs = performance.now() - started;
+    logOpenAICall(target.logger, {
+      operation,
+      deployment,
+      latencyInMs,
+      status: response.status,
+      requestId: upstreamRequestId(response.headers),
+    });
+    const usage = data.usage;
+    return {
+      index: chunk.index,
+      startInSeconds: chunk.startInSeconds,
+      endInSeconds: chunk.endInSeconds,
+      text: data.text,
+      language: data.language,
+      duration: data.duration,
+      segments: data.segments ?? [],
+      ...(data.words ? { words: data.words } : {}),
+      billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration,
+      latencyInMs,
+      backend: target.backend.name,
+    };
+  } catch (error) {
+    logFailedOpenAICall(target.logger, { operation, deployment, latencyInMs: performance.now() - started }, classifyError(error));
+    throw error;
   }
 }
 

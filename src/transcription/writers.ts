@@ -16,6 +16,10 @@ export interface TranscriptionUsage {
   /** Seconds of audio sent to Whisper (what Azure bills). */
   audioSeconds: number;
   requests: number;
+  /** The routing table's model the chunks went to. */
+  model: string;
+  /** The backends (table names) that answered the chunks, in chunk order, each once. */
+  backends: string[];
 }
 
 export const CONTENT_TYPES: Record<OutputFormat, string> = {

@@ -1,7 +1,8 @@
 /**
  * The batcher against the simulator over real HTTP with the official openai client: coalescing,
  * routing of vectors back to callers, 429s, 5xx, dropped connections, a bad caller in a shared
- * request, the throttle budget, and quota use.
+ * request, the throttle budget, and quota use; and with a model on two simulated resources, how
+ * requests spread over them and move off a throttled, failing or misconfigured one.
  */
 import type { OpenAI } from "openai";
 import { createServer, request as httpRequest, type Server } from "node:http";
@@ -14,16 +15,22 @@ import { countTokens } from "../../src/embeddings/tokenizer.js";
 import { createOpenAIClient } from "../../src/openai/client.js";
 import type { Logger } from "../../src/logging.js";
 import { AppError } from "../../src/errors.js";
+import { createRouter, type Route, type Router } from "../../src/routing/index.js";
+import type { SimulatorResource } from "../../tools/simulator/index.js";
+import { tableAcross } from "../support/routing-table.js";
 
 const DEPLOYMENT = "text-embedding-3-small";
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 let sim: Simulator;
+let second: SimulatorResource;
 let client: OpenAI;
+let config: ReturnType<typeof loadConfig>;
 
 beforeAll(async () => {
-  sim = await start({ latency: NO_LATENCY });
-  const config = loadConfig({
+  sim = await start({ latency: NO_LATENCY, resources: [{ name: "second" }] });
+  second = sim.resources[0]!;
+  config = loadConfig({
     AZURE_OPENAI_ENDPOINT: sim.url,
     AZURE_OPENAI_API_KEY: sim.apiKey,
     AzureWebJobsStorage: "UseDevelopmentStorage=true",
@@ -31,11 +38,40 @@ beforeAll(async () => {
   client = await createOpenAIClient(config.openai);
 });
 afterAll(async () => sim?.stop());
-beforeEach(async () => sim.control.reset());
+beforeEach(async () => Promise.all([sim.control.reset(), second.control.reset()]));
+
+/** A router of the test's own (fresh health) over `settings`' table, default the one-resource settings. */
+function routerFor(settings: Record<string, string> = {}): Router {
+  const extra = loadConfig({
+    AZURE_OPENAI_ENDPOINT: sim.url,
+    AZURE_OPENAI_API_KEY: sim.apiKey,
+    AzureWebJobsStorage: "UseDevelopmentStorage=true",
+    ...settings,
+  });
+  return createRouter(extra.openai);
+}
+
+/** The embeddings model on both resources (primary first in the table), and a router over it. */
+function twoBackends(): { router: Router; route: Route } {
+  const router = routerFor({
+    SECOND_KEY: second.apiKey,
+    AZURE_OPENAI_DEPLOYMENTS: tableAcross(
+      [
+        { name: "primary", url: sim.url },
+        { name: "second", url: second.url, apiKeySetting: "SECOND_KEY" },
+      ],
+      { "text-embedding-3-small": { deployment: DEPLOYMENT, capabilities: ["embeddings"] } },
+    ),
+  });
+  return { router, route: router.route("embeddings", DEPLOYMENT) };
+}
+
+let defaultRouter: Router | undefined;
 
 function batcher(options: Partial<EmbeddingsBatcherOptions> = {}): EmbeddingsBatcher {
+  defaultRouter = options.router ?? routerFor();
   return new EmbeddingsBatcher({
-    client,
+    router: defaultRouter,
     maxInputsPerRequest: 2048,
     maxTokensPerRequest: 300_000,
     maxWaitInMs: 20,
@@ -46,8 +82,8 @@ function batcher(options: Partial<EmbeddingsBatcherOptions> = {}): EmbeddingsBat
 
 const text = (i: number) => `document ${i} about topic ${i % 7} with words ${"lorem ipsum ".repeat(i % 5)}`;
 const item = (t: string) => ({ text: t, tokens: countTokens(t) });
-const options = (extra: { throttleDeadline?: number; dimensions?: number } = {}) => ({
-  deployment: DEPLOYMENT,
+const options = (extra: { throttleDeadline?: number; dimensions?: number; route?: Route } = {}) => ({
+  route: defaultRouter!.route("embeddings", DEPLOYMENT),
   throttleDeadline: Date.now() + 30_000,
   logger: quiet,
   ...extra,
@@ -177,7 +213,7 @@ describe("EmbeddingsBatcher", () => {
       AZURE_OPENAI_API_KEY: "not-the-key",
       AzureWebJobsStorage: "UseDevelopmentStorage=true",
     });
-    const b = batcher({ client: await createOpenAIClient(config.openai) });
+    const b = batcher({ router: createRouter(config.openai) });
     const results = await Promise.allSettled(["a b", "c d", "e f"].map((t) => b.embed([item(t)], options())));
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     expect(((results[0] as PromiseRejectedResult).reason as AppError).status).toBe(401);
@@ -197,7 +233,7 @@ describe("EmbeddingsBatcher", () => {
         AZURE_OPENAI_API_KEY: sim.apiKey,
         AzureWebJobsStorage: "UseDevelopmentStorage=true",
       });
-      const b = batcher({ client: await createOpenAIClient(config.openai) });
+      const b = batcher({ router: createRouter(config.openai) });
       const results = await Promise.allSettled([b.embed([item("one"), item("two")], options()), b.embed([item("three")], options())]);
       for (const result of results) {
         expect(result.status).toBe("rejected");
@@ -206,6 +242,116 @@ describe("EmbeddingsBatcher", () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe("EmbeddingsBatcher across the backends of a model", () => {
+  const journals = async () => [
+    (await sim.control.journal({ deployment: DEPLOYMENT })).length,
+    (await second.control.journal({ deployment: DEPLOYMENT })).length,
+  ];
+
+  it("spreads requests over both backends and routes every vector to its caller", async () => {
+    const { router, route } = twoBackends();
+    const b = batcher({ router, maxInputsPerRequest: 4 });
+    const texts = Array.from({ length: 80 }, (_, i) => text(i));
+    const results = await Promise.all(texts.map((t) => b.embed([item(t)], options({ route }))));
+    const [first, other] = await journals();
+    expect(first! + other!).toBe(b.stats.requests);
+    expect(first).toBeGreaterThan(0);
+    expect(other).toBeGreaterThan(0);
+    expect(results.map((r) => r.embeddings[0])).toEqual(await direct(texts));
+    const served = new Set(results.flatMap((r) => r.backends.map((backend) => backend.name)));
+    expect([...served].sort()).toEqual([`primary/${DEPLOYMENT}`, `second/${DEPLOYMENT}`]);
+  });
+
+  it("moves the work of a backend that keeps throttling (429) to the other at once", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 10_000 }]);
+    const { router, route } = twoBackends();
+    const b = batcher({ router, maxInputsPerRequest: 4 });
+    const started = Date.now();
+    const texts = Array.from({ length: 40 }, (_, i) => text(i));
+    const results = await Promise.all(texts.map((t) => b.embed([item(t)], options({ route, throttleDeadline: Date.now() + 2000 }))));
+    expect(Date.now() - started).toBeLessThan(5000); // far below the 10 s the throttled backend asks for
+    expect(results.map((r) => r.embeddings[0])).toEqual(await direct(texts));
+    // The throttled backend saw at most the requests in flight when its first 429 came; the rest went to the other.
+    const throttled = (await sim.control.counters()).deployments[DEPLOYMENT]!.throttled;
+    expect(throttled).toBeGreaterThan(0);
+    expect(throttled).toBeLessThanOrEqual(4);
+    expect((await second.control.counters()).deployments[DEPLOYMENT]!.throttled).toBe(0);
+    expect(results.every((r) => r.backends.every((backend) => backend.name === `second/${DEPLOYMENT}`))).toBe(true);
+    expect(b.quota(route.backends[0]!).pausedForInMs).toBeGreaterThan(5000);
+  });
+
+  it("waits for the first backend back when every backend is throttled, and gives up at the deadline", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, times: 1, ms: 300 }]);
+    await second.control.setFaults(DEPLOYMENT, [{ kind: 429, times: 1, ms: 5000 }]);
+    const { router, route } = twoBackends();
+    const b = batcher({ router });
+    // Two requests: whichever backend each meets first throttles it; then both are cooling down.
+    const [a, c] = await Promise.all([
+      b.embed([item("alpha")], options({ route })),
+      new Promise((r) => setTimeout(r, 30)).then(() => b.embed([item("beta")], options({ route }))),
+    ]);
+    expect(a.embeddings[0]).toEqual((await direct(["alpha"]))[0]);
+    expect(c.embeddings[0]).toEqual((await direct(["beta"]))[0]);
+    // Now both are throttled for long: a caller with a short budget gets `throttled` at once.
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 5000 }]);
+    await second.control.setFaults(DEPLOYMENT, [{ kind: 429, ms: 5000 }]);
+    const fresh = twoBackends();
+    const b2 = batcher({ router: fresh.router });
+    const started = Date.now();
+    const error = await b2
+      .embed([item("gamma")], options({ route: fresh.route, throttleDeadline: Date.now() + 500 }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "throttled", code: "throttle_budget_exhausted" });
+    expect((error as AppError).message).toMatch(/all 2 of its backends/);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("sends a request that failed with a 5xx to the other backend at once, with no retry of its own", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 500 }]);
+    const { router, route } = twoBackends();
+    const b = batcher({ router, retry: { transientRetries: 0, transientBackoffInMs: 5 } });
+    const texts = Array.from({ length: 12 }, (_, i) => text(i));
+    const results = await Promise.all(texts.map((t) => b.embed([item(t)], options({ route }))));
+    expect(results.map((r) => r.embeddings[0])).toEqual(await direct(texts));
+    expect((await second.control.journal({ deployment: DEPLOYMENT })).every((entry) => entry.status === 200)).toBe(true);
+  });
+
+  it("fails callers as transient when every backend fails, after one try on each", async () => {
+    await sim.control.setFaults(DEPLOYMENT, [{ kind: 503 }]);
+    await second.control.setFaults(DEPLOYMENT, [{ kind: 503 }]);
+    const { router, route } = twoBackends();
+    const b = batcher({ router, retry: { transientRetries: 0, transientBackoffInMs: 5 } });
+    const error = await b.embed([item("x y")], options({ route })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "transient", status: 503 });
+    expect(await journals()).toEqual([1, 1]);
+  });
+
+  it("moves off a backend that refuses the app (its deployment missing there) and fails only when none is left", async () => {
+    const router = routerFor({
+      SECOND_KEY: second.apiKey,
+      AZURE_OPENAI_DEPLOYMENTS: JSON.stringify({
+        "text-embedding-3-small": [
+          { name: "missing", endpoint: sim.url, deployment: "no-such-deployment", capabilities: ["embeddings"], priority: 0 },
+          {
+            name: "good",
+            endpoint: second.url,
+            apiKeySetting: "SECOND_KEY",
+            deployment: DEPLOYMENT,
+            capabilities: ["embeddings"],
+            priority: 1,
+          },
+        ],
+        "gpt-4o-mini": [{ deployment: "gpt-4o-mini", capabilities: ["chat"] }],
+        whisper: [{ deployment: "whisper", capabilities: ["transcription"] }],
+      }),
+    });
+    const b = batcher({ router });
+    const result = await b.embed([item("hello there")], options({ route: router.route("embeddings", DEPLOYMENT) }));
+    expect(result.backends.map((backend) => backend.name)).toEqual(["good"]);
+    expect((await sim.control.journal()).map((entry) => entry.status)).toEqual([404]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BadInputError } from "../../src/errors.js";
-import { prepareInputs, resolveDeployment, validateDimensions } from "../../src/embeddings/input-limits.js";
-import { parseEmbeddingsMessage } from "../../src/embeddings/message-schema.js";
+import { prepareInputs, validateDimensions } from "../../src/embeddings/input-limits.js";
+import { parseEmbeddingsMessage, requestedModel } from "../../src/embeddings/message-schema.js";
 
 const QUEUE_ID = "8c4b5d0e-1f2a-4b3c-9d8e-7f6a5b4c3d2e";
 
@@ -20,6 +20,23 @@ describe("parseEmbeddingsMessage", () => {
     expect(parseEmbeddingsMessage({ input: "hello" }, QUEUE_ID)).toEqual({ input: "hello", id: QUEUE_ID });
     const full = { id: "docs/a-1", input: ["a", "b"], dimensions: 256, deployment: "d", metadata: { source: "x", n: 1 } };
     expect(parseEmbeddingsMessage(full, QUEUE_ID)).toEqual(full);
+    expect(parseEmbeddingsMessage({ input: "a", model: "embed-large" }, QUEUE_ID)).toEqual({
+      input: "a",
+      model: "embed-large",
+      id: QUEUE_ID,
+    });
+  });
+
+  it("takes `deployment` as the older name of `model`, and refuses the two naming different models", () => {
+    expect(requestedModel(parseEmbeddingsMessage({ input: "a", deployment: "d" }, QUEUE_ID))).toEqual({ model: "d", param: "deployment" });
+    expect(requestedModel(parseEmbeddingsMessage({ input: "a", model: "m", deployment: "m" }, QUEUE_ID))).toEqual({
+      model: "m",
+      param: "model",
+    });
+    expect(requestedModel(parseEmbeddingsMessage({ input: "a" }, QUEUE_ID))).toBeUndefined();
+    const error = badInput(() => parseEmbeddingsMessage({ id: "x-1", input: "a", model: "m", deployment: "d" }, QUEUE_ID));
+    expect(error).toMatchObject({ code: "schema_violation", param: "deployment", details: { id: "x-1" } });
+    expect(error.message).toMatch(/give only `model`/);
   });
 
   it("accepts JSON text, bytes, and base64 of JSON (a message encoded once too often)", () => {
@@ -102,13 +119,7 @@ describe("prepareInputs", () => {
   });
 });
 
-describe("resolveDeployment and validateDimensions", () => {
-  it("defaults to the first configured deployment and refuses others", () => {
-    expect(resolveDeployment(undefined, ["emb"])).toBe("emb");
-    expect(resolveDeployment("emb", ["emb"])).toBe("emb");
-    expect(badInput(() => resolveDeployment("gpt-4o", ["emb"]))).toMatchObject({ code: "unknown_deployment", param: "deployment" });
-  });
-
+describe("validateDimensions", () => {
   it("accepts 1..3072 and nothing else", () => {
     expect(validateDimensions(undefined)).toBeUndefined();
     expect(validateDimensions(3072)).toBe(3072);

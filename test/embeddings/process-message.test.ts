@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config.js";
 import { EmbeddingsBatcher } from "../../src/embeddings/batcher.js";
 import { processEmbeddingsMessage, type ProcessMessageDependencies, type QueueDelivery } from "../../src/embeddings/process-message.js";
 import { EmbeddingsStore } from "../../src/embeddings/result-store.js";
-import { createOpenAIClient } from "../../src/openai/client.js";
+import { createRouter } from "../../src/routing/index.js";
 import type { Logger } from "../../src/logging.js";
 import { AppError } from "../../src/errors.js";
 
@@ -35,16 +35,18 @@ beforeAll(async () => {
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient("embeddings");
   queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient("embeddings");
   await queue.createIfNotExists();
+  const router = createRouter(config.openai);
   deps = {
     embed: {
       batcher: new EmbeddingsBatcher({
-        client: await createOpenAIClient(config.openai),
+        router,
         maxInputsPerRequest: 2048,
         maxTokensPerRequest: 300_000,
         maxWaitInMs: 5,
         retry: { transientRetries: 0, transientBackoffInMs: 5 },
       }),
-      deployments: [DEPLOYMENT],
+      router,
+      defaultModel: DEPLOYMENT,
       limits: { chunkTokens: 8191, overlapTokens: 0, split: true },
       throttleBudgetInMs: 300,
     },
@@ -316,9 +318,15 @@ describe("processEmbeddingsMessage", () => {
 
   it("keeps a message whose deployment is missing on the resource (404) for retries and the poison queue", async () => {
     // A configured deployment that the resource does not have: the app's fault, not the message's.
+    const config = loadConfig({
+      AZURE_OPENAI_ENDPOINT: sim.url,
+      AZURE_OPENAI_API_KEY: sim.apiKey,
+      AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT: "no-such-deployment",
+      AzureWebJobsStorage: azurite.connectionString,
+    });
     const error = await processEmbeddingsMessage(delivery({ id: "gone", input: "x" }), {
       ...deps,
-      embed: { ...deps.embed, deployments: ["no-such-deployment"] },
+      embed: { ...deps.embed, router: createRouter(config.openai), defaultModel: "no-such-deployment" },
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "configuration", status: 404 });
     const record = JSON.parse((await download("gone.error.json")).toString());
@@ -332,8 +340,9 @@ describe("processEmbeddingsMessage", () => {
       AZURE_OPENAI_API_KEY: "not-the-key",
       AzureWebJobsStorage: azurite.connectionString,
     });
+    const router = createRouter(config.openai);
     const refused = new EmbeddingsBatcher({
-      client: await createOpenAIClient(config.openai),
+      router,
       maxInputsPerRequest: 2048,
       maxTokensPerRequest: 300_000,
       maxWaitInMs: 5,
@@ -341,7 +350,7 @@ describe("processEmbeddingsMessage", () => {
     });
     const error = await processEmbeddingsMessage(delivery({ id: "no-role", input: "x" }), {
       ...deps,
-      embed: { ...deps.embed, batcher: refused },
+      embed: { ...deps.embed, batcher: refused, router },
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "configuration", status: 401 });
     const record = JSON.parse((await download("no-role.error.json")).toString());

@@ -136,7 +136,14 @@ describe("queue -> embeddings through the local host", () => {
 
     const sample = await readJson<EmbeddingsOutput>("bulk/0042.json");
     const expected = await direct.embeddings.create({ model: DEPLOYMENT, input: "message 42 about bulk/0042 and topic 3" });
-    expect(sample).toMatchObject({ id: "bulk/0042", deployment: DEPLOYMENT, model: DEPLOYMENT, dimensions: 1536, metadata: { n: 42 } });
+    expect(sample).toMatchObject({
+      id: "bulk/0042",
+      deployment: DEPLOYMENT,
+      model: DEPLOYMENT,
+      routing: { model: DEPLOYMENT, backends: [`127:${new URL(stack.simulator.url).port}/${DEPLOYMENT}`] },
+      dimensions: 1536,
+      metadata: { n: 42 },
+    });
     expect(sample.usage.prompt_tokens).toBe(expected.usage.prompt_tokens);
     expect(sample.items).toHaveLength(1);
     expect(sample.items[0]).toMatchObject({ input: 0, chunk: 0, start: 0, end: "message 42 about bulk/0042 and topic 3".length });
@@ -149,6 +156,7 @@ describe("queue -> embeddings through the local host", () => {
     await send({ id: "bad-schema", inputs: ["typo in the field name"] });
     await send({ id: "bad-empty", input: ["fine", "   "] });
     await send({ id: "bad-deployment", input: "x", deployment: "gpt-4o-mini" });
+    await send({ id: "bad-model", input: "x", model: "no-such-model" });
     await send({ id: "bad-dimensions", input: "x", dimensions: 0 });
     await send({ id: "bad-no-items", input: [] });
 
@@ -156,7 +164,12 @@ describe("queue -> embeddings through the local host", () => {
       [notJsonId]: { code: "invalid_json", reason: /not a JSON object/ },
       "bad-schema": { code: "schema_violation", reason: /unknown field.*"inputs"/ },
       "bad-empty": { code: "empty_input", param: "input[1]", reason: /input\[1\]/ },
-      "bad-deployment": { code: "unknown_deployment", param: "deployment", reason: /gpt-4o-mini/ },
+      "bad-deployment": {
+        code: "model_not_found",
+        param: "deployment",
+        reason: /'gpt-4o-mini' does not serve embeddings; use 'text-embedding-3-small'/,
+      },
+      "bad-model": { code: "model_not_found", param: "model", reason: /'no-such-model' does not exist here/ },
       "bad-dimensions": { code: "schema_violation", param: "dimensions", reason: /dimensions/ },
       "bad-no-items": { code: "empty_input", param: "input", reason: /empty/ },
     };

@@ -32,7 +32,7 @@ interface TranscriptJson {
   duration: number;
   segments: Array<{ id: number; start: number; end: number; text: string }>;
   options: { task: string; formats: string[]; language?: string };
-  usage: { audioSeconds: number; requests: number };
+  usage: { audioSeconds: number; requests: number; model: string; backends: string[] };
   source: { format: string; chunks: number };
 }
 
@@ -139,7 +139,12 @@ describe("small files, every output format", () => {
     expect(json.duration).toBe(40);
     expect(json.language).toBe("english");
     expect(json.options).toMatchObject({ task: "transcribe", language: "en", prompt: "Contoso standup", temperature: 0.2 });
-    expect(json.usage).toEqual({ audioSeconds: 40, requests: 1 });
+    expect(json.usage).toEqual({
+      audioSeconds: 40,
+      requests: 1,
+      model: "whisper",
+      backends: [`127:${new URL(stack.simulator.url).port}/whisper`],
+    });
     expectCoverage(json.segments, 40);
     expect(await readOutput("small/meeting.wav.txt")).toBe(`${json.text}\n`);
 

@@ -32,6 +32,15 @@ describe("options from blob metadata", () => {
     for (const word of ["english", "1.5", "summarize", "docx"]) expect(error!.message).toContain(word);
     expect(() => parseTranscriptionOptions({ task: "translate", language: "fr" })).toThrow(/translation detects the spoken language/);
   });
+
+  it("takes `model` among the models that transcribe, and names them when it is not one", () => {
+    const models = ["whisper", "whisper-eu"];
+    expect(parseTranscriptionOptions({ Model: "whisper-eu" }, models)).toMatchObject({ model: "whisper-eu" });
+    expect(parseTranscriptionOptions({ model: " " }, models)).not.toHaveProperty("model");
+    expect(() => parseTranscriptionOptions({ model: "gpt-4o", language: "english" }, models)).toThrow(
+      /"english".*model "gpt-4o" is not a model that transcribes here; use "whisper" or "whisper-eu", or remove the model metadata/s,
+    );
+  });
 });
 
 describe("stitching", () => {

@@ -6,7 +6,7 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/logging.js";
-import { createOpenAIClient } from "../../src/openai/client.js";
+import { createRouter } from "../../src/routing/index.js";
 import { retryPolicy, type RetryPolicy } from "../../src/openai/retry-policy.js";
 import type { TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
 import { startAzurite, type Azurite } from "../../tools/local-host/azurite.js";
@@ -19,8 +19,15 @@ export interface PipelineHarness {
   blobService: BlobServiceClient;
   /** Every line the pipeline logged since the last clear. */
   lines: string[];
-  /** The app's dependencies (retry policy included, from its settings) with fast backoff, and these overrides. */
-  dependencies(overrides?: Omit<Partial<TranscribeBlobDeps>, "retry"> & { retry?: Partial<RetryPolicy> }): Promise<TranscribeBlobDeps>;
+  /**
+   * The app's dependencies (retry policy included, from its settings) with fast backoff, and these
+   * overrides; a router of their own (fresh health) over the settings plus `routing.settings`,
+   * its clients' requests going through `routing.fetch` when given.
+   */
+  dependencies(
+    overrides?: Omit<Partial<TranscribeBlobDeps>, "retry"> & { retry?: Partial<RetryPolicy> },
+    routing?: { settings?: Record<string, string>; fetch?: typeof fetch },
+  ): Promise<TranscribeBlobDeps>;
   /** Uploads a generated tone of `seconds` to the audio container, as one delivery would see it. */
   uploadWav(
     name: string,
@@ -48,24 +55,32 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
     AZURE_OPENAI_MAX_RETRIES: "0",
     AzureWebJobsStorage: azurite.connectionString,
   });
-  const client = await createOpenAIClient(config.openai);
   return {
     azurite,
     simulator,
     blobService,
     lines,
-    dependencies: async (overrides = {}) => ({
-      client,
-      deployment: "whisper",
-      blobService,
-      audioContainer: "audio",
-      transcriptsContainer: "transcripts",
-      maxChunkBytes: config.transcription.maxChunkBytes,
-      maxConcurrency: 4,
-      logger,
-      ...overrides,
-      retry: { ...retryPolicy(config, "transcription"), transientBackoffInMs: 10, ...overrides.retry },
-    }),
+    dependencies: async (overrides = {}, routing = {}) => {
+      const routed = loadConfig({
+        AZURE_OPENAI_ENDPOINT: simulator.url,
+        AZURE_OPENAI_API_KEY: simulator.apiKey,
+        AZURE_OPENAI_MAX_RETRIES: "0",
+        AzureWebJobsStorage: azurite.connectionString,
+        ...routing.settings,
+      });
+      return {
+        router: createRouter(routed.openai, routing.fetch ? { fetch: routing.fetch } : {}),
+        defaultModel: routed.openai.deployments.transcription,
+        blobService,
+        audioContainer: "audio",
+        transcriptsContainer: "transcripts",
+        maxChunkBytes: config.transcription.maxChunkBytes,
+        maxConcurrency: 4,
+        logger,
+        ...overrides,
+        retry: { ...retryPolicy(config, "transcription"), transientBackoffInMs: 10, ...overrides.retry },
+      };
+    },
     uploadWav: async (name, seconds, options = {}) => {
       const content = makeWav([{ tone: options.tone ?? 440, seconds }]);
       const response = await blobService

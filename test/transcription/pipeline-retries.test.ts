@@ -5,9 +5,7 @@
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
 import { AppError } from "../../src/errors.js";
-import { createOpenAIClient } from "../../src/openai/client.js";
 import { getTranscriptionStatus } from "../../src/transcription/status-query.js";
 import { readStatus } from "../../src/transcription/status.js";
 import { transcribeBlob, type TranscribeBlobDeps } from "../../src/transcription/transcribe-blob.js";
@@ -30,8 +28,11 @@ afterAll(async () => {
 
 beforeEach(() => harness.reset());
 
-function dependencies(overrides: Parameters<PipelineHarness["dependencies"]>[0] = {}): Promise<TranscribeBlobDeps> {
-  return harness.dependencies(overrides);
+function dependencies(
+  overrides: Parameters<PipelineHarness["dependencies"]>[0] = {},
+  routing: Parameters<PipelineHarness["dependencies"]>[1] = {},
+): Promise<TranscribeBlobDeps> {
+  return harness.dependencies(overrides, routing);
 }
 
 function uploadWav(name: string, seconds: number, metadata: Record<string, string> = {}) {
@@ -47,7 +48,8 @@ describe("throttling and transient failures", () => {
     expect(outcome.state).toBe("succeeded");
     expect(Date.now() - started).toBeGreaterThanOrEqual(800);
     expect((await simulator.control.counters()).deployments.whisper?.throttled).toBe(2);
-    expect(lines.filter((l) => l.includes("retrying in 400 ms as Retry-After asks"))).toHaveLength(2);
+    // The router's wait: until the backend's cooldown (Azure's 400 ms from its 429) is over.
+    expect(lines.filter((l) => /retrying in (3[5-9]\d|400) ms as Retry-After asks/.test(l))).toHaveLength(2);
   });
 
   it("hands transient failures to the host while deliveries remain, then records failed and why", async () => {
@@ -75,9 +77,11 @@ describe("throttling and transient failures", () => {
     // A final failure promises no retry (it used to end with "; it will be retried").
     expect(status!.error!.message).not.toMatch(/retr(y|ied)/);
 
-    // Failed for good for this ETag: a further delivery does nothing.
+    // Failed for good for this ETag: a further delivery does nothing. The second delivery made one
+    // call: its 503, the third in a row, opened the backend's circuit (AZURE_OPENAI_CIRCUIT_FAILURES),
+    // so its retry found the only backend passed over and gave up with the failure Azure answered.
     expect(await transcribeBlob(deps, blob)).toMatchObject({ state: "skipped" });
-    expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(4);
+    expect((await simulator.control.counters()).deployments.whisper?.requests).toBe(3);
   });
 
   it("fails at once, without retries, when Azure rejects the request itself", async () => {
@@ -92,7 +96,7 @@ describe("throttling and transient failures", () => {
 
   it("keeps a blob for the host's retries while the app is set up wrong (a missing deployment), then says what to fix", async () => {
     const blob = await uploadWav("no-deployment.wav", 3);
-    const deps = await dependencies({ deployment: "whisper-missing", maxAttempts: 2 });
+    const deps = await dependencies({ maxAttempts: 2 }, { settings: { AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT: "whisper-missing" } });
     const first = await transcribeBlob(deps, blob).catch((error: unknown) => error);
     expect(first).toMatchObject({ kind: "configuration", status: 404 });
     const transcripts = blobService.getContainerClient("transcripts");
@@ -125,13 +129,7 @@ describe("parallel chunks", () => {
         inFlight--;
       }
     };
-    const deps = await dependencies({ maxChunkBytes: 330_000, maxConcurrency: 3 });
-    const config = loadConfig({
-      AZURE_OPENAI_ENDPOINT: simulator.url,
-      AZURE_OPENAI_API_KEY: simulator.apiKey,
-      AzureWebJobsStorage: harness.azurite.connectionString,
-    });
-    deps.client = await createOpenAIClient(config.openai, { fetch: counting });
+    const deps = await dependencies({ maxChunkBytes: 330_000, maxConcurrency: 3 }, { fetch: counting });
     const outcome = await transcribeBlob(deps, blob);
     expect(outcome.state).toBe("succeeded");
     expect((await simulator.control.journal()).filter((e) => e.deployment === "whisper")).toHaveLength(8);
