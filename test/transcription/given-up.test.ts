@@ -58,7 +58,8 @@ it("marks a job the worker died in as failed, with the reason, once the host giv
   await audio()
     .getBlockBlobClient("died.wav")
     .uploadData(makeWav([{ tone: 500, seconds: 90 }]));
-  await waitForStatus("died.wav", (s) => s.state === "running", 20_000);
+  // Killed once the run has planned its chunk (and so is calling Whisper), not before.
+  await waitForStatus("died.wav", (s) => s.state === "running" && s.progress.chunksTotal > 0, 20_000);
   await stack.host.kill();
   await stack.restartHost();
 
