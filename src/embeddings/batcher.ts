@@ -34,6 +34,7 @@ import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import type { Backend, Route, Router } from "../routing/index.js";
+import { backendLogger } from "../routing/router.js";
 import { backendKey, backendOrder } from "./backend-order.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
@@ -460,17 +461,6 @@ export class EmbeddingsBatcher {
     }
     lane.pending = lane.pending.filter((item) => !item.job.settled);
   }
-}
-
-/** The caller's logger with ` backend=NAME` after each line, as the router's targets log. */
-function backendLogger(logger: Logger, backend: Backend): Logger {
-  const suffix = ` backend=${backend.name}`;
-  const line = (args: unknown[]) => (typeof args[0] === "string" ? [args[0] + suffix, ...args.slice(1)] : args);
-  return {
-    info: (...args) => logger.info(...line(args)),
-    warn: (...args) => logger.warn(...line(args)),
-    error: (...args) => logger.error(...line(args)),
-  };
 }
 
 function sumTokens(items: readonly Item[], count: number): number {

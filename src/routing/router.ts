@@ -241,7 +241,7 @@ function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch): 
 }
 
 /** The caller's logger with ` backend=NAME` after each line, so every attempt's call log names its backend. */
-function backendLogger(logger: Logger, backend: Backend): Logger {
+export function backendLogger(logger: Logger, backend: Backend): Logger {
   const suffix = ` backend=${backend.name}`;
   const line = (args: unknown[]) => (typeof args[0] === "string" ? [args[0] + suffix, ...args.slice(1)] : args);
   return {
