@@ -27,6 +27,8 @@ export interface Attempt {
   shouldRetry: string | undefined;
   /** Why it failed, for the log: the status, the error event or the transport error. */
   failure?: string;
+  /** When it was sent (performance.now()). */
+  sentAt: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export function streamOnce(url: string, body: unknown): Promise<Attempt> {
       backend: undefined,
       retryAfterMs: undefined,
       shouldRetry: undefined,
+      sentAt: started,
     };
     let settled = false;
     const settle = (failure?: string) => {
@@ -108,7 +111,7 @@ export function streamOnce(url: string, body: unknown): Promise<Attempt> {
           }
         });
         response.on("end", () => {
-          if (attempt.status !== 200) return settle(`${attempt.status}: ${text.slice(0, 200)}`);
+          if (attempt.status !== 200) return settle(`${attempt.status}: ${text.slice(0, 600)}`);
           if (streamError !== undefined) return settle(`error event after the 200: ${streamError}`);
           if (!done || usageTokens === 0) return settle("the stream ended without [DONE] or usage");
           attempt.ok = true;
