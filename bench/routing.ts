@@ -30,7 +30,11 @@ import { startAzurite } from "../tools/local-host/azurite.js";
 import { startHost, type LocalHost } from "../tools/local-host/index.js";
 import { REPO_ROOT } from "../tools/repo-root.js";
 import type { DeploymentConfig, FaultRule, SimulatorControl } from "../tools/simulator/index.js";
-import { percentile, round, type Benchmark, type Figure } from "./harness.js";
+import type { OpenAI } from "openai";
+import { Router } from "../src/routing/router.js";
+import type { Backend } from "../src/routing/table.js";
+import { estimateTokens } from "../src/routing/token-estimate.js";
+import { alternate, percentile, round, type Benchmark, type Figure } from "./harness.js";
 import { callLikeOpenAIClient, openLoop, streamOnce, type Attempt, type CallerOutcome } from "./routing-load.js";
 import { startSimulatorProcess, type SimulatorProcess } from "./simulator-process.js";
 
@@ -129,6 +133,8 @@ export async function measureRouting(options: RoutingOptions): Promise<Figure[]>
       warmup: [backend(a, "warmup"), backend(b, "warmup")],
       "cpu-routed": [backend(a, "cpu"), backend(b, "cpu")],
       "cpu-single": [backend(a, "cpu-single")],
+      // Two backends on one resource: the router's choice without a second connection pool.
+      "cpu-same-resource": [backend(a, "cpu-single"), backend(a, "cpu-2")],
       "text-embedding-3-small": [{ deployment: "text-embedding-3-small", capabilities: ["embeddings"] }],
       whisper: [{ deployment: "whisper", capabilities: ["transcription"] }],
     };
@@ -313,6 +319,7 @@ export async function measureRouting(options: RoutingOptions): Promise<Figure[]>
       a.control.putDeployment(chat("cpu", { latency: { timeToFirstTokenMs: 20, tokensPerSecond: 1000, stdDevRatio: 0 } })),
       b.control.putDeployment(chat("cpu", { latency: { timeToFirstTokenMs: 20, tokensPerSecond: 1000, stdDevRatio: 0 } })),
       a.control.putDeployment(chat("cpu-single", { latency: { timeToFirstTokenMs: 20, tokensPerSecond: 1000, stdDevRatio: 0 } })),
+      a.control.putDeployment(chat("cpu-2", { latency: { timeToFirstTokenMs: 20, tokensPerSecond: 1000, stdDevRatio: 0 } })),
     ]);
     const cpuLanes = 16;
     const pid = host.pid;
@@ -333,15 +340,21 @@ export async function measureRouting(options: RoutingOptions): Promise<Figure[]>
       if (failed) throw new Error(`a CPU-arm stream of ${model} failed: ${failed.failure}`);
       return used / attempts.length;
     };
-    // Warm both paths first: the first requests of a model pay for its backend's client.
-    await Promise.all(Array.from({ length: 8 }, ask("cpu-routed", 20)));
-    await Promise.all(Array.from({ length: 8 }, ask("cpu-single", 20)));
-    const cpu = { routed: [] as number[], single: [] as number[] };
+    // Warm every path first: the first requests of a model pay for its backends' clients.
+    const cpuArms = { routed: "cpu-routed", single: "cpu-single", sameResource: "cpu-same-resource" } as const;
+    for (const model of Object.values(cpuArms)) await Promise.all(Array.from({ length: 16 }, ask(model, 20)));
+    const cpu = { routed: [] as number[], single: [] as number[], sameResource: [] as number[] };
+    const cpuOrder = ["routed", "single", "sameResource"] as const;
     for (let i = 0; i < options.cpuRounds; i++) {
-      // A B, B A, ...: each runs first in half the pairs.
-      const pair = i % 2 === 0 ? (["routed", "single"] as const) : (["single", "routed"] as const);
-      for (const arm of pair) cpu[arm].push(await cpuRound(arm === "routed" ? "cpu-routed" : "cpu-single"));
-      log(`  cpu round ${i + 1}: routed ${round(cpu.routed.at(-1)!, 2)} ms, single ${round(cpu.single.at(-1)!, 2)} ms per request`);
+      // A rotation of the three: each runs first, second and last equally often.
+      for (let k = 0; k < cpuOrder.length; k++) {
+        const arm = cpuOrder[(i + k) % cpuOrder.length]!;
+        cpu[arm].push(await cpuRound(cpuArms[arm]));
+      }
+      log(
+        `  cpu round ${i + 1}: ms per request: 2 resources ${round(cpu.routed.at(-1)!, 2)}, 1 backend ${round(cpu.single.at(-1)!, 2)}, ` +
+          `2 backends on 1 resource ${round(cpu.sameResource.at(-1)!, 2)}`,
+      );
     }
 
     return figuresOf({ loadRounds, failover, cpu, options, tokensPerRequest, quotaPerSecond });
@@ -416,7 +429,7 @@ const rangeOf = (values: readonly number[], digits: number, unit: string) =>
 function figuresOf(input: {
   loadRounds: Record<ResilienceArm, LoadRound[]>;
   failover: Record<string, { moved: number[][]; stayed: number[][]; mismatch: number }>;
-  cpu: { routed: number[]; single: number[] };
+  cpu: { routed: number[]; single: number[]; sameResource: number[] };
   options: RoutingOptions;
   tokensPerRequest: number;
   quotaPerSecond: number;
@@ -447,8 +460,9 @@ function figuresOf(input: {
       unit: "%",
       baseline: { name: `a alone with its storms, ${LOAD_SHARE * 100} % of its quota`, value: round(median(aloneFirst), 2) },
       spread: `${rangeOf(first, 2, "%")}; pooled ${pooled(routed, (o) => o.first)} % of ${requests(routed)} requests; alone ${rangeOf(aloneFirst, 2, "%")}`,
-      target: ">= 99.9 %",
-      pass: median(first) >= 99.9,
+      // The median of rounds hides a bad round, so the pooled share must meet the target too.
+      target: ">= 99.9 % (median of rounds and pooled)",
+      pass: median(first) >= 99.9 && pooled(routed, (o) => o.first) >= 99.9,
     });
     figures.push({
       name: `success share with the openai client's default 2 retries (same runs); ${breaker}`,
@@ -471,12 +485,14 @@ function figuresOf(input: {
     const saturatedRounds = loadRounds[saturatedArm];
     const ratio = saturatedRounds.map((r) => goodput(r) / r.quotaTokensPerSecond);
     figures.push({
-      name: `goodput relative to the two quotas, offered ${SATURATION_SHARE * 100} % of them (same storms and bursts); ${breaker}`,
-      value: round(median(ratio), 3),
-      unit: "fraction",
-      baseline: { name: "quotas' sum, tokens/s", value: round(saturatedRounds[0]?.quotaTokensPerSecond ?? Number.NaN, 0) },
-      spread: `${rangeOf(ratio, 3, "")}; simulator's count ${round(median(saturatedRounds.map((r) => r.simulator.tokens / r.windowSeconds / r.quotaTokensPerSecond)), 3)} (median)`,
-      target: ">= 0.9",
+      name: `goodput offered ${SATURATION_SHARE * 100} % of the two quotas (same storms and bursts); ${breaker}`,
+      value: round(median(saturatedRounds.map(goodput)), 0),
+      unit: "tokens/s",
+      baseline: { name: "the quotas' sum", value: round(saturatedRounds[0]?.quotaTokensPerSecond ?? Number.NaN, 0) },
+      ratio: round(median(ratio), 3),
+      ratioMeaning: "goodput / quotas",
+      spread: `ratio ${rangeOf(ratio, 3, "")}; the simulator's count gives ${round(median(saturatedRounds.map((r) => r.simulator.tokens / r.windowSeconds / r.quotaTokensPerSecond)), 3)} (median)`,
+      target: ">= 0.9 of the quotas",
       pass: median(ratio) >= 0.9,
     });
   }
@@ -505,17 +521,83 @@ function figuresOf(input: {
   // CPU: routed / single per pair of adjacent rounds, so drift between pairs cancels.
   const pairs = cpu.routed.map((routed, i) => (100 * (routed - cpu.single[i]!)) / cpu.single[i]!);
   figures.push({
-    name: "host CPU per streamed request, 2 healthy backends vs 1 (router's cost)",
-    value: round(median(pairs), 2),
-    unit: "% more",
-    baseline: { name: "one backend, ms per request", value: round(median(cpu.single), 3) },
-    ratio: round(median(cpu.routed), 3),
-    ratioMeaning: "ms per request with 2 backends",
-    spread: `${rangeOf(pairs, 2, "%")} (routed vs single, adjacent rounds); ${input.options.cpuRequestsPerRound} streams a round`,
-    target: "<= 5 %",
+    name: "host CPU per streamed request, 2 healthy backends (routing's choice) vs 1 (today's path)",
+    value: round(median(cpu.routed), 3),
+    unit: "ms",
+    baseline: { name: "one backend", value: round(median(cpu.single), 3) },
+    ratio: round(median(pairs), 2),
+    ratioMeaning: "% more, median of adjacent-round pairs",
+    spread: `pairs ${rangeOf(pairs, 1, "%")}; ${input.options.cpuRequestsPerRound} streams a round, 16 at a time`,
+    target: "<= 5 % more",
     pass: median(pairs) <= 5,
   });
+  const sameResource = cpu.sameResource.map((same, i) => (100 * (same - cpu.single[i]!)) / cpu.single[i]!);
+  figures.push({
+    name: "host CPU per streamed request, 2 backends on one resource vs 1 (the choice without a second connection pool)",
+    value: round(median(cpu.sameResource), 3),
+    unit: "ms",
+    baseline: { name: "one backend", value: round(median(cpu.single), 3) },
+    ratio: round(median(sameResource), 2),
+    ratioMeaning: "% more, median of same-round pairs",
+    spread: `pairs ${rangeOf(sameResource, 1, "%")}`,
+  });
   return figures;
+}
+
+/**
+ * The router's own cost per call, without any host or network: `route` + `run` (choice, health
+ * reads, the estimate's cheap bound) for a model with two healthy backends and for one with one,
+ * in this process, alternating rounds. The host-level figure above carries everything else that
+ * differs between the two models (two resources: two clients and connection pools); this one is
+ * the code the issue asks about.
+ */
+export async function measureRouterCallCost(calls: number, rounds: number): Promise<Figure> {
+  const backend = (name: string): Backend => ({
+    name,
+    endpoint: `https://${name}.openai.azure.com`,
+    deployment: "chat",
+    apiStyle: "v1",
+    apiVersion: "v1",
+    apiKey: undefined,
+    priority: 0,
+    weight: 1,
+    capabilities: ["chat"],
+  });
+  const router = new Router(
+    {
+      models: new Map([
+        ["two", [backend("a"), backend("b")]],
+        ["one", [backend("a")]],
+      ]),
+    },
+    { circuitFailures: 3, circuitBreakInMs: 30_000, connect: async () => ({}) as OpenAI },
+  );
+  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const estimate = estimateTokens([PROMPT], 1, MAX_TOKENS);
+  const attempt = async () => 1;
+  const cpuOf = async (model: string) => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < calls; i++) await router.run(router.route("chat", model), { logger, estimate }, attempt);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / calls; // µs per call
+  };
+  await cpuOf("two"); // warm-up: JIT and the clients' creation
+  await cpuOf("one");
+  const { a: two, b: one } = await alternate(
+    rounds,
+    () => cpuOf("two"),
+    () => cpuOf("one"),
+  );
+  const added = two.map((t, i) => t - one[i]!);
+  return {
+    name: "router's own CPU per call (route + run, in-process, no I/O), 2 backends",
+    value: round(median(two), 2),
+    unit: "µs",
+    baseline: { name: "1 backend", value: round(median(one), 2) },
+    ratio: round(median(added), 2),
+    ratioMeaning: "µs added by the choice",
+    spread: `${rangeOf(added, 2, "µs added")} over ${calls} calls a round`,
+  };
 }
 
 export const routingBenchmark: Benchmark = {
@@ -540,11 +622,13 @@ export const routingBenchmark: Benchmark = {
             quotaTokensPerWindow: 16_000,
             failoverRounds: 8,
             failoverRequestsPerRound: 48,
-            cpuRounds: 6,
+            cpuRounds: 8,
             cpuRequestsPerRound: 160,
             log,
           },
     );
+    const routerCost = await measureRouterCallCost(tiny ? 1_000 : 50_000, tiny ? 1 : 6);
+    figures.push(routerCost);
     for (const f of figures) log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}`);
     return figures;
   },
