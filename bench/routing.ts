@@ -620,8 +620,9 @@ export const routingBenchmark: Benchmark = {
             resilienceRounds: 5,
             periodMs: 4_000,
             quotaTokensPerWindow: 16_000,
-            failoverRounds: 8,
-            failoverRequestsPerRound: 48,
+            // Five rounds of each failure kind, alternating.
+            failoverRounds: 10,
+            failoverRequestsPerRound: 64,
             cpuRounds: 8,
             cpuRequestsPerRound: 160,
             log,
