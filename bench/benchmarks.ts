@@ -3,6 +3,7 @@ import { coldStart } from "./cold-start.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
 import { httpTranscriptionBenchmark } from "./http-transcription.js";
+import { routingBenchmark } from "./routing.js";
 import { simulatorCeiling } from "./simulator-ceiling.js";
 import { speechParallelBenchmark } from "./speech-parallel.js";
 import { transcriptionBenchmark } from "./transcription.js";
@@ -15,5 +16,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   transcriptionBenchmark,
   httpTranscriptionBenchmark,
   speechParallelBenchmark,
+  routingBenchmark,
   simulatorCeiling,
 ];
