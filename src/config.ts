@@ -151,8 +151,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     name: "AZURE_OPENAI_CIRCUIT_BREAK_MS",
     required: false,
-    defaultValue: "30000",
-    description: "How long a failing backend is passed over before one request probes it again",
+    defaultValue: "1000",
+    description: "How long a failing backend is first passed over before one request probes it; doubled after each failed probe, up to 60 s",
   },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {

@@ -263,7 +263,7 @@ var appSettings = {
   AZURE_OPENAI_TIMEOUT_MS: '60000'
   AZURE_OPENAI_MAX_RETRIES: '2'
   AZURE_OPENAI_CIRCUIT_FAILURES: '3'
-  AZURE_OPENAI_CIRCUIT_BREAK_MS: '30000'
+  AZURE_OPENAI_CIRCUIT_BREAK_MS: '1000'
 
   // Pipelines. Flex Consumption cannot scan storage logs, so the audio trigger listens to Event Grid.
   AUDIO_CONTAINER: audioContainerName

@@ -5,7 +5,10 @@
  * - Throttled: after a 429 the backend cools down for Azure's `retry-after-ms` (or `retry-after`).
  * - Failing: after `circuitFailures` consecutive 5xx answers, connection failures or timeouts the
  *   circuit opens for `circuitBreakInMs`; then it half-opens: one request may probe it (others
- *   still pass it over), and the probe's outcome closes or reopens it.
+ *   still pass it over), and the probe's outcome closes it or reopens it for twice as long (up to
+ *   MAX_CIRCUIT_BREAK_IN_MS). Short first breaks matter: a burst of 5xx is often over in a second,
+ *   and while the circuit is open the other backends carry all the load (measured in
+ *   `npm run bench -- routing`: a 30 s break turned a 0.8 s burst into half a minute on one backend).
  * - Quota: the last `x-ratelimit-remaining-tokens` / `-requests` Azure reported, believed for
  *   READING_TTL_IN_MS, so a request whose estimate would not fit is sent elsewhere first.
  *
@@ -29,13 +32,21 @@ export interface CircuitSettings {
  */
 export const READING_TTL_IN_MS = 5_000;
 
-export type Availability = { available: true; probe: boolean } | { available: false; until: number; reason: "throttled" | "circuit_open" };
+/** Longest break of a circuit whose probes keep failing. */
+export const MAX_CIRCUIT_BREAK_IN_MS = 60_000;
+
+export type Availability =
+  | { available: true; probe: boolean }
+  // `probing`: a probe of the circuit is in flight.
+  | { available: false; until: number; reason: "throttled" | "circuit_open"; probing?: boolean };
 
 export class BackendHealth {
   private coolingUntil = 0;
   private consecutiveFailures = 0;
   private openUntil = 0;
   private probing = false;
+  /** The next break's length: the setting, doubled after each failed probe. */
+  private breakInMs: number;
   private remainingTokens: number | undefined;
   private remainingRequests: number | undefined;
   private readingAt = 0;
@@ -43,16 +54,18 @@ export class BackendHealth {
   constructor(
     private readonly settings: CircuitSettings,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.breakInMs = settings.circuitBreakInMs;
+  }
 
   /** Whether a request may go to this backend now; `probe` when it would be the half-open circuit's one probe. */
   availability(): Availability {
     const now = this.now();
     if (this.coolingUntil > now) return { available: false, until: this.coolingUntil, reason: "throttled" };
     if (this.openUntil === 0) return { available: true, probe: false };
-    if (this.openUntil > now) return { available: false, until: this.openUntil, reason: "circuit_open" };
+    if (this.openUntil > now) return { available: false, until: this.openUntil, reason: "circuit_open", probing: this.probing };
     // Half-open: one probe at a time; while it runs, others wait a little and look again.
-    if (this.probing) return { available: false, until: now + 1_000, reason: "circuit_open" };
+    if (this.probing) return { available: false, until: now + 1_000, reason: "circuit_open", probing: true };
     return { available: true, probe: true };
   }
 
@@ -71,9 +84,7 @@ export class BackendHealth {
 
   /** Azure answered (any status but 429 and 5xx): the backend is up. */
   answered(headers: Headers): void {
-    this.consecutiveFailures = 0;
-    this.openUntil = 0;
-    this.probing = false;
+    this.closeCircuit();
     this.read(headers);
   }
 
@@ -81,9 +92,7 @@ export class BackendHealth {
   throttled(retryAfterInMs: number | undefined, headers?: Headers): void {
     this.coolingUntil = Math.max(this.coolingUntil, this.now() + (retryAfterInMs ?? 1_000));
     // A throttled answer is an answer: the backend is up, and a half-open probe has its outcome.
-    this.consecutiveFailures = 0;
-    this.openUntil = 0;
-    this.probing = false;
+    this.closeCircuit();
     if (headers) this.read(headers);
   }
 
@@ -92,9 +101,15 @@ export class BackendHealth {
     this.consecutiveFailures += 1;
     const wasProbe = this.probing;
     this.probing = false;
-    if (wasProbe || this.consecutiveFailures >= this.settings.circuitFailures) {
-      this.openUntil = this.now() + this.settings.circuitBreakInMs;
-    }
+    if (wasProbe && this.openUntil !== 0) this.breakInMs = Math.min(MAX_CIRCUIT_BREAK_IN_MS, this.breakInMs * 2);
+    if (wasProbe || this.consecutiveFailures >= this.settings.circuitFailures) this.openUntil = this.now() + this.breakInMs;
+  }
+
+  private closeCircuit(): void {
+    this.consecutiveFailures = 0;
+    this.openUntil = 0;
+    this.probing = false;
+    this.breakInMs = this.settings.circuitBreakInMs;
   }
 
   /** A probe that ended without an outcome (the caller left): let another request probe. */

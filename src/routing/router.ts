@@ -65,6 +65,9 @@ export interface RouterOptions extends CircuitSettings {
 /** Code of the 429 / 503 a caller gets when every backend of its model is unavailable. */
 export const ALL_BACKENDS_UNAVAILABLE = "all_backends_unavailable";
 
+/** The least Retry-After of that answer. */
+export const MIN_ALL_UNAVAILABLE_WAIT_IN_MS = 1_000;
+
 export class Router {
   private readonly health = new Map<string, BackendHealth>();
   private readonly clients = new Map<string, Promise<OpenAI>>();
@@ -106,11 +109,11 @@ export class Router {
   async run<T>(route: Route, options: RunOptions, attempt: (target: Target) => Promise<T>): Promise<Routed<T>> {
     const tried = new Set<Backend>();
     let lastError: unknown;
-    for (let backend = this.pick(route, tried, options); backend; backend = this.pick(route, tried, options)) {
+    for (let picked = this.pick(route, tried, options); picked; picked = this.pick(route, tried, options)) {
+      const { backend, probe } = picked;
       tried.add(backend);
       const health = this.healthOf(backend);
-      const probe = health.availability();
-      if (probe.available && probe.probe) health.startProbe();
+      if (probe) health.startProbe();
       try {
         const target: Target = { backend, client: await this.clientOf(backend), logger: backendLogger(options.logger, backend) };
         return { value: await attempt(target), backend };
@@ -127,7 +130,7 @@ export class Router {
         );
       } finally {
         // A probe that ended without an answer the backend's fetch saw (the caller left, no token) lets another request probe.
-        if (probe.available && probe.probe) health.probeAbandoned();
+        if (probe) health.probeAbandoned();
       }
     }
     const unavailable = this.allUnavailable(route);
@@ -159,16 +162,20 @@ export class Router {
     return health;
   }
 
-  /** The next backend to try, or undefined when none is left that may be tried now. */
-  private pick(route: Route, tried: ReadonlySet<Backend>, options: RunOptions): Backend | undefined {
+  /**
+   * The next backend to try (and whether the call is its circuit's probe), or undefined when none
+   * is left that may be tried now.
+   */
+  private pick(route: Route, tried: ReadonlySet<Backend>, options: RunOptions): { backend: Backend; probe: boolean } | undefined {
     // A model with one backend always asks it, as before routing: Azure's 429 for one large request
     // does not refuse a small one, and there is nowhere else to go. Cooldowns and circuits choose between backends.
-    if (route.backends.length === 1) return tried.size === 0 ? route.backends[0] : undefined;
-    const candidates = route.backends.filter((backend) => !tried.has(backend) && this.healthOf(backend).availability().available);
-    if (candidates.length <= 1) return candidates[0];
+    if (route.backends.length === 1) return tried.size === 0 ? { backend: route.backends[0] as Backend, probe: false } : undefined;
+    const untried = route.backends.filter((backend) => !tried.has(backend));
+    const candidates = untried.filter((backend) => this.healthOf(backend).availability().available);
+    if (candidates.length === 0) return this.lastResort(untried);
     let pool = candidates;
     const estimate = options.estimate;
-    if (estimate) {
+    if (estimate && candidates.length > 1) {
       let exact: number | undefined;
       const once: TokenEstimate = { atMost: estimate.atMost, exact: () => (exact ??= estimate.exact()) };
       const fitting = candidates.filter((backend) => !this.healthOf(backend).cannotFit(once));
@@ -176,7 +183,25 @@ export class Router {
     }
     const priority = Math.min(...pool.map((backend) => backend.priority));
     const group = pool.filter((backend) => backend.priority === priority);
-    return weightedChoice(group, this.random());
+    const backend = group.length === 1 ? (group[0] as Backend) : weightedChoice(group, this.random());
+    const availability = this.healthOf(backend).availability();
+    return { backend, probe: availability.available && availability.probe };
+  }
+
+  /**
+   * When every backend left is passed over, a failing one (circuit open, no probe in flight) is
+   * tried early as its circuit's probe rather than refusing the caller: the others are throttled or
+   * failing too, so the probe costs the caller nothing it would not lose anyway, and a backend that
+   * has recovered takes load again at once. A throttled one is not: its 429 is a known answer.
+   */
+  private lastResort(untried: readonly Backend[]): { backend: Backend; probe: boolean } | undefined {
+    let best: { backend: Backend; until: number } | undefined;
+    for (const backend of untried) {
+      const availability = this.healthOf(backend).availability();
+      if (availability.available || availability.reason !== "circuit_open" || availability.probing) continue;
+      if (!best || availability.until < best.until) best = { backend, until: availability.until };
+    }
+    return best && { backend: best.backend, probe: true };
   }
 
   /** The error for a route none of whose backends may be tried now, or undefined when one may. */
@@ -190,7 +215,9 @@ export class Router {
       soonest = Math.min(soonest, availability.until);
       throttled ||= availability.reason === "throttled";
     }
-    const waitInMs = Math.max(0, soonest - this.now());
+    // At least a second: a backend back in a few ms (a quota window refilling) would have callers
+    // spend their retries at once against backends that are still short of room.
+    const waitInMs = Math.max(MIN_ALL_UNAVAILABLE_WAIT_IN_MS, soonest - this.now());
     const backends = `${route.backends.length === 1 ? "The backend" : `Every one of the ${route.backends.length} backends`} of model '${route.model}'`;
     return throttled
       ? new AppError("throttled", `${backends} is cooling down after Azure OpenAI throttled it (429)`, {

@@ -129,6 +129,38 @@ describe("Router", () => {
     expect(await chat(router)).toBe("eu");
   });
 
+  it("probes a failing backend at once rather than refusing the caller when the others are throttled", async () => {
+    const router = routerFor(
+      { eu: { priority: 0 }, us: { priority: 1 } },
+      { AZURE_OPENAI_CIRCUIT_FAILURES: "1", AZURE_OPENAI_CIRCUIT_BREAK_MS: "60000" },
+    );
+    await eu.control.setFaults("gpt-4o-mini", [{ kind: 500, times: 1 }]);
+    expect(await chat(router)).toBe("us"); // eu's 500 opens its circuit for a minute
+    await us.control.setFaults("gpt-4o-mini", [{ kind: 429, times: 1, ms: 5000 }]);
+    // us throttles; eu's circuit is still open, but it is asked (as its probe) before the caller is refused.
+    expect(await chat(router)).toBe("eu");
+    expect(await requestsTo(eu.control)).toEqual([500, 200]);
+    // The probe succeeded: eu's circuit is closed and it takes the load while us cools down.
+    expect(await chat(router)).toBe("eu");
+  });
+
+  it("doubles a circuit's break after each failed probe", async () => {
+    const router = routerFor(
+      { eu: { priority: 0 }, us: { priority: 1 } },
+      { AZURE_OPENAI_CIRCUIT_FAILURES: "1", AZURE_OPENAI_CIRCUIT_BREAK_MS: "300" },
+    );
+    await eu.control.setFaults("gpt-4o-mini", [{ kind: 500, times: 2 }]);
+    expect(await chat(router)).toBe("us"); // opens for 300 ms
+    await sleep(350);
+    expect(await chat(router)).toBe("us"); // the probe fails: open for 600 ms
+    const reopenedAt = Date.now();
+    await sleep(Math.max(0, reopenedAt + 400 - Date.now()));
+    expect(await chat(router)).toBe("us"); // still open after 400 ms: not asked
+    expect(await requestsTo(eu.control)).toEqual([500, 500]);
+    await sleep(Math.max(0, reopenedAt + 700 - Date.now()));
+    expect(await chat(router)).toBe("eu"); // the next probe succeeds
+  });
+
   it("answers 429 with the soonest Retry-After when every backend cools down", async () => {
     const router = routerFor({ eu: {}, us: {} });
     await eu.control.setFaults("gpt-4o-mini", [{ kind: 429, times: 1, ms: 3000 }]);
