@@ -42,14 +42,6 @@ interface StreamTiming {
   content: number[];
 }
 
-interface RoundResult {
-  streams: StreamTiming[];
-  /** RSS of the host process while every stream was open (hosts only). */
-  peakRssInBytes?: number;
-  /** CPU time of the host process (the app runs inside it) per stream (hosts only). */
-  hostCpuMsPerStream?: number;
-}
-
 export interface ChatStreamingOptions {
   /** Streams open at once in part 1 (the per-instance concurrency). */
   streams: number;
