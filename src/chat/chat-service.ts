@@ -19,6 +19,7 @@ import type { ChatRequest } from "../http/chat-request.js";
 import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
 import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-transport.js";
 import { forwardableChunks } from "./azure-chunks.js";
 import { readChatChunks } from "./upstream-chunks.js";
 
@@ -67,8 +68,9 @@ export function openChatStream(
     deps.logger,
     { operation: "chat.completions stream", deployment: request.deployment },
     signal,
-    // The raw response: its body is read by readChatChunks (see there why).
-    () => deps.client.chat.completions.create(params, { signal }).asResponse(),
+    // The raw response: its body is read by readChatChunks (see there why), as a Node stream when
+    // the client's transport is ours (src/openai/stream-transport.ts).
+    () => deps.client.chat.completions.create(params, { signal, fetchOptions: STREAM_BODY_AS_NODE_STREAM }).asResponse(),
     async function* (response, reportUsage) {
       try {
         // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.

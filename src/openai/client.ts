@@ -23,7 +23,7 @@ export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.de
 export interface OpenAIClientOptions {
   /** Credential to use instead of the default (managed identity / DefaultAzureCredential). */
   credential?: TokenCredential;
-  /** Custom fetch (tests, instrumentation). */
+  /** Custom fetch (tests, instrumentation), used for every call; by default streamed answers go through undici's request API and the rest through Node's fetch. */
   fetch?: typeof fetch;
 }
 
@@ -36,17 +36,20 @@ export interface OpenAIClientOptions {
  * (health probes included) before the first invocation.
  */
 export async function createOpenAIClient(config: OpenAIConfig, options: OpenAIClientOptions = {}): Promise<OpenAI> {
-  const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
+  const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }, transport] = await Promise.all([
     import("openai"),
     import("openai/error"),
     import("@azure/identity"),
     import("./credential.js"),
+    // undici's request API for streamed answers (see stream-transport.ts); a given fetch is used as it is.
+    options.fetch ? undefined : Promise.all([import("undici"), import("./stream-transport.js")]),
   ]);
   useOpenAIErrorClasses(openaiErrors);
+  const fetchFor = options.fetch ?? (transport ? transport[1].createStreamTransport(transport[0].request, (input, init) => globalThis.fetch(input, init)) : undefined);
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: 0,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(fetchFor ? { fetch: fetchFor } : {}),
   };
   const tokenProvider = config.apiKey
     ? undefined
