@@ -20,8 +20,7 @@ import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
 import { loggedCall, openLoggedStream } from "../openai/call-log.js";
 import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-transport.js";
-import { forwardableChunks } from "./azure-chunks.js";
-import { readChatChunks } from "./upstream-chunks.js";
+import { readForwardedChatChunks } from "./upstream-chunks.js";
 
 export interface ChatDependencies {
   client: OpenAI;
@@ -71,16 +70,16 @@ export function openChatStream(
     // The raw response: its body is read by readChatChunks (see there why), as a Node stream when
     // the client's transport is ours (src/openai/stream-transport.ts).
     () => deps.client.chat.completions.create(params, { signal, fetchOptions: STREAM_BODY_AS_NODE_STREAM }).asResponse(),
-    async function* (response, reportUsage) {
-      try {
-        // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
-        yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), {
+    // One iteration reads, fixes and passes on each chunk; stopping early (the caller left)
+    // cancels the upstream body, inside it.
+    (response, reportUsage) =>
+      readForwardedChatChunks(response, signal, {
+        idleTimeoutInMs: deps.streamIdleTimeoutInMs,
+        forward: {
           includeUsage: request.includeUsage,
           onUsage: (usage) => reportUsage({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }),
-        });
-      } catch (error) {
-        throw brokenStreamError(error);
-      }
-    },
+        },
+        mapError: brokenStreamError,
+      }),
   );
 }

@@ -19,6 +19,7 @@ import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { createParser } from "eventsource-parser";
 import { AppError, classifyError } from "../errors.js";
 import { nodeBodyOf } from "../openai/stream-transport.js";
+import { rememberJsonText } from "./sse.js";
 
 /** What one event of the stream is, as the operation's protocol reads it. */
 export type UpstreamEvent<T> =
@@ -27,7 +28,9 @@ export type UpstreamEvent<T> =
   /** The closing marker (chat's `[DONE]`): nothing to pass on, the answer is complete. */
   | { end: true }
   /** Azure reported a failure inside the stream. */
-  | { error: AppError };
+  | { error: AppError }
+  /** An event with nothing to pass on (e.g. chat's annotation-only chunk, folded into the next). */
+  | { skip: true };
 
 export interface UpstreamStreamOptions<T> {
   /** Reads one event's data (and `event:` name, if any). May throw (e.g. SyntaxError for bad JSON). */
@@ -36,6 +39,8 @@ export interface UpstreamStreamOptions<T> {
   lastEventName: string;
   /** Longest silence between two events, after the first, before AppError `stream_idle_timeout`; none when unset. */
   idleTimeoutInMs?: number;
+  /** What the iteration throws in place of a failure (not called when the caller's signal aborted). */
+  mapError?: (error: unknown) => unknown;
 }
 
 /**
@@ -98,7 +103,7 @@ export async function* readUpstreamEvents<T>(
     if (!complete) throw new Error(`the stream ended without its closing ${options.lastEventName} event`);
   } catch (error) {
     if (signal.aborted) return;
-    throw error;
+    throw options.mapError ? options.mapError(error) : error;
   } finally {
     idle?.stop();
     // Stopped early (the consumer left, or an error): release the upstream connection.
@@ -149,6 +154,8 @@ export function readDataEvent<T>(data: string): UpstreamEvent<T> {
   if (data.startsWith("[DONE]")) return { end: true };
   const chunk = JSON.parse(data) as T & { error?: unknown };
   if (chunk && chunk.error) return { error: inStreamError(chunk.error) };
+  // Passed on unchanged, it is sent as this text (src/http/sse.ts).
+  rememberJsonText(chunk, data);
   return { event: chunk };
 }
 

@@ -45,7 +45,9 @@ export async function createOpenAIClient(config: OpenAIConfig, options: OpenAICl
     options.fetch ? undefined : Promise.all([import("undici"), import("./stream-transport.js")]),
   ]);
   useOpenAIErrorClasses(openaiErrors);
-  const fetchFor = options.fetch ?? (transport ? transport[1].createStreamTransport(transport[0].request, (input, init) => globalThis.fetch(input, init)) : undefined);
+  const fetchFor =
+    options.fetch ??
+    (transport ? transport[1].createStreamTransport(transport[0].request, (input, init) => globalThis.fetch(input, init)) : undefined);
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: 0,
