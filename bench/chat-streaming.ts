@@ -158,6 +158,8 @@ interface Round {
   streams: StreamTiming[];
   /** RSS of the serving process while every stream was open. */
   rssInBytes?: number;
+  /** RSS growth from the round's start to that moment, per open stream. */
+  rssGrowthPerStream?: number;
   /** CPU time of the serving process per stream opened in the round. */
   cpuMsPerStream?: number;
   /** The same above the process's idle CPU (its background work over the round's time): what each stream costs. */
@@ -188,7 +190,7 @@ function figuresOf(round: Round, direct: Round): RoundFigures {
     pacing: percentile(latenessOf(round), 99) - percentile(latenessOf(direct), 99),
     ...(round.cpuMsPerStream !== undefined ? { cpu: round.cpuMsPerStream } : {}),
     ...(round.marginalCpuMsPerStream !== undefined ? { marginalCpu: round.marginalCpuMsPerStream } : {}),
-    ...(round.rssInBytes !== undefined ? { rss: round.rssInBytes } : {}),
+    ...(round.rssGrowthPerStream !== undefined ? { rss: round.rssGrowthPerStream } : {}),
   };
 }
 
@@ -303,6 +305,9 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       const pid = arm.pid;
       let rss: number | undefined;
       // Sample the serving process's memory once every lane is running.
+      // Growth from the round's own start: the process's RSS between rounds drifts with garbage
+      // collection, so a baseline taken once would make the growth meaningless (even negative).
+      const rssBefore = pid ? rssInBytes(pid) : 0;
       const sampler = pid ? setTimeout(() => (rss = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
       const cpuBefore = pid ? cpuMs(pid) : 0;
       const startedAt = performance.now();
@@ -325,7 +330,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       const counted = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));
       return {
         streams: counted,
-        ...(rss !== undefined ? { rssInBytes: rss } : {}),
+        ...(rss !== undefined ? { rssInBytes: rss, rssGrowthPerStream: (rss - rssBefore) / streams } : {}),
         ...(pid
           ? cpuPerStream(cpuMs(pid) - cpuBefore, performance.now() - startedAt, idleCpuMsPerSecond.get(pid)!, streams * streamsPerLane)
           : {}),
@@ -538,7 +543,7 @@ function capacityAndLatencyFigures(input: {
     const rss = runs(arm)
       .map((f) => f.rss)
       .filter((v): v is number => v !== undefined);
-    return rss.length > 0 ? (med(rss) - idleRss.get(arm.pid!)!) / n / 1024 : undefined;
+    return rss.length > 0 ? med(rss) / 1024 : undefined;
   };
   const [appMemory, floorMemory, peerMemory] = [memory(app), memory(floor), memory(peer)];
   if (appMemory !== undefined && floorMemory !== undefined) {
