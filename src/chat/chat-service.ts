@@ -19,7 +19,7 @@ import type { ChatRequest } from "../http/chat-request.js";
 import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
 import { loggedCall, openLoggedStream } from "../openai/call-log.js";
-import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-transport.js";
+import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-body.js";
 import { readForwardedChatChunks } from "./upstream-chunks.js";
 
 export interface ChatDependencies {

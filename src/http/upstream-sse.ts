@@ -18,7 +18,7 @@ import { StringDecoder } from "node:string_decoder";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { createParser } from "eventsource-parser";
 import { AppError, classifyError } from "../errors.js";
-import { nodeBodyOf } from "../openai/stream-transport.js";
+import { nodeBodyOf } from "../openai/stream-body.js";
 import { rememberJsonText } from "./sse.js";
 
 /** What one event of the stream is, as the operation's protocol reads it. */

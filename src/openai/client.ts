@@ -42,12 +42,11 @@ export async function createOpenAIClient(config: OpenAIConfig, options: OpenAICl
     import("@azure/identity"),
     import("./credential.js"),
     // undici's request API for streamed answers (see stream-transport.ts); a given fetch is used as it is.
-    options.fetch ? undefined : Promise.all([import("undici"), import("./stream-transport.js")]),
+    options.fetch ? undefined : import("./stream-transport.js"),
   ]);
   useOpenAIErrorClasses(openaiErrors);
   const fetchFor =
-    options.fetch ??
-    (transport ? transport[1].createStreamTransport(transport[0].request, (input, init) => globalThis.fetch(input, init)) : undefined);
+    options.fetch ?? (transport ? transport.createUndiciStreamTransport((input, init) => globalThis.fetch(input, init)) : undefined);
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: 0,

@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import OpenAI, { APIError } from "openai";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { createStreamTransport, nodeBodyOf, STREAM_BODY_AS_NODE_STREAM } from "../../src/openai/stream-transport.js";
+import { nodeBodyOf, STREAM_BODY_AS_NODE_STREAM } from "../../src/openai/stream-body.js";
+import { createStreamTransport } from "../../src/openai/stream-transport.js";
 
 let server: http.Server | undefined;
 
