@@ -1,16 +1,20 @@
 /**
- * Streamed chat through the function vs. the simulator called directly, in the same run with the
- * same streams: added time to first byte (p50/p99) at 100 concurrent streams, how closely chunk
- * arrivals follow the upstream's pacing (no buffering), the host process's CPU per stream and
- * memory per open stream. A third arm streams from a do-nothing function through the same local
- * host, so the share of the local host (which stands in for the Functions host) and the
- * @azure/functions library is visible next to the app's. The rounds take the arms in every order
- * in turn, so machine drift affects every arm alike. The simulator runs in a process of its own.
+ * Streamed chat, measured where it matters for sizing on Azure (issue #22). Four arms in one run:
+ * the simulator called directly (the baseline), the app on the local host, a do-nothing streaming
+ * function on the same local host (the floor: what the host stand-in and the @azure/functions
+ * library cost; on Azure that is the Functions host, which the app cannot change) and a peer
+ * gateway from npm in front of the same simulator. Part 1, at 16 concurrent streams (Flex
+ * Consumption's default per instance): added time to first token p50/p99 and pacing p99 over
+ * direct, CPU per stream and memory per open stream of the serving process, each the median of
+ * several rounds with their range. Part 2, capacity: the concurrency is stepped up until an arm's
+ * added p99 time to first token passes CAPACITY_LIMIT_MS. Arms alternate in rotating order so
+ * machine drift affects them alike. The simulator and the gateway run in processes of their own.
  */
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { createParser } from "eventsource-parser";
+import { request as undiciRequest } from "undici";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { startHost, type LocalHost } from "../tools/local-host/index.js";
 import { REPO_ROOT } from "../tools/repo-root.js";
@@ -20,12 +24,15 @@ import { loadConfig } from "../src/config.js";
 import { createSseStream } from "../src/http/sse.js";
 import { createOpenAIClient } from "../src/openai/client.js";
 import { startSimulatorProcess, type SimulatorProcess } from "./simulator-process.js";
-import { alternate, percentile, round, spreadOf, type Benchmark, type Figure } from "./harness.js";
+import { startPeerGateway, type PeerGateway } from "./peer-gateway-process.js";
+import { alternate, percentile, round, type Benchmark, type Figure } from "./harness.js";
 
 const DEPLOYMENT = "gpt-4o-mini";
 const TIME_TO_FIRST_TOKEN_MS = 200;
 const TOKENS_PER_SECOND = 20; // one chunk every 50 ms
 const TOKEN_GAP_MS = 1000 / TOKENS_PER_SECOND;
+/** An arm holds a concurrency while the p99 time to first token it adds over direct stays within this. */
+export const CAPACITY_LIMIT_MS = 50;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,21 +43,23 @@ interface StreamTiming {
   content: number[];
 }
 
-interface RoundResult {
-  streams: StreamTiming[];
-  /** RSS of the host process while every stream was open (hosts only). */
-  peakRssInBytes?: number;
-  /** CPU time of the host process (the app runs inside it) per stream (hosts only). */
-  hostCpuMsPerStream?: number;
-}
-
 export interface ChatStreamingOptions {
-  /** Streams open at once. */
+  /** Streams open at once in part 1 (the per-instance concurrency). */
   streams: number;
   /** Streams run one after another on each of the `streams` lanes, per round. */
   streamsPerLane: number;
-  rounds: number;
+  /** Rounds of part 1; each figure is the median of the rounds. */
+  runs: number;
   maxTokens: number;
+  /** The concurrency steps of the capacity runs, ascending. */
+  capacityLevels: readonly number[];
+  capacityRuns: number;
+  /** Streams one after another on each lane of a capacity step (the first is not counted). */
+  capacityStreamsPerLane: number;
+  /** The step at which the capacity runs also report CPU per stream (part 1 reports it at `streams`). */
+  cpuLevel: number;
+  /** How long each process's idle CPU is sampled before the rounds. */
+  idleSampleMs: number;
   /** How the app authenticates to the simulator: its managed identity (the default, as on Azure) or an API key. */
   auth?: "managed-identity" | "key";
   log: (line: string) => void;
@@ -136,23 +145,76 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** One way of serving the streams: the simulator itself, or a local host (the app, or the floor). */
+/** One way of serving the streams: the simulator itself, the app or the floor on a local host, or the peer gateway. */
 interface Arm {
   name: string;
   open: () => Promise<StreamTiming>;
-  host?: LocalHost;
-  results: RoundResult[];
+  /** The process that serves this arm (the host, or the gateway), for its CPU time and memory. */
+  pid?: number;
+}
+
+/** One round of one arm: `streams` lanes, each running `streamsPerLane` streams back to back. */
+interface Round {
+  streams: StreamTiming[];
+  /** RSS of the serving process while every stream was open. */
+  rssInBytes?: number;
+  /** RSS growth from the round's start to that moment, per open stream. */
+  rssGrowthPerStream?: number;
+  /** CPU time of the serving process per stream opened in the round. */
+  cpuMsPerStream?: number;
+  /** The same above the process's idle CPU (its background work over the round's time): what each stream costs. */
+  marginalCpuMsPerStream?: number;
+}
+
+/** The figures of one round of one arm, read against the direct arm's round taken next to it. */
+interface RoundFigures {
+  /** Added time to first token over direct, p50 and p99, ms. */
+  p50: number;
+  p99: number;
+  /** Added p99 deviation from the upstream pacing over direct, ms. */
+  pacing: number;
+  cpu?: number;
+  marginalCpu?: number;
+  rss?: number;
+}
+
+const ttftOf = (round: Round) => round.streams.map((s) => s.content[0] ?? Number.NaN);
+// Pacing: each content chunk's arrival after the stream's first one, against the upstream schedule.
+const latenessOf = (round: Round) =>
+  round.streams.flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
+
+function figuresOf(round: Round, direct: Round): RoundFigures {
+  return {
+    p50: percentile(ttftOf(round), 50) - percentile(ttftOf(direct), 50),
+    p99: percentile(ttftOf(round), 99) - percentile(ttftOf(direct), 99),
+    pacing: percentile(latenessOf(round), 99) - percentile(latenessOf(direct), 99),
+    ...(round.cpuMsPerStream !== undefined ? { cpu: round.cpuMsPerStream } : {}),
+    ...(round.marginalCpuMsPerStream !== undefined ? { marginalCpu: round.marginalCpuMsPerStream } : {}),
+    ...(round.rssGrowthPerStream !== undefined ? { rss: round.rssGrowthPerStream } : {}),
+  };
+}
+
+/** Median and range of per-run values, e.g. "runs 4.1-6.3 ms (n=6)". */
+function runsSpread(values: readonly number[], unit: string, digits = 1): string {
+  return `runs ${round(Math.min(...values), digits)} to ${round(Math.max(...values), digits)} ${unit} (n=${values.length})`;
 }
 
 /**
- * Runs the comparison and returns the figures: the simulator called directly, the app through
- * the local host, and a do-nothing streaming function through the same local host (the floor:
- * what the host stand-in and the @azure/functions library cost before any app code runs).
+ * Runs the comparison and returns the figures. Four arms, in the same run, alternating:
+ * - direct: the simulator called straight (the baseline every "added" figure is taken over);
+ * - function: the app on the local host;
+ * - floor: a do-nothing streaming function on the same local host (what the host stand-in and the
+ *   @azure/functions library cost before any app code runs; no upstream call);
+ * - peer: an OpenAI-compatible gateway from npm (@llmops/gateway) in front of the same simulator.
+ * Two parts: `runs` rounds at `streams` concurrent streams (each figure is the median of the
+ * rounds, with their range), then `capacityRuns` runs stepping the concurrency up until an arm's
+ * added p99 time to first token passes CAPACITY_LIMIT_MS.
  * @throws Error when a part of the stack fails to start or a stream is answered with an error.
  */
 export async function measureChatStreaming(options: ChatStreamingOptions): Promise<Figure[]> {
   const azurite = await startAzurite();
   let simulator: SimulatorProcess | undefined;
+  let peer: PeerGateway | undefined;
   const hosts: LocalHost[] = [];
   try {
     simulator = await startSimulatorProcess();
@@ -186,202 +248,352 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       }),
     );
     hosts.push(floorHost);
+    peer = await startPeerGateway();
 
     const messages = [{ role: "user", content: "Write a short poem about the sea" }];
     const { url: simulatorUrl, apiKey } = simulator;
-    const viaHost = (host: LocalHost) => () =>
-      timeStream(`${host.url}/api/v1/chat/completions`, {}, { messages, max_tokens: options.maxTokens, stream: true });
+    // What a caller of the app sends: no stream_options (the app asks Azure for usage on its own).
+    const callerBody = { messages, max_tokens: options.maxTokens, stream: true };
+    const viaHost = (host: LocalHost) => () => timeStream(`${host.url}/api/v1/chat/completions`, {}, callerBody);
     const direct: Arm = {
       name: "direct",
       open: () =>
         timeStream(
           `${simulatorUrl}/openai/v1/chat/completions`,
           { "api-key": apiKey },
-          {
-            model: DEPLOYMENT,
-            messages,
-            max_tokens: options.maxTokens,
-            stream: true,
-            stream_options: { include_usage: true }, // the app always asks for it too
-          },
+          { ...callerBody, model: DEPLOYMENT, stream_options: { include_usage: true } }, // the app always asks for usage too
         ),
-      results: [],
     };
-    const app: Arm = { name: "function", open: viaHost(appHost), host: appHost, results: [] };
-    const floor: Arm = { name: "floor", open: viaHost(floorHost), host: floorHost, results: [] };
-    const arms = [direct, app, floor];
+    const app: Arm = { name: "function", open: viaHost(appHost), pid: appHost.pid };
+    const floor: Arm = { name: "floor", open: viaHost(floorHost), pid: floorHost.pid };
+    const peerUrl = peer.url;
+    const peerArm: Arm = {
+      name: "peer",
+      // The caller's own request, with the gateway's routing headers. The gateway forwards Azure's
+      // annotation-only first chunk as it is; timeStream times content chunks only, so that chunk
+      // (which the app folds into the next one) does not count as a first token for either.
+      open: () =>
+        timeStream(
+          `${peerUrl}/v1/chat/completions`,
+          {
+            "x-llmops-provider": "openai",
+            "x-llmops-custom-host": `${simulatorUrl}/openai/v1`,
+            authorization: `Bearer ${apiKey}`,
+          },
+          { ...callerBody, model: DEPLOYMENT },
+        ),
+      pid: peer.pid,
+    };
+    const arms = [direct, app, floor, peerArm];
 
     // Warm up every path (token acquisition, JIT, connection pools) before measuring.
     for (const arm of arms) await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => arm.open()));
-    const idleRss = new Map(hosts.map((host) => [host.pid, rssInBytes(host.pid)]));
+    const idleRss = new Map(arms.filter((a) => a.pid).map((a) => [a.pid!, rssInBytes(a.pid!)]));
+    // Each process's CPU while no stream runs: the app's local host polls the app's queues and
+    // blob containers (its queue and blob triggers; the floor has none), which on Azure the
+    // Functions host does in a process of its own. Sampled once, all processes at once.
+    const idleCpuMsPerSecond = await sampleIdleCpu(
+      arms.filter((a) => a.pid).map((a) => a.pid!),
+      options.idleSampleMs,
+    );
 
     // Steady concurrency, not a thundering herd: `streams` lanes each run streams back to back,
     // the lanes' starts spread over one stream's duration, so about `streams` are open at any
     // moment and each new stream starts while the others are mid-flight (as in production).
     const streamDurationMs = TIME_TO_FIRST_TOKEN_MS + options.maxTokens * TOKEN_GAP_MS;
-    const runRound = async (arm: Arm): Promise<RoundResult> => {
-      const pid = arm.host?.pid;
-      let peakRssInBytes: number | undefined;
-      // Sample the host's memory once every lane is running.
-      const sampler = pid ? setTimeout(() => (peakRssInBytes = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
+    const runRound = async (arm: Arm, streams: number, streamsPerLane: number): Promise<Round> => {
+      const pid = arm.pid;
+      let rss: number | undefined;
+      // Sample the serving process's memory once every lane is running.
+      // Growth from the round's own start: the process's RSS between rounds drifts with garbage
+      // collection, so a baseline taken once would make the growth meaningless (even negative).
+      const rssBefore = pid ? rssInBytes(pid) : 0;
+      const sampler = pid ? setTimeout(() => (rss = rssInBytes(pid)), streamDurationMs * 1.5) : undefined;
       const cpuBefore = pid ? cpuMs(pid) : 0;
+      const startedAt = performance.now();
       let lanes: StreamTiming[][];
       try {
         lanes = await Promise.all(
-          Array.from({ length: options.streams }, async (_, lane) => {
-            await sleep((lane * streamDurationMs) / options.streams);
+          Array.from({ length: streams }, async (_, lane) => {
+            await sleep((lane * streamDurationMs) / streams);
             const timings: StreamTiming[] = [];
-            for (let i = 0; i < options.streamsPerLane; i++) timings.push(await arm.open());
+            for (let i = 0; i < streamsPerLane; i++) timings.push(await arm.open());
             return timings;
           }),
         );
       } finally {
-        // Also when a stream failed: the hosts are stopped next, and the sample would then fail
-        // in place of the stream's error.
+        // Also when a stream failed: the processes are stopped next, and the sample would then
+        // fail in place of the stream's error.
         clearTimeout(sampler);
       }
-      const opened = options.streams * options.streamsPerLane;
       // The first stream of each lane starts before full concurrency is reached: not counted.
-      const streams = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));
+      const counted = lanes.flatMap((timings) => (timings.length > 1 ? timings.slice(1) : timings));
       return {
-        streams,
-        ...(peakRssInBytes !== undefined ? { peakRssInBytes } : {}),
-        ...(pid ? { hostCpuMsPerStream: (cpuMs(pid) - cpuBefore) / opened } : {}),
+        streams: counted,
+        ...(rss !== undefined ? { rssInBytes: rss, rssGrowthPerStream: (rss - rssBefore) / streams } : {}),
+        ...(pid
+          ? cpuPerStream(cpuMs(pid) - cpuBefore, performance.now() - startedAt, idleCpuMsPerSecond.get(pid)!, streams * streamsPerLane)
+          : {}),
       };
     };
+
+    // Part 1: `runs` rounds at the per-instance concurrency. Each round takes the four arms in
+    // another order (a rotation, reversed every other round), so each runs first, last and after
+    // each of the others in turn and neither machine drift nor what the previous arm left behind
+    // favours one of them. Every figure is read per round, against that round's direct arm.
     options.log(
-      `chat-streaming: ${options.rounds} rounds of direct / function / floor, each round in another order; ${options.streams} concurrent streams, ` +
+      `chat-streaming: ${options.runs} rounds of direct / function / floor / peer at ${options.streams} concurrent streams, ` +
         `${options.streamsPerLane} after one another on each, ${options.maxTokens} tokens each ${TOKEN_GAP_MS} ms apart`,
     );
-    // Every order of the three arms in turn (six rounds cover them all): each arm runs first,
-    // second and last equally often, after each of the others equally often, so neither machine
-    // drift nor what the previous arm left behind favours one of them.
-    const orders = [
-      [0, 1, 2],
-      [1, 2, 0],
-      [2, 0, 1],
-      [0, 2, 1],
-      [2, 1, 0],
-      [1, 0, 2],
-    ];
-    for (let round = 0; round < options.rounds; round++) {
-      for (const index of orders[round % orders.length]!) {
-        const arm = arms[index]!;
-        arm.results.push(await runRound(arm));
-      }
-    }
-
-    const streamsOf = (arm: Arm) => arm.results.flatMap((r) => r.streams);
-    const ttft = (arm: Arm) => streamsOf(arm).map((s) => s.content[0] ?? Number.NaN);
-    // Pacing: each content chunk's arrival after the stream's first one, against the upstream schedule.
-    const lateness = (arm: Arm) =>
-      streamsOf(arm).flatMap((s) => s.content.slice(1).map((at, i) => Math.abs(at - s.content[0]! - (i + 1) * TOKEN_GAP_MS)));
-    const added = (arm: Arm, p: number) => percentile(ttft(arm), p) - percentile(ttft(direct), p);
-    const addedLateness = (arm: Arm) => percentile(lateness(arm), 99) - percentile(lateness(direct), 99);
-    const hostCpu = (arm: Arm) =>
-      percentile(
-        arm.results.map((r) => r.hostCpuMsPerStream ?? Number.NaN),
-        50,
-      );
-    const chunksPerStream = percentile(
-      streamsOf(app).map((s) => s.content.length),
-      50,
-    );
-
-    const figures: Figure[] = [
-      {
-        name: `added time to first token, p50 (${options.streams} streams)`,
-        value: round(added(app, 50), 2),
-        unit: "ms",
-        baseline: { name: "direct p50", value: round(percentile(ttft(direct), 50)) },
-        ratio: round(percentile(ttft(app), 50) / percentile(ttft(direct), 50), 3),
-        ratioMeaning: "function / direct",
-        spread: `${spreadOf(ttft(app), "ms")} (function)`,
-        target: "<= 2 ms",
-        pass: added(app, 50) <= 2,
-      },
-      {
-        name: `added time to first token, p99 (${options.streams} streams)`,
-        value: round(added(app, 99), 2),
-        unit: "ms",
-        baseline: { name: "direct p99", value: round(percentile(ttft(direct), 99)) },
-        ratio: round(percentile(ttft(app), 99) / percentile(ttft(direct), 99), 3),
-        ratioMeaning: "function / direct",
-        target: "<= 10 ms",
-        pass: added(app, 99) <= 10,
-      },
-      {
-        name: "chunk arrival vs upstream pacing, p99 deviation",
-        value: round(percentile(lateness(app), 99), 2),
-        unit: "ms",
-        baseline: { name: "direct p99 deviation", value: round(percentile(lateness(direct), 99), 2) },
-        ratio: round(addedLateness(app), 2),
-        ratioMeaning: "ms added by the function",
-        spread: `p50 ${round(percentile(lateness(app), 50), 2)} ms, ${chunksPerStream} chunks/stream, ${TOKEN_GAP_MS} ms apart`,
-        target: "within 5 ms of direct",
-        pass: addedLateness(app) <= 5,
-      },
-      // The floor: the same three measures for a function that does nothing. What it adds is the
-      // local host's and the library's share; the app cannot go below it on this machine.
-      {
-        name: `host floor: added time to first token, p50 (${options.streams} streams, do-nothing function)`,
-        value: round(added(floor, 50), 2),
-        unit: "ms",
-        baseline: { name: "direct p50", value: round(percentile(ttft(direct), 50)) },
-      },
-      {
-        name: `host floor: added time to first token, p99 (${options.streams} streams, do-nothing function)`,
-        value: round(added(floor, 99), 2),
-        unit: "ms",
-        baseline: { name: "direct p99", value: round(percentile(ttft(direct), 99)) },
-      },
-      {
-        name: "host floor: chunk arrival vs upstream pacing, p99 deviation (do-nothing function)",
-        value: round(percentile(lateness(floor), 99), 2),
-        unit: "ms",
-        baseline: { name: "direct p99 deviation", value: round(percentile(lateness(direct), 99), 2) },
-        ratio: round(addedLateness(floor), 2),
-        ratioMeaning: "ms added by the host alone",
-      },
-      {
-        name: "host process CPU per stream (host + library + app)",
-        value: round(hostCpu(app), 2),
-        unit: "ms",
-        baseline: { name: "do-nothing function", value: round(hostCpu(floor), 2) },
-        ratio: round(hostCpu(app) - hostCpu(floor), 2),
-        ratioMeaning: "ms of CPU the app adds per stream",
-        spread: `${options.maxTokens} tokens per stream; one process: the local host's front door (own thread), the library's proxy and the app`,
-      },
-    ];
-    // RSS growth of the host process with every stream open, per stream: host, library and app.
-    const perOpenStream = (arm: Arm) => {
-      const peaks = arm.results.map((r) => r.peakRssInBytes).filter((v): v is number => v !== undefined);
-      return peaks.length > 0
-        ? { peak: percentile(peaks, 50), perStream: (percentile(peaks, 50) - idleRss.get(arm.host!.pid)!) / options.streams }
-        : undefined;
-    };
-    const appMemory = perOpenStream(app);
-    const floorMemory = perOpenStream(floor);
-    if (appMemory && floorMemory) {
-      figures.push({
-        name: "host process memory per open stream (host + library + app)",
-        value: round(appMemory.perStream / 1024, 1),
-        unit: "KiB",
-        baseline: { name: "do-nothing function", value: round(floorMemory.perStream / 1024, 1) },
-        spread: `RSS idle ${round(idleRss.get(appHost.pid)! / 2 ** 20)} MiB, with ${options.streams} open ${round(appMemory.peak / 2 ** 20)} MiB`,
+    const perRun = new Map<Arm, RoundFigures[]>([app, floor, peerArm].map((arm) => [arm, []]));
+    for (let run = 0; run < options.runs; run++) {
+      const rounds = new Map<Arm, Round>();
+      for (const arm of orderFor(arms, run)) rounds.set(arm, await runRound(arm, options.streams, options.streamsPerLane));
+      for (const [arm, list] of perRun) list.push(figuresOf(rounds.get(arm)!, rounds.get(direct)!));
+      const line = [app, floor, peerArm].map((arm) => {
+        const f = perRun.get(arm)!.at(-1)!;
+        return `${arm.name} p50 +${round(f.p50, 1)} p99 +${round(f.p99, 1)} pacing +${round(f.pacing, 1)} cpu ${round(f.cpu ?? 0, 1)} (${round(f.marginalCpu ?? 0, 1)} above idle)`;
       });
+      options.log(`  round ${run + 1}: ${line.join(" | ")}`);
     }
-    for (const f of figures) options.log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}`);
-    return figures;
+
+    // Part 2: capacity. Each run steps the concurrency up, level by level; at each level the direct
+    // arm and every arm still holding run one round each (in rotating order), and an arm stops
+    // holding at the first level where its added p99 time to first token passes the limit. Later
+    // runs start a little below the lowest capacity found so far, to keep the run short.
+    const capacityArms = [app, floor, peerArm];
+    const capacities = new Map<Arm, number[]>(capacityArms.map((arm) => [arm, []]));
+    const cpuAt = new Map<Arm, number[]>(capacityArms.map((arm) => [arm, []]));
+    const levels = options.capacityLevels;
+    for (let run = 0; run < options.capacityRuns; run++) {
+      const found = [...capacities.values()].flat();
+      const lowest = found.length > 0 ? Math.min(...found) : levels[0]!;
+      let index = Math.max(0, levels.findIndex((level) => level >= lowest) - 1);
+      let holding = [...capacityArms];
+      const held = new Map<Arm, number>(capacityArms.map((arm) => [arm, index > 0 ? levels[index - 1]! : 0]));
+      const steps: string[] = [];
+      for (; index < levels.length && holding.length > 0; index++) {
+        const level = levels[index]!;
+        const order = orderFor([direct, ...holding], run + index);
+        const rounds = new Map<Arm, Round>();
+        for (const arm of order) rounds.set(arm, await runRound(arm, level, options.capacityStreamsPerLane));
+        const step: string[] = [];
+        for (const arm of holding) {
+          const f = figuresOf(rounds.get(arm)!, rounds.get(direct)!);
+          step.push(`${arm.name} +${round(f.p99, 0)}`);
+          if (level === options.cpuLevel && f.marginalCpu !== undefined) cpuAt.get(arm)!.push(f.marginalCpu);
+          if (f.p99 <= CAPACITY_LIMIT_MS) held.set(arm, level);
+        }
+        holding = holding.filter((arm) => held.get(arm) === level);
+        steps.push(`${level}: ${step.join(" ")}`);
+      }
+      // An arm still holding at the last level is reported at it (a lower bound).
+      for (const arm of capacityArms) capacities.get(arm)!.push(held.get(arm)!);
+      options.log(`  capacity run ${run + 1} (added p99 ms): ${steps.join("; ")}`);
+    }
+
+    return capacityAndLatencyFigures({
+      options,
+      app,
+      floor,
+      peer: peerArm,
+      perRun,
+      capacities,
+      cpuAt,
+      idleRss,
+      idleCpuMsPerSecond,
+      levels,
+    });
   } finally {
     await Promise.allSettled(hosts.map((host) => host.stop()));
-    await Promise.allSettled([simulator?.stop(), azurite.stop()]);
+    await Promise.allSettled([simulator?.stop(), azurite.stop(), peer?.stop()]);
   }
+}
+
+/** CPU per stream of one round, gross and above the process's idle rate over the round's time. */
+function cpuPerStream(
+  usedMs: number,
+  elapsedMs: number,
+  idleMsPerSecond: number,
+  opened: number,
+): Pick<Round, "cpuMsPerStream" | "marginalCpuMsPerStream"> {
+  return { cpuMsPerStream: usedMs / opened, marginalCpuMsPerStream: (usedMs - (idleMsPerSecond * elapsedMs) / 1000) / opened };
+}
+
+/** CPU ms per second of each process over `ms` with nothing to serve. */
+async function sampleIdleCpu(pids: readonly number[], ms: number): Promise<Map<number, number>> {
+  const before = new Map(pids.map((pid) => [pid, cpuMs(pid)]));
+  const started = performance.now();
+  await sleep(ms);
+  const seconds = (performance.now() - started) / 1000;
+  return new Map(pids.map((pid) => [pid, (cpuMs(pid) - before.get(pid)!) / seconds]));
+}
+
+/** The arms in the order for round `n`: rotated by n, reversed every other round. */
+function orderFor<T>(arms: readonly T[], n: number): T[] {
+  const rotated = arms.map((_, i) => arms[(i + n) % arms.length]!);
+  return Math.floor(n / arms.length) % 2 === 1 ? rotated.reverse() : rotated;
+}
+
+function capacityAndLatencyFigures(input: {
+  options: ChatStreamingOptions;
+  app: Arm;
+  floor: Arm;
+  peer: Arm;
+  perRun: Map<Arm, RoundFigures[]>;
+  capacities: Map<Arm, number[]>;
+  cpuAt: Map<Arm, number[]>;
+  idleRss: Map<number, number>;
+  idleCpuMsPerSecond: Map<number, number>;
+  levels: readonly number[];
+}): Figure[] {
+  const { options, app, floor, peer, perRun, capacities, cpuAt, idleRss, idleCpuMsPerSecond } = input;
+  const n = options.streams;
+  const runs = (arm: Arm) => perRun.get(arm)!;
+  const med = (values: readonly number[]) => percentile(values, 50);
+  type Key = "p50" | "p99" | "pacing" | "cpu" | "marginalCpu";
+  const of = (arm: Arm, key: Key) => runs(arm).map((f) => f[key] ?? Number.NaN);
+  // What the app adds over the floor, per round (both read against that round's direct arm).
+  const overFloor = (key: Key) => runs(app).map((f, i) => (f[key] ?? Number.NaN) - (runs(floor)[i]![key] ?? Number.NaN));
+
+  const latency = (key: "p50" | "p99", label: string, limit: number): Figure[] => {
+    const added = overFloor(key);
+    return [
+      {
+        name: `added time to first token over direct, ${label} (${n} streams): app vs floor`,
+        value: round(med(of(app, key)), 2),
+        unit: "ms",
+        baseline: { name: "floor", value: round(med(of(floor, key)), 2) },
+        ratio: round(med(added), 2),
+        ratioMeaning: `ms the app adds over the floor; ${runsSpread(added, "ms", 2)}`,
+        spread: `app ${runsSpread(of(app, key), "ms")}; floor ${runsSpread(of(floor, key), "ms")}`,
+        target: `app - floor <= ${limit} ms`,
+        pass: med(added) <= limit,
+      },
+      {
+        name: `added time to first token over direct, ${label} (${n} streams): peer gateway vs app`,
+        value: round(med(of(peer, key)), 2),
+        unit: "ms",
+        baseline: { name: "app", value: round(med(of(app, key)), 2) },
+        ratio: round(med(of(peer, key)) - med(of(app, key)), 2),
+        ratioMeaning: "ms the peer adds over the app",
+        spread: `peer ${runsSpread(of(peer, key), "ms")}`,
+        target: "app ahead of the peer",
+        pass: med(of(app, key)) < med(of(peer, key)),
+      },
+    ];
+  };
+  const pacing = overFloor("pacing");
+  const cpu = overFloor("cpu");
+  const marginalCpu = overFloor("marginalCpu");
+  const idle = (arm: Arm) => round(idleCpuMsPerSecond.get(arm.pid!)!, 1);
+  const figures: Figure[] = [
+    ...latency("p50", "p50", 1),
+    ...latency("p99", "p99", 5),
+    {
+      name: `chunk arrival vs upstream pacing, added p99 deviation over direct (${n} streams): app vs floor`,
+      value: round(med(of(app, "pacing")), 2),
+      unit: "ms",
+      baseline: { name: "floor", value: round(med(of(floor, "pacing")), 2) },
+      ratio: round(med(pacing), 2),
+      ratioMeaning: `ms the app adds over the floor; ${runsSpread(pacing, "ms", 2)}`,
+      spread: `app ${runsSpread(of(app, "pacing"), "ms")}; floor ${runsSpread(of(floor, "pacing"), "ms")}; peer ${round(med(of(peer, "pacing")), 1)} ms (${runsSpread(of(peer, "pacing"), "ms")})`,
+      target: "app - floor <= 2 ms",
+      pass: med(pacing) <= 2,
+    },
+    {
+      name: `serving process CPU per 20-chunk stream above its idle CPU (${n} streams): app vs floor`,
+      value: round(med(of(app, "marginalCpu")), 2),
+      unit: "ms",
+      baseline: { name: "floor", value: round(med(of(floor, "marginalCpu")), 2) },
+      ratio: round(med(marginalCpu), 2),
+      ratioMeaning: `ms of CPU the app adds over the floor; ${runsSpread(marginalCpu, "ms", 2)}`,
+      spread: `app ${runsSpread(of(app, "marginalCpu"), "ms")}; floor ${runsSpread(of(floor, "marginalCpu"), "ms")}; peer gateway ${round(med(of(peer, "marginalCpu")), 1)} ms; idle CPU app host ${idle(app)} ms/s, floor host ${idle(floor)} ms/s, peer ${idle(peer)} ms/s`,
+      target: "app - floor <= 1.5 ms",
+      pass: med(marginalCpu) <= 1.5,
+    },
+    {
+      name: `serving process CPU per 20-chunk stream, gross (${n} streams): app vs floor`,
+      value: round(med(of(app, "cpu")), 2),
+      unit: "ms",
+      baseline: { name: "floor", value: round(med(of(floor, "cpu")), 2) },
+      ratio: round(med(cpu), 2),
+      ratioMeaning: `ms of CPU the app's host uses over the floor's, idle work included; ${runsSpread(cpu, "ms", 2)}`,
+      spread: `app ${runsSpread(of(app, "cpu"), "ms")}; floor ${runsSpread(of(floor, "cpu"), "ms")}; peer gateway ${round(med(of(peer, "cpu")), 1)} ms`,
+    },
+  ];
+  const appCpuAt = cpuAt.get(app)!;
+  const floorCpuAt = cpuAt.get(floor)!;
+  if (appCpuAt.length > 0 && floorCpuAt.length > 0) {
+    const peerCpuAt = cpuAt.get(peer)!;
+    figures.push({
+      name: `serving process CPU per 20-chunk stream above its idle CPU (${options.cpuLevel} streams, capacity runs): app vs floor`,
+      value: round(med(appCpuAt), 2),
+      unit: "ms",
+      baseline: { name: "floor", value: round(med(floorCpuAt), 2) },
+      ratio: round(med(appCpuAt) - med(floorCpuAt), 2),
+      ratioMeaning: "ms of CPU the app adds over the floor (medians)",
+      spread: `app ${runsSpread(appCpuAt, "ms")}; floor ${runsSpread(floorCpuAt, "ms")}${peerCpuAt.length > 0 ? `; peer gateway ${round(med(peerCpuAt), 1)} ms` : ""}`,
+      target: "app - floor <= 1.5 ms",
+      pass: med(appCpuAt) - med(floorCpuAt) <= 1.5,
+    });
+  }
+  // RSS growth of the serving process with every stream open, per open stream.
+  const memory = (arm: Arm) => {
+    const rss = runs(arm)
+      .map((f) => f.rss)
+      .filter((v): v is number => v !== undefined);
+    return rss.length > 0 ? med(rss) / 1024 : undefined;
+  };
+  const [appMemory, floorMemory, peerMemory] = [memory(app), memory(floor), memory(peer)];
+  if (appMemory !== undefined && floorMemory !== undefined) {
+    figures.push({
+      name: `serving process memory (RSS) per open stream (${n} streams): app vs floor`,
+      value: round(appMemory, 1),
+      unit: "KiB",
+      baseline: { name: "floor", value: round(floorMemory, 1) },
+      spread: `RSS idle ${round(idleRss.get(app.pid!)! / 2 ** 20)} MiB (app host); garbage not yet collected included${peerMemory !== undefined ? `; peer gateway ${round(peerMemory, 1)} KiB` : ""}`,
+    });
+  }
+  const capacity = (arm: Arm) => med(capacities.get(arm)!);
+  const top = input.levels.at(-1)!;
+  const capacitySpread = (arm: Arm) =>
+    `${runsSpread(capacities.get(arm)!, "streams", 0)}${capacities.get(arm)!.includes(top) ? ` (${top}: still held at the last step)` : ""}`;
+  // 0 when an arm did not hold even the first step.
+  const ratio = capacity(floor) > 0 ? capacity(app) / capacity(floor) : 0;
+  figures.push(
+    {
+      name: `capacity: streams one process holds before the added p99 time to first token passes ${CAPACITY_LIMIT_MS} ms: app vs floor`,
+      value: capacity(app),
+      unit: "streams",
+      baseline: { name: "floor", value: capacity(floor) },
+      ratio: round(ratio, 2),
+      ratioMeaning: "app / floor",
+      spread: `app ${capacitySpread(app)}; floor ${capacitySpread(floor)}; steps ${input.levels.join(", ")}`,
+      target: ">= 0.75 of the floor's",
+      pass: ratio >= 0.75,
+    },
+    {
+      name: `capacity (added p99 time to first token <= ${CAPACITY_LIMIT_MS} ms): peer gateway vs app`,
+      value: capacity(peer),
+      unit: "streams",
+      baseline: { name: "app", value: capacity(app) },
+      ...(capacity(peer) > 0 ? { ratio: round(capacity(app) / capacity(peer), 2) } : {}),
+      ratioMeaning: "app / peer",
+      spread: `peer ${capacitySpread(peer)}`,
+      target: "app ahead of the peer",
+      pass: capacity(app) > capacity(peer),
+    },
+  );
+  for (const f of figures)
+    options.log(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (${f.baseline.name} ${f.baseline.value})` : ""}; ${f.ratio ?? ""}`);
+  return figures;
 }
 
 /**
  * The CPU the app's own code adds per streamed chunk, without any host: the chat service and SSE
- * encoding in this process against the simulator (no latency), minus the same streams fetched raw.
+ * encoding in this process against the simulator (no latency), minus the same streams read raw
+ * through the same transport (undici's request API).
  * Separates the app's cost from the local host's (which stands in for the Functions host).
  * @throws Error when the simulator fails to start or a stream fails.
  */
@@ -412,13 +624,14 @@ export async function measureAppCpuPerChunk(streams: number, maxTokens: number):
       });
       for await (const _bytes of body) chunks++;
     };
+    // The same stream through the same transport as the app's (undici's request API), read and dropped.
     const raw = async () => {
-      const response = await fetch(`${simulator.url}/openai/v1/chat/completions`, {
+      const response = await undiciRequest(`${simulator.url}/openai/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", "api-key": simulator.apiKey },
         body: JSON.stringify({ model: DEPLOYMENT, messages, max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }),
       });
-      await response.arrayBuffer();
+      for await (const _bytes of response.body) void _bytes;
     };
     const cpuOf = async (run: () => Promise<void>) => {
       const before = process.cpuUsage();
@@ -440,8 +653,8 @@ export async function measureAppCpuPerChunk(streams: number, maxTokens: number):
       name: "app CPU per streamed chunk (service + SSE, no host)",
       value: round(perChunk * 1000, 0),
       unit: "µs",
-      // The table prints the baseline in the figure's unit: CPU of a raw fetch per chunk, in µs.
-      baseline: { name: "raw fetch of the same stream", value: round((percentile(rawCpu, 50) / chunksPerRun) * 1000, 1) },
+      // The table prints the baseline in the figure's unit: CPU of the raw read per chunk, in µs.
+      baseline: { name: "the same stream read raw with undici.request", value: round((percentile(rawCpu, 50) / chunksPerRun) * 1000, 1) },
       spread: `${round(percentile(appCpu, 50) / streams, 2)} ms CPU per stream through the app code, ${round(chunksPerRun / streams)} SSE writes per stream`,
     };
   } finally {
@@ -451,12 +664,35 @@ export async function measureAppCpuPerChunk(streams: number, maxTokens: number):
 
 export const chatStreaming: Benchmark = {
   name: "chat-streaming",
-  description: "streamed chat through the function vs the simulator directly: added TTFT, pacing, memory per stream",
+  description:
+    "streamed chat: app vs do-nothing floor vs a peer gateway vs the simulator directly, at 16 streams (added TTFT, pacing, CPU, memory) and capacity",
   async run({ tiny, log }) {
     const figures = await measureChatStreaming(
       tiny
-        ? { streams: 5, streamsPerLane: 2, rounds: 1, maxTokens: 5, log }
-        : { streams: 100, streamsPerLane: 3, rounds: 6, maxTokens: 20, log },
+        ? {
+            streams: 4,
+            streamsPerLane: 2,
+            runs: 1,
+            maxTokens: 5,
+            capacityLevels: [4, 8],
+            capacityRuns: 1,
+            capacityStreamsPerLane: 2,
+            cpuLevel: 8,
+            idleSampleMs: 1_000,
+            log,
+          }
+        : {
+            streams: 16,
+            streamsPerLane: 4,
+            runs: 6,
+            maxTokens: 20,
+            capacityLevels: [16, 32, 48, 64, 80, 100, 120, 140, 160, 180, 200, 240, 280, 320, 400],
+            capacityRuns: 5,
+            capacityStreamsPerLane: 2,
+            cpuLevel: 100,
+            idleSampleMs: 10_000,
+            log,
+          },
     );
     const cpu = await measureAppCpuPerChunk(tiny ? 10 : 200, 20);
     log(`${cpu.name}: ${cpu.value} ${cpu.unit} (${cpu.spread})`);

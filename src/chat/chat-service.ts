@@ -19,8 +19,8 @@ import type { ChatRequest } from "../http/chat-request.js";
 import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
 import { loggedCall, openLoggedStream } from "../openai/call-log.js";
-import { forwardableChunks } from "./azure-chunks.js";
-import { readChatChunks } from "./upstream-chunks.js";
+import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-body.js";
+import { readForwardedChatChunks } from "./upstream-chunks.js";
 
 export interface ChatDependencies {
   client: OpenAI;
@@ -67,18 +67,19 @@ export function openChatStream(
     deps.logger,
     { operation: "chat.completions stream", deployment: request.deployment },
     signal,
-    // The raw response: its body is read by readChatChunks (see there why).
-    () => deps.client.chat.completions.create(params, { signal }).asResponse(),
-    async function* (response, reportUsage) {
-      try {
-        // Stopping early (the caller left) cancels the upstream body, inside readChatChunks.
-        yield* forwardableChunks(readChatChunks(response, signal, deps.streamIdleTimeoutInMs), {
+    // The raw response: its body is read by readChatChunks (see there why), as a Node stream when
+    // the client's transport is ours (src/openai/stream-transport.ts).
+    () => deps.client.chat.completions.create(params, { signal, fetchOptions: STREAM_BODY_AS_NODE_STREAM }).asResponse(),
+    // One iteration reads, fixes and passes on each chunk; stopping early (the caller left)
+    // cancels the upstream body, inside it.
+    (response, reportUsage) =>
+      readForwardedChatChunks(response, signal, {
+        idleTimeoutInMs: deps.streamIdleTimeoutInMs,
+        forward: {
           includeUsage: request.includeUsage,
           onUsage: (usage) => reportUsage({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }),
-        });
-      } catch (error) {
-        throw brokenStreamError(error);
-      }
-    },
+        },
+        mapError: brokenStreamError,
+      }),
   );
 }

@@ -3,7 +3,8 @@
  * `data: [DONE]`, read by the shared upstream reader (src/http/upstream-sse.ts).
  */
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import { readDataEvent, readUpstreamEvents } from "../http/upstream-sse.js";
+import { readDataEvent, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
+import { createChunkForwarder, type ForwardOptions } from "./azure-chunks.js";
 
 /**
  * @throws AppError (transient, Azure's code) when Azure reports an error inside the stream; SyntaxError when a data line
@@ -13,4 +14,30 @@ import { readDataEvent, readUpstreamEvents } from "../http/upstream-sse.js";
  */
 export function readChatChunks(response: Response, signal: AbortSignal, idleTimeoutInMs?: number): AsyncGenerator<ChatCompletionChunk> {
   return readUpstreamEvents(response, signal, { read: readDataEvent<ChatCompletionChunk>, lastEventName: "[DONE]", idleTimeoutInMs });
+}
+
+/**
+ * readChatChunks with the Azure chunk fixes (azure-chunks.ts) applied as each chunk is read, in
+ * the same iteration: one async step per chunk instead of one per layer, which is most of the
+ * app's CPU per chunk after the transport. Failures are thrown as `mapError` makes them.
+ * @throws what readChatChunks throws, through `mapError`.
+ */
+export function readForwardedChatChunks(
+  response: Response,
+  signal: AbortSignal,
+  options: { idleTimeoutInMs?: number; forward: ForwardOptions; mapError?: (error: unknown) => unknown },
+): AsyncGenerator<ChatCompletionChunk> {
+  const forward = createChunkForwarder(options.forward);
+  const read = (data: string): UpstreamEvent<ChatCompletionChunk> => {
+    const read = readDataEvent<ChatCompletionChunk>(data);
+    if (!("event" in read)) return read;
+    const out = forward(read.event);
+    return out === undefined ? { skip: true } : { event: out };
+  };
+  return readUpstreamEvents(response, signal, {
+    read,
+    lastEventName: "[DONE]",
+    idleTimeoutInMs: options.idleTimeoutInMs,
+    ...(options.mapError ? { mapError: options.mapError } : {}),
+  });
 }

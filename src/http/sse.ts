@@ -11,9 +11,27 @@
 
 const encoder = new TextEncoder();
 
+/**
+ * The JSON text an upstream event arrived as, by the object parsed from it: an event passed on
+ * unchanged is sent as Azure's own text, without serialising it again (a tenth of the app's CPU
+ * per chunk). Objects are never changed in place on the way (changes make new objects, which have
+ * no entry), so an entry always matches its object.
+ */
+const jsonTexts = new WeakMap<object, string>();
+
+/** Records that `value` was parsed from `text` (single-line JSON only: it becomes one data line). */
+export function rememberJsonText(value: unknown, text: string): void {
+  if (typeof value === "object" && value !== null && !text.includes("\n")) jsonTexts.set(value, text);
+}
+
+/** The JSON text `value` was parsed from, if rememberJsonText recorded it. */
+export function jsonTextOf(value: unknown): string | undefined {
+  return typeof value === "object" && value !== null ? jsonTexts.get(value) : undefined;
+}
+
 /** `data: {json}\n\n`. JSON.stringify never emits raw newlines, so one data line always suffices. */
 export function encodeSseData(value: unknown): Uint8Array {
-  return encoder.encode(`data: ${JSON.stringify(value)}\n\n`);
+  return encoder.encode(`data: ${jsonTextOf(value) ?? JSON.stringify(value)}\n\n`);
 }
 
 /** `event: {type}\ndata: {json}\n\n`: the Responses API's framing, the event named after its `type`. */

@@ -13,8 +13,13 @@
  * a body that ends before the protocol's last event (or a missing body) is an error: the answer is
  * incomplete, and passing it on as complete would hide that from the caller.
  */
+import { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { createParser } from "eventsource-parser";
 import { AppError, classifyError } from "../errors.js";
+import { nodeBodyOf } from "../openai/stream-body.js";
+import { rememberJsonText } from "./sse.js";
 
 /** What one event of the stream is, as the operation's protocol reads it. */
 export type UpstreamEvent<T> =
@@ -23,7 +28,9 @@ export type UpstreamEvent<T> =
   /** The closing marker (chat's `[DONE]`): nothing to pass on, the answer is complete. */
   | { end: true }
   /** Azure reported a failure inside the stream. */
-  | { error: AppError };
+  | { error: AppError }
+  /** An event with nothing to pass on (e.g. chat's annotation-only chunk, folded into the next). */
+  | { skip: true };
 
 export interface UpstreamStreamOptions<T> {
   /** Reads one event's data (and `event:` name, if any). May throw (e.g. SyntaxError for bad JSON). */
@@ -32,6 +39,8 @@ export interface UpstreamStreamOptions<T> {
   lastEventName: string;
   /** Longest silence between two events, after the first, before AppError `stream_idle_timeout`; none when unset. */
   idleTimeoutInMs?: number;
+  /** What the iteration throws in place of a failure (not called when the caller's signal aborted). */
+  mapError?: (error: unknown) => unknown;
 }
 
 /**
@@ -45,9 +54,13 @@ export async function* readUpstreamEvents<T>(
   signal: AbortSignal,
   options: UpstreamStreamOptions<T>,
 ): AsyncGenerator<T> {
-  if (!response.body) throw new Error("Azure OpenAI's streamed response had no body");
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
+  // A Node stream: the body as the client's transport left it (src/openai/stream-transport.ts),
+  // or a fetch Response's web stream read through Node's adapter (tests, custom fetch). One read
+  // path for both, on Node streams: cheaper per chunk than a web stream reader.
+  const body = nodeBodyOf(response) ?? (response.body ? Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>) : undefined);
+  if (!body) throw new Error("Azure OpenAI's streamed response had no body");
+  // Not body.setEncoding(): undici's body stream hands out Buffers regardless.
+  const decoder = new StringDecoder("utf8");
   // In arrival order; a failure takes its place in the queue, so the events before it are sent first.
   const parsed: Array<{ event: T } | { error: unknown }> = [];
   // After the last event the rest of the body is still read (Azure ends it right after), so the
@@ -61,7 +74,7 @@ export async function* readUpstreamEvents<T>(
         const read = options.read(message.data, message.event);
         if ("error" in read) parsed.push({ error: read.error });
         else if ("end" in read) complete = true;
-        else {
+        else if ("event" in read) {
           parsed.push({ event: read.event });
           if (read.last) complete = true;
         }
@@ -71,54 +84,66 @@ export async function* readUpstreamEvents<T>(
     },
   });
   // The first event may take long (a reasoning model thinks first; keep-alive comments cover that
-  // wait), so the silence is timed only once the answer has started.
-  let started = false;
+  // wait), so the silence is timed only once the answer has started, and only while this reader
+  // waits for the body: a consumer slower than the limit is no silent upstream.
+  const idle = options.idleTimeoutInMs ? idleTimer(body, options.idleTimeoutInMs) : undefined;
   try {
-    for (;;) {
-      const { done, value } = await (started && options.idleTimeoutInMs ? readWithin(reader, options.idleTimeoutInMs) : reader.read());
-      if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
+    for await (const bytes of body as AsyncIterable<Buffer>) {
+      idle?.pause();
+      parser.feed(decoder.write(bytes));
       // Yield what arrived: one read may hold several events, or none.
       for (let next = parsed.shift(); next; next = parsed.shift()) {
         if ("error" in next) throw next.error;
-        started = true;
+        if (idle) idle.started = true;
         yield next.event;
       }
+      idle?.resume();
     }
     bodyEnded = true;
     if (!complete) throw new Error(`the stream ended without its closing ${options.lastEventName} event`);
   } catch (error) {
     if (signal.aborted) return;
-    throw error;
+    throw options.mapError ? options.mapError(error) : error;
   } finally {
-    if (!bodyEnded) await reader.cancel().catch(() => undefined);
+    idle?.stop();
+    // Stopped early (the consumer left, or an error): release the upstream connection.
+    if (!bodyEnded) body.destroy();
   }
 }
 
-/** One read, or AppError `stream_idle_timeout` once `ms` pass without data (the caller cancels the body). */
-async function readWithin(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  ms: number,
-): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+/**
+ * Ends `body` with AppError `stream_idle_timeout` when, once started, it stays silent for `ms`
+ * while the reader waits for it. One timer per stream, re-armed with refresh() when a wait
+ * begins (a cleared timer cannot be refreshed, so a pause only marks that nobody waits).
+ */
+function idleTimer(body: Readable, ms: number): { started: boolean; pause(): void; resume(): void; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(
-        new AppError(
-          "transient",
-          `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`,
-          {
-            code: "stream_idle_timeout",
-          },
-        ),
-      );
-    }, ms);
-  });
-  try {
-    return await Promise.race([reader.read(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  let waiting = false;
+  const state = {
+    started: false,
+    pause: () => {
+      waiting = false;
+    },
+    resume: () => {
+      if (!state.started) return;
+      waiting = true;
+      if (timer) timer.refresh();
+      else
+        timer = setTimeout(() => {
+          if (waiting) body.destroy(idleTimeoutError(ms));
+        }, ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+  return state;
+}
+
+function idleTimeoutError(ms: number): AppError {
+  return new AppError(
+    "transient",
+    `Azure OpenAI sent nothing for ${Math.round(ms / 1000)} s in the middle of the answer (HTTP_STREAM_IDLE_TIMEOUT_MS); the answer so far is incomplete, ask again`,
+    { code: "stream_idle_timeout" },
+  );
 }
 
 /**
@@ -129,6 +154,8 @@ export function readDataEvent<T>(data: string): UpstreamEvent<T> {
   if (data.startsWith("[DONE]")) return { end: true };
   const chunk = JSON.parse(data) as T & { error?: unknown };
   if (chunk && chunk.error) return { error: inStreamError(chunk.error) };
+  // Passed on unchanged, it is sent as this text (src/http/sse.ts).
+  rememberJsonText(chunk, data);
   return { event: chunk };
 }
 

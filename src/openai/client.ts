@@ -28,8 +28,10 @@ export interface OpenAIClientOptions {
    * Cognitive Services works on every Azure OpenAI resource the identity has a role on).
    */
   tokenProvider?: () => Promise<string>;
-  /** Custom fetch (tests, instrumentation). */
+  /** Custom fetch (tests, instrumentation), used for every call; by default streamed answers go through undici's request API and the rest through Node's fetch. */
   fetch?: typeof fetch;
+  /** Wraps whichever fetch the client uses, e.g. to watch every answer (the router's backend health). */
+  wrapFetch?: (fetch: typeof globalThis.fetch) => typeof globalThis.fetch;
 }
 
 /** What a client needs of the settings: one resource's endpoint, style and key, and the process-wide options. */
@@ -58,17 +60,22 @@ export async function createTokenProvider(
  * (health probes included) before the first invocation.
  */
 export async function createOpenAIClient(config: OpenAIConnection, options: OpenAIClientOptions = {}): Promise<OpenAI> {
-  const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }] = await Promise.all([
+  const [{ AzureOpenAI, OpenAI }, openaiErrors, { getBearerTokenProvider }, { createCredential }, transport] = await Promise.all([
     import("openai"),
     import("openai/error"),
     import("@azure/identity"),
     import("./credential.js"),
+    // undici's request API for streamed answers (see stream-transport.ts); a given fetch is used as it is.
+    options.fetch ? undefined : import("./stream-transport.js"),
   ]);
   useOpenAIErrorClasses(openaiErrors);
+  const base =
+    options.fetch ?? (transport ? transport.createUndiciStreamTransport((input, init) => globalThis.fetch(input, init)) : undefined);
+  const fetchFor = options.wrapFetch ? options.wrapFetch(base ?? ((input, init) => globalThis.fetch(input, init))) : base;
   const common = {
     timeout: config.timeoutInMs,
     maxRetries: 0,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(fetchFor ? { fetch: fetchFor } : {}),
   };
   const tokenProvider = config.apiKey
     ? undefined

@@ -30,9 +30,12 @@ export function createRouter(config: OpenAIConfig, options: { fetch?: typeof glo
       if (keyless) tokenProvider ??= createTokenProvider(config);
       return createOpenAIClient(
         { ...config, endpoint: backend.endpoint, apiStyle: backend.apiStyle, apiVersion: backend.apiVersion, apiKey: backend.apiKey },
-        { fetch: observe, ...(keyless ? { tokenProvider: await tokenProvider } : {}) },
+        {
+          wrapFetch: observe,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+          ...(keyless ? { tokenProvider: await tokenProvider } : {}),
+        },
       );
     },
-    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
 }

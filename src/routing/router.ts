@@ -54,10 +54,8 @@ export interface Routed<T> {
 }
 
 export interface RouterOptions extends CircuitSettings {
-  /** Builds a backend's client; `fetch` must be used for its requests, so the router sees every answer. */
-  connect: (backend: Backend, fetch: typeof globalThis.fetch) => Promise<OpenAI>;
-  /** The fetch under the backends' clients; globalThis.fetch by default. */
-  fetch?: typeof globalThis.fetch;
+  /** Builds a backend's client; its fetch must be wrapped with `observe`, so the router sees every answer. */
+  connect: (backend: Backend, observe: (fetch: typeof globalThis.fetch) => typeof globalThis.fetch) => Promise<OpenAI>;
   now?: () => number;
   random?: () => number;
 }
@@ -145,7 +143,8 @@ export class Router {
     const key = backendKey(backend);
     let client = this.clients.get(key);
     if (!client) {
-      client = this.options.connect(backend, observingFetch(this.healthOf(backend), this.options.fetch ?? globalThis.fetch));
+      const health = this.healthOf(backend);
+      client = this.options.connect(backend, (fetch) => observingFetch(health, fetch));
       this.clients.set(key, client);
     }
     return client;

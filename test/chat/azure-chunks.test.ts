@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import { forwardableChunks } from "../../src/chat/azure-chunks.js";
+import fc from "fast-check";
+import { createChunkForwarder, forwardableChunks } from "../../src/chat/azure-chunks.js";
+import { jsonTextOf, rememberJsonText } from "../../src/http/sse.js";
 
 const promptFilterResults = [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: "safe" } } }];
 
@@ -92,5 +94,42 @@ describe("forwardableChunks with Azure's asynchronous content filter", () => {
     const annotation = out[3]!;
     expect(annotation).toMatchObject({ id: "chatcmpl-1", object: "chat.completion.chunk", model: "gpt-4o-mini-2024-07-18", created: 1 });
     expect((annotation.choices as Record<string, unknown>[])[0]).toMatchObject({ delta: {}, content_filter_offsets: { end_offset: 2 } });
+  });
+});
+
+describe("createChunkForwarder: Azure's own text for chunks passed on unchanged", () => {
+  const parsed = (text: string) => {
+    const value = JSON.parse(text) as ChatCompletionChunk;
+    rememberJsonText(value, text);
+    return value;
+  };
+
+  it("keeps the text of a chunk it does not change, and drops it for one it changes", () => {
+    const forward = createChunkForwarder({ includeUsage: true });
+    const plain = JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: {} }] });
+    expect(jsonTextOf(forward(parsed(plain)))).toBe(plain);
+    // No delta: the forwarder adds one, so the chunk is serialised again.
+    const noDelta = JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0 }] });
+    expect(jsonTextOf(forward(parsed(noDelta)))).toBeUndefined();
+  });
+
+  it("cutting a trailing usage:null from the text leaves exactly the chunk without usage (any members before it)", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.string().filter((key) => key !== "usage" && key !== "__proto__"),
+          fc.jsonValue(),
+        ),
+        (members) => {
+          const forward = createChunkForwarder({ includeUsage: false });
+          const chunk = { ...members, id: "c", choices: [{ index: 0, delta: {} }], usage: null };
+          const out = forward(parsed(JSON.stringify(chunk)));
+          const { usage: _usage, ...expected } = chunk;
+          expect(out).toEqual(expected);
+          // Compared as JSON sees it (JSON has no -0).
+          expect(JSON.parse(jsonTextOf(out)!)).toEqual(JSON.parse(JSON.stringify(expected)));
+        },
+      ),
+    );
   });
 });
