@@ -11,8 +11,9 @@
  *   differs). Then the same two backends offered 120 % of their quotas: goodput (tokens served per
  *   second) relative to the quotas' sum, which says whether cooldowns and circuits leave quota
  *   unused (at 80 % load goodput cannot exceed 0.8 of the quotas, so the issue's >= 0.9 is judged
- *   here). Both on the app as shipped (circuit break 30 s) and on a second host whose circuit break
- *   is about a burst's length, which separates that one setting from the rest of the router.
+ *   here). Both on the app as shipped (circuits break for 1 s at first, doubled after each failed
+ *   probe) and on a second host whose circuits break for 30 s (the first default, which this bench
+ *   showed to be wrong: the burst's backend stays out long after it recovered).
  * - Failover latency: streams whose first backend answers a 5xx, or a 200 cut before its first
  *   byte (`headers-only`), so the router fails over, against streams of the same model and rounds
  *   that need no failover: added time to first token, p50 and p99.
@@ -59,11 +60,8 @@ const SATURATION_SHARE = 1.2;
 /** Share of each period a storm or burst lasts; a's storms and b's bursts are half a period apart, never overlapping. */
 const FAULT_SHARE = 0.2;
 const MAX_TOKENS = 20;
-/**
- * The tuned host's AZURE_OPENAI_CIRCUIT_BREAK_MS: about a burst's length (0.2 × the 4 s period),
- * rounded up to a figure an operator might choose; the shipped default is 30 s.
- */
-const TUNED_BREAK_MS = 1_000;
+/** The comparison host's AZURE_OPENAI_CIRCUIT_BREAK_MS: a long break, the first default (the shipped one is 1 s, doubling). */
+const LONG_BREAK_MS = 30_000;
 /**
  * Sampled latency as a small Azure deployment streams (time to first token, then tokens at a steady
  * rate); the failover arm fixes it (no spread) so that the added time is not lost in the sampling.
@@ -170,11 +168,11 @@ export async function measureRouting(options: RoutingOptions): Promise<Figure[]>
       hosts.push(started);
       return started;
     };
-    // The app as shipped (the circuit's defaults: 3 failures, 30 s), and the same app with its
-    // circuit break set near the bursts' length: the second says how much of the first's result is
-    // that one setting (the breaker's settings are per process, hence a second host).
+    // The app as shipped (the circuit's defaults: 3 failures, a 1 s first break), and the same app
+    // with a 30 s break: the second shows what the break's length does (the breaker's settings are
+    // per process, hence a second host).
     const host = await startApp({});
-    const tunedHost = await startApp({ AZURE_OPENAI_CIRCUIT_BREAK_MS: String(TUNED_BREAK_MS) });
+    const tunedHost = await startApp({ AZURE_OPENAI_CIRCUIT_BREAK_MS: String(LONG_BREAK_MS) });
     const askVia =
       (appHost: LocalHost, model: string, maxTokens = MAX_TOKENS) =>
       () =>
@@ -447,9 +445,9 @@ function figuresOf(input: {
   // Goodput: the tokens callers were served (usage of the streams that completed at the first
   // attempt) per second of offered load; the simulator's own count is in the spread as a check.
   const goodput = (r: LoadRound) => r.outcomes.reduce((sum, o) => sum + (o.first.ok ? o.first.tokens : 0), 0) / r.windowSeconds;
-  for (const [routedArm, saturatedArm, breaker] of [
-    ["routed", "saturated", "circuit break 30 s (default)"],
-    ["routed-tuned", "saturated-tuned", `AZURE_OPENAI_CIRCUIT_BREAK_MS=${TUNED_BREAK_MS}`],
+  for (const [routedArm, saturatedArm, breaker, judged] of [
+    ["routed", "saturated", "circuit defaults (1 s first break)", true],
+    ["routed-tuned", "saturated-tuned", `AZURE_OPENAI_CIRCUIT_BREAK_MS=${LONG_BREAK_MS} (for comparison)`, false],
   ] as const) {
     const routed = loadRounds[routedArm];
     const first = routed.map(firstShare);
@@ -461,8 +459,9 @@ function figuresOf(input: {
       baseline: { name: `a alone with its storms, ${LOAD_SHARE * 100} % of its quota`, value: round(median(aloneFirst), 2) },
       spread: `${rangeOf(first, 2, "%")}; pooled ${pooled(routed, (o) => o.first)} % of ${requests(routed)} requests; alone ${rangeOf(aloneFirst, 2, "%")}`,
       // The median of rounds hides a bad round, so the pooled share must meet the target too.
-      target: ">= 99.9 % (median of rounds and pooled)",
-      pass: median(first) >= 99.9 && pooled(routed, (o) => o.first) >= 99.9,
+      ...(judged
+        ? { target: ">= 99.9 % (median of rounds and pooled)", pass: median(first) >= 99.9 && pooled(routed, (o) => o.first) >= 99.9 }
+        : {}),
     });
     figures.push({
       name: `success share with the openai client's default 2 retries (same runs); ${breaker}`,
@@ -492,8 +491,7 @@ function figuresOf(input: {
       ratio: round(median(ratio), 3),
       ratioMeaning: "goodput / quotas",
       spread: `ratio ${rangeOf(ratio, 3, "")}; the simulator's count gives ${round(median(saturatedRounds.map((r) => r.simulator.tokens / r.windowSeconds / r.quotaTokensPerSecond)), 3)} (median)`,
-      target: ">= 0.9 of the quotas",
-      pass: median(ratio) >= 0.9,
+      ...(judged ? { target: ">= 0.9 of the quotas", pass: median(ratio) >= 0.9 } : {}),
     });
   }
 

@@ -5,12 +5,19 @@
  *
  * The names are part of the product: infra/ (Bicep) and local.settings.sample.json use them too.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigurationError } from "./errors.js";
 import { isServedApiVersion, nearestApiVersions } from "./openai/api-versions.js";
-import { modelsServing, parseRoutingTable, singleEndpointTable, type Capability, type RoutingTable } from "./routing/table.js";
+import {
+  modelsServing,
+  parseRoutingTable,
+  singleEndpointTable,
+  tableSecrets,
+  type Capability,
+  type RoutingTable,
+} from "./routing/table.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -152,7 +159,8 @@ export const SETTINGS: readonly SettingInfo[] = [
     name: "AZURE_OPENAI_CIRCUIT_BREAK_MS",
     required: false,
     defaultValue: "1000",
-    description: "How long a failing backend is first passed over before one request probes it; doubled after each failed probe, up to 60 s",
+    description:
+      "How long a failing backend is first passed over before one request probes it; doubled after each failed probe, up to 60 s",
   },
   { name: "AZURE_OPENAI_TIMEOUT_MS", required: false, defaultValue: "60000", description: "Timeout of one Azure OpenAI request" },
   {
@@ -405,13 +413,41 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
     images: defaultModel("AZURE_OPENAI_IMAGES_DEPLOYMENT", "images", false),
     completions: defaultModel("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", "completions", false),
   };
-  // Without AZURE_OPENAI_ENDPOINT, the first backend's resource stands for "the" endpoint (health, logs).
+  // A key belongs to one resource: AZURE_OPENAI_API_KEY only ever goes to AZURE_OPENAI_ENDPOINT's backends.
+  const onDefaultEndpoint = [...table.models.values()].some((backends) => backends.some((b) => b.endpoint === endpoint));
+  if (common.apiKey !== undefined && checkTable && !onDefaultEndpoint) {
+    reader.problem(
+      "AZURE_OPENAI_API_KEY",
+      "is set, but no backend in AZURE_OPENAI_DEPLOYMENTS is on AZURE_OPENAI_ENDPOINT, the resource the key belongs to; name the key's setting in its backend's apiKeySetting, or remove it to use Entra ID",
+    );
+  }
+  // Without AZURE_OPENAI_ENDPOINT, the first backend's resource stands for "the" endpoint (logs), without the key.
   const primary = endpoint ?? [...table.models.values()][0]?.[0]?.endpoint ?? "";
-  return { ...common, endpoint: primary, deployments, routing: { table, ...circuit } };
+  return {
+    ...common,
+    apiKey: endpoint === undefined ? undefined : common.apiKey,
+    endpoint: primary,
+    deployments,
+    routing: { table, ...circuit },
+  };
 }
 
-/** The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path starts from. */
-const APP_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** Every secret value in the Azure OpenAI settings (AZURE_OPENAI_API_KEY, the table's keys), to mask in logs and errors. */
+export function openAISecrets(openai: OpenAIConfig): string[] {
+  return [...new Set([...(openai.apiKey ? [openai.apiKey] : []), ...tableSecrets(openai.routing.table)])];
+}
+
+/**
+ * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path
+ * starts from: found by walking up from this module, which sits at a different depth in the tsc
+ * build (dist/src/) and in the deployment package (dist/main.js).
+ */
+function appRoot(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "host.json"))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
 
 /**
  * The table's JSON: the setting itself, or the file it names.
@@ -419,7 +455,7 @@ const APP_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
  */
 function readTableJson(value: string): string {
   if (value.startsWith("{") || value.startsWith("[")) return value;
-  const file = path.resolve(APP_ROOT, value);
+  const file = path.resolve(appRoot(), value);
   try {
     return readFileSync(file, "utf8");
   } catch (error) {

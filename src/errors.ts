@@ -129,6 +129,9 @@ export function withHint(message: string, hint: string): string {
 export function classifyError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const openai = openaiErrors;
+  // The client wraps what our own hooks threw (the token provider's AppError) in an error of its own.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (cause instanceof AppError && !(openai && error instanceof openai.APIError)) return cause;
   if (openai && error instanceof openai.APIUserAbortError) return new CancelledError(error);
   if (isAbortError(error)) return new CancelledError(error);
   // Timeout is a subclass of connection error: check it first for the clearer message.

@@ -16,7 +16,8 @@ export interface HealthReport {
 
 export interface HealthDependencies {
   storage: StorageClients;
-  openai: OpenAI;
+  /** One client per Azure OpenAI resource the app routes to (a backend of each, with its own credential). */
+  openai: readonly { name: string; client: OpenAI }[];
   /** A container the app needs; reading it proves storage is reachable and authorised. */
   containerName: string;
   timeoutInMs?: number;
@@ -41,19 +42,40 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
       timeoutInMs,
       secrets,
     ),
-    probe(
-      "Azure OpenAI",
-      "check AZURE_OPENAI_ENDPOINT and the resource's network access",
-      async (signal) => {
-        // Listing models is free, needs the same role as inference, and exists in both API styles.
-        await deps.openai.models.list({ signal });
-      },
-      timeoutInMs,
-      secrets,
-    ),
+    probeResources(deps.openai, timeoutInMs, secrets),
   ]);
   const checks = { configuration: { ok: true }, storage, openai };
   return { status: storage.ok && openai.ok ? "ok" : "unavailable", checks };
+}
+
+/**
+ * Every Azure OpenAI resource, probed at once. Usable while at least one answers (the router fails
+ * over to it); the reason names each one that did not, so a region that is down shows.
+ */
+async function probeResources(
+  resources: HealthDependencies["openai"],
+  timeoutInMs: number,
+  secrets: readonly string[],
+): Promise<HealthCheck> {
+  const checks = await Promise.all(
+    resources.map(async ({ name, client }) => ({
+      name,
+      check: await probe(
+        resources.length === 1 ? "Azure OpenAI" : `Azure OpenAI (${name})`,
+        "check the endpoint (AZURE_OPENAI_ENDPOINT or AZURE_OPENAI_DEPLOYMENTS) and the resource's network access",
+        async (signal) => {
+          // Listing models is free, needs the same role as inference, and exists in both API styles.
+          await client.models.list({ signal });
+        },
+        timeoutInMs,
+        secrets,
+      ),
+    })),
+  );
+  const failed = checks.filter(({ check }) => !check.ok);
+  if (failed.length === 0) return { ok: true };
+  const reason = failed.map(({ name, check }) => (resources.length === 1 ? check.reason : `${name}: ${check.reason}`)).join("; ");
+  return { ok: failed.length < checks.length, reason };
 }
 
 async function probe(

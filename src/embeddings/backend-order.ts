@@ -14,10 +14,8 @@
  */
 import type { Backend, Route, Router } from "../routing/index.js";
 
-/** A backend's identity for its quota: Azure's limits are per deployment of a resource. */
-export function backendKey(backend: Backend): string {
-  return `${backend.endpoint}|${backend.deployment}`;
-}
+/** A backend's identity for its quota: Azure's limits are per deployment of a resource (the router's key for its health too). */
+export { deploymentKey as backendKey } from "../routing/router.js";
 
 /**
  * The route's backends the router would try now, in the order to offer them a request; with

@@ -46,7 +46,9 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     }
     // Failing over is possible until the first event: nothing has reached the caller before it.
     let backend: Backend | undefined;
-    const opening = router.run(route, run, (target) => openedAtFirstEvent(openChatStream(...on(target), signal)));
+    const opening = router.run(route, run, (target) =>
+      openedAtFirstEvent(openChatStream(...on(target), signal), config.openai.timeoutInMs),
+    );
     return await streamAnswer(
       opening.then((routed) => ((backend = routed.backend), routed.value)),
       {

@@ -56,7 +56,9 @@ export async function completions(request: HttpRequest, context: InvocationConte
     }
     // Failing over is possible until the first event: nothing has reached the caller before it.
     let backend: Backend | undefined;
-    const opening = router.run(route, run, (target) => openedAtFirstEvent(service.openCompletionsStream(...on(target), signal)));
+    const opening = router.run(route, run, (target) =>
+      openedAtFirstEvent(service.openCompletionsStream(...on(target), signal), config.openai.timeoutInMs),
+    );
     return await streamAnswer(
       opening.then((routed) => ((backend = routed.backend), routed.value)),
       {

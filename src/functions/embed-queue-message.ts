@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from "@azure/functions";
-import { getProcessConfig } from "../config.js";
+import { getProcessConfig, openAISecrets } from "../config.js";
 import { createSafeLogger } from "../logging.js";
 import { deliveryFromTrigger } from "../queue-jobs/delivery.js";
 
@@ -10,7 +10,7 @@ import { deliveryFromTrigger } from "../queue-jobs/delivery.js";
  */
 export async function embedQueueMessage(message: unknown, context: InvocationContext): Promise<void> {
   const config = getProcessConfig();
-  const logger = createSafeLogger(context, config.openai.apiKey ? [config.openai.apiKey] : []);
+  const logger = createSafeLogger(context, openAISecrets(config.openai));
   // Loaded on first message, so the tokenizer and SDKs stay out of the cold start of other functions.
   const { processEmbeddingsMessage, queuePipelineDependencies } = await import("../embeddings/index.js");
   await processEmbeddingsMessage(deliveryFromTrigger(message, context), await queuePipelineDependencies(config, logger));

@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getProcessConfig } from "../config.js";
 import { checkHealth } from "../health.js";
 import { knownSecrets } from "../http/known-secrets.js";
-import { getOpenAIClient } from "../openai/client.js";
+import type { OpenAIConfig } from "../config.js";
 import { redactSecrets } from "../logging.js";
 import { getStorageClients } from "../storage/clients.js";
 
@@ -24,7 +24,7 @@ export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
   try {
     clients = {
       storage: await getStorageClients(config.storage, config.openai.managedIdentityAvailable),
-      openai: await getOpenAIClient(config.openai),
+      openai: await resourceClients(config.openai),
     };
   } catch (error) {
     // Creating the clients fails only on settings the validation could not judge (e.g. a connection string's parts).
@@ -36,6 +36,17 @@ export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
   }
   const report = await checkHealth({ ...clients, containerName: config.audio.transcriptsContainer, knownSecrets: knownSecrets() });
   return { status: report.status === "ok" ? 200 : 503, jsonBody: report, headers: NO_STORE };
+}
+
+/** A client for each Azure OpenAI resource of the routing table (through one of its backends, with that backend's credential). */
+async function resourceClients(openai: OpenAIConfig): Promise<{ name: string; client: import("openai").OpenAI }[]> {
+  const router = (await import("../routing/index.js")).getRouter(openai);
+  const seen = new Map<string, { name: string; backend: import("../routing/index.js").Backend }>();
+  for (const backends of openai.routing.table.models.values()) {
+    for (const backend of backends)
+      if (!seen.has(backend.endpoint)) seen.set(backend.endpoint, { name: new URL(backend.endpoint).host, backend });
+  }
+  return Promise.all([...seen.values()].map(async ({ name, backend }) => ({ name, client: await router.clientOf(backend) })));
 }
 
 // Anonymous: load balancers and `npm start` probe it without keys, and it reveals no secrets.

@@ -65,7 +65,7 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
     let lastSequenceNumber = -1;
     let backend: Backend | undefined;
     const opening = router
-      .run(route, run, (target) => openedAtFirstEvent(service.openResponseStream(...on(target), signal)))
+      .run(route, run, (target) => openedAtFirstEvent(service.openResponseStream(...on(target), signal), config.openai.timeoutInMs))
       .then((routed) => {
         backend = routed.backend;
         return (async function* () {
@@ -146,8 +146,15 @@ async function forwardById(request: HttpRequest, context: InvocationContext, inp
     // resource serving Responses in turn until one has it.
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const resources = responsesResources(router);
+    if (resources.length === 0) {
+      throw new BadInputError("No model here serves the Responses API (GET /api/v1/models lists the models)", { code: "model_not_found" });
+    }
     let answer;
-    for (const [index, backend] of resources.entries()) {
+    // The first failure that is not "I do not have it" is the answer when no resource has the id:
+    // a resource that was down may be the one holding it, so the caller should try again.
+    let otherFailure: unknown;
+    let notFound: unknown;
+    for (const backend of resources) {
       const deps: ResponsesDependencies = {
         client: await router.clientOf(backend),
         logger,
@@ -157,10 +164,12 @@ async function forwardById(request: HttpRequest, context: InvocationContext, inp
         answer = await service.forwardResponseRequest(deps, call, callerGone);
         break;
       } catch (error) {
-        if (index === resources.length - 1 || !isNotFound(classifyError(error))) throw error;
+        if (callerGone.aborted) throw error;
+        if (isNotFound(classifyError(error))) notFound ??= error;
+        else otherFailure ??= error;
       }
     }
-    if (!answer) throw new Error("No backend serves the Responses API");
+    if (!answer) throw otherFailure ?? notFound;
     return {
       status: answer.status,
       headers: { "content-type": answer.contentType ?? "application/json", "cache-control": "no-store" },

@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from "@azure/functions";
-import { getProcessConfig } from "../config.js";
+import { getProcessConfig, openAISecrets } from "../config.js";
 import { createSafeLogger } from "../logging.js";
 
 /**
@@ -15,7 +15,7 @@ import { createSafeLogger } from "../logging.js";
  */
 export async function transcribeAudio(blob: unknown, context: InvocationContext): Promise<void> {
   const config = getProcessConfig();
-  const logger = createSafeLogger(context, config.openai.apiKey ? [config.openai.apiKey] : []);
+  const logger = createSafeLogger(context, openAISecrets(config.openai));
   const { transcribeBlob, transcriptionDependencies } = await import("../transcription/index.js");
   const metadata = context.triggerMetadata ?? {};
   const name = typeof metadata.name === "string" ? metadata.name : blobNameFromPath(metadata.blobTrigger, config.audio.container);

@@ -14,7 +14,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { OpenAI } from "openai";
 import type { OpenAIConfig } from "../config.js";
-import { useOpenAIErrorClasses } from "../errors.js";
+import { AppError, useOpenAIErrorClasses, withHint } from "../errors.js";
 import { CREDENTIAL_KIND, type CredentialKind } from "./credential-kind.js";
 
 /** Scope of Azure OpenAI (Cognitive Services) for Entra ID tokens. */
@@ -40,15 +40,36 @@ export type OpenAIConnection = Pick<
   "endpoint" | "apiStyle" | "apiVersion" | "apiKey" | "clientId" | "timeoutInMs" | "managedIdentityAvailable"
 >;
 
-/** One token provider for every client of the process (see OpenAIClientOptions.tokenProvider). */
+/**
+ * One token provider for every client of the process (see OpenAIClientOptions.tokenProvider). A
+ * token it cannot get is the app's setup at fault, not any backend's: it fails as `configuration`
+ * (code `identity_token_unavailable`), so the router does not blame and pass over every backend in turn.
+ */
 export async function createTokenProvider(
   config: Pick<OpenAIConfig, "clientId" | "managedIdentityAvailable">,
 ): Promise<() => Promise<string>> {
   const [{ getBearerTokenProvider }, { createCredential }] = await Promise.all([import("@azure/identity"), import("./credential.js")]);
-  return getBearerTokenProvider(
+  const provider = getBearerTokenProvider(
     createCredential({ managedIdentityAvailable: config.managedIdentityAvailable, clientId: config.clientId }),
     COGNITIVE_SERVICES_SCOPE,
   );
+  return async () => {
+    try {
+      return await provider();
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      throw new AppError(
+        "configuration",
+        withHint(
+          `The app could not get an Entra ID token for Azure OpenAI (${reason})`,
+          config.managedIdentityAvailable
+            ? "Check the app's managed identity (AZURE_CLIENT_ID names a user-assigned one) and that the platform's identity endpoint is reachable."
+            : "Sign in (az login / azd auth login) or set AZURE_OPENAI_API_KEY.",
+        ),
+        { code: "identity_token_unavailable", cause: error },
+      );
+    }
+  };
 }
 
 /**

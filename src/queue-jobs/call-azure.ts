@@ -91,7 +91,10 @@ export async function routedWithRetries<T>(
           continue;
         }
       }
-      const backoff = transientRetryDelay(retry, error, transientFailures);
+      const computed = transientRetryDelay(retry, error, transientFailures);
+      // Every backend failing: waiting less than the soonest a circuit half-opens spends the retry on nothing.
+      const backoff =
+        computed !== undefined && error.code === ALL_BACKENDS_UNAVAILABLE ? Math.max(computed, error.retryAfterInMs ?? 0) : computed;
       if (backoff === undefined) {
         const circuitsOpen = error.code === ALL_BACKENDS_UNAVAILABLE && error.kind === "transient";
         throw circuitsOpen && lastAnswered ? lastAnswered : error;

@@ -88,6 +88,20 @@ export class BackendHealth {
     this.read(headers);
   }
 
+  /**
+   * Azure accepted a stream (200): its quota reading counts, but whether the backend is up is
+   * known only at the stream's first event (succeeded / failed), since a backend can accept and
+   * then drop every stream.
+   */
+  accepted(headers: Headers): void {
+    this.read(headers);
+  }
+
+  /** A call succeeded (a stream reached its first event): the backend is up. */
+  succeeded(): void {
+    this.closeCircuit();
+  }
+
   /** Azure throttled: cool down for as long as it says (a second when it says nothing). */
   throttled(retryAfterInMs: number | undefined, headers?: Headers): void {
     this.coolingUntil = Math.max(this.coolingUntil, this.now() + (retryAfterInMs ?? 1_000));

@@ -17,5 +17,9 @@ export function modelsFor(config: OpenAIConfig, capability: Capability): string[
 
 /** The model `capability` uses when a request, message or blob names none; undefined when the capability is off. */
 export function defaultModel(config: OpenAIConfig, capability: Capability): string | undefined {
-  return capability === "responses" ? config.deployments.chat : config.deployments[capability];
+  if (capability !== "responses") return config.deployments[capability];
+  // The chat default, when it serves Responses too (always so without a table); else the first model that does.
+  const serves = (model: string) => config.routing.table.models.get(model)?.some((backend) => backend.capabilities.includes("responses"));
+  if (serves(config.deployments.chat)) return config.deployments.chat;
+  return [...config.routing.table.models.keys()].find(serves);
 }

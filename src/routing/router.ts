@@ -15,7 +15,8 @@
  * backend is always asked, as before routing existed: there is no choice to make.
  */
 import type { OpenAI } from "openai";
-import { AppError, BadInputError, classifyError, retryAfterInMs } from "../errors.js";
+import { AppError, BadInputError, classifyError, CONNECTION_LOST, retryAfterInMs } from "../errors.js";
+import { FIRST_EVENT_TIMEOUT } from "./first-event.js";
 import type { Logger } from "../logging.js";
 import { BackendHealth, type CircuitSettings } from "./backend-health.js";
 import type { Backend, Capability, RoutingTable } from "./table.js";
@@ -114,12 +115,15 @@ export class Router {
       if (probe) health.startProbe();
       try {
         const target: Target = { backend, client: await this.clientOf(backend), logger: backendLogger(options.logger, backend) };
-        return { value: await attempt(target), backend };
+        const value = await attempt(target);
+        health.succeeded();
+        return { value, backend };
       } catch (error) {
         const failure = classifyError(error);
         if (options.signal?.aborted || failure.kind === "cancelled") throw error;
-        // Answers with a status were seen by the backend's fetch (observe); what never got one is recorded here.
-        if (failure.kind === "transient" && failure.status === undefined) health.failed();
+        // Answers with a status were seen by the backend's fetch (observe); a call that got none
+        // (no connection, a timeout, a stream cut before its first event) is recorded here.
+        if (isNoAnswer(failure)) health.failed();
         if (!movesOn(failure) && !options.alsoMovesOn?.(failure)) throw error;
         lastError = error;
         const next = route.backends.length > tried.size ? "trying another backend" : "no backend left";
@@ -140,7 +144,7 @@ export class Router {
 
   /** The process's client for a backend, created on first use. */
   clientOf(backend: Backend): Promise<OpenAI> {
-    const key = backendKey(backend);
+    const key = clientKey(backend);
     let client = this.clients.get(key);
     if (!client) {
       const health = this.healthOf(backend);
@@ -152,7 +156,7 @@ export class Router {
 
   /** What this process knows of a backend's health (one per deployment: quota and outages are per deployment). */
   healthOf(backend: Backend): BackendHealth {
-    const key = backendKey(backend);
+    const key = deploymentKey(backend);
     let health = this.health.get(key);
     if (!health) {
       health = new BackendHealth(this.options, this.now);
@@ -230,9 +234,24 @@ export class Router {
   }
 }
 
-/** Failures another backend may not have: throttling, outages, and a backend's own setup (its keys, roles, deployments). */
+/**
+ * Failures another backend may not have: throttling, outages (a 5xx, no connection, a timeout, a
+ * stream cut before its first event) and a backend's own setup as Azure answered it (401/403/404).
+ * Not: the caller's mistakes, our own bugs (`unexpected`), a check of an answer Azure did give (an
+ * image missing from it: asking elsewhere would pay for the work again), nor the app's own setup
+ * that every backend shares (no Entra ID token: the identity, not a backend, is at fault).
+ */
 function movesOn(failure: AppError): boolean {
-  return failure.kind === "throttled" || failure.kind === "transient" || failure.kind === "configuration";
+  if (failure.kind === "throttled") return true;
+  if (failure.kind === "configuration") return failure.status !== undefined;
+  return failure.kind === "transient" && (failure.status !== undefined || isNoAnswer(failure));
+}
+
+/** The codes of a call that got no answer from its backend: nothing reached us, or the answer broke off before its first event. */
+const NO_ANSWER_CODES = new Set(["timeout", "connection_error", CONNECTION_LOST, "stream_interrupted", FIRST_EVENT_TIMEOUT]);
+
+function isNoAnswer(failure: AppError): boolean {
+  return failure.kind === "transient" && failure.status === undefined && failure.code !== undefined && NO_ANSWER_CODES.has(failure.code);
 }
 
 /** One of `backends`, each with a chance proportional to its weight; `roll` in [0, 1). */
@@ -246,8 +265,14 @@ function weightedChoice(backends: readonly Backend[], roll: number): Backend {
   return backends[backends.length - 1] as Backend;
 }
 
-function backendKey(backend: Backend): string {
-  return `${backend.endpoint}|${backend.deployment}|${backend.apiStyle}|${backend.apiVersion}`;
+/** A deployment of a resource: what Azure's quota and outages are per, so health (and the batcher's quota governors) are keyed by it. */
+export function deploymentKey(backend: Backend): string {
+  return `${backend.endpoint}|${backend.deployment}`;
+}
+
+/** A client: one per resource, API style and version (and so per key). */
+function clientKey(backend: Backend): string {
+  return `${backend.endpoint}|${backend.apiStyle}|${backend.apiVersion}|${backend.deployment}`;
 }
 
 /**
@@ -261,6 +286,8 @@ function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch): 
     const response = await fetch(input, init);
     if (response.status === 429) health.throttled(retryAfterInMs(response.headers), response.headers);
     else if (response.status >= 500 || response.status === 408) health.failed();
+    // A stream is the backend's success only once its first event arrives (the router's run says so).
+    else if (response.ok && response.headers.get("content-type")?.includes("text/event-stream")) health.accepted(response.headers);
     else health.answered(response.headers);
     return response;
   };

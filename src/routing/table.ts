@@ -163,17 +163,19 @@ function parseBackend(entry: unknown, where: string, context: TableContext, prob
   if (problems.length > before || resolvedEndpoint === undefined) return undefined;
 
   const deploymentName = deployment as string;
-  return {
-    name: (name as string | undefined) ?? defaultBackendName(resolvedEndpoint, deploymentName),
-    endpoint: resolvedEndpoint,
-    deployment: deploymentName,
-    apiStyle: (apiStyle as ApiStyle | undefined) ?? context.defaults.apiStyle,
-    apiVersion: (apiVersion as string | undefined) ?? context.defaults.apiVersion,
+  return withHiddenKey(
+    {
+      name: (name as string | undefined) ?? defaultBackendName(resolvedEndpoint, deploymentName),
+      endpoint: resolvedEndpoint,
+      deployment: deploymentName,
+      apiStyle: (apiStyle as ApiStyle | undefined) ?? context.defaults.apiStyle,
+      apiVersion: (apiVersion as string | undefined) ?? context.defaults.apiVersion,
+      priority: (priority as number | undefined) ?? 0,
+      weight: (weight as number | undefined) ?? 1,
+      capabilities: [...new Set(capabilities as Capability[])],
+    },
     apiKey,
-    priority: (priority as number | undefined) ?? 0,
-    weight: (weight as number | undefined) ?? 1,
-    capabilities: [...new Set(capabilities as Capability[])],
-  };
+  );
 }
 
 /** `{first label of the host}/{deployment}`, e.g. `contoso-eu/prod-4o-eu`; the port too for a local simulator. */
@@ -200,20 +202,37 @@ export function singleEndpointTable(
   const models = new Map<string, Backend[]>();
   for (const [deployment, capabilities] of capabilitiesOf) {
     models.set(deployment, [
-      {
-        name: defaultBackendName(defaults.endpoint, deployment),
-        endpoint: defaults.endpoint,
-        deployment,
-        apiStyle: defaults.apiStyle,
-        apiVersion: defaults.apiVersion,
-        apiKey: defaults.apiKey,
-        priority: 0,
-        weight: 1,
-        capabilities,
-      },
+      withHiddenKey(
+        {
+          name: defaultBackendName(defaults.endpoint, deployment),
+          endpoint: defaults.endpoint,
+          deployment,
+          apiStyle: defaults.apiStyle,
+          apiVersion: defaults.apiVersion,
+          priority: 0,
+          weight: 1,
+          capabilities,
+        },
+        defaults.apiKey,
+      ),
     ]);
   }
   return { models };
+}
+
+/**
+ * The backend with its API key as a property that JSON.stringify and object spreads leave out:
+ * backends travel into records, results and log arguments, and a key must never go with them.
+ */
+function withHiddenKey(backend: Omit<Backend, "apiKey">, apiKey: string | undefined): Backend {
+  return Object.defineProperty(backend, "apiKey", { value: apiKey, enumerable: false }) as Backend;
+}
+
+/** Every API key the table holds, to mask in logs and errors. */
+export function tableSecrets(table: RoutingTable): string[] {
+  const keys = new Set<string>();
+  for (const backends of table.models.values()) for (const backend of backends) if (backend.apiKey) keys.add(backend.apiKey);
+  return [...keys];
 }
 
 /** The models that serve `capability`, in the table's order. */

@@ -205,7 +205,9 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
     const format = detectAudioFormat(blob.content);
     const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
     const chunkPlanKey = planKey({
-      // Named `deployment` as before routing, when the model was the deployment: kept chunks still match.
+      // Named `deployment` as before routing, when the model was the deployment: without a routing
+      // table (or with aliases equal to their deployments) chunks kept before the upgrade still match.
+      // A model whose alias differs from its deployment starts afresh once (its chunks are paid again).
       deployment: route.model,
       options,
       chunks: plan.chunks.map((c) => [c.startInSeconds, c.endInSeconds ?? null, c.byteLength]),

@@ -18,14 +18,19 @@ describe("checkHealth", () => {
     const report = await checkHealth({
       storage: { blobService } as StorageClients,
       // Made as the app makes its client (which also teaches classifyError openai's error classes).
-      openai: await createOpenAIClient(
-        loadConfig({
-          AZURE_OPENAI_ENDPOINT: DEAD,
-          AZURE_OPENAI_API_KEY: apiKey,
-          AZURE_OPENAI_MAX_RETRIES: "0",
-          AzureWebJobsStorage: "UseDevelopmentStorage=true",
-        }).openai,
-      ),
+      openai: [
+        {
+          name: "dead",
+          client: await createOpenAIClient(
+            loadConfig({
+              AZURE_OPENAI_ENDPOINT: DEAD,
+              AZURE_OPENAI_API_KEY: apiKey,
+              AZURE_OPENAI_MAX_RETRIES: "0",
+              AzureWebJobsStorage: "UseDevelopmentStorage=true",
+            }).openai,
+          ),
+        },
+      ],
       containerName: "transcripts",
       timeoutInMs: 500,
       knownSecrets: [apiKey],

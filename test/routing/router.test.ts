@@ -7,6 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { AppError, classifyError } from "../../src/errors.js";
 import { describeError } from "../../src/http/error-response.js";
+import { readChatChunks } from "../../src/chat/upstream-chunks.js";
+import { openedAtFirstEvent } from "../../src/routing/first-event.js";
 import { createRouter, type Router } from "../../src/routing/index.js";
 import { NO_LATENCY, start, type Simulator } from "../../tools/simulator/index.js";
 import type { SimulatorResource } from "../../tools/simulator/index.js";
@@ -159,6 +161,32 @@ describe("Router", () => {
     expect(await requestsTo(eu.control)).toEqual([500, 500]);
     await sleep(Math.max(0, reopenedAt + 700 - Date.now()));
     expect(await chat(router)).toBe("eu"); // the next probe succeeds
+  });
+
+  it("opens the circuit of a backend that accepts streams and drops them before their first event", async () => {
+    const router = routerFor(
+      { eu: { priority: 0 }, us: { priority: 1 } },
+      { AZURE_OPENAI_CIRCUIT_FAILURES: "2", AZURE_OPENAI_CIRCUIT_BREAK_MS: "60000" },
+    );
+    await eu.control.setFaults("gpt-4o-mini", [{ kind: "headers-only" }]);
+    const stream = async () => {
+      const { backend } = await router.run(router.route("chat", "gpt-4o"), { logger: quiet }, (target) =>
+        openedAtFirstEvent(
+          (async () => {
+            const response = await target.client.chat.completions
+              .create({ model: target.backend.deployment, messages: [{ role: "user", content: "hi" }], max_tokens: 3, stream: true })
+              .asResponse();
+            return readChatChunks(response, new AbortController().signal);
+          })(),
+          5_000,
+        ),
+      );
+      return backend.name;
+    };
+    expect(await stream()).toBe("us");
+    expect(await stream()).toBe("us"); // the second drop opens eu's circuit, though eu answered 200 both times
+    expect(await stream()).toBe("us");
+    expect(await requestsTo(eu.control)).toEqual([200, 200]);
   });
 
   it("answers 429 with the soonest Retry-After when every backend cools down", async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig, openAISecrets } from "../../src/config.js";
 import { ConfigurationError } from "../../src/errors.js";
 import { modelsFor } from "../../src/routing/index.js";
 
@@ -78,12 +78,36 @@ describe("AZURE_OPENAI_DEPLOYMENTS", () => {
     expect(modelsFor(openai, "chat")).toEqual(["gpt-4o"]);
   });
 
-  it("takes a backend's key from the setting it names", () => {
+  it("takes a backend's key from the setting it names, never lets it into JSON or a spread, and masks it", () => {
     const json = table({
       other: [{ deployment: "d", endpoint: "https://other.openai.azure.com", capabilities: ["chat"], apiKeySetting: "OTHER_KEY" }],
     });
-    const { openai } = loadConfig({ ...BASE, AZURE_OPENAI_DEPLOYMENTS: json, OTHER_KEY: "other-key" });
-    expect(openai.routing.table.models.get("other")?.[0]?.apiKey).toBe("other-key");
+    const { openai } = loadConfig({ ...BASE, AZURE_OPENAI_API_KEY: "main-key", AZURE_OPENAI_DEPLOYMENTS: json, OTHER_KEY: "other-key" });
+    const backend = openai.routing.table.models.get("other")?.[0];
+    expect(backend?.apiKey).toBe("other-key");
+    expect(JSON.stringify(backend)).not.toContain("other-key");
+    expect(JSON.stringify({ ...backend })).not.toContain("other-key");
+    expect(openAISecrets(openai).sort()).toEqual(["main-key", "other-key"]);
+  });
+
+  it("refuses AZURE_OPENAI_API_KEY when no backend is on its resource, instead of sending it elsewhere", () => {
+    const elsewhere = JSON.stringify({
+      chat: [{ deployment: "c", endpoint: "https://a.openai.azure.com", capabilities: ["chat", "embeddings", "transcription"] }],
+    });
+    expect(problemsOf({ ...BASE, AZURE_OPENAI_API_KEY: "k", AZURE_OPENAI_DEPLOYMENTS: elsewhere })).toEqual([
+      expect.stringMatching(/^AZURE_OPENAI_API_KEY is set, but no backend in AZURE_OPENAI_DEPLOYMENTS is on AZURE_OPENAI_ENDPOINT/),
+    ]);
+  });
+
+  it("defaults Responses to a model that serves it", () => {
+    const chatOnly = JSON.parse(table({ o3: [{ deployment: "o3", capabilities: ["chat", "responses"] }] })) as Record<
+      string,
+      { capabilities: string[] }[]
+    >;
+    for (const backend of chatOnly["gpt-4o"]!) backend.capabilities = ["chat"];
+    const { openai } = loadConfig({ ...BASE, AZURE_OPENAI_DEPLOYMENTS: JSON.stringify(chatOnly) });
+    expect(modelsFor(openai, "chat")[0]).toBe("gpt-4o");
+    expect(modelsFor(openai, "responses")).toEqual(["o3"]);
   });
 
   it("lets the deployment settings pick each capability's default model from the table", () => {

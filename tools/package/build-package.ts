@@ -16,7 +16,7 @@
  */
 import { rolldown } from "rolldown";
 import { createWriteStream } from "node:fs";
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT as ROOT } from "../repo-root.js";
@@ -89,10 +89,17 @@ export async function buildPackage(root = ROOT): Promise<PackageResult> {
     JSON.stringify({ name: pkg.name, version: pkg.version, type: "commonjs", main: "dist/main.js", engines: pkg.engines }, null, 2),
   );
   await copyFile(path.join(root, "host.json"), path.join(packageDir, "host.json"));
+  // Routing tables kept as files (AZURE_OPENAI_DEPLOYMENTS=routing/NAME.json, docs/routing.md) ship with the app.
+  const routingFiles = await routingTableFiles(root);
+  for (const file of routingFiles) {
+    await mkdir(path.join(packageDir, "routing"), { recursive: true });
+    await copyFile(path.join(root, file), path.join(packageDir, file));
+  }
 
   const files = [
     "host.json",
     "package.json",
+    ...routingFiles,
     ...outputs.filter((file) => !file.endsWith(".map")).map((file) => path.relative(packageDir, file)),
   ];
   await writeZip(packageDir, files, zipPath);
@@ -130,4 +137,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   console.log(
     `Deployment zip ${path.relative(ROOT, result.zipPath)}: ${kibibytes(result.zipBytes)} (folder ${path.relative(ROOT, result.packageDir)}/)`,
   );
+}
+
+/** The JSON files in the project's routing/ folder (none when it does not exist), relative to the root. */
+async function routingTableFiles(root: string): Promise<string[]> {
+  const names = await readdir(path.join(root, "routing")).catch(() => [] as string[]);
+  return names.filter((name) => name.endsWith(".json")).map((name) => path.join("routing", name));
 }
