@@ -567,6 +567,7 @@ export async function measureRouterCallCost(calls: number, rounds: number): Prom
         ["two", [backend("a"), backend("b")]],
         ["one", [backend("a")]],
       ]),
+      source: "AZURE_OPENAI_DEPLOYMENTS",
     },
     { circuitFailures: 3, circuitBreakInMs: 30_000, connect: async () => ({}) as OpenAI },
   );

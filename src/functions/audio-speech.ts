@@ -4,7 +4,7 @@ import { startHttpInvocation } from "./http-invocation.js";
 import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
-import { turnedOffAnswer } from "../http/turned-off.js";
+import { tableOf, turnedOffAnswer } from "../http/turned-off.js";
 import { modelsFor } from "../routing/models.js";
 
 import { backendHeader } from "../routing/http.js";
@@ -25,7 +25,8 @@ export async function audioSpeech(request: HttpRequest, context: InvocationConte
     // The body is read even when speech is off, so the connection is left clean for the next request.
     const json = await readJsonObject(request, config.http.maxRequestBytes);
     const deployment = config.openai.deployments.speech;
-    if (!deployment) return turnedOffAnswer("Text to speech", "AZURE_OPENAI_SPEECH_DEPLOYMENT", stringOrUndefined(json.model));
+    if (!deployment)
+      return turnedOffAnswer("Text to speech", "AZURE_OPENAI_SPEECH_DEPLOYMENT", stringOrUndefined(json.model), tableOf(config, "speech"));
     // Loaded on first use: validation pulls in zod, which would otherwise slow every cold start.
     const [{ parseSpeechRequest }, { openSpeech }] = await Promise.all([
       import("../speech/speech-request.js"),

@@ -6,7 +6,7 @@ import { answerError } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { streamAnswer } from "../http/stream-response.js";
-import { turnedOffAnswer } from "../http/turned-off.js";
+import { tableOf, turnedOffAnswer } from "../http/turned-off.js";
 import type { CompletionsRequest } from "../completions/completions-request.js";
 import type { CompletionsDependencies } from "../completions/completions-service.js";
 import { modelsFor } from "../routing/models.js";
@@ -33,6 +33,7 @@ export async function completions(request: HttpRequest, context: InvocationConte
         "Legacy completions",
         "AZURE_OPENAI_COMPLETIONS_DEPLOYMENT",
         typeof json.model === "string" ? json.model : undefined,
+        tableOf(config, "completions"),
       );
     // Loaded on first use: validation pulls in zod, which would otherwise slow every cold start.
     const [{ parseCompletionsRequest }, service] = await Promise.all([

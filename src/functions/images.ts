@@ -6,7 +6,7 @@ import { watchCallerDisconnects } from "../http/client-disconnect.js";
 import { answerError } from "../http/error-response.js";
 import { readJsonObject, readUploadBytes } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
-import { turnedOffAnswer } from "../http/turned-off.js";
+import { tableOf, turnedOffAnswer } from "../http/turned-off.js";
 import { modelsFor } from "../routing/models.js";
 
 import { backendHeader } from "../routing/http.js";
@@ -27,7 +27,13 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
     const deployment = config.openai.deployments.images;
-    if (!deployment) return turnedOffAnswer("Image generation", SETTING, typeof json.model === "string" ? json.model : undefined);
+    if (!deployment)
+      return turnedOffAnswer(
+        "Image generation",
+        SETTING,
+        typeof json.model === "string" ? json.model : undefined,
+        tableOf(config, "images"),
+      );
     // Loaded on first use: validation pulls in zod, which would otherwise slow every cold start.
     const [{ parseImageGeneration }, { generateImages }] = await Promise.all([
       import("../images/images-request.js"),
@@ -60,7 +66,7 @@ export async function imageEdits(request: HttpRequest, context: InvocationContex
     const contentType = request.headers.get("content-type") ?? "";
     const bytes = await readUploadBytes(request, config.http.maxAudioBytes, "HTTP_MAX_AUDIO_BYTES");
     const deployment = config.openai.deployments.images;
-    if (!deployment) return turnedOffAnswer("Image edits", SETTING);
+    if (!deployment) return turnedOffAnswer("Image edits", SETTING, undefined, tableOf(config, "images"));
     if (!contentType.toLowerCase().startsWith("multipart/form-data"))
       throw new BadInputError("Image edits take multipart/form-data (image, prompt, ...)", { code: "invalid_content_type" });
     let form: FormData;

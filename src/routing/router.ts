@@ -118,9 +118,10 @@ export class Router {
         const value = await attempt(target);
         health.succeeded();
         return { value, backend };
-      } catch (error) {
-        const failure = classifyError(error);
-        if (options.signal?.aborted || failure.kind === "cancelled") throw error;
+      } catch (thrown) {
+        const failure = classifyError(thrown);
+        if (options.signal?.aborted || failure.kind === "cancelled") throw thrown;
+        const error = (this.table.source === "AZURE_OPENAI_DEPLOYMENTS" && namingBackend(failure, route, backend)) || thrown;
         // Answers with a status were seen by the backend's fetch (observe); a call that got none
         // (no connection, a timeout, a stream cut before its first event) is recorded here.
         if (isNoAnswer(failure)) health.failed();
@@ -252,6 +253,24 @@ const NO_ANSWER_CODES = new Set(["timeout", "connection_error", CONNECTION_LOST,
 
 function isNoAnswer(failure: AppError): boolean {
   return failure.kind === "transient" && failure.status === undefined && failure.code !== undefined && NO_ANSWER_CODES.has(failure.code);
+}
+
+/**
+ * The backend's own setup refused (401/403, a missing deployment, a model that cannot do the
+ * operation): Azure's message names the one-deployment settings, so the answer also names the
+ * table entry to check.
+ */
+function namingBackend(failure: AppError, route: Route, backend: Backend): AppError | undefined {
+  if (failure.kind !== "configuration" || failure.status === undefined) return undefined;
+  const entry =
+    `In AZURE_OPENAI_DEPLOYMENTS this is backend '${backend.name}' of model '${route.model}' ` +
+    `(deployment ${backend.deployment} on ${backend.endpoint}${backend.apiKey ? ", with its apiKeySetting's key" : ", with the app's Entra ID token"}): check that entry.`;
+  return new AppError(failure.kind, `${failure.message} ${entry}`, {
+    ...(failure.status !== undefined ? { status: failure.status } : {}),
+    ...(failure.code !== undefined ? { code: failure.code } : {}),
+    ...(failure.requestId !== undefined ? { requestId: failure.requestId } : {}),
+    cause: failure,
+  });
 }
 
 /** One of `backends`, each with a chance proportional to its weight; `roll` in [0, 1). */

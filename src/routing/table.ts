@@ -31,6 +31,8 @@ export interface Backend {
 export interface RoutingTable {
   /** Model name → its backends, in the table's order. */
   models: ReadonlyMap<string, readonly Backend[]>;
+  /** Where it came from: AZURE_OPENAI_DEPLOYMENTS, or the one-deployment-per-capability settings. */
+  source: "AZURE_OPENAI_DEPLOYMENTS" | "deployment settings";
 }
 
 /** What the other settings give a backend that leaves a field out. */
@@ -66,13 +68,16 @@ export function parseRoutingTable(json: string, context: TableContext): { table:
   try {
     value = JSON.parse(json);
   } catch (error) {
-    return { table: { models }, problems: [`is not valid JSON (${(error as Error).message}); see docs/routing.md for the format`] };
+    return {
+      table: { models, source: "AZURE_OPENAI_DEPLOYMENTS" },
+      problems: [`is not valid JSON (${(error as Error).message}); see docs/routing.md for the format`],
+    };
   }
   if (!isPlainObject(value) || Object.keys(value).length === 0) {
     problems.push(
       'must be a JSON object mapping each model name to an array of backends, e.g. {"gpt-4o": [{"deployment": "prod-4o-eu", "capabilities": ["chat"]}]}',
     );
-    return { table: { models }, problems };
+    return { table: { models, source: "AZURE_OPENAI_DEPLOYMENTS" }, problems };
   }
   for (const [model, entries] of Object.entries(value)) {
     if (!NAME_PATTERN.test(model)) {
@@ -94,7 +99,7 @@ export function parseRoutingTable(json: string, context: TableContext): { table:
     }
     models.set(model, backends);
   }
-  return { table: { models }, problems };
+  return { table: { models, source: "AZURE_OPENAI_DEPLOYMENTS" }, problems };
 }
 
 function parseBackend(entry: unknown, where: string, context: TableContext, problems: string[]): Backend | undefined {
@@ -217,7 +222,7 @@ export function singleEndpointTable(
       ),
     ]);
   }
-  return { models };
+  return { models, source: "deployment settings" };
 }
 
 /**

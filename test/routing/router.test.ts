@@ -212,6 +212,18 @@ describe("Router", () => {
     expect(await requestsTo(us.control)).toEqual([429]);
   });
 
+  it("moves on from a backend whose deployment is missing, and names the table entry when none is left", async () => {
+    const router = routerFor({ eu: { priority: 0, deployment: "missing-eu" }, us: { priority: 1 } });
+    expect(await chat(router)).toBe("us");
+    const broken = routerFor({ eu: { deployment: "missing-eu" }, us: { deployment: "missing-us", priority: 1 } });
+    const error = classifyError(await chat(broken).catch((thrown: unknown) => thrown));
+    expect(error).toMatchObject({ kind: "configuration", status: 404 });
+    expect(error.message).toMatch(
+      /In AZURE_OPENAI_DEPLOYMENTS this is backend 'us' of model 'gpt-4o' \(deployment missing-us on http:\/\/127\.0\.0\.1:\d+, with its apiKeySetting's key\): check that entry\.$/,
+    );
+    expect(error.message).not.toContain(us.apiKey);
+  });
+
   it("does not move on for the caller's own mistake", async () => {
     const router = routerFor({ eu: { priority: 0 }, us: { priority: 1 } });
     const failure = await router

@@ -151,6 +151,14 @@ describe("routing through the app", () => {
     expect(response.headers.get("x-backend")).toBe("secondary");
   });
 
+  it("says how to turn on a capability no model of the table serves", async () => {
+    const error = await failure(client.audio.speech.create({ model: "gpt-4o-mini-tts", voice: "alloy", input: "Hi" }));
+    expect(error.status).toBe(404);
+    expect(error.message).toMatch(
+      /Text to speech is not available here: no model in AZURE_OPENAI_DEPLOYMENTS serves it \(asked for 'gpt-4o-mini-tts'\); add a backend with "capabilities": \["speech"\]/,
+    );
+  });
+
   it("refuses a model the table does not list, naming those it does", async () => {
     const error = await failure(client.chat.completions.create({ model: "gpt-5", messages: [{ role: "user", content: "Hi" }] }));
     expect(error.status).toBe(400);
