@@ -5,7 +5,7 @@
  * Each caller submits its chunks and awaits their vectors. Chunks wait in a lane (one per model +
  * dimensions, since one request has one of each) until a request is full (`maxInputsPerRequest`
  * inputs or `maxTokensPerRequest` tokens) or the oldest has waited `maxWaitInMs`. The request then
- * goes to the first backend of the model, in the router's order (backend-order.ts), whose
+ * goes to the first backend of the model, in the router's order (Router.order), whose
  * QuotaGovernor lets it go now: one governor per backend, since Azure's quota is per deployment.
  * Vectors are routed back to their callers by position, so one caller's chunks can span several
  * requests (and backends) and one request can serve many callers.
@@ -34,8 +34,7 @@ import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import type { Backend, Route, Router } from "../routing/index.js";
-import { backendLogger } from "../routing/router.js";
-import { backendKey, backendOrder } from "./backend-order.js";
+import { backendLogger, deploymentKey as backendKey } from "../routing/router.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
 export interface EmbeddingsBatcherOptions {
@@ -48,8 +47,6 @@ export interface EmbeddingsBatcherOptions {
   maxConcurrency?: number;
   /** How often, and after how long, a request that failed transiently (5xx, connection lost) is sent again before its callers fail. */
   retry: Pick<RetryPolicy, "transientRetries" | "transientBackoffInMs">;
-  /** For the weighted order within a priority (tests). */
-  random?: () => number;
 }
 
 export interface EmbedTextsOptions {
@@ -197,8 +194,8 @@ export class EmbeddingsBatcher {
    */
   private candidates(route: Route): Backend[] {
     const notPaused = (backend: Backend) => this.governorFor(backend).pausedForInMs() === 0;
-    const healthy = backendOrder(this.router, route, this.options.random).filter(notPaused);
-    return healthy.length > 0 ? healthy : backendOrder(this.router, route, this.options.random, true).filter(notPaused);
+    const healthy = this.router.order(route).filter(notPaused);
+    return healthy.length > 0 ? healthy : this.router.order(route, { openCircuits: true }).filter(notPaused);
   }
 
   /** When the first backend of the route may take requests again (epoch ms): its governor's pause and the router's cooldown both over. */

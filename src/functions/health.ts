@@ -3,6 +3,7 @@ import { getProcessConfig } from "../config.js";
 import { checkHealth } from "../health.js";
 import { knownSecrets } from "../http/known-secrets.js";
 import type { OpenAIConfig } from "../config.js";
+import { resourcesOf } from "../routing/table.js";
 import { redactSecrets } from "../logging.js";
 import { getStorageClients } from "../storage/clients.js";
 
@@ -41,12 +42,12 @@ export async function health(_request: HttpRequest): Promise<HttpResponseInit> {
 /** A client for each Azure OpenAI resource of the routing table (through one of its backends, with that backend's credential). */
 async function resourceClients(openai: OpenAIConfig): Promise<{ name: string; client: import("openai").OpenAI }[]> {
   const router = (await import("../routing/index.js")).getRouter(openai);
-  const seen = new Map<string, { name: string; backend: import("../routing/index.js").Backend }>();
-  for (const backends of openai.routing.table.models.values()) {
-    for (const backend of backends)
-      if (!seen.has(backend.endpoint)) seen.set(backend.endpoint, { name: new URL(backend.endpoint).host, backend });
-  }
-  return Promise.all([...seen.values()].map(async ({ name, backend }) => ({ name, client: await router.clientOf(backend) })));
+  return Promise.all(
+    resourcesOf(openai.routing.table).map(async (backend) => ({
+      name: new URL(backend.endpoint).host,
+      client: await router.clientOf(backend),
+    })),
+  );
 }
 
 // Anonymous: load balancers and `npm start` probe it without keys, and it reveals no secrets.

@@ -12,7 +12,8 @@ import { streamAnswer } from "../http/stream-response.js";
 import type { ResponsesRequest } from "../responses/responses-request.js";
 import type { ResponsesDependencies } from "../responses/responses-service.js";
 import { modelsFor } from "../routing/models.js";
-import type { Backend, Router, Target } from "../routing/index.js";
+import { resourcesOf } from "../routing/table.js";
+import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
 
@@ -97,18 +98,6 @@ function isNotFound(failure: AppError): boolean {
   return failure.kind === "upstream_permanent" && failure.status === 404;
 }
 
-/** One backend per resource (endpoint and API style) that serves the Responses API, in the table's order. */
-function responsesResources(router: Router): Backend[] {
-  const seen = new Map<string, Backend>();
-  for (const backends of router.table.models.values()) {
-    for (const backend of backends) {
-      const key = `${backend.endpoint}|${backend.apiStyle}|${backend.apiVersion}`;
-      if (backend.capabilities.includes("responses") && !seen.has(key)) seen.set(key, backend);
-    }
-  }
-  return [...seen.values()];
-}
-
 /** OpenAI's `error` event of the Responses API for a failure after the stream began. */
 function responsesErrorEvent(answer: ErrorAnswer, sequenceNumber: number): ResponseStreamEvent {
   const { message, code, param } = answer.body.error;
@@ -145,7 +134,7 @@ async function forwardById(request: HttpRequest, context: InvocationContext, inp
     // The id names no model, and a stored response lives on the resource that made it: ask each
     // resource serving Responses in turn until one has it.
     const router = (await import("../routing/index.js")).getRouter(config.openai);
-    const resources = responsesResources(router);
+    const resources = resourcesOf(router.table, "responses");
     if (resources.length === 0) {
       throw new BadInputError("No model here serves the Responses API (GET /api/v1/models lists the models)", { code: "model_not_found" });
     }

@@ -185,11 +185,35 @@ export class Router {
       const fitting = candidates.filter((backend) => !this.healthOf(backend).cannotFit(once));
       if (fitting.length > 0) pool = fitting;
     }
-    const priority = Math.min(...pool.map((backend) => backend.priority));
-    const group = pool.filter((backend) => backend.priority === priority);
-    const backend = group.length === 1 ? (group[0] as Backend) : weightedChoice(group, this.random());
+    const backend = this.inOrder(pool)[0] as Backend;
     const availability = this.healthOf(backend).availability();
     return { backend, probe: availability.available && availability.probe };
+  }
+
+  /**
+   * The route's backends a call may go to now, in the order the router tries them: for callers
+   * that choose among them themselves (the embeddings batcher, which asks each backend's quota
+   * governor). With `openCircuits`, instead those passed over only because their circuit is open.
+   */
+  order(route: Route, options: { openCircuits?: boolean } = {}): Backend[] {
+    return this.inOrder(
+      route.backends.filter((backend) => {
+        const availability = this.healthOf(backend).availability();
+        return options.openCircuits ? !availability.available && availability.reason === "circuit_open" : availability.available;
+      }),
+    );
+  }
+
+  /**
+   * Lowest priority first; within a priority a weighted random order, each backend first with a
+   * chance proportional to its weight (Efraimidis-Spirakis keys: random^(1/weight), largest first).
+   */
+  private inOrder(backends: readonly Backend[]): Backend[] {
+    if (backends.length <= 1) return [...backends];
+    return backends
+      .map((backend) => ({ backend, key: Math.pow(this.random(), 1 / backend.weight) }))
+      .sort((a, b) => a.backend.priority - b.backend.priority || b.key - a.key)
+      .map(({ backend }) => backend);
   }
 
   /**
@@ -271,17 +295,6 @@ function namingBackend(failure: AppError, route: Route, backend: Backend): AppEr
     ...(failure.requestId !== undefined ? { requestId: failure.requestId } : {}),
     cause: failure,
   });
-}
-
-/** One of `backends`, each with a chance proportional to its weight; `roll` in [0, 1). */
-function weightedChoice(backends: readonly Backend[], roll: number): Backend {
-  const total = backends.reduce((sum, backend) => sum + backend.weight, 0);
-  let point = roll * total;
-  for (const backend of backends) {
-    point -= backend.weight;
-    if (point < 0) return backend;
-  }
-  return backends[backends.length - 1] as Backend;
 }
 
 /** A deployment of a resource: what Azure's quota and outages are per, so health (and the batcher's quota governors) are keyed by it. */

@@ -240,6 +240,23 @@ export function tableSecrets(table: RoutingTable): string[] {
   return [...keys];
 }
 
+/**
+ * One backend per Azure OpenAI resource (endpoint), in the table's order, optionally only among
+ * those serving `capability`: for calls about the resource rather than a model (health, stored
+ * Responses looked up by id).
+ */
+export function resourcesOf(table: RoutingTable, capability?: Capability): Backend[] {
+  const seen = new Map<string, Backend>();
+  for (const backends of table.models.values()) {
+    for (const backend of backends) {
+      if ((capability === undefined || backend.capabilities.includes(capability)) && !seen.has(backend.endpoint)) {
+        seen.set(backend.endpoint, backend);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
 /** The models that serve `capability`, in the table's order. */
 export function modelsServing(table: RoutingTable, capability: Capability): string[] {
   return [...table.models].filter(([, backends]) => backends.some((b) => b.capabilities.includes(capability))).map(([model]) => model);
