@@ -6,7 +6,7 @@
  * against Microsoft's workbook schema; the rules, the action group and the parameters as the Bicep
  * deployment engine evaluates them. Planted defects must fail each check.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findBicep, type PredictedResource, type Snapshot } from "./lib/bicep-cli.js";
@@ -62,6 +62,24 @@ describe("monitoring facts as data", () => {
     });
   }
 });
+
+// The app's instruments (issue #25's metrics work). Until that code is on this branch there is
+// nothing to compare with, and the test says so instead of passing.
+const instrumentsFile = path.resolve(import.meta.dirname, "../../src/metrics/instruments.ts");
+describe.skipIf(!existsSync(instrumentsFile))(
+  existsSync(instrumentsFile)
+    ? "the metrics contract and the app's instruments"
+    : "the metrics contract and the app's instruments: skipped, no src/metrics/instruments.ts yet",
+  () => {
+    it("name the same metrics, of the same kinds", () => {
+      const source = readFileSync(instrumentsFile, "utf8");
+      const created = Object.fromEntries(
+        [...source.matchAll(/\.create(Counter|Histogram|Gauge)\(\s*"([^"]+)"/g)].map((m) => [m[2]!, m[1]!.toLowerCase()]),
+      );
+      expect(created).toEqual(Object.fromEntries(Object.entries(METRICS).map(([name, metric]) => [name, metric.kind])));
+    });
+  },
+);
 
 describe("the workbook (infra/app/monitoring/workbook.json)", () => {
   const { queries, problems: parameterProblems } = expandedWorkbookQueries(workbook);
