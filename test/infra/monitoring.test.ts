@@ -19,6 +19,7 @@ import {
   expandParameters,
   kqlProblems,
   metricNamesIn,
+  vocabularyProblems,
   workbookProblems,
   workbookQueries,
   type AlertRule,
@@ -47,7 +48,12 @@ function expandedWorkbookQueries(wb: Workbook): { queries: NamedQuery[]; problem
 }
 
 describe("monitoring facts as data", () => {
-  for (const file of ["workbook-schema.json", "application-insights-tables.json", "azure-monitor-api-versions.json"]) {
+  for (const file of [
+    "workbook-schema.json",
+    "workbook-vocabulary.json",
+    "application-insights-tables.json",
+    "azure-monitor-api-versions.json",
+  ]) {
     it(`${file} says where it comes from and when`, () => {
       const data = JSON.parse(readFileSync(path.join(dataDir, file), "utf8")) as {
         source: { url?: string; path?: string; documentDate?: string }[];
@@ -86,6 +92,10 @@ describe("the workbook (infra/app/monitoring/workbook.json)", () => {
 
   it("fits Microsoft's workbook schema, and every query item runs as a logs query on the component over the time range", () => {
     expect(workbookProblems(workbook)).toEqual([]);
+  });
+
+  it("sets only properties and visualizations Microsoft's own templates use", () => {
+    expect(vocabularyProblems(workbook)).toEqual([]);
   });
 
   it("uses only parameters it declares", () => {
@@ -154,6 +164,18 @@ describe("the workbook (infra/app/monitoring/workbook.json)", () => {
       expect(problemsOf(wb).join("\n")).toMatch(/ttft: \d+:\d+ Error: The name 'valueCnt' does not refer to any known column/);
       const broken = withQuery("queue-age", (q) => q.replace("max(valueMax)", "max(valueMax"));
       expect(problemsOf(broken).join("\n")).toMatch(/queue-age: \d+:\d+ Error/);
+    });
+
+    it("a misspelt property and a visualization the portal does not know", () => {
+      const copy = structuredClone(workbook);
+      const item = copy.items.find((i) => i.name === "ttft")!;
+      const content = item.content as Record<string, unknown>;
+      content.visualisation = content.visualization;
+      const grid = copy.items.find((i) => i.name === "latency-grid")!.content as Record<string, unknown>;
+      grid.visualization = "grid";
+      const problems = vocabularyProblems(copy).join("\n");
+      expect(problems).toMatch(/item ttft: 'content\.visualisation' is set on no type 3 item/);
+      expect(problems).toMatch(/item latency-grid: visualization 'grid' is used by none/);
     });
 
     it("a parameter the workbook does not declare", () => {

@@ -15,6 +15,9 @@ const dataDir = path.resolve(import.meta.dirname, "../data");
 const readData = <T>(file: string): T => JSON.parse(readFileSync(path.join(dataDir, file), "utf8")) as T;
 
 export const WORKBOOK_SCHEMA = readData<{ schema: object }>("workbook-schema.json").schema;
+const VOCABULARY = readData<{ topLevel: string[]; visualizations: string[]; itemPaths: Record<string, string[]> }>(
+  "workbook-vocabulary.json",
+);
 export const MONITOR_API_VERSIONS = readData<{ resourceTypes: Record<string, string[]> }>("azure-monitor-api-versions.json").resourceTypes;
 
 interface WorkbookParameter {
@@ -198,6 +201,40 @@ export function apiVersionProblems(file: string, source: string, versions: Recor
     else if (!published.includes(version))
       problems.push(`${file}: ${type}@${version} is not a published API version (${published.join(", ")})`);
     else if (version.includes("preview")) problems.push(`${file}: ${type}@${version} is a preview API version`);
+  }
+  return problems;
+}
+
+/** Property paths of `value` (arrays as []), not descending into nested `items` (walked as items of their own). */
+function propertyPaths(value: unknown, prefix = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => propertyPaths(v, `${prefix}[]`));
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const at = prefix ? `${prefix}.${key}` : key;
+    return key === "items" && Array.isArray(v) ? [at] : [at, ...propertyPaths(v, at)];
+  });
+}
+
+/**
+ * Every property the workbook sets is one Microsoft's own templates set on an item of the same
+ * type (test/infra/data/workbook-vocabulary.json), and every visualization one they use: the
+ * schema allows any property, so a misspelt one would otherwise be silently ignored by the portal.
+ */
+export function vocabularyProblems(workbook: Workbook): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(workbook))
+    if (!VOCABULARY.topLevel.includes(key)) problems.push(`top-level property '${key}' is in none of Microsoft's templates`);
+  for (const item of allItems(workbook.items)) {
+    const known = VOCABULARY.itemPaths[String(item.type)];
+    if (!known) {
+      problems.push(`item ${item.name}: type ${item.type} is in none of Microsoft's templates`);
+      continue;
+    }
+    for (const at of propertyPaths(item))
+      if (!known.includes(at)) problems.push(`item ${item.name}: '${at}' is set on no type ${item.type} item of Microsoft's templates`);
+    const visualization = (item.content as { visualization?: string }).visualization;
+    if (visualization !== undefined && !VOCABULARY.visualizations.includes(visualization))
+      problems.push(`item ${item.name}: visualization '${visualization}' is used by none of Microsoft's templates`);
   }
   return problems;
 }
