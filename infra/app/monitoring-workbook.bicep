@@ -18,10 +18,14 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// Resource ids in lower case, as the portal writes them into the workbooks it saves (ids are
+// case-insensitive, the portal's matching of a workbook to its resource may not be).
+var componentId = toLower(applicationInsights.id)
+
 // The workbook opens on the component wherever it is opened from (a link, a pin, the gallery).
 var content = union(loadJsonContent('monitoring/workbook.json'), {
   fallbackResourceIds: [
-    applicationInsights.id
+    componentId
   ]
 })
 
@@ -35,7 +39,7 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     displayName: displayName
     category: 'workbook'
     // Listed under the component's Workbooks blade as well as in the resource group.
-    sourceId: applicationInsights.id
+    sourceId: componentId
     serializedData: string(content)
   }
 }

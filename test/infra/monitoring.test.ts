@@ -300,11 +300,11 @@ describe.skipIf(!bicep.path)(
       expect(wb!.name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       expect(wb!.properties).toMatchObject({
         category: "workbook",
-        sourceId: component!.id,
+        sourceId: component!.id!.toLowerCase(),
         displayName: "Azure OpenAI Functions operations (ci)",
       });
       const content = JSON.parse(wb!.properties!.serializedData as string) as Workbook;
-      expect(content.fallbackResourceIds).toEqual([component!.id]);
+      expect(content.fallbackResourceIds).toEqual([component!.id!.toLowerCase()]);
       expect(content.items).toEqual(workbook.items);
     });
 
