@@ -18,8 +18,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// Resource ids in lower case, as the portal writes them into the workbooks it saves (ids are
-// case-insensitive, the portal's matching of a workbook to its resource may not be).
+// The component's id in lower case, as the portal writes resource ids into the workbooks it saves.
 var componentId = toLower(applicationInsights.id)
 
 // The workbook opens on the component wherever it is opened from (a link, a pin, the gallery).
