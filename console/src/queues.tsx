@@ -134,12 +134,12 @@ export function QueuesPanel() {
           {error}
         </p>
       )}
-      {outcome && <OutcomeView outcome={outcome} />}
+      {outcome && <OutcomeView outcome={outcome} queue={queue} />}
     </section>
   );
 }
 
-function OutcomeView({ outcome }: { outcome: Outcome }) {
+function OutcomeView({ outcome, queue }: { outcome: Outcome; queue: Queue }) {
   const record = outcome.record;
   return (
     <article class={`outcome ${outcome.state}`} aria-live="polite" data-testid="queue-outcome">
@@ -153,11 +153,14 @@ function OutcomeView({ outcome }: { outcome: Outcome }) {
           {record.error?.message ?? JSON.stringify(record)}
         </p>
       )}
-      {outcome.state === "done" && record && Array.isArray(record.data) && (
+      {outcome.state === "done" && record && Array.isArray(record.items) && (
         <p>
-          {record.data.length} embedding{record.data.length === 1 ? "" : "s"} of {record.data[0]?.embedding?.length ?? "?"} dimensions
-          {record.usage ? `, ${record.usage.total_tokens ?? record.usage.prompt_tokens} tokens` : ""}
+          {record.items.length} embedding{record.items.length === 1 ? "" : "s"} of {record.dimensions ?? "?"} dimensions
+          {record.usage ? `, ${record.usage.total_tokens} tokens` : ""}
         </p>
+      )}
+      {outcome.state === "done" && queue === "images" && Array.isArray(record?.images) && (
+        <p>{record!.images.length} image(s) written; see the record below.</p>
       )}
       {outcome.mediaUrl && <audio controls src={outcome.mediaUrl} aria-label="Spoken audio" />}
       {record && (

@@ -1,0 +1,171 @@
+/**
+ * The web console in a real browser (Debian's Chromium through playwright-core) against the real
+ * local stack with function keys enforced: what a user sees when streaming a chat and stopping it,
+ * uploading audio and watching its job, uploading a bad file, and enqueueing embeddings. Each page
+ * is saved as a screenshot under dist/console-screenshots/.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildConsole } from "../../tools/console/build-console.js";
+import { REPO_ROOT } from "../../tools/repo-root.js";
+import { DEFAULT_LATENCY } from "../../tools/simulator/deployments.js";
+import { makeWav } from "../support/audio/wav.js";
+import { startStack, type Stack } from "../support/stack.js";
+import { BROWSER_REQUIRED, browserMissing, launchChromium } from "./browser.js";
+
+const KEY = "console-e2e-key-0123456789";
+const SCREENSHOTS = path.join(REPO_ROOT, "dist/console-screenshots");
+const missing = browserMissing();
+if (missing && BROWSER_REQUIRED) throw new Error(`CONSOLE_BROWSER_REQUIRED is set but ${missing}`);
+if (missing) console.warn(`Skipping the console's browser tests: ${missing}. CI sets CONSOLE_BROWSER_REQUIRED=1 to make them mandatory.`);
+
+describe.skipIf(missing !== undefined)("the console in Chromium", () => {
+  let stack: Stack;
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
+  let page: Page;
+  let consoleUrl: string;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await buildConsole();
+    [stack, chromium] = await Promise.all([
+      startStack({
+        // 10 tokens a second: an answer of 20-60 tokens streams for seconds, long enough to watch and to stop.
+        simulator: { latency: { ...DEFAULT_LATENCY, tokensPerSecond: 10 } },
+        host: { enforceKeys: true, keys: { default: KEY } },
+      }),
+      launchChromium(),
+    ]);
+    consoleUrl = `${stack.host.url}/api/console/`;
+    page = await chromium.context.newPage();
+    await page.goto(consoleUrl);
+    await page.getByLabel(/Function key/).fill(KEY);
+    await page.getByRole("button", { name: "Use key" }).click();
+    await page.reload();
+  }, 120_000);
+  afterAll(async () => {
+    await chromium?.close();
+    await stack?.stop();
+  });
+
+  it("every control has an accessible name, and the key stays in session storage only", async () => {
+    for (const hash of ["#chat", "#transcriptions", "#queues", "#summary"]) {
+      await page.goto(consoleUrl + hash);
+      await page.locator("h2").first().waitFor();
+      const unnamed = await page.evaluate(() =>
+        [...document.querySelectorAll("input, select, textarea, button, progress")]
+          .filter((el) => {
+            const labelled = (el as HTMLInputElement).labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+            return !labelled && !(el.tagName === "BUTTON" && el.textContent?.trim());
+          })
+          .map((el) => el.outerHTML.slice(0, 120)),
+      );
+      expect(unnamed, hash).toEqual([]);
+    }
+    expect(await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length }))).toEqual({ cookie: "", local: 0 });
+    expect(await page.content()).not.toContain(KEY);
+  });
+
+  it("streams a chat answer token by token, typed and sent from the keyboard, with usage and time to first token", async () => {
+    await page.goto(consoleUrl + "#chat");
+    await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
+    // Keyboard only: tab to the message box, type, Enter sends.
+    const message = page.getByLabel(/^Message/);
+    for (let i = 0; i < 15 && !(await message.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press("Tab");
+    expect(await message.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.keyboard.type("Tell me about foxes.");
+    await page.keyboard.press("Enter");
+    const streaming = page.getByTestId("streaming-answer");
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          if (await streaming.isVisible()) seen.add(await streaming.innerText());
+          return seen.size;
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBeGreaterThanOrEqual(4);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "chat-streaming.png") });
+    await expect.poll(() => page.getByTestId("chat-outcome").innerText(), { timeout: 15_000 }).toBe("done");
+    expect(await page.getByTestId("ttft").innerText()).toMatch(/^\d+ ms$/);
+    expect(await page.getByTestId("usage").innerText()).toMatch(/^\d+ \/ \d+ \/ \d+$/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "chat-done.png") });
+  });
+
+  it("the stop button ends the stream and the app aborts the upstream request", async () => {
+    await page.goto(consoleUrl + "#chat");
+    await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
+    const before = (await stack.simulator.control.journal()).length;
+    await page.getByLabel(/^Message/).fill("Tell me a long story.");
+    await page.getByRole("button", { name: "Send" }).click();
+    const streaming = page.getByTestId("streaming-answer");
+    await expect
+      .poll(async () => (await streaming.isVisible()) && (await streaming.innerText()).length > "Assistant: ".length + 5)
+      .toBe(true);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect.poll(() => page.getByTestId("chat-outcome").innerText()).toBe("stopped");
+    await expect
+      .poll(async () =>
+        (await stack.simulator.control.journal())
+          .slice(before)
+          .filter((e) => e.operation === "chat/completions")
+          .map((e) => e.aborted),
+      )
+      .toEqual([true]);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "chat-stopped.png") });
+  });
+
+  it("an uploaded WAV's job goes to 100 % and shows its transcript; a bad file shows its reason", async () => {
+    await page.goto(consoleUrl + "#transcriptions");
+    const upload = async (name: string, mimeType: string, buffer: Buffer) => {
+      await page.getByLabel("Audio file").setInputFiles({ name, mimeType, buffer });
+      await page.getByRole("button", { name: "Upload and transcribe" }).click();
+      await expect.poll(() => page.getByRole("status").innerText()).toContain(`Uploaded ${name}`);
+    };
+    await upload("e2e-tone.wav", "audio/wav", makeWav([{ tone: 440, seconds: 2 }]));
+    const job = page.locator('[data-job="e2e-tone.wav"]');
+    await expect.poll(() => job.locator(".state").innerText(), { timeout: 30_000 }).toBe("succeeded");
+    expect(await job.locator(".percent").innerText()).toBe("100 %");
+    expect(await job.locator(".links a").allInnerTexts()).toEqual(expect.arrayContaining(["status", "json", "txt", "srt", "vtt"]));
+    await job.getByRole("button", { name: /Show transcript/ }).click();
+    const transcript = page.locator(".transcript");
+    await expect.poll(() => transcript.locator("tbody tr").count()).toBeGreaterThan(0);
+    expect(await transcript.locator("tbody tr td").first().innerText()).toMatch(/^\d+:\d\d\.\d\d$/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "transcriptions.png"), fullPage: true });
+
+    await upload("e2e-notes.wav", "audio/wav", Buffer.from("These are meeting notes, not audio at all.\n".repeat(40)));
+    const bad = page.locator('[data-job="e2e-notes.wav"]');
+    await expect.poll(() => bad.locator(".state").innerText(), { timeout: 30_000 }).toBe("failed");
+    expect(await bad.getByTestId("job-error").innerText()).toMatch(/\w+: .*(format|audio)/i);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "transcription-failed.png"), fullPage: true });
+  });
+
+  it("an embeddings message built in the form lands, and a bad one shows its error record", async () => {
+    await page.goto(consoleUrl + "#queues");
+    await page.getByLabel(/^Id/).fill("e2e/doc-1");
+    await page.getByLabel(/^Input/).fill("The quick brown fox\njumps over the lazy dog");
+    await page.getByRole("button", { name: "Enqueue" }).click();
+    const outcome = page.getByTestId("queue-outcome");
+    await expect.poll(() => outcome.locator("h3").innerText(), { timeout: 30_000 }).toBe("Job e2e/doc-1: done");
+    expect(await outcome.innerText()).toMatch(/2 embeddings of \d+ dimensions/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "embeddings.png"), fullPage: true });
+
+    await page.getByLabel(/^Id/).fill("e2e/doc-2");
+    await page.getByLabel(/^Dimensions/).fill("-3");
+    await page.getByRole("button", { name: "Enqueue" }).click();
+    await expect.poll(() => outcome.locator("h3").innerText(), { timeout: 30_000 }).toBe("Job e2e/doc-2: failed");
+    expect(await outcome.getByRole("alert").innerText()).toContain("dimensions");
+    await page.screenshot({ path: path.join(SCREENSHOTS, "embeddings-error.png"), fullPage: true });
+  });
+
+  it("the operators' summary shows what this instance has counted, or says there are no metrics", async () => {
+    await page.goto(consoleUrl + "#summary");
+    const table = page.getByRole("table");
+    const note = page.getByRole("status");
+    await expect.poll(async () => (await table.count()) > 0 || /no usage endpoint/.test((await note.allInnerTexts()).join(" "))).toBe(true);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "summary.png"), fullPage: true });
+  });
+});
