@@ -21,6 +21,17 @@ interface Stats {
   outcome: "streaming" | "done" | "stopped" | "failed";
 }
 
+/** What one SSE event's data may hold: a chat completion chunk, a Responses event, or an error. */
+interface StreamEvent {
+  error?: { message?: string };
+  choices?: { delta?: { content?: string | null } }[];
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  type?: string;
+  delta?: string;
+  message?: string;
+  response?: { usage?: { input_tokens: number; output_tokens: number; total_tokens: number }; error?: { message?: string } };
+}
+
 /** Models the chat endpoints cannot serve, judged by name: the list has no capabilities field. */
 const NOT_CHAT = /embedding|whisper|transcribe|tts|image|dall-e|instruct/i;
 
@@ -92,7 +103,7 @@ export function ChatPanel() {
       if (!response.ok || !response.body) throw new Error(await errorText(response));
       await readEvents(response.body, (event) => {
         if (event.data === "[DONE]") return;
-        const data = JSON.parse(event.data) as Record<string, any>;
+        const data = JSON.parse(event.data) as StreamEvent;
         if (data.error) throw new Error(data.error.message ?? JSON.stringify(data.error));
         if (api === "chat") {
           onDelta(data.choices?.[0]?.delta?.content ?? "");

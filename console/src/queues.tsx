@@ -7,10 +7,19 @@ import { useState } from "preact/hooks";
 import { apiFetch, authHeaders, errorText } from "./api.js";
 
 type Queue = "embeddings" | "speech" | "images";
+/** The fields of a result or error record the page shows (docs/embeddings.md, speech.md, images.md). */
+interface JobRecord {
+  error?: { code?: string; message?: string };
+  items?: unknown[];
+  dimensions?: number;
+  usage?: { total_tokens?: number };
+  images?: unknown[];
+  format?: string;
+}
 interface Outcome {
   id: string;
   state: "waiting" | "done" | "failed";
-  record?: Record<string, any>;
+  record?: JobRecord;
   mediaUrl?: string;
   note?: string;
 }
@@ -59,7 +68,7 @@ export function QueuesPanel() {
       if (failed.ok) return setOutcome({ id: sent.id, state: "failed", record: await failed.json() });
       const done = await apiFetch(sent.result);
       if (done.ok) {
-        const record = (await done.json()) as Record<string, any>;
+        const record = (await done.json()) as JobRecord;
         return setOutcome({ id: sent.id, state: "done", record, mediaUrl: await mediaOf(queue, sent.result, record) });
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -176,7 +185,7 @@ function OutcomeView({ outcome, queue }: { outcome: Outcome; queue: Queue }) {
 }
 
 /** The speech audio as a blob URL for the player (the output needs the key, which an <audio src> cannot send). */
-async function mediaOf(queue: Queue, resultUrl: string, record: Record<string, any>): Promise<string | undefined> {
+async function mediaOf(queue: Queue, resultUrl: string, record: JobRecord): Promise<string | undefined> {
   if (queue !== "speech") return undefined;
   const format = typeof record.format === "string" ? record.format : "mp3";
   const response = await fetch(resultUrl.replace(/\.json$/, `.${format}`), { headers: authHeaders() });

@@ -66,7 +66,7 @@ export function checkBlobName(name: string | undefined, container: string): stri
       ? `is longer than ${MAX_BLOB_NAME_LENGTH} characters`
       : name.split("/").some((part) => part === "" || part === "." || part === "..")
         ? "has an empty, `.` or `..` segment"
-        : /[\\\u0000-\u001f\u007f]/.test(name)
+        : [...name].some((c) => c === "\\" || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
           ? "contains a backslash or a control character"
           : undefined;
   if (problem) {

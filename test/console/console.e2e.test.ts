@@ -54,17 +54,14 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     for (const hash of ["#chat", "#transcriptions", "#queues", "#summary"]) {
       await page.goto(consoleUrl + hash);
       await page.locator("h2").first().waitFor();
-      const unnamed = await page.evaluate(() =>
-        [...document.querySelectorAll("input, select, textarea, button, progress")]
-          .filter((el) => {
-            const labelled = (el as HTMLInputElement).labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
-            return !labelled && !(el.tagName === "BUTTON" && el.textContent?.trim());
-          })
-          .map((el) => el.outerHTML.slice(0, 120)),
-      );
+      // Run in the page (a string: the tests' TypeScript has no DOM types): controls with no label, aria-label(ledby) or text.
+      const unnamed = await page.evaluate<string[]>(`[...document.querySelectorAll("input, select, textarea, button, progress")]
+        .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) &&
+          !(el.tagName === "BUTTON" && el.textContent.trim()))
+        .map((el) => el.outerHTML.slice(0, 120))`);
       expect(unnamed, hash).toEqual([]);
     }
-    expect(await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length }))).toEqual({ cookie: "", local: 0 });
+    expect(await page.evaluate("({ cookie: document.cookie, local: localStorage.length })")).toEqual({ cookie: "", local: 0 });
     expect(await page.content()).not.toContain(KEY);
   });
 
@@ -73,8 +70,8 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
     // Keyboard only: tab to the message box, type, Enter sends.
     const message = page.getByLabel(/^Message/);
-    for (let i = 0; i < 15 && !(await message.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press("Tab");
-    expect(await message.evaluate((el) => el === document.activeElement)).toBe(true);
+    for (let i = 0; i < 15 && !(await message.evaluate("(el) => el === document.activeElement")); i++) await page.keyboard.press("Tab");
+    expect(await message.evaluate("(el) => el === document.activeElement")).toBe(true);
     await page.keyboard.type("Tell me about foxes.");
     await page.keyboard.press("Enter");
     const streaming = page.getByTestId("streaming-answer");
