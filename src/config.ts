@@ -323,7 +323,8 @@ export const SETTINGS: readonly SettingInfo[] = [
   {
     name: "APPLICATIONINSIGHTS_CONNECTION_STRING",
     required: false,
-    description: "Application Insights the metrics go to (METRICS_EXPORT=azure-monitor or auto), with the managed identity's Entra ID token",
+    description:
+      "Application Insights the metrics go to (METRICS_EXPORT=azure-monitor or auto), with the managed identity's Entra ID token",
   },
   {
     name: "AI_PRICES",

@@ -137,7 +137,9 @@ export function recordThrottleWait(labels: Pick<CallLabels, "capability" | "mode
 
 /** A call moved on from a backend: `reason` is the failure's kind (throttled, transient, configuration). */
 export function recordFailover(labels: { capability: Capability; model: string; fromBackend: string; reason: string }): void {
-  emit((i) => i.failovers.add(1, { capability: labels.capability, model: labels.model, from_backend: labels.fromBackend, reason: labels.reason }));
+  emit((i) =>
+    i.failovers.add(1, { capability: labels.capability, model: labels.model, from_backend: labels.fromBackend, reason: labels.reason }),
+  );
 }
 
 /** The remaining-tokens reading a deployment's answer carried. */
@@ -150,7 +152,12 @@ export function recordQuotaRemaining(labels: { deployment: string; backend: stri
  * counts `aoai.caller_limit_rejections`, and `aoai.requests` with outcome `caller_limited`
  * (deployment and backend `none`: no backend was chosen).
  */
-export function recordCallerLimitRejection(labels: { caller: string; window: "minute" | "day"; capability: Capability; model: string }): void {
+export function recordCallerLimitRejection(labels: {
+  caller: string;
+  window: "minute" | "day";
+  capability: Capability;
+  model: string;
+}): void {
   const { caller, window, capability, model } = labels;
   totals.addCall(caller, model, false, {}, undefined);
   emit((i) => {

@@ -87,7 +87,8 @@ export function parsePriceTable(json: string): { table: PriceTable; problems: st
         parsed[field as (typeof PRICE_FIELDS)[number]] = price;
       }
     }
-    if (Object.keys(prices).length === 0) problems.push(`"models"."${model}" has no prices; give at least one of ${PRICE_FIELDS.join(", ")}`);
+    if (Object.keys(prices).length === 0)
+      problems.push(`"models"."${model}" has no prices; give at least one of ${PRICE_FIELDS.join(", ")}`);
     models.set(model, parsed);
   }
   return { table: { currency, models }, problems };

@@ -103,6 +103,42 @@ export type CallUsage = Pick<
   "promptTokens" | "completionTokens" | "cachedTokens" | "reasoningTokens" | "audioSeconds" | "images" | "characters"
 >;
 
+/** Chat and completions usage (`usage` of an answer or of a stream's last chunk), cached and reasoning tokens included. */
+export function completionUsage(usage: CompletionUsageShape | null | undefined): CallUsage {
+  if (!usage) return {};
+  return {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    ...(usage.prompt_tokens_details?.cached_tokens ? { cachedTokens: usage.prompt_tokens_details.cached_tokens } : {}),
+    ...(usage.completion_tokens_details?.reasoning_tokens ? { reasoningTokens: usage.completion_tokens_details.reasoning_tokens } : {}),
+  };
+}
+
+/** The Responses API's usage (input/output tokens, their cached and reasoning details). */
+export function responsesUsage(usage: ResponsesUsageShape | null | undefined): CallUsage {
+  if (!usage) return {};
+  return {
+    promptTokens: usage.input_tokens,
+    completionTokens: usage.output_tokens,
+    ...(usage.input_tokens_details?.cached_tokens ? { cachedTokens: usage.input_tokens_details.cached_tokens } : {}),
+    ...(usage.output_tokens_details?.reasoning_tokens ? { reasoningTokens: usage.output_tokens_details.reasoning_tokens } : {}),
+  };
+}
+
+interface CompletionUsageShape {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number | undefined } | undefined;
+  completion_tokens_details?: { reasoning_tokens?: number | undefined } | undefined;
+}
+
+interface ResponsesUsageShape {
+  input_tokens: number;
+  output_tokens: number;
+  input_tokens_details?: { cached_tokens?: number | undefined } | undefined;
+  output_tokens_details?: { reasoning_tokens?: number | undefined } | undefined;
+}
+
 /**
  * Makes one Azure OpenAI call whose answer is read whole, and logs it: latency, status, usage and
  * request id, or the classified failure. Streamed calls log when their stream ends instead.
