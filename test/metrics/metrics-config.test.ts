@@ -6,7 +6,8 @@ import { loadConfig } from "../../src/config.js";
 import { ConfigurationError } from "../../src/errors.js";
 
 const BASE = { AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com", AzureWebJobsStorage: "UseDevelopmentStorage=true" };
-const CONNECTION_STRING = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/";
+const CONNECTION_STRING =
+  "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/";
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -29,9 +30,9 @@ describe("metrics settings", () => {
     expect(loadConfig({ ...BASE, APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING }).metrics.export).toBe("azure-monitor");
     const otlp = loadConfig({ ...BASE, OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318/" }).metrics;
     expect(otlp).toMatchObject({ export: "otlp", otlpEndpoint: "http://localhost:4318" });
-    expect(loadConfig({ ...BASE, METRICS_EXPORT: "console", APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING }).metrics.export).toBe(
-      "console",
-    );
+    expect(
+      loadConfig({ ...BASE, METRICS_EXPORT: "console", APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING }).metrics.export,
+    ).toBe("console");
   });
 
   it("names what an exporter is missing, and a malformed setting", () => {
@@ -41,7 +42,13 @@ describe("metrics settings", () => {
     expect(problemsOf({ METRICS_EXPORT: "otlp" })).toEqual([
       "OTEL_EXPORTER_OTLP_ENDPOINT is missing, and METRICS_EXPORT is otlp; set it, e.g. http://localhost:4318",
     ]);
-    expect(problemsOf({ METRICS_EXPORT: "prometheus", OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318", APPLICATIONINSIGHTS_CONNECTION_STRING: "abc" })).toEqual([
+    expect(
+      problemsOf({
+        METRICS_EXPORT: "prometheus",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318",
+        APPLICATIONINSIGHTS_CONNECTION_STRING: "abc",
+      }),
+    ).toEqual([
       'METRICS_EXPORT must be one of "auto", "azure-monitor", "otlp", "console", "off" (got "prometheus")',
       'OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL (got "localhost:4318"); e.g. http://localhost:4318',
       "APPLICATIONINSIGHTS_CONNECTION_STRING is not an Application Insights connection string (it has no InstrumentationKey=); copy it from the resource's Overview page",
@@ -61,6 +68,8 @@ describe("metrics settings", () => {
       'HTTP_AUTH_LEVEL must be one of "function", "anonymous" (got "none")',
       'AI_PRICES "models"."gpt-4o"."inputPer1M" must be a number of at least 0 (got "cheap")',
     ]);
-    expect(problemsOf({ AI_PRICES: "missing-prices.json" })[0]).toMatch(/^AI_PRICES names the file .*missing-prices\.json, which cannot be read \(ENOENT\)/);
+    expect(problemsOf({ AI_PRICES: "missing-prices.json" })[0]).toMatch(
+      /^AI_PRICES names the file .*missing-prices\.json, which cannot be read \(ENOENT\)/,
+    );
   });
 });
