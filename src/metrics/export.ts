@@ -34,7 +34,12 @@ export async function startExport(config: Config): Promise<void> {
   });
   useMeter(provider.getMeter("azure-openai-functions"));
   // An instance scaled in gets SIGTERM: send what the last interval gathered before it goes.
-  process.once("SIGTERM", () => void provider?.forceFlush().catch(() => undefined));
+  process.once("SIGTERM", () => void flushMetrics().catch(() => undefined));
+}
+
+/** Sends what has been measured since the last export now, instead of at the next interval. */
+export async function flushMetrics(): Promise<void> {
+  await provider?.forceFlush();
 }
 
 async function createExporter(config: Config): Promise<PushMetricExporter> {
