@@ -11,6 +11,7 @@
  * It authenticates with the app's managed identity (Entra ID), as APPLICATIONINSIGHTS_AUTHENTICATION_STRING
  * does for the host, so Application Insights can refuse local-auth ingestion.
  */
+import { diag, DiagConsoleLogger, DiagLogLevel } from "@opentelemetry/api";
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import type { Config } from "../config.js";
@@ -27,6 +28,9 @@ let provider: MeterProvider | undefined;
  * @throws Error when the exporter cannot be built (a malformed connection string).
  */
 export async function startExport(config: Config): Promise<void> {
+  // A failed export (a refused token, an unreachable endpoint) is said in the host log, once per
+  // failure; OpenTelemetry's own logger is silent unless given one.
+  diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.ERROR);
   const exporter = await createExporter(config);
   provider = new MeterProvider({
     resource: resourceFromAttributes({ "service.name": "azure-openai-functions" }),

@@ -9,7 +9,7 @@ const BASE = { AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com", AzureW
 const CONNECTION_STRING =
   "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/";
 
-function problemsOf(env: Record<string, string>): string[] {
+function problemsOf(env: Record<string, string>): readonly string[] {
   try {
     loadConfig({ ...BASE, ...env });
     return [];
