@@ -1,7 +1,9 @@
 /**
- * The exporter the settings choose, loaded as the app loads it (src/metrics/export.ts), sending to
- * a loopback OTLP/HTTP receiver: what leaves the process is OTLP JSON with the metric names and
- * dimensions the docs promise.
+ * The exporter the settings choose, loaded as the app loads it (src/metrics/export.ts): to a
+ * loopback OTLP/HTTP receiver, what leaves the process is OTLP JSON with the metric names and
+ * dimensions the docs promise; to Application Insights, each export first gets an Entra ID token
+ * for Azure Monitor from the managed identity (here a loopback identity endpoint, as App Service
+ * serves one), never a key.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
@@ -20,6 +22,56 @@ beforeAll(async () => {
 afterAll(async () => {
   resetMetrics();
   await receiver?.stop();
+});
+
+describe("METRICS_EXPORT=azure-monitor", () => {
+  it("authenticates with the managed identity's token for Azure Monitor", async () => {
+    const identity = await startRecordingServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      const expiresOn = Math.floor(Date.now() / 1000) + 3600;
+      response.end(
+        JSON.stringify({
+          access_token: "token-from-the-identity",
+          expires_on: String(expiresOn),
+          token_type: "Bearer",
+          resource: "https://monitor.azure.com/",
+        }),
+      );
+    });
+    // The managed identity credential reads the platform's identity endpoint from the environment
+    // (as on App Service); the exporter's own telemetry about itself (statsbeat) stays off here.
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      IDENTITY_ENDPOINT: identity.url,
+      IDENTITY_HEADER: "identity-header",
+      APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
+    });
+    try {
+      const config = loadConfig({
+        AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com",
+        AzureWebJobsStorage: "UseDevelopmentStorage=true",
+        IDENTITY_ENDPOINT: identity.url,
+        // Ingestion on a loopback port nobody listens on: the token is fetched before the send fails.
+        APPLICATIONINSIGHTS_CONNECTION_STRING:
+          "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/",
+      });
+      expect(config.metrics.export).toBe("azure-monitor");
+      resetMetrics();
+      await startExport(config);
+      recordPipelineItem("images", "processed");
+      await flushMetrics().catch(() => undefined);
+      const tokenRequests = identity.requests.map((request) => new URL(request.url, identity.url));
+      expect(tokenRequests.length).toBeGreaterThan(0);
+      expect(tokenRequests[0]!.searchParams.get("resource")).toMatch(/^https:\/\/monitor\.azure\.com\/?$/);
+      expect(identity.requests[0]!.headers["x-identity-header"]).toBe("identity-header");
+    } finally {
+      for (const name of ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "APPLICATION_INSIGHTS_NO_STATSBEAT"]) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+      await identity.stop();
+    }
+  });
 });
 
 describe("METRICS_EXPORT=otlp", () => {
