@@ -34,10 +34,14 @@ export interface OpenAICallRecord {
   requestId?: string | null;
 }
 
-/** One line per Azure OpenAI call that succeeded: what, where, how long, how many tokens, which request; and its metrics. */
-export function logOpenAICall(logger: CallLogger, record: OpenAICallRecord): void {
+/**
+ * One line per Azure OpenAI call Azure answered: what, where, how long, how many tokens, which
+ * request; and its metrics, with `outcome` for an answer that ended otherwise than complete (a
+ * streamed body cut off, or left by the caller).
+ */
+export function logOpenAICall(logger: CallLogger, record: OpenAICallRecord, outcome: CallOutcome = "ok"): void {
   writeCallLine(logger, record);
-  meterCall(logger, record, "ok");
+  meterCall(logger, record, outcome);
 }
 
 /** The call's metrics (src/metrics/), when its logger carries the labels. */
