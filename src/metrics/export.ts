@@ -49,6 +49,10 @@ export async function flushMetrics(): Promise<void> {
 async function createExporter(config: Config): Promise<PushMetricExporter> {
   const metrics = config.metrics;
   if (metrics.export === "azure-monitor") {
+    // Unless told not to, the exporter also reports on itself ("statsbeat") to an endpoint of
+    // Microsoft's, not the user's Application Insights. The app sends nothing its operator did not
+    // ask for, so that is off; the exporter reads only this environment variable for it.
+    process.env.APPLICATION_INSIGHTS_NO_STATSBEAT ??= "true";
     const { AzureMonitorMetricExporter } = await import("@azure/monitor-opentelemetry-exporter");
     return new AzureMonitorMetricExporter({
       connectionString: metrics.applicationInsightsConnectionString,

@@ -39,13 +39,13 @@ describe("METRICS_EXPORT=azure-monitor", () => {
       );
     });
     // The managed identity credential reads the platform's identity endpoint from the environment
-    // (as on App Service); the exporter's own telemetry about itself (statsbeat) stays off here.
+    // (as on App Service).
     const saved = { ...process.env };
     Object.assign(process.env, {
       IDENTITY_ENDPOINT: identity.url,
       IDENTITY_HEADER: "identity-header",
-      APPLICATION_INSIGHTS_NO_STATSBEAT: "true",
     });
+    delete process.env.APPLICATION_INSIGHTS_NO_STATSBEAT;
     try {
       const config = loadConfig({
         AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com",
@@ -64,6 +64,8 @@ describe("METRICS_EXPORT=azure-monitor", () => {
       expect(tokenRequests.length).toBeGreaterThan(0);
       expect(tokenRequests[0]!.searchParams.get("resource")).toMatch(/^https:\/\/monitor\.azure\.com\/?$/);
       expect(identity.requests[0]!.headers["x-identity-header"]).toBe("identity-header");
+      // The exporter's reports on itself to Microsoft (statsbeat) are turned off by the app, not by the test.
+      expect(process.env.APPLICATION_INSIGHTS_NO_STATSBEAT).toBe("true");
     } finally {
       for (const name of ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "APPLICATION_INSIGHTS_NO_STATSBEAT"]) {
         if (saved[name] === undefined) delete process.env[name];
