@@ -1,5 +1,6 @@
 import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
+import { consoleSize } from "./console-size.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
 import { httpTranscriptionBenchmark } from "./http-transcription.js";
@@ -18,4 +19,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   speechParallelBenchmark,
   routingBenchmark,
   simulatorCeiling,
+  consoleSize,
 ];

@@ -6,7 +6,7 @@ import { staticAsset } from "../console-api/static-assets.js";
  * files and their headers come from src/console-api/static-assets.ts.
  */
 export async function consoleAssets(request: HttpRequest): Promise<HttpResponseInit> {
-  const answer = await staticAsset(request.params.path ?? "");
+  const answer = await staticAsset(request.params.path ?? "", request.headers.get("accept-encoding") ?? "");
   return { status: answer.status, headers: answer.headers, body: answer.body };
 }
 

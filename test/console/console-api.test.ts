@@ -44,6 +44,9 @@ describe("GET /api/console", () => {
       expect(asset.status).toBe(200);
       expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
       expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      // fetch asks for gzip and decodes it: the app compressed what the browser downloads.
+      expect(asset.headers.get("content-encoding")).toBe("gzip");
+      expect(await asset.text()).toMatch(/^.{1000,}$/s);
     }
   });
 
