@@ -70,8 +70,9 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
     // Keyboard only: tab to the message box, type, Enter sends.
     const message = page.getByLabel(/^Message/);
-    for (let i = 0; i < 15 && !(await message.evaluate("(el) => el === document.activeElement")); i++) await page.keyboard.press("Tab");
-    expect(await message.evaluate("(el) => el === document.activeElement")).toBe(true);
+    const focused = async () => (await message.and(page.locator(":focus")).count()) === 1;
+    for (let i = 0; i < 15 && !(await focused()); i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe(true);
     await page.keyboard.type("Tell me about foxes.");
     await page.keyboard.press("Enter");
     const streaming = page.getByTestId("streaming-answer");
@@ -158,11 +159,15 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "embeddings-error.png"), fullPage: true });
   });
 
-  it("the operators' summary shows what this instance has counted, or says there are no metrics", async () => {
+  it("the operators' summary shows the tokens this instance counted, by caller and model", async () => {
     await page.goto(consoleUrl + "#summary");
-    const table = page.getByRole("table");
-    const note = page.getByRole("status");
-    await expect.poll(async () => (await table.count()) > 0 || /no usage endpoint/.test((await note.allInnerTexts()).join(" "))).toBe(true);
+    const chatRow = page.getByRole("row").filter({ hasText: "gpt-4o-mini" });
+    await expect.poll(() => chatRow.count()).toBe(1);
+    // The two chats above (one stopped) and their tokens, as GET /api/usage counted them.
+    const cells = await chatRow.getByRole("cell").allInnerTexts();
+    expect(Number(cells[2])).toBeGreaterThanOrEqual(2);
+    expect(Number(cells[5])).toBeGreaterThan(0);
+    expect(await page.getByRole("row").filter({ hasText: "text-embedding-3-small" }).count()).toBe(1);
     await page.screenshot({ path: path.join(SCREENSHOTS, "summary.png"), fullPage: true });
   });
 });
