@@ -18,6 +18,7 @@ import {
   type Capability,
   type RoutingTable,
 } from "./routing/table.js";
+import { parseCallerLimits, type CallerLimitsTable } from "./caller-limits/limits-table.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -79,8 +80,16 @@ export type StorageConfig =
       clientId: string | undefined;
     };
 
+/** Per-caller token limits (src/caller-limits/, docs/caller-limits.md). */
+export interface CallerLimitsConfig {
+  table: CallerLimitsTable;
+  /** Where the counts live: each instance's memory, or a blob all instances share. */
+  store: "memory" | "storage";
+}
+
 export interface Config {
   openai: OpenAIConfig;
+  callerLimits: CallerLimitsConfig;
   storage: StorageConfig;
   http: { authLevel: HttpAuthLevel; maxRequestBytes: number; maxAudioBytes: number; streamIdleTimeoutInMs: number };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
@@ -188,6 +197,19 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: "AzureWebJobsStorage__credential", required: false, description: "Identity form: `managedidentity`" },
   { name: "AzureWebJobsStorage__clientId", required: false, description: "Identity form: client id of the user-assigned identity" },
+  {
+    name: "CALLER_TOKEN_LIMITS",
+    required: false,
+    description:
+      'Per-caller token limits: JSON (or a path to a JSON file in the app) of caller name or `default` to `tokensPerMinute` and/or `tokensPerDay`, e.g. `{"default": {"tokensPerMinute": 50000}}`; over a limit, 429 with Retry-After (docs/caller-limits.md). Unset: no limits',
+  },
+  {
+    name: "CALLER_LIMITS_STORE",
+    required: false,
+    defaultValue: "memory",
+    description:
+      "Where per-caller token counts live: `memory` (each instance counts alone: N instances allow up to N times a limit) or `storage` (one blob per caller and day in the `caller-limits` container, shared by every instance, with conditional writes)",
+  },
   { name: "AUDIO_CONTAINER", required: false, defaultValue: "audio", description: "Container watched for audio" },
   {
     name: "TRANSCRIPTS_CONTAINER",
@@ -286,6 +308,7 @@ export function loadConfig(env: Env): Config {
   const reader = new SettingsReader(env);
   const config: Config = {
     openai: readOpenAI(reader),
+    callerLimits: readCallerLimits(reader),
     storage: readStorage(reader),
     http: {
       authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
@@ -432,13 +455,29 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
   };
 }
 
+function readCallerLimits(reader: SettingsReader): CallerLimitsConfig {
+  const store = reader.read("CALLER_LIMITS_STORE", oneOf(["memory", "storage"] as const));
+  const setting = reader.optional("CALLER_TOKEN_LIMITS");
+  if (setting === undefined) return { table: { default: undefined, byCaller: new Map() }, store };
+  let json: string;
+  try {
+    json = readTableJson(setting);
+  } catch (error) {
+    reader.problem("CALLER_TOKEN_LIMITS", (error as Error).message);
+    json = "{}";
+  }
+  const { table, problems } = parseCallerLimits(json);
+  for (const problem of problems) reader.problem("CALLER_TOKEN_LIMITS", problem);
+  return { table, store };
+}
+
 /** Every secret value in the Azure OpenAI settings (AZURE_OPENAI_API_KEY, the table's keys), to mask in logs and errors. */
 export function openAISecrets(openai: OpenAIConfig): string[] {
   return [...new Set([...(openai.apiKey ? [openai.apiKey] : []), ...tableSecrets(openai.routing.table)])];
 }
 
 /**
- * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path
+ * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS (or CALLER_TOKEN_LIMITS) path
  * starts from: found by walking up from this module, which sits at a different depth in the tsc
  * build (dist/src/) and in the deployment package (dist/main.js).
  */

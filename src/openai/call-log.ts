@@ -50,6 +50,16 @@ export function logFailedOpenAICall(
 /** What an answer says it used, for its log line. */
 export type CallUsage = Pick<OpenAICallRecord, "promptTokens" | "completionTokens" | "characters">;
 
+/** Which call, for its log line, and who else wants its usage. */
+export type CallDescription = Pick<OpenAICallRecord, "operation" | "deployment"> & {
+  /**
+   * Told the usage of a call Azure answered, once it is known: when a whole answer arrived, or when
+   * a stream ended (with what it reported, `{}` when it ended before its usage). Not told of calls
+   * Azure refused or never answered. Per-caller token limits settle with it.
+   */
+  onUsage?: ((usage: CallUsage) => void) | undefined;
+};
+
 /**
  * Makes one Azure OpenAI call whose answer is read whole, and logs it: latency, status, usage and
  * request id, or the classified failure. Streamed calls log when their stream ends instead.
@@ -57,20 +67,22 @@ export type CallUsage = Pick<OpenAICallRecord, "promptTokens" | "completionToken
  */
 export async function loggedCall<T>(
   logger: Logger,
-  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  { onUsage, ...what }: CallDescription,
   call: () => Promise<{ data: T; response: Response }>,
   usage: (data: T) => CallUsage = () => ({}),
 ): Promise<T> {
   const started = performance.now();
   try {
     const { data, response } = await call();
+    const used = usage(data);
     logOpenAICall(logger, {
       ...what,
       latencyInMs: performance.now() - started,
       status: response.status,
-      ...usage(data),
+      ...used,
       requestId: upstreamRequestId(response.headers),
     });
+    onUsage?.(used);
     return data;
   } catch (error) {
     logFailedOpenAICall(logger, { ...what, latencyInMs: performance.now() - started }, classifyError(error));
@@ -87,7 +99,7 @@ export async function loggedCall<T>(
  */
 export async function openLoggedStream<T>(
   logger: Logger,
-  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  { onUsage, ...what }: CallDescription,
   signal: AbortSignal,
   open: () => Promise<Response>,
   read: (response: Response, reportUsage: (usage: CallUsage) => void) => AsyncIterable<T>,
@@ -116,6 +128,7 @@ export async function openLoggedStream<T>(
       ...usage,
       requestId: upstreamRequestId(response.headers),
     });
+    onUsage?.(usage);
   };
   const ended = (result: IteratorResult<T>) => {
     if (result.done) log();

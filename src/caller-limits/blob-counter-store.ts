@@ -1,0 +1,105 @@
+/**
+ * Counts shared by every instance, in one small JSON blob per caller per UTC day
+ * (`caller-limits/{caller}/{yyyy-mm-dd}.json`, holding the day's and the current minute's tokens),
+ * changed with conditional writes: a write carries the ETag of what it read (If-Match), or
+ * If-None-Match: * for a day's first write, so of two instances writing at once one wins and the
+ * other reads the winner's counts and decides again. One blob for both windows makes a reservation
+ * one write, atomic over both.
+ *
+ * The last counts and ETag this process wrote are kept, so a caller's next change usually writes
+ * at once without reading first (one storage transaction); when another instance wrote in between,
+ * the write fails (412), and the blob is read and the change made again. A refusal decided on kept
+ * counts is checked against a fresh read first: another instance may have given tokens back.
+ *
+ * Azure Table storage would do the same with an entity per caller and day; blobs were chosen
+ * because the app already depends on the blob SDK and Azurite's blob service (no new package,
+ * nothing new to provision).
+ */
+import type { BlockBlobClient, ContainerClient } from "@azure/storage-blob";
+import { AppError } from "../errors.js";
+import { isConditionFailed, readJsonBlobWithEtag } from "../transcription/blob-io.js";
+import type { CounterStore, CountsChange } from "./counter-store.js";
+import { DAY_IN_MS, dayOf, type WindowCounts } from "./window-counts.js";
+
+export const CALLER_LIMITS_CONTAINER = "caller-limits";
+
+/** Rounds of read, decide and conditional write before giving up: each lost round means another instance's write landed. */
+const MAX_ROUNDS = 16;
+
+interface Kept {
+  counts: WindowCounts | undefined;
+  etag: string | undefined;
+}
+
+export class BlobCounterStore implements CounterStore {
+  private readonly kept = new Map<string, Kept>();
+  private ready: Promise<unknown> | undefined;
+
+  constructor(private readonly container: ContainerClient) {}
+
+  async update<T>(caller: string, nowInMs: number, change: (stored: WindowCounts | undefined) => CountsChange<T>): Promise<T> {
+    const name = blobName(caller, nowInMs);
+    const blob = this.container.getBlockBlobClient(name);
+    for (let round = 1; ; round++) {
+      let found = this.kept.get(name);
+      const fromKept = found !== undefined;
+      found ??= await this.read(blob);
+      const decided = change(found.counts);
+      if (!decided.counts) {
+        // Nothing to write (a refusal): decided on kept counts, read afresh and decide again first.
+        if (fromKept) {
+          this.kept.delete(name);
+          continue;
+        }
+        this.keep(name, found);
+        return decided.result;
+      }
+      try {
+        const body = JSON.stringify(decided.counts);
+        const written = await blob.upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: "application/json" },
+          conditions: found.etag ? { ifMatch: found.etag } : { ifNoneMatch: "*" },
+        });
+        this.keep(name, { counts: decided.counts, etag: written.etag });
+        return decided.result;
+      } catch (error) {
+        this.kept.delete(name);
+        if (!isConditionFailed(error)) throw error;
+        if (round >= MAX_ROUNDS) {
+          throw new AppError(
+            "transient",
+            `The shared per-caller token count of "${caller}" changed under ${MAX_ROUNDS} writes in a row (too many instances writing at once)`,
+            { code: "caller_limit_contended", cause: error },
+          );
+        }
+      }
+    }
+  }
+
+  private async read(blob: BlockBlobClient): Promise<Kept> {
+    await (this.ready ??= this.container.createIfNotExists().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    }));
+    const { value, etag } = await readJsonBlobWithEtag<WindowCounts>(blob);
+    return { counts: isCounts(value) ? value : undefined, etag };
+  }
+
+  /** Only today's blobs are kept: a name of an ended day is never written again. */
+  private keep(name: string, kept: Kept): void {
+    this.kept.set(name, kept);
+    if (this.kept.size > 10_000) this.kept.clear();
+  }
+}
+
+/** `{caller}/{yyyy-mm-dd}.json`: caller names are letters, digits and `._@-`, all valid in a blob name. */
+export function blobName(caller: string, nowInMs: number): string {
+  return `${caller}/${new Date(dayOf(nowInMs) * DAY_IN_MS).toISOString().slice(0, 10)}.json`;
+}
+
+function isCounts(value: unknown): value is WindowCounts {
+  const v = value as Partial<WindowCounts> | undefined;
+  return (
+    typeof v?.minute === "number" && typeof v.minuteTokens === "number" && typeof v.day === "number" && typeof v.dayTokens === "number"
+  );
+}

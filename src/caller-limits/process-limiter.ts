@@ -1,0 +1,45 @@
+/**
+ * The process's per-caller limiter, built on first use from the settings: none when
+ * CALLER_TOKEN_LIMITS limits nobody (then handlers spend nothing on estimates), counts in memory by
+ * default, in a shared blob with CALLER_LIMITS_STORE=storage. The blob store's SDK loads only then.
+ */
+import type { Config } from "../config.js";
+import { CallerLimiter } from "./caller-limiter.js";
+import { MemoryCounterStore, type CounterStore } from "./counter-store.js";
+import { limitsNobody } from "./limits-table.js";
+import type { LimitWindow } from "./window-counts.js";
+
+let shared: { config: Config; limiter: Promise<CallerLimiter | undefined> } | undefined;
+
+/** The limiter for these settings, or undefined when no caller is limited. */
+export function getCallerLimiter(config: Config): Promise<CallerLimiter | undefined> {
+  if (shared?.config !== config) shared = { config, limiter: createLimiter(config) };
+  return shared.limiter;
+}
+
+async function createLimiter(config: Config): Promise<CallerLimiter | undefined> {
+  const { table, store } = config.callerLimits;
+  if (limitsNobody(table)) return undefined;
+  return new CallerLimiter(table, store === "storage" ? await sharedStore(config) : new MemoryCounterStore(), {
+    onRejected: countCallerLimitRejection,
+  });
+}
+
+async function sharedStore(config: Config): Promise<CounterStore> {
+  const [{ getStorageClients }, { BlobCounterStore, CALLER_LIMITS_CONTAINER }] = await Promise.all([
+    import("../storage/clients.js"),
+    import("./blob-counter-store.js"),
+  ]);
+  const { blobService } = await getStorageClients(config.storage, config.openai.managedIdentityAvailable);
+  return new BlobCounterStore(blobService.getContainerClient(CALLER_LIMITS_CONTAINER));
+}
+
+/**
+ * The one place a per-caller refusal is counted as the `aoai.caller_limit_rejections` metric
+ * (dimensions caller and window). The metrics module (issue #25's telemetry part) is not on this
+ * branch yet: connect its counter here.
+ */
+function countCallerLimitRejection(caller: string, window: LimitWindow): void {
+  void caller;
+  void window;
+}
