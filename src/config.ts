@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigurationError } from "./errors.js";
+import { parseCallerKeyNames, type CallerConfig } from "./http/caller.js";
 import { isServedApiVersion, nearestApiVersions } from "./openai/api-versions.js";
 import {
   modelsServing,
@@ -91,7 +92,14 @@ export interface Config {
   openai: OpenAIConfig;
   callerLimits: CallerLimitsConfig;
   storage: StorageConfig;
-  http: { authLevel: HttpAuthLevel; maxRequestBytes: number; maxAudioBytes: number; streamIdleTimeoutInMs: number };
+  http: {
+    authLevel: HttpAuthLevel;
+    maxRequestBytes: number;
+    maxAudioBytes: number;
+    streamIdleTimeoutInMs: number;
+    /** How callers are named for metrics and per-caller limits (src/http/caller.ts). */
+    callers: CallerConfig;
+  };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
   transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number; throttleBudgetInMs: number };
   speech: { queue: string; container: string };
@@ -247,6 +255,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
   { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
   {
+    name: "CALLER_NAMES",
+    required: false,
+    description:
+      'Names for function keys in metrics and per-caller limits: JSON {"caller-name": "key fingerprint"}, the fingerprint being the first 12 hex digits of the key\'s SHA-256; unnamed keys are `key-<fingerprint>`',
+  },
+  {
     name: "HTTP_STREAM_IDLE_TIMEOUT_MS",
     required: false,
     defaultValue: "60000",
@@ -306,16 +320,18 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function loadConfig(env: Env): Config {
   const reader = new SettingsReader(env);
+  const authLevel = reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const));
   const config: Config = {
     openai: readOpenAI(reader),
     callerLimits: readCallerLimits(reader),
     storage: readStorage(reader),
     http: {
-      authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
+      authLevel,
       maxRequestBytes: reader.read("HTTP_MAX_REQUEST_BYTES", integer(1024, 100 * 1024 * 1024)),
       maxAudioBytes: reader.read("HTTP_MAX_AUDIO_BYTES", integer(1024, 2 * 1024 * 1024 * 1024)),
       // Under Azure's front end, which closes a response idle for 230 s, so the caller gets the error event.
       streamIdleTimeoutInMs: reader.read("HTTP_STREAM_IDLE_TIMEOUT_MS", integer(100, 220_000)),
+      callers: readCallers(reader, authLevel),
     },
     audio: {
       container: reader.read("AUDIO_CONTAINER", parseContainerName),
@@ -553,6 +569,18 @@ class SettingsReader {
   throwIfProblems(): void {
     if (this.problems.length > 0) throw new ConfigurationError(this.problems);
   }
+}
+
+function readCallers(reader: SettingsReader, authLevel: HttpAuthLevel): CallerConfig {
+  const raw = reader.optional("CALLER_NAMES");
+  const { keyNames, problems } = raw === undefined ? { keyNames: new Map<string, string>(), problems: [] } : parseCallerKeyNames(raw);
+  for (const problem of problems) reader.problem("CALLER_NAMES", problem);
+  return {
+    authLevel,
+    keyNames,
+    // Set by App Service when its authentication (Easy Auth) is on; only then are principal headers trustworthy.
+    easyAuth: reader.optional("WEBSITE_AUTH_ENABLED")?.toLowerCase() === "true",
+  };
 }
 
 function readStorage(reader: SettingsReader): StorageConfig {

@@ -277,6 +277,8 @@ var appSettings = {
   IMAGES_CONTAINER: imagesContainerName
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
+  // Keys are made after deployment, so their names come later too: set it with appSettingOverrides or in the portal.
+  CALLER_NAMES: ''
   HTTP_MAX_AUDIO_BYTES: '209715200'
   // The host refuses bodies over 100 MB (104857600) before the app sees them: room for the largest
   // audio upload above, plus its multipart framing. (A host setting, not read by the app.)
