@@ -205,19 +205,6 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: "AzureWebJobsStorage__credential", required: false, description: "Identity form: `managedidentity`" },
   { name: "AzureWebJobsStorage__clientId", required: false, description: "Identity form: client id of the user-assigned identity" },
-  {
-    name: "CALLER_TOKEN_LIMITS",
-    required: false,
-    description:
-      'Per-caller token limits: JSON (or a path to a JSON file in the app) of caller name or `default` to `tokensPerMinute` and/or `tokensPerDay`, e.g. `{"default": {"tokensPerMinute": 50000}}`; over a limit, 429 with Retry-After (docs/caller-limits.md). Unset: no limits',
-  },
-  {
-    name: "CALLER_LIMITS_STORE",
-    required: false,
-    defaultValue: "memory",
-    description:
-      "Where per-caller token counts live: `memory` (each instance counts alone: N instances allow up to N times a limit) or `storage` (one blob per caller and day in the `caller-limits` container, shared by every instance, with conditional writes)",
-  },
   { name: "AUDIO_CONTAINER", required: false, defaultValue: "audio", description: "Container watched for audio" },
   {
     name: "TRANSCRIPTS_CONTAINER",
@@ -259,6 +246,19 @@ export const SETTINGS: readonly SettingInfo[] = [
     required: false,
     description:
       'Names for function keys in metrics and per-caller limits: JSON {"caller-name": "key fingerprint"}, the fingerprint being the first 12 hex digits of the key\'s SHA-256; unnamed keys are `key-<fingerprint>`',
+  },
+  {
+    name: "CALLER_TOKEN_LIMITS",
+    required: false,
+    description:
+      'Per-caller token limits: JSON (or a path to a JSON file in the app) of caller name or `default` to `tokensPerMinute` and/or `tokensPerDay`, e.g. `{"default": {"tokensPerMinute": 50000}}`; over a limit, 429 with Retry-After (docs/caller-limits.md). Unset: no limits',
+  },
+  {
+    name: "CALLER_LIMITS_STORE",
+    required: false,
+    defaultValue: "memory",
+    description:
+      "Where per-caller token counts live: `memory` (each instance counts alone: N instances allow up to N times a limit) or `storage` (one blob per caller and day in the `caller-limits` container, shared by every instance, with conditional writes)",
   },
   {
     name: "HTTP_STREAM_IDLE_TIMEOUT_MS",

@@ -1,0 +1,33 @@
+/**
+ * The per-caller token limits' entry for an OpenAI-compatible HTTP handler: names the caller
+ * (src/http/caller.ts) and reserves the request's estimate (src/caller-limits/), after the request
+ * was validated (bad input is answered 400 without charging anyone) and before the upstream call.
+ */
+import type { Config } from "../config.js";
+import { getCallerLimiter } from "../caller-limits/process-limiter.js";
+import { chargeCaller, type RequestCharge } from "../caller-limits/request-charge.js";
+import type { Logger } from "../logging.js";
+import { tokenCounterLoaded, type TokenEstimate } from "../routing/token-estimate.js";
+import { callerOf, type CallerRequest } from "./caller.js";
+
+/**
+ * @param estimate made only when the caller is limited; counted by the tokenizer (loaded first if need be).
+ * @throws AppError `throttled` (caller_token_limit_exceeded) when the caller is over a limit.
+ */
+export async function chargeRequestCaller(
+  request: CallerRequest,
+  config: Config,
+  estimate: () => TokenEstimate,
+  logger: Logger,
+): Promise<RequestCharge> {
+  const limiter = await getCallerLimiter(config);
+  return chargeCaller(
+    limiter,
+    limiter ? callerOf(request, config.http.callers) : "",
+    async () => {
+      await tokenCounterLoaded();
+      return estimate().exact();
+    },
+    logger,
+  );
+}
