@@ -81,7 +81,9 @@ export function parseCallerLimits(json: string): { table: CallerLimitsTable; pro
 
 function parseEntry(name: string, entry: unknown, problems: string[]): TokenLimits | undefined {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-    problems.push(`gives "${name}" a value that is not an object; write e.g. "${name}": {"tokensPerMinute": 50000, "tokensPerDay": 1000000}`);
+    problems.push(
+      `gives "${name}" a value that is not an object; write e.g. "${name}": {"tokensPerMinute": 50000, "tokensPerDay": 1000000}`,
+    );
     return undefined;
   }
   const limits: TokenLimits = {};

@@ -95,7 +95,12 @@ export function decide(stored: WindowCounts | undefined, nowInMs: number, limits
  * tokens more (or, negative, fewer): only windows still current change (an ended window no longer
  * limits anything), and a count never goes below zero.
  */
-export function adjust(stored: WindowCounts | undefined, nowInMs: number, reservedIn: { minute: number; day: number }, delta: number): WindowCounts {
+export function adjust(
+  stored: WindowCounts | undefined,
+  nowInMs: number,
+  reservedIn: { minute: number; day: number },
+  delta: number,
+): WindowCounts {
   const counts = countsAt(stored, nowInMs);
   if (counts.minute === reservedIn.minute) counts.minuteTokens = Math.max(0, counts.minuteTokens + delta);
   if (counts.day === reservedIn.day) counts.dayTokens = Math.max(0, counts.dayTokens + delta);

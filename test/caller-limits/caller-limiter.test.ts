@@ -126,7 +126,9 @@ describe.each(stores)("per-caller limiter on the %s store", (_name, makeStore) =
   it("refuses a request bigger than the whole limit, saying waiting will not help", async () => {
     const limiter = limiterOn(makeStore(), { now: START });
     const error = await refusal(limiter.reserve("team-a", limits, 1001));
-    expect(error.message).toMatch(/needs about 1,001 tokens .* more than caller "team-a"'s whole limit of 1,000 tokens per minute, so it can never pass/);
+    expect(error.message).toMatch(
+      /needs about 1,001 tokens .* more than caller "team-a"'s whole limit of 1,000 tokens per minute, so it can never pass/,
+    );
   });
 });
 

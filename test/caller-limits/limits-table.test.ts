@@ -51,7 +51,11 @@ describe("CALLER_TOKEN_LIMITS", () => {
   it("is checked at start with the other settings: every problem under the setting's name", () => {
     let error: unknown;
     try {
-      loadConfig({ ...BASE_ENV, CALLER_TOKEN_LIMITS: '{"default": {"tokensPerMinute": -1}, "x": {"perDay": 1}}', CALLER_LIMITS_STORE: "redis" });
+      loadConfig({
+        ...BASE_ENV,
+        CALLER_TOKEN_LIMITS: '{"default": {"tokensPerMinute": -1}, "x": {"perDay": 1}}',
+        CALLER_LIMITS_STORE: "redis",
+      });
     } catch (caught) {
       error = caught;
     }
