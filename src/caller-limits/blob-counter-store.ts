@@ -77,12 +77,18 @@ export class BlobCounterStore implements CounterStore {
       }
       // Changes queued from here on wait for the next batch.
       this.waiting.set(name, []);
+      const started = performance.now();
       try {
         const results = await this.apply(caller, name, batch);
         batch.forEach((pending, i) => pending.resolve(results[i]));
       } catch (error) {
         for (const pending of batch) pending.reject(error);
       }
+      // A busy caller: pause about one write's time (at random) before the next batch. Without it,
+      // this instance, which needs no read (it kept the ETag), would write again before another
+      // instance that lost a write could read and write (two round trips), and starve it; with
+      // it, bigger batches, so no more time per request and fewer transactions.
+      if (this.waiting.get(name)?.length) await sleep(Math.min(50, (performance.now() - started) * (0.5 + Math.random())));
     }
   }
 
