@@ -51,15 +51,17 @@ const CONCURRENCY = 4;
 const MODEL_MS = 10;
 
 /**
- * `stores.length` instances serving one caller, each with CONCURRENCY requests at a time, `requests`
- * one after another in each: reserve, the model's time, settle. What a request adds is the time of
- * its reserve and its settle (a non-streamed answer waits for both).
+ * `stores.length` instances serving one caller, each with `concurrency` requests at a time,
+ * `requests` one after another in each: reserve, the model's time, settle. What a request waits
+ * for is its reservation: the settlement is written after the answer has gone (as the handlers do),
+ * so it is not timed, only awaited at the end (its transactions count).
  */
 async function runArm(stores: CounterStore[], caller: string, requests: number, concurrency = CONCURRENCY): Promise<ArmRound> {
   const table = parseCallerLimits(JSON.stringify({ default: LIMITS })).table;
   const limiters = stores.map((store) => new CallerLimiter(table, store));
   const before = httpRequests;
   let added = 0;
+  const settlements: Promise<void>[] = [];
   await Promise.all(
     limiters.flatMap((limiter) =>
       Array.from({ length: concurrency }, async () => {
@@ -68,20 +70,20 @@ async function runArm(stores: CounterStore[], caller: string, requests: number, 
           const reservation = await limiter.reserve(caller, LIMITS, ESTIMATE);
           added += performance.now() - reserving;
           await sleep(MODEL_MS);
-          const settling = performance.now();
-          await limiter.settle(reservation, USED);
-          added += performance.now() - settling;
+          settlements.push(limiter.settle(reservation, USED));
         }
       }),
     ),
   );
+  await Promise.all(settlements);
   const total = requests * concurrency * limiters.length;
   return { msPerRequest: added / total, transactionsPerRequest: (httpRequests - before) / total };
 }
 
 export const callerLimitsBenchmark: Benchmark = {
   name: "caller-limits",
-  description: "per-caller token limits: time and storage transactions a limited request adds (reserve + settle), memory vs shared blob",
+  description:
+    "per-caller token limits: time and storage transactions a limited request adds (its reservation; the settlement is written after the answer), memory vs shared blob",
   async run({ tiny, log }) {
     const rounds = tiny ? 2 : 7;
     const requests = tiny ? 3 : 40;
@@ -130,7 +132,7 @@ export const callerLimitsBenchmark: Benchmark = {
       const inRoundTrips = (list: ArmRound[]) => list.map((x, i) => x.msPerRequest / results.roundTrip[i]!.msPerRequest);
       const figures: Figure[] = [
         {
-          name: "time a limited request adds (reserve + settle), memory store",
+          name: "time a limited request adds (reserve; settle after the answer), memory store",
           value: round(memoryMs * 1000, 1),
           unit: "µs",
           spread: spreadOf(
@@ -139,7 +141,7 @@ export const callerLimitsBenchmark: Benchmark = {
           ),
         },
         {
-          name: "time a limited request adds (reserve + settle), storage store, one instance (Azurite on loopback)",
+          name: "time a limited request adds, storage store, one instance, 4 requests of the caller at a time (Azurite on loopback)",
           value: round(median(ms(results.single)), 2),
           unit: "ms",
           baseline: { name: "memory store", value: round(memoryMs, 4) },
@@ -158,14 +160,19 @@ export const callerLimitsBenchmark: Benchmark = {
           spread: spreadOf(tx(results.sequential), "transactions"),
         },
         {
-          name: "time a limited request adds, storage store, one instance, in storage round trips (one Put Blob each)",
+          name: "storage round trip: one Put Blob of the same blob on Azurite (the unit of the round-trip figures)",
+          value: round(roundTripMs, 2),
+          unit: "ms",
+          spread: spreadOf(ms(results.roundTrip), "ms"),
+        },
+        {
+          name: "time a limited request adds, storage store, one instance, 4 requests of the caller at a time, in storage round trips",
           value: round(median(inRoundTrips(results.single)), 2),
           unit: "round trips",
-          baseline: { name: "one Put Blob on Azurite (ms)", value: round(roundTripMs, 2) },
           spread: spreadOf(inRoundTrips(results.single), "round trips"),
         },
         {
-          name: "storage transactions per limited request, one instance",
+          name: "storage transactions per limited request, one instance, 4 requests of the caller at a time",
           value: round(median(tx(results.single)), 2),
           unit: "transactions",
           spread: spreadOf(tx(results.single), "transactions"),
@@ -173,20 +180,20 @@ export const callerLimitsBenchmark: Benchmark = {
           pass: median(tx(results.single)) <= 2.05,
         },
         {
-          name: "time a limited request adds (reserve + settle), storage store, two instances serving one caller at once (Azurite on loopback)",
+          name: "time a limited request adds, storage store, two instances serving one caller at once, 4 requests each (Azurite on loopback)",
           value: round(median(ms(results.pair)), 2),
           unit: "ms",
           baseline: { name: "one instance", value: round(median(ms(results.single)), 2) },
           spread: spreadOf(ms(results.pair), "ms"),
         },
         {
-          name: "time a limited request adds, storage store, two instances serving one caller at once, in storage round trips",
+          name: "time a limited request adds, storage store, two instances serving one caller at once, 4 requests each, in storage round trips",
           value: round(median(inRoundTrips(results.pair)), 2),
           unit: "round trips",
           spread: spreadOf(inRoundTrips(results.pair), "round trips"),
         },
         {
-          name: "storage transactions per limited request, two instances serving one caller at once",
+          name: "storage transactions per limited request, two instances serving one caller at once, 4 requests each",
           value: round(median(tx(results.pair)), 2),
           unit: "transactions",
           baseline: { name: "one instance", value: round(median(tx(results.single)), 2) },

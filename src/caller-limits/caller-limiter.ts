@@ -17,6 +17,9 @@ export const REMAINING_QUOTA_TOKENS_HEADER = "x-caller-remaining-quota-tokens";
 /** Tokens this request was charged (its real usage; non-streamed answers only), as APIM's tokens-consumed header. */
 export const TOKENS_CONSUMED_HEADER = "x-caller-tokens-consumed";
 
+/** The `openai` clients' own header: `false` stops their automatic retries of this answer. */
+export const SHOULD_RETRY_HEADER = "x-should-retry";
+
 export const LIMITS_SETTING = "CALLER_TOKEN_LIMITS";
 
 /** One request's reservation; settle it once with what the request really used. */
@@ -69,10 +72,15 @@ export class CallerLimiter {
     if (!decision.allowed) {
       this.options.onRejected?.(caller, decision.window);
       const retryAfterInMs = Math.max(1, decision.resetsAt - now);
+      const headers = remainingHeaders(decision.remaining);
+      // The official `openai` clients wait out any Retry-After before their own retries, however
+      // long: waiting hours for the next UTC day, or for nothing (a request that can never fit),
+      // would hang the caller. `x-should-retry: false` makes them give up at once instead.
+      if (decision.window === "day" || decision.neverFits) headers[SHOULD_RETRY_HEADER] = "false";
       throw new AppError("throttled", refusalMessage(caller, tokens, decision, retryAfterInMs), {
         code: CALLER_TOKEN_LIMIT_EXCEEDED,
         retryAfterInMs,
-        answerHeaders: remainingHeaders(decision.remaining),
+        answerHeaders: headers,
       });
     }
     return { caller, tokens, minute: minuteOf(now), day: dayOf(now), limits, remaining: decision.remaining };
@@ -80,18 +88,27 @@ export class CallerLimiter {
 
   /**
    * Settles a reservation to what the request really used: the difference is given back (or
-   * charged) in the windows it was reserved in, if they are still current.
-   * @throws storage errors (the shared store) as they come.
+   * charged) in the windows it was reserved in, if they are still current. `reservation.remaining`
+   * and `consumed` are updated at once (as this request's own change to them), before the store is:
+   * an answer need not wait for the shared store's write.
+   * @throws (the promise) storage errors (the shared store) as they come.
    */
-  async settle(reservation: Reservation, usedTokens: number): Promise<void> {
+  settle(reservation: Reservation, usedTokens: number): Promise<void> {
     const delta = usedTokens - reservation.tokens;
     reservation.consumed = usedTokens;
     const now = this.now();
-    if (delta === 0 || dayOf(now) !== reservation.day) return;
-    reservation.remaining = await this.store.update(reservation.caller, now, (stored) => {
-      const counts = adjust(stored, now, reservation, delta);
-      return { counts, result: remainingOf(counts, reservation.limits) };
-    });
+    if (delta === 0 || dayOf(now) !== reservation.day) return Promise.resolve();
+    const { limits } = reservation;
+    const left = reservation.remaining;
+    const within = (remaining: number | undefined, limit: number | undefined, current: boolean) =>
+      remaining === undefined || limit === undefined ? undefined : current ? Math.min(limit, Math.max(0, remaining - delta)) : limit;
+    reservation.remaining = {
+      ...(left.minute === undefined ? {} : { minute: within(left.minute, limits.tokensPerMinute, minuteOf(now) === reservation.minute) }),
+      ...(left.day === undefined ? {} : { day: within(left.day, limits.tokensPerDay, true) }),
+    };
+    return this.store
+      .update(reservation.caller, now, (stored) => ({ counts: adjust(stored, now, reservation, delta), result: undefined }))
+      .then(() => undefined);
   }
 }
 

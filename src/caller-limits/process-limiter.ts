@@ -11,9 +11,18 @@ import type { LimitWindow } from "./window-counts.js";
 
 let shared: { config: Config; limiter: Promise<CallerLimiter | undefined> } | undefined;
 
-/** The limiter for these settings, or undefined when no caller is limited. */
+/**
+ * The limiter for these settings, or undefined when no caller is limited.
+ * @throws (the promise) what building the shared store's clients throws; the next call tries again.
+ */
 export function getCallerLimiter(config: Config): Promise<CallerLimiter | undefined> {
-  if (shared?.config !== config) shared = { config, limiter: createLimiter(config) };
+  if (shared?.config !== config) {
+    const entry = { config, limiter: createLimiter(config) };
+    entry.limiter.catch(() => {
+      if (shared === entry) shared = undefined;
+    });
+    shared = entry;
+  }
   return shared.limiter;
 }
 

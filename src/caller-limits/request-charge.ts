@@ -2,8 +2,8 @@
  * One HTTP request's charge against its caller's token limits, as the OpenAI-compatible handlers
  * use it: reserve the estimate before the upstream call (or answer 429), tally the usage Azure
  * reports for each call the request makes (failover may make several), and settle once when the
- * answer is complete: a non-streamed answer before it is sent (so the headers are exact), a stream
- * when it ends.
+ * answer is complete: a non-streamed answer before it is sent (its headers show the settled
+ * count), a stream when it ends. The shared store's write of the settlement is not waited for.
  *
  * What a request is charged in the end:
  * - the tokens Azure reported (prompt + completion) for every call it answered;
@@ -21,7 +21,11 @@ export interface RequestCharge {
   onUsage: ((usage: CallUsage) => void) | undefined;
   /** The answer's headers: the remaining tokens, and once settled what the request was charged. */
   headers(): Record<string, string>;
-  /** Settles the reservation (once; later calls wait for the first). Never throws: a store failure is logged. */
+  /**
+   * Settles the reservation (once): the headers show it at once, and the count is written without
+   * the answer waiting for it (the shared store's write goes on in the background; a failure is
+   * logged, and the estimate stays charged). Never throws.
+   */
   settle(): Promise<void>;
   /** The stream's events, settling the charge when the stream ends, fails or is left. */
   settledWhenDone<T>(events: AsyncIterable<T>): AsyncIterable<T>;
@@ -90,7 +94,7 @@ class ReservedCharge implements RequestCharge {
         `Per-caller token count of "${this.reservation.caller}" not settled (${classifyError(error).message}); it keeps the estimate of ${this.reservation.tokens} tokens`,
       );
     });
-    return this.settling;
+    return Promise.resolve();
   }
 
   private charged(): number {

@@ -4,6 +4,7 @@
  * was validated (bad input is answered 400 without charging anyone) and before the upstream call.
  */
 import type { Config } from "../config.js";
+import { classifyError } from "../errors.js";
 import { getCallerLimiter } from "../caller-limits/process-limiter.js";
 import { chargeCaller, type RequestCharge } from "../caller-limits/request-charge.js";
 import type { Logger } from "../logging.js";
@@ -12,7 +13,8 @@ import { callerOf, type CallerRequest } from "./caller.js";
 
 /**
  * @param estimate made only when the caller is limited; counted by the tokenizer (loaded first if need be).
- * @throws AppError `throttled` (caller_token_limit_exceeded) when the caller is over a limit.
+ * @throws AppError `throttled` (caller_token_limit_exceeded) when the caller is over a limit; never
+ *   for a store that cannot be reached or set up (the request goes ahead unlimited, logged).
  */
 export async function chargeRequestCaller(
   request: CallerRequest,
@@ -20,7 +22,12 @@ export async function chargeRequestCaller(
   estimate: () => TokenEstimate,
   logger: Logger,
 ): Promise<RequestCharge> {
-  const limiter = await getCallerLimiter(config);
+  const limiter = await getCallerLimiter(config).catch((error: unknown) => {
+    // As for a store that cannot be reached (src/caller-limits/request-charge.ts): limits protect
+    // a budget, and their storage's trouble should not take the API down with it.
+    logger.error(`Per-caller token limits could not be set up (${classifyError(error).message}); the request goes ahead unlimited`);
+    return undefined;
+  });
   return chargeCaller(
     limiter,
     limiter ? callerOf(request, config.http.callers) : "",

@@ -71,6 +71,7 @@ describe.each(stores)("per-caller limiter on the %s store", (_name, makeStore) =
       "x-caller-remaining-tokens": "400",
       "x-caller-remaining-quota-tokens": "1900",
     });
+    expect(answer.headers["x-should-retry"]).toBeUndefined(); // the clients may wait out a minute
     expect(rejected).toEqual(["team-a/minute"]);
     // What still fits passes; another caller has counts of its own.
     await limiter.reserve("team-a", limits, 400);
@@ -105,7 +106,11 @@ describe.each(stores)("per-caller limiter on the %s store", (_name, makeStore) =
     expect(error.message).toContain("2,500 tokens per UTC day");
     expect(error.message).toContain("resets at 2026-12-08T00:00:00Z");
     expect(error.retryAfterInMs).toBe(Date.UTC(2026, 11, 8) - clock.now);
-    expect(describeError(error).headers).toMatchObject({ "x-caller-remaining-tokens": "1000", "x-caller-remaining-quota-tokens": "500" });
+    expect(describeError(error).headers).toMatchObject({
+      "x-caller-remaining-tokens": "1000",
+      "x-caller-remaining-quota-tokens": "500",
+      "x-should-retry": "false",
+    });
     clock.now = Date.UTC(2026, 11, 8, 0, 0, 1);
     expect((await limiter.reserve("team-a", limits, 600)).remaining).toEqual({ minute: 400, day: 1900 });
   });

@@ -70,6 +70,8 @@ describe("per-caller token limits (memory store)", () => {
     expect(refused.message).toContain("CALLER_TOKEN_LIMITS");
     expect(Math.abs(Number(refused.headers?.get("retry-after")) - secondsToUtcMidnight())).toBeLessThanOrEqual(2);
     expect(refused.headers?.get("x-caller-remaining-quota-tokens")).toBe(String(1000 - used));
+    // The client would otherwise wait until midnight UTC before its own retries.
+    expect(refused.headers?.get("x-should-retry")).toBe("false");
     expect((await stack.simulator.control.counters()).total.requests).toBe(before);
   });
 
@@ -177,6 +179,8 @@ describe("per-caller token limits shared by two instances (CALLER_LIMITS_STORE=s
     const b = clientFor(second.url, "shared-e");
     const first = await a.embeddings.create({ model: EMBEDDINGS, input: "spent on instance one" }).withResponse();
     const usedA = first.data.usage.total_tokens;
+    // A settlement is written after the answer has gone (docs/caller-limits.md): give it a moment.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const next = await b.embeddings.create({ model: EMBEDDINGS, input: "spent on instance two" }).withResponse();
     expect(next.response.headers.get("x-caller-remaining-quota-tokens")).toBe(String(1000 - usedA - next.data.usage.total_tokens));
   });
