@@ -8,7 +8,7 @@
 import { AppError, CALLER_TOKEN_LIMIT_EXCEEDED } from "../errors.js";
 import type { CounterStore } from "./counter-store.js";
 import { limitsFor, type CallerLimitsTable, type TokenLimits } from "./limits-table.js";
-import { adjust, dayOf, decide, minuteOf, remainingOf, type LimitWindow, type Remaining } from "./window-counts.js";
+import { adjust, dayOf, decide, minuteOf, type LimitWindow, type Remaining } from "./window-counts.js";
 
 /** Remaining tokens of the caller's minute window after this request, as APIM's remaining-tokens header. */
 export const REMAINING_TOKENS_HEADER = "x-caller-remaining-tokens";
