@@ -38,7 +38,9 @@ describe("per-caller token limits (memory store)", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ env: { HTTP_AUTH_LEVEL: "anonymous", CALLER_TOKEN_LIMITS: JSON.stringify(LIMITS) } });
+    stack = await startStack({
+      env: { HTTP_AUTH_LEVEL: "anonymous", CALLER_TOKEN_LIMITS: JSON.stringify(LIMITS), AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: "instruct" },
+    });
   });
 
   afterAll(async () => {
@@ -127,6 +129,36 @@ describe("per-caller token limits (memory store)", () => {
     const { data: embedded, response: next } = await client.embeddings.create({ model: EMBEDDINGS, input: ["a", "b c"] }).withResponse();
     expect(next.headers.get("x-caller-tokens-consumed")).toBe(String(embedded.usage.total_tokens));
     expect(next.headers.get("x-caller-remaining-quota-tokens")).toBe(String(200000 - used - embedded.usage.total_tokens));
+  });
+
+  it("charges legacy completions, streamed, and refuses them over the quota; speech, which is not billed in tokens, still passes", async () => {
+    const client = clientFor(stack.host.url, "legacy-g");
+    // The simulator ships no legacy completions model: add one, as an Azure resource would deploy it.
+    await stack.simulator.control.putDeployment({
+      name: "instruct",
+      model: "gpt-35-turbo-instruct",
+      modelVersion: "0914",
+      capability: "completions",
+    });
+    const stream = await client.completions.create({
+      model: "instruct",
+      prompt: "Once upon a time",
+      max_tokens: 400,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let used = 0;
+    for await (const chunk of stream) used = chunk.usage?.total_tokens ?? used;
+    expect(used).toBeGreaterThan(0);
+    // 1000 - used left: a prompt with max_tokens 1000 - used + 1 cannot fit.
+    const error = await client.completions.create({ model: "instruct", prompt: "And then", max_tokens: 1000 - used }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ status: 429, code: "caller_token_limit_exceeded" });
+    expect((error as RateLimitError).headers?.get("x-caller-remaining-quota-tokens")).toBe(String(1000 - used));
+    const speech = await client.audio.speech.create({ model: "gpt-4o-mini-tts", voice: "alloy", input: "Still allowed." });
+    expect((await speech.arrayBuffer()).byteLength).toBeGreaterThan(0);
   });
 
   it("leaves a caller whose entry is empty unlimited: no headers, no refusal", async () => {
