@@ -1,3 +1,4 @@
+import { callerLimitsBenchmark } from "./caller-limits.js";
 import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
@@ -17,5 +18,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   httpTranscriptionBenchmark,
   speechParallelBenchmark,
   routingBenchmark,
+  callerLimitsBenchmark,
   simulatorCeiling,
 ];
