@@ -1,3 +1,4 @@
+import { callerLimitsBenchmark } from "./caller-limits.js";
 import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
 import { consoleSize } from "./console-size.js";
@@ -18,6 +19,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   httpTranscriptionBenchmark,
   speechParallelBenchmark,
   routingBenchmark,
+  callerLimitsBenchmark,
   simulatorCeiling,
   consoleSize,
 ];

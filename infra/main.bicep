@@ -498,6 +498,8 @@ module storage 'app/storage.bicep' = {
       imagesContainerName
       deploymentContainerName
       deadLetterContainerName
+      // Per-caller token counts shared by every instance (CALLER_LIMITS_STORE=storage); the app also creates it on first use.
+      'caller-limits'
     ]
     queueNames: [
       embeddingsQueueName

@@ -20,6 +20,7 @@ import {
   type RoutingTable,
 } from "./routing/table.js";
 import { EMPTY_PRICE_TABLE, parsePriceTable, type PriceTable } from "./metrics/prices.js";
+import { parseCallerLimits, type CallerLimitsTable } from "./caller-limits/limits-table.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -94,9 +95,17 @@ export interface MetricsConfig {
   prices: PriceTable;
 }
 
+/** Per-caller token limits (src/caller-limits/, docs/caller-limits.md). */
+export interface CallerLimitsConfig {
+  table: CallerLimitsTable;
+  /** Where the counts live: each instance's memory, or a blob all instances share. */
+  store: "memory" | "storage";
+}
+
 export interface Config {
   openai: OpenAIConfig;
   metrics: MetricsConfig;
+  callerLimits: CallerLimitsConfig;
   storage: StorageConfig;
   http: {
     authLevel: HttpAuthLevel;
@@ -254,6 +263,19 @@ export const SETTINGS: readonly SettingInfo[] = [
       'Names for function keys in metrics and per-caller limits: JSON {"caller-name": "key fingerprint"}, the fingerprint being the first 12 hex digits of the key\'s SHA-256; unnamed keys are `key-<fingerprint>`',
   },
   {
+    name: "CALLER_TOKEN_LIMITS",
+    required: false,
+    description:
+      'Per-caller token limits: JSON (or a path to a JSON file in the app) of caller name or `default` to `tokensPerMinute` and/or `tokensPerDay`, e.g. `{"default": {"tokensPerMinute": 50000}}`; over a limit, 429 with Retry-After (docs/caller-limits.md). Unset: no limits',
+  },
+  {
+    name: "CALLER_LIMITS_STORE",
+    required: false,
+    defaultValue: "memory",
+    description:
+      "Where per-caller token counts live: `memory` (each instance counts alone: N instances allow up to N times a limit) or `storage` (one blob per caller and day in the `caller-limits` container, shared by every instance, with conditional writes)",
+  },
+  {
     name: "HTTP_STREAM_IDLE_TIMEOUT_MS",
     required: false,
     defaultValue: "60000",
@@ -348,6 +370,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     openai: readOpenAI(reader),
     metrics: readMetrics(reader),
+    callerLimits: readCallerLimits(reader),
     storage: readStorage(reader),
     http: {
       authLevel,
@@ -543,13 +566,29 @@ function parseOtlpEndpoint(raw: string): string {
   return raw.replace(/\/+$/, "");
 }
 
+function readCallerLimits(reader: SettingsReader): CallerLimitsConfig {
+  const store = reader.read("CALLER_LIMITS_STORE", oneOf(["memory", "storage"] as const));
+  const setting = reader.optional("CALLER_TOKEN_LIMITS");
+  if (setting === undefined) return { table: { default: undefined, byCaller: new Map() }, store };
+  let json: string;
+  try {
+    json = readTableJson(setting);
+  } catch (error) {
+    reader.problem("CALLER_TOKEN_LIMITS", (error as Error).message);
+    json = "{}";
+  }
+  const { table, problems } = parseCallerLimits(json);
+  for (const problem of problems) reader.problem("CALLER_TOKEN_LIMITS", problem);
+  return { table, store };
+}
+
 /** Every secret value in the Azure OpenAI settings (AZURE_OPENAI_API_KEY, the table's keys), to mask in logs and errors. */
 export function openAISecrets(openai: OpenAIConfig): string[] {
   return [...new Set([...(openai.apiKey ? [openai.apiKey] : []), ...tableSecrets(openai.routing.table)])];
 }
 
 /**
- * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path
+ * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS (or CALLER_TOKEN_LIMITS) path
  * starts from: found by walking up from this module, which sits at a different depth in the tsc
  * build (dist/src/) and in the deployment package (dist/main.js).
  */

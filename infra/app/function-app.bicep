@@ -286,6 +286,10 @@ var appSettings = {
   HTTP_MAX_REQUEST_BYTES: '1048576'
   // Keys are made after deployment, so their names come later too: set it with appSettingOverrides or in the portal.
   CALLER_NAMES: ''
+  // Per-caller token limits (docs/caller-limits.md): none until set, e.g. with appSettingOverrides.
+  CALLER_TOKEN_LIMITS: ''
+  // `storage` shares the counts between instances (one blob per caller and day in `caller-limits`).
+  CALLER_LIMITS_STORE: 'memory'
   HTTP_MAX_AUDIO_BYTES: '209715200'
   // The host refuses bodies over 100 MB (104857600) before the app sees them: room for the largest
   // audio upload above, plus its multipart framing. (A host setting, not read by the app.)

@@ -143,6 +143,16 @@ interface ResponsesUsageShape {
   output_tokens_details?: { reasoning_tokens?: number | undefined } | undefined;
 }
 
+/** Which call, for its log line, and who else wants its usage. */
+export type CallDescription = Pick<OpenAICallRecord, "operation" | "deployment"> & {
+  /**
+   * Told the usage of a call Azure answered, once it is known: when a whole answer arrived, or when
+   * a stream ended (with what it reported, `{}` when it ended before its usage). Not told of calls
+   * Azure refused or never answered. Per-caller token limits settle with it.
+   */
+  onUsage?: ((usage: CallUsage) => void) | undefined;
+};
+
 /**
  * Makes one Azure OpenAI call whose answer is read whole, and logs it: latency, status, usage and
  * request id, or the classified failure. Streamed calls log when their stream ends instead.
@@ -150,20 +160,22 @@ interface ResponsesUsageShape {
  */
 export async function loggedCall<T>(
   logger: CallLogger,
-  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  { onUsage, ...what }: CallDescription,
   call: () => Promise<{ data: T; response: Response }>,
   usage: (data: T) => CallUsage = () => ({}),
 ): Promise<T> {
   const started = performance.now();
   try {
     const { data, response } = await call();
+    const used = usage(data);
     logOpenAICall(logger, {
       ...what,
       latencyInMs: performance.now() - started,
       status: response.status,
-      ...usage(data),
+      ...used,
       requestId: upstreamRequestId(response.headers),
     });
+    onUsage?.(used);
     return data;
   } catch (error) {
     logFailedOpenAICall(logger, { ...what, latencyInMs: performance.now() - started }, classifyError(error));
@@ -180,7 +192,7 @@ export async function loggedCall<T>(
  */
 export async function openLoggedStream<T>(
   logger: CallLogger,
-  what: Pick<OpenAICallRecord, "operation" | "deployment">,
+  { onUsage, ...what }: CallDescription,
   signal: AbortSignal,
   open: () => Promise<Response>,
   read: (response: Response, reportUsage: (usage: CallUsage) => void) => AsyncIterable<T>,
@@ -214,6 +226,7 @@ export async function openLoggedStream<T>(
     // The tokens of a stream cut short were still generated (and billed) up to where it stopped.
     const outcome: CallOutcome = signal.aborted ? "cancelled" : failure === undefined ? "ok" : classifyError(failure).kind;
     meterCall(logger, record, outcome, firstEventInMs);
+    onUsage?.(usage);
   };
   const ended = (result: IteratorResult<T>) => {
     if (result.done) log();
