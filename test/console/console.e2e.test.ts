@@ -93,7 +93,7 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "chat-done.png") });
   });
 
-  it("the stop button ends the stream and the app aborts the upstream request", async () => {
+  it("the stop button (and Escape) ends the stream and the app aborts the upstream request", async () => {
     await page.goto(consoleUrl + "#chat");
     await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
     const before = (await stack.simulator.control.journal()).length;
@@ -114,6 +114,23 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
       )
       .toEqual([true]);
     await page.screenshot({ path: path.join(SCREENSHOTS, "chat-stopped.png") });
+
+    // Escape stops too, from the keyboard.
+    await page.getByLabel(/^Message/).fill("Another long story, please.");
+    await page.keyboard.press("Enter");
+    await expect
+      .poll(async () => (await streaming.isVisible()) && (await streaming.innerText()).length > "Assistant: ".length + 5)
+      .toBe(true);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.getByTestId("chat-outcome").innerText()).toBe("stopped");
+    await expect
+      .poll(async () =>
+        (await stack.simulator.control.journal())
+          .slice(before)
+          .filter((e) => e.operation === "chat/completions")
+          .map((e) => e.aborted),
+      )
+      .toEqual([true, true]);
   });
 
   it("an uploaded WAV's job goes to 100 % and shows its transcript; a bad file shows its reason", async () => {
