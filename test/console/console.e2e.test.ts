@@ -176,15 +176,34 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "embeddings-error.png"), fullPage: true });
   });
 
+  it("a speech message lands and its audio is playable in the page", async () => {
+    await page.goto(consoleUrl + "#queues");
+    await page.getByRole("combobox", { name: /^Queue/ }).selectOption("speech");
+    await page.getByLabel(/^Id/).fill("e2e/hello");
+    await page.getByLabel("Text to speak").fill("Hello from the console.");
+    await page.getByRole("button", { name: "Enqueue" }).click();
+    const outcome = page.getByTestId("queue-outcome");
+    await expect.poll(() => outcome.locator("h3").innerText(), { timeout: 30_000 }).toBe("Job e2e/hello: done");
+    const player = outcome.getByLabel("Spoken audio");
+    await expect.poll(() => player.getAttribute("src")).toMatch(/^blob:/);
+    // The browser decodes the app's MP3: a duration means real audio reached the page.
+    await expect
+      .poll(() => page.evaluate<number>(`document.querySelector('audio[aria-label="Spoken audio"]').duration || 0`), { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "speech.png"), fullPage: true });
+  });
+
   it("the operators' summary shows the tokens this instance counted, by caller and model", async () => {
     await page.goto(consoleUrl + "#summary");
-    const chatRow = page.getByRole("row").filter({ hasText: "gpt-4o-mini" });
+    const rowOf = (model: string) => page.getByRole("row").filter({ has: page.getByRole("cell", { name: model, exact: true }) });
+    const chatRow = rowOf("gpt-4o-mini");
     await expect.poll(() => chatRow.count()).toBe(1);
     // The two chats above (one stopped) and their tokens, as GET /api/usage counted them.
     const cells = await chatRow.getByRole("cell").allInnerTexts();
     expect(Number(cells[2])).toBeGreaterThanOrEqual(2);
     expect(Number(cells[5])).toBeGreaterThan(0);
-    expect(await page.getByRole("row").filter({ hasText: "text-embedding-3-small" }).count()).toBe(1);
+    expect(await rowOf("text-embedding-3-small").count()).toBe(1);
+    expect(await rowOf("gpt-4o-mini-tts").count()).toBe(1);
     await page.screenshot({ path: path.join(SCREENSHOTS, "summary.png"), fullPage: true });
   });
 });
