@@ -93,9 +93,21 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "chat-done.png") });
   });
 
+  it("streams through the Responses API too, with its usage", async () => {
+    await page.goto(consoleUrl + "#chat");
+    await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
+    await page.getByRole("combobox", { name: /^API/ }).selectOption("responses");
+    await page.getByLabel(/^Message/).fill("Say hello.");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.getByTestId("chat-outcome").innerText(), { timeout: 15_000 }).toBe("done");
+    expect(await page.getByRole("list", { name: "Conversation" }).innerText()).toMatch(/Assistant: \S+/);
+    expect(await page.getByTestId("usage").innerText()).toMatch(/^\d+ \/ \d+ \/ \d+$/);
+  });
+
   it("the stop button (and Escape) ends the stream and the app aborts the upstream request", async () => {
     await page.goto(consoleUrl + "#chat");
     await expect.poll(() => page.getByLabel("Model").locator("option").count()).toBeGreaterThan(0);
+    await page.getByRole("combobox", { name: /^API/ }).selectOption("chat");
     const before = (await stack.simulator.control.journal()).length;
     await page.getByLabel(/^Message/).fill("Tell me a long story.");
     await page.getByRole("button", { name: "Send" }).click();
