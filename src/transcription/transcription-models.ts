@@ -6,6 +6,7 @@
  * test/fixtures/transcription/model-abilities.json keeps them with their source and date, and a
  * test holds this table to it.
  */
+import type { RoutingTable } from "../routing/table.js";
 
 export const TRANSCRIPTION_MODEL_KINDS = ["whisper", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize"] as const;
 export type TranscriptionModelKind = (typeof TRANSCRIPTION_MODEL_KINDS)[number];
@@ -112,3 +113,12 @@ export function needsTimedPieces(kind: TranscriptionModelKind): boolean {
  * is also the window the gpt-4o models transcribe as one block.
  */
 export const TIMED_PIECE_SECONDS = 30;
+
+/** The kind of each model of a routing table, from its name and its backends' deployments. */
+export function tableModelKind(table: RoutingTable): (model: string) => TranscriptionModelKind {
+  return (model) =>
+    modelKindOf(
+      model,
+      (table.models.get(model) ?? []).map((backend) => backend.deployment),
+    );
+}

@@ -1,0 +1,98 @@
+/**
+ * Keeps speaker labels the same across the chunks of a long file. The diarizing model labels the
+ * speakers of each request on its own (A, B, ... in the order they speak), so chunk 2's "A" need
+ * not be chunk 1's "A". The first chunk is therefore transcribed before the others; each speaker
+ * it finds (up to Azure's 4 known speakers) gets its final name and a reference clip cut from its
+ * longest stretch of speech (2-10 s, as Azure requires), and every later chunk is sent those as
+ * `known_speaker_names[]` / `known_speaker_references[]`, so the model answers with the same names.
+ * A speaker the first chunk does not hear, or speaks there for under 2 s at a stretch, cannot be
+ * referenced: it is labelled anew in each later chunk it appears in (docs/transcription.md, Speakers).
+ */
+import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
+import { CUTTABLE_FORMATS, cutAudio } from "./cut-audio.js";
+import type { ChunkTranscript, WhisperSegment } from "./stitch.js";
+import type { KnownSpeakers } from "./whisper.js";
+
+/** Azure's bounds for a reference clip. */
+export const MIN_REFERENCE_SECONDS = 2;
+export const MAX_REFERENCE_SECONDS = 10;
+
+/** A speaker's final label: the user's name for the i-th speaker to speak, else "Speaker i+1". */
+export function speakerName(index: number, names: readonly string[] | undefined): string {
+  return names?.[index] ?? `Speaker ${index + 1}`;
+}
+
+/** Labels in the order they first speak. */
+function labelsInOrder(segments: readonly WhisperSegment[]): string[] {
+  return [...new Set(segments.flatMap((segment) => (segment.speaker === undefined ? [] : [segment.speaker])))];
+}
+
+/**
+ * The known speakers for the chunks after `first`: its speakers (at most `max`) under their final
+ * names, each with a reference clip of its longest segment cut from `audio`. A speaker whose
+ * longest segment is under 2 s is left out (Azure refuses shorter clips); so is every speaker when
+ * the format cannot be cut (cut-audio.ts).
+ */
+export function knownSpeakersFrom(
+  first: ChunkTranscript,
+  audio: Uint8Array,
+  format: AudioFormat,
+  names: readonly string[] | undefined,
+  max: number,
+): KnownSpeakers {
+  const known: KnownSpeakers = { names: [], references: [] };
+  if (!CUTTABLE_FORMATS.includes(format)) return known;
+  labelsInOrder(first.segments).forEach((label, index) => {
+    if (known.names.length >= max) return;
+    const longest = first.segments
+      .filter((segment) => segment.speaker === label)
+      .reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
+    if (longest.end - longest.start < MIN_REFERENCE_SECONDS) return;
+    const start = first.startInSeconds + longest.start;
+    const end = start + Math.min(MAX_REFERENCE_SECONDS, longest.end - longest.start);
+    const clip = cutAudio(audio, format, start, end);
+    known.names.push(speakerName(index, names));
+    known.references.push(`data:${MIME_TYPES[format]};base64,${Buffer.from(clip.bytes).toString("base64")}`);
+  });
+  return known;
+}
+
+/**
+ * The chunks with their final speaker labels, in chunk order: the first chunk's speakers in the
+ * order they speak, then each new speaker of a later chunk (a label that is not a known name) as
+ * the next. Pure, so a resumed run labels its kept chunks exactly as the first run would have.
+ * @param known the names sent to the later chunks as known speakers.
+ */
+export function labelSpeakers<T extends ChunkTranscript>(
+  chunks: readonly T[],
+  names: readonly string[] | undefined,
+  known: readonly string[],
+): T[] {
+  const ordered = [...chunks].sort((a, b) => a.index - b.index);
+  let count = 0;
+  const finalOf = new Map<string, string>();
+  // The known names are the first chunk's speakers under their final names, so they keep their numbers.
+  return ordered.map((chunk, position) => {
+    const local = new Map<string, string>();
+    for (const label of labelsInOrder(chunk.segments)) {
+      if (position > 0 && known.includes(label)) {
+        local.set(label, label);
+        continue;
+      }
+      const key = `${position}\u0000${label}`;
+      if (!finalOf.has(key)) finalOf.set(key, speakerName(count++, names));
+      local.set(label, finalOf.get(key)!);
+    }
+    return {
+      ...chunk,
+      segments: chunk.segments.map((segment) =>
+        segment.speaker === undefined ? segment : { ...segment, speaker: local.get(segment.speaker)! },
+      ),
+    };
+  });
+}
+
+/** The chunks without speaker labels (the diarizing model with speakers=false). */
+export function withoutSpeakers<T extends ChunkTranscript>(chunks: readonly T[]): T[] {
+  return chunks.map((chunk) => ({ ...chunk, segments: chunk.segments.map(({ speaker: _speaker, ...segment }) => segment) }));
+}
