@@ -30,6 +30,9 @@ describe("start options", () => {
       ["dall-e-3", "image"],
       ["gpt-4o-mini-tts", "speech"],
       ["gpt-image-1", "image"],
+      ["gpt-4o-transcribe", "transcription"],
+      ["gpt-4o-mini-transcribe", "transcription"],
+      ["gpt-4o-transcribe-diarize", "transcription"],
     ]);
     expect(DEFAULT_DEPLOYMENTS.find((d) => d.name === "text-embedding-3-small")!.dimensions).toBe(1536);
   });
