@@ -16,6 +16,13 @@ import type { KnownSpeakers } from "./whisper.js";
 /** Azure's bounds for a reference clip. */
 export const MIN_REFERENCE_SECONDS = 2;
 export const MAX_REFERENCE_SECONDS = 10;
+/**
+ * Largest reference clip: ten seconds of CD-quality WAV is 1.7 MB, and up to four travel in the
+ * request beside the chunk, so a clip over this is cut shorter (down to 2 s) to keep requests small.
+ */
+export const MAX_REFERENCE_BYTES = 512 * 1024;
+/** What the known speakers can add to a request (base64 grows a third): chunks for the diarizing model leave this much room. */
+export const KNOWN_SPEAKERS_ALLOWANCE_BYTES = 4 * Math.ceil((MAX_REFERENCE_BYTES * 4) / 3) + 64 * 1024;
 
 /** A speaker's final label: the user's name for the i-th speaker to speak, else "Speaker i+1". */
 export function speakerName(index: number, names: readonly string[] | undefined): string {
@@ -49,8 +56,13 @@ export function knownSpeakersFrom(
       .reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
     if (longest.end - longest.start < MIN_REFERENCE_SECONDS) return;
     const start = first.startInSeconds + longest.start;
-    const end = start + Math.min(MAX_REFERENCE_SECONDS, longest.end - longest.start);
-    const clip = cutAudio(audio, format, start, end);
+    let seconds = Math.min(MAX_REFERENCE_SECONDS, longest.end - longest.start);
+    let clip = cutAudio(audio, format, start, start + seconds);
+    if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) {
+      seconds = Math.max(MIN_REFERENCE_SECONDS, (seconds * MAX_REFERENCE_BYTES) / clip.bytes.byteLength);
+      clip = cutAudio(audio, format, start, start + seconds);
+      if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) return;
+    }
     known.names.push(speakerName(index, names));
     known.references.push(`data:${MIME_TYPES[format]};base64,${Buffer.from(clip.bytes).toString("base64")}`);
   });

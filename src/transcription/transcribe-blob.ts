@@ -38,7 +38,8 @@ import type { Router } from "../routing/index.js";
 import { modelsServing } from "../routing/table.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "./transcribe-chunks.js";
 import { BadInputError } from "../errors.js";
-import { TIMED_PIECE_SECONDS, needsTimedPieces, tableModelKind, type TranscriptionModelKind } from "./transcription-models.js";
+import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "./speakers.js";
+import { MODEL_ABILITIES, TIMED_PIECE_SECONDS, needsTimedPieces, tableModelKind, type TranscriptionModelKind } from "./transcription-models.js";
 import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 
@@ -208,7 +209,10 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
     const kind = kindOf(route.model);
     const format = detectAudioFormat(blob.content);
     const plan = planChunks(blob.content, format, {
-      maxChunkBytes: deps.maxChunkBytes,
+      // The diarizing model's later chunks carry reference clips too; near Azure's 25 MB they must fit beside the chunk.
+      maxChunkBytes: MODEL_ABILITIES[kind].diarize
+        ? Math.max(Math.floor(deps.maxChunkBytes / 2), deps.maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
+        : deps.maxChunkBytes,
       // A model that gives no times is sent short pieces, each a cue with real start and end times.
       ...(needsTimedPieces(kind) ? { maxChunkSeconds: TIMED_PIECE_SECONDS } : {}),
     });
