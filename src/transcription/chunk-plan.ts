@@ -53,13 +53,15 @@ export function planChunks(bytes: Uint8Array, format: AudioFormat, options: Plan
   const { maxChunkBytes } = options;
   if (format === "wav") {
     const info = parseWav(bytes);
-    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options)) return single(bytes, format, info.durationInSeconds);
+    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options))
+      return single(bytes, format, info.durationInSeconds);
     if (!info.splittable) throw tooLarge(bytes.byteLength, maxChunkBytes, `compressed WAV (format tag ${info.sampleFormat})`);
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitWav(bytes, info, options) };
   }
   if (format === "mp3" || format === "mpga") {
     const info = parseMp3(bytes);
-    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options)) return single(bytes, format, info.durationInSeconds);
+    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options))
+      return single(bytes, format, info.durationInSeconds);
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitMp3(bytes, info, options) };
   }
   if (bytes.byteLength > maxChunkBytes) throw tooLarge(bytes.byteLength, maxChunkBytes, format.toUpperCase());
@@ -90,7 +92,10 @@ function splitWav(bytes: Uint8Array, info: WavInfo, options: PlanOptions): Audio
     });
   }
   const data = bytes.subarray(info.dataOffset, info.dataOffset + info.dataLength);
-  const searchBytes = alignDown(Math.min(maxData / 4, (options.searchSeconds ?? 30) * bytesPerSecond), info.blockAlign);
+  const searchBytes = alignDown(
+    Math.min(maxData / searchShare(bySeconds < byBytes), (options.searchSeconds ?? 30) * bytesPerSecond),
+    info.blockAlign,
+  );
   const windowFrames = Math.max(1, Math.round(info.sampleRate * 0.02));
   const runWindows = Math.max(1, Math.round((options.quietRunSeconds ?? 0.3) / 0.02));
 
@@ -157,7 +162,12 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
       throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is smaller than one MP3 frame.`, {
         code: "audio_too_large",
       });
-    const searchFrames = Math.min(Math.floor((limit - first) / 4), Math.round((options.searchSeconds ?? 30) / frameSeconds));
+    const timeLimited =
+      endTime(limit - 1) - frameStarts[first]! > maxSeconds - 1 && endOf(limit) - frameOffsets[first]! <= options.maxChunkBytes;
+    const searchFrames = Math.min(
+      Math.floor((limit - first) / searchShare(timeLimited)),
+      Math.round((options.searchSeconds ?? 30) / frameSeconds),
+    );
     let best = limit;
     let bestCost = Infinity;
     for (let cut = limit - searchFrames; cut <= limit; cut++) {
@@ -189,6 +199,15 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
     });
   }
   return chunks;
+}
+
+/**
+ * The part of a chunk, from its end, searched for a quiet cut: a quarter of a chunk cut at the
+ * byte limit (minutes long, a pause is near), half of a short piece cut at the time limit
+ * (30 s: a sentence can run 10 s without a pause).
+ */
+function searchShare(timeLimited: boolean): number {
+  return timeLimited ? 2 : 4;
 }
 
 /** Index (in windows) of the centre of the quietest run of `run` windows; later runs win ties. */

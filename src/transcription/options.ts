@@ -200,7 +200,8 @@ function checkModelOptions(
   if (options.prompt !== undefined && !abilities.prompt) problems.push(`${named} takes no prompt; remove the prompt metadata`);
   if (options.words && !abilities.timestamps)
     problems.push(`${named} gives no word times (only Whisper does); use a Whisper model or remove words`);
-  if (options.words && options.task === "translate") problems.push("words=true cannot be used with task=translate (translations have no word times)");
+  if (options.words && options.task === "translate")
+    problems.push("words=true cannot be used with task=translate (translations have no word times)");
 }
 
 /**

@@ -39,7 +39,13 @@ import { modelsServing } from "../routing/table.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "./transcribe-chunks.js";
 import { BadInputError } from "../errors.js";
 import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "./speakers.js";
-import { MODEL_ABILITIES, TIMED_PIECE_SECONDS, needsTimedPieces, tableModelKind, type TranscriptionModelKind } from "./transcription-models.js";
+import {
+  MODEL_ABILITIES,
+  TIMED_PIECE_SECONDS,
+  needsTimedPieces,
+  tableModelKind,
+  type TranscriptionModelKind,
+} from "./transcription-models.js";
 import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 

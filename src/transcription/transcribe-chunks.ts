@@ -93,7 +93,14 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
     return result;
   };
   const indexes = plan.chunks.map((_, index) => index);
-  if (!abilities.diarize) return mapLimited(indexes, deps.maxConcurrency, (index, _, signal) => transcribeOne(index, signal, undefined), run.signal, run.finishInFlight);
+  if (!abilities.diarize)
+    return mapLimited(
+      indexes,
+      deps.maxConcurrency,
+      (index, _, signal) => transcribeOne(index, signal, undefined),
+      run.signal,
+      run.finishInFlight,
+    );
 
   // Diarizing: the first chunk alone, then the others in parallel with its speakers as known
   // speakers, so every chunk labels them alike (speakers.ts).

@@ -99,18 +99,19 @@ async function attemptChunk(
   const file = toStreamingFile(viewsOf(chunk.parts), fileName, { type });
   try {
     const kind = request.kind ?? "whisper";
-    const { data: raw, response } = await (options.task === "translate"
-      ? target.client.audio.translations.create(
-          {
-            model: deployment,
-            file,
-            response_format: "verbose_json",
-            ...(request.prompt ? { prompt: request.prompt } : {}),
-            ...temperature(options),
-          },
-          { signal },
-        )
-      : target.client.audio.transcriptions.create({ model: deployment, file, ...transcriptionFields(kind, request) }, { signal })
+    const { data: raw, response } = await (
+      options.task === "translate"
+        ? target.client.audio.translations.create(
+            {
+              model: deployment,
+              file,
+              response_format: "verbose_json",
+              ...(request.prompt ? { prompt: request.prompt } : {}),
+              ...temperature(options),
+            },
+            { signal },
+          )
+        : target.client.audio.transcriptions.create({ model: deployment, file, ...transcriptionFields(kind, request) }, { signal })
     ).withResponse();
     const latencyInMs = performance.now() - started;
     logOpenAICall(target.logger, {
