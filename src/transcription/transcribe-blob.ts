@@ -257,6 +257,7 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
         finishInFlight: (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
         kind,
         audio: blob.content,
+        ...(options.words ? { words: true } : {}),
       },
     );
     const document = buildDocument(deps, blob, plan, options, results, route.model);

@@ -1,7 +1,7 @@
 /**
  * The simulator's speaker diarization (gpt-4o-transcribe-diarize), made to be testable: in 16-bit
- * PCM WAV audio a "voice" is the pitch of the sound (estimated from zero crossings in 250 ms
- * windows, rounded to 20 Hz), so a test's tones of different pitches are different speakers and
+ * PCM WAV audio a "voice" is the pitch of the sound (the rate of its upward zero crossings in
+ * 250 ms windows, rounded to 20 Hz), so a test's tones of different pitches are different speakers and
  * silence is nobody. Segments follow the voices: a run of one voice is cut into segments of at
  * most 6 s; a speaker is labelled with the name of the known speaker whose reference clip has its
  * voice, else A, B, ... in the order the unknown voices first speak, as Azure labels them. Other
@@ -30,22 +30,41 @@ function windowVoices(bytes: Buffer): { voices: (number | undefined)[]; windowSe
   if (wav.audioFormat !== 1 || wav.bitsPerSample !== 16) return undefined;
   const frames = Math.floor(wav.dataLength / wav.blockAlign);
   const perWindow = Math.max(1, Math.round(wav.sampleRate * WINDOW_SECONDS));
+  // The pitch is the rate of upward crossings between the first and the last in the window (with
+  // a little hysteresis, so silence and noise do not cross), so a window that straddles the start
+  // or end of speech still hears the right voice. A window under half voiced (10 ms blocks over
+  // the silence level) is silence.
+  const perBlock = Math.max(1, Math.round(wav.sampleRate * 0.01));
   const voices: (number | undefined)[] = [];
   for (let first = 0; first < frames; first += perWindow) {
     const last = Math.min(frames, first + perWindow);
-    let sumSquares = 0;
-    let crossings = 0;
-    let previous = 0;
+    let voicedFrames = 0;
+    let blockSquares = 0;
+    let positive: boolean | undefined;
+    let firstUp = -1;
+    let lastUp = -1;
+    let ups = 0;
     for (let frame = first; frame < last; frame++) {
       // The first channel is enough to tell voices apart.
       const sample = bytes.readInt16LE(wav.dataOffset + frame * wav.blockAlign) / 32768;
-      sumSquares += sample * sample;
-      if (frame > first && (sample >= 0) !== (previous >= 0)) crossings++;
-      previous = sample;
+      blockSquares += sample * sample;
+      if ((frame - first + 1) % perBlock === 0 || frame === last - 1) {
+        const blockLength = ((frame - first) % perBlock) + 1;
+        if (Math.sqrt(blockSquares / blockLength) >= SILENCE_RMS) voicedFrames += blockLength;
+        blockSquares = 0;
+      }
+      if (sample > SILENCE_RMS / 2) {
+        if (positive === false) {
+          if (firstUp < 0) firstUp = frame;
+          lastUp = frame;
+          ups++;
+        }
+        positive = true;
+      } else if (sample < -SILENCE_RMS / 2) positive = false;
     }
-    const rms = Math.sqrt(sumSquares / (last - first));
-    const pitch = (crossings / 2) * (wav.sampleRate / (last - first));
-    voices.push(rms < SILENCE_RMS ? undefined : Math.round(pitch / PITCH_STEP_HZ) * PITCH_STEP_HZ);
+    const voiced = voicedFrames * 2 >= last - first && ups >= 2;
+    const pitch = voiced ? ((ups - 1) * wav.sampleRate) / (lastUp - firstUp) : 0;
+    voices.push(voiced ? Math.round(pitch / PITCH_STEP_HZ) * PITCH_STEP_HZ : undefined);
   }
   return { voices, windowSeconds: perWindow / wav.sampleRate };
 }

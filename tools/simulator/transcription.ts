@@ -52,7 +52,8 @@ const MODEL_FORMATS: Record<ModelKind, readonly ResponseFormat[]> = {
 
 /** The model kind of a deployment's model name (gpt-4o-mini-transcribe-2025-12-15 is gpt-4o-mini-transcribe). */
 export function modelKind(model: string): ModelKind {
-  for (const kind of ["gpt-4o-transcribe-diarize", "gpt-4o-mini-transcribe", "gpt-4o-transcribe"] as const) if (model.includes(kind)) return kind;
+  for (const kind of ["gpt-4o-transcribe-diarize", "gpt-4o-mini-transcribe", "gpt-4o-transcribe"] as const)
+    if (model.includes(kind)) return kind;
   return "whisper";
 }
 
@@ -279,7 +280,8 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
     throw invalidRequest(`prompt is not supported with the diarization model '${deployment.model}'.`, "prompt", "unsupported_value");
   const include = list(body.fields, "include");
   for (const item of include) {
-    if (item !== "logprobs") throw invalidRequest(`Invalid value: '${item}'. Supported values are: 'logprobs'.`, "include", "invalid_value");
+    if (item !== "logprobs")
+      throw invalidRequest(`Invalid value: '${item}'. Supported values are: 'logprobs'.`, "include", "invalid_value");
     if (kind !== "gpt-4o-transcribe" && kind !== "gpt-4o-mini-transcribe")
       throw invalidRequest(`include[]=logprobs is not supported with model '${deployment.model}'.`, "include", "unsupported_value");
     if (format !== "json")
@@ -454,11 +456,19 @@ function knownSpeakers(fields: MultipartBody["fields"], kind: ModelKind, deploym
       "invalid_value",
     );
   if (names.length > MAX_KNOWN_SPEAKERS)
-    throw invalidRequest(`At most ${MAX_KNOWN_SPEAKERS} known speakers are supported; got ${names.length}.`, "known_speaker_names", "invalid_value");
+    throw invalidRequest(
+      `At most ${MAX_KNOWN_SPEAKERS} known speakers are supported; got ${names.length}.`,
+      "known_speaker_names",
+      "invalid_value",
+    );
   references.forEach((reference, i) => {
     const match = /^data:audio\/[\w.+-]+;base64,([A-Za-z0-9+/=]+)$/.exec(reference);
     if (!match)
-      throw invalidRequest(`known_speaker_references[${i}] must be a base64 data URL of audio (data:audio/...;base64,...).`, "known_speaker_references", "invalid_value");
+      throw invalidRequest(
+        `known_speaker_references[${i}] must be a base64 data URL of audio (data:audio/...;base64,...).`,
+        "known_speaker_references",
+        "invalid_value",
+      );
     const clip = Buffer.from(match[1]!, "base64");
     let clipInfo: AudioInfo | undefined;
     try {
@@ -467,7 +477,11 @@ function knownSpeakers(fields: MultipartBody["fields"], kind: ModelKind, deploym
       clipInfo = undefined;
     }
     if (!clipInfo)
-      throw invalidRequest(`known_speaker_references[${i}] is not audio in a supported format.`, "known_speaker_references", "invalid_value");
+      throw invalidRequest(
+        `known_speaker_references[${i}] is not audio in a supported format.`,
+        "known_speaker_references",
+        "invalid_value",
+      );
     if (clipInfo.durationSeconds < 2 || clipInfo.durationSeconds > 10)
       throw invalidRequest(
         `known_speaker_references[${i}] is ${clipInfo.durationSeconds.toFixed(2)} s long; each reference must be between 2 and 10 seconds.`,
