@@ -83,11 +83,11 @@ export function labelSpeakers<T extends ChunkTranscript>(
   const ordered = [...chunks].sort((a, b) => a.index - b.index);
   let count = 0;
   const finalOf = new Map<string, string>();
-  // The known names are the first chunk's speakers under their final names, so they keep their numbers.
+  // Known names (the first chunk's speakers under their final names, or a caller's) stay as they are.
   return ordered.map((chunk, position) => {
     const local = new Map<string, string>();
     for (const label of labelsInOrder(chunk.segments)) {
-      if (position > 0 && known.includes(label)) {
+      if (known.includes(label)) {
         local.set(label, label);
         continue;
       }

@@ -13,7 +13,7 @@ import type { TranscriptionOptions } from "./options.js";
 import { mapLimited } from "./run-limited.js";
 import { knownSpeakersFrom, labelSpeakers, withoutSpeakers } from "./speakers.js";
 import { MODEL_ABILITIES, type TranscriptionModelKind } from "./transcription-models.js";
-import { transcribeChunk, type ChunkResult, type KnownSpeakers, type WhisperDeps } from "./whisper.js";
+import { transcribeChunk, type ChunkResult, type KnownSpeakers, type ModelExtras, type WhisperDeps } from "./whisper.js";
 
 /** How much of the previous chunk's text is offered as context to the next (Whisper reads ~224 tokens). */
 const CONTINUITY_CHARS = 400;
@@ -44,6 +44,10 @@ export interface ChunkRun {
   kind?: TranscriptionModelKind;
   /** The whole recording: the diarizing model's reference clips are cut from it (speakers.ts). */
   audio?: Uint8Array;
+  /** HTTP: the caller's fields for the gpt-4o models, sent with every chunk. */
+  extras?: ModelExtras;
+  /** HTTP: the caller's known speakers, sent with every chunk instead of clips cut from the first. */
+  knownSpeakers?: KnownSpeakers;
 }
 
 /**
@@ -80,6 +84,7 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
       kind,
       ...(run.words ? { words: true } : {}),
       ...(knownSpeakers ? { knownSpeakers } : {}),
+      ...(run.extras ? { extras: run.extras } : {}),
     });
     // Kept before it counts as done, so a crash from here on never pays for this chunk again.
     await run.keep?.(index, result);
@@ -101,6 +106,18 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
       run.signal,
       run.finishInFlight,
     );
+  if (run.knownSpeakers) {
+    // The caller's own known speakers go with every chunk, so every chunk labels them alike.
+    const given = run.knownSpeakers;
+    const results = await mapLimited(
+      indexes,
+      deps.maxConcurrency,
+      (index, _, signal) => transcribeOne(index, signal, given),
+      run.signal,
+      run.finishInFlight,
+    );
+    return options.speakers ? labelSpeakers(results, options.speakerNames, given.names) : withoutSpeakers(results);
+  }
 
   // Diarizing: the first chunk alone, then the others in parallel with its speakers as known
   // speakers, so every chunk labels them alike (speakers.ts).

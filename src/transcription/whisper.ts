@@ -20,6 +20,22 @@ import type { TranscriptionOptions } from "./options.js";
 import type { ChunkTranscript, WhisperSegment, WhisperWord } from "./stitch.js";
 import type { TranscriptionModelKind } from "./transcription-models.js";
 
+/**
+ * Fields an HTTP caller set for the gpt-4o models, sent with every chunk as given (the blob
+ * pipeline sets none): `chunking_strategy`, `include[]=logprobs`.
+ */
+export interface ModelExtras {
+  chunkingStrategy?: "auto" | { type: "server_vad"; prefix_padding_ms?: number; silence_duration_ms?: number; threshold?: number };
+  logprobs?: boolean;
+}
+
+/** A token's log-probability (gpt-4o models, include[]=logprobs). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes?: number[];
+}
+
 /** Speakers the diarizing model should recognise: names with a 2-10 s reference clip each (data URLs). */
 export interface KnownSpeakers {
   names: string[];
@@ -48,8 +64,9 @@ export interface ChunkRequest {
   words?: boolean;
   /** What the model behind the route is: decides what is asked for (transcription-models.ts). Default whisper. */
   kind?: TranscriptionModelKind;
-  /** Diarizing model: the speakers found in earlier chunks, so labels stay the same across chunks. */
+  /** Diarizing model: the speakers found in earlier chunks (or the caller's), so labels stay the same across chunks. */
   knownSpeakers?: KnownSpeakers;
+  extras?: ModelExtras;
 }
 
 export interface ChunkResult extends ChunkTranscript {
@@ -58,6 +75,8 @@ export interface ChunkResult extends ChunkTranscript {
   latencyInMs: number;
   /** The backend that answered (its table name); absent on chunks kept by a version of the app before routing. */
   backend?: string;
+  /** gpt-4o models with include[]=logprobs. */
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -122,9 +141,10 @@ async function attemptChunk(
       requestId: upstreamRequestId(response.headers),
     });
     const transcript = chunkTranscriptOf(kind, request, raw as ModelResult);
-    const usage = (raw as ModelResult).usage;
+    const { usage, logprobs } = raw as ModelResult;
     return {
       ...transcript,
+      ...(logprobs ? { logprobs } : {}),
       billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : transcript.duration,
       latencyInMs,
       backend: target.backend.name,
@@ -155,6 +175,7 @@ interface ModelResult {
   duration?: number;
   segments?: Array<WhisperSegment & { speaker?: string; type?: string; id?: unknown }>;
   words?: WhisperWord[];
+  logprobs?: TokenLogprob[];
   usage?: { type?: string; seconds?: number };
 }
 
@@ -182,12 +203,18 @@ function transcriptionFields(kind: TranscriptionModelKind, request: ChunkRequest
     return {
       ...common,
       response_format: "diarized_json" as const,
-      chunking_strategy: "auto" as const,
+      chunking_strategy: request.extras?.chunkingStrategy ?? "auto",
       ...(request.knownSpeakers && request.knownSpeakers.names.length > 0
         ? { known_speaker_names: request.knownSpeakers.names, known_speaker_references: request.knownSpeakers.references }
         : {}),
     };
-  return { ...common, response_format: "json" as const, ...(request.prompt ? { prompt: request.prompt } : {}) };
+  return {
+    ...common,
+    response_format: "json" as const,
+    ...(request.prompt ? { prompt: request.prompt } : {}),
+    ...(request.extras?.chunkingStrategy ? { chunking_strategy: request.extras.chunkingStrategy } : {}),
+    ...(request.extras?.logprobs ? { include: ["logprobs" as const] } : {}),
+  };
 }
 
 /** The model's answer as one chunk's transcript, times relative to the chunk. */
