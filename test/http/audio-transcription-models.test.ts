@@ -97,7 +97,8 @@ describe("gpt-4o-transcribe-diarize", () => {
       response_format: "diarized_json",
       chunking_strategy: "auto",
       known_speaker_names: ["Ben", "Ana"],
-      known_speaker_references: [dataUrl([{ tone: BEN, seconds: 3 }]), dataUrl([{ tone: ANA, seconds: 4 }])],
+      // Ana's reference is 10 s, the longest Azure takes (427 kB as a data URL).
+      known_speaker_references: [dataUrl([{ tone: BEN, seconds: 3 }]), dataUrl([{ tone: ANA, seconds: 10 }])],
     })) as TranscriptionDiarized;
     expect([...new Set(result.segments.map((s) => s.speaker))]).toEqual(["Ana", "Ben"]);
   });
