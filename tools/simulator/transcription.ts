@@ -314,7 +314,8 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       const usage = { type: "duration", seconds: Math.ceil(audio.durationSeconds) };
       if (kind === "gpt-4o-transcribe" || kind === "gpt-4o-mini-transcribe") {
         if (format === "text") return ctx.sendBytes(200, "text/plain; charset=utf-8", text + "\n");
-        // Billed by tokens: audio tokens for the input (about 10 a second) plus the prompt, text tokens out.
+        // Billed by tokens: audio tokens for the input plus the prompt, text tokens out. The
+        // simulator counts 10 audio tokens a second, its own round figure, not Azure's tokenizer.
         const audioTokens = Math.ceil(audio.durationSeconds * 10);
         return ctx.sendJson(200, {
           text,
