@@ -15,7 +15,7 @@ import { detectAudioFormat } from "../transcription/audio-format.js";
 import { planChunks, type AudioPlan } from "../transcription/chunk-plan.js";
 import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "../transcription/speakers.js";
 import { stitchTranscripts } from "../transcription/stitch.js";
-import { MODEL_ABILITIES, type TranscriptionModelKind } from "../transcription/transcription-models.js";
+import { MODEL_ABILITIES, maxChunkSecondsFor, type TranscriptionModelKind } from "../transcription/transcription-models.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "../transcription/transcribe-chunks.js";
 import { renderAudioAnswer, type AudioAnswer } from "./audio-answer.js";
 import type { AudioRequest } from "./audio-request.js";
@@ -95,7 +95,11 @@ function planUpload(bytes: Uint8Array, maxChunkBytes: number, kind: Transcriptio
     const limit = MODEL_ABILITIES[kind].diarize
       ? Math.max(Math.floor(maxChunkBytes / 2), maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
       : maxChunkBytes;
-    return planChunks(bytes, detectAudioFormat(bytes), { maxChunkBytes: limit });
+    const maxChunkSeconds = maxChunkSecondsFor(kind);
+    return planChunks(bytes, detectAudioFormat(bytes), {
+      maxChunkBytes: limit,
+      ...(maxChunkSeconds !== undefined ? { maxChunkSeconds } : {}),
+    });
   } catch (error) {
     if (error instanceof BadInputError && error.param === undefined) {
       throw new BadInputError(error.message, { param: "file", ...(error.code ? { code: error.code } : {}), details: error.details });

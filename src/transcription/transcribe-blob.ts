@@ -42,6 +42,7 @@ import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "./speakers.js";
 import {
   MODEL_ABILITIES,
   TIMED_PIECE_SECONDS,
+  maxChunkSecondsFor,
   needsTimedPieces,
   tableModelKind,
   type TranscriptionModelKind,
@@ -219,8 +220,13 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
       maxChunkBytes: MODEL_ABILITIES[kind].diarize
         ? Math.max(Math.floor(deps.maxChunkBytes / 2), deps.maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
         : deps.maxChunkBytes,
-      // A model that gives no times is sent short pieces, each a cue with real start and end times.
-      ...(needsTimedPieces(kind) ? { maxChunkSeconds: TIMED_PIECE_SECONDS } : {}),
+      // A model that gives no times is sent short pieces, each a cue with real start and end times;
+      // the others no more audio than a request of theirs may hold.
+      ...(needsTimedPieces(kind)
+        ? { maxChunkSeconds: TIMED_PIECE_SECONDS }
+        : maxChunkSecondsFor(kind) !== undefined
+          ? { maxChunkSeconds: maxChunkSecondsFor(kind) }
+          : {}),
     });
     checkCueTimes(plan, options, kind, route.model);
     const chunkPlanKey = planKey({

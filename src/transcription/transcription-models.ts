@@ -28,6 +28,8 @@ export interface ModelAbilities {
   chunkingStrategyOverSeconds: number | undefined;
   /** At most this many known speakers (names with reference clips) per request. */
   maxKnownSpeakers: number;
+  /** Longest audio one request may hold, in seconds; undefined: only the 25 MB limit. */
+  maxRequestSeconds: number | undefined;
 }
 
 export const MODEL_ABILITIES: Readonly<Record<TranscriptionModelKind, ModelAbilities>> = {
@@ -40,6 +42,7 @@ export const MODEL_ABILITIES: Readonly<Record<TranscriptionModelKind, ModelAbili
     logprobs: false,
     chunkingStrategyOverSeconds: undefined,
     maxKnownSpeakers: 0,
+    maxRequestSeconds: undefined,
   },
   "gpt-4o-transcribe": {
     responseFormats: ["json", "text"],
@@ -50,6 +53,7 @@ export const MODEL_ABILITIES: Readonly<Record<TranscriptionModelKind, ModelAbili
     logprobs: true,
     chunkingStrategyOverSeconds: undefined,
     maxKnownSpeakers: 0,
+    maxRequestSeconds: 1500,
   },
   "gpt-4o-mini-transcribe": {
     responseFormats: ["json", "text"],
@@ -60,6 +64,7 @@ export const MODEL_ABILITIES: Readonly<Record<TranscriptionModelKind, ModelAbili
     logprobs: true,
     chunkingStrategyOverSeconds: undefined,
     maxKnownSpeakers: 0,
+    maxRequestSeconds: 1500,
   },
   "gpt-4o-transcribe-diarize": {
     responseFormats: ["json", "text", "diarized_json"],
@@ -70,6 +75,7 @@ export const MODEL_ABILITIES: Readonly<Record<TranscriptionModelKind, ModelAbili
     logprobs: false,
     chunkingStrategyOverSeconds: 30,
     maxKnownSpeakers: 4,
+    maxRequestSeconds: 1400,
   },
 };
 
@@ -100,6 +106,15 @@ export function modelKindOf(model: string, deployments: readonly string[]): Tran
     if (kind !== "whisper") return kind;
   }
   return "whisper";
+}
+
+/**
+ * The longest chunk, in seconds, to send the model: its per-request limit less a margin (an MP3
+ * chunk ends on a whole frame, a server may pad), or undefined when only bytes limit it.
+ */
+export function maxChunkSecondsFor(kind: TranscriptionModelKind): number | undefined {
+  const limit = MODEL_ABILITIES[kind].maxRequestSeconds;
+  return limit === undefined ? undefined : limit - 10;
 }
 
 /** True when the model answers text only (no segment times), so the app cuts short pieces to time its cues. */

@@ -103,6 +103,24 @@ describe("gpt-4o-transcribe-diarize", () => {
     expect([...new Set(result.segments.map((s) => s.speaker))]).toEqual(["Ana", "Ben"]);
   });
 
+  it("splits a recording longer than the model's 1400 s per request, well under 25 MB, and stitches it", async () => {
+    // 1450 s at 2 kHz: 5.8 MB, one request by size, but over what the diarize model takes at once.
+    const long = makeWav([{ tone: ANA, seconds: 725 }, { silence: 1 }, { tone: BEN, seconds: 724 }], { sampleRate: 2000 });
+    const result = (await client.audio.transcriptions.create({
+      file: await toFile(long, "long.wav"),
+      model: "gpt-4o-transcribe-diarize",
+      response_format: "diarized_json",
+    })) as TranscriptionDiarized;
+    expect(result.duration).toBe(1450);
+    expect(result.segments.at(-1)!.end).toBe(1450);
+    const requests = (await stack.simulator.control.journal()).filter(
+      (e) => e.deployment === "gpt-4o-transcribe-diarize" && e.status === 200,
+    );
+    const seconds = requests.slice(-2).map((e) => (e.body as { file: { durationSeconds: number } }).file.durationSeconds);
+    expect(seconds[0]).toBeLessThanOrEqual(1400);
+    expect(seconds[0]! + seconds[1]!).toBeCloseTo(1450, 3);
+  });
+
   it("refuses a prompt, word times, logprobs and unmatched known speakers", async () => {
     const file = await toFile(makeWav([{ tone: ANA, seconds: 3 }]), "a.wav");
     const model = "gpt-4o-transcribe-diarize";

@@ -84,6 +84,10 @@ describe("gpt-4o-transcribe-diarize", () => {
     const long = await toFile(makeWav([{ tone: 220, seconds: 31 }], { sampleRate: 8000 }), "long.wav");
     expect((await refused(client.audio.transcriptions.create({ model, file: long }))).param).toBe("chunking_strategy");
     expect((await client.audio.transcriptions.create({ model, file: long, chunking_strategy: "auto" })).text.length).toBeGreaterThan(10);
+    const tooLong = await toFile(makeWav([{ tone: 220, seconds: 1401 }], { sampleRate: 2000 }), "too-long.wav");
+    expect((await refused(client.audio.transcriptions.create({ model, file: tooLong, chunking_strategy: "auto" }))).message).toMatch(
+      /longer than 1400 seconds which is the maximum for this model/,
+    );
     const file = await toFile(makeWav(TURNS), "turns.wav");
     expect((await refused(client.audio.transcriptions.create({ model, file, prompt: "Contoso" }))).param).toBe("prompt");
     const short = await refused(

@@ -34,7 +34,11 @@ describe("model abilities", () => {
     const table = Object.fromEntries(
       Object.entries(MODEL_ABILITIES).map(([kind, abilities]) => [
         kind,
-        { ...abilities, chunkingStrategyOverSeconds: abilities.chunkingStrategyOverSeconds ?? null },
+        {
+          ...abilities,
+          chunkingStrategyOverSeconds: abilities.chunkingStrategyOverSeconds ?? null,
+          maxRequestSeconds: abilities.maxRequestSeconds ?? null,
+        },
       ]),
     );
     expect(table).toEqual(fixture.models);
