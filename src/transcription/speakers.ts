@@ -34,11 +34,17 @@ function labelsInOrder(segments: readonly WhisperSegment[]): string[] {
   return [...new Set(segments.flatMap((segment) => (segment.speaker === undefined ? [] : [segment.speaker])))];
 }
 
+/** The name a first-chunk speaker is sent under: never a letter, so it cannot meet the model's own A, B, ... */
+export function referenceName(index: number): string {
+  return `speaker_${index + 1}`;
+}
+
 /**
- * The known speakers for the chunks after `first`: its speakers (at most `max`) under their final
- * names, each with a reference clip of its longest segment cut from `audio`. A speaker whose
- * longest segment is under 2 s is left out (Azure refuses shorter clips); so is every speaker when
- * the format cannot be cut (cut-audio.ts).
+ * The known speakers for the chunks after `first`: its speakers (at most `max`), each under the
+ * name referenceName gives it, with a reference clip of its longest segment cut from `audio`. A
+ * speaker whose longest segment is under 2 s is left out (Azure refuses shorter clips); so is every
+ * speaker when the format cannot be cut (cut-audio.ts).
+ * @returns the known speakers to send, and the final label of each name sent.
  */
 export function knownSpeakersFrom(
   first: ChunkTranscript,
@@ -46,9 +52,10 @@ export function knownSpeakersFrom(
   format: AudioFormat,
   names: readonly string[] | undefined,
   max: number,
-): KnownSpeakers {
+): { known: KnownSpeakers; finalOf: Map<string, string> } {
   const known: KnownSpeakers = { names: [], references: [] };
-  if (!CUTTABLE_FORMATS.includes(format)) return known;
+  const finalOf = new Map<string, string>();
+  if (!CUTTABLE_FORMATS.includes(format)) return { known, finalOf };
   labelsInOrder(first.segments).forEach((label, index) => {
     if (known.names.length >= max) return;
     const longest = first.segments
@@ -63,32 +70,33 @@ export function knownSpeakersFrom(
       clip = cutAudio(audio, format, start, start + seconds);
       if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) return;
     }
-    known.names.push(speakerName(index, names));
+    known.names.push(referenceName(index));
     known.references.push(`data:${MIME_TYPES[format]};base64,${Buffer.from(clip.bytes).toString("base64")}`);
+    finalOf.set(referenceName(index), speakerName(index, names));
   });
-  return known;
+  return { known, finalOf };
 }
 
 /**
  * The chunks with their final speaker labels, in chunk order: the first chunk's speakers in the
  * order they speak, then each new speaker of a later chunk (a label that is not a known name) as
  * the next. Pure, so a resumed run labels its kept chunks exactly as the first run would have.
- * @param known the names sent to the later chunks as known speakers.
+ * @param known each name sent as a known speaker, with the label it stands for.
  */
 export function labelSpeakers<T extends ChunkTranscript>(
   chunks: readonly T[],
   names: readonly string[] | undefined,
-  known: readonly string[],
+  known: ReadonlyMap<string, string>,
 ): T[] {
   const ordered = [...chunks].sort((a, b) => a.index - b.index);
   let count = 0;
   const finalOf = new Map<string, string>();
-  // Known names (the first chunk's speakers under their final names, or a caller's) stay as they are.
   return ordered.map((chunk, position) => {
     const local = new Map<string, string>();
     for (const label of labelsInOrder(chunk.segments)) {
-      if (known.includes(label)) {
-        local.set(label, label);
+      const knownAs = known.get(label);
+      if (knownAs !== undefined) {
+        local.set(label, knownAs);
         continue;
       }
       const key = `${position}\u0000${label}`;

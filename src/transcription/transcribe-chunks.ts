@@ -116,16 +116,17 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
       run.signal,
       run.finishInFlight,
     );
-    return options.speakers ? labelSpeakers(results, options.speakerNames, given.names) : withoutSpeakers(results);
+    const known = new Map(given.names.map((name) => [name, name]));
+    return options.speakers ? labelSpeakers(results, options.speakerNames, known) : withoutSpeakers(results);
   }
 
   // Diarizing: the first chunk alone, then the others in parallel with its speakers as known
   // speakers, so every chunk labels them alike (speakers.ts).
   const [first] = await mapLimited([0], 1, (index, _, signal) => transcribeOne(index, signal, undefined), run.signal, run.finishInFlight);
-  const known =
+  const { known, finalOf } =
     total > 1 && options.speakers && run.audio
       ? knownSpeakersFrom(first!, run.audio, plan.format, options.speakerNames, abilities.maxKnownSpeakers)
-      : { names: [], references: [] };
+      : { known: { names: [], references: [] }, finalOf: new Map<string, string>() };
   if (total > 1 && known.names.length > 0)
     deps.logger.info(`Known speakers for the later chunks of ${run.sourceName}: ${known.names.length} (reference clips from chunk 1)`);
   const rest = await mapLimited(
@@ -136,7 +137,7 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
     run.finishInFlight,
   );
   const results = [first!, ...rest];
-  return options.speakers ? labelSpeakers(results, options.speakerNames, known.names) : withoutSpeakers(results);
+  return options.speakers ? labelSpeakers(results, options.speakerNames, finalOf) : withoutSpeakers(results);
 }
 
 /** The prompt for a chunk: the user's vocabulary first, then the end of the previous chunk's text. */
