@@ -19,6 +19,7 @@ import {
   type Capability,
   type RoutingTable,
 } from "./routing/table.js";
+import { EMPTY_PRICE_TABLE, parsePriceTable, type PriceTable } from "./metrics/prices.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -80,8 +81,22 @@ export type StorageConfig =
       clientId: string | undefined;
     };
 
+/** Where metrics go (src/metrics/); `auto` is resolved at load. */
+export type MetricsExport = "azure-monitor" | "otlp" | "console" | "off";
+
+export interface MetricsConfig {
+  export: MetricsExport;
+  consoleIntervalInMs: number;
+  /** Base URL of an OTLP/HTTP receiver (metrics go to `/v1/metrics` under it). */
+  otlpEndpoint: string | undefined;
+  applicationInsightsConnectionString: string | undefined;
+  /** AI_PRICES; empty (no costs) when unset. */
+  prices: PriceTable;
+}
+
 export interface Config {
   openai: OpenAIConfig;
+  metrics: MetricsConfig;
   storage: StorageConfig;
   http: {
     authLevel: HttpAuthLevel;
@@ -292,6 +307,37 @@ export const SETTINGS: readonly SettingInfo[] = [
     defaultValue: "120000",
     description: "How long one chunk waits out throttling (429) within an invocation before the blob is left for the host to deliver again",
   },
+  // Metrics (src/metrics/, docs/metrics.md).
+  {
+    name: "METRICS_EXPORT",
+    required: false,
+    defaultValue: "auto",
+    description:
+      "Where metrics go: `azure-monitor` (Application Insights, Entra ID auth), `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT), `console` (a summary every METRICS_CONSOLE_INTERVAL_MS), `off`; `auto`: azure-monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else otlp when OTEL_EXPORTER_OTLP_ENDPOINT is, else off",
+  },
+  {
+    name: "METRICS_CONSOLE_INTERVAL_MS",
+    required: false,
+    defaultValue: "10000",
+    description: "How often METRICS_EXPORT=console prints its summary of tokens and cost by caller and model",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    required: false,
+    description: "OTLP/HTTP receiver for METRICS_EXPORT=otlp, e.g. http://localhost:4318 (metrics go to /v1/metrics under it)",
+  },
+  {
+    name: "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    required: false,
+    description:
+      "Application Insights the metrics go to (METRICS_EXPORT=azure-monitor or auto), with the managed identity's Entra ID token",
+  },
+  {
+    name: "AI_PRICES",
+    required: false,
+    description:
+      "Price table for estimated cost: currency, and per model per 1M tokens (input, cached input, output), per audio minute, per image, per 1M characters; JSON or a path to a JSON file in the app (docs/metrics.md). Unset: no cost",
+  },
 ];
 
 const DEFAULTS = Object.fromEntries(SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]));
@@ -307,6 +353,7 @@ export function loadConfig(env: Env): Config {
   const authLevel = reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const));
   const config: Config = {
     openai: readOpenAI(reader),
+    metrics: readMetrics(reader),
     storage: readStorage(reader),
     http: {
       authLevel,
@@ -463,6 +510,54 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
   };
 }
 
+/** The metrics settings: `auto` becomes the exporter whose setting is there, else off. */
+function readMetrics(reader: SettingsReader): MetricsConfig {
+  const chosen = reader.read("METRICS_EXPORT", oneOf(["auto", "azure-monitor", "otlp", "console", "off"] as const));
+  const connectionString = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING");
+  const otlpEndpoint = reader.readOptional("OTEL_EXPORTER_OTLP_ENDPOINT", parseOtlpEndpoint);
+  const exported: MetricsExport =
+    chosen === "auto" ? (connectionString ? "azure-monitor" : otlpEndpoint ? "otlp" : "off") : (chosen ?? "off");
+  if (exported === "azure-monitor" && !connectionString) {
+    reader.problem(
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+      "is missing, and METRICS_EXPORT is azure-monitor; set it to the Application Insights resource's connection string (the Bicep in infra/ does), or choose another METRICS_EXPORT",
+    );
+  }
+  if (connectionString && !/InstrumentationKey=/i.test(connectionString)) {
+    reader.problem(
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+      "is not an Application Insights connection string (it has no InstrumentationKey=); copy it from the resource's Overview page",
+    );
+  }
+  if (exported === "otlp" && !otlpEndpoint && reader.optional("OTEL_EXPORTER_OTLP_ENDPOINT") === undefined) {
+    reader.problem("OTEL_EXPORTER_OTLP_ENDPOINT", "is missing, and METRICS_EXPORT is otlp; set it, e.g. http://localhost:4318");
+  }
+  let prices = EMPTY_PRICE_TABLE;
+  const pricesSetting = reader.optional("AI_PRICES");
+  if (pricesSetting !== undefined) {
+    try {
+      const parsed = parsePriceTable(readTableJson(pricesSetting));
+      for (const problem of parsed.problems) reader.problem("AI_PRICES", problem);
+      prices = parsed.table;
+    } catch (error) {
+      reader.problem("AI_PRICES", (error as Error).message);
+    }
+  }
+  return {
+    export: exported,
+    consoleIntervalInMs: reader.read("METRICS_CONSOLE_INTERVAL_MS", integer(1000, 3_600_000)),
+    otlpEndpoint,
+    applicationInsightsConnectionString: connectionString,
+    prices,
+  };
+}
+
+/** An OTLP/HTTP base URL, without a trailing slash. */
+function parseOtlpEndpoint(raw: string): string {
+  if (!isHttpUrl(raw)) throw new Error(`is not an http(s) URL (got "${raw}"); e.g. http://localhost:4318`);
+  return raw.replace(/\/+$/, "");
+}
+
 /** Every secret value in the Azure OpenAI settings (AZURE_OPENAI_API_KEY, the table's keys), to mask in logs and errors. */
 export function openAISecrets(openai: OpenAIConfig): string[] {
   return [...new Set([...(openai.apiKey ? [openai.apiKey] : []), ...tableSecrets(openai.routing.table)])];
@@ -481,7 +576,7 @@ function appRoot(): string {
 }
 
 /**
- * The table's JSON: the setting itself, or the file it names.
+ * A table's JSON (AZURE_OPENAI_DEPLOYMENTS, AI_PRICES): the setting itself, or the file it names.
  * @throws Error saying which file could not be read, for the settings check.
  */
 function readTableJson(value: string): string {

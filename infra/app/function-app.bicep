@@ -246,6 +246,13 @@ var appSettings = {
   // Telemetry, sent with an Entra ID token of the app's identity.
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The app's own metrics (tokens, cost, latency, pipeline items: docs/metrics.md) go to the same
+  // Application Insights with the identity's Entra ID token; OTLP is for local use.
+  METRICS_EXPORT: 'auto' // azure-monitor, since APPLICATIONINSIGHTS_CONNECTION_STRING is set
+  METRICS_CONSOLE_INTERVAL_MS: '10000'
+  OTEL_EXPORTER_OTLP_ENDPOINT: ''
+  // Prices are the operator's (region, agreement, date): set the table with appSettingOverrides (docs/metrics.md).
+  AI_PRICES: ''
 
   // Azure OpenAI through the managed identity; AZURE_OPENAI_API_KEY is deliberately never set.
   AZURE_CLIENT_ID: identityClientId

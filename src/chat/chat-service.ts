@@ -18,7 +18,7 @@ import type {
 import type { ChatRequest } from "../http/chat-request.js";
 import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { completionUsage, loggedCall, openLoggedStream } from "../openai/call-log.js";
 import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-body.js";
 import { readForwardedChatChunks } from "./upstream-chunks.js";
 
@@ -39,7 +39,7 @@ export function completeChat(deps: ChatDependencies, request: ChatRequest, signa
     deps.logger,
     { operation: "chat.completions", deployment: request.deployment },
     () => deps.client.chat.completions.create(params, { signal }).withResponse(),
-    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+    (data) => completionUsage(data.usage),
   );
 }
 
@@ -77,7 +77,7 @@ export function openChatStream(
         idleTimeoutInMs: deps.streamIdleTimeoutInMs,
         forward: {
           includeUsage: request.includeUsage,
-          onUsage: (usage) => reportUsage({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }),
+          onUsage: (usage) => reportUsage(completionUsage(usage)),
         },
         mapError: brokenStreamError,
       }),

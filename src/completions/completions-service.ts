@@ -9,7 +9,7 @@ import type { OpenAI } from "openai";
 import type { Completion, CompletionCreateParamsNonStreaming, CompletionCreateParamsStreaming } from "openai/resources/completions";
 import { brokenStreamError, readDataEvent, readUpstreamEvents } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { completionUsage, loggedCall, openLoggedStream } from "../openai/call-log.js";
 import type { CompletionsRequest } from "./completions-request.js";
 
 export interface CompletionsDependencies {
@@ -27,7 +27,7 @@ export function complete(deps: CompletionsDependencies, request: CompletionsRequ
     deps.logger,
     { operation: "completions", deployment: request.deployment },
     () => deps.client.completions.create(params, { signal }).withResponse(),
-    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+    (data) => completionUsage(data.usage),
   );
 }
 
@@ -61,7 +61,7 @@ export function openCompletionsStream(
         });
         for await (const received of chunks) {
           let chunk: AzureCompletionChunk = received;
-          if (chunk.usage) reportUsage({ promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens });
+          if (chunk.usage) reportUsage(completionUsage(chunk.usage));
           if (!Array.isArray(chunk.choices) || chunk.choices.length === 0) {
             if (chunk.usage && request.includeUsage) yield chunk;
             else if (chunk.prompt_filter_results !== undefined) pendingFilterResults = chunk.prompt_filter_results;

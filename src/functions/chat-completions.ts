@@ -23,7 +23,7 @@ watchCallerDisconnects();
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
@@ -35,7 +35,8 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
     // The estimate only matters when there is a choice of backend.
-    const run = route.backends.length > 1 ? { logger, signal, estimate: chatTokenEstimate(chatRequest) } : { logger, signal };
+    const run =
+      route.backends.length > 1 ? { logger, signal, caller, estimate: chatTokenEstimate(chatRequest) } : { logger, signal, caller };
     const on = (target: Target): [ChatDependencies, ChatRequest] => [
       { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
       { ...chatRequest, deployment: target.backend.deployment },

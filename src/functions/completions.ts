@@ -23,7 +23,7 @@ watchCallerDisconnects();
  */
 export async function completions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
@@ -46,7 +46,7 @@ export async function completions(request: HttpRequest, context: InvocationConte
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const run = { logger, signal };
+    const run = { logger, signal, caller };
     const on = (target: Target): [CompletionsDependencies, CompletionsRequest] => [
       { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
       { ...completionsRequest, deployment: target.backend.deployment },

@@ -12,7 +12,7 @@ watchCallerDisconnects();
 
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone, caller } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     // Loaded on first use: validation pulls in zod and the tokenizer's tables (megabytes), which
@@ -24,7 +24,7 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("embeddings", embeddingsRequest.deployment);
-    const answered = await router.run(route, { logger, signal: callerGone }, (target) =>
+    const answered = await router.run(route, { logger, signal: callerGone, caller }, (target) =>
       createEmbeddings(
         { client: target.client, logger: target.logger },
         { ...embeddingsRequest, deployment: target.backend.deployment },

@@ -29,7 +29,7 @@ const LABEL = "Response";
  */
 export async function createResponseHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use, as for chat: the validator pulls in zod.
@@ -46,6 +46,7 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
     const run = {
       logger,
       signal,
+      caller,
       // A stored response lives on the resource that made it: another backend may hold the one named.
       ...(parsed.body.previous_response_id ? { alsoMovesOn: isNotFound } : {}),
     };
@@ -117,7 +118,7 @@ export function responseInputItemsHttp(request: HttpRequest, context: Invocation
 }
 
 async function forwardById(request: HttpRequest, context: InvocationContext, inputItems: boolean): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     const [{ parseResponseId }, service] = await Promise.all([

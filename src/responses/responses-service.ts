@@ -14,7 +14,7 @@ import type { Response as OpenAIResponse, ResponseCreateParams, ResponseStreamEv
 import type { OpenAIConfig } from "../config.js";
 import { brokenStreamError, inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { loggedCall, openLoggedStream, responsesUsage } from "../openai/call-log.js";
 import type { ResponsesRequest } from "./responses-request.js";
 
 /** The dated api-version asked for when the configured one predates the Responses API. */
@@ -51,7 +51,7 @@ export function createResponse(deps: ResponsesDependencies, request: ResponsesRe
     deps.logger,
     { operation: "responses", deployment: request.deployment },
     () => deps.client.responses.create(params, requestOptions(deps, signal)).withResponse(),
-    (data) => ({ promptTokens: data.usage?.input_tokens, completionTokens: data.usage?.output_tokens }),
+    (data) => responsesUsage(data.usage),
   );
 }
 
@@ -86,7 +86,7 @@ export function openResponseStream(
         for await (const event of events) {
           if (TERMINAL_EVENTS.has(event.type)) {
             const usage = (event as { response?: OpenAIResponse }).response?.usage;
-            reportUsage({ promptTokens: usage?.input_tokens, completionTokens: usage?.output_tokens });
+            reportUsage(responsesUsage(usage));
           }
           yield event;
         }

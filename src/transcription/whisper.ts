@@ -46,6 +46,8 @@ export interface WhisperDeps {
   router: Router;
   /** The model's transcription backends (router.route("transcription", model)). */
   route: Route;
+  /** Who the chunks are transcribed for, in the metrics: `pipeline:transcription`, or the HTTP caller. */
+  caller: string;
   logger: Logger;
   retry: RetryPolicy;
 }
@@ -93,7 +95,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
   const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
   const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
   const { value } = await routedWithRetries(
-    { router: deps.router, route: deps.route },
+    { router: deps.router, route: deps.route, caller: deps.caller },
     { where, signal },
     deps.retry,
     deps.logger,
@@ -133,19 +135,21 @@ async function attemptChunk(
         : target.client.audio.transcriptions.create({ model: deployment, file, ...transcriptionFields(kind, request) }, { signal })
     ).withResponse();
     const latencyInMs = performance.now() - started;
+    const transcript = chunkTranscriptOf(kind, request, raw as ModelResult);
+    const { usage, logprobs } = raw as ModelResult;
+    const billedSeconds = billedSecondsOf(usage, transcript.duration);
     logOpenAICall(target.logger, {
       operation,
       deployment,
       latencyInMs,
       status: response.status,
+      audioSeconds: billedSeconds,
       requestId: upstreamRequestId(response.headers),
     });
-    const transcript = chunkTranscriptOf(kind, request, raw as ModelResult);
-    const { usage, logprobs } = raw as ModelResult;
     return {
       ...transcript,
       ...(logprobs ? { logprobs } : {}),
-      billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : transcript.duration,
+      billedSeconds,
       latencyInMs,
       backend: target.backend.name,
     };
@@ -153,6 +157,14 @@ async function attemptChunk(
     logFailedOpenAICall(target.logger, { operation, deployment, latencyInMs: performance.now() - started }, classifyError(error));
     throw error;
   }
+}
+
+/**
+ * Seconds of audio a chunk counts for: Azure's `usage` when it reports seconds (Whisper, the
+ * diarize model), else the audio's duration (the other gpt-4o models bill tokens).
+ */
+function billedSecondsOf(usage: ModelResult["usage"], duration: number): number {
+  return usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : duration;
 }
 
 /** Slice size handed to the HTTP stack: small enough for backpressure, large enough to be cheap. */
