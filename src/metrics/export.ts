@@ -52,6 +52,7 @@ async function createExporter(config: Config): Promise<PushMetricExporter> {
     // Unless told not to, the exporter also reports on itself ("statsbeat") to an endpoint of
     // Microsoft's, not the user's Application Insights. The app sends nothing its operator did not
     // ask for, so that is off; the exporter reads only this environment variable for it.
+    // eslint-disable-next-line no-restricted-properties -- a write the exporter reads, not a setting of the app's
     process.env.APPLICATION_INSIGHTS_NO_STATSBEAT ??= "true";
     const { AzureMonitorMetricExporter } = await import("@azure/monitor-opentelemetry-exporter");
     return new AzureMonitorMetricExporter({
