@@ -52,14 +52,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-let journalFrom = 0;
-beforeEach(async () => {
-  journalFrom = ((await stack.simulator.control.journal()).at(-1)?.id ?? -1) + 1;
+let testStarted = "";
+beforeEach(() => {
+  testStarted = new Date().toISOString();
 });
 
-/** The transcription requests the simulator got since the test began, for one deployment. */
+/**
+ * The transcription requests for one deployment that arrived since the test began (by arrival
+ * time: the journal lists a request when it closes, so an earlier test's last request may be
+ * listed after this test began).
+ */
 async function requests(deployment: string): Promise<JournalEntry[]> {
-  return (await stack.simulator.control.journal()).filter((e) => e.id >= journalFrom && e.deployment === deployment && e.status !== 0);
+  return (await stack.simulator.control.journal()).filter((e) => e.time >= testStarted && e.deployment === deployment && e.status !== 0);
 }
 
 async function transcribe(name: string, pattern: readonly AudioPiece[], metadata: Record<string, string>): Promise<StatusBody> {
