@@ -159,6 +159,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: "AZURE_OPENAI_TRANSCRIPTION_DEPLOYMENT", required: false, defaultValue: "whisper", description: "Whisper deployment" },
   {
+    name: "AZURE_OPENAI_TRANSCRIPTION_MODELS",
+    required: false,
+    description:
+      "More transcription deployments on AZURE_OPENAI_ENDPOINT that a blob's `model` metadata or an HTTP request may name (comma-separated; Whisper or gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-4o-transcribe-diarize, told apart by name). Without AZURE_OPENAI_DEPLOYMENTS only; with it, list them in the table",
+  },
+  {
     name: "AZURE_OPENAI_SPEECH_DEPLOYMENT",
     required: false,
     defaultValue: "gpt-4o-mini-tts",
@@ -449,10 +455,19 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
       images: reader.readUnlessTurnedOff("AZURE_OPENAI_IMAGES_DEPLOYMENT", parseDeploymentName),
       completions: reader.readOptional("AZURE_OPENAI_COMPLETIONS_DEPLOYMENT", parseDeploymentName),
     };
-    const table = singleEndpointTable({ ...defaults, endpoint: endpoint ?? "" }, { ...deployments, responses: deployments.chat });
+    const table = singleEndpointTable(
+      { ...defaults, endpoint: endpoint ?? "" },
+      { ...deployments, responses: deployments.chat },
+      reader.readOptional("AZURE_OPENAI_TRANSCRIPTION_MODELS", parseDeploymentList) ?? [],
+    );
     return { ...common, endpoint: endpoint ?? "", deployments, routing: { table, ...circuit } };
   }
 
+  if (reader.optional("AZURE_OPENAI_TRANSCRIPTION_MODELS") !== undefined)
+    reader.problem(
+      "AZURE_OPENAI_TRANSCRIPTION_MODELS",
+      'is set, but AZURE_OPENAI_DEPLOYMENTS is too, and the routing table lists every model; add them to the table (capabilities ["transcription"]) and leave this setting empty',
+    );
   let json: string;
   try {
     json = readTableJson(tableSetting);
@@ -777,6 +792,16 @@ function parseDeploymentName(raw: string): string {
     throw new Error(`is not a valid deployment name (got "${raw}"); use the name shown under Deployments in the Azure AI Foundry portal`);
   }
   return raw;
+}
+
+/** A comma-separated list of deployment names; empty is none. */
+function parseDeploymentList(raw: string): string[] {
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  for (const name of names) parseDeploymentName(name);
+  return [...new Set(names)];
 }
 
 function parseContainerName(raw: string): string {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig, SETTINGS } from "../src/config.js";
 import { ConfigurationError } from "../src/errors.js";
 import { API_VERSIONS } from "../src/openai/api-versions.js";
+import { modelsFor } from "../src/routing/models.js";
 
 const MINIMAL = {
   AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com",
@@ -51,6 +52,33 @@ describe("loadConfig", () => {
       streamIdleTimeoutInMs: 60000,
       callers: { authLevel: "function", keyNames: new Map(), easyAuth: false },
     });
+  });
+
+  it("adds the deployments of AZURE_OPENAI_TRANSCRIPTION_MODELS as transcription models, without a routing table only", () => {
+    const config = loadConfig({
+      ...MINIMAL,
+      AZURE_OPENAI_TRANSCRIPTION_MODELS: " gpt-4o-transcribe, gpt-4o-transcribe-diarize,gpt-4o-transcribe",
+    });
+    expect(modelsFor(config.openai, "transcription")).toEqual(["whisper", "gpt-4o-transcribe", "gpt-4o-transcribe-diarize"]);
+    expect(config.openai.routing.table.models.get("gpt-4o-transcribe")).toEqual([
+      expect.objectContaining({
+        deployment: "gpt-4o-transcribe",
+        endpoint: "https://contoso.openai.azure.com",
+        capabilities: ["transcription"],
+      }),
+    ]);
+    expect(modelsFor(loadConfig(MINIMAL).openai, "transcription")).toEqual(["whisper"]);
+    expect(problemsOf({ ...MINIMAL, AZURE_OPENAI_TRANSCRIPTION_MODELS: "gpt-4o-transcribe,bad name" })).toEqual([
+      expect.stringMatching(/^AZURE_OPENAI_TRANSCRIPTION_MODELS is not a valid deployment name \(got "bad name"\)/),
+    ]);
+    const table = JSON.stringify({
+      "gpt-4o-mini": [{ deployment: "gpt-4o-mini", capabilities: ["chat"] }],
+      "text-embedding-3-small": [{ deployment: "text-embedding-3-small", capabilities: ["embeddings"] }],
+      whisper: [{ deployment: "whisper", capabilities: ["transcription"] }],
+    });
+    expect(problemsOf({ ...MINIMAL, AZURE_OPENAI_DEPLOYMENTS: table, AZURE_OPENAI_TRANSCRIPTION_MODELS: "gpt-4o-transcribe" })).toEqual([
+      expect.stringMatching(/^AZURE_OPENAI_TRANSCRIPTION_MODELS is set, but AZURE_OPENAI_DEPLOYMENTS is too.*add them to the table/),
+    ]);
   });
 
   it("turns speech or images off when their setting is present but empty, and keeps the default when it is unset", () => {

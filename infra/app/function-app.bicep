@@ -265,6 +265,9 @@ var appSettings = {
   AZURE_OPENAI_SPEECH_DEPLOYMENT: speechDeploymentName
   AZURE_OPENAI_IMAGES_DEPLOYMENT: imagesDeploymentName
   AZURE_OPENAI_COMPLETIONS_DEPLOYMENT: completionsDeploymentName
+  // Empty: with AZURE_OPENAI_DEPLOYMENTS below, the routing table lists every transcription model
+  // (add gpt-4o transcribe deployments there).
+  AZURE_OPENAI_TRANSCRIPTION_MODELS: ''
   // Every deployment on every account, as JSON: the app routes each model name callers send to these.
   AZURE_OPENAI_DEPLOYMENTS: string(openAiRoutingTable)
   AZURE_OPENAI_TIMEOUT_MS: '60000'

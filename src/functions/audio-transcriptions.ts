@@ -6,6 +6,7 @@ import { answerError } from "../http/error-response.js";
 import { getRouter, modelsFor } from "../routing/index.js";
 import { BACKEND_HEADER } from "../routing/http.js";
 import type { TranscriptionTask } from "../transcription/options.js";
+import { tableModelKind } from "../transcription/transcription-models.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -33,7 +34,12 @@ function audioHandler(task: TranscriptionTask, label: string) {
         import("../http/audio-transcription.js"),
       ]);
       const upload = await readAudioUpload(request, config.http.maxAudioBytes, callerGone);
-      const audioRequest = parseAudioRequest(upload, task, modelsFor(config.openai, "transcription"));
+      const audioRequest = parseAudioRequest(
+        upload,
+        task,
+        modelsFor(config.openai, "transcription"),
+        tableModelKind(config.openai.routing.table),
+      );
       const answer = await transcribeUpload({ router: getRouter(config.openai), logger, config, caller }, audioRequest, callerGone);
       return {
         status: 200,

@@ -3,9 +3,11 @@
  * `response_format`: json `{text}` (with `usage` for transcriptions), text/srt/vtt as text bodies
  * (srt and vtt by the blob pipeline's writers, so both outputs cut cues alike), verbose_json with
  * task, language, duration, text, segments (Whisper's fields, times in the whole recording) and
- * words when asked for.
+ * words when asked for; diarized_json (the diarizing model) with its speaker-labelled segments;
+ * json with the gpt-4o models' logprobs when asked for.
  */
 import type { Transcript } from "../transcription/stitch.js";
+import type { TokenLogprob } from "../transcription/whisper.js";
 import { toSrt, toText, toVtt } from "../transcription/writers.js";
 import type { AudioRequest } from "./audio-request.js";
 
@@ -23,12 +25,32 @@ const VTT = "text/vtt; charset=utf-8";
 const JSON_TYPE = "application/json";
 
 /** The answer body for the request's response_format. `billedSeconds`: Azure's usage over every chunk. */
-export function renderAudioAnswer(request: AudioRequest, transcript: Transcript, billedSeconds: number): AudioAnswer {
+export function renderAudioAnswer(
+  request: AudioRequest,
+  transcript: Transcript,
+  billedSeconds: number,
+  logprobs?: readonly TokenLogprob[],
+): AudioAnswer {
   // Translations carry no usage in OpenAI's answers (CreateTranslationResponse*); transcriptions do.
   const usage = request.task === "transcribe" ? { usage: { type: "duration", seconds: Math.ceil(billedSeconds) } } : {};
   switch (request.responseFormat) {
     case "json":
-      return json({ text: transcript.text, ...usage });
+      return json({ text: transcript.text, ...(request.extras.logprobs && logprobs ? { logprobs } : {}), ...usage });
+    case "diarized_json":
+      return json({
+        task: "transcribe",
+        duration: transcript.duration,
+        text: transcript.text,
+        segments: transcript.segments.map(({ id, start, end, text, speaker }) => ({
+          type: "transcript.text.segment",
+          id: `seg_${id}`,
+          start,
+          end,
+          text,
+          speaker: speaker ?? "",
+        })),
+        ...usage,
+      });
     case "text":
       return { contentType: TEXT, body: toText(transcript) };
     case "srt":

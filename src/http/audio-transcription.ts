@@ -13,7 +13,9 @@ import type { Config } from "../config.js";
 import type { Router } from "../routing/index.js";
 import { detectAudioFormat } from "../transcription/audio-format.js";
 import { planChunks, type AudioPlan } from "../transcription/chunk-plan.js";
+import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "../transcription/speakers.js";
 import { stitchTranscripts } from "../transcription/stitch.js";
+import { MODEL_ABILITIES, maxChunkSecondsFor, type TranscriptionModelKind } from "../transcription/transcription-models.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "../transcription/transcribe-chunks.js";
 import { renderAudioAnswer, type AudioAnswer } from "./audio-answer.js";
 import type { AudioRequest } from "./audio-request.js";
@@ -46,7 +48,7 @@ export async function transcribeUpload(
 ): Promise<AudioTranscriptionResult> {
   const route = deps.router.route("transcription", request.deployment);
   const { bytes, fileName } = request.file;
-  const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes);
+  const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes, request.kind);
   const started = performance.now();
   const sourceName = `upload ${JSON.stringify(fileName)}`;
   deps.logger.info(
@@ -61,23 +63,46 @@ export async function transcribeUpload(
       retry: httpAudioRetryPolicy(deps.config, plan.chunks.length),
       maxConcurrency: deps.config.transcription.maxConcurrency,
     },
-    { plan, options: request.options, sourceName, signal, words: request.words && request.task === "transcribe" },
+    {
+      plan,
+      options: request.options,
+      sourceName,
+      signal,
+      words: request.words && request.task === "transcribe",
+      kind: request.kind,
+      audio: bytes,
+      extras: request.extras,
+      ...(request.knownSpeakers ? { knownSpeakers: request.knownSpeakers } : {}),
+    },
   );
   const transcript = stitchTranscripts(results, plan.durationInSeconds);
   deps.logger.info(
     `Transcribed ${sourceName}: ${plan.chunks.length} chunk(s), ${transcript.duration} s of audio, in ${Math.round(performance.now() - started)} ms`,
   );
   return {
-    ...renderAudioAnswer(request, transcript, billedSeconds(results)),
+    ...renderAudioAnswer(
+      request,
+      transcript,
+      billedSeconds(results),
+      results.flatMap((result) => result.logprobs ?? []),
+    ),
     chunks: plan.chunks.length,
     backends: chunkBackends(results),
   };
 }
 
 /** The format and chunks of the file; its problems name the `file` field, as OpenAI's answers do. */
-function planUpload(bytes: Uint8Array, maxChunkBytes: number): AudioPlan {
+function planUpload(bytes: Uint8Array, maxChunkBytes: number, kind: TranscriptionModelKind): AudioPlan {
   try {
-    return planChunks(bytes, detectAudioFormat(bytes), { maxChunkBytes });
+    // The diarizing model's later chunks carry reference clips too: leave room for them (transcribe-blob.ts does the same).
+    const limit = MODEL_ABILITIES[kind].diarize
+      ? Math.max(Math.floor(maxChunkBytes / 2), maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
+      : maxChunkBytes;
+    const maxChunkSeconds = maxChunkSecondsFor(kind);
+    return planChunks(bytes, detectAudioFormat(bytes), {
+      maxChunkBytes: limit,
+      ...(maxChunkSeconds !== undefined ? { maxChunkSeconds } : {}),
+    });
   } catch (error) {
     if (error instanceof BadInputError && error.param === undefined) {
       throw new BadInputError(error.message, { param: "file", ...(error.code ? { code: error.code } : {}), details: error.details });

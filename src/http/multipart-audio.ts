@@ -35,10 +35,14 @@ export interface AudioUpload {
   file: UploadedAudio | undefined;
 }
 
-/** The multipart framing and text fields allowed beside the file in a declared length. */
-const FIELDS_ALLOWANCE_BYTES = 1024 * 1024;
-/** OpenAI's audio requests have a handful of fields; a prompt fits in far less than this. */
-const MAX_FIELD_BYTES = 256 * 1024;
+/**
+ * OpenAI's audio requests have a handful of fields; the largest is a known speaker reference of
+ * the diarize model, a data URL of up to 10 s of audio (44.1 kHz 16-bit mono WAV: 882 kB, 1.2 MB
+ * as base64).
+ */
+const MAX_FIELD_BYTES = 2 * 1024 * 1024;
+/** The multipart framing and text fields allowed beside the file in a declared length: up to 4 references and the rest. */
+const FIELDS_ALLOWANCE_BYTES = 4 * MAX_FIELD_BYTES + 1024 * 1024;
 const MAX_FIELDS = 32;
 
 /**

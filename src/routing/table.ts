@@ -198,11 +198,17 @@ export function defaultBackendName(endpoint: string, deployment: string): string
 export function singleEndpointTable(
   defaults: BackendDefaults & { endpoint: string },
   deployments: Partial<Record<Capability, string>>,
+  moreTranscription: readonly string[] = [],
 ): RoutingTable {
   const capabilitiesOf = new Map<string, Capability[]>();
   for (const capability of CAPABILITIES) {
     const deployment = deployments[capability];
     if (deployment !== undefined) capabilitiesOf.set(deployment, [...(capabilitiesOf.get(deployment) ?? []), capability]);
+  }
+  // AZURE_OPENAI_TRANSCRIPTION_MODELS: more transcription models a blob or request may name.
+  for (const deployment of moreTranscription) {
+    const capabilities = capabilitiesOf.get(deployment) ?? [];
+    if (!capabilities.includes("transcription")) capabilitiesOf.set(deployment, [...capabilities, "transcription"]);
   }
   const models = new Map<string, Backend[]>();
   for (const [deployment, capabilities] of capabilitiesOf) {

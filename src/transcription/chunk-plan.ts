@@ -35,6 +35,12 @@ export interface PlanOptions {
   searchSeconds?: number;
   /** Length of the quiet stretch looked for; the cut goes in its middle. Default 0.3 s. */
   quietRunSeconds?: number;
+  /**
+   * Longest chunk in seconds, besides the byte limit: for models that answer text without times
+   * (transcription-models.ts), each chunk becomes one timed cue. Cut at quiet stretches like the
+   * byte limit's cuts. Undefined: only the byte limit. Formats this planner cannot cut stay whole.
+   */
+  maxChunkSeconds?: number;
 }
 
 /**
@@ -47,17 +53,23 @@ export function planChunks(bytes: Uint8Array, format: AudioFormat, options: Plan
   const { maxChunkBytes } = options;
   if (format === "wav") {
     const info = parseWav(bytes);
-    if (bytes.byteLength <= maxChunkBytes) return single(bytes, format, info.durationInSeconds);
+    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options))
+      return single(bytes, format, info.durationInSeconds);
     if (!info.splittable) throw tooLarge(bytes.byteLength, maxChunkBytes, `compressed WAV (format tag ${info.sampleFormat})`);
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitWav(bytes, info, options) };
   }
   if (format === "mp3" || format === "mpga") {
     const info = parseMp3(bytes);
-    if (bytes.byteLength <= maxChunkBytes) return single(bytes, format, info.durationInSeconds);
+    if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options))
+      return single(bytes, format, info.durationInSeconds);
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitMp3(bytes, info, options) };
   }
   if (bytes.byteLength > maxChunkBytes) throw tooLarge(bytes.byteLength, maxChunkBytes, format.toUpperCase());
   return single(bytes, format, undefined);
+}
+
+function fitsSeconds(duration: number, options: PlanOptions): boolean {
+  return options.maxChunkSeconds === undefined || duration <= options.maxChunkSeconds;
 }
 
 function single(bytes: Uint8Array, format: AudioFormat, duration: number | undefined): AudioPlan {
@@ -70,15 +82,20 @@ function single(bytes: Uint8Array, format: AudioFormat, duration: number | undef
 
 function splitWav(bytes: Uint8Array, info: WavInfo, options: PlanOptions): AudioChunk[] {
   const headerLength = wavHeaderFor(info, 0).byteLength;
-  const maxData = Math.floor((options.maxChunkBytes - headerLength) / info.blockAlign) * info.blockAlign;
+  const bytesPerSecond = info.blockAlign * info.sampleRate;
+  const byBytes = Math.floor((options.maxChunkBytes - headerLength) / info.blockAlign) * info.blockAlign;
+  const bySeconds = options.maxChunkSeconds === undefined ? Infinity : alignDown(options.maxChunkSeconds * bytesPerSecond, info.blockAlign);
+  const maxData = Math.min(byBytes, bySeconds);
   if (maxData < info.blockAlign * info.sampleRate) {
     throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is too small for one second of this WAV audio.`, {
       code: "audio_too_large",
     });
   }
   const data = bytes.subarray(info.dataOffset, info.dataOffset + info.dataLength);
-  const bytesPerSecond = info.blockAlign * info.sampleRate;
-  const searchBytes = alignDown(Math.min(maxData / 4, (options.searchSeconds ?? 30) * bytesPerSecond), info.blockAlign);
+  const searchBytes = alignDown(
+    Math.min(maxData / searchShare(bySeconds < byBytes), (options.searchSeconds ?? 30) * bytesPerSecond),
+    info.blockAlign,
+  );
   const windowFrames = Math.max(1, Math.round(info.sampleRate * 0.02));
   const runWindows = Math.max(1, Math.round((options.quietRunSeconds ?? 0.3) / 0.02));
 
@@ -122,16 +139,21 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
   for (let f = 0; f < frameCount; f++) bitSums[f + 1] = bitSums[f]! + frameBits[f]!;
   const runCost = (cut: number) => bitSums[Math.min(frameCount, cut + runFrames - half)]! - bitSums[Math.max(0, cut - half)]!;
 
+  const maxSeconds = options.maxChunkSeconds ?? Infinity;
+  const endTime = (frame: number) => (frame + 1 < frameCount ? frameStarts[frame + 1]! : info.durationInSeconds);
+  // Frames [first, end) fit in one chunk: under the byte limit and, when given, the time limit.
+  const fits = (first: number, end: number) =>
+    endOf(end - 1) - frameOffsets[first]! <= options.maxChunkBytes && endTime(end - 1) - frameStarts[first]! <= maxSeconds + 1e-9;
   const cuts: number[] = [0];
   let first = 0;
-  while (endOf(frameCount - 1) - frameOffsets[first]! > options.maxChunkBytes) {
+  while (!fits(first, frameCount)) {
     // The chunk [first, limit) is the longest that fits.
     let limit = first + 1;
     let low = first + 1;
     let high = frameCount;
     while (low <= high) {
       const mid = (low + high) >> 1;
-      if (endOf(mid - 1) - frameOffsets[first]! <= options.maxChunkBytes) {
+      if (fits(first, mid)) {
         limit = mid;
         low = mid + 1;
       } else high = mid - 1;
@@ -140,7 +162,12 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
       throw new BadInputError(`TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) is smaller than one MP3 frame.`, {
         code: "audio_too_large",
       });
-    const searchFrames = Math.min(Math.floor((limit - first) / 4), Math.round((options.searchSeconds ?? 30) / frameSeconds));
+    const timeLimited =
+      endTime(limit - 1) - frameStarts[first]! > maxSeconds - 1 && endOf(limit) - frameOffsets[first]! <= options.maxChunkBytes;
+    const searchFrames = Math.min(
+      Math.floor((limit - first) / searchShare(timeLimited)),
+      Math.round((options.searchSeconds ?? 30) / frameSeconds),
+    );
     let best = limit;
     let bestCost = Infinity;
     for (let cut = limit - searchFrames; cut <= limit; cut++) {
@@ -172,6 +199,15 @@ function splitMp3(bytes: Uint8Array, info: Mp3Info, options: PlanOptions): Audio
     });
   }
   return chunks;
+}
+
+/**
+ * The part of a chunk, from its end, searched for a quiet cut: a quarter of a chunk cut at the
+ * byte limit (minutes long, a pause is near), half of a short piece cut at the time limit
+ * (30 s: a sentence can run 10 s without a pause).
+ */
+function searchShare(timeLimited: boolean): number {
+  return timeLimited ? 2 : 4;
 }
 
 /** Index (in windows) of the centre of the quietest run of `run` windows; later runs win ties. */

@@ -4,6 +4,7 @@
  * the user did not ask for and nobody notices.
  */
 import { BadInputError } from "../errors.js";
+import { MODEL_ABILITIES, modelKindOfName, type TranscriptionModelKind } from "./transcription-models.js";
 
 export const OUTPUT_FORMATS = ["json", "txt", "srt", "vtt"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -18,10 +19,20 @@ export interface TranscriptionOptions {
   formats: OutputFormat[];
   /** The routing table's model to transcribe with, when the blob names one (else the configured default). */
   model?: string;
+  /** Label who speaks (a diarizing model): set by `speakers=true`, `speaker_names`, or a diarizing model itself. */
+  speakers?: boolean;
+  /** Names for the speakers, in the order they first speak (`speaker_names`, comma-separated). */
+  speakerNames?: string[];
+  /** Word times in the JSON output (Whisper, `words=true`). */
+  words?: boolean;
 }
 
 /** The metadata keys read; any other metadata on the blob is the user's and is left alone. */
-export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats", "model"] as const;
+export const OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats", "model", "speakers", "speaker_names", "words"] as const;
+
+/** More names than a meeting has speakers is a mistake; 20 is far above what diarization tells apart. */
+const MAX_SPEAKER_NAMES = 20;
+const MAX_SPEAKER_NAME_CHARS = 40;
 
 // ISO 639-1 codes (two letters). Whisper supports a subset; it rejects the rest with a clear 400.
 const ISO_639_1 = new Set(
@@ -50,6 +61,7 @@ const MAX_PROMPT_CHARS = 1000;
 export function parseTranscriptionOptions(
   metadata: Readonly<Record<string, string | undefined>>,
   models?: readonly string[],
+  kindOf: (model: string) => TranscriptionModelKind = modelKindOfName,
 ): TranscriptionOptions {
   const values = new Map(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value?.trim() ?? ""]));
   const problems: string[] = [];
@@ -113,6 +125,23 @@ export function parseTranscriptionOptions(
       );
   }
 
+  const speakers = readFlag(values, "speakers", problems);
+  const words = readFlag(values, "words", problems);
+  const names = values.get("speaker_names");
+  if (names !== undefined && names !== "") {
+    const list = decodePrompt(names)
+      .split(",")
+      .map((name) => name.trim());
+    if (list.some((name) => name === "" || name.length > MAX_SPEAKER_NAME_CHARS) || list.length > MAX_SPEAKER_NAMES)
+      problems.push(
+        `speaker_names "${names}" must be up to ${MAX_SPEAKER_NAMES} comma-separated names of 1-${MAX_SPEAKER_NAME_CHARS} characters, e.g. "Ana,Ben"`,
+      );
+    else if (new Set(list).size !== list.length) problems.push(`speaker_names "${names}" names someone twice; give each speaker one name`);
+    else options.speakerNames = list;
+  }
+  if (words) options.words = true;
+  checkModelOptions(options, { speakers, models, kindOf }, problems);
+
   if (problems.length > 0) {
     throw new BadInputError(`Invalid transcription options in the blob's metadata: ${problems.join("; ")}.`, {
       code: "invalid_options",
@@ -120,6 +149,59 @@ export function parseTranscriptionOptions(
     });
   }
   return options;
+}
+
+/** A true/false option; absent or empty is undefined. */
+function readFlag(values: ReadonlyMap<string, string>, key: string, problems: string[]): boolean | undefined {
+  const raw = values.get(key);
+  if (raw === undefined || raw === "") return undefined;
+  const value = raw.toLowerCase();
+  if (value === "true" || value === "false") return value === "true";
+  problems.push(`${key} "${raw}" is not valid; use "true" or "false"`);
+  return undefined;
+}
+
+/**
+ * Picks the model for speaker labels and refuses what the chosen model cannot do (Azure would
+ * refuse it, or the app would have to drop it): translation and word times on a gpt-4o model,
+ * a prompt on the diarizing model, speaker labels on a model that does not diarize.
+ */
+function checkModelOptions(
+  options: TranscriptionOptions,
+  context: { speakers: boolean | undefined; models: readonly string[] | undefined; kindOf: (model: string) => TranscriptionModelKind },
+  problems: string[],
+): void {
+  const { models, kindOf } = context;
+  const wantsSpeakers = context.speakers === true || (context.speakers === undefined && options.speakerNames !== undefined);
+  if (context.speakers === false && options.speakerNames !== undefined)
+    problems.push("speaker_names needs speaker labels; remove speakers=false or the speaker_names");
+  let model = options.model ?? models?.[0];
+  if (wantsSpeakers && options.model === undefined && model !== undefined && !MODEL_ABILITIES[kindOf(model)].diarize) {
+    // No model named: speaker labels pick the first model that diarizes.
+    const diarizing = models?.find((candidate) => MODEL_ABILITIES[kindOf(candidate)].diarize);
+    if (diarizing === undefined) {
+      problems.push(
+        "speakers=true needs a gpt-4o-transcribe-diarize deployment, and none is configured; add one (AZURE_OPENAI_TRANSCRIPTION_MODELS or AZURE_OPENAI_DEPLOYMENTS) or remove speakers",
+      );
+      return;
+    }
+    options.model = diarizing;
+    model = diarizing;
+  }
+  if (model === undefined) return;
+  const kind = kindOf(model);
+  const abilities = MODEL_ABILITIES[kind];
+  const named = `model "${model}" (${kind})`;
+  if (wantsSpeakers && !abilities.diarize)
+    problems.push(`${named} does not label speakers; use a gpt-4o-transcribe-diarize model or remove speakers/speaker_names`);
+  if (abilities.diarize && context.speakers !== false) options.speakers = true;
+  if (options.task === "translate" && !abilities.translate)
+    problems.push(`${named} does not translate (only Whisper does); use a Whisper model or task=transcribe`);
+  if (options.prompt !== undefined && !abilities.prompt) problems.push(`${named} takes no prompt; remove the prompt metadata`);
+  if (options.words && !abilities.timestamps)
+    problems.push(`${named} gives no word times (only Whisper does); use a Whisper model or remove words`);
+  if (options.words && options.task === "translate")
+    problems.push("words=true cannot be used with task=translate (translations have no word times)");
 }
 
 /**

@@ -22,6 +22,8 @@ export interface WhisperSegment extends SegmentDetails {
   start: number;
   end: number;
   text: string;
+  /** Who speaks (diarizing model), once speakers.ts has made the labels consistent across chunks. */
+  speaker?: string;
 }
 
 /** A word with its times (verbose_json with `timestamp_granularities[]=word`). */
@@ -36,6 +38,7 @@ export interface TranscriptSegment extends SegmentDetails {
   start: number;
   end: number;
   text: string;
+  speaker?: string;
 }
 
 /** What Whisper returned for one chunk (verbose_json), reduced to what the outputs use. */
@@ -81,7 +84,14 @@ export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationIn
       const start = roundMs(Math.max(previousEnd, Math.min(chunkEnd, chunkStart + Math.max(0, segment.start))));
       const end = roundMs(Math.max(start, Math.min(chunkEnd, chunkStart + segment.end)));
       if (text === "" || end <= start) continue;
-      segments.push({ ...shiftedDetails(segment, chunkStart), id: segments.length, start, end, text });
+      segments.push({
+        ...shiftedDetails(segment, chunkStart),
+        id: segments.length,
+        start,
+        end,
+        text,
+        ...(segment.speaker !== undefined ? { speaker: segment.speaker } : {}),
+      });
       previousEnd = end;
     }
     for (const word of chunk.words ?? []) {

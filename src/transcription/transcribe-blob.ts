@@ -37,6 +37,16 @@ import type { RetryPolicy } from "../openai/retry-policy.js";
 import type { Router } from "../routing/index.js";
 import { modelsServing } from "../routing/table.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "./transcribe-chunks.js";
+import { BadInputError } from "../errors.js";
+import { KNOWN_SPEAKERS_ALLOWANCE_BYTES } from "./speakers.js";
+import {
+  MODEL_ABILITIES,
+  TIMED_PIECE_SECONDS,
+  maxChunkSecondsFor,
+  needsTimedPieces,
+  tableModelKind,
+  type TranscriptionModelKind,
+} from "./transcription-models.js";
 import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
 import { recordPipelineItem, recordQueueAge } from "../metrics/index.js";
@@ -216,10 +226,25 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
   const chunkStore = new ChunkStore(transcripts, blob.name, etag);
   const versioned: VersionedWriteDeps = { isCurrent: run.claimDeps.isCurrent };
   try {
-    const options = parseTranscriptionOptions(properties.metadata ?? {}, transcriptionModels(deps));
+    const kindOf = tableModelKind(deps.router.table);
+    const options = parseTranscriptionOptions(properties.metadata ?? {}, transcriptionModels(deps), kindOf);
     const route = deps.router.route("transcription", options.model ?? deps.defaultModel);
+    const kind = kindOf(route.model);
     const format = detectAudioFormat(blob.content);
-    const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
+    const plan = planChunks(blob.content, format, {
+      // The diarizing model's later chunks carry reference clips too; near Azure's 25 MB they must fit beside the chunk.
+      maxChunkBytes: MODEL_ABILITIES[kind].diarize
+        ? Math.max(Math.floor(deps.maxChunkBytes / 2), deps.maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
+        : deps.maxChunkBytes,
+      // A model that gives no times is sent short pieces, each a cue with real start and end times;
+      // the others no more audio than a request of theirs may hold.
+      ...(needsTimedPieces(kind)
+        ? { maxChunkSeconds: TIMED_PIECE_SECONDS }
+        : maxChunkSecondsFor(kind) !== undefined
+          ? { maxChunkSeconds: maxChunkSecondsFor(kind) }
+          : {}),
+    });
+    checkCueTimes(plan, options, kind, route.model);
     const chunkPlanKey = planKey({
       // Named `deployment` as before routing, when the model was the deployment: without a routing
       // table (or with aliases equal to their deployments) chunks kept before the upgrade still match.
@@ -252,6 +277,9 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
         // A retryable failure lets the chunks in flight finish and be kept: Azure bills them anyway,
         // and the redelivery then does not pay for them again.
         finishInFlight: (error) => !(error instanceof SupersededError) && failureActions(classifyError(error)).blob === "retry",
+        kind,
+        audio: blob.content,
+        ...(options.words ? { words: true } : {}),
       },
     );
     const document = buildDocument(deps, blob, plan, options, results, route.model);
@@ -464,6 +492,22 @@ async function recordFailure(
     // Storage itself is failing; the host's retry (and the thrown error) still carry the failure.
     deps.logger.warn(`Could not record the failure of ${status.current.name}: ${String(writeError)}`);
   }
+}
+
+/**
+ * Subtitles from a model that gives no times need the pieces' times, known only for audio whose
+ * length the app reads from its bytes (and cuts into pieces); refused before any request is paid.
+ * @throws BadInputError `no_timings` naming the formats and the ways out.
+ */
+function checkCueTimes(plan: AudioPlan, options: TranscriptionOptions, kind: TranscriptionModelKind, model: string): void {
+  const subtitles = options.formats.filter((format) => format === "srt" || format === "vtt");
+  if (!needsTimedPieces(kind) || subtitles.length === 0) return;
+  if (plan.chunks.every((chunk) => chunk.endInSeconds !== undefined)) return;
+  throw new BadInputError(
+    `${subtitles.join(" and ")} need cue times, which model "${model}" (${kind}) does not give, and the app cannot cut ${plan.format.toUpperCase()} audio into timed pieces. ` +
+      `Use a Whisper or gpt-4o-transcribe-diarize model, set formats=json,txt, or convert the recording to WAV or MP3.`,
+    { code: "no_timings" },
+  );
 }
 
 /** The models a blob may name: those serving transcription, the default first. */

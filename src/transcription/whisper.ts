@@ -7,6 +7,7 @@
  * time instead of one of the host's few deliveries of the whole file.
  */
 import { toStreamingFile } from "openai";
+import type { TranscriptionCreateParamsNonStreaming } from "openai/resources/audio/transcriptions";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
@@ -17,6 +18,29 @@ import { MIME_TYPES, type AudioFormat } from "./audio-format.js";
 import type { AudioChunk } from "./chunk-plan.js";
 import type { TranscriptionOptions } from "./options.js";
 import type { ChunkTranscript, WhisperSegment, WhisperWord } from "./stitch.js";
+import type { TranscriptionModelKind } from "./transcription-models.js";
+
+/**
+ * Fields an HTTP caller set for the gpt-4o models, sent with every chunk as given (the blob
+ * pipeline sets none): `chunking_strategy`, `include[]=logprobs`.
+ */
+export interface ModelExtras {
+  chunkingStrategy?: "auto" | { type: "server_vad"; prefix_padding_ms?: number; silence_duration_ms?: number; threshold?: number };
+  logprobs?: boolean;
+}
+
+/** A token's log-probability (gpt-4o models, include[]=logprobs). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes?: number[];
+}
+
+/** Speakers the diarizing model should recognise: names with a 2-10 s reference clip each (data URLs). */
+export interface KnownSpeakers {
+  names: string[];
+  references: string[];
+}
 
 export interface WhisperDeps {
   router: Router;
@@ -40,6 +64,11 @@ export interface ChunkRequest {
   signal: AbortSignal;
   /** Ask for word timestamps as well as segments (transcriptions only; translations have none). */
   words?: boolean;
+  /** What the model behind the route is: decides what is asked for (transcription-models.ts). Default whisper. */
+  kind?: TranscriptionModelKind;
+  /** Diarizing model: the speakers found in earlier chunks (or the caller's), so labels stay the same across chunks. */
+  knownSpeakers?: KnownSpeakers;
+  extras?: ModelExtras;
 }
 
 export interface ChunkResult extends ChunkTranscript {
@@ -48,6 +77,8 @@ export interface ChunkResult extends ChunkTranscript {
   latencyInMs: number;
   /** The backend that answered (its table name); absent on chunks kept by a version of the app before routing. */
   backend?: string;
+  /** gpt-4o models with include[]=logprobs. */
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -88,7 +119,8 @@ async function attemptChunk(
   // sent only once, so each attempt (another backend, a retry) gets a fresh one and the client's own retries are off.
   const file = toStreamingFile(viewsOf(chunk.parts), fileName, { type });
   try {
-    const call =
+    const kind = request.kind ?? "whisper";
+    const { data: raw, response } = await (
       options.task === "translate"
         ? target.client.audio.translations.create(
             {
@@ -100,40 +132,24 @@ async function attemptChunk(
             },
             { signal },
           )
-        : target.client.audio.transcriptions.create(
-            {
-              model: deployment,
-              file,
-              response_format: "verbose_json",
-              timestamp_granularities: request.words ? ["segment", "word"] : ["segment"],
-              ...(options.language ? { language: options.language } : {}),
-              ...(request.prompt ? { prompt: request.prompt } : {}),
-              ...temperature(options),
-            },
-            { signal },
-          );
-    const { data: raw, response } = await call.withResponse();
-    // verbose_json: both operations answer with text, language, duration and segments.
-    const data = raw as VerboseResult;
+        : target.client.audio.transcriptions.create({ model: deployment, file, ...transcriptionFields(kind, request) }, { signal })
+    ).withResponse();
     const latencyInMs = performance.now() - started;
+    const transcript = chunkTranscriptOf(kind, request, raw as ModelResult);
+    const { usage, logprobs } = raw as ModelResult;
+    const billedSeconds = billedSecondsOf(usage, transcript.duration);
     logOpenAICall(target.logger, {
       operation,
       deployment,
       latencyInMs,
       status: response.status,
-      audioSeconds: billedSecondsOf(data),
+      audioSeconds: billedSeconds,
       requestId: upstreamRequestId(response.headers),
     });
     return {
-      index: chunk.index,
-      startInSeconds: chunk.startInSeconds,
-      endInSeconds: chunk.endInSeconds,
-      text: data.text,
-      language: data.language,
-      duration: data.duration,
-      segments: data.segments ?? [],
-      ...(data.words ? { words: data.words } : {}),
-      billedSeconds: billedSecondsOf(data),
+      ...transcript,
+      ...(logprobs ? { logprobs } : {}),
+      billedSeconds,
       latencyInMs,
       backend: target.backend.name,
     };
@@ -143,10 +159,12 @@ async function attemptChunk(
   }
 }
 
-/** Seconds Azure bills for a chunk: its `usage` when it reports one, else the audio's duration. */
-function billedSecondsOf(data: VerboseResult): number {
-  const usage = data.usage;
-  return usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration;
+/**
+ * Seconds of audio a chunk counts for: Azure's `usage` when it reports seconds (Whisper, the
+ * diarize model), else the audio's duration (the other gpt-4o models bill tokens).
+ */
+function billedSecondsOf(usage: ModelResult["usage"], duration: number): number {
+  return usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : duration;
 }
 
 /** Slice size handed to the HTTP stack: small enough for backpressure, large enough to be cheap. */
@@ -160,13 +178,88 @@ async function* viewsOf(parts: readonly Uint8Array[]): AsyncGenerator<Uint8Array
   }
 }
 
-interface VerboseResult {
+type TranscriptionFields = Omit<TranscriptionCreateParamsNonStreaming, "model" | "file">;
+
+/** The answers the app asks for: verbose_json (Whisper), json (gpt-4o), diarized_json (gpt-4o diarize). */
+interface ModelResult {
   text: string;
-  language: string;
-  duration: number;
-  segments?: WhisperSegment[];
+  language?: string;
+  duration?: number;
+  segments?: Array<WhisperSegment & { speaker?: string; type?: string; id?: unknown }>;
   words?: WhisperWord[];
+  logprobs?: TokenLogprob[];
   usage?: { type?: string; seconds?: number };
+}
+
+/**
+ * The fields of a transcription request for the model's kind: Whisper gets verbose_json with
+ * segment (and word) times; gpt-4o-transcribe and gpt-4o-mini-transcribe answer json only (the
+ * chunk is short, its start and end time the text); the diarizing model gets diarized_json,
+ * `chunking_strategy` (Azure requires it over 30 s; "auto" lets the service cut at pauses) and the
+ * known speakers, and no prompt (it takes none).
+ */
+function transcriptionFields(kind: TranscriptionModelKind, request: ChunkRequest): TranscriptionFields {
+  const { options } = request;
+  const common = {
+    ...(options.language ? { language: options.language } : {}),
+    ...temperature(options),
+  };
+  if (kind === "whisper")
+    return {
+      ...common,
+      response_format: "verbose_json" as const,
+      timestamp_granularities: request.words ? ["segment", "word"] : ["segment"],
+      ...(request.prompt ? { prompt: request.prompt } : {}),
+    };
+  if (kind === "gpt-4o-transcribe-diarize")
+    return {
+      ...common,
+      response_format: "diarized_json" as const,
+      chunking_strategy: request.extras?.chunkingStrategy ?? "auto",
+      ...(request.knownSpeakers && request.knownSpeakers.names.length > 0
+        ? { known_speaker_names: request.knownSpeakers.names, known_speaker_references: request.knownSpeakers.references }
+        : {}),
+    };
+  return {
+    ...common,
+    response_format: "json" as const,
+    ...(request.prompt ? { prompt: request.prompt } : {}),
+    ...(request.extras?.chunkingStrategy ? { chunking_strategy: request.extras.chunkingStrategy } : {}),
+    ...(request.extras?.logprobs ? { include: ["logprobs" as const] } : {}),
+  };
+}
+
+/** The model's answer as one chunk's transcript, times relative to the chunk. */
+function chunkTranscriptOf(kind: TranscriptionModelKind, request: ChunkRequest, data: ModelResult): ChunkTranscript {
+  const { chunk, options } = request;
+  const base = { index: chunk.index, startInSeconds: chunk.startInSeconds, endInSeconds: chunk.endInSeconds, text: data.text };
+  if (kind === "whisper") {
+    return {
+      ...base,
+      language: data.language ?? "",
+      duration: data.duration ?? 0,
+      segments: data.segments ?? [],
+      ...(data.words ? { words: data.words } : {}),
+    };
+  }
+  // The gpt-4o models do not say the language; the one the blob gave stands for it.
+  const language = options.language ?? "";
+  if (kind === "gpt-4o-transcribe-diarize") {
+    return {
+      ...base,
+      language,
+      duration: data.duration ?? 0,
+      segments: (data.segments ?? []).map(({ start, end, text, speaker }) => ({ start, end, text, ...(speaker ? { speaker } : {}) })),
+    };
+  }
+  // json: text only. The chunk's own span (known from its bytes) is the one time there is.
+  const span = chunk.endInSeconds === undefined ? undefined : chunk.endInSeconds - chunk.startInSeconds;
+  return {
+    ...base,
+    language,
+    duration: span ?? 0,
+    segments: span !== undefined && data.text.trim() !== "" ? [{ start: 0, end: span, text: data.text }] : [],
+  };
 }
 
 function temperature(options: TranscriptionOptions): { temperature?: number } {

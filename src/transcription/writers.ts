@@ -50,7 +50,15 @@ export function toJson({ transcript, options, usage, source }: TranscriptDocumen
         text: transcript.text,
         language: transcript.language,
         duration: transcript.duration,
-        segments: transcript.segments.map(({ id, start, end, text }) => ({ id, start, end, text })),
+        segments: transcript.segments.map(({ id, start, end, text, speaker }) => ({
+          id,
+          start,
+          end,
+          ...(speaker !== undefined ? { speaker } : {}),
+          text,
+        })),
+        ...(speakersOf(transcript).length > 0 ? { speakers: speakersOf(transcript) } : {}),
+        ...(options.words && transcript.words ? { words: transcript.words } : {}),
         options,
         usage,
         source,
@@ -61,18 +69,43 @@ export function toJson({ transcript, options, usage, source }: TranscriptDocumen
   );
 }
 
+/** The speakers, in the order they first speak. */
+export function speakersOf(transcript: Transcript): string[] {
+  return [...new Set(transcript.segments.flatMap((segment) => (segment.speaker === undefined ? [] : [segment.speaker])))];
+}
+
+/** The text; with speakers, one line per turn: `Speaker 1: ...`. */
 export function toText(transcript: Transcript): string {
+  if (speakersOf(transcript).length > 0) {
+    const turns: { speaker: string; text: string[] }[] = [];
+    for (const segment of transcript.segments) {
+      const speaker = segment.speaker ?? "";
+      const last = turns.at(-1);
+      if (last?.speaker === speaker) last.text.push(segment.text);
+      else turns.push({ speaker, text: [segment.text] });
+    }
+    return turns.map((turn) => `${turn.speaker ? `${turn.speaker}: ` : ""}${turn.text.join(" ")}\n`).join("");
+  }
   return transcript.text === "" ? "" : `${transcript.text}\n`;
 }
 
 /** SubRip: numbered cues, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between cues. */
 export function toSrt(segments: readonly TranscriptSegment[]): string {
-  return segments.map((s, i) => `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${cueText(s.text)}\n`).join("\n");
+  return segments
+    .map((s, i) => {
+      const text = s.speaker === undefined ? cueText(s.text) : `${cueText(s.speaker)}: ${cueText(s.text)}`;
+      return `${i + 1}\n${timestamp(s.start, ",")} --> ${timestamp(s.end, ",")}\n${text}\n`;
+    })
+    .join("\n");
 }
 
 /** WebVTT: the `WEBVTT` header, then cues with `HH:MM:SS.mmm` times. */
 export function toVtt(segments: readonly TranscriptSegment[]): string {
-  const cues = segments.map((s) => `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${cueText(s.text)}\n`);
+  // A speaker is a WebVTT voice span (`<v Name>`), which players show and style per speaker.
+  const cues = segments.map((s) => {
+    const text = s.speaker === undefined ? cueText(s.text) : `<v ${voiceName(s.speaker)}>${cueText(s.text)}`;
+    return `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${text}\n`;
+  });
   return ["WEBVTT\n", ...cues].join("\n");
 }
 
@@ -82,6 +115,11 @@ function cueText(text: string): string {
     .replace(/-->/g, "->")
     .replace(/\n\s*\n/g, "\n")
     .trim();
+}
+
+/** A voice span's annotation ends at `>` and may not hold a line break or markup. */
+function voiceName(speaker: string): string {
+  return speaker.replace(/[<>&\r\n]/g, " ").trim();
 }
 
 export function timestamp(seconds: number, separator: "," | "."): string {

@@ -219,8 +219,14 @@ describe("with the default limits", () => {
       expect(error).toMatchObject({ code, param, type: "invalid_request_error" });
     };
     await expectBadRequest(client.audio.transcriptions.create({ file: await file(), model: "whisper-1" }), "model_not_found", "model");
+    // A format of another model (the diarize model's): Whisper does not answer it.
     await expectBadRequest(
       client.audio.transcriptions.create({ file: await file(), model: WHISPER, response_format: "diarized_json" }),
+      "unsupported_value",
+      "response_format",
+    );
+    await expectBadRequest(
+      client.audio.transcriptions.create({ file: await file(), model: WHISPER, response_format: "docx" as "json" }),
       "invalid_value",
       "response_format",
     );
@@ -234,10 +240,16 @@ describe("with the default limits", () => {
       "invalid_value",
       "language",
     );
+    // A field of the gpt-4o models, which Whisper does not take; a field nobody takes is unknown.
     await expectBadRequest(
       client.audio.transcriptions.create({ file: await file(), model: WHISPER, include: ["logprobs"] }),
-      "unknown_parameter",
+      "unsupported_value",
       "include[]",
+    );
+    await expectBadRequest(
+      client.audio.transcriptions.create({ file: await file(), model: WHISPER, ...({ diarize: "true" } as object) }),
+      "unknown_parameter",
+      "diarize",
     );
     const noFile = await fetch(`${stack.host.url}/api/v1/audio/transcriptions`, { method: "POST", body: new FormData() });
     expect(noFile.status).toBe(400);

@@ -30,6 +30,9 @@ describe("start options", () => {
       ["dall-e-3", "image"],
       ["gpt-4o-mini-tts", "speech"],
       ["gpt-image-1", "image"],
+      ["gpt-4o-transcribe", "transcription"],
+      ["gpt-4o-mini-transcribe", "transcription"],
+      ["gpt-4o-transcribe-diarize", "transcription"],
     ]);
     expect(DEFAULT_DEPLOYMENTS.find((d) => d.name === "text-embedding-3-small")!.dimensions).toBe(1536);
   });
@@ -134,7 +137,7 @@ describe("control API", () => {
     expect(d!.latency).toEqual({ timeToFirstTokenMs: 5, tokensPerSecond: 50 });
     expect(d!.faults).toEqual([{ kind: 503, every: 2 }]);
     const all = await sim.control.updateDeployment("*", { latency: { requestMs: 1 } });
-    expect(all).toHaveLength(7);
+    expect(all).toHaveLength(DEFAULT_DEPLOYMENTS.length);
     expect(all.every((x) => x.latency?.requestMs === 1)).toBe(true);
     await expect(sim.control.updateDeployment("gpt-4o-mini", { latency: { warp: 1 } as never })).rejects.toThrow(/latency\.warp: unknown/);
     await expect(sim.control.updateDeployment("gpt-4o-mini", { faults: [{ kind: "boom" as never }] })).rejects.toThrow(/400/);

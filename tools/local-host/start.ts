@@ -125,6 +125,12 @@ function printSummary(stack: Stack): void {
     "",
     `  # 2. Upload an audio file (a generated sample here; or pass your own .wav/.mp3) -> transcript in ${settings.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
     `  npm run send -- upload --sample --container ${audio}${eventGrid ? " --event-grid" : ""}`,
+    ...(settings.AZURE_OPENAI_TRANSCRIPTION_MODELS?.includes("gpt-4o-transcribe-diarize")
+      ? [
+          "  #    the same with gpt-4o-transcribe-diarize, speakers labelled in every format (docs/transcription.md#speakers):",
+          `  npm run send -- upload --sample --name meeting.wav --container ${audio}${eventGrid ? " --event-grid" : ""} --metadata speakers=true --metadata speaker_names=Ana,Ben`,
+        ]
+      : []),
     "",
     `  # 3. Enqueue an embeddings message -> result in ${settings.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
     `  npm run send -- enqueue '{"id":"doc-1","input":"The quick brown fox"}' --queue ${queue}`,

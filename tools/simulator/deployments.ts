@@ -160,6 +160,16 @@ export const DEFAULT_DEPLOYMENTS: readonly DeploymentConfig[] = [
   // The app's defaults for speech and images (AZURE_OPENAI_SPEECH_DEPLOYMENT, AZURE_OPENAI_IMAGES_DEPLOYMENT).
   { name: "gpt-4o-mini-tts", model: "gpt-4o-mini-tts", modelVersion: "2025-12-15", capability: "speech", rpm: 300 },
   { name: "gpt-image-1", model: "gpt-image-1", modelVersion: "2025-04-15", capability: "image", rpm: 60 },
+  // The gpt-4o transcribe models, named after them as the app's sample settings expect (AZURE_OPENAI_TRANSCRIPTION_MODELS).
+  { name: "gpt-4o-transcribe", model: "gpt-4o-transcribe", modelVersion: "2025-03-20", capability: "transcription", rpm: 300 },
+  { name: "gpt-4o-mini-transcribe", model: "gpt-4o-mini-transcribe", modelVersion: "2025-12-15", capability: "transcription", rpm: 300 },
+  {
+    name: "gpt-4o-transcribe-diarize",
+    model: "gpt-4o-transcribe-diarize",
+    modelVersion: "2025-10-15",
+    capability: "transcription",
+    rpm: 300,
+  },
 ];
 
 const CAPABILITIES = new Set<Capability>(["chat", "completions", "embeddings", "transcription", "speech", "image"]);

@@ -98,7 +98,11 @@ export function readMultipart(req: IncomingMessage, limits: MultipartLimits = AU
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 100 } });
+      // Fields up to 4 MB: a known speaker reference is a data URL of up to 10 s of audio (busboy's default is 1 MB).
+      parser = busboy({
+        headers: req.headers,
+        limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 100, fieldSize: 4 * 1024 * 1024 },
+      });
     } catch {
       reject(invalidRequest(`This operation takes multipart/form-data with a '${limits.fileFields[0]}' part.`, limits.fileFields[0]));
       req.resume();

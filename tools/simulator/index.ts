@@ -14,7 +14,7 @@ import { SimulatorServer } from "./server.js";
 export interface SimulatorOptions {
   /** TCP port on 127.0.0.1; default 0 (an ephemeral port). */
   port?: number;
-  /** Default: the shipped set (gpt-4o-mini, text-embedding-3-small, whisper, tts, dall-e-3). */
+  /** Default: the shipped set (gpt-4o-mini, text-embedding-3-small, whisper, the gpt-4o transcribe models, tts, dall-e-3, ...). */
   deployments?: DeploymentConfig[];
   /** The accepted API key; default: a random key made at start (see `Simulator.apiKey`). */
   apiKey?: string;

@@ -4,12 +4,22 @@
  * temperature), and answers a transcript whose length and timing follow the audio's real
  * duration, in every response format (json, text, srt, vtt, verbose_json with words and segments).
  * The app's transcription pipeline can thus be tested on chunking, stitching and billing offline.
+ *
+ * The gpt-4o transcribe models behave as Azure documents them (the app's
+ * test/fixtures/transcription/model-abilities.json says where): gpt-4o-transcribe and
+ * gpt-4o-mini-transcribe answer json (text, token usage, logprobs when asked) or text only;
+ * gpt-4o-transcribe-diarize answers json, text or diarized_json (segments with speakers,
+ * diarize.ts), takes no prompt, needs `chunking_strategy` for audio over 30 s and takes up to 4
+ * known speakers (names with 2-10 s reference clips as data URLs); only Whisper translates and
+ * gives timestamp granularities.
  */
 import { createHash } from "node:crypto";
 import { CorruptAudioError, audioInfo, type AudioInfo } from "./audio-format.js";
 import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
+import { dominantVoice, speakerLabels, voiceRuns } from "./diarize.js";
 import { invalidRequest } from "./errors.js";
+import { operationNotSupported } from "./operation-errors.js";
 import { Random, digest } from "./random.js";
 import { CL100K, generateProse } from "./tokens.js";
 
@@ -27,8 +37,37 @@ export interface MultipartBody {
   files?: (UploadedFile & { field: string })[];
 }
 
-const FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
+const FORMATS = ["json", "text", "srt", "verbose_json", "vtt", "diarized_json"] as const;
 type ResponseFormat = (typeof FORMATS)[number];
+
+type ModelKind = "whisper" | "gpt-4o-transcribe" | "gpt-4o-mini-transcribe" | "gpt-4o-transcribe-diarize";
+
+/** The response formats each model answers. */
+const MODEL_FORMATS: Record<ModelKind, readonly ResponseFormat[]> = {
+  whisper: ["json", "text", "srt", "verbose_json", "vtt"],
+  "gpt-4o-transcribe": ["json", "text"],
+  "gpt-4o-mini-transcribe": ["json", "text"],
+  "gpt-4o-transcribe-diarize": ["json", "text", "diarized_json"],
+};
+
+/** The model kind of a deployment's model name (gpt-4o-mini-transcribe-2025-12-15 is gpt-4o-mini-transcribe). */
+export function modelKind(model: string): ModelKind {
+  for (const kind of ["gpt-4o-transcribe-diarize", "gpt-4o-mini-transcribe", "gpt-4o-transcribe"] as const)
+    if (model.includes(kind)) return kind;
+  return "whisper";
+}
+
+/** The longest audio a request may hold, as the API's 400 says (quoted in public issue threads; Whisper has only the 25 MB limit). */
+const MAX_REQUEST_SECONDS: Record<ModelKind, number | undefined> = {
+  whisper: undefined,
+  "gpt-4o-transcribe": 1500,
+  "gpt-4o-mini-transcribe": 1500,
+  "gpt-4o-transcribe-diarize": 1400,
+};
+
+/** Audio longer than this needs chunking_strategy on the diarizing model. */
+const DIARIZE_UNCHUNKED_SECONDS = 30;
+const MAX_KNOWN_SPEAKERS = 4;
 const WORDS_PER_SECOND = 2.5;
 
 const LANGUAGES: Record<string, string> = {
@@ -69,6 +108,8 @@ export interface Segment {
   avg_logprob: number;
   compression_ratio: number;
   no_speech_prob: number;
+  /** The diarizing model's label. */
+  speaker?: string;
 }
 
 export interface Word {
@@ -192,14 +233,28 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       "file",
       "invalid_value",
     );
+  const kind = modelKind(deployment.model);
+  if (translate && kind !== "whisper") throw operationNotSupported("audio/translations", deployment);
   const format = (field(body.fields, "response_format") ?? "json") as ResponseFormat;
   if (!FORMATS.includes(format))
     throw invalidRequest(
-      `Invalid value: '${format}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.`,
+      `Invalid value: '${format}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', 'vtt', and 'diarized_json'.`,
       "response_format",
       "invalid_value",
     );
+  if (!MODEL_FORMATS[kind].includes(format) || (translate && format === "diarized_json"))
+    throw invalidRequest(
+      `response_format '${format}' is not compatible with model '${deployment.model}'. Use ${MODEL_FORMATS[kind].map((f) => `'${f}'`).join(", ")}.`,
+      "response_format",
+      "unsupported_value",
+    );
   const granularities = list(body.fields, "timestamp_granularities");
+  if (granularities.length && kind !== "whisper")
+    throw invalidRequest(
+      `timestamp_granularities is not supported with model '${deployment.model}'.`,
+      "timestamp_granularities",
+      "unsupported_value",
+    );
   for (const granularity of granularities)
     if (granularity !== "word" && granularity !== "segment")
       throw invalidRequest(
@@ -229,6 +284,32 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       "invalid_value",
     );
   const prompt = field(body.fields, "prompt") ?? "";
+  if (prompt !== "" && kind === "gpt-4o-transcribe-diarize")
+    throw invalidRequest(`prompt is not supported with the diarization model '${deployment.model}'.`, "prompt", "unsupported_value");
+  const include = list(body.fields, "include");
+  for (const item of include) {
+    if (item !== "logprobs")
+      throw invalidRequest(`Invalid value: '${item}'. Supported values are: 'logprobs'.`, "include", "invalid_value");
+    if (kind !== "gpt-4o-transcribe" && kind !== "gpt-4o-mini-transcribe")
+      throw invalidRequest(`include[]=logprobs is not supported with model '${deployment.model}'.`, "include", "unsupported_value");
+    if (format !== "json")
+      throw invalidRequest("include[]=logprobs is only supported when response_format is 'json'.", "include", "unsupported_value");
+  }
+  const chunking = chunkingStrategy(body.fields, kind, deployment);
+  if (kind === "gpt-4o-transcribe-diarize" && chunking === undefined && info.durationSeconds > DIARIZE_UNCHUNKED_SECONDS)
+    throw invalidRequest(
+      `chunking_strategy is required for diarization models when the audio is longer than ${DIARIZE_UNCHUNKED_SECONDS} seconds (this audio is ${info.durationSeconds.toFixed(1)} s). Set chunking_strategy to 'auto'.`,
+      "chunking_strategy",
+      "invalid_value",
+    );
+  const knownVoices = knownSpeakers(body.fields, kind, deployment);
+  const maxSeconds = MAX_REQUEST_SECONDS[kind];
+  if (maxSeconds !== undefined && info.durationSeconds > maxSeconds)
+    throw invalidRequest(
+      `audio duration ${info.durationSeconds} seconds is longer than ${maxSeconds} seconds which is the maximum for this model`,
+      null,
+      "invalid_value",
+    );
   const audio = info;
 
   return {
@@ -237,15 +318,48 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(audio.durationSeconds * ctx.latency.audioRealTimeFactor * 1000) + ctx.faults.delayMs))) return;
       const random = new Random(digest(seed, deployment.model, fingerprint(file.data), translate, language ?? "", temperature));
-      const { segments, words, text } = transcribe(random, audio.durationSeconds, temperature);
+      const { segments, words, text } =
+        kind === "gpt-4o-transcribe-diarize"
+          ? diarizedTranscript(random, file.data, audio.durationSeconds, knownVoices)
+          : transcribe(random, audio.durationSeconds, temperature);
       const languageName = translate ? "english" : (LANGUAGES[language ?? "en"] ?? language ?? "english");
       const promptTokens = CL100K.count(prompt);
-      ctx.recordUsage(
-        promptTokens,
-        segments.reduce((sum, segment) => sum + segment.tokens.length, 0),
-      );
+      const outputTokens = segments.reduce((sum, segment) => sum + segment.tokens.length, 0);
+      ctx.recordUsage(promptTokens, outputTokens);
       const usage = { type: "duration", seconds: Math.ceil(audio.durationSeconds) };
+      if (kind === "gpt-4o-transcribe" || kind === "gpt-4o-mini-transcribe") {
+        if (format === "text") return ctx.sendBytes(200, "text/plain; charset=utf-8", text + "\n");
+        // Billed by tokens: audio tokens for the input plus the prompt, text tokens out. The
+        // simulator counts 10 audio tokens a second, its own round figure, not Azure's tokenizer.
+        const audioTokens = Math.ceil(audio.durationSeconds * 10);
+        return ctx.sendJson(200, {
+          text,
+          ...(include.includes("logprobs") ? { logprobs: logprobsOf(random, text) } : {}),
+          usage: {
+            type: "tokens",
+            input_tokens: audioTokens + promptTokens,
+            input_token_details: { text_tokens: promptTokens, audio_tokens: audioTokens },
+            output_tokens: outputTokens,
+            total_tokens: audioTokens + promptTokens + outputTokens,
+          },
+        });
+      }
       switch (format) {
+        case "diarized_json":
+          return ctx.sendJson(200, {
+            task: "transcribe",
+            duration: Math.round(audio.durationSeconds * 1000) / 1000,
+            text,
+            segments: segments.map((segment) => ({
+              type: "transcript.text.segment",
+              id: `seg_${segment.id}`,
+              start: segment.start,
+              end: segment.end,
+              text: segment.text.trim(),
+              speaker: segment.speaker,
+            })),
+            usage,
+          });
         case "text":
           return ctx.sendBytes(200, "text/plain; charset=utf-8", text + "\n");
         case "srt":
@@ -271,4 +385,135 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
       }
     },
   };
+}
+
+/**
+ * The diarizing model's transcript: segments follow the voices heard (diarize.ts), each labelled
+ * with its speaker: a known speaker's name when a reference clip has its voice, else A, B, ...
+ */
+function diarizedTranscript(
+  random: Random,
+  audio: Buffer,
+  duration: number,
+  known: ReadonlyMap<number, string>,
+): { segments: Segment[]; words: Word[]; text: string } {
+  const runs = voiceRuns(audio, duration, random);
+  const labels = speakerLabels(runs, known);
+  const segments: Segment[] = runs.map((run, id) => {
+    const length = run.end - run.start;
+    const segmentText = " " + generateProse(random, Math.max(1, Math.round(length * WORDS_PER_SECOND)));
+    return {
+      id,
+      seek: Math.floor(run.start / 30) * 3000,
+      start: roundToMillisecond(run.start),
+      end: roundToMillisecond(run.end),
+      text: segmentText,
+      tokens: CL100K.encode(segmentText),
+      temperature: 0,
+      avg_logprob: -(0.15 + random.next() * 0.25),
+      compression_ratio: 1.2 + random.next() * 0.5,
+      no_speech_prob: random.next() * 0.05,
+      speaker: labels.get(run.voice)!,
+    };
+  });
+  return { segments, words: [], text: segments.map((segment) => segment.text.trim()).join(" ") };
+}
+
+/**
+ * `chunking_strategy`: "auto", or a server_vad object (sent as JSON, or as the `openai` client
+ * sends objects: chunking_strategy[type]=server_vad and its other keys). Only the gpt-4o models take it.
+ * @throws SimulatorHttpError 400 for another value, or on Whisper.
+ */
+function chunkingStrategy(fields: MultipartBody["fields"], kind: ModelKind, deployment: DeploymentConfig): string | undefined {
+  const raw = field(fields, "chunking_strategy");
+  const vadType = field(fields, "chunking_strategy[type]");
+  if (raw === undefined && vadType === undefined) return undefined;
+  if (kind === "whisper")
+    throw invalidRequest(`chunking_strategy is not supported with model '${deployment.model}'.`, "chunking_strategy", "unsupported_value");
+  if (raw === "auto") return "auto";
+  let type = vadType;
+  if (raw !== undefined) {
+    try {
+      type = (JSON.parse(raw) as { type?: string }).type;
+    } catch {
+      type = undefined;
+    }
+  }
+  if (type !== "server_vad")
+    throw invalidRequest(
+      `Invalid chunking_strategy '${raw ?? vadType}'. Use 'auto' or an object with type 'server_vad'.`,
+      "chunking_strategy",
+      "invalid_value",
+    );
+  return "server_vad";
+}
+
+/**
+ * known_speaker_names[] and known_speaker_references[]: the diarizing model only, as many names
+ * as references, at most 4, each reference a data URL of 2-10 s of audio.
+ * @returns each reference's voice (diarize.ts) with its name.
+ * @throws SimulatorHttpError 400 naming what is wrong.
+ */
+function knownSpeakers(fields: MultipartBody["fields"], kind: ModelKind, deployment: DeploymentConfig): Map<number, string> {
+  const names = list(fields, "known_speaker_names");
+  const references = list(fields, "known_speaker_references");
+  const voices = new Map<number, string>();
+  if (names.length === 0 && references.length === 0) return voices;
+  if (kind !== "gpt-4o-transcribe-diarize")
+    throw invalidRequest(
+      `known_speaker_names and known_speaker_references are only supported with gpt-4o-transcribe-diarize, not '${deployment.model}'.`,
+      "known_speaker_names",
+      "unsupported_value",
+    );
+  if (names.length !== references.length)
+    throw invalidRequest(
+      `known_speaker_names has ${names.length} entries and known_speaker_references ${references.length}; give one reference per name.`,
+      "known_speaker_references",
+      "invalid_value",
+    );
+  if (names.length > MAX_KNOWN_SPEAKERS)
+    throw invalidRequest(
+      `At most ${MAX_KNOWN_SPEAKERS} known speakers are supported; got ${names.length}.`,
+      "known_speaker_names",
+      "invalid_value",
+    );
+  references.forEach((reference, i) => {
+    const match = /^data:audio\/[\w.+-]+;base64,([A-Za-z0-9+/=]+)$/.exec(reference);
+    if (!match)
+      throw invalidRequest(
+        `known_speaker_references[${i}] must be a base64 data URL of audio (data:audio/...;base64,...).`,
+        "known_speaker_references",
+        "invalid_value",
+      );
+    const clip = Buffer.from(match[1]!, "base64");
+    let clipInfo: AudioInfo | undefined;
+    try {
+      clipInfo = audioInfo(clip);
+    } catch {
+      clipInfo = undefined;
+    }
+    if (!clipInfo)
+      throw invalidRequest(
+        `known_speaker_references[${i}] is not audio in a supported format.`,
+        "known_speaker_references",
+        "invalid_value",
+      );
+    if (clipInfo.durationSeconds < 2 || clipInfo.durationSeconds > 10)
+      throw invalidRequest(
+        `known_speaker_references[${i}] is ${clipInfo.durationSeconds.toFixed(2)} s long; each reference must be between 2 and 10 seconds.`,
+        "known_speaker_references",
+        "invalid_value",
+      );
+    const voice = dominantVoice(clip);
+    if (voice !== undefined && !voices.has(voice)) voices.set(voice, names[i]!);
+  });
+  return voices;
+}
+
+/** Token log-probabilities for include[]=logprobs: one per word, as the gpt-4o models answer them. */
+function logprobsOf(random: Random, text: string): { token: string; logprob: number; bytes: number[] }[] {
+  return text
+    .split(/(?= )/)
+    .filter(Boolean)
+    .map((token) => ({ token, logprob: -(random.next() * 0.5), bytes: [...Buffer.from(token, "utf8")] }));
 }
