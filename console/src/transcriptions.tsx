@@ -168,6 +168,9 @@ function UploadForm() {
   const [temperature, setTemperature] = useState("");
   const [model, setModel] = useState("");
   const [formats, setFormats] = useState<string[]>([...FORMATS]);
+  const [speakers, setSpeakers] = useState(false);
+  const [speakerNames, setSpeakerNames] = useState("");
+  const [words, setWords] = useState(false);
   const [sent, setSent] = useState<number | undefined>();
   const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
 
@@ -183,6 +186,9 @@ function UploadForm() {
     if (temperature) query.set("temperature", temperature);
     if (model) query.set("model", model);
     if (formats.length < FORMATS.length) query.set("formats", formats.join(","));
+    if (speakers) query.set("speakers", "true");
+    if (speakerNames.trim()) query.set("speaker_names", speakerNames.trim());
+    if (words) query.set("words", "true");
     // XMLHttpRequest rather than fetch: it reports upload progress, which matters for files of hundreds of MB.
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/jobs/audio/${encodePath(blobName)}?${query}`);
@@ -244,6 +250,21 @@ function UploadForm() {
         Prompt (names, jargon; at most 1000 characters)
         <input value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />
       </label>
+      <label>
+        Speaker names in order of speaking (e.g. Ana,Ben; implies labelling speakers)
+        <input value={speakerNames} onInput={(e) => setSpeakerNames(e.currentTarget.value)} />
+      </label>
+      <fieldset class="wide">
+        <legend>Labels and timings</legend>
+        <label class="inline">
+          <input type="checkbox" checked={speakers} onChange={(e) => setSpeakers(e.currentTarget.checked)} />
+          label who speaks (a diarize model)
+        </label>
+        <label class="inline">
+          <input type="checkbox" checked={words} onChange={(e) => setWords(e.currentTarget.checked)} />
+          word times (Whisper)
+        </label>
+      </fieldset>
       <fieldset class="wide">
         <legend>Output formats</legend>
         {FORMATS.map((format) => (

@@ -9,9 +9,10 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { BadInputError } from "../errors.js";
 import { REQUEST_TOO_LARGE } from "../failure-actions.js";
+import { OPTION_KEYS } from "../transcription/options.js";
 
 /** The metadata keys the blob pipeline reads (docs/transcription.md, Options); anything else is refused rather than ignored. */
-export const AUDIO_OPTION_KEYS = ["language", "prompt", "temperature", "task", "formats", "model"] as const;
+export const AUDIO_OPTION_KEYS: readonly string[] = OPTION_KEYS;
 
 /** Block size and blocks in flight of the staged upload: 4 MiB x 4 keeps memory at about 16 MiB per upload. */
 const BLOCK_BYTES = 4 * 1024 * 1024;
@@ -102,7 +103,7 @@ export function audioMetadata(options: URLSearchParams): Record<string, string> 
   for (const [key, value] of options) {
     const lower = key.toLowerCase();
     if (lower === "code") continue; // the function key, when sent as ?code=
-    if (!(AUDIO_OPTION_KEYS as readonly string[]).includes(lower)) {
+    if (!AUDIO_OPTION_KEYS.includes(lower)) {
       unknown.push(key);
       continue;
     }

@@ -34,6 +34,8 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
       startStack({
         // 10 tokens a second: an answer of 20-60 tokens streams for seconds, long enough to watch and to stop.
         simulator: { latency: { ...DEFAULT_LATENCY, tokensPerSecond: 10 } },
+        // The diarize model beside Whisper, for the speakers' column.
+        env: { AZURE_OPENAI_TRANSCRIPTION_MODELS: "gpt-4o-transcribe-diarize" },
         host: { enforceKeys: true, keys: { default: KEY } },
       }),
       launchChromium(),
@@ -168,6 +170,29 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await expect.poll(() => bad.locator(".state").innerText(), { timeout: 30_000 }).toBe("failed");
     expect(await bad.getByTestId("job-error").innerText()).toMatch(/\w+: .*(format|audio)/i);
     await page.screenshot({ path: path.join(SCREENSHOTS, "transcription-failed.png"), fullPage: true });
+  });
+
+  it("a transcript with speakers shows who speaks when", async () => {
+    await page.goto(consoleUrl + "#transcriptions");
+    await page.getByLabel("Audio file").setInputFiles({
+      name: "e2e-two-voices.wav",
+      mimeType: "audio/wav",
+      // The simulator's diarization hears pitches as voices: two tones are two speakers.
+      buffer: makeWav([
+        { tone: 220, seconds: 3 },
+        { tone: 660, seconds: 3 },
+      ]),
+    });
+    await page.getByLabel(/^Speaker names/).fill("Ana,Ben");
+    await page.getByRole("button", { name: "Upload and transcribe" }).click();
+    const job = page.locator('[data-job="e2e-two-voices.wav"]');
+    await expect.poll(() => job.locator(".state").innerText(), { timeout: 30_000 }).toBe("succeeded");
+    await job.getByRole("button", { name: /Show transcript/ }).click();
+    const transcript = page.locator(".transcript");
+    await expect.poll(() => transcript.locator("th").allInnerTexts()).toEqual(["start", "end", "speaker", "text"]);
+    const speakers = await transcript.locator("tbody tr td:nth-child(3)").allInnerTexts();
+    expect([...new Set(speakers)]).toEqual(["Ana", "Ben"]);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "transcript-speakers.png"), fullPage: true });
   });
 
   it("an embeddings message built in the form lands, and a bad one shows its error record", async () => {
