@@ -44,7 +44,7 @@ export async function transcribeUpload(
 ): Promise<AudioTranscriptionResult> {
   const route = deps.router.route("transcription", request.deployment);
   const { bytes, fileName } = request.file;
-  const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes);
+  const plan = await planUpload(bytes, deps.config.transcription.maxChunkBytes);
   const started = performance.now();
   const sourceName = `upload ${JSON.stringify(fileName)}`;
   deps.logger.info(
@@ -72,9 +72,9 @@ export async function transcribeUpload(
 }
 
 /** The format and chunks of the file; its problems name the `file` field, as OpenAI's answers do. */
-function planUpload(bytes: Uint8Array, maxChunkBytes: number): AudioPlan {
+async function planUpload(bytes: Uint8Array, maxChunkBytes: number): Promise<AudioPlan> {
   try {
-    return planChunks(bytes, detectAudioFormat(bytes), { maxChunkBytes });
+    return await planChunks(bytes, detectAudioFormat(bytes), { maxChunkBytes });
   } catch (error) {
     if (error instanceof BadInputError && error.param === undefined) {
       throw new BadInputError(error.message, { param: "file", ...(error.code ? { code: error.code } : {}), details: error.details });

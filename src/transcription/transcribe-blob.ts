@@ -203,7 +203,7 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
     const options = parseTranscriptionOptions(properties.metadata ?? {}, transcriptionModels(deps));
     const route = deps.router.route("transcription", options.model ?? deps.defaultModel);
     const format = detectAudioFormat(blob.content);
-    const plan = planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
+    const plan = await planChunks(blob.content, format, { maxChunkBytes: deps.maxChunkBytes });
     const chunkPlanKey = planKey({
       // Named `deployment` as before routing, when the model was the deployment: without a routing
       // table (or with aliases equal to their deployments) chunks kept before the upgrade still match.

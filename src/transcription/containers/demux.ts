@@ -1,0 +1,113 @@
+/**
+ * Reads the audio packets of a FLAC, Ogg (Opus, Vorbis, FLAC), WebM/Matroska (Opus, Vorbis) or
+ * MP4/M4A (AAC, ...) file without decoding them, so the file can be cut on packet boundaries and
+ * each piece written as a valid file of the same container (mux.ts).
+ *
+ * The demuxing is mediabunny's (pure TypeScript, no native code or ffmpeg, reads every container
+ * Whisper accepts at the packet level). Hand-written parsers for four containers would be a
+ * thousand lines of format detail that a well-kept library already gets right.
+ */
+import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec, type EncodedPacket } from "mediabunny";
+import { BadInputError } from "../../errors.js";
+import type { AudioFormat } from "../audio-format.js";
+
+/** The containers this module splits; WAV and MP3 have their own byte-level splitters. */
+export const CONTAINER_FORMATS = ["flac", "ogg", "webm", "m4a", "mp4"] as const satisfies readonly AudioFormat[];
+export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
+
+export function isContainerFormat(format: AudioFormat): format is ContainerFormat {
+  return (CONTAINER_FORMATS as readonly string[]).includes(format);
+}
+
+/** Codecs whose packets are written back unchanged into the same container. */
+const COPYABLE_CODECS: Readonly<Record<ContainerFormat, readonly AudioCodec[]>> = {
+  flac: ["flac"],
+  ogg: ["opus", "vorbis", "flac"],
+  webm: ["opus", "vorbis"],
+  m4a: ["aac", "mp3", "opus", "flac", "ac3", "eac3"],
+  mp4: ["aac", "mp3", "opus", "flac", "ac3", "eac3"],
+};
+
+/** Lossless codecs (mediabunny reads no ALAC): a packet's size follows the signal's loudness closely enough to find quiet. */
+export const LOSSLESS_CODECS: readonly AudioCodec[] = ["flac"];
+
+export interface ContainerAudio {
+  format: ContainerFormat;
+  /** A name for messages: "MP4", "Ogg", ... */
+  containerName: string;
+  codec: AudioCodec;
+  decoderConfig: AudioDecoderConfig;
+  /** Every packet of the first audio track in decode order; `data` are views into the file's bytes or small copies. */
+  packets: EncodedPacket[];
+  durationInSeconds: number;
+}
+
+/**
+ * Reads the first audio track's packets.
+ * @throws BadInputError `corrupt_audio` when the container cannot be read or has no audio,
+ *   `truncated_audio` when the file ends before the audio its header announces, and
+ *   `unsupported_audio` for a codec that cannot be copied into the same container.
+ */
+export async function readContainerAudio(bytes: Uint8Array, format: ContainerFormat): Promise<ContainerAudio> {
+  const name = CONTAINER_NAMES[format];
+  const input = new Input({ source: new BufferSource(bytes), formats: ALL_FORMATS });
+  try {
+    let track;
+    try {
+      track = await input.getPrimaryAudioTrack();
+    } catch (error) {
+      throw corrupt(name, `its container cannot be read (${describe(error)})`);
+    }
+    if (!track) throw corrupt(name, "it has no audio track");
+    const codec = track.codec;
+    if (!codec || !COPYABLE_CODECS[format].includes(codec)) {
+      throw new BadInputError(
+        `The ${name} file's audio codec (${codec ?? "unknown"}) cannot be split by this app. ` +
+          `Split files of this container must hold ${COPYABLE_CODECS[format].join(", ")} audio; convert the recording (for example to MP3) or compress it below the limit.`,
+        { code: "unsupported_audio" },
+      );
+    }
+    const decoderConfig = await track.getDecoderConfig();
+    if (!decoderConfig) throw corrupt(name, "its audio track has no decoder configuration");
+    const packets: EncodedPacket[] = [];
+    try {
+      for await (const packet of new EncodedPacketSink(track).packets()) packets.push(packet);
+    } catch (error) {
+      throw truncatedOrCorrupt(name, describe(error));
+    }
+    if (packets.length === 0) throw truncatedOrCorrupt(name, "it holds no audio packets");
+    const last = packets.at(-1)!;
+    const packetsEnd = last.timestamp + last.duration;
+    const declared = await track.computeDuration().catch(() => packetsEnd);
+    // A file cut off in transfer keeps a header that announces more audio than its packets hold
+    // (FLAC's STREAMINFO, MP4's sample table pointing past the end).
+    if (declared - packetsEnd > 1) {
+      throw new BadInputError(
+        `The ${name} file is truncated: its header announces ${declared.toFixed(1)} s of audio but the file ends after ${packetsEnd.toFixed(1)} s. Upload the complete file.`,
+        { code: "truncated_audio" },
+      );
+    }
+    return { format, containerName: name, codec, decoderConfig, packets, durationInSeconds: Math.max(0, packetsEnd) };
+  } finally {
+    input.dispose();
+  }
+}
+
+const CONTAINER_NAMES: Readonly<Record<ContainerFormat, string>> = { flac: "FLAC", ogg: "Ogg", webm: "WebM", m4a: "M4A", mp4: "MP4" };
+
+function corrupt(name: string, reason: string): BadInputError {
+  return new BadInputError(`The ${name} file is corrupt: ${reason}. Re-export it from the recording tool.`, { code: "corrupt_audio" });
+}
+
+/** Reading that fails part-way is most often a file cut short; say so when the bytes end abruptly. */
+function truncatedOrCorrupt(name: string, reason: string): BadInputError {
+  return new BadInputError(
+    `The ${name} file is corrupt or truncated: ${reason}. Upload the complete file, or re-export it from the recording tool.`,
+    { code: "corrupt_audio" },
+  );
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length > 200 ? `${message.slice(0, 200)}...` : message;
+}
