@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { CorruptAudioError, audioInfo, type AudioInfo } from "./audio-format.js";
 import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
+import { packetTranscript } from "./packet-transcript.js";
 import { invalidRequest } from "./errors.js";
 import { Random, digest } from "./random.js";
 import { CL100K, generateProse } from "./tokens.js";
@@ -30,6 +31,7 @@ export interface MultipartBody {
 const FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
 type ResponseFormat = (typeof FORMATS)[number];
 const WORDS_PER_SECOND = 2.5;
+const PACKET_FORMATS: ReadonlySet<string> = new Set(["flac", "ogg", "webm", "mp4", "m4a"]);
 
 const LANGUAGES: Record<string, string> = {
   en: "english",
@@ -237,7 +239,11 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(audio.durationSeconds * ctx.latency.audioRealTimeFactor * 1000) + ctx.faults.delayMs))) return;
       const random = new Random(digest(seed, deployment.model, fingerprint(file.data), translate, language ?? "", temperature));
-      const { segments, words, text } = transcribe(random, audio.durationSeconds, temperature);
+      // Containers of packets get words from their packets (the same audio, the same words, in any chunk).
+      const fromPackets = PACKET_FORMATS.has(audio.format)
+        ? await packetTranscript(file.data, digest(seed, deployment.model, translate, language ?? "", temperature), temperature)
+        : undefined;
+      const { segments, words, text } = fromPackets ?? transcribe(random, audio.durationSeconds, temperature);
       const languageName = translate ? "english" : (LANGUAGES[language ?? "en"] ?? language ?? "english");
       const promptTokens = CL100K.count(prompt);
       ctx.recordUsage(

@@ -58,7 +58,16 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     } catch (error) {
       throw corrupt(name, `its container cannot be read (${describe(error)})`);
     }
-    if (!track) throw corrupt(name, "it has no audio track");
+    if (!track) {
+      // MP4 recorders write the sample index (moov) after the audio: a file cut short has none.
+      if ((format === "m4a" || format === "mp4") && !hasTopLevelBox(bytes, "moov")) {
+        throw new BadInputError(
+          `The ${name} file is truncated: it has no sample index (moov box), which recorders write at the end of the file. Upload the complete file.`,
+          { code: "truncated_audio" },
+        );
+      }
+      throw corrupt(name, "it has no audio track");
+    }
     const codec = track.codec;
     if (!codec || !COPYABLE_CODECS[format].includes(codec)) {
       throw new BadInputError(
@@ -73,14 +82,22 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     try {
       for await (const packet of new EncodedPacketSink(track).packets()) packets.push(packet);
     } catch (error) {
+      if (format === "ogg" && !endsWithWholePage(bytes)) {
+        throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, { code: "truncated_audio" });
+      }
       throw truncatedOrCorrupt(name, describe(error));
     }
     if (packets.length === 0) throw truncatedOrCorrupt(name, "it holds no audio packets");
     const last = packets.at(-1)!;
     const packetsEnd = last.timestamp + last.duration;
-    const declared = await track.computeDuration().catch(() => packetsEnd);
+    const declared = (await track.getDurationFromMetadata().catch(() => null)) ?? packetsEnd;
     // A file cut off in transfer keeps a header that announces more audio than its packets hold
-    // (FLAC's STREAMINFO, MP4's sample table pointing past the end).
+    // (FLAC's STREAMINFO, WebM's Duration); an Ogg file ends inside a page.
+    if (format === "ogg" && !endsWithWholePage(bytes)) {
+      throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page, after ${packetsEnd.toFixed(1)} s of audio. Upload the complete file.`, {
+        code: "truncated_audio",
+      });
+    }
     if (declared - packetsEnd > 1) {
       throw new BadInputError(
         `The ${name} file is truncated: its header announces ${declared.toFixed(1)} s of audio but the file ends after ${packetsEnd.toFixed(1)} s. Upload the complete file.`,
@@ -107,7 +124,36 @@ function truncatedOrCorrupt(name: string, reason: string): BadInputError {
   );
 }
 
+/** Whether the last Ogg page found holds exactly the bytes to the end of the file. */
+function endsWithWholePage(bytes: Uint8Array): boolean {
+  for (let at = bytes.byteLength - 27; at >= Math.max(0, bytes.byteLength - 70_000); at--) {
+    if (bytes[at] !== 0x4f || bytes[at + 1] !== 0x67 || bytes[at + 2] !== 0x67 || bytes[at + 3] !== 0x53) continue;
+    const segments = bytes[at + 26]!;
+    if (at + 27 + segments > bytes.byteLength) return false;
+    let length = 27 + segments;
+    for (let i = 0; i < segments; i++) length += bytes[at + 27 + i]!;
+    return at + length === bytes.byteLength;
+  }
+  return false;
+}
+
+/** Whether an ISO BMFF file has a box of `type` at its top level. */
+function hasTopLevelBox(bytes: Uint8Array, type: string): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at + 8 <= bytes.byteLength) {
+    let size = view.getUint32(at);
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === type) return true;
+    if (size === 1 && at + 16 <= bytes.byteLength) size = Number(view.getBigUint64(at + 8));
+    if (size < 8) return false;
+    at += size;
+  }
+  return false;
+}
+
+/** mediabunny's own words, for the end of a message; its bare assertions say nothing to a user. */
 function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, "");
+  if (/^Assertion failed$/i.test(message)) return "a header or packet has impossible values";
   return message.length > 200 ? `${message.slice(0, 200)}...` : message;
 }
