@@ -150,15 +150,38 @@ function longestCommonRun(
   return best;
 }
 
-/** The chunk with only the segments and words starting in [from, before); its text rebuilt from the segments kept. */
+/**
+ * The chunk with only the words starting in [from, before) and the segments in that window: a
+ * segment across `from` or `before` keeps only its words inside (when the chunk has words), or
+ * else goes to the chunk that holds its middle. The text is rebuilt from the segments kept.
+ */
 function keepBetween(chunk: ChunkTranscript, from: number, before: number): ChunkTranscript {
-  const kept = <T extends { start: number }>(items: readonly T[]) => items.filter((item) => item.start >= from && item.start < before);
-  const segments: WhisperSegment[] = kept(chunk.segments);
+  const inside = (t: number) => t >= from && t < before;
+  const words = chunk.words?.filter((w) => inside(w.start));
+  const segments: WhisperSegment[] = [];
+  for (const segment of chunk.segments) {
+    if (inside(segment.start) && segment.end <= before) {
+      segments.push(segment);
+      continue;
+    }
+    const across = segment.start < before && segment.end > from;
+    if (!across) continue;
+    if (words && chunk.words!.length > 0) {
+      const own = words.filter((w) => w.start >= segment.start && w.start < segment.end);
+      if (own.length === 0) continue;
+      const start = Math.max(segment.start, from);
+      const end = Math.min(segment.end, before);
+      segments.push({ ...segment, start, end: Math.max(start, end), text: " " + own.map((w) => w.word.trim()).join(" ") });
+    } else if (inside((segment.start + segment.end) / 2)) segments.push(segment);
+  }
   return {
     ...chunk,
-    text: segments.map((s) => s.text.trim()).filter(Boolean).join(" "),
+    text: segments
+      .map((s) => s.text.trim())
+      .filter(Boolean)
+      .join(" "),
     segments,
-    ...(chunk.words ? { words: kept(chunk.words) } : {}),
+    ...(words ? { words } : {}),
   };
 }
 

@@ -5,9 +5,12 @@
  * whether it keeps the overlap's words once: both chunks' transcripts hold them, at the same times
  * of the recording.
  *
- * A packet says a word when the hash of its bytes falls under 2.5 x its duration in seconds (about
- * 2.5 words a second of speech), at the packet's time; the word, and whether it ends a segment,
- * follow from the same hash. A packet identical to the one before (digital silence) says nothing.
+ * A packet says a word when the hash of its bytes falls under 2.5 x the track's usual packet
+ * duration (about 2.5 words a second of speech), at the packet's time; the usual (median)
+ * duration, not the packet's own, because containers give the first and last packet of a file
+ * shortened durations, and those packets are in the middle of the whole recording; the word, and whether it ends a segment,
+ * follow from the same hash. A packet identical to the one before, or of a few bytes (digital
+ * silence), says nothing.
  * Nothing depends on a packet's position in the file, only on its bytes and timestamp.
  */
 import { createHash } from "node:crypto";
@@ -20,6 +23,7 @@ const WORDS_PER_SECOND = 2.5;
 /** One word in SEGMENT_EVERY ends a segment (about 1.6 s segments at 2.5 words a second). */
 const SEGMENT_EVERY = 4;
 const WORD_SECONDS = 0.3;
+const SILENT_PACKET_BYTES = 32;
 
 export interface PacketTranscript {
   segments: Segment[];
@@ -42,13 +46,23 @@ export async function packetTranscript(data: Buffer, salt: string, temperature: 
   try {
     const track = await input.getPrimaryAudioTrack();
     if (!track) return undefined;
-    let previous: Buffer | undefined;
+    const packets: { timestamp: number; duration: number; hash: Buffer; silent: boolean }[] = [];
     for await (const packet of new EncodedPacketSink(track).packets()) {
       end = Math.max(end, packet.timestamp + packet.duration);
-      const hash = createHash("sha256").update(salt).update(packet.data).digest();
+      // Near-silent packets (a few bytes: Opus DTX, FLAC constant frames) say nothing, as Whisper
+      // says nothing in a pause. Only a packet's first bytes count: mediabunny's FLAC reader folds a
+      // last frame under 16 bytes into the frame before it, which must still say the same word.
+      const silent = packet.byteLength < SILENT_PACKET_BYTES;
+      const hash = createHash("sha256").update(salt).update(packet.data.subarray(0, 64)).digest();
+      packets.push({ timestamp: packet.timestamp, duration: packet.duration, hash, silent });
+    }
+    const usual = packets.map((p) => p.duration).sort((a, b) => a - b)[packets.length >> 1] ?? 0;
+    let previous: Buffer | undefined;
+    for (const packet of packets) {
+      const hash = packet.hash;
       const repeat = previous !== undefined && Buffer.compare(previous, hash) === 0;
       previous = hash;
-      if (repeat || hash.readUInt32LE(0) / 2 ** 32 >= WORDS_PER_SECOND * packet.duration) continue;
+      if (packet.silent || repeat || hash.readUInt32LE(0) / 2 ** 32 >= WORDS_PER_SECOND * usual) continue;
       const word = generateProse(new Random(hash.subarray(4, 20)), 1)
         .replace(/[^\p{L}]/gu, "")
         .toLowerCase();
