@@ -19,6 +19,8 @@ import type { ChunkTranscript, WhisperSegment, WhisperWord } from "./stitch.js";
 
 /** How far apart the two transcriptions' times of the same segment or word may be. */
 const MATCH_SECONDS = 1;
+/** How far from its real time a word placed by spreading its segment's words evenly may be. */
+const ROUGH_SECONDS = 10;
 
 /** Where each chunk is cut, in its own (chunk-relative) times. */
 interface Cut {
@@ -106,12 +108,16 @@ function seam(earlier: ChunkTranscript, later: ChunkTranscript, overlapStart: nu
   }
   if (best) return best;
 
-  // 2. The longest run of words both transcribed alike; cut at its middle word.
-  if (earlier.words && later.words) {
-    const a = inWindow(earlier.words, earlier.startInSeconds, overlapStart, overlapEnd);
-    const b = inWindow(later.words, later.startInSeconds, overlapStart, overlapEnd);
-    const run = longestCommonRun(a, b, earlier.startInSeconds, later.startInSeconds);
-    if (run) {
+  // 2. The longest run of words both transcribed alike; cut at its middle word. Without word
+  // timestamps, the segments' words with times spread evenly over each segment: their times are
+  // rough, so they match on text anywhere near the overlap, in runs of three or more.
+  const timed = earlier.words !== undefined && later.words !== undefined;
+  const slack = timed ? MATCH_SECONDS : overlapEnd - overlapStart + ROUGH_SECONDS;
+  {
+    const a = inWindow(wordsOf(earlier), earlier.startInSeconds, overlapStart, overlapEnd, slack);
+    const b = inWindow(wordsOf(later), later.startInSeconds, overlapStart, overlapEnd, slack);
+    const run = longestCommonRun(a, b, earlier.startInSeconds, later.startInSeconds, slack);
+    if (run && run.length >= (timed ? 1 : 3)) {
       const k = Math.floor(run.length / 2);
       return { earlierBefore: a[run.a + k]!.start, laterFrom: b[run.b + k]!.start };
     }
@@ -121,9 +127,27 @@ function seam(earlier: ChunkTranscript, later: ChunkTranscript, overlapStart: nu
   return { earlierBefore: toEarlier(middle), laterFrom: toLater(middle) };
 }
 
-/** Items (chunk-relative times) that start inside [from, to] of the recording, a little slack either side. */
-function inWindow<T extends { start: number }>(items: readonly T[], chunkStart: number, from: number, to: number): T[] {
-  return items.filter((item) => chunkStart + item.start >= from - MATCH_SECONDS && chunkStart + item.start <= to + MATCH_SECONDS);
+/** Items (chunk-relative times) that start inside [from, to] of the recording, `slack` either side. */
+function inWindow<T extends { start: number }>(
+  items: readonly T[],
+  chunkStart: number,
+  from: number,
+  to: number,
+  slack = MATCH_SECONDS,
+): T[] {
+  return items.filter((item) => chunkStart + item.start >= from - slack && chunkStart + item.start <= to + slack);
+}
+
+/** The chunk's words: Whisper's when it gave them, else each segment's words spread evenly over it. */
+function wordsOf(chunk: ChunkTranscript): readonly WhisperWord[] {
+  if (chunk.words) return chunk.words;
+  const words: WhisperWord[] = [];
+  for (const segment of chunk.segments) {
+    const texts = segment.text.trim().split(/\s+/).filter(Boolean);
+    const step = (segment.end - segment.start) / Math.max(1, texts.length);
+    texts.forEach((word, i) => words.push({ word, start: segment.start + i * step, end: segment.start + (i + 1) * step }));
+  }
+  return words;
 }
 
 /** The longest run of consecutive words equal in both lists (text and time), by dynamic programming. */
@@ -132,6 +156,7 @@ function longestCommonRun(
   b: readonly WhisperWord[],
   aStart: number,
   bStart: number,
+  slack = MATCH_SECONDS,
 ): { a: number; b: number; length: number } | undefined {
   let best: { a: number; b: number; length: number } | undefined;
   let previous = new Uint16Array(b.length + 1);
@@ -140,7 +165,11 @@ function longestCommonRun(
     const wa = a[i - 1]!;
     for (let j = 1; j <= b.length; j++) {
       const wb = b[j - 1]!;
-      if (normalise(wa.word) !== "" && normalise(wa.word) === normalise(wb.word) && Math.abs(aStart + wa.start - (bStart + wb.start)) <= MATCH_SECONDS) {
+      if (
+        normalise(wa.word) !== "" &&
+        normalise(wa.word) === normalise(wb.word) &&
+        Math.abs(aStart + wa.start - (bStart + wb.start)) <= slack
+      ) {
         current[j] = previous[j - 1]! + 1;
         if (!best || current[j]! > best.length) best = { a: i - current[j]!, b: j - current[j]!, length: current[j]! };
       }
@@ -152,12 +181,13 @@ function longestCommonRun(
 
 /**
  * The chunk with only the words starting in [from, before) and the segments in that window: a
- * segment across `from` or `before` keeps only its words inside (when the chunk has words), or
- * else goes to the chunk that holds its middle. The text is rebuilt from the segments kept.
+ * segment across `from` or `before` keeps only its words inside (Whisper's words, or its text's
+ * words spread evenly over it). The text is rebuilt from the segments kept.
  */
 function keepBetween(chunk: ChunkTranscript, from: number, before: number): ChunkTranscript {
   const inside = (t: number) => t >= from && t < before;
   const words = chunk.words?.filter((w) => inside(w.start));
+  const splitBy = wordsOf(chunk).filter((w) => inside(w.start));
   const segments: WhisperSegment[] = [];
   for (const segment of chunk.segments) {
     if (inside(segment.start) && segment.end <= before) {
@@ -166,8 +196,8 @@ function keepBetween(chunk: ChunkTranscript, from: number, before: number): Chun
     }
     const across = segment.start < before && segment.end > from;
     if (!across) continue;
-    if (words && chunk.words!.length > 0) {
-      const own = words.filter((w) => w.start >= segment.start && w.start < segment.end);
+    if (!chunk.words || chunk.words.length > 0) {
+      const own = splitBy.filter((w) => w.start >= segment.start && w.start < segment.end);
       if (own.length === 0) continue;
       const start = Math.max(segment.start, from);
       const end = Math.min(segment.end, before);
@@ -187,5 +217,9 @@ function keepBetween(chunk: ChunkTranscript, from: number, before: number): Chun
 
 /** Lower case, letters and digits only: "Hello," and "hello" are the same word. */
 function normalise(text: string): string {
-  return text.toLowerCase().replace(/[^\p{L}\p{N}\s]/gu, "").replace(/\s+/g, " ").trim();
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s]/gu, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }

@@ -101,5 +101,12 @@ export async function packetTranscript(data: Buffer, salt: string, temperature: 
     });
     first = i + 1;
   }
-  return { segments, words, text: segments.map((s) => s.text).join("").trim() };
+  return {
+    segments,
+    words,
+    text: segments
+      .map((s) => s.text)
+      .join("")
+      .trim(),
+  };
 }

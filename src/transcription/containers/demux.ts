@@ -83,7 +83,9 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
       for await (const packet of new EncodedPacketSink(track).packets()) packets.push(packet);
     } catch (error) {
       if (format === "ogg" && !endsWithWholePage(bytes)) {
-        throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, { code: "truncated_audio" });
+        throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, {
+          code: "truncated_audio",
+        });
       }
       throw truncatedOrCorrupt(name, describe(error));
     }
@@ -94,9 +96,12 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     // A file cut off in transfer keeps a header that announces more audio than its packets hold
     // (FLAC's STREAMINFO, WebM's Duration); an Ogg file ends inside a page.
     if (format === "ogg" && !endsWithWholePage(bytes)) {
-      throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page, after ${packetsEnd.toFixed(1)} s of audio. Upload the complete file.`, {
-        code: "truncated_audio",
-      });
+      throw new BadInputError(
+        `The Ogg file is truncated: it ends inside an Ogg page, after ${packetsEnd.toFixed(1)} s of audio. Upload the complete file.`,
+        {
+          code: "truncated_audio",
+        },
+      );
     }
     if (declared - packetsEnd > 1) {
       throw new BadInputError(

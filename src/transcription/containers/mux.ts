@@ -43,7 +43,10 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
   const shift = keepTimes ? 0 : audio.packets[from]!.timestamp;
   for (let i = from; i < to; i++) {
     const packet = audio.packets[i]!;
-    await source.add(packet.clone({ timestamp: packet.timestamp - shift }), i === from ? { decoderConfig: audio.decoderConfig } : undefined);
+    await source.add(
+      packet.clone({ timestamp: packet.timestamp - shift }),
+      i === from ? { decoderConfig: audio.decoderConfig } : undefined,
+    );
   }
   await output.finalize();
   return new Uint8Array((output.target as BufferTarget).buffer!);

@@ -68,7 +68,13 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
 }
 
 /** Packet ranges [from, to) of each chunk. */
-function cutPoints(audio: ContainerAudio, budget: number, options: PlanOptions, lossless: boolean, overlapSeconds: number): [number, number][] {
+function cutPoints(
+  audio: ContainerAudio,
+  budget: number,
+  options: PlanOptions,
+  lossless: boolean,
+  overlapSeconds: number,
+): [number, number][] {
   const { packets } = audio;
   const count = packets.length;
   // Prefix sums of the estimated bytes, so a chunk's size is one subtraction.

@@ -6,11 +6,11 @@
  * with the reason; CI sets SPEECH_TOOLS_REQUIRED=1 (.ci/run installs them) so it fails instead.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-export type SpeechFormat = "flac" | "ogg-vorbis" | "ogg-opus" | "webm" | "m4a";
+export type SpeechFormat = "flac" | "ogg-vorbis" | "ogg-opus" | "webm" | "m4a" | "m4a-alac";
 
 const TOOLS = ["espeak-ng", "sox", "flac", "opusenc", "oggenc", "ffmpeg", "ffprobe"] as const;
 
@@ -34,12 +34,19 @@ export function skipReason(missing: readonly string[]): string {
   return `skipped: ${missing.join(", ")} not installed (apt-get install espeak-ng sox libsox-fmt-all flac opus-tools vorbis-tools ffmpeg)`;
 }
 
+/**
+ * Clips are cached across test files and runs (the tools' output is the same every time): each is
+ * written under a name of its own and renamed into place, so test files running at once never
+ * read half a file.
+ */
+const CACHE = path.join(os.tmpdir(), "speech-fixtures-v1");
 let workDir: string | undefined;
 function dir(): string {
-  workDir ??= mkdtempSync(path.join(os.tmpdir(), "speech-fixtures-"));
+  workDir ??= (mkdirSync(CACHE, { recursive: true }), mkdtempSync(path.join(CACHE, "work-")));
   return workDir;
 }
 
+/** Removes this process's scratch files; the cached clips stay. */
 export function removeSpeechFixtures(): void {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   workDir = undefined;
@@ -49,48 +56,67 @@ function run(command: string, args: string[]): void {
   execFileSync(command, args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** `seconds` of speech (the script spoken, with pauses, repeated) as 16-bit mono WAV at `rate`. */
-export function speechWav(seconds: number, rate = 22050): string {
-  const spoken = path.join(dir(), `spoken-${rate}.wav`);
-  if (!existsSync(spoken)) {
-    const raw = path.join(dir(), "espeak.wav");
-    run("espeak-ng", ["-s", "165", "-w", raw, SCRIPT]);
-    // A second of pause after the script, so loops are separated like sentences.
-    run("sox", [raw, "-r", String(rate), "-c", "1", "-b", "16", spoken, "pad", "0", "1"]);
-  }
-  const out = path.join(dir(), `speech-${rate}-${seconds}.wav`);
-  if (!existsSync(out)) {
-    const length = Number(execFileSync("soxi", ["-D", spoken]).toString());
-    const repeats = Math.max(0, Math.ceil(seconds / length) - 1);
-    run("sox", [spoken, out, "repeat", String(repeats), "trim", "0", String(seconds)]);
-  }
+/** Makes `name` in the cache with `make(temporaryPath)` unless it is there; returns its path. */
+function cached(name: string, make: (file: string) => void): string {
+  const out = path.join(CACHE, name);
+  if (existsSync(out)) return out;
+  const temporary = path.join(dir(), `${process.pid}-${name}`);
+  make(temporary);
+  renameSync(temporary, out);
   return out;
 }
 
-const EXTENSIONS: Record<SpeechFormat, string> = { flac: "flac", "ogg-vorbis": "ogg", "ogg-opus": "opus", webm: "webm", m4a: "m4a" };
+/** `seconds` of speech (the script spoken, with pauses, repeated) as 16-bit mono WAV at `rate`. */
+export function speechWav(seconds: number, rate = 22050): string {
+  const spoken = cached(`spoken-${rate}.wav`, (file) => {
+    const raw = path.join(dir(), `${process.pid}-espeak.wav`);
+    run("espeak-ng", ["-s", "165", "-w", raw, SCRIPT]);
+    // A second of pause after the script, so loops are separated like sentences.
+    run("sox", [raw, "-r", String(rate), "-c", "1", "-b", "16", "-t", "wav", file, "pad", "0", "1"]);
+  });
+  return cached(`speech-${rate}-${seconds}.wav`, (file) => {
+    const length = Number(execFileSync("soxi", ["-D", spoken]).toString());
+    const repeats = Math.max(0, Math.ceil(seconds / length) - 1);
+    run("sox", [spoken, "-t", "wav", file, "repeat", String(repeats), "trim", "0", String(seconds)]);
+  });
+}
+
+const EXTENSIONS: Record<SpeechFormat, string> = {
+  flac: "flac",
+  "ogg-vorbis": "ogg",
+  "ogg-opus": "opus",
+  webm: "webm",
+  m4a: "m4a",
+  "m4a-alac": "alac.m4a",
+};
 
 /** Encodes `seconds` of speech; `kbps` for the lossy codecs. Returns the file's path. */
 export function encodeSpeech(format: SpeechFormat, seconds: number, kbps = 48): string {
-  const out = path.join(dir(), `speech-${seconds}-${kbps}.${EXTENSIONS[format]}`);
-  if (existsSync(out)) return out;
+  return cached(`speech-${seconds}-${kbps}.${EXTENSIONS[format]}`, (out) => encode(format, seconds, kbps, out));
+}
+
+function encode(format: SpeechFormat, seconds: number, kbps: number, out: string): void {
   switch (format) {
     case "flac":
       run("flac", ["-s", "-f", "--compression-level-5", speechWav(seconds), "-o", out]);
       break;
     case "ogg-vorbis":
-      run("oggenc", ["-Q", "-b", String(kbps), speechWav(seconds), "-o", out]);
+      // Vorbis refuses high bitrates for 22 kHz mono; its top quality is about 100 kbps there.
+      run("oggenc", ["-Q", ...(kbps >= 100 ? ["-q", "10"] : ["-b", String(kbps)]), speechWav(seconds), "-o", out]);
       break;
     case "ogg-opus":
-      run("opusenc", ["--quiet", "--bitrate", String(kbps), speechWav(seconds, 48000), out]);
+      run("opusenc", ["--quiet", "--bitrate", String(Math.min(kbps, 256)), speechWav(seconds, 48000), out]);
       break;
     case "webm":
-      run("ffmpeg", ["-v", "error", "-y", "-i", speechWav(seconds, 48000), "-c:a", "libopus", "-b:a", `${kbps}k`, out]);
+      run("ffmpeg", ["-v", "error", "-y", "-i", speechWav(seconds, 48000), "-c:a", "libopus", "-b:a", `${Math.min(kbps, 256)}k`, out]);
       break;
     case "m4a":
       run("ffmpeg", ["-v", "error", "-y", "-i", speechWav(seconds, 44100), "-c:a", "aac", "-b:a", `${kbps}k`, out]);
       break;
+    case "m4a-alac":
+      run("ffmpeg", ["-v", "error", "-y", "-i", speechWav(seconds), "-c:a", "alac", "-f", "ipod", out]);
+      break;
   }
-  return out;
 }
 
 /**
@@ -101,12 +127,28 @@ export function speechOfSize(format: SpeechFormat, minBytes: number, kbps = 48, 
   const clip = encodeSpeech(format, clipSeconds, kbps);
   const clipBytes = readFileSync(clip).byteLength;
   const copies = Math.ceil(minBytes / clipBytes) + 1;
-  if (format === "flac") return readFileSync(encodeSpeech("flac", clipSeconds * copies));
-  const list = path.join(dir(), `list-${format}-${copies}.txt`);
-  writeFileSync(list, Array.from({ length: copies }, () => `file '${clip}'`).join("\n") + "\n");
+  // Large files are not cached: made in this process's scratch folder, read, removed.
   const out = path.join(dir(), `joined-${copies}-${kbps}-${path.basename(clip)}`);
-  if (!existsSync(out)) run("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", out]);
-  return readFileSync(out);
+  try {
+    if (format === "flac") run("flac", ["-s", "-f", speechWav(clipSeconds * copies), "-o", out]);
+    else {
+      const list = path.join(dir(), `list-${format}-${copies}.txt`);
+      writeFileSync(list, Array.from({ length: copies }, () => `file '${clip}'`).join("\n") + "\n");
+      run("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", out]);
+    }
+    return readFileSync(out);
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
+/** A video-only MP4 (ffmpeg's test pattern) of `seconds`. */
+export function videoOnlyMp4(seconds: number): Buffer {
+  return readFileSync(
+    cached(`video-${seconds}.mp4`, (out) =>
+      run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", `testsrc=duration=${seconds}:size=320x240:rate=10`, "-c:v", "mpeg4", out]),
+    ),
+  );
 }
 
 /** ffprobe's reading of a file (an independent demuxer): container, codec and duration in seconds. */
@@ -115,7 +157,15 @@ export function probe(bytes: Uint8Array): { container: string; codec: string; du
   writeFileSync(file, bytes);
   try {
     const json = JSON.parse(
-      execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=format_name,duration:stream=codec_name", "-of", "json", file]).toString(),
+      execFileSync("ffprobe", [
+        "-v",
+        "error",
+        "-show_entries",
+        "format=format_name,duration:stream=codec_name",
+        "-of",
+        "json",
+        file,
+      ]).toString(),
     ) as { format: { format_name: string; duration: string }; streams: { codec_name: string }[] };
     // A full decode: any damaged packet is an error.
     execFileSync("ffmpeg", ["-v", "error", "-xerror", "-i", file, "-f", "null", "-"]);
