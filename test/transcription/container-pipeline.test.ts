@@ -19,7 +19,7 @@ import {
   skipReason,
   videoOnlyMp4,
   type SpeechFormat,
-} from "../support/audio/speech.js";
+} from "../../bench/fixtures/speech.js";
 import { startPipelineHarness, type PipelineHarness } from "./pipeline-harness.js";
 
 const missing = missingSpeechTools();

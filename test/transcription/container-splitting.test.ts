@@ -25,7 +25,7 @@ import {
   speechToolsRequired,
   speechWav,
   type SpeechFormat,
-} from "../support/audio/speech.js";
+} from "../../bench/fixtures/speech.js";
 
 const missing = missingSpeechTools();
 if (missing.length > 0 && speechToolsRequired()) {
