@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { planChunks, type AudioChunk } from "../../src/transcription/chunk-plan.js";
 import { detectAudioFormat, type AudioFormat } from "../../src/transcription/audio-format.js";
+import { cutContainerAudio } from "../../src/transcription/containers/cut.js";
 import { readContainerAudio, type ContainerFormat } from "../../src/transcription/containers/demux.js";
 import { stitchTranscripts, type ChunkTranscript } from "../../src/transcription/stitch.js";
 import { audioInfo } from "../../tools/simulator/audio-format.js";
@@ -136,6 +137,21 @@ describe.skipIf(missing.length > 0)("real files over 25 MB", () => {
     },
     60_000,
   );
+});
+
+describe.skipIf(missing.length > 0).each(CASES)("a clip of $speech", ({ speech, format, codec }) => {
+  it("is cut from the recording's own packets as a valid file of the same container", async () => {
+    const bytes = readFileSync(encodeSpeech(speech, 60));
+    const clip = await cutContainerAudio(bytes, format, 12.3, 18.7);
+    expect(clip.startInSeconds).toBeLessThanOrEqual(12.3);
+    expect(clip.startInSeconds).toBeGreaterThan(12.3 - 0.2);
+    expect(clip.endInSeconds).toBeGreaterThanOrEqual(18.7);
+    expect(clip.endInSeconds).toBeLessThan(18.7 + 0.2);
+    const read = probe(clip.bytes);
+    expect(read.codec).toBe(codec);
+    expect(Math.abs(read.durationInSeconds - (clip.endInSeconds - clip.startInSeconds))).toBeLessThan(0.1);
+    await expect(cutContainerAudio(bytes, format, 70, 75)).rejects.toMatchObject({ code: "invalid_clip" });
+  });
 });
 
 /** Mono 16-bit PCM of a WAV written by sox (44-byte header). */

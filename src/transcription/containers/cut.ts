@@ -1,0 +1,34 @@
+/**
+ * Cuts a clip [start, end] (seconds) out of a FLAC, Ogg, WebM or MP4/M4A file as a file of the
+ * same container, from the recording's own packets (no re-encoding): the counterpart, for these
+ * containers, of cut-audio.ts's WAV and MP3 clips (known-speaker reference clips). Asynchronous,
+ * unlike the WAV/MP3 cutter, because mediabunny's reader and writer are.
+ */
+import { BadInputError } from "../../errors.js";
+import { readContainerAudio, type ContainerFormat } from "./demux.js";
+import { writePackets } from "./mux.js";
+
+/**
+ * The clip of `bytes` from `start` to `end` seconds, rounded outwards to whole packets.
+ * @returns the clip's bytes and the span it really covers.
+ * @throws BadInputError (`invalid_clip`) for a span with no audio; demux.ts's errors for damaged files.
+ */
+export async function cutContainerAudio(
+  bytes: Uint8Array,
+  format: ContainerFormat,
+  start: number,
+  end: number,
+): Promise<{ bytes: Uint8Array; startInSeconds: number; endInSeconds: number }> {
+  const audio = await readContainerAudio(bytes, format);
+  const { packets } = audio;
+  let first = 0;
+  while (first + 1 < packets.length && packets[first + 1]!.timestamp <= start) first++;
+  let after = first + 1;
+  while (after < packets.length && packets[after]!.timestamp < end) after++;
+  const startInSeconds = Math.max(0, packets[first]!.timestamp);
+  const endInSeconds = after < packets.length ? packets[after]!.timestamp : audio.durationInSeconds;
+  if (end <= start || endInSeconds <= startInSeconds || start >= audio.durationInSeconds) {
+    throw new BadInputError(`The clip ${start.toFixed(3)}-${end.toFixed(3)} s holds no audio.`, { code: "invalid_clip" });
+  }
+  return { bytes: await writePackets(audio, first, after), startInSeconds, endInSeconds };
+}
