@@ -11,8 +11,7 @@ import { BadInputError } from "../errors.js";
 import { SPLITTABLE_FORMATS, type AudioFormat } from "./audio-format.js";
 import { parseMp3, type Mp3Info } from "./mp3.js";
 import { parseWav, wavHeaderFor, windowLoudness, type WavInfo } from "./wav.js";
-import { isContainerFormat } from "./containers/demux.js";
-import { planContainerChunks } from "./containers/plan.js";
+import { isContainerFormat } from "./containers/formats.js";
 
 export interface AudioChunk {
   index: number;
@@ -67,6 +66,8 @@ export async function planChunks(bytes: Uint8Array, format: AudioFormat, options
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitMp3(bytes, info, options) };
   }
   if (isContainerFormat(format) && bytes.byteLength > maxChunkBytes) {
+    // Loaded on first use: mediabunny stays out of the cold start of every other function.
+    const { planContainerChunks } = await import("./containers/plan.js");
     return { format, ...(await planContainerChunks(bytes, format, options)) };
   }
   if (bytes.byteLength > maxChunkBytes) throw tooLarge(bytes.byteLength, maxChunkBytes, format.toUpperCase());

@@ -9,15 +9,9 @@
  */
 import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec, type EncodedPacket } from "mediabunny";
 import { BadInputError } from "../../errors.js";
-import type { AudioFormat } from "../audio-format.js";
+import type { ContainerFormat } from "./formats.js";
 
-/** The containers this module splits; WAV and MP3 have their own byte-level splitters. */
-export const CONTAINER_FORMATS = ["flac", "ogg", "webm", "m4a", "mp4"] as const satisfies readonly AudioFormat[];
-export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
-
-export function isContainerFormat(format: AudioFormat): format is ContainerFormat {
-  return (CONTAINER_FORMATS as readonly string[]).includes(format);
-}
+export type { ContainerFormat } from "./formats.js";
 
 /** Codecs whose packets are written back unchanged into the same container. */
 const COPYABLE_CODECS: Readonly<Record<ContainerFormat, readonly AudioCodec[]>> = {

@@ -51,3 +51,49 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
   await output.finalize();
   return new Uint8Array((output.target as BufferTarget).buffer!);
 }
+
+/**
+ * The same file as writePackets, as parts to upload: where the written file holds the packets'
+ * bytes in one run, exactly as they lie in the source (FLAC frames, an MP4's mdat), that run is a
+ * view of the source instead of a copy, so a split recording costs little memory beyond its own
+ * bytes. Other containers (Ogg pages, WebM blocks interleave headers with the packets) come back
+ * as the one written file.
+ */
+export async function writePacketParts(
+  audio: ContainerAudio,
+  source: Uint8Array,
+  from: number,
+  to: number,
+  keepTimes = false,
+): Promise<Uint8Array[]> {
+  const file = await writePackets(audio, from, to, keepTimes);
+  const run = contiguousRun(audio, source, from, to);
+  if (!run || run.byteLength < 4096) return [file];
+  const head = Buffer.from(run.buffer, run.byteOffset, 64);
+  const at = Buffer.from(file.buffer, file.byteOffset, file.byteLength).indexOf(head);
+  if (at < 0 || at + run.byteLength > file.byteLength) return [file];
+  if (
+    Buffer.compare(
+      Buffer.from(file.buffer, file.byteOffset + at, run.byteLength),
+      Buffer.from(run.buffer, run.byteOffset, run.byteLength),
+    ) !== 0
+  )
+    return [file];
+  // Copies of the small container parts, so the written file itself can be collected.
+  return [file.slice(0, at), run, file.slice(at + run.byteLength)];
+}
+
+/** The source bytes holding packets [from, to) back to back, when they are views of `source` laid out so. */
+function contiguousRun(audio: ContainerAudio, source: Uint8Array, from: number, to: number): Uint8Array | undefined {
+  let end: number | undefined;
+  let start: number | undefined;
+  for (let i = from; i < to; i++) {
+    const data = audio.packets[i]!.data;
+    if (data.buffer !== source.buffer) return undefined;
+    if (end !== undefined && data.byteOffset !== end) return undefined;
+    start ??= data.byteOffset;
+    end = data.byteOffset + data.byteLength;
+  }
+  if (start === undefined || end === undefined) return undefined;
+  return new Uint8Array(source.buffer, start, end - start);
+}

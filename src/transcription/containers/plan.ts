@@ -15,7 +15,7 @@ import { BadInputError } from "../../errors.js";
 import type { AudioChunk, PlanOptions } from "../chunk-plan.js";
 import { quietestRunCentre } from "../chunk-plan.js";
 import { LOSSLESS_CODECS, readContainerAudio, type ContainerAudio, type ContainerFormat } from "./demux.js";
-import { writePackets } from "./mux.js";
+import { writePacketParts } from "./mux.js";
 
 /** Seconds neighbouring chunks of lossy audio share, unless PlanOptions says otherwise. */
 export const DEFAULT_OVERLAP_SECONDS = 4;
@@ -31,7 +31,8 @@ export interface ContainerPlan {
 
 /**
  * Reads the file and cuts it into chunks of at most `maxChunkBytes`, each written as a file of its
- * own container (new memory: about the file's size in all, plus the overlaps).
+ * own container: for FLAC and MP4 new headers around a view of the file's own packet bytes; for
+ * Ogg and WebM a new file (new memory: about the file's size in all, plus the overlaps).
  * @throws BadInputError for corrupt, truncated or unsupported files (demux.ts), and
  *   `audio_too_large` when the limit cannot hold a few seconds of this audio.
  */
@@ -47,15 +48,16 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
     const chunks: AudioChunk[] = [];
     let excess = 0;
     for (const [index, [from, to]] of ranges.entries()) {
-      const file = await writePackets(audio, from, to, index === 0);
-      excess = Math.max(excess, file.byteLength - options.maxChunkBytes);
+      const parts = await writePacketParts(audio, bytes, from, to, index === 0);
+      const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
+      excess = Math.max(excess, byteLength - options.maxChunkBytes);
       if (excess > 0) break;
       chunks.push({
         index,
         startInSeconds: index === 0 ? 0 : audio.packets[from]!.timestamp,
         endInSeconds: to === audio.packets.length ? audio.durationInSeconds : audio.packets[to]!.timestamp,
-        parts: [file],
-        byteLength: file.byteLength,
+        parts,
+        byteLength,
       });
     }
     if (excess === 0) return { durationInSeconds: audio.durationInSeconds, chunks };
