@@ -22,11 +22,11 @@ export async function cutContainerAudio(
   const audio = await readContainerAudio(bytes, format);
   const { packets } = audio;
   let first = 0;
-  while (first + 1 < packets.length && packets[first + 1]!.timestamp <= start) first++;
+  while (first + 1 < packets.length && packets.timestamp(first + 1) <= start) first++;
   let after = first + 1;
-  while (after < packets.length && packets[after]!.timestamp < end) after++;
-  const startInSeconds = Math.max(0, packets[first]!.timestamp);
-  const endInSeconds = after < packets.length ? packets[after]!.timestamp : audio.durationInSeconds;
+  while (after < packets.length && packets.timestamp(after) < end) after++;
+  const startInSeconds = Math.max(0, packets.timestamp(first));
+  const endInSeconds = after < packets.length ? packets.timestamp(after) : audio.durationInSeconds;
   if (end <= start || endInSeconds <= startInSeconds || start >= audio.durationInSeconds) {
     throw new BadInputError(`The clip ${start.toFixed(3)}-${end.toFixed(3)} s holds no audio.`, { code: "invalid_clip" });
   }

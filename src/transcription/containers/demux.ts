@@ -7,9 +7,10 @@
  * Whisper accepts at the packet level). Hand-written parsers for four containers would be a
  * thousand lines of format detail that a well-kept library already gets right.
  */
-import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec, type EncodedPacket } from "mediabunny";
+import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec } from "mediabunny";
 import { BadInputError } from "../../errors.js";
 import type { ContainerFormat } from "./formats.js";
+import { PacketList } from "./packet-list.js";
 
 export type { ContainerFormat } from "./formats.js";
 
@@ -31,8 +32,8 @@ export interface ContainerAudio {
   containerName: string;
   codec: AudioCodec;
   decoderConfig: AudioDecoderConfig;
-  /** Every packet of the first audio track in decode order; `data` are views into the file's bytes or small copies. */
-  packets: EncodedPacket[];
+  /** Every packet of the first audio track in decode order. */
+  packets: PacketList;
   durationInSeconds: number;
 }
 
@@ -72,9 +73,9 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     }
     const decoderConfig = await track.getDecoderConfig();
     if (!decoderConfig) throw corrupt(name, "its audio track has no decoder configuration");
-    const packets: EncodedPacket[] = [];
+    const packets = new PacketList(bytes);
     try {
-      for await (const packet of new EncodedPacketSink(track).packets()) packets.push(packet);
+      for await (const packet of new EncodedPacketSink(track).packets()) packets.add(packet);
     } catch (error) {
       if (format === "ogg" && !endsWithWholePage(bytes)) {
         throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, {
@@ -84,8 +85,7 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
       throw truncatedOrCorrupt(name, describe(error));
     }
     if (packets.length === 0) throw truncatedOrCorrupt(name, "it holds no audio packets");
-    const last = packets.at(-1)!;
-    const packetsEnd = last.timestamp + last.duration;
+    const packetsEnd = packets.timestamp(packets.length - 1) + packets.duration(packets.length - 1);
     const declared = (await track.getDurationFromMetadata().catch(() => null)) ?? packetsEnd;
     // A file cut off in transfer keeps a header that announces more audio than its packets hold
     // (FLAC's STREAMINFO, WebM's Duration); an Ogg file ends inside a page.

@@ -40,13 +40,9 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
   const source = new EncodedAudioPacketSource(audio.codec);
   output.addAudioTrack(source);
   await output.start();
-  const shift = keepTimes ? 0 : audio.packets[from]!.timestamp;
+  const shift = keepTimes ? 0 : audio.packets.timestamp(from);
   for (let i = from; i < to; i++) {
-    const packet = audio.packets[i]!;
-    await source.add(
-      packet.clone({ timestamp: packet.timestamp - shift }),
-      i === from ? { decoderConfig: audio.decoderConfig } : undefined,
-    );
+    await source.add(audio.packets.packet(i, shift), i === from ? { decoderConfig: audio.decoderConfig } : undefined);
   }
   await output.finalize();
   return new Uint8Array((output.target as BufferTarget).buffer!);
@@ -88,11 +84,10 @@ function contiguousRun(audio: ContainerAudio, source: Uint8Array, from: number, 
   let end: number | undefined;
   let start: number | undefined;
   for (let i = from; i < to; i++) {
-    const data = audio.packets[i]!.data;
-    if (data.buffer !== source.buffer) return undefined;
-    if (end !== undefined && data.byteOffset !== end) return undefined;
-    start ??= data.byteOffset;
-    end = data.byteOffset + data.byteLength;
+    const offset = audio.packets.offset(i);
+    if (offset < 0 || (end !== undefined && offset !== end)) return undefined;
+    start ??= offset;
+    end = offset + audio.packets.byteLength(i);
   }
   if (start === undefined || end === undefined) return undefined;
   return new Uint8Array(source.buffer, start, end - start);

@@ -54,8 +54,8 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
       if (excess > 0) break;
       chunks.push({
         index,
-        startInSeconds: index === 0 ? 0 : audio.packets[from]!.timestamp,
-        endInSeconds: to === audio.packets.length ? audio.durationInSeconds : audio.packets[to]!.timestamp,
+        startInSeconds: index === 0 ? 0 : audio.packets.timestamp(from),
+        endInSeconds: to === audio.packets.length ? audio.durationInSeconds : audio.packets.timestamp(to),
         parts,
         byteLength,
       });
@@ -81,7 +81,7 @@ function cutPoints(
   const count = packets.length;
   // Prefix sums of the estimated bytes, so a chunk's size is one subtraction.
   const sizes = new Float64Array(count + 1);
-  for (let i = 0; i < count; i++) sizes[i + 1] = sizes[i]! + packets[i]!.byteLength + PER_PACKET_OVERHEAD;
+  for (let i = 0; i < count; i++) sizes[i + 1] = sizes[i]! + packets.byteLength(i) + PER_PACKET_OVERHEAD;
   const room = budget - PER_FILE_OVERHEAD;
   const ranges: [number, number][] = [];
   let from = 0;
@@ -95,7 +95,7 @@ function cutPoints(
       else high = mid - 1;
     }
     const limit = low;
-    const seconds = packets[limit]!.timestamp - packets[from]!.timestamp;
+    const seconds = packets.timestamp(limit) - packets.timestamp(from);
     if (seconds < Math.max(2, 2 * overlapSeconds)) {
       throw new BadInputError(
         `TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) holds only ${seconds.toFixed(1)} s of this ${audio.containerName} audio; ` +
@@ -109,9 +109,9 @@ function cutPoints(
       from = cut;
     } else {
       ranges.push([from, limit]);
-      const overlapStart = packets[limit]!.timestamp - overlapSeconds;
+      const overlapStart = packets.timestamp(limit) - overlapSeconds;
       let next = limit;
-      while (next > from + 1 && packets[next - 1]!.timestamp >= overlapStart) next--;
+      while (next > from + 1 && packets.timestamp(next - 1) >= overlapStart) next--;
       from = next;
     }
   }
@@ -122,15 +122,14 @@ function cutPoints(
 /** The packet to cut before: the middle of the run of smallest packets in the chunk's last stretch. */
 function quietCut(audio: ContainerAudio, from: number, limit: number, options: PlanOptions): number {
   const { packets } = audio;
-  const packetSeconds = Math.max(1e-3, (packets[limit]!.timestamp - packets[from]!.timestamp) / (limit - from));
+  const packetSeconds = Math.max(1e-3, (packets.timestamp(limit) - packets.timestamp(from)) / (limit - from));
   const searchPackets = Math.min(Math.floor((limit - from) / 4), Math.round((options.searchSeconds ?? 30) / packetSeconds));
   const runPackets = Math.max(1, Math.round((options.quietRunSeconds ?? 0.3) / packetSeconds));
   const searchStart = limit - searchPackets;
   // Bytes per second rather than per packet: some encoders vary the block size.
   const loudness = new Float64Array(searchPackets);
   for (let i = 0; i < searchPackets; i++) {
-    const packet = packets[searchStart + i]!;
-    loudness[i] = packet.byteLength / Math.max(1e-3, packet.duration);
+    loudness[i] = packets.byteLength(searchStart + i) / Math.max(1e-3, packets.duration(searchStart + i));
   }
   const centre = quietestRunCentre(loudness, runPackets);
   return centre === undefined ? limit : Math.max(from + 1, Math.min(limit, searchStart + centre));
