@@ -41,9 +41,16 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
   output.addAudioTrack(source);
   await output.start();
   const shift = keepTimes ? 0 : audio.packets.timestamp(from);
+  // The buffer target applies no backpressure: adds are queued in batches rather than awaited one by one.
+  let pending: Promise<void>[] = [];
   for (let i = from; i < to; i++) {
-    await source.add(audio.packets.packet(i, shift), i === from ? { decoderConfig: audio.decoderConfig } : undefined);
+    pending.push(source.add(audio.packets.packet(i, shift), i === from ? { decoderConfig: audio.decoderConfig } : undefined));
+    if (pending.length === 512) {
+      await Promise.all(pending);
+      pending = [];
+    }
   }
+  await Promise.all(pending);
   await output.finalize();
   return new Uint8Array((output.target as BufferTarget).buffer!);
 }
