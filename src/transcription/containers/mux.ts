@@ -4,14 +4,15 @@
  * packets' bytes are copied unchanged, nothing is decoded or re-encoded).
  */
 import {
-  BufferTarget,
   EncodedAudioPacketSource,
   FlacOutputFormat,
   Mp4OutputFormat,
   OggOutputFormat,
   Output,
+  StreamTarget,
   WebMOutputFormat,
   type OutputFormat,
+  type StreamTargetChunk,
 } from "mediabunny";
 import type { ContainerAudio, ContainerFormat } from "./demux.js";
 
@@ -36,7 +37,45 @@ function outputFormat(format: ContainerFormat): OutputFormat {
  * stay as they were: the first chunk keeps an encoder's priming (a first packet before 0).
  */
 export async function writePackets(audio: ContainerAudio, from: number, to: number, keepTimes = false): Promise<Uint8Array> {
-  const output = new Output({ format: outputFormat(audio.format), target: new BufferTarget() });
+  return (await writeInto(new Scratch(), audio, from, to, keepTimes)).slice();
+}
+
+/**
+ * One growing buffer the muxer writes into, reused for every chunk of a file: a chunk's bytes are
+ * copied out of it (or, for the packets' run, taken from the source), so splitting a file leaves
+ * no trail of chunk-sized garbage for the collector. mediabunny's BufferTarget would allocate a
+ * new buffer, doubling as it grows, and copy it once more when finished, for every chunk.
+ */
+export class Scratch {
+  private bytes = new Uint8Array(0);
+  private end = 0;
+
+  /** Starts a new file. */
+  reset(): void {
+    this.end = 0;
+  }
+
+  write(chunk: StreamTargetChunk): void {
+    const needed = chunk.position + chunk.data.byteLength;
+    if (needed > this.bytes.byteLength) {
+      const bigger = new Uint8Array(Math.max(needed, Math.ceil(this.bytes.byteLength * 1.5), 1 << 20));
+      bigger.set(this.bytes.subarray(0, this.end));
+      this.bytes = bigger;
+    }
+    this.bytes.set(chunk.data, chunk.position);
+    this.end = Math.max(this.end, needed);
+  }
+
+  /** The file written since the last reset (a view: copy what must outlive the next chunk). */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.end);
+  }
+}
+
+async function writeInto(scratch: Scratch, audio: ContainerAudio, from: number, to: number, keepTimes: boolean): Promise<Uint8Array> {
+  scratch.reset();
+  const writable = new WritableStream<StreamTargetChunk>({ write: (chunk) => scratch.write(chunk) });
+  const output = new Output({ format: outputFormat(audio.format), target: new StreamTarget(writable) });
   const source = new EncodedAudioPacketSource(audio.codec);
   output.addAudioTrack(source);
   await output.start();
@@ -52,7 +91,7 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
   }
   await Promise.all(pending);
   await output.finalize();
-  return new Uint8Array((output.target as BufferTarget).buffer!);
+  return scratch.view();
 }
 
 /**
@@ -63,26 +102,27 @@ export async function writePackets(audio: ContainerAudio, from: number, to: numb
  * as the one written file.
  */
 export async function writePacketParts(
+  scratch: Scratch,
   audio: ContainerAudio,
   source: Uint8Array,
   from: number,
   to: number,
   keepTimes = false,
 ): Promise<Uint8Array[]> {
-  const file = await writePackets(audio, from, to, keepTimes);
+  const file = await writeInto(scratch, audio, from, to, keepTimes);
   const run = contiguousRun(audio, source, from, to);
-  if (!run || run.byteLength < 4096) return [file];
+  if (!run || run.byteLength < 4096) return [file.slice()];
   const head = Buffer.from(run.buffer, run.byteOffset, 64);
   const at = Buffer.from(file.buffer, file.byteOffset, file.byteLength).indexOf(head);
-  if (at < 0 || at + run.byteLength > file.byteLength) return [file];
+  if (at < 0 || at + run.byteLength > file.byteLength) return [file.slice()];
   if (
     Buffer.compare(
       Buffer.from(file.buffer, file.byteOffset + at, run.byteLength),
       Buffer.from(run.buffer, run.byteOffset, run.byteLength),
     ) !== 0
   )
-    return [file];
-  // Copies of the small container parts, so the written file itself can be collected.
+    return [file.slice()];
+  // Copies of the small container parts: the scratch buffer is overwritten by the next chunk.
   return [file.slice(0, at), run, file.slice(at + run.byteLength)];
 }
 

@@ -15,7 +15,7 @@ import { BadInputError } from "../../errors.js";
 import type { AudioChunk, PlanOptions } from "../chunk-plan.js";
 import { quietestRunCentre } from "../chunk-plan.js";
 import { LOSSLESS_CODECS, readContainerAudio, type ContainerAudio, type ContainerFormat } from "./demux.js";
-import { writePacketParts } from "./mux.js";
+import { Scratch, writePacketParts } from "./mux.js";
 
 /** Seconds neighbouring chunks of lossy audio share, unless PlanOptions says otherwise. */
 export const DEFAULT_OVERLAP_SECONDS = 4;
@@ -41,6 +41,7 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
   const lossless = LOSSLESS_CODECS.includes(audio.codec);
   const overlapSeconds = lossless ? 0 : (options.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS);
   let budget = options.maxChunkBytes;
+  const scratch = new Scratch();
   // The estimate of the container's overhead is generous; when a written chunk still comes out
   // over the limit, plan again with the excess taken off.
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -48,7 +49,7 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
     const chunks: AudioChunk[] = [];
     let excess = 0;
     for (const [index, [from, to]] of ranges.entries()) {
-      const parts = await writePacketParts(audio, bytes, from, to, index === 0);
+      const parts = await writePacketParts(scratch, audio, bytes, from, to, index === 0);
       const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
       excess = Math.max(excess, byteLength - options.maxChunkBytes);
       if (excess > 0) break;
