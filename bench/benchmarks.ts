@@ -1,3 +1,4 @@
+import { callerLimitsBenchmark } from "./caller-limits.js";
 import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
@@ -19,5 +20,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   httpTranscriptionBenchmark,
   speechParallelBenchmark,
   routingBenchmark,
+  callerLimitsBenchmark,
   simulatorCeiling,
 ];

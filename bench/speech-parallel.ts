@@ -58,6 +58,7 @@ export const speechParallelBenchmark: Benchmark = {
         router,
         route: router.route("speech", DEPLOYMENT),
         retry: retryPolicy(config, "speech"),
+        caller: "pipeline:speech",
         logger: quiet,
       };
       const request = { input, voice: "alloy", format: "mp3" as const, name: "bench" };

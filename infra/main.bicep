@@ -332,6 +332,30 @@ param appSettingOverrides object = {}
 @description('Stage 2: create the Event Grid subscription of the audio blob trigger. The postdeploy hook sets it once the code is deployed (see app/blob-event-subscription.bicep).')
 param blobEventSubscriptionEnabled bool = false
 
+// ---- Monitoring: the operators' workbook and alerts (see docs/monitoring.md) ----
+
+@description('Create the log search alerts (work lost, throttled share, failures, transcription backlog). Each rule is billed monthly; the workbook is created either way.')
+param alertsEnabled bool = true
+
+@description('Resource id of an existing action group the alerts notify. Empty: none (fired alerts still show in the portal).')
+param alertActionGroupId string = ''
+
+@description('Email address the alerts notify, through an action group created for it. Empty: none is created.')
+param alertEmail string = ''
+
+@description('Alert when more than this percentage of the requests in 15 minutes (at least 20) end throttled.')
+@minValue(1)
+@maxValue(100)
+param alertThrottledPercent int = 10
+
+@description('Alert when more than this many requests fail (upstream_permanent, transient, configuration) or pipeline items are rejected in 15 minutes.')
+@minValue(0)
+param alertFailuresThreshold int = 5
+
+@description('Alert when an audio blob waited more than this many minutes before transcription started.')
+@minValue(1)
+param alertTranscriptionQueueMinutes int = 15
+
 // ---- Names ----
 
 var abbrs = loadJsonContent('abbreviations.json')
@@ -474,6 +498,8 @@ module storage 'app/storage.bicep' = {
       imagesContainerName
       deploymentContainerName
       deadLetterContainerName
+      // Per-caller token counts shared by every instance (CALLER_LIMITS_STORE=storage); the app also creates it on first use.
+      'caller-limits'
     ]
     queueNames: [
       embeddingsQueueName
@@ -579,6 +605,34 @@ module userStorageAccess 'app/storage-access.bicep' = if (!empty(principalId)) {
     storageAccountName: storage.outputs.name
     principalId: principalId
     principalType: principalType
+  }
+}
+
+module monitoringWorkbook 'app/monitoring-workbook.bicep' = {
+  name: 'monitoring-workbook'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    displayName: 'Azure OpenAI Functions operations (${environmentName})'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoringAlerts 'app/monitoring-alerts.bicep' = if (alertsEnabled) {
+  name: 'monitoring-alerts'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    ruleNamePrefix: '${abbrs.insightsScheduledQueryRules}${resourceToken}'
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    location: location
+    tags: tags
+    actionGroupId: alertActionGroupId
+    alertEmail: alertEmail
+    throttledPercentThreshold: alertThrottledPercent
+    failuresThreshold: alertFailuresThreshold
+    transcriptionQueueAgeMinutes: alertTranscriptionQueueMinutes
   }
 }
 
@@ -755,3 +809,5 @@ output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
 output AZURE_FUNCTION_APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 output BLOB_EVENT_SUBSCRIPTION_ENABLED bool = blobEventSubscriptionEnabled
+// The operators' workbook: open it in the portal (Application Insights > Workbooks, or this id).
+output AZURE_MONITOR_WORKBOOK_ID string = monitoringWorkbook.outputs.id

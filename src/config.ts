@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigurationError } from "./errors.js";
+import { parseCallerKeyNames, type CallerConfig } from "./http/caller.js";
 import { isServedApiVersion, nearestApiVersions } from "./openai/api-versions.js";
 import {
   modelsServing,
@@ -18,6 +19,8 @@ import {
   type Capability,
   type RoutingTable,
 } from "./routing/table.js";
+import { EMPTY_PRICE_TABLE, parsePriceTable, type PriceTable } from "./metrics/prices.js";
+import { parseCallerLimits, type CallerLimitsTable } from "./caller-limits/limits-table.js";
 
 export type ApiStyle = "v1" | "dated";
 export type BlobTriggerSource = "LogsAndContainerScan" | "EventGrid";
@@ -79,10 +82,39 @@ export type StorageConfig =
       clientId: string | undefined;
     };
 
+/** Where metrics go (src/metrics/); `auto` is resolved at load. */
+export type MetricsExport = "azure-monitor" | "otlp" | "console" | "off";
+
+export interface MetricsConfig {
+  export: MetricsExport;
+  consoleIntervalInMs: number;
+  /** Base URL of an OTLP/HTTP receiver (metrics go to `/v1/metrics` under it). */
+  otlpEndpoint: string | undefined;
+  applicationInsightsConnectionString: string | undefined;
+  /** AI_PRICES; empty (no costs) when unset. */
+  prices: PriceTable;
+}
+
+/** Per-caller token limits (src/caller-limits/, docs/caller-limits.md). */
+export interface CallerLimitsConfig {
+  table: CallerLimitsTable;
+  /** Where the counts live: each instance's memory, or a blob all instances share. */
+  store: "memory" | "storage";
+}
+
 export interface Config {
   openai: OpenAIConfig;
+  metrics: MetricsConfig;
+  callerLimits: CallerLimitsConfig;
   storage: StorageConfig;
-  http: { authLevel: HttpAuthLevel; maxRequestBytes: number; maxAudioBytes: number; streamIdleTimeoutInMs: number };
+  http: {
+    authLevel: HttpAuthLevel;
+    maxRequestBytes: number;
+    maxAudioBytes: number;
+    streamIdleTimeoutInMs: number;
+    /** How callers are named for metrics and per-caller limits (src/http/caller.ts). */
+    callers: CallerConfig;
+  };
   audio: { container: string; transcriptsContainer: string; triggerSource: BlobTriggerSource };
   transcription: { maxConcurrency: number; maxChunkBytes: number; claimTtlInMs: number; throttleBudgetInMs: number };
   speech: { queue: string; container: string };
@@ -225,6 +257,25 @@ export const SETTINGS: readonly SettingInfo[] = [
   { name: "HTTP_AUTH_LEVEL", required: false, defaultValue: "function", description: "`function` (keys required) or `anonymous`" },
   { name: "HTTP_MAX_REQUEST_BYTES", required: false, defaultValue: "1048576", description: "Largest accepted HTTP request body" },
   {
+    name: "CALLER_NAMES",
+    required: false,
+    description:
+      'Names for function keys in metrics and per-caller limits: JSON {"caller-name": "key fingerprint"}, the fingerprint being the first 12 hex digits of the key\'s SHA-256; unnamed keys are `key-<fingerprint>`',
+  },
+  {
+    name: "CALLER_TOKEN_LIMITS",
+    required: false,
+    description:
+      'Per-caller token limits: JSON (or a path to a JSON file in the app) of caller name or `default` to `tokensPerMinute` and/or `tokensPerDay`, e.g. `{"default": {"tokensPerMinute": 50000}}`; over a limit, 429 with Retry-After (docs/caller-limits.md). Unset: no limits',
+  },
+  {
+    name: "CALLER_LIMITS_STORE",
+    required: false,
+    defaultValue: "memory",
+    description:
+      "Where per-caller token counts live: `memory` (each instance counts alone: N instances allow up to N times a limit) or `storage` (one blob per caller and day in the `caller-limits` container, shared by every instance, with conditional writes)",
+  },
+  {
     name: "HTTP_STREAM_IDLE_TIMEOUT_MS",
     required: false,
     defaultValue: "60000",
@@ -272,6 +323,37 @@ export const SETTINGS: readonly SettingInfo[] = [
     defaultValue: "120000",
     description: "How long one chunk waits out throttling (429) within an invocation before the blob is left for the host to deliver again",
   },
+  // Metrics (src/metrics/, docs/metrics.md).
+  {
+    name: "METRICS_EXPORT",
+    required: false,
+    defaultValue: "auto",
+    description:
+      "Where metrics go: `azure-monitor` (Application Insights, Entra ID auth), `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT), `console` (a summary every METRICS_CONSOLE_INTERVAL_MS), `off`; `auto`: azure-monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else otlp when OTEL_EXPORTER_OTLP_ENDPOINT is, else off",
+  },
+  {
+    name: "METRICS_CONSOLE_INTERVAL_MS",
+    required: false,
+    defaultValue: "10000",
+    description: "How often METRICS_EXPORT=console prints its summary of tokens and cost by caller and model",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    required: false,
+    description: "OTLP/HTTP receiver for METRICS_EXPORT=otlp, e.g. http://localhost:4318 (metrics go to /v1/metrics under it)",
+  },
+  {
+    name: "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    required: false,
+    description:
+      "Application Insights the metrics go to (METRICS_EXPORT=azure-monitor or auto), with the managed identity's Entra ID token",
+  },
+  {
+    name: "AI_PRICES",
+    required: false,
+    description:
+      "Price table for estimated cost: currency, and per model per 1M tokens (input, cached input, output), per audio minute, per image, per 1M characters; JSON or a path to a JSON file in the app (docs/metrics.md). Unset: no cost",
+  },
 ];
 
 const DEFAULTS = Object.fromEntries(SETTINGS.filter((s) => s.defaultValue !== undefined).map((s) => [s.name, s.defaultValue as string]));
@@ -284,15 +366,19 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function loadConfig(env: Env): Config {
   const reader = new SettingsReader(env);
+  const authLevel = reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const));
   const config: Config = {
     openai: readOpenAI(reader),
+    metrics: readMetrics(reader),
+    callerLimits: readCallerLimits(reader),
     storage: readStorage(reader),
     http: {
-      authLevel: reader.read("HTTP_AUTH_LEVEL", oneOf(["function", "anonymous"] as const)),
+      authLevel,
       maxRequestBytes: reader.read("HTTP_MAX_REQUEST_BYTES", integer(1024, 100 * 1024 * 1024)),
       maxAudioBytes: reader.read("HTTP_MAX_AUDIO_BYTES", integer(1024, 2 * 1024 * 1024 * 1024)),
       // Under Azure's front end, which closes a response idle for 230 s, so the caller gets the error event.
       streamIdleTimeoutInMs: reader.read("HTTP_STREAM_IDLE_TIMEOUT_MS", integer(100, 220_000)),
+      callers: readCallers(reader, authLevel),
     },
     audio: {
       container: reader.read("AUDIO_CONTAINER", parseContainerName),
@@ -432,13 +518,77 @@ function readOpenAI(reader: SettingsReader): OpenAIConfig {
   };
 }
 
+/** The metrics settings: `auto` becomes the exporter whose setting is there, else off. */
+function readMetrics(reader: SettingsReader): MetricsConfig {
+  const chosen = reader.read("METRICS_EXPORT", oneOf(["auto", "azure-monitor", "otlp", "console", "off"] as const));
+  const connectionString = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING");
+  const otlpEndpoint = reader.readOptional("OTEL_EXPORTER_OTLP_ENDPOINT", parseOtlpEndpoint);
+  const exported: MetricsExport =
+    chosen === "auto" ? (connectionString ? "azure-monitor" : otlpEndpoint ? "otlp" : "off") : (chosen ?? "off");
+  if (exported === "azure-monitor" && !connectionString) {
+    reader.problem(
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+      "is missing, and METRICS_EXPORT is azure-monitor; set it to the Application Insights resource's connection string (the Bicep in infra/ does), or choose another METRICS_EXPORT",
+    );
+  }
+  if (connectionString && !/InstrumentationKey=/i.test(connectionString)) {
+    reader.problem(
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+      "is not an Application Insights connection string (it has no InstrumentationKey=); copy it from the resource's Overview page",
+    );
+  }
+  if (exported === "otlp" && !otlpEndpoint && reader.optional("OTEL_EXPORTER_OTLP_ENDPOINT") === undefined) {
+    reader.problem("OTEL_EXPORTER_OTLP_ENDPOINT", "is missing, and METRICS_EXPORT is otlp; set it, e.g. http://localhost:4318");
+  }
+  let prices = EMPTY_PRICE_TABLE;
+  const pricesSetting = reader.optional("AI_PRICES");
+  if (pricesSetting !== undefined) {
+    try {
+      const parsed = parsePriceTable(readTableJson(pricesSetting));
+      for (const problem of parsed.problems) reader.problem("AI_PRICES", problem);
+      prices = parsed.table;
+    } catch (error) {
+      reader.problem("AI_PRICES", (error as Error).message);
+    }
+  }
+  return {
+    export: exported,
+    consoleIntervalInMs: reader.read("METRICS_CONSOLE_INTERVAL_MS", integer(1000, 3_600_000)),
+    otlpEndpoint,
+    applicationInsightsConnectionString: connectionString,
+    prices,
+  };
+}
+
+/** An OTLP/HTTP base URL, without a trailing slash. */
+function parseOtlpEndpoint(raw: string): string {
+  if (!isHttpUrl(raw)) throw new Error(`is not an http(s) URL (got "${raw}"); e.g. http://localhost:4318`);
+  return raw.replace(/\/+$/, "");
+}
+
+function readCallerLimits(reader: SettingsReader): CallerLimitsConfig {
+  const store = reader.read("CALLER_LIMITS_STORE", oneOf(["memory", "storage"] as const));
+  const setting = reader.optional("CALLER_TOKEN_LIMITS");
+  if (setting === undefined) return { table: { default: undefined, byCaller: new Map() }, store };
+  let json: string;
+  try {
+    json = readTableJson(setting);
+  } catch (error) {
+    reader.problem("CALLER_TOKEN_LIMITS", (error as Error).message);
+    json = "{}";
+  }
+  const { table, problems } = parseCallerLimits(json);
+  for (const problem of problems) reader.problem("CALLER_TOKEN_LIMITS", problem);
+  return { table, store };
+}
+
 /** Every secret value in the Azure OpenAI settings (AZURE_OPENAI_API_KEY, the table's keys), to mask in logs and errors. */
 export function openAISecrets(openai: OpenAIConfig): string[] {
   return [...new Set([...(openai.apiKey ? [openai.apiKey] : []), ...tableSecrets(openai.routing.table)])];
 }
 
 /**
- * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS path
+ * The folder the app is deployed from (host.json's), which a relative AZURE_OPENAI_DEPLOYMENTS (or CALLER_TOKEN_LIMITS) path
  * starts from: found by walking up from this module, which sits at a different depth in the tsc
  * build (dist/src/) and in the deployment package (dist/main.js).
  */
@@ -450,7 +600,7 @@ function appRoot(): string {
 }
 
 /**
- * The table's JSON: the setting itself, or the file it names.
+ * A table's JSON (AZURE_OPENAI_DEPLOYMENTS, AI_PRICES): the setting itself, or the file it names.
  * @throws Error saying which file could not be read, for the settings check.
  */
 function readTableJson(value: string): string {
@@ -514,6 +664,18 @@ class SettingsReader {
   throwIfProblems(): void {
     if (this.problems.length > 0) throw new ConfigurationError(this.problems);
   }
+}
+
+function readCallers(reader: SettingsReader, authLevel: HttpAuthLevel): CallerConfig {
+  const raw = reader.optional("CALLER_NAMES");
+  const { keyNames, problems } = raw === undefined ? { keyNames: new Map<string, string>(), problems: [] } : parseCallerKeyNames(raw);
+  for (const problem of problems) reader.problem("CALLER_NAMES", problem);
+  return {
+    authLevel,
+    keyNames,
+    // Set by App Service when its authentication (Easy Auth) is on; only then are principal headers trustworthy.
+    easyAuth: reader.optional("WEBSITE_AUTH_ENABLED")?.toLowerCase() === "true",
+  };
 }
 
 function readStorage(reader: SettingsReader): StorageConfig {

@@ -40,6 +40,9 @@ export function useOpenAIErrorClasses(classes: OpenAIErrorClasses): void {
 /** `code` of failures nothing recognised (most likely a bug in the app). */
 export const UNEXPECTED = "unexpected";
 
+/** `code` of a refusal by the app's own per-caller token limits (CALLER_TOKEN_LIMITS), kind `throttled`. */
+export const CALLER_TOKEN_LIMIT_EXCEEDED = "caller_token_limit_exceeded";
+
 /** `code` of an answer whose connection broke after it began (Azure answered, then the body was cut). */
 export const CONNECTION_LOST = "connection_lost";
 
@@ -56,6 +59,8 @@ export interface AppErrorOptions {
   retryAfterInMs?: number;
   /** Extra data a caller may show, e.g. content filter results. Never secrets. */
   details?: unknown;
+  /** Headers the HTTP answer carries beside the status's own (a per-caller limit's remaining tokens). Never secrets. */
+  answerHeaders?: Readonly<Record<string, string>>;
   /** Upstream request id (`apim-request-id` / `x-request-id`) for support cases. */
   requestId?: string;
   cause?: unknown;
@@ -68,6 +73,7 @@ export class AppError extends Error {
   readonly param: string | undefined;
   readonly retryAfterInMs: number | undefined;
   readonly details: unknown;
+  readonly answerHeaders: Readonly<Record<string, string>> | undefined;
   readonly requestId: string | undefined;
 
   constructor(kind: FailureKind, message: string, options: AppErrorOptions = {}) {
@@ -79,6 +85,7 @@ export class AppError extends Error {
     this.param = options.param;
     this.retryAfterInMs = options.retryAfterInMs;
     this.details = options.details;
+    this.answerHeaders = options.answerHeaders;
     this.requestId = options.requestId;
   }
 }

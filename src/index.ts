@@ -3,6 +3,7 @@ import "./setup.js";
 
 // One import per function module; each registers itself with app.*.
 import "./functions/health.js";
+import "./functions/usage.js";
 import "./functions/chat-completions.js";
 import "./functions/models.js";
 import "./functions/embeddings-http.js";

@@ -49,6 +49,7 @@ describe("loadConfig", () => {
       maxRequestBytes: 1048576,
       maxAudioBytes: 209715200,
       streamIdleTimeoutInMs: 60000,
+      callers: { authLevel: "function", keyNames: new Map(), easyAuth: false },
     });
   });
 

@@ -246,6 +246,13 @@ var appSettings = {
   // Telemetry, sent with an Entra ID token of the app's identity.
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The app's own metrics (tokens, cost, latency, pipeline items: docs/metrics.md) go to the same
+  // Application Insights with the identity's Entra ID token; OTLP is for local use.
+  METRICS_EXPORT: 'auto' // azure-monitor, since APPLICATIONINSIGHTS_CONNECTION_STRING is set
+  METRICS_CONSOLE_INTERVAL_MS: '10000'
+  OTEL_EXPORTER_OTLP_ENDPOINT: ''
+  // Prices are the operator's (region, agreement, date): set the table with appSettingOverrides (docs/metrics.md).
+  AI_PRICES: ''
 
   // Azure OpenAI through the managed identity; AZURE_OPENAI_API_KEY is deliberately never set.
   AZURE_CLIENT_ID: identityClientId
@@ -277,6 +284,12 @@ var appSettings = {
   IMAGES_CONTAINER: imagesContainerName
   HTTP_AUTH_LEVEL: httpAuthLevel
   HTTP_MAX_REQUEST_BYTES: '1048576'
+  // Keys are made after deployment, so their names come later too: set it with appSettingOverrides or in the portal.
+  CALLER_NAMES: ''
+  // Per-caller token limits (docs/caller-limits.md): none until set, e.g. with appSettingOverrides.
+  CALLER_TOKEN_LIMITS: ''
+  // `storage` shares the counts between instances (one blob per caller and day in `caller-limits`).
+  CALLER_LIMITS_STORE: 'memory'
   HTTP_MAX_AUDIO_BYTES: '209715200'
   // The host refuses bodies over 100 MB (104857600) before the app sees them: room for the largest
   // audio upload above, plus its multipart framing. (A host setting, not read by the app.)

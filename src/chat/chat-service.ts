@@ -18,13 +18,15 @@ import type {
 import type { ChatRequest } from "../http/chat-request.js";
 import { brokenStreamError } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { completionUsage, loggedCall, openLoggedStream, type CallDescription } from "../openai/call-log.js";
 import { STREAM_BODY_AS_NODE_STREAM } from "../openai/stream-body.js";
 import { readForwardedChatChunks } from "./upstream-chunks.js";
 
 export interface ChatDependencies {
   client: OpenAI;
   logger: Logger;
+  /** Told the usage of each call Azure answered (src/openai/call-log.ts), for per-caller token limits. */
+  onUsage?: CallDescription["onUsage"];
   /** Longest silence between two streamed chunks (after the first) before the stream ends with an error; none when unset. */
   streamIdleTimeoutInMs?: number;
 }
@@ -37,9 +39,9 @@ export function completeChat(deps: ChatDependencies, request: ChatRequest, signa
   const params = { ...request.body, model: request.deployment, stream: false } as ChatCompletionCreateParamsNonStreaming;
   return loggedCall(
     deps.logger,
-    { operation: "chat.completions", deployment: request.deployment },
+    { operation: "chat.completions", deployment: request.deployment, onUsage: deps.onUsage },
     () => deps.client.chat.completions.create(params, { signal }).withResponse(),
-    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+    (data) => completionUsage(data.usage),
   );
 }
 
@@ -65,7 +67,7 @@ export function openChatStream(
   } as ChatCompletionCreateParamsStreaming;
   return openLoggedStream(
     deps.logger,
-    { operation: "chat.completions stream", deployment: request.deployment },
+    { operation: "chat.completions stream", deployment: request.deployment, onUsage: deps.onUsage },
     signal,
     // The raw response: its body is read by readChatChunks (see there why), as a Node stream when
     // the client's transport is ours (src/openai/stream-transport.ts).
@@ -77,7 +79,7 @@ export function openChatStream(
         idleTimeoutInMs: deps.streamIdleTimeoutInMs,
         forward: {
           includeUsage: request.includeUsage,
-          onUsage: (usage) => reportUsage({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }),
+          onUsage: (usage) => reportUsage(completionUsage(usage)),
         },
         mapError: brokenStreamError,
       }),

@@ -9,12 +9,14 @@ import type { OpenAI } from "openai";
 import type { Completion, CompletionCreateParamsNonStreaming, CompletionCreateParamsStreaming } from "openai/resources/completions";
 import { brokenStreamError, readDataEvent, readUpstreamEvents } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { completionUsage, loggedCall, openLoggedStream, type CallDescription } from "../openai/call-log.js";
 import type { CompletionsRequest } from "./completions-request.js";
 
 export interface CompletionsDependencies {
   client: OpenAI;
   logger: Logger;
+  /** Told the usage of each call Azure answered (src/openai/call-log.ts), for per-caller token limits. */
+  onUsage?: CallDescription["onUsage"];
   streamIdleTimeoutInMs?: number;
 }
 
@@ -25,9 +27,9 @@ export function complete(deps: CompletionsDependencies, request: CompletionsRequ
   const params = { ...request.body, model: request.deployment, stream: false } as CompletionCreateParamsNonStreaming;
   return loggedCall(
     deps.logger,
-    { operation: "completions", deployment: request.deployment },
+    { operation: "completions", deployment: request.deployment, onUsage: deps.onUsage },
     () => deps.client.completions.create(params, { signal }).withResponse(),
-    (data) => ({ promptTokens: data.usage?.prompt_tokens, completionTokens: data.usage?.completion_tokens }),
+    (data) => completionUsage(data.usage),
   );
 }
 
@@ -48,7 +50,7 @@ export function openCompletionsStream(
   } as CompletionCreateParamsStreaming;
   return openLoggedStream(
     deps.logger,
-    { operation: "completions stream", deployment: request.deployment },
+    { operation: "completions stream", deployment: request.deployment, onUsage: deps.onUsage },
     signal,
     () => deps.client.completions.create(params, { signal }).asResponse(),
     async function* (response, reportUsage) {
@@ -61,7 +63,7 @@ export function openCompletionsStream(
         });
         for await (const received of chunks) {
           let chunk: AzureCompletionChunk = received;
-          if (chunk.usage) reportUsage({ promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens });
+          if (chunk.usage) reportUsage(completionUsage(chunk.usage));
           if (!Array.isArray(chunk.choices) || chunk.choices.length === 0) {
             if (chunk.usage && request.includeUsage) yield chunk;
             else if (chunk.prompt_filter_results !== undefined) pendingFilterResults = chunk.prompt_filter_results;

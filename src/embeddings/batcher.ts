@@ -34,7 +34,8 @@ import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import type { Backend, Route, Router } from "../routing/index.js";
-import { backendLogger, deploymentKey as backendKey } from "../routing/router.js";
+import { backendLogger, callLabels, deploymentKey as backendKey } from "../routing/router.js";
+import { recordThrottleWait } from "../metrics/index.js";
 import { QuotaGovernor, type QuotaSnapshot } from "./quota-governor.js";
 
 export interface EmbeddingsBatcherOptions {
@@ -114,6 +115,9 @@ interface Lane {
 }
 
 const ADA_002_MAX_INPUTS = 16;
+
+/** The `caller` of the batcher's calls in the metrics. */
+const EMBEDDINGS_CALLER = "pipeline:embeddings";
 
 export class EmbeddingsBatcher {
   private readonly lanes = new Map<string, Lane>();
@@ -310,7 +314,8 @@ export class EmbeddingsBatcher {
         this.pumpAll();
         return;
       }
-      const logger = backendLogger(live[0]!.job.options.logger, backend);
+      // Only the embeddings queue batches (HTTP embeddings are one call each): its calls are the pipeline's.
+      const logger = backendLogger(live[0]!.job.options.logger, backend, callLabels(lane.route, backend, EMBEDDINGS_CALLER));
       const operation = `embeddings (${live.length} inputs)`;
       const started = performance.now();
       this.stats.requests++;
@@ -345,6 +350,7 @@ export class EmbeddingsBatcher {
         if (error.kind === "throttled") {
           this.stats.throttledResponses++;
           governor.throttled(headers instanceof Headers ? headers : undefined, error.retryAfterInMs ?? 1000);
+          recordThrottleWait({ capability: "embeddings", model: lane.route.model, backend: backend.name }, error.retryAfterInMs ?? 1000);
           // Back to the front of the lane, oldest first: out at once to a backend with room, or once the delay has passed.
           lane.pending.unshift(...live);
           this.pumpAll();

@@ -35,6 +35,7 @@ type Embedded = Extract<ProcessOutcome, { status: "embedded" }>;
  */
 export async function processEmbeddingsMessage(delivery: QueueDelivery, deps: ProcessMessageDependencies): Promise<ProcessOutcome> {
   const pipeline: QueueJobPipeline<EmbeddingsJob, Embedded> = {
+    name: "embeddings",
     parse: parseEmbeddingsMessage,
     run: async (job, { createdAt }) => {
       const named = requestedModel(job);

@@ -19,7 +19,7 @@ watchCallerDisconnects();
  */
 export async function audioSpeech(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     // The body is read even when speech is off, so the connection is left clean for the next request.
@@ -36,7 +36,7 @@ export async function audioSpeech(request: HttpRequest, context: InvocationConte
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("speech", speechRequest.deployment);
     // The audio is passed on as it arrives: failing over is possible until Azure has accepted the request.
-    const { value: answer, backend } = await router.run(route, { logger, signal: callerGone }, (target) =>
+    const { value: answer, backend } = await router.run(route, { logger, signal: callerGone, caller }, (target) =>
       openSpeech({ client: target.client, logger: target.logger }, { ...speechRequest, deployment: target.backend.deployment }, callerGone),
     );
     return {

@@ -23,7 +23,7 @@ watchCallerDisconnects();
  */
 function audioHandler(task: TranscriptionTask, label: string) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const { secrets, logger, callerGone } = startHttpInvocation(context);
+    const { secrets, logger, callerGone, caller } = startHttpInvocation(context, request);
     try {
       const config = getProcessConfig();
       // Loaded on first use: busboy, zod and the transcription pipeline stay out of the cold start.
@@ -34,7 +34,7 @@ function audioHandler(task: TranscriptionTask, label: string) {
       ]);
       const upload = await readAudioUpload(request, config.http.maxAudioBytes, callerGone);
       const audioRequest = parseAudioRequest(upload, task, modelsFor(config.openai, "transcription"));
-      const answer = await transcribeUpload({ router: getRouter(config.openai), logger, config }, audioRequest, callerGone);
+      const answer = await transcribeUpload({ router: getRouter(config.openai), logger, config, caller }, audioRequest, callerGone);
       return {
         status: 200,
         headers: { "content-type": answer.contentType, "cache-control": "no-store", [BACKEND_HEADER]: answer.backends.join(", ") },

@@ -12,7 +12,8 @@ import { modelsFor } from "../routing/models.js";
 import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
-import { contentTexts, estimateTokens, type TokenEstimate } from "../routing/token-estimate.js";
+import { chatTokenEstimate } from "../caller-limits/request-estimates.js";
+import { chargeRequestCaller } from "../http/caller-charge.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -23,7 +24,7 @@ watchCallerDisconnects();
  */
 export async function chatCompletions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use: the validator pulls in zod, which would otherwise slow every cold start.
@@ -31,18 +32,25 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
     const chatRequest = parseChatRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "chat"));
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("chat", chatRequest.deployment);
+    const charge = await chargeRequestCaller(caller, route, config, () => chatTokenEstimate(chatRequest.body), logger);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
     // The estimate only matters when there is a choice of backend.
-    const run = route.backends.length > 1 ? { logger, signal, estimate: chatTokenEstimate(chatRequest) } : { logger, signal };
+    const run =
+      route.backends.length > 1 ? { logger, signal, caller, estimate: chatTokenEstimate(chatRequest.body) } : { logger, signal, caller };
     const on = (target: Target): [ChatDependencies, ChatRequest] => [
-      { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
+      {
+        client: target.client,
+        logger: target.logger,
+        streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
+        onUsage: charge.onUsage,
+      },
       { ...chatRequest, deployment: target.backend.deployment },
     ];
     if (!chatRequest.stream) {
-      const answered = await router.run(route, run, (target) => completeChat(...on(target), signal));
-      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+      const answered = await router.run(route, run, (target) => completeChat(...on(target), signal)).finally(() => charge.settle());
+      return jsonResponse(200, answered.value, { ...backendHeader(answered.backend), ...charge.headers() });
     }
     // Failing over is possible until the first event: nothing has reached the caller before it.
     let backend: Backend | undefined;
@@ -50,13 +58,16 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
       openedAtFirstEvent(openChatStream(...on(target), signal), config.openai.timeoutInMs),
     );
     return await streamAnswer(
-      opening.then((routed) => ((backend = routed.backend), routed.value)),
+      opening.then(
+        (routed) => ((backend = routed.backend), charge.settledWhenDone(routed.value)),
+        (error: unknown) => charge.settle().then(() => Promise.reject(error as Error)),
+      ),
       {
         label: "Chat completion",
         logger,
         secrets,
         onCancel: () => stopReading.abort(),
-        answerHeaders: () => (backend ? backendHeader(backend) : {}),
+        answerHeaders: () => ({ ...(backend ? backendHeader(backend) : {}), ...charge.headers() }),
       },
     );
   } catch (error) {
@@ -64,18 +75,6 @@ export async function chatCompletions(request: HttpRequest, context: InvocationC
   } finally {
     end();
   }
-}
-
-/** The prompt's text plus the most the answer may use, for the router's quota check. */
-function chatTokenEstimate(request: ChatRequest): TokenEstimate {
-  const messages = request.body.messages as readonly { content?: unknown }[];
-  const texts: string[] = [];
-  for (const message of messages) contentTexts(message.content, texts);
-  const { max_completion_tokens: maxCompletion, max_tokens: maxTokens } = request.body as {
-    max_completion_tokens?: number | null;
-    max_tokens?: number | null;
-  };
-  return estimateTokens(texts, messages.length, maxCompletion ?? maxTokens ?? 0);
 }
 
 app.http("chat-completions", {

@@ -13,6 +13,8 @@ import { modelsFor } from "../routing/models.js";
 import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
+import { completionsTokenEstimate } from "../caller-limits/request-estimates.js";
+import { chargeRequestCaller } from "../http/caller-charge.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -23,7 +25,7 @@ watchCallerDisconnects();
  */
 export async function completions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
@@ -43,17 +45,23 @@ export async function completions(request: HttpRequest, context: InvocationConte
     const completionsRequest = parseCompletionsRequest(json, modelsFor(config.openai, "completions"));
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("completions", completionsRequest.deployment);
+    const charge = await chargeRequestCaller(caller, route, config, () => completionsTokenEstimate(completionsRequest.body), logger);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
-    const run = { logger, signal };
+    const run = { logger, signal, caller };
     const on = (target: Target): [CompletionsDependencies, CompletionsRequest] => [
-      { client: target.client, logger: target.logger, streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs },
+      {
+        client: target.client,
+        logger: target.logger,
+        streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
+        onUsage: charge.onUsage,
+      },
       { ...completionsRequest, deployment: target.backend.deployment },
     ];
     if (!completionsRequest.stream) {
-      const answered = await router.run(route, run, (target) => service.complete(...on(target), signal));
-      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+      const answered = await router.run(route, run, (target) => service.complete(...on(target), signal)).finally(() => charge.settle());
+      return jsonResponse(200, answered.value, { ...backendHeader(answered.backend), ...charge.headers() });
     }
     // Failing over is possible until the first event: nothing has reached the caller before it.
     let backend: Backend | undefined;
@@ -61,13 +69,16 @@ export async function completions(request: HttpRequest, context: InvocationConte
       openedAtFirstEvent(service.openCompletionsStream(...on(target), signal), config.openai.timeoutInMs),
     );
     return await streamAnswer(
-      opening.then((routed) => ((backend = routed.backend), routed.value)),
+      opening.then(
+        (routed) => ((backend = routed.backend), charge.settledWhenDone(routed.value)),
+        (error: unknown) => charge.settle().then(() => Promise.reject(error as Error)),
+      ),
       {
         label: "Completion",
         logger,
         secrets,
         onCancel: () => stopReading.abort(),
-        answerHeaders: () => (backend ? backendHeader(backend) : {}),
+        answerHeaders: () => ({ ...(backend ? backendHeader(backend) : {}), ...charge.headers() }),
       },
     );
   } catch (error) {

@@ -6,13 +6,15 @@ import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { answerError } from "../http/error-response.js";
 import { backendHeader } from "../routing/http.js";
+import { embeddingsTokenEstimate } from "../caller-limits/request-estimates.js";
+import { chargeRequestCaller } from "../http/caller-charge.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
 
 /** POST /api/v1/embeddings: OpenAI's embeddings API, served synchronously by the embeddings deployment. */
 export async function embeddingsHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone, caller } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     // Loaded on first use: validation pulls in zod and the tokenizer's tables (megabytes), which
@@ -24,14 +26,17 @@ export async function embeddingsHttp(request: HttpRequest, context: InvocationCo
     const embeddingsRequest = parseEmbeddingsRequest(await readJsonObject(request, config.http.maxRequestBytes), config);
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("embeddings", embeddingsRequest.deployment);
-    const answered = await router.run(route, { logger, signal: callerGone }, (target) =>
-      createEmbeddings(
-        { client: target.client, logger: target.logger },
-        { ...embeddingsRequest, deployment: target.backend.deployment },
-        callerGone,
-      ),
-    );
-    return jsonResponse(200, answered.value, backendHeader(answered.backend));
+    const charge = await chargeRequestCaller(caller, route, config, () => embeddingsTokenEstimate(embeddingsRequest.input), logger);
+    const answered = await router
+      .run(route, { logger, signal: callerGone, caller }, (target) =>
+        createEmbeddings(
+          { client: target.client, logger: target.logger, onUsage: charge.onUsage },
+          { ...embeddingsRequest, deployment: target.backend.deployment },
+          callerGone,
+        ),
+      )
+      .finally(() => charge.settle());
+    return jsonResponse(200, answered.value, { ...backendHeader(answered.backend), ...charge.headers() });
   } catch (error) {
     return answerError(error, "Embeddings", logger, secrets);
   }

@@ -22,7 +22,7 @@ const SETTING = "AZURE_OPENAI_IMAGES_DEPLOYMENT";
  * results). 404 model_not_found while images are turned off.
  */
 export async function imageGenerations(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone, caller } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     const json = await readJsonObject(request, config.http.maxRequestBytes);
@@ -41,7 +41,7 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
     ]);
     const imagesRequest = parseImageGeneration(json, modelsFor(config.openai, "images"));
     const router = (await import("../routing/index.js")).getRouter(config.openai);
-    const answered = await router.run(router.route("images", imagesRequest.deployment), { logger, signal: callerGone }, (target) =>
+    const answered = await router.run(router.route("images", imagesRequest.deployment), { logger, signal: callerGone, caller }, (target) =>
       generateImages(
         { client: target.client, logger: target.logger },
         { ...imagesRequest, deployment: target.backend.deployment },
@@ -60,7 +60,7 @@ export async function imageGenerations(request: HttpRequest, context: Invocation
  * The upload may be as large as HTTP_MAX_AUDIO_BYTES, the app's limit for uploads.
  */
 export async function imageEdits(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone, caller } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     const contentType = request.headers.get("content-type") ?? "";
@@ -81,7 +81,7 @@ export async function imageEdits(request: HttpRequest, context: InvocationContex
     ]);
     const editRequest = parseImageEdit(form, modelsFor(config.openai, "images"));
     const router = (await import("../routing/index.js")).getRouter(config.openai);
-    const answered = await router.run(router.route("images", editRequest.deployment), { logger, signal: callerGone }, (target) =>
+    const answered = await router.run(router.route("images", editRequest.deployment), { logger, signal: callerGone, caller }, (target) =>
       editImages({ client: target.client, logger: target.logger }, { ...editRequest, deployment: target.backend.deployment }, callerGone),
     );
     return jsonResponse(200, answered.value, backendHeader(answered.backend));

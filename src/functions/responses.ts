@@ -16,6 +16,8 @@ import { resourcesOf } from "../routing/table.js";
 import type { Backend, Target } from "../routing/index.js";
 import { openedAtFirstEvent } from "../routing/first-event.js";
 import { backendHeader } from "../routing/http.js";
+import { responsesTokenEstimate } from "../caller-limits/request-estimates.js";
+import { chargeRequestCaller } from "../http/caller-charge.js";
 
 // Start watching for callers that hang up before the first request can arrive.
 watchCallerDisconnects();
@@ -29,7 +31,7 @@ const LABEL = "Response";
  */
 export async function createResponseHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // The answer may be a stream that keeps logging (usage, errors) after this handler has returned.
-  const { secrets, logger, callerGone, end } = startHttpInvocation(context, true);
+  const { secrets, logger, callerGone, caller, end } = startHttpInvocation(context, request, true);
   try {
     const config = getProcessConfig();
     // Loaded on first use, as for chat: the validator pulls in zod.
@@ -40,12 +42,14 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
     const parsed = parseResponsesRequest(await readJsonObject(request, config.http.maxRequestBytes), modelsFor(config.openai, "responses"));
     const router = (await import("../routing/index.js")).getRouter(config.openai);
     const route = router.route("responses", parsed.deployment);
+    const charge = await chargeRequestCaller(caller, route, config, () => responsesTokenEstimate(parsed.body), logger);
     // Upstream work stops when the caller hangs up, or when the runtime stops reading our stream.
     const stopReading = new AbortController();
     const signal = AbortSignal.any([callerGone, stopReading.signal]);
     const run = {
       logger,
       signal,
+      caller,
       // A stored response lives on the resource that made it: another backend may hold the one named.
       ...(parsed.body.previous_response_id ? { alsoMovesOn: isNotFound } : {}),
     };
@@ -55,27 +59,35 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
         logger: target.logger,
         streamIdleTimeoutInMs: config.http.streamIdleTimeoutInMs,
         apiVersion: service.responsesApiVersion(target.backend),
+        onUsage: charge.onUsage,
       },
       { ...parsed, deployment: target.backend.deployment },
     ];
     if (!parsed.stream) {
-      const answered = await router.run(route, run, (target) => service.createResponse(...on(target), signal));
-      return jsonResponse(200, answered.value, backendHeader(answered.backend));
+      const answered = await router
+        .run(route, run, (target) => service.createResponse(...on(target), signal))
+        .finally(() => charge.settle());
+      return jsonResponse(200, answered.value, { ...backendHeader(answered.backend), ...charge.headers() });
     }
     // The error event continues the stream's numbering.
     let lastSequenceNumber = -1;
     let backend: Backend | undefined;
     const opening = router
       .run(route, run, (target) => openedAtFirstEvent(service.openResponseStream(...on(target), signal), config.openai.timeoutInMs))
-      .then((routed) => {
-        backend = routed.backend;
-        return (async function* () {
-          for await (const event of routed.value) {
-            lastSequenceNumber = event.sequence_number ?? lastSequenceNumber;
-            yield event;
-          }
-        })();
-      });
+      .then(
+        (routed) => {
+          backend = routed.backend;
+          return charge.settledWhenDone(
+            (async function* () {
+              for await (const event of routed.value) {
+                lastSequenceNumber = event.sequence_number ?? lastSequenceNumber;
+                yield event;
+              }
+            })(),
+          );
+        },
+        (error: unknown) => charge.settle().then(() => Promise.reject(error as Error)),
+      );
     return await streamAnswer(opening, {
       label: LABEL,
       logger,
@@ -84,7 +96,7 @@ export async function createResponseHttp(request: HttpRequest, context: Invocati
       encode: (event) => encodeSseEvent(event as { type: string }),
       endMarker: null,
       errorEvent: (answer) => responsesErrorEvent(answer, lastSequenceNumber + 1),
-      answerHeaders: () => (backend ? backendHeader(backend) : {}),
+      answerHeaders: () => ({ ...(backend ? backendHeader(backend) : {}), ...charge.headers() }),
     });
   } catch (error) {
     return answerError(error, LABEL, logger, secrets);
@@ -117,7 +129,7 @@ export function responseInputItemsHttp(request: HttpRequest, context: Invocation
 }
 
 async function forwardById(request: HttpRequest, context: InvocationContext, inputItems: boolean): Promise<HttpResponseInit> {
-  const { secrets, logger, callerGone } = startHttpInvocation(context);
+  const { secrets, logger, callerGone } = startHttpInvocation(context, request);
   try {
     const config = getProcessConfig();
     const [{ parseResponseId }, service] = await Promise.all([

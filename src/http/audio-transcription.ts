@@ -22,6 +22,8 @@ export interface AudioTranscriptionDeps {
   router: Router;
   logger: Logger;
   config: Config;
+  /** Who uploads (src/http/caller.ts), for the metrics. */
+  caller: string;
 }
 
 export interface AudioTranscriptionResult extends AudioAnswer {
@@ -54,6 +56,7 @@ export async function transcribeUpload(
     {
       router: deps.router,
       route,
+      caller: deps.caller,
       logger: deps.logger,
       retry: httpAudioRetryPolicy(deps.config, plan.chunks.length),
       maxConcurrency: deps.config.transcription.maxConcurrency,

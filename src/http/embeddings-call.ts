@@ -1,7 +1,7 @@
 import type { OpenAI } from "openai";
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from "openai/resources/embeddings";
 import type { Logger } from "../logging.js";
-import { loggedCall } from "../openai/call-log.js";
+import { loggedCall, type CallDescription } from "../openai/call-log.js";
 import type { EmbeddingsRequest } from "./embeddings-request.js";
 
 /**
@@ -12,7 +12,7 @@ import type { EmbeddingsRequest } from "./embeddings-request.js";
  * @throws the client's error (APIError, APIConnectionError, APIUserAbortError); classify it with classifyError.
  */
 export async function createEmbeddings(
-  deps: { client: OpenAI; logger: Logger },
+  deps: { client: OpenAI; logger: Logger; onUsage?: CallDescription["onUsage"] },
   request: EmbeddingsRequest,
   signal: AbortSignal,
 ): Promise<CreateEmbeddingResponse> {
@@ -22,7 +22,7 @@ export async function createEmbeddings(
   if (request.user !== undefined) params.user = request.user;
   return loggedCall(
     deps.logger,
-    { operation: "embeddings", deployment: request.deployment },
+    { operation: "embeddings", deployment: request.deployment, onUsage: deps.onUsage },
     () => deps.client.embeddings.create(params, { signal }).withResponse(),
     (data) => ({ promptTokens: data.usage?.prompt_tokens }),
   );

@@ -5,7 +5,7 @@
  * raise: `invalid_request_error` (the request is at fault), `rate_limit_error` (with `Retry-After`),
  * `upstream_error` (Azure failed or refused the app), `server_error` (a bug or wrong settings).
  */
-import { classifyError, withHint, type AppError } from "../errors.js";
+import { CALLER_TOKEN_LIMIT_EXCEEDED, classifyError, withHint, type AppError } from "../errors.js";
 import { failureActions } from "../failure-actions.js";
 import { redactSecrets, type Logger } from "../logging.js";
 import { openAIErrorBody, type OpenAIErrorBody } from "./openai-error.js";
@@ -49,7 +49,10 @@ function describeClassified(error: AppError): ErrorAnswer {
     case "throttled": {
       const retryAfterInMs = Math.max(0, Math.round(error.retryAfterInMs ?? 1000));
       const message = withHint(error.message, `Retry after ${retryAfterInMs} ms.`);
-      return answer(openAIErrorBody(message, "rate_limit_error", { code: "rate_limit_exceeded" }), retryHeaders(retryAfterInMs));
+      // Azure's throttling is answered with OpenAI's code; the app's own per-caller limit keeps its
+      // code, so a caller (and the metrics) can tell which limit refused it.
+      const code = error.code === CALLER_TOKEN_LIMIT_EXCEEDED ? error.code : "rate_limit_exceeded";
+      return answer(openAIErrorBody(message, "rate_limit_error", { code }), { ...error.answerHeaders, ...retryHeaders(retryAfterInMs) });
     }
     case "transient":
       if (status === 500) {

@@ -90,6 +90,7 @@ export async function generateImages(
             ...(extra.usage !== undefined ? { usage: extra.usage } : {}),
           },
           response,
+          usage: { images: images.length, promptTokens: answer.usage?.input_tokens, completionTokens: answer.usage?.output_tokens },
         };
       },
     },

@@ -44,5 +44,6 @@ function logged(
   return loggedCall(deps.logger, { operation, deployment }, call, (data) => ({
     promptTokens: data.usage?.input_tokens,
     completionTokens: data.usage?.output_tokens,
+    images: data.data?.length ?? 0,
   }));
 }

@@ -34,6 +34,7 @@ export type ImagesDone = { status: "generated"; id: string; images: number; reus
  */
 export async function processImagesMessage(delivery: QueueDelivery, deps: ImagesMessageDependencies): Promise<JobOutcome<ImagesDone>> {
   const pipeline: QueueJobPipeline<ImagesJob, ImagesDone> = {
+    name: "images",
     parse: parseImagesMessage,
     run: (job, { createdAt }) => imagine(job, createdAt, delivery, deps),
     handbackCopy: (job, enqueuedAt) => ({

@@ -19,6 +19,7 @@ export async function imagesQueueDependencies(config: Config, logger: Logger): P
   return {
     generate: {
       router: getRouter(config.openai),
+      caller: "pipeline:images",
       defaultModel: config.openai.deployments.images,
       retry: retryPolicy(config, "images"),
     },

@@ -8,10 +8,11 @@
  */
 import { classifyError, type AppError } from "../errors.js";
 import type { Logger } from "../logging.js";
-import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import { logFailedOpenAICall, logOpenAICall, upstreamRequestId, type CallUsage } from "../openai/call-log.js";
 import { transientRetryDelay, type RetryPolicy } from "../openai/retry-policy.js";
 import { ALL_BACKENDS_UNAVAILABLE, type Backend, type Route, type Router, type Target } from "../routing/index.js";
 import { sleep } from "../transcription/run-limited.js";
+import { recordThrottleWait } from "../metrics/index.js";
 
 export interface AzureCall<T> {
   /** For the call log: `audio.speech`, `images.generate`. */
@@ -20,16 +21,18 @@ export interface AzureCall<T> {
   where: string;
   /**
    * Makes the request to the target backend (`model`: its deployment) and reads the whole answer
-   * (a body cut off mid-way fails here, and is retried).
+   * (a body cut off mid-way fails here, and is retried), with what the answer says it used.
    */
-  send: (target: Target, signal: AbortSignal | undefined) => Promise<{ value: T; response: Response }>;
+  send: (target: Target, signal: AbortSignal | undefined) => Promise<{ value: T; response: Response; usage?: CallUsage }>;
   signal?: AbortSignal | undefined;
 }
 
-/** Where a job's calls go: the router, and the backends of the job's model. */
+/** Where a job's calls go: the router, and the backends of the job's model; and who they are for (metrics). */
 export interface JobRouting {
   router: Router;
   route: Route;
+  /** `pipeline:<name>` for a queue or blob pipeline, the HTTP caller's name for an upload. */
+  caller: string;
 }
 
 /**
@@ -68,7 +71,7 @@ export async function routedWithRetries<T>(
   let firstThrottledAt: number | undefined;
   let transientFailures = 0;
   let lastAnswered: AppError | undefined;
-  const options = { logger, ...(unit.signal ? { signal: unit.signal } : {}) };
+  const options = { logger, caller: routing.caller, ...(unit.signal ? { signal: unit.signal } : {}) };
   for (;;) {
     try {
       return await routing.router.run(routing.route, options, async (target) => {
@@ -87,6 +90,7 @@ export async function routedWithRetries<T>(
         firstThrottledAt ??= Date.now();
         if (retry.throttleBudgetInMs > 0 && Date.now() - firstThrottledAt + wait <= retry.throttleBudgetInMs) {
           logger.warn(`Throttled on ${unit.where}; retrying in ${wait} ms as Retry-After asks`);
+          recordThrottleWait(throttledAt(routing.route, error), wait);
           await sleep(wait, unit.signal);
           continue;
         }
@@ -108,17 +112,24 @@ export async function routedWithRetries<T>(
   }
 }
 
+/** Where a round that ended throttled was throttled: its one backend, else all of them (the router tried each, or none had room). */
+function throttledAt(route: Route, error: AppError): { capability: Route["capability"]; model: string; backend: string } {
+  const only = route.backends.length === 1 && error.code !== ALL_BACKENDS_UNAVAILABLE ? route.backends[0] : undefined;
+  return { capability: route.capability, model: route.model, backend: only?.name ?? "all" };
+}
+
 /** One request to one backend, logged on the backend's logger. @throws the client's error. */
 async function attempt<T>(call: AzureCall<T>, target: Target): Promise<T> {
   const started = performance.now();
   const deployment = target.backend.deployment;
   try {
-    const { value, response } = await call.send(target, call.signal);
+    const { value, response, usage } = await call.send(target, call.signal);
     logOpenAICall(target.logger, {
       operation: call.operation,
       deployment,
       latencyInMs: performance.now() - started,
       status: response.status,
+      ...usage,
       requestId: upstreamRequestId(response.headers),
     });
     return value;

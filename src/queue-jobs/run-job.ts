@@ -30,6 +30,7 @@ import { enqueuedAt, type QueueDelivery } from "./delivery.js";
 import { JOB_IN_PROGRESS } from "./job-claim.js";
 import type { JobErrorRecord, JobStore } from "./job-store.js";
 import { readQueuePayload } from "./payload.js";
+import { recordPipelineItem, recordQueueAge, type Pipeline } from "../metrics/index.js";
 
 /** What a job carries whatever its pipeline: its output's id, and the original's enqueue time on a handed-back copy. */
 export interface QueueJob {
@@ -45,6 +46,8 @@ export interface JobRunContext {
 
 /** One queue pipeline, as run-job needs it. */
 export interface QueueJobPipeline<Job extends QueueJob, Done extends { id: string }> {
+  /** The pipeline's name in the metrics (`pipeline.items`, `pipeline.queue_age`). */
+  name: Pipeline;
   /**
    * Checks a message body against the pipeline's schema.
    * @throws BadInputError, whose `details.id` names the record when the message had a usable id.
@@ -84,6 +87,30 @@ const MIN_REQUEUE_DELAY_IN_MS = 1000;
  *   `retrying` error record has been written first, when storage allowed.
  */
 export async function runQueueJob<Job extends QueueJob, Done extends { id: string }>(
+  pipeline: QueueJobPipeline<Job, Done>,
+  delivery: QueueDelivery,
+  deps: RunJobDependencies,
+): Promise<JobOutcome<Done>> {
+  if (delivery.insertionTime !== undefined) recordQueueAge(pipeline.name, Date.now() - new Date(delivery.insertionTime).getTime());
+  try {
+    const outcome = await runJobDelivery(pipeline, delivery, deps);
+    const status = (outcome as { status?: unknown }).status;
+    recordPipelineItem(pipeline.name, status === "rejected" ? "rejected" : status === "requeued" ? "retried" : "processed");
+    return outcome;
+  } catch (error) {
+    // Thrown: the host delivers the message again, or, after its last delivery, moves it to the poison queue.
+    recordPipelineItem(pipeline.name, delivery.dequeueCount >= HOST_MAX_DEQUEUE_COUNT ? "poisoned" : "retried");
+    throw error;
+  }
+}
+
+/**
+ * host.json's `extensions.queues.maxDequeueCount`: the delivery after which the host poisons a
+ * message the app threw on (test/queue-jobs/run-job-metrics.test.ts checks it against host.json).
+ */
+export const HOST_MAX_DEQUEUE_COUNT = 5;
+
+async function runJobDelivery<Job extends QueueJob, Done extends { id: string }>(
   pipeline: QueueJobPipeline<Job, Done>,
   delivery: QueueDelivery,
   deps: RunJobDependencies,

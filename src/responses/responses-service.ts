@@ -14,7 +14,7 @@ import type { Response as OpenAIResponse, ResponseCreateParams, ResponseStreamEv
 import type { OpenAIConfig } from "../config.js";
 import { brokenStreamError, inStreamError, readUpstreamEvents, type UpstreamEvent } from "../http/upstream-sse.js";
 import type { Logger } from "../logging.js";
-import { loggedCall, openLoggedStream } from "../openai/call-log.js";
+import { loggedCall, openLoggedStream, responsesUsage, type CallDescription } from "../openai/call-log.js";
 import type { ResponsesRequest } from "./responses-request.js";
 
 /** The dated api-version asked for when the configured one predates the Responses API. */
@@ -25,6 +25,8 @@ const FIRST_RESPONSES_API_VERSION = "2025-03-01-preview";
 export interface ResponsesDependencies {
   client: OpenAI;
   logger: Logger;
+  /** Told the usage of each call Azure answered (src/openai/call-log.ts), for per-caller token limits. */
+  onUsage?: CallDescription["onUsage"];
   /** Longest silence between two streamed events (after the first) before the stream ends with an error; none when unset. */
   streamIdleTimeoutInMs?: number;
   /** `api-version` to send instead of the configured one (responsesApiVersion). */
@@ -49,9 +51,9 @@ export function createResponse(deps: ResponsesDependencies, request: ResponsesRe
   const params = { ...request.body, model: request.deployment, stream: false } as ResponseCreateParams & { stream: false };
   return loggedCall(
     deps.logger,
-    { operation: "responses", deployment: request.deployment },
+    { operation: "responses", deployment: request.deployment, onUsage: deps.onUsage },
     () => deps.client.responses.create(params, requestOptions(deps, signal)).withResponse(),
-    (data) => ({ promptTokens: data.usage?.input_tokens, completionTokens: data.usage?.output_tokens }),
+    (data) => responsesUsage(data.usage),
   );
 }
 
@@ -72,7 +74,7 @@ export function openResponseStream(
   const params = { ...request.body, model: request.deployment, stream: true } as ResponseCreateParams & { stream: true };
   return openLoggedStream(
     deps.logger,
-    { operation: "responses stream", deployment: request.deployment },
+    { operation: "responses stream", deployment: request.deployment, onUsage: deps.onUsage },
     signal,
     // The raw response, read with the shared upstream reader (src/http/upstream-sse.ts says why).
     () => deps.client.responses.create(params, requestOptions(deps, signal)).asResponse(),
@@ -86,7 +88,7 @@ export function openResponseStream(
         for await (const event of events) {
           if (TERMINAL_EVENTS.has(event.type)) {
             const usage = (event as { response?: OpenAIResponse }).response?.usage;
-            reportUsage({ promptTokens: usage?.input_tokens, completionTokens: usage?.output_tokens });
+            reportUsage(responsesUsage(usage));
           }
           yield event;
         }

@@ -18,15 +18,17 @@ import type { OpenAI } from "openai";
 import { AppError, BadInputError, classifyError, CONNECTION_LOST, retryAfterInMs } from "../errors.js";
 import { FIRST_EVENT_TIMEOUT } from "./first-event.js";
 import type { Logger } from "../logging.js";
+import type { CallLogger } from "../openai/call-log.js";
+import { recordFailover, recordQuotaRemaining, recordThrottled, type CallLabels } from "../metrics/index.js";
 import { BackendHealth, type CircuitSettings } from "./backend-health.js";
 import type { Backend, Capability, RoutingTable } from "./table.js";
 import type { TokenEstimate } from "./token-estimate.js";
 
-/** One backend ready to call: its client, and a logger whose lines name it. */
+/** One backend ready to call: its client, and a logger whose lines name it (and which carries the call's metric labels). */
 export interface Target {
   backend: Backend;
   client: OpenAI;
-  logger: Logger;
+  logger: CallLogger;
 }
 
 /** The backends one call may use: those of its model that serve its capability. */
@@ -38,6 +40,8 @@ export interface Route {
 
 export interface RunOptions {
   logger: Logger;
+  /** Who the call is for, in its metrics: the HTTP caller's name (src/http/caller.ts), or `pipeline:<name>`. */
+  caller?: string;
   /** The caller's signal: once aborted, a failure is the caller's leaving, not the backend's. */
   signal?: AbortSignal;
   /** Tokens the call will count against quota (prompt + most completion tokens), for backends whose reading is low. */
@@ -114,7 +118,8 @@ export class Router {
       const health = this.healthOf(backend);
       if (probe) health.startProbe();
       try {
-        const target: Target = { backend, client: await this.clientOf(backend), logger: backendLogger(options.logger, backend) };
+        const labels = callLabels(route, backend, options.caller);
+        const target: Target = { backend, client: await this.clientOf(backend), logger: backendLogger(options.logger, backend, labels) };
         const value = await attempt(target);
         health.succeeded();
         return { value, backend };
@@ -128,6 +133,9 @@ export class Router {
         if (!movesOn(failure) && !options.alsoMovesOn?.(failure)) throw error;
         lastError = error;
         const next = route.backends.length > tried.size ? "trying another backend" : "no backend left";
+        if (route.backends.length > tried.size) {
+          recordFailover({ capability: route.capability, model: route.model, fromBackend: backend.name, reason: failure.kind });
+        }
         options.logger.warn(
           `Routing ${route.capability} for model ${route.model}: backend ${backend.name} failed (${failure.kind}${failure.status ? ` ${failure.status}` : ""}); ${next}`,
         );
@@ -137,7 +145,12 @@ export class Router {
       }
     }
     const unavailable = this.allUnavailable(route);
-    if (unavailable) throw unavailable;
+    if (unavailable) {
+      if (unavailable.kind === "throttled") {
+        recordThrottled({ capability: route.capability, model: route.model, backend: "all", caller: options.caller ?? UNKNOWN_CALLER });
+      }
+      throw unavailable;
+    }
     if (lastError !== undefined) throw lastError;
     // Unreachable: a route has backends, and when none could be picked all are unavailable.
     throw new Error(`No backend of model ${route.model} could be tried`);
@@ -149,7 +162,7 @@ export class Router {
     let client = this.clients.get(key);
     if (!client) {
       const health = this.healthOf(backend);
-      client = this.options.connect(backend, (fetch) => observingFetch(health, fetch));
+      client = this.options.connect(backend, (fetch) => observingFetch(health, fetch, backend));
       this.clients.set(key, client);
     }
     return client;
@@ -313,9 +326,13 @@ function clientKey(backend: Backend): string {
  * latest remaining-quota reading. It sees every request of the backend's client, so the pipelines'
  * calls inform the HTTP routes' choices and the other way round.
  */
-function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch, backend: Backend): typeof globalThis.fetch {
+  const quotaLabels = { deployment: backend.deployment, backend: backend.name };
   return async (input, init) => {
     const response = await fetch(input, init);
+    const remaining = response.headers.get("x-ratelimit-remaining-tokens");
+    // Azure has been seen sending -1 for "no limit known": no reading.
+    if (remaining && Number(remaining) >= 0) recordQuotaRemaining(quotaLabels, Number(remaining));
     if (response.status === 429) health.throttled(retryAfterInMs(response.headers), response.headers);
     else if (response.status >= 500 || response.status === 408) health.failed();
     // A stream is the backend's success only once its first event arrives (the router's run says so).
@@ -325,11 +342,29 @@ function observingFetch(health: BackendHealth, fetch: typeof globalThis.fetch): 
   };
 }
 
-/** The caller's logger with ` backend=NAME` after each line, so every attempt's call log names its backend. */
-export function backendLogger(logger: Logger, backend: Backend): Logger {
+/** The caller of a call made without one named (a check of the app's own, say). */
+const UNKNOWN_CALLER = "unknown";
+
+/** The metric labels of one attempt on one backend. */
+export function callLabels(route: Route, backend: Backend, caller: string | undefined): CallLabels {
+  return {
+    capability: route.capability,
+    model: route.model,
+    deployment: backend.deployment,
+    backend: backend.name,
+    caller: caller ?? UNKNOWN_CALLER,
+  };
+}
+
+/**
+ * The caller's logger with ` backend=NAME` after each line, so every attempt's call log names its
+ * backend; with `labels`, the call log also records the attempt's metrics (src/openai/call-log.ts).
+ */
+export function backendLogger(logger: Logger, backend: Backend, labels?: CallLabels): CallLogger {
   const suffix = ` backend=${backend.name}`;
   const line = (args: unknown[]) => (typeof args[0] === "string" ? [args[0] + suffix, ...args.slice(1)] : args);
   return {
+    ...(labels ? { callLabels: labels } : {}),
     info: (...args) => logger.info(...line(args)),
     warn: (...args) => logger.warn(...line(args)),
     error: (...args) => logger.error(...line(args)),

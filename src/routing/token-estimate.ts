@@ -31,6 +31,15 @@ function loadCounter(): void {
   );
 }
 
+/**
+ * Resolves once the tokenizer has loaded (or failed to), so that `exact()` counts: for per-caller
+ * limits, which charge the estimate against a budget, where the bound would overstate it threefold.
+ */
+export function tokenCounterLoaded(): Promise<void> {
+  loadCounter();
+  return loading ?? Promise.resolve();
+}
+
 /** The estimate for texts sent in `messages` messages, with at most `maxOutputTokens` in the answer. */
 export function estimateTokens(texts: readonly string[], messages: number, maxOutputTokens: number): TokenEstimate {
   let units = 0;

@@ -34,6 +34,7 @@ export type SpeechDone = { status: "spoken"; id: string; parts: number; duration
  */
 export async function processSpeechMessage(delivery: QueueDelivery, deps: SpeechMessageDependencies): Promise<JobOutcome<SpeechDone>> {
   const pipeline: QueueJobPipeline<SpeechJob, SpeechDone> = {
+    name: "speech",
     parse: parseSpeechMessage,
     run: (job, { createdAt }) => speak(job, createdAt, delivery, deps),
     handbackCopy: (job, enqueuedAt) => ({

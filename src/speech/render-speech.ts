@@ -78,7 +78,7 @@ export async function renderSpeech(deps: RenderSpeechDependencies, request: Spee
                 { signal: callSignal },
               )
               .withResponse();
-            return { value: Buffer.from(await data.arrayBuffer()), response };
+            return { value: Buffer.from(await data.arrayBuffer()), response, usage: { characters: text.trim().length } };
           },
         },
         deps,

@@ -19,6 +19,7 @@ export async function speechQueueDependencies(config: Config, logger: Logger): P
   return {
     render: {
       router: getRouter(config.openai),
+      caller: "pipeline:speech",
       defaultModel: config.openai.deployments.speech,
       retry: retryPolicy(config, "speech"),
     },

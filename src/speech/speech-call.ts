@@ -12,6 +12,7 @@ import type { SpeechCreateParams } from "openai/resources/audio/speech";
 import { classifyError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { logFailedOpenAICall, logOpenAICall, upstreamRequestId } from "../openai/call-log.js";
+import type { CallOutcome } from "../metrics/index.js";
 import type { SpeechFormat, SpeechRequest } from "./speech-request.js";
 
 /** OpenAI's content types per format, for an upstream answer that names none. */
@@ -59,18 +60,22 @@ export async function openSpeech(
   const upstream = response.body.getReader();
   let bytes = 0;
   let logged = false;
-  const log = (ending: string) => {
+  const log = (ending: string, outcome: CallOutcome = "ok") => {
     if (logged) return;
     logged = true;
-    logOpenAICall(deps.logger, {
-      operation: `${operation}${ending}`,
-      deployment: request.deployment,
-      latencyInMs: performance.now() - started,
-      status: response.status,
-      characters: request.characters,
-      bytes,
-      requestId: upstreamRequestId(response.headers),
-    });
+    logOpenAICall(
+      deps.logger,
+      {
+        operation: `${operation}${ending}`,
+        deployment: request.deployment,
+        latencyInMs: performance.now() - started,
+        status: response.status,
+        characters: request.characters,
+        bytes,
+        requestId: upstreamRequestId(response.headers),
+      },
+      outcome,
+    );
   };
   const body = new ReadableStream<Uint8Array>({
     // One upstream read per pull: each piece leaves as soon as the caller's side can take it.
@@ -85,12 +90,13 @@ export async function openSpeech(
         bytes += value.byteLength;
         controller.enqueue(value);
       } catch (error) {
-        log(signal.aborted ? " (caller disconnected)" : " (broke off)");
+        if (signal.aborted) log(" (caller disconnected)", "cancelled");
+        else log(" (broke off)", classifyError(error).kind);
         controller.error(error);
       }
     },
     async cancel() {
-      log(" (caller disconnected)");
+      log(" (caller disconnected)", "cancelled");
       await upstream.cancel().catch(() => undefined);
     },
   });

@@ -16,6 +16,7 @@ import { MAX_JSON_DEPTH, pathDeeperThan } from "../json-depth.js";
 import type { Logger } from "../logging.js";
 import { currentEtag, isConditionFailed, isNotFound, readJsonBlobWithEtag, stripQuotes } from "./blob-io.js";
 import { statusBlobName, writeStatusRecord, type TranscriptionStatus } from "./status.js";
+import { recordPipelineItem } from "../metrics/index.js";
 
 /** The transcription function's id in the host's messages. */
 export const TRANSCRIBE_FUNCTION_ID = "Host.Functions.transcribeAudio";
@@ -69,6 +70,8 @@ export async function recordGivenUp(deps: GivenUpDeps, body: unknown): Promise<G
       `a poison message for ${message.FunctionId} (${message.ContainerName}/${message.BlobName}), not for transcriptions: ${JSON.stringify(body)}`,
     );
   }
+  // The host gave up on this blob, whatever its status record says next.
+  recordPipelineItem("transcription", "given_up");
   const name = message.BlobName;
   const etag = stripQuotes(message.ETag);
   let properties: BlobGetPropertiesResponse | undefined;

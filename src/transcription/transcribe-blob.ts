@@ -39,6 +39,7 @@ import { modelsServing } from "../routing/table.js";
 import { billedSeconds, chunkBackends, transcribeChunks } from "./transcribe-chunks.js";
 import type { ChunkResult } from "./whisper.js";
 import { CONTENT_TYPES, renderOutput, type TranscriptDocument } from "./writers.js";
+import { recordPipelineItem, recordQueueAge } from "../metrics/index.js";
 
 /** Deliveries the host makes before giving up on a blob: host.json `extensions.blobs.poisonBlobThreshold`. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -95,6 +96,19 @@ export type TranscribeOutcome =
  *   remain, after recording it in the status, so the host retries the blob.
  */
 export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob): Promise<TranscribeOutcome> {
+  try {
+    const outcome = await transcribeDelivery(deps, blob);
+    // Skipped deliveries (a version done or being done, a deleted blob) are no item of their own.
+    if (outcome.state !== "skipped") recordPipelineItem("transcription", outcome.state === "succeeded" ? "processed" : "rejected");
+    return outcome;
+  } catch (error) {
+    // The host delivers the blob again; after its last delivery it gives up (given-up.ts counts that).
+    recordPipelineItem("transcription", "retried");
+    throw error;
+  }
+}
+
+async function transcribeDelivery(deps: TranscribeBlobDeps, blob: AudioBlob): Promise<TranscribeOutcome> {
   const now = deps.now ?? (() => new Date());
   const started = now();
   const transcripts = deps.blobService.getContainerClient(deps.transcriptsContainer);
@@ -107,6 +121,8 @@ export async function transcribeBlob(deps: TranscribeBlobDeps, blob: AudioBlob):
     if (isNotFound(error)) return skip(deps, blob, "the audio blob was deleted before it could be transcribed");
     throw classifyError(error);
   }
+  // A blob's queue age: from its upload to the app seeing it (the trigger's scan or Event Grid's delay).
+  if (properties.lastModified) recordQueueAge("transcription", now().getTime() - properties.lastModified.getTime());
   const etag = stripQuotes(blob.etag ?? properties.etag ?? "");
   if (blob.etag && properties.etag && stripQuotes(properties.etag) !== etag) {
     // The delivered bytes are an older version; the newer one has its own trigger and outputs.
@@ -224,7 +240,7 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
         `Resuming ${deps.audioContainer}/${blob.name}: ${resumed.size} of ${plan.chunks.length} chunk(s) were finished by an earlier attempt`,
       );
     const results = await transcribeChunks(
-      { ...deps, route },
+      { ...deps, route, caller: "pipeline:transcription" },
       {
         plan,
         options,

@@ -22,6 +22,8 @@ export interface WhisperDeps {
   router: Router;
   /** The model's transcription backends (router.route("transcription", model)). */
   route: Route;
+  /** Who the chunks are transcribed for, in the metrics: `pipeline:transcription`, or the HTTP caller. */
+  caller: string;
   logger: Logger;
   retry: RetryPolicy;
 }
@@ -62,7 +64,7 @@ export async function transcribeChunk(deps: WhisperDeps, request: ChunkRequest):
   const operation = options.task === "translate" ? "audio.translations" : "audio.transcriptions";
   const where = `chunk ${chunk.index + 1}/${request.chunkCount} of ${request.sourceName}`;
   const { value } = await routedWithRetries(
-    { router: deps.router, route: deps.route },
+    { router: deps.router, route: deps.route, caller: deps.caller },
     { where, signal },
     deps.retry,
     deps.logger,
@@ -119,9 +121,9 @@ async function attemptChunk(
       deployment,
       latencyInMs,
       status: response.status,
+      audioSeconds: billedSecondsOf(data),
       requestId: upstreamRequestId(response.headers),
     });
-    const usage = data.usage;
     return {
       index: chunk.index,
       startInSeconds: chunk.startInSeconds,
@@ -131,7 +133,7 @@ async function attemptChunk(
       duration: data.duration,
       segments: data.segments ?? [],
       ...(data.words ? { words: data.words } : {}),
-      billedSeconds: usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration,
+      billedSeconds: billedSecondsOf(data),
       latencyInMs,
       backend: target.backend.name,
     };
@@ -139,6 +141,12 @@ async function attemptChunk(
     logFailedOpenAICall(target.logger, { operation, deployment, latencyInMs: performance.now() - started }, classifyError(error));
     throw error;
   }
+}
+
+/** Seconds Azure bills for a chunk: its `usage` when it reports one, else the audio's duration. */
+function billedSecondsOf(data: VerboseResult): number {
+  const usage = data.usage;
+  return usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : data.duration;
 }
 
 /** Slice size handed to the HTTP stack: small enough for backpressure, large enough to be cheap. */

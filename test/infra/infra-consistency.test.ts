@@ -73,6 +73,8 @@ describe("infra/ as it is", async () => {
     expect(config.openai.apiKey).toBeUndefined();
     expect(config.openai.apiStyle).toBe("v1");
     expect(config.openai.clientId).toBe("11111111-2222-4333-8444-555555555555");
+    // The app's metrics go to the deployment's Application Insights (METRICS_EXPORT auto + its connection string).
+    expect(config.metrics.export).toBe("azure-monitor");
     expect(config.storage).toEqual({
       kind: "identity",
       blobServiceUri: "https://stsample.blob.core.windows.net/",

@@ -132,6 +132,9 @@ function printSummary(stack: Stack): void {
     `  npm run send -- list ${settings.TRANSCRIPTS_CONTAINER ?? "transcripts"}`,
     `  npm run send -- get ${settings.EMBEDDINGS_CONTAINER ?? "embeddings"}/doc-1.json`,
     "",
+    "  # 7. Tokens and cost by caller and model since start (METRICS_EXPORT=console prints them here every 10 s)",
+    "  npm run send -- usage",
+    "",
     "Ctrl-C stops everything; data stays in .azurite/ for the next start.",
   ];
   console.log(lines.join("\n"));

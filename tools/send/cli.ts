@@ -8,13 +8,14 @@
  *   blob-event <container>/<blob> [--function NAME]
  *   list <container>[/prefix]
  *   get <container>/<blob>
+ *   usage [--json]
  *
  * Storage comes from AzureWebJobsStorage (local.settings.json; Azurite by default); the
  * Functions URL from FUNCTIONS_URL or FUNCTIONS_PORT.
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { download, enqueue, list, postBlobCreated, upload } from "./commands.js";
+import { download, enqueue, fetchUsage, formatUsageTable, list, postBlobCreated, upload } from "./commands.js";
 import { sendContext } from "./settings.js";
 
 const USAGE = `Usage:
@@ -27,7 +28,8 @@ const USAGE = `Usage:
       (images queue -> images/{id}/1.png ... and {id}.json, see docs/images.md)
   npm run send -- blob-event <container>/<blob> [--function transcribeAudio]
   npm run send -- list <container>[/prefix]        (e.g. list transcripts)
-  npm run send -- get <container>/<blob>           (e.g. get embeddings/doc-1.json)`;
+  npm run send -- get <container>/<blob>           (e.g. get embeddings/doc-1.json)
+  npm run send -- usage [--json]                   (tokens and cost by caller and model since the app started)`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -51,6 +53,7 @@ async function main(argv: string[]): Promise<void> {
       size: { type: "string" },
       quality: { type: "string" },
       n: { type: "string" },
+      json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -179,6 +182,11 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(content);
       // Keep the shell prompt off the last line of a text blob shown in a terminal.
       if (process.stdout.isTTY && content.length > 0 && content[content.length - 1] !== 0x0a) process.stdout.write("\n");
+      return;
+    }
+    case "usage": {
+      const usage = await fetchUsage(ctx.functionsUrl, key);
+      console.log(values.json ? JSON.stringify(usage, null, 2) : formatUsageTable(usage));
       return;
     }
     default:

@@ -10,6 +10,7 @@ import path from "node:path";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import type { SendContext } from "./settings.js";
 import { sampleWav } from "./sample-wav.js";
+import type { UsageSnapshot } from "../../src/metrics/usage-totals.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".wav": "audio/wav",
@@ -158,4 +159,53 @@ export async function postBlobCreated(ctx: SendContext, options: BlobEventOption
     throw new Error(`The blob webhook answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
   }
   return response.status;
+}
+
+/**
+ * Reads GET /api/usage: the app's totals since it started, by caller and model.
+ * @throws Error saying what the app answered, or that it is not running at `functionsUrl`.
+ */
+export async function fetchUsage(functionsUrl: string, key: string | undefined): Promise<UsageSnapshot> {
+  const url = new URL("/api/usage", functionsUrl);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: key ? { "x-functions-key": key } : {} });
+  } catch (error) {
+    throw new Error(`Could not reach the app at ${functionsUrl} (${(error as Error).message}); start it with npm start.`);
+  }
+  if (!response.ok) throw new Error(`GET /api/usage answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  return (await response.json()) as UsageSnapshot;
+}
+
+/** The usage totals as a text table: one row per caller and model, then the pipelines' items. */
+export function formatUsageTable(usage: UsageSnapshot): string {
+  const lines = [`Usage since ${usage.since} (this instance; cost estimated from AI_PRICES, in ${usage.currency})`];
+  if (usage.totals.length === 0) {
+    lines.push("(no Azure OpenAI calls yet)");
+  } else {
+    const header = ["caller", "model", "requests", "failed", "prompt", "cached", "completion", "reasoning", "audio min", "images", "cost"];
+    const rows = usage.totals.map((t) => [
+      t.caller,
+      t.model,
+      String(t.requests),
+      String(t.failed),
+      String(t.tokens.prompt),
+      String(t.tokens.cached),
+      String(t.tokens.completion),
+      String(t.tokens.reasoning),
+      t.audioMinutes.toFixed(2),
+      String(t.images),
+      `${t.cost.toFixed(6)}${t.unpriced ? ` (+${t.unpriced} unpriced)` : ""}`,
+    ]);
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+    // Names left-aligned, numbers right-aligned.
+    const format = (row: string[]) =>
+      row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
+    lines.push(format(header), ...rows.map(format));
+  }
+  if (usage.pipelines.length > 0) {
+    lines.push("", "pipeline items: " + usage.pipelines.map((p) => `${p.pipeline} ${p.outcome} ${p.count}`).join(", "));
+  }
+  if (usage.throttled.length > 0) lines.push("throttled (429): " + usage.throttled.map((t) => `${t.caller} ${t.count}`).join(", "));
+  return lines.join("\n");
 }

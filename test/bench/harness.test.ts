@@ -1,23 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BENCHMARKS } from "../../bench/benchmarks.js";
 import { alternate, median, percentile } from "../../bench/harness.js";
 import { formatTable } from "../../bench/format-table.js";
-
-describe("benchmarks still run (tiny inputs; the real runs are `npm run bench`)", () => {
-  it.each(BENCHMARKS.map((b) => [b.name, b] as const))(
-    "%s",
-    async (_name, benchmark) => {
-      const figures = await benchmark.run({ tiny: true, log: () => undefined });
-      expect(figures.length).toBeGreaterThan(0);
-      for (const figure of figures) {
-        expect(Number.isFinite(figure.value), `${figure.name} is a number`).toBe(true);
-        expect(figure.unit).toBeTruthy();
-        if (figure.baseline) expect(Number.isFinite(figure.baseline.value)).toBe(true);
-      }
-    },
-    180_000,
-  );
-});
 
 describe("harness statistics", () => {
   it("median and nearest-rank percentiles", () => {
