@@ -9,6 +9,7 @@ import { routingBenchmark } from "./routing.js";
 import { simulatorCeiling } from "./simulator-ceiling.js";
 import { speechParallelBenchmark } from "./speech-parallel.js";
 import { transcriptionBenchmark } from "./transcription.js";
+import { transcriptionFormatsBenchmark } from "./transcription-formats.js";
 
 /** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -16,6 +17,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   chatStreaming,
   embeddingsQuotaBenchmark,
   transcriptionBenchmark,
+  transcriptionFormatsBenchmark,
   httpTranscriptionBenchmark,
   speechParallelBenchmark,
   routingBenchmark,

@@ -48,7 +48,7 @@ export async function transcribeUpload(
 ): Promise<AudioTranscriptionResult> {
   const route = deps.router.route("transcription", request.deployment);
   const { bytes, fileName } = request.file;
-  const plan = planUpload(bytes, deps.config.transcription.maxChunkBytes, request.kind);
+  const plan = await planUpload(bytes, deps.config.transcription.maxChunkBytes, request.kind);
   const started = performance.now();
   const sourceName = `upload ${JSON.stringify(fileName)}`;
   deps.logger.info(
@@ -92,14 +92,14 @@ export async function transcribeUpload(
 }
 
 /** The format and chunks of the file; its problems name the `file` field, as OpenAI's answers do. */
-function planUpload(bytes: Uint8Array, maxChunkBytes: number, kind: TranscriptionModelKind): AudioPlan {
+async function planUpload(bytes: Uint8Array, maxChunkBytes: number, kind: TranscriptionModelKind): Promise<AudioPlan> {
   try {
     // The diarizing model's later chunks carry reference clips too: leave room for them (transcribe-blob.ts does the same).
     const limit = MODEL_ABILITIES[kind].diarize
       ? Math.max(Math.floor(maxChunkBytes / 2), maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
       : maxChunkBytes;
     const maxChunkSeconds = maxChunkSecondsFor(kind);
-    return planChunks(bytes, detectAudioFormat(bytes), {
+    return await planChunks(bytes, detectAudioFormat(bytes), {
       maxChunkBytes: limit,
       ...(maxChunkSeconds !== undefined ? { maxChunkSeconds } : {}),
     });

@@ -10,7 +10,7 @@ export const AUDIO_FORMATS = ["flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg"
 export type AudioFormat = (typeof AUDIO_FORMATS)[number];
 
 /** Formats this app can cut into chunks when a file is over the upload limit. */
-export const SPLITTABLE_FORMATS: readonly AudioFormat[] = ["wav", "mp3"];
+export const SPLITTABLE_FORMATS: readonly AudioFormat[] = ["wav", "mp3", "flac", "ogg", "webm", "m4a", "mp4"];
 
 export const MIME_TYPES: Record<AudioFormat, string> = {
   flac: "audio/flac",

@@ -1,7 +1,8 @@
 /**
  * Plans the uploads for one audio file: the file itself when it fits under the limit, otherwise
  * WAV and MP3 are cut into chunks at sample-frame / MPEG-frame boundaries, each cut placed in the
- * quietest stretch of the last part of the chunk so words are not split.
+ * quietest stretch of the last part of the chunk so words are not split. FLAC, Ogg, WebM and
+ * MP4/M4A are cut on packet boundaries and each chunk written as a file of its own (containers/).
  *
  * Chunks reference the blob's bytes with `subarray` (views, not copies); only a WAV chunk's small
  * header is new memory, and the uploader streams the views (whisper.ts), so no chunk is copied.
@@ -10,21 +11,26 @@ import { BadInputError } from "../errors.js";
 import { SPLITTABLE_FORMATS, type AudioFormat } from "./audio-format.js";
 import { parseMp3, type Mp3Info } from "./mp3.js";
 import { parseWav, wavHeaderFor, windowLoudness, type WavInfo } from "./wav.js";
+import { isContainerFormat } from "./containers/formats.js";
 
 export interface AudioChunk {
   index: number;
   /** Where the chunk starts in the whole recording; segment times are offset by this. */
   startInSeconds: number;
-  /** Where it ends, when the format's duration is known from its bytes (WAV, MP3). */
+  /**
+   * Where it ends, when the format's duration is known from its bytes (all but a file under the
+   * limit in a container format). A chunk of lossy audio may start before its predecessor ends:
+   * the overlap's repeated words are dropped when stitching (overlap.ts).
+   */
   endInSeconds: number | undefined;
-  /** The bytes to upload, in order: views into the blob, plus a generated header for WAV chunks. */
+  /** The bytes to upload, in order: views into the blob, plus a generated header for WAV chunks; a new file per container chunk. */
   parts: readonly Uint8Array[];
   byteLength: number;
 }
 
 export interface AudioPlan {
   format: AudioFormat;
-  /** Known from the bytes for WAV and MP3; otherwise Whisper reports it. */
+  /** Known from the bytes for WAV, MP3 and split container files; otherwise Whisper reports it. */
   durationInSeconds: number | undefined;
   chunks: AudioChunk[];
 }
@@ -41,15 +47,18 @@ export interface PlanOptions {
    * byte limit's cuts. Undefined: only the byte limit. Formats this planner cannot cut stay whole.
    */
   maxChunkSeconds?: number;
+  /** Seconds neighbouring chunks of lossy FLAC/Ogg/WebM/MP4 audio share (containers/plan.ts). Default 4 s. */
+  overlapSeconds?: number;
 }
 
 /**
  * Validates the audio and plans its uploads.
- * @throws BadInputError for corrupt, truncated or empty WAV/MP3 (from their parsers), and with
- *   code `audio_too_large` for a file over the limit that cannot be split, naming the limit and
- *   the formats that can.
+ * @throws BadInputError for corrupt, truncated or empty WAV/MP3 (from their parsers) and for
+ *   corrupt, truncated or unsupported container files over the limit (containers/demux.ts), and
+ *   with code `audio_too_large` for a file over the limit that cannot be split, naming the limit
+ *   and the formats that can.
  */
-export function planChunks(bytes: Uint8Array, format: AudioFormat, options: PlanOptions): AudioPlan {
+export async function planChunks(bytes: Uint8Array, format: AudioFormat, options: PlanOptions): Promise<AudioPlan> {
   const { maxChunkBytes } = options;
   if (format === "wav") {
     const info = parseWav(bytes);
@@ -63,6 +72,15 @@ export function planChunks(bytes: Uint8Array, format: AudioFormat, options: Plan
     if (bytes.byteLength <= maxChunkBytes && fitsSeconds(info.durationInSeconds, options))
       return single(bytes, format, info.durationInSeconds);
     return { format, durationInSeconds: info.durationInSeconds, chunks: splitMp3(bytes, info, options) };
+  }
+  // Over the byte limit, or asked for a time limit (which only reading the packets can check).
+  if (isContainerFormat(format) && (bytes.byteLength > maxChunkBytes || options.maxChunkSeconds !== undefined)) {
+    // Loaded on first use: mediabunny stays out of the cold start of every other function.
+    const { planContainerChunks } = await import("./containers/plan.js");
+    const plan = await planContainerChunks(bytes, format, options);
+    // A file within both limits goes as it came, not rewritten.
+    if (plan.chunks.length === 1 && bytes.byteLength <= maxChunkBytes) return single(bytes, format, plan.durationInSeconds);
+    return { format, ...plan };
   }
   if (bytes.byteLength > maxChunkBytes) throw tooLarge(bytes.byteLength, maxChunkBytes, format.toUpperCase());
   return single(bytes, format, undefined);
@@ -236,10 +254,16 @@ function alignDown(value: number, unit: number): number {
 function tooLarge(size: number, limit: number, what: string): BadInputError {
   return new BadInputError(
     `The file is ${formatMegabytes(size)}, over the ${formatMegabytes(limit)} upload limit of Azure OpenAI Whisper ` +
-      `(TRANSCRIPTION_MAX_CHUNK_BYTES), and ${what} cannot be split. Only ${SPLITTABLE_FORMATS.map((f) => f.toUpperCase()).join(" (PCM) and ")} files are split ` +
+      `(TRANSCRIPTION_MAX_CHUNK_BYTES), and ${what} cannot be split. Only ${splittableList()} files are split ` +
       `automatically; convert the recording to one of them, or compress it below the limit.`,
     { code: "audio_too_large" },
   );
+}
+
+/** "WAV (PCM), MP3, FLAC, ... and MP4". */
+function splittableList(): string {
+  const names = SPLITTABLE_FORMATS.map((f) => (f === "wav" ? "WAV (PCM)" : f.toUpperCase()));
+  return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
 }
 
 function formatMegabytes(bytes: number): string {

@@ -1,17 +1,19 @@
 /**
  * Cuts a short clip [start, end] (seconds) out of an audio file, as a file of the same format: a
  * WAV clip is a fresh header and a view of the sample frames, an MP3 clip the whole MPEG frames
- * that cover the span. Used for the known-speaker reference clips of the diarizing model
+ * that cover the span, a FLAC/Ogg/WebM/MP4 clip the whole packets that cover it in a new file of
+ * its container (containers/cut.ts). Used for the known-speaker reference clips of the diarizing model
  * (speakers.ts), which Azure takes as 2-10 s data URLs in any input format, so no re-encoding (and
  * no ffmpeg) is needed: the clip is made of the recording's own bytes.
  */
 import { BadInputError } from "../errors.js";
 import type { AudioFormat } from "./audio-format.js";
+import { CONTAINER_FORMATS, isContainerFormat } from "./containers/formats.js";
 import { parseMp3 } from "./mp3.js";
 import { parseWav, wavHeaderFor } from "./wav.js";
 
-/** Formats cutAudio can cut; the containers branch adds its formats here. */
-export const CUTTABLE_FORMATS: readonly AudioFormat[] = ["wav", "mp3", "mpga"];
+/** Formats cutAudio can cut. */
+export const CUTTABLE_FORMATS: readonly AudioFormat[] = ["wav", "mp3", "mpga", ...CONTAINER_FORMATS];
 
 /**
  * The clip of `bytes` from `start` to `end` seconds (clamped to the recording).
@@ -19,12 +21,12 @@ export const CUTTABLE_FORMATS: readonly AudioFormat[] = ["wav", "mp3", "mpga"];
  * @throws BadInputError (`unsupported_audio`) for a format it cannot cut, or an empty span; the
  *   parsers' errors for damaged audio.
  */
-export function cutAudio(
+export async function cutAudio(
   bytes: Uint8Array,
   format: AudioFormat,
   start: number,
   end: number,
-): { bytes: Uint8Array; startInSeconds: number; endInSeconds: number } {
+): Promise<{ bytes: Uint8Array; startInSeconds: number; endInSeconds: number }> {
   if (format === "wav") {
     const info = parseWav(bytes);
     if (!info.splittable) throw cannotCut(`compressed WAV (format tag ${info.sampleFormat})`);
@@ -49,6 +51,11 @@ export function cutAudio(
     if (endInSeconds <= frameStarts[first]! || end <= start) throw emptySpan(start, end);
     const clip = bytes.slice(frameOffsets[first]!, frameOffsets[last]! + frameLengths[last]!);
     return { bytes: clip, startInSeconds: frameStarts[first]!, endInSeconds };
+  }
+  if (isContainerFormat(format)) {
+    // Loaded on first use, as the container splitter is: mediabunny stays out of cold starts.
+    const { cutContainerAudio } = await import("./containers/cut.js");
+    return cutContainerAudio(bytes, format, start, end);
   }
   throw cannotCut(format.toUpperCase());
 }

@@ -46,34 +46,34 @@ export function referenceName(index: number): string {
  * speaker when the format cannot be cut (cut-audio.ts).
  * @returns the known speakers to send, and the final label of each name sent.
  */
-export function knownSpeakersFrom(
+export async function knownSpeakersFrom(
   first: ChunkTranscript,
   audio: Uint8Array,
   format: AudioFormat,
   names: readonly string[] | undefined,
   max: number,
-): { known: KnownSpeakers; finalOf: Map<string, string> } {
+): Promise<{ known: KnownSpeakers; finalOf: Map<string, string> }> {
   const known: KnownSpeakers = { names: [], references: [] };
   const finalOf = new Map<string, string>();
   if (!CUTTABLE_FORMATS.includes(format)) return { known, finalOf };
-  labelsInOrder(first.segments).forEach((label, index) => {
-    if (known.names.length >= max) return;
+  for (const [index, label] of labelsInOrder(first.segments).entries()) {
+    if (known.names.length >= max) break;
     const longest = first.segments
       .filter((segment) => segment.speaker === label)
       .reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
-    if (longest.end - longest.start < MIN_REFERENCE_SECONDS) return;
+    if (longest.end - longest.start < MIN_REFERENCE_SECONDS) continue;
     const start = first.startInSeconds + longest.start;
     let seconds = Math.min(MAX_REFERENCE_SECONDS, longest.end - longest.start);
-    let clip = cutAudio(audio, format, start, start + seconds);
+    let clip = await cutAudio(audio, format, start, start + seconds);
     if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) {
       seconds = Math.max(MIN_REFERENCE_SECONDS, (seconds * MAX_REFERENCE_BYTES) / clip.bytes.byteLength);
-      clip = cutAudio(audio, format, start, start + seconds);
-      if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) return;
+      clip = await cutAudio(audio, format, start, start + seconds);
+      if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) continue;
     }
     known.names.push(referenceName(index));
     known.references.push(`data:${MIME_TYPES[format]};base64,${Buffer.from(clip.bytes).toString("base64")}`);
     finalOf.set(referenceName(index), speakerName(index, names));
-  });
+  }
   return { known, finalOf };
 }
 

@@ -6,6 +6,8 @@
  * pipeline's outputs leave them out (writers.ts).
  */
 
+import { dropOverlapRepeats } from "./overlap.js";
+
 /** Whisper's per-segment figures besides times and text, as verbose_json carries them. */
 export interface SegmentDetails {
   /** Whisper's 10 ms frame offset of the segment's 30-second window, in the whole recording once stitched. */
@@ -70,7 +72,8 @@ export interface Transcript {
  * @param durationInSeconds the recording's length when known from its bytes; else the sum of chunk durations.
  */
 export function stitchTranscripts(chunks: readonly ChunkTranscript[], durationInSeconds: number | undefined): Transcript {
-  const ordered = [...chunks].sort((a, b) => a.index - b.index);
+  // Chunks of lossy audio overlap; what an overlap says twice is kept once.
+  const ordered = dropOverlapRepeats([...chunks].sort((a, b) => a.index - b.index));
   const segments: TranscriptSegment[] = [];
   const words: WhisperWord[] | undefined = ordered.length > 0 && ordered.every((c) => c.words) ? [] : undefined;
   let previousEnd = 0;

@@ -231,7 +231,7 @@ async function runClaimedVersion(run: ClaimedRun): Promise<TranscribeOutcome> {
     const route = deps.router.route("transcription", options.model ?? deps.defaultModel);
     const kind = kindOf(route.model);
     const format = detectAudioFormat(blob.content);
-    const plan = planChunks(blob.content, format, {
+    const plan = await planChunks(blob.content, format, {
       // The diarizing model's later chunks carry reference clips too; near Azure's 25 MB they must fit beside the chunk.
       maxChunkBytes: MODEL_ABILITIES[kind].diarize
         ? Math.max(Math.floor(deps.maxChunkBytes / 2), deps.maxChunkBytes - KNOWN_SPEAKERS_ALLOWANCE_BYTES)
@@ -505,7 +505,7 @@ function checkCueTimes(plan: AudioPlan, options: TranscriptionOptions, kind: Tra
   if (plan.chunks.every((chunk) => chunk.endInSeconds !== undefined)) return;
   throw new BadInputError(
     `${subtitles.join(" and ")} need cue times, which model "${model}" (${kind}) does not give, and the app cannot cut ${plan.format.toUpperCase()} audio into timed pieces. ` +
-      `Use a Whisper or gpt-4o-transcribe-diarize model, set formats=json,txt, or convert the recording to WAV or MP3.`,
+      `Use a Whisper or gpt-4o-transcribe-diarize model, set formats=json,txt, or convert the recording to WAV, MP3, FLAC, OGG, WebM or M4A.`,
     { code: "no_timings" },
   );
 }

@@ -125,7 +125,7 @@ export async function transcribeChunks(deps: ChunkRunDeps, run: ChunkRun): Promi
   const [first] = await mapLimited([0], 1, (index, _, signal) => transcribeOne(index, signal, undefined), run.signal, run.finishInFlight);
   const { known, finalOf } =
     total > 1 && options.speakers && run.audio
-      ? knownSpeakersFrom(first!, run.audio, plan.format, options.speakerNames, abilities.maxKnownSpeakers)
+      ? await knownSpeakersFrom(first!, run.audio, plan.format, options.speakerNames, abilities.maxKnownSpeakers)
       : { known: { names: [], references: [] }, finalOf: new Map<string, string>() };
   if (total > 1 && known.names.length > 0)
     deps.logger.info(`Known speakers for the later chunks of ${run.sourceName}: ${known.names.length} (reference clips from chunk 1)`);

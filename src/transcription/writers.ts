@@ -103,7 +103,7 @@ export function toSrt(segments: readonly TranscriptSegment[]): string {
 export function toVtt(segments: readonly TranscriptSegment[]): string {
   // A speaker is a WebVTT voice span (`<v Name>`), which players show and style per speaker.
   const cues = segments.map((s) => {
-    const text = s.speaker === undefined ? cueText(s.text) : `<v ${voiceName(s.speaker)}>${cueText(s.text)}`;
+    const text = s.speaker === undefined ? vttCueText(s.text) : `<v ${voiceName(s.speaker)}>${vttCueText(s.text)}`;
     return `${timestamp(s.start, ".")} --> ${timestamp(s.end, ".")}\n${text}\n`;
   });
   return ["WEBVTT\n", ...cues].join("\n");
@@ -115,6 +115,11 @@ function cueText(text: string): string {
     .replace(/-->/g, "->")
     .replace(/\n\s*\n/g, "\n")
     .trim();
+}
+
+/** WebVTT cue text is markup: a literal `&` or `<` (as in "R&D" or "x < y") must be an escape, or players drop or misread it. */
+function vttCueText(text: string): string {
+  return cueText(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** A voice span's annotation ends at `>` and may not hold a line break or markup. */

@@ -223,6 +223,9 @@ describe("inputs that cannot be transcribed", () => {
   const wav = makeWav([{ tone: 440, seconds: 3 }]);
   const oversizeOgg = Buffer.alloc(25_100_000);
   oversizeOgg.write("OggS");
+  // An MPEG program stream: accepted by Whisper, split by nothing here.
+  const oversizeMpeg = Buffer.alloc(25_100_000);
+  oversizeMpeg.set([0, 0, 1, 0xba]);
   const cases: Array<{ name: string; bytes: Uint8Array; metadata?: Record<string, string>; code: string; mentions: string[] }> = [
     { name: "bad/empty.wav", bytes: Buffer.alloc(0), code: "empty_audio", mentions: ["empty"] },
     { name: "bad/truncated.wav", bytes: wav.subarray(0, 20_000), code: "truncated_audio", mentions: ["truncated", "declares"] },
@@ -232,7 +235,9 @@ describe("inputs that cannot be transcribed", () => {
       code: "unsupported_audio",
       mentions: ["text", "flac, mp3"],
     },
-    { name: "bad/huge.ogg", bytes: oversizeOgg, code: "audio_too_large", mentions: ["25.1 MB", "25.0 MB", "WAV (PCM) and MP3"] },
+    { name: "bad/huge.mpeg", bytes: oversizeMpeg, code: "audio_too_large", mentions: ["25.1 MB", "25.0 MB", "WAV (PCM), MP3, FLAC, OGG"] },
+    // Over the limit, so read to be split: its pages are zeros.
+    { name: "bad/huge.ogg", bytes: oversizeOgg, code: "corrupt_audio", mentions: ["Ogg file is corrupt"] },
     {
       name: "bad/options.wav",
       bytes: wav,

@@ -259,13 +259,13 @@ describe("Whisper", () => {
 
 describe("audio the app cannot time", () => {
   it("fails subtitles from a text-only model on audio it cannot cut, before any request, and says what to do", async () => {
-    // FLAC's duration is not read by this app (yet): no pieces, so no cue times.
-    const flac = Buffer.concat([Buffer.from("fLaC\0\0\0\x22", "latin1"), Buffer.alloc(2048, 1)]);
-    await audio.getBlockBlobClient("song.flac").uploadData(flac, { metadata: { model: "gpt-4o-transcribe" } });
+    // An MPEG program stream is sent as it is: the app does not read its length, so no pieces and no cue times.
+    const mpeg = Buffer.concat([Buffer.from([0, 0, 1, 0xba]), Buffer.alloc(2048, 1)]);
+    await audio.getBlockBlobClient("song.mpeg").uploadData(mpeg, { metadata: { model: "gpt-4o-transcribe" } });
     const deadline = Date.now() + 30_000;
     let body: StatusBody;
     for (;;) {
-      body = (await (await fetch(`${stack.host.url}/api/transcriptions/song.flac`)).json()) as StatusBody;
+      body = (await (await fetch(`${stack.host.url}/api/transcriptions/song.mpeg`)).json()) as StatusBody;
       if (body.state === "failed" || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 150));
     }

@@ -90,7 +90,13 @@ describe("subtitle writers", () => {
     expect(timestamp(3661.0005, ",")).toBe("01:01:01,001");
     expect(toSrt(segments)).toBe("1\n00:00:00,000 --> 00:00:02,500\nHello -> there\n\n2\n01:01:01,001 --> 01:01:02,000\nAn hour\nlater\n");
     expect(toVtt(segments)).toBe(
-      "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello -> there\n\n01:01:01.001 --> 01:01:02.000\nAn hour\nlater\n",
+      "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello -&gt; there\n\n01:01:01.001 --> 01:01:02.000\nAn hour\nlater\n",
     );
+  });
+
+  it("escapes WebVTT markup in cue text, and keeps speakers as voice spans", () => {
+    const said = [{ id: 0, start: 0, end: 1, text: "R&D says x < y", speaker: "Ana" }];
+    expect(toVtt(said)).toBe("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Ana>R&amp;D says x &lt; y\n");
+    expect(toSrt(said)).toBe("1\n00:00:00,000 --> 00:00:01,000\nAna: R&D says x < y\n");
   });
 });

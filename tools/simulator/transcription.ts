@@ -18,6 +18,7 @@ import { CorruptAudioError, audioInfo, type AudioInfo } from "./audio-format.js"
 import type { Prepared, RequestContext } from "./context.js";
 import type { DeploymentConfig } from "./deployments.js";
 import { dominantVoice, speakerLabels, voiceRuns } from "./diarize.js";
+import { packetTranscript } from "./packet-transcript.js";
 import { invalidRequest } from "./errors.js";
 import { operationNotSupported } from "./operation-errors.js";
 import { Random, digest } from "./random.js";
@@ -69,6 +70,7 @@ const MAX_REQUEST_SECONDS: Record<ModelKind, number | undefined> = {
 const DIARIZE_UNCHUNKED_SECONDS = 30;
 const MAX_KNOWN_SPEAKERS = 4;
 const WORDS_PER_SECOND = 2.5;
+const PACKET_FORMATS: ReadonlySet<string> = new Set(["flac", "ogg", "webm", "mp4", "m4a"]);
 
 const LANGUAGES: Record<string, string> = {
   en: "english",
@@ -318,10 +320,15 @@ export function prepareTranscription(body: MultipartBody, deployment: Deployment
     respond: async (ctx: RequestContext) => {
       if (!(await ctx.sleep(ctx.sampleMs(audio.durationSeconds * ctx.latency.audioRealTimeFactor * 1000) + ctx.faults.delayMs))) return;
       const random = new Random(digest(seed, deployment.model, fingerprint(file.data), translate, language ?? "", temperature));
+      // Containers of packets get words from their packets (the same audio, the same words, in any chunk).
+      const fromPackets =
+        kind !== "gpt-4o-transcribe-diarize" && PACKET_FORMATS.has(audio.format)
+          ? await packetTranscript(file.data, digest(seed, deployment.model, translate, language ?? "", temperature), temperature)
+          : undefined;
       const { segments, words, text } =
         kind === "gpt-4o-transcribe-diarize"
           ? diarizedTranscript(random, file.data, audio.durationSeconds, knownVoices)
-          : transcribe(random, audio.durationSeconds, temperature);
+          : (fromPackets ?? transcribe(random, audio.durationSeconds, temperature));
       const languageName = translate ? "english" : (LANGUAGES[language ?? "en"] ?? language ?? "english");
       const promptTokens = CL100K.count(prompt);
       const outputTokens = segments.reduce((sum, segment) => sum + segment.tokens.length, 0);

@@ -1,0 +1,226 @@
+/**
+ * A two-hour M4A (AAC) of real speech (espeak-ng, encoded once by ffmpeg and cached; see
+ * fixtures/speech.ts) through the real blob pipeline against Azurite and the simulator, whose
+ * Whisper latency follows the audio at a realistic real-time factor:
+ * - wall time with the overlapping chunks in parallel against one after another (target >= 3x);
+ * - peak RSS of the transcribing process over the file size (target <= 2.5x): the blob, the chunk
+ *   files written from it, and the chunks in flight;
+ * - words at chunk seams lost or repeated, against the simulator's transcript of the whole file
+ *   (its words follow the audio packets, so the same audio gives the same words in any chunk;
+ *   target 0).
+ *
+ * Each run happens in a fresh child process (this file with `--worker`), as in transcription.ts.
+ * Needs `npm run build`, and ffmpeg, espeak-ng and sox to make the recording.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { REPO_ROOT } from "../tools/repo-root.js";
+import { startAzurite } from "../tools/local-host/azurite.js";
+import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
+import { packetTranscript } from "../tools/simulator/packet-transcript.js";
+import { digest } from "../tools/simulator/random.js";
+import { encodeSpeech, missingSpeechTools, skipReason, speechOfSize } from "./fixtures/speech.js";
+import { peakRssInBytes, round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
+
+const run = promisify(execFile);
+
+/** Seconds of Whisper processing per second of audio (Azure's Whisper: roughly 1/30-1/60 of real time). */
+const REAL_TIME_FACTOR = 0.02;
+const BLOB = "meeting.m4a";
+
+interface WorkerResult {
+  elapsedInMs: number;
+  maxRssInBytes: number;
+  baselineRssInBytes: number;
+  chunks: number;
+  state: string;
+}
+
+export const transcriptionFormatsBenchmark: Benchmark = {
+  name: "transcription-formats",
+  description: "2 h M4A of speech: overlapping chunks in parallel vs sequential, peak RSS vs file size, seam words lost or repeated",
+  run: runTranscriptionFormatsBenchmark,
+};
+
+export async function runTranscriptionFormatsBenchmark(options: BenchmarkOptions): Promise<Figure[]> {
+  const missing = missingSpeechTools();
+  if (missing.length > 0) throw new Error(`transcription-formats needs speech tools: ${skipReason(missing)}`);
+  // Tiny: one minute split into ~5 chunks by a small limit, so the smoke test covers the same path.
+  const bytes = options.tiny ? await readFile(encodeSpeech("m4a", 60, 48)) : speechOfSize("m4a", 110_000_000, 128, 300);
+  const maxChunkBytes = options.tiny ? Math.ceil(bytes.byteLength / 4.5) : 25_000_000;
+  const [azurite, simulator] = await Promise.all([startAzurite(), startSimulator({ latency: NO_LATENCY, journalBodies: false })]);
+  try {
+    await simulator.control.setLatency("whisper", { audioRealTimeFactor: options.tiny ? 0.01 : REAL_TIME_FACTOR });
+    const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const audio = blobService.getContainerClient("audio");
+    await audio.createIfNotExists();
+    await audio.getBlockBlobClient(BLOB).uploadData(bytes, { blockSize: 8 * 1024 * 1024, concurrency: 4 });
+    options.log(`uploaded ${round(bytes.byteLength / 1e6)} MB of M4A speech`);
+
+    const env = {
+      ...process.env,
+      BENCH_AZURITE: azurite.connectionString,
+      BENCH_SIMULATOR_URL: simulator.url,
+      BENCH_SIMULATOR_KEY: simulator.apiKey,
+      BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
+    };
+    const worker = async (maxConcurrency: number, container: string): Promise<WorkerResult> => {
+      const { stdout } = await run(
+        process.execPath,
+        [path.join(REPO_ROOT, "dist/bench/transcription-formats.js"), "--worker", String(maxConcurrency), container],
+        {
+          env,
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
+      const line = stdout.split("\n").find((l) => l.startsWith("@@"));
+      if (!line) throw new Error(`the worker printed no result:\n${stdout.slice(-2000)}`);
+      const result = JSON.parse(line.slice(2)) as WorkerResult;
+      if (result.state !== "succeeded") throw new Error(`the worker's transcription ended ${result.state}`);
+      return result;
+    };
+    const parallel = await worker(8, "transcripts-parallel");
+    options.log(
+      `parallel: ${parallel.chunks} chunks in ${round(parallel.elapsedInMs)} ms, peak RSS ${round(parallel.maxRssInBytes / 1e6)} MB`,
+    );
+    const sequential = await worker(1, "transcripts-sequential");
+    options.log(`sequential: ${sequential.chunks} chunks in ${round(sequential.elapsedInMs)} ms`);
+
+    const stitched = JSON.parse(
+      (await blobService.getContainerClient("transcripts-parallel").getBlobClient(`${BLOB}.json`).downloadToBuffer()).toString("utf8"),
+    ) as { text: string };
+    // The simulator's Whisper words for the whole file, as one request would get them (it is over
+    // the 25 MB a request may carry, so asked of the same transcript maker directly).
+    const reference = await packetTranscript(Buffer.from(bytes), digest(0, "whisper", false, "", 0), 0);
+    if (!reference) throw new Error("the simulator makes no transcript of the whole file");
+    const seams = seamDifferences(reference.text.split(" "), stitched.text.split(" "));
+    options.log(`words: ${reference.words.length} in the whole file; ${seams.lost} lost and ${seams.repeated} repeated by stitching`);
+
+    const speedup = sequential.elapsedInMs / parallel.elapsedInMs;
+    const rssRatio = (parallel.maxRssInBytes - parallel.baselineRssInBytes) / bytes.byteLength;
+    return [
+      {
+        name: `wall time, ${parallel.chunks} overlapping M4A chunks in parallel (RTF ${options.tiny ? 0.01 : REAL_TIME_FACTOR})`,
+        value: round(parallel.elapsedInMs / 1000, 2),
+        unit: "s",
+        baseline: { name: "same chunks one after another", value: round(sequential.elapsedInMs / 1000, 2) },
+        ratio: round(speedup, 2),
+        ratioMeaning: "sequential / parallel",
+        target: ">= 3x",
+        pass: options.tiny ? true : speedup >= 3,
+      },
+      {
+        name: `peak RSS of the transcribing process (${round(parallel.baselineRssInBytes / 1e6)} MB before the download)`,
+        value: round(parallel.maxRssInBytes / 1e6),
+        unit: "MB",
+        baseline: { name: "file size", value: round(bytes.byteLength / 1e6) },
+        ratio: round(rssRatio, 2),
+        ratioMeaning: "(peak RSS - RSS before download) / file size",
+        target: options.tiny ? "informational on tiny input" : "<= 2.5x",
+        pass: options.tiny ? true : rssRatio <= 2.5,
+      },
+      {
+        name: `words lost or repeated by stitching (of ${reference.words.length})`,
+        value: seams.lost + seams.repeated,
+        unit: "words",
+        target: "0",
+        pass: seams.lost + seams.repeated === 0,
+      },
+    ];
+  } finally {
+    await Promise.allSettled([simulator.stop(), azurite.stop()]);
+  }
+}
+
+/**
+ * Words of `reference` missing from `stitched` and extra words in `stitched`: the two differ only
+ * near seams, so a greedy walk that resynchronises within a few dozen words finds each difference.
+ */
+export function seamDifferences(reference: readonly string[], stitched: readonly string[]): { lost: number; repeated: number } {
+  let lost = 0;
+  let repeated = 0;
+  let i = 0;
+  let j = 0;
+  const window = 64;
+  const run = 4; // words that must agree to count as back in step
+  const agree = (a: number, b: number) => {
+    for (let k = 0; k < run; k++) if (reference[a + k] !== stitched[b + k]) return a + k >= reference.length && b + k >= stitched.length;
+    return true;
+  };
+  while (i < reference.length && j < stitched.length) {
+    if (reference[i] === stitched[j]) {
+      i++;
+      j++;
+      continue;
+    }
+    let best: [number, number] | undefined;
+    for (let skip = 1; skip <= window && !best; skip++)
+      for (let a = 0; a <= skip; a++) {
+        const b = skip - a;
+        if (agree(i + a, j + b)) {
+          best = [a, b];
+          break;
+        }
+      }
+    const [a, b] = best ?? [1, 1];
+    lost += a;
+    repeated += b;
+    i += a;
+    j += b;
+  }
+  return { lost: lost + (reference.length - i), repeated: repeated + (stitched.length - j) };
+}
+
+/** The child: download the blob like the host does, transcribe it, print elapsed time and peak RSS. */
+async function workerMain(maxConcurrency: number, transcriptsContainer: string): Promise<void> {
+  const [{ loadConfig }, { createRouter }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
+    import("../src/config.js"),
+    import("../src/routing/index.js"),
+    import("../src/transcription/transcribe-blob.js"),
+    import("../src/openai/retry-policy.js"),
+  ]);
+  const config = loadConfig({
+    AZURE_OPENAI_ENDPOINT: process.env.BENCH_SIMULATOR_URL,
+    AZURE_OPENAI_API_KEY: process.env.BENCH_SIMULATOR_KEY,
+    AZURE_OPENAI_TIMEOUT_MS: "600000",
+    AzureWebJobsStorage: process.env.BENCH_AZURITE,
+  });
+  const blobService = BlobServiceClient.fromConnectionString(
+    config.storage.kind === "connectionString" ? config.storage.connectionString : "",
+  );
+  const source = blobService.getContainerClient("audio").getBlobClient(BLOB);
+  const properties = await source.getProperties();
+  const baselineRssInBytes = process.memoryUsage().rss;
+  const content = await source.downloadToBuffer();
+  const quiet = { info: () => undefined, warn: () => undefined, error: (...args: unknown[]) => console.error(...args) };
+  const started = performance.now();
+  const outcome = await transcribeBlob(
+    {
+      router: createRouter(config.openai),
+      defaultModel: config.openai.deployments.transcription,
+      blobService,
+      audioContainer: "audio",
+      transcriptsContainer,
+      maxChunkBytes: Number(process.env.BENCH_MAX_CHUNK_BYTES),
+      maxConcurrency,
+      logger: quiet,
+      retry: retryPolicy(config, "transcription"),
+    },
+    { name: BLOB, content, etag: properties.etag },
+  );
+  const elapsedInMs = performance.now() - started;
+  const chunks = outcome.state === "skipped" ? 0 : outcome.status.progress.chunksTotal;
+  const result: WorkerResult = { elapsedInMs, maxRssInBytes: peakRssInBytes(), baselineRssInBytes, chunks, state: outcome.state };
+  process.stdout.write(`\n@@${JSON.stringify(result)}\n`);
+}
+
+if (process.argv[2] === "--worker" && process.argv[1] === fileURLToPath(import.meta.url)) {
+  workerMain(Number(process.argv[3]), process.argv[4] ?? "transcripts").catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
