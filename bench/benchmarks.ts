@@ -1,6 +1,7 @@
 import { callerLimitsBenchmark } from "./caller-limits.js";
 import { chatStreaming } from "./chat-streaming.js";
 import { coldStart } from "./cold-start.js";
+import { consoleSize } from "./console-size.js";
 import { embeddingsQuotaBenchmark } from "./embeddings-quota.js";
 import type { Benchmark } from "./harness.js";
 import { httpTranscriptionBenchmark } from "./http-transcription.js";
@@ -22,4 +23,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   routingBenchmark,
   callerLimitsBenchmark,
   simulatorCeiling,
+  consoleSize,
 ];

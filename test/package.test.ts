@@ -29,6 +29,17 @@ describe("deployment package (npm run package)", () => {
     expect(pkg.zipBytes).toBeLessThan(1.5 * 1000 * 1000);
   });
 
+  it("ships the web console's built files and serves them from the package", async () => {
+    const entries = await zipEntries(pkg.zipPath);
+    const page = await fetch(`${stack.host.url}/api/console/`);
+    expect(page.status).toBe(200);
+    const script = /src="\/api\/console\/(assets\/app-[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(entries).toEqual(expect.arrayContaining(["dist/console/index.html", `dist/console/${script}`]));
+    const asset = await fetch(`${stack.host.url}/api/console/${script}`);
+    expect(asset.status).toBe(200);
+    expect(await asset.text()).toBe(await readFile(path.join(pkg.packageDir, "dist/console", script!), "utf8"));
+  });
+
   it("the entry file requires only Node built-ins up front: a cold start reads one file, chunks load on first use", async () => {
     const entry = await readFile(pkg.bundlePath, "utf8");
     const required = [...entry.matchAll(/\brequire\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => ({ specifier: m[1]!, at: m.index }));

@@ -8,6 +8,7 @@ import { effectiveSettings, loadLocalSettings, sampleSettingNames } from "./loca
 import { assertPortFree } from "./ports.js";
 import { DEFAULT_PORTS, startStack, type Stack } from "./stack.js";
 import { KEY_SETTINGS } from "./function-keys.js";
+import { buildConsole } from "../console/build-console.js";
 
 async function main(): Promise<void> {
   const root = process.cwd();
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   }
   if (!settings.AZURE_OPENAI_ENDPOINT) await assertPortFree(simulatorPort, "Azure OpenAI simulator", "SIMULATOR_PORT");
 
+  // The web console is served by the app from dist/console/; build it before the host loads the app.
+  await buildConsole(root);
   console.log("Starting Azurite, the Azure OpenAI simulator and the Functions host...");
   const stack = await startStack({
     root,
@@ -90,7 +93,11 @@ function printSummary(stack: Stack): void {
   const audio = settings.AUDIO_CONTAINER ?? "audio";
   const queue = settings.EMBEDDINGS_QUEUE ?? "embeddings";
   const eventGrid = (settings.AUDIO_BLOB_TRIGGER_SOURCE ?? "").toLowerCase() === "eventgrid";
+  const keyNote = keyHeader ? ` (enter ${KEY_SETTINGS.hostDefault} from local.settings.json as its function key)` : "";
   const lines = [
+    "",
+    // First, because it is the one URL a new user needs: every capability and every job from a browser.
+    `Console: ${base}/api/console/  <- open this in a browser${keyNote}`,
     "",
     `Ready (${stack.runtime === "func" ? "Azure Functions Core Tools" : "local Functions host"}).`,
     "",

@@ -21,6 +21,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT as ROOT } from "../repo-root.js";
 import yazl from "yazl";
+import { buildConsole } from "../console/build-console.js";
 
 export interface PackageResult {
   /** Folder holding exactly what is deployed (azure.yaml's `dist`). */
@@ -96,8 +97,17 @@ export async function buildPackage(root = ROOT): Promise<PackageResult> {
     await copyFile(path.join(root, file), path.join(packageDir, file));
   }
 
+  // The web console's built files, served by src/functions/console.ts from dist/console/ under the app's folder.
+  const consoleBuild = await buildConsole(root);
+  const consoleFiles = consoleBuild.files.map((file) => path.join("dist/console", file.name));
+  for (const file of consoleFiles) {
+    await mkdir(path.dirname(path.join(packageDir, file)), { recursive: true });
+    await copyFile(path.join(root, file), path.join(packageDir, file));
+  }
+
   const files = [
     "host.json",
+    ...consoleFiles,
     "package.json",
     ...routingFiles,
     ...outputs.filter((file) => !file.endsWith(".map")).map((file) => path.relative(packageDir, file)),
