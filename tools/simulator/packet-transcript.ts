@@ -14,7 +14,8 @@
  * Nothing depends on a packet's position in the file, only on its bytes and timestamp.
  */
 import { createHash } from "node:crypto";
-import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input } from "mediabunny";
+import { ALL_FORMATS, BufferSource, Input } from "mediabunny";
+import { eachPacket } from "../../src/transcription/containers/each-packet.js";
 import { Random } from "./random.js";
 import { CL100K, generateProse } from "./tokens.js";
 import type { Segment, Word } from "./transcription.js";
@@ -47,7 +48,8 @@ export async function packetTranscript(data: Buffer, salt: string, temperature: 
     const track = await input.getPrimaryAudioTrack();
     if (!track) return undefined;
     const packets: { timestamp: number; duration: number; hash: Buffer; silent: boolean }[] = [];
-    for await (const packet of new EncodedPacketSink(track).packets()) {
+    // One packet at a time (each-packet.ts: mediabunny's iterator costs seconds per hour of AAC).
+    await eachPacket(track, (packet) => {
       end = Math.max(end, packet.timestamp + packet.duration);
       // Near-silent packets (a few bytes: Opus DTX, FLAC constant frames) say nothing, as Whisper
       // says nothing in a pause. Only a packet's first bytes count: mediabunny's FLAC reader folds a
@@ -55,7 +57,7 @@ export async function packetTranscript(data: Buffer, salt: string, temperature: 
       const silent = packet.byteLength < SILENT_PACKET_BYTES;
       const hash = createHash("sha256").update(salt).update(packet.data.subarray(0, 64)).digest();
       packets.push({ timestamp: packet.timestamp, duration: packet.duration, hash, silent });
-    }
+    });
     const usual = packets.map((p) => p.duration).sort((a, b) => a - b)[packets.length >> 1] ?? 0;
     let previous: Buffer | undefined;
     for (const packet of packets) {

@@ -7,9 +7,10 @@
  * Whisper accepts at the packet level). Hand-written parsers for four containers would be a
  * thousand lines of format detail that a well-kept library already gets right.
  */
-import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec } from "mediabunny";
+import { ALL_FORMATS, BufferSource, Input, type AudioCodec } from "mediabunny";
 import { BadInputError } from "../../errors.js";
 import type { ContainerFormat } from "./formats.js";
+import { eachPacket } from "./each-packet.js";
 import { PacketList } from "./packet-list.js";
 
 export type { ContainerFormat } from "./formats.js";
@@ -75,7 +76,7 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     if (!decoderConfig) throw corrupt(name, "its audio track has no decoder configuration");
     const packets = new PacketList(bytes);
     try {
-      for await (const packet of new EncodedPacketSink(track).packets()) packets.add(packet);
+      await eachPacket(track, (packet) => packets.add(packet));
     } catch (error) {
       if (format === "ogg" && !endsWithWholePage(bytes)) {
         throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, {
