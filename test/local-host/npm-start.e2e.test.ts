@@ -7,6 +7,8 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { effectiveSettings } from "../../tools/local-host/local-settings.js";
 import { appEntry, startStack, type Stack } from "../../tools/local-host/stack.js";
+import { readySummary } from "../../tools/local-host/ready-summary.js";
+import { buildConsole } from "../../tools/console/build-console.js";
 import { enqueue, postBlobCreated, upload } from "../../tools/send/commands.js";
 import type { SendContext } from "../../tools/send/settings.js";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -40,6 +42,20 @@ describe("npm start stack, end to end with the real app", () => {
     expect(stack.settings.AZURE_OPENAI_API_KEY).toBeUndefined();
     expect(stack.containers).toEqual(expect.arrayContaining(["audio", "transcripts", "embeddings"]));
     expect(stack.queues).toEqual(expect.arrayContaining(["embeddings", "embeddings-poison"]));
+  });
+
+  it("prints the console's URL first, and the console is there", async () => {
+    await buildConsole(); // as npm start does before it starts the host
+    const firstLine = readySummary(stack)
+      .split("\n")
+      .find((line) => line.trim() !== "");
+    expect(firstLine).toMatch(/^Console: (\S+) {2}<- open this in a browser/);
+    const url = /^Console: (\S+)/.exec(firstLine!)![1]!;
+    expect(url).toBe(`${stack.functionsUrl}/api/console/`);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toMatch(/<script type="module" src="\/api\/console\/assets\/app-/);
   });
 
   it("health answers 200 without secrets", async () => {

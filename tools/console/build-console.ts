@@ -6,7 +6,7 @@
  * Bundled with rolldown, the bundler the deployment package uses already.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
@@ -23,7 +23,9 @@ export interface ConsoleBuild {
  */
 export async function buildConsole(root = REPO_ROOT): Promise<ConsoleBuild> {
   const dir = path.join(root, "dist/console");
-  await rm(dir, { recursive: true, force: true });
+  // Never emptied first: tests in parallel processes (and a running `npm start`) build and serve it
+  // at once. Each file is replaced whole (written aside, then renamed), and the same sources give
+  // the same names and bytes, so a reader never sees a missing or half-written file.
   await mkdir(path.join(dir, "assets"), { recursive: true });
 
   const bundle = await rolldown({
@@ -45,17 +47,27 @@ export async function buildConsole(root = REPO_ROOT): Promise<ConsoleBuild> {
   const css = await readFile(path.join(root, "console/src/styles.css"), "utf8");
   const script = `assets/app-${hash(code)}.js`;
   const styles = `assets/styles-${hash(css)}.css`;
-  await writeFile(path.join(dir, script), code);
-  await writeFile(path.join(dir, styles), css);
+  await writeWhole(path.join(dir, script), code);
+  await writeWhole(path.join(dir, styles), css);
   // Absolute paths: the page is served both as /api/console and /api/console/, where relative ones would differ.
   const page = (await readFile(path.join(root, "console/index.html"), "utf8"))
     .replace("%SCRIPT%", `/api/console/${script}`)
     .replace("%STYLES%", `/api/console/${styles}`);
-  await writeFile(path.join(dir, "index.html"), page);
+  await writeWhole(path.join(dir, "index.html"), page);
+  // Assets of earlier builds (other hashes) go once the page no longer names them.
+  for (const name of await readdir(path.join(dir, "assets"))) {
+    if (![script, styles].includes(`assets/${name}`) && !name.includes(".tmp-")) await rm(path.join(dir, "assets", name), { force: true });
+  }
   const files = await Promise.all(
     ["index.html", script, styles].map(async (name) => ({ name, bytes: (await stat(path.join(dir, name))).size })),
   );
   return { dir, files };
+}
+
+async function writeWhole(file: string, content: string): Promise<void> {
+  const aside = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(aside, content);
+  await rename(aside, file);
 }
 
 function hash(text: string): string {
