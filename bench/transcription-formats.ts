@@ -21,12 +21,9 @@
  * chunk in flight; BENCH_ROUNDS rounds (default 5) alternate them, and the figures are medians.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { REPO_ROOT } from "../tools/repo-root.js";
+import { runTranscriptionWorker, type TranscriptionWorkerResult } from "./transcription-worker.js";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
 import { packetTranscript } from "../tools/simulator/packet-transcript.js";
@@ -34,18 +31,11 @@ import { digest } from "../tools/simulator/random.js";
 import { encodeSpeech, missingSpeechTools, skipReason, speechOfSize } from "./fixtures/speech.js";
 import { alternate, median, peakRssInBytes, round, spreadOf, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
-const run = promisify(execFile);
-
 /** Seconds of Whisper processing per second of audio (Azure's Whisper: roughly 1/30-1/60 of real time). */
 const REAL_TIME_FACTOR = 0.02;
 const BLOB = "meeting.m4a";
 
-interface WorkerResult {
-  elapsedInMs: number;
-  maxRssInBytes: number;
-  baselineRssInBytes: number;
-  chunks: number;
-  state: string;
+interface WorkerResult extends TranscriptionWorkerResult {
   /** CPU time of the transcribing process (user + system) during the transcription. */
   cpuInMs: number;
 }
@@ -80,21 +70,8 @@ export async function runTranscriptionFormatsBenchmark(options: BenchmarkOptions
       BENCH_SIMULATOR_KEY: simulator.apiKey,
       BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
     };
-    const worker = async (maxConcurrency: number, container: string): Promise<WorkerResult> => {
-      const { stdout } = await run(
-        process.execPath,
-        [path.join(REPO_ROOT, "dist/bench/transcription-formats.js"), "--worker", String(maxConcurrency), container],
-        {
-          env,
-          maxBuffer: 16 * 1024 * 1024,
-        },
-      );
-      const line = stdout.split("\n").find((l) => l.startsWith("@@"));
-      if (!line) throw new Error(`the worker printed no result:\n${stdout.slice(-2000)}`);
-      const result = JSON.parse(line.slice(2)) as WorkerResult;
-      if (result.state !== "succeeded") throw new Error(`the worker's transcription ended ${result.state}`);
-      return result;
-    };
+    const worker = (maxConcurrency: number, container: string) =>
+      runTranscriptionWorker<WorkerResult>("transcription-formats", env, maxConcurrency, container);
     // Rounds alternate the arms (harness.alternate) so the other sessions' load hits both alike;
     // each round writes its transcripts to a container of its own.
     const rounds = options.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);

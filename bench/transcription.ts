@@ -11,28 +11,16 @@
  * pipeline's alone. Needs `npm run build` (the child runs dist/bench/transcription.js).
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { execFile } from "node:child_process";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { REPO_ROOT } from "../tools/repo-root.js";
+import { runTranscriptionWorker, type TranscriptionWorkerResult } from "./transcription-worker.js";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
 import { peakRssInBytes, round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
-const run = promisify(execFile);
-
 /** Seconds of Whisper processing per second of audio; Azure's Whisper runs at roughly 1/30-1/60 of real time. */
 const REAL_TIME_FACTOR = 0.02;
 
-interface WorkerResult {
-  elapsedInMs: number;
-  maxRssInBytes: number;
-  /** RSS with the runtime and SDKs loaded, before the blob is downloaded. */
-  baselineRssInBytes: number;
-  chunks: number;
-  state: string;
-}
+type WorkerResult = TranscriptionWorkerResult;
 
 export const transcriptionBenchmark: Benchmark = {
   name: "transcription",
@@ -62,21 +50,8 @@ export async function runTranscriptionBenchmark(options: BenchmarkOptions): Prom
       BENCH_SIMULATOR_KEY: simulator.apiKey,
       BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
     };
-    const worker = async (maxConcurrency: number, container: string): Promise<WorkerResult> => {
-      const { stdout } = await run(
-        process.execPath,
-        [path.join(REPO_ROOT, "dist/bench/transcription.js"), "--worker", String(maxConcurrency), container],
-        {
-          env,
-          maxBuffer: 16 * 1024 * 1024,
-        },
-      );
-      const line = stdout.split("\n").find((l) => l.startsWith("@@"));
-      if (!line) throw new Error(`the worker printed no result:\n${stdout.slice(-2000)}`);
-      const result = JSON.parse(line.slice(2)) as WorkerResult;
-      if (result.state !== "succeeded") throw new Error(`the worker's transcription ended ${result.state}`);
-      return result;
-    };
+    const worker = (maxConcurrency: number, container: string) =>
+      runTranscriptionWorker<WorkerResult>("transcription", env, maxConcurrency, container);
     const parallel = await worker(concurrency, "transcripts-parallel");
     options.log(
       `parallel (${concurrency} at once): ${parallel.chunks} chunks in ${round(parallel.elapsedInMs)} ms, peak RSS ${round(parallel.maxRssInBytes / 1e6)} MB`,
