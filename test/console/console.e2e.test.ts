@@ -52,7 +52,7 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
     await stack?.stop();
   });
 
-  it("every control has an accessible name, and the key stays in session storage only", async () => {
+  it("every control has an accessible name, every text meets WCAG AA contrast, and the key stays in session storage only", async () => {
     for (const hash of ["#chat", "#transcriptions", "#queues", "#summary"]) {
       await page.goto(consoleUrl + hash);
       await page.locator("h2").first().waitFor();
@@ -62,6 +62,29 @@ describe.skipIf(missing !== undefined)("the console in Chromium", () => {
           !(el.tagName === "BUTTON" && el.textContent.trim()))
         .map((el) => el.outerHTML.slice(0, 120))`);
       expect(unnamed, hash).toEqual([]);
+      // WCAG AA contrast of every visible text against the background it is drawn on, as Chromium computes the styles.
+      const lowContrast = await page.evaluate<string[]>(`(() => {
+        const parse = (c) => { const m = /rgba?\\(([^)]+)\\)/.exec(c); if (!m) return null;
+          const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+        const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+        const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+          if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+        const found = [];
+        for (const el of document.querySelectorAll("body *")) {
+          if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+          if (el.closest(":disabled") || el.getClientRects().length === 0) continue;
+          const style = getComputedStyle(el);
+          if (style.visibility === "hidden") continue;
+          const [light, dark] = [luminance(parse(style.color)), luminance(background(el))].sort((a, b) => b - a);
+          const ratio = (light + 0.05) / (dark + 0.05);
+          const size = parseFloat(style.fontSize);
+          const needed = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66) ? 3 : 4.5;
+          if (ratio < needed) found.push(el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2) + " < " + needed);
+        }
+        return found;
+      })()`);
+      expect(lowContrast, hash).toEqual([]);
     }
     expect(await page.evaluate("({ cookie: document.cookie, local: localStorage.length })")).toEqual({ cookie: "", local: 0 });
     expect(await page.content()).not.toContain(KEY);
