@@ -62,7 +62,18 @@ export async function uploadAudio(target: UploadTarget, upload: AudioUpload): Pr
       done(null, chunk);
     },
   });
-  const source = Readable.fromWeb(upload.body as WebReadableStream<Uint8Array>);
+  // The first bytes are awaited before anything is written: the SDK commits a block list even for
+  // an empty stream, which would replace an existing blob of that name with nothing.
+  const reader = (upload.body as WebReadableStream<Uint8Array>).getReader();
+  let first = await reader.read();
+  while (!first.done && first.value.byteLength === 0) first = await reader.read();
+  if (first.done) throw emptyUpload();
+  const firstBytes = first.value;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    yield firstBytes;
+    for (let next = await reader.read(); !next.done; next = await reader.read()) yield next.value;
+  }
+  const source = Readable.from(body(), { objectMode: false });
   source.on("error", (error) => counter.destroy(error));
   source.pipe(counter);
 
@@ -75,10 +86,6 @@ export async function uploadAudio(target: UploadTarget, upload: AudioUpload): Pr
       metadata,
       blobHTTPHeaders: { blobContentType: audioContentType(upload.contentType) },
     });
-    if (bytes === 0) {
-      await blob.deleteIfExists();
-      throw emptyUpload();
-    }
     return { bytes, etag: answer.etag?.replace(/^"|"$/g, "") };
   } catch (error) {
     if (overLimit) {

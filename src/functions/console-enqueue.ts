@@ -5,6 +5,7 @@ import { errorResponse } from "../http/error-response.js";
 import { readJsonObject } from "../http/request-body.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { getStorageClients } from "../storage/clients.js";
 
 /**
@@ -33,7 +34,7 @@ export async function consoleEnqueue(request: HttpRequest, context: InvocationCo
     });
   } catch (error) {
     const response = errorResponse(error);
-    createSafeLogger(context).error(`Enqueueing a message failed (${response.status})`, error);
+    createSafeLogger(context, knownSecrets()).error(`Enqueueing a message failed (${response.status})`, error);
     return response;
   }
 }

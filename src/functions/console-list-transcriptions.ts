@@ -4,6 +4,7 @@ import { BadInputError } from "../errors.js";
 import { errorResponse } from "../http/error-response.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { getStorageClients } from "../storage/clients.js";
 
 const DEFAULT_LIMIT = 20;
@@ -29,7 +30,7 @@ export async function consoleListTranscriptions(request: HttpRequest, context: I
     return jsonResponse(200, { object: "list", data: jobs });
   } catch (error) {
     const response = errorResponse(error);
-    createSafeLogger(context).error(`Listing transcription jobs failed (${response.status})`, error);
+    createSafeLogger(context, knownSecrets()).error(`Listing transcription jobs failed (${response.status})`, error);
     return response;
   }
 }

@@ -4,6 +4,7 @@ import { checkBlobName, outputContainer } from "../console-api/names.js";
 import { errorResponse } from "../http/error-response.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { getStorageClients } from "../storage/clients.js";
 
 /**
@@ -24,7 +25,7 @@ export async function consoleReadOutput(request: HttpRequest, context: Invocatio
     return { status: 200, headers: answer.headers, body: answer.body };
   } catch (error) {
     const response = errorResponse(error);
-    createSafeLogger(context).error(`Reading an output failed (${response.status})`, error);
+    createSafeLogger(context, knownSecrets()).error(`Reading an output failed (${response.status})`, error);
     return response;
   }
 }

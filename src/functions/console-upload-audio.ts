@@ -4,6 +4,7 @@ import { checkBlobName } from "../console-api/names.js";
 import { errorResponse } from "../http/error-response.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { getStorageClients } from "../storage/clients.js";
 
 /**
@@ -35,7 +36,7 @@ export async function consoleUploadAudio(request: HttpRequest, context: Invocati
     return jsonResponse(201, { name, container: config.audio.container, ...written, status: `/api/transcriptions/${path}` });
   } catch (error) {
     const response = errorResponse(error);
-    createSafeLogger(context).error(`Uploading audio failed (${response.status})`, error);
+    createSafeLogger(context, knownSecrets()).error(`Uploading audio failed (${response.status})`, error);
     return response;
   }
 }

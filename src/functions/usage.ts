@@ -3,6 +3,7 @@ import { getProcessConfig } from "../config.js";
 import { errorResponse } from "../http/error-response.js";
 import { jsonResponse } from "../http/responses.js";
 import { createSafeLogger } from "../logging.js";
+import { knownSecrets } from "../http/known-secrets.js";
 import { usageSnapshot } from "../metrics/index.js";
 
 /**
@@ -16,7 +17,7 @@ export async function usage(_request: HttpRequest, context: InvocationContext): 
     return jsonResponse(200, usageSnapshot());
   } catch (error) {
     const response = errorResponse(error);
-    createSafeLogger(context).error(`Reading the usage totals failed (${response.status})`, error);
+    createSafeLogger(context, knownSecrets()).error(`Reading the usage totals failed (${response.status})`, error);
     return response;
   }
 }

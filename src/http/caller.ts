@@ -66,7 +66,9 @@ export function sanitizeCallerName(name: string): string {
     .trim()
     .replace(/[^A-Za-z0-9._@-]/g, "_")
     .slice(0, MAX_NAME_LENGTH);
-  return cleaned === "" ? ANONYMOUS_CALLER : cleaned;
+  if (cleaned === "") return ANONYMOUS_CALLER;
+  // Dots alone would be a path segment (`.` or `..`) where the name names a blob (the shared limits store).
+  return /^\.+$/.test(cleaned) ? cleaned.replace(/\./g, "_") : cleaned;
 }
 
 /**

@@ -38,7 +38,13 @@ export async function startExport(config: Config): Promise<void> {
   });
   useMeter(provider.getMeter("azure-openai-functions"));
   // An instance scaled in gets SIGTERM: send what the last interval gathered before it goes.
-  process.once("SIGTERM", () => void flushMetrics().catch(() => undefined));
+  // A SIGTERM listener stops Node's default exit, so the signal is sent again once the flush is done
+  // (`once` has removed this listener by then).
+  process.once("SIGTERM", () => {
+    void flushMetrics()
+      .catch(() => undefined)
+      .finally(() => process.kill(process.pid, "SIGTERM"));
+  });
 }
 
 /** Sends what has been measured since the last export now, instead of at the next interval. */

@@ -226,7 +226,9 @@ export async function openLoggedStream<T>(
     // The tokens of a stream cut short were still generated (and billed) up to where it stopped.
     const outcome: CallOutcome = signal.aborted ? "cancelled" : failure === undefined ? "ok" : classifyError(failure).kind;
     meterCall(logger, record, outcome, firstEventInMs);
-    onUsage?.(usage);
+    // A stream that ended before its first event gave the caller nothing (a failover may try the
+    // next backend): as for a refused call, its usage is not reported, so its charge is given back.
+    if (firstEventInMs !== undefined) onUsage?.(usage);
   };
   const ended = (result: IteratorResult<T>) => {
     if (result.done) log();

@@ -64,12 +64,16 @@ export async function knownSpeakersFrom(
     if (longest.end - longest.start < MIN_REFERENCE_SECONDS) continue;
     const start = first.startInSeconds + longest.start;
     let seconds = Math.min(MAX_REFERENCE_SECONDS, longest.end - longest.start);
-    let clip = await cutAudio(audio, format, start, start + seconds);
-    if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) {
+    // A clip that cannot be cut (a damaged stretch of the recording) costs that speaker its
+    // reference, not the transcription whose first chunk is already paid for.
+    const clipOf = (span: number) => cutAudio(audio, format, start, start + span).catch(() => undefined);
+    let clip = await clipOf(seconds);
+    if (clip && clip.bytes.byteLength > MAX_REFERENCE_BYTES) {
       seconds = Math.max(MIN_REFERENCE_SECONDS, (seconds * MAX_REFERENCE_BYTES) / clip.bytes.byteLength);
-      clip = await cutAudio(audio, format, start, start + seconds);
-      if (clip.bytes.byteLength > MAX_REFERENCE_BYTES) continue;
+      clip = await clipOf(seconds);
+      if (clip && clip.bytes.byteLength > MAX_REFERENCE_BYTES) continue;
     }
+    if (!clip) continue;
     known.names.push(referenceName(index));
     known.references.push(`data:${MIME_TYPES[format]};base64,${Buffer.from(clip.bytes).toString("base64")}`);
     finalOf.set(referenceName(index), speakerName(index, names));

@@ -105,6 +105,15 @@ describe("job endpoints", () => {
     expect(await stack.blobService.getContainerClient("audio").getBlobClient("too-big.wav").exists()).toBe(false);
     const empty = await fetch(`${base}/jobs/audio/empty.wav`, keyed({ method: "POST", body: "" }));
     expect(empty.status).toBe(400);
+    // An empty streamed body (no content-length) over an existing recording leaves the recording as it was.
+    const kept = stack.blobService.getContainerClient("audio").getBlockBlobClient("kept.wav");
+    await kept.uploadData(wav);
+    const etag = (await kept.getProperties()).etag;
+    const nothing = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+    const streamed = await fetch(`${base}/jobs/audio/kept.wav`, keyed({ method: "POST", body: nothing, duplex: "half" } as RequestInit));
+    expect(streamed.status).toBe(400);
+    expect((await kept.getProperties()).etag).toBe(etag);
+    expect(Buffer.compare(await kept.downloadToBuffer(), wav)).toBe(0);
   });
 
   it("blob reads reach only the output containers, with a fixed content type and a sandbox", async () => {

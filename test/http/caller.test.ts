@@ -39,6 +39,9 @@ describe("callerOf", () => {
     expect(callerOf(request({ "x-caller": "Ann's app / v2" }), open)).toBe("Ann_s_app___v2");
     expect(callerOf(request({ "x-caller": "x".repeat(500) }), open)).toHaveLength(64);
     expect(callerOf(request({}), open)).toBe("anonymous");
+    // Dots alone would be a path segment where the name names a blob (the shared limits store).
+    expect(callerOf(request({ "x-caller": ".." }), open)).toBe("__");
+    expect(callerOf(request({ "x-caller": "v1.2" }), open)).toBe("v1.2");
   });
 
   it("trusts Easy Auth's principal only when App Service authentication is on", () => {
