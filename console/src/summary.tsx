@@ -5,24 +5,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiFetch, errorText } from "./api.js";
 
-interface UsageTotal {
-  caller: string;
-  model: string;
-  requests: number;
-  failed: number;
-  tokens: { prompt: number; completion: number; cached: number; reasoning: number };
-  cost: number;
-  unpriced: number;
-  audioMinutes: number;
-  images: number;
-}
-interface UsageSnapshot {
-  since: string;
-  currency: string;
-  totals: UsageTotal[];
-  pipelines: { pipeline: string; outcome: string; count: number }[];
-  throttled: { caller: string; count: number }[];
-}
+// The answer's shape is the app's own (type-only: nothing of the server is bundled), so a change to
+// GET /api/usage breaks the console's typecheck instead of its page.
+import type { UsageSnapshot } from "../../src/metrics/usage-totals.js";
 
 export function SummaryPanel() {
   const [usage, setUsage] = useState<UsageSnapshot | undefined>();
