@@ -1,9 +1,10 @@
 /**
- * Streamed chat, measured where it matters for sizing on Azure (issue #22). Four arms in one run:
+ * Streamed chat, measured where it matters for sizing on Azure (issue #22). Five arms in one run:
  * the simulator called directly (the baseline), the app on the local host, a do-nothing streaming
  * function on the same local host (the floor: what the host stand-in and the @azure/functions
- * library cost; on Azure that is the Functions host, which the app cannot change) and a peer
- * gateway from npm in front of the same simulator. Part 1, at 16 concurrent streams (Flex
+ * library cost; on Azure that is the Functions host, which the app cannot change), a function
+ * that relays the simulator's bytes unchanged (the pass-through floor: the floor plus the upstream
+ * call alone, which any gateway pays) and a peer gateway from npm in front of the same simulator. Part 1, at 16 concurrent streams (Flex
  * Consumption's default per instance): added time to first token p50/p99 and pacing p99 over
  * direct, CPU per stream and memory per open stream of the serving process, each the median of
  * several rounds with their range. Part 2, capacity: the concurrency is stepped up until an arm's
@@ -248,6 +249,14 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       }),
     );
     hosts.push(floorHost);
+    const passHost = await startHost(
+      hostOptions("dist/bench/fixtures/streaming-passthrough.js", {
+        PASSTHROUGH_UPSTREAM: simulator.url,
+        PASSTHROUGH_API_KEY: simulator.apiKey,
+        PASSTHROUGH_DEPLOYMENT: DEPLOYMENT,
+      }),
+    );
+    hosts.push(passHost);
     peer = await startPeerGateway();
 
     const messages = [{ role: "user", content: "Write a short poem about the sea" }];
@@ -266,6 +275,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     };
     const app: Arm = { name: "function", open: viaHost(appHost), pid: appHost.pid };
     const floor: Arm = { name: "floor", open: viaHost(floorHost), pid: floorHost.pid };
+    const pass: Arm = { name: "pass-through", open: viaHost(passHost), pid: passHost.pid };
     const peerUrl = peer.url;
     const peerArm: Arm = {
       name: "peer",
@@ -284,7 +294,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
         ),
       pid: peer.pid,
     };
-    const arms = [direct, app, floor, peerArm];
+    const arms = [direct, app, floor, pass, peerArm];
 
     // Warm up every path (token acquisition, JIT, connection pools) before measuring.
     for (const arm of arms) await Promise.all(Array.from({ length: Math.min(10, options.streams) }, () => arm.open()));
@@ -337,20 +347,20 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       };
     };
 
-    // Part 1: `runs` rounds at the per-instance concurrency. Each round takes the four arms in
+    // Part 1: `runs` rounds at the per-instance concurrency. Each round takes the five arms in
     // another order (a rotation, reversed every other round), so each runs first, last and after
     // each of the others in turn and neither machine drift nor what the previous arm left behind
     // favours one of them. Every figure is read per round, against that round's direct arm.
     options.log(
-      `chat-streaming: ${options.runs} rounds of direct / function / floor / peer at ${options.streams} concurrent streams, ` +
+      `chat-streaming: ${options.runs} rounds of direct / function / floor / pass-through / peer at ${options.streams} concurrent streams, ` +
         `${options.streamsPerLane} after one another on each, ${options.maxTokens} tokens each ${TOKEN_GAP_MS} ms apart`,
     );
-    const perRun = new Map<Arm, RoundFigures[]>([app, floor, peerArm].map((arm) => [arm, []]));
+    const perRun = new Map<Arm, RoundFigures[]>([app, floor, pass, peerArm].map((arm) => [arm, []]));
     for (let run = 0; run < options.runs; run++) {
       const rounds = new Map<Arm, Round>();
       for (const arm of orderFor(arms, run)) rounds.set(arm, await runRound(arm, options.streams, options.streamsPerLane));
       for (const [arm, list] of perRun) list.push(figuresOf(rounds.get(arm)!, rounds.get(direct)!));
-      const line = [app, floor, peerArm].map((arm) => {
+      const line = [app, floor, pass, peerArm].map((arm) => {
         const f = perRun.get(arm)!.at(-1)!;
         return `${arm.name} p50 +${round(f.p50, 1)} p99 +${round(f.p99, 1)} pacing +${round(f.pacing, 1)} cpu ${round(f.cpu ?? 0, 1)} (${round(f.marginalCpu ?? 0, 1)} above idle)`;
       });
@@ -361,7 +371,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // arm and every arm still holding run one round each (in rotating order), and an arm stops
     // holding at the first level where its added p99 time to first token passes the limit. Later
     // runs start a little below the lowest capacity found so far, to keep the run short.
-    const capacityArms = [app, floor, peerArm];
+    const capacityArms = [app, floor, pass, peerArm];
     const capacities = new Map<Arm, number[]>(capacityArms.map((arm) => [arm, []]));
     const cpuAt = new Map<Arm, number[]>(capacityArms.map((arm) => [arm, []]));
     const levels = options.capacityLevels;
@@ -396,6 +406,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
       options,
       app,
       floor,
+      pass,
       peer: peerArm,
       perRun,
       capacities,
@@ -439,6 +450,7 @@ function capacityAndLatencyFigures(input: {
   options: ChatStreamingOptions;
   app: Arm;
   floor: Arm;
+  pass: Arm;
   peer: Arm;
   perRun: Map<Arm, RoundFigures[]>;
   capacities: Map<Arm, number[]>;
@@ -447,7 +459,7 @@ function capacityAndLatencyFigures(input: {
   idleCpuMsPerSecond: Map<number, number>;
   levels: readonly number[];
 }): Figure[] {
-  const { options, app, floor, peer, perRun, capacities, cpuAt, idleRss, idleCpuMsPerSecond } = input;
+  const { options, app, floor, pass, peer, perRun, capacities, cpuAt, idleRss, idleCpuMsPerSecond } = input;
   const n = options.streams;
   const runs = (arm: Arm) => perRun.get(arm)!;
   const med = (values: readonly number[]) => percentile(values, 50);
@@ -455,6 +467,19 @@ function capacityAndLatencyFigures(input: {
   const of = (arm: Arm, key: Key) => runs(arm).map((f) => f[key] ?? Number.NaN);
   // What the app adds over the floor, per round (both read against that round's direct arm).
   const overFloor = (key: Key) => runs(app).map((f, i) => (f[key] ?? Number.NaN) - (runs(floor)[i]![key] ?? Number.NaN));
+  // What the upstream call alone adds over the floor, and the app over that, per round.
+  const passOverFloor = (key: Key) => runs(pass).map((f, i) => (f[key] ?? Number.NaN) - (runs(floor)[i]![key] ?? Number.NaN));
+  const overPass = (key: Key) => runs(app).map((f, i) => (f[key] ?? Number.NaN) - (runs(pass)[i]![key] ?? Number.NaN));
+  /** The same reading against the pass-through floor: what the app's own work adds to the upstream call every gateway makes. */
+  const againstPass = (key: Key, label: string): Figure => ({
+    name: `${label}: app vs pass-through floor (the floor plus the upstream call, bytes relayed unchanged)`,
+    value: round(med(of(app, key)), 2),
+    unit: "ms",
+    baseline: { name: "pass-through", value: round(med(of(pass, key)), 2) },
+    ratio: round(med(overPass(key)), 2),
+    ratioMeaning: `ms the app adds over the pass-through floor; ${runsSpread(overPass(key), "ms", 2)}`,
+    spread: `pass-through - floor ${round(med(passOverFloor(key)), 2)} ms (${runsSpread(passOverFloor(key), "ms", 2)}); pass-through ${runsSpread(of(pass, key), "ms")}`,
+  });
 
   const latency = (key: "p50" | "p99", label: string, limit: number): Figure[] => {
     const added = overFloor(key);
@@ -489,7 +514,9 @@ function capacityAndLatencyFigures(input: {
   const idle = (arm: Arm) => round(idleCpuMsPerSecond.get(arm.pid!)!, 1);
   const figures: Figure[] = [
     ...latency("p50", "p50", 1),
+    againstPass("p50", `added time to first token over direct, p50 (${n} streams)`),
     ...latency("p99", "p99", 5),
+    againstPass("p99", `added time to first token over direct, p99 (${n} streams)`),
     {
       name: `chunk arrival vs upstream pacing, added p99 deviation over direct (${n} streams): app vs floor`,
       value: round(med(of(app, "pacing")), 2),
@@ -501,6 +528,7 @@ function capacityAndLatencyFigures(input: {
       target: "app - floor <= 2 ms",
       pass: med(pacing) <= 2,
     },
+    againstPass("pacing", `chunk arrival vs upstream pacing, added p99 deviation over direct (${n} streams)`),
     {
       name: `serving process CPU per 20-chunk stream above its idle CPU (${n} streams): app vs floor`,
       value: round(med(of(app, "marginalCpu")), 2),
@@ -512,6 +540,7 @@ function capacityAndLatencyFigures(input: {
       target: "app - floor <= 1.5 ms",
       pass: med(marginalCpu) <= 1.5,
     },
+    againstPass("marginalCpu", `serving process CPU per 20-chunk stream above its idle CPU (${n} streams)`),
     {
       name: `serving process CPU per 20-chunk stream, gross (${n} streams): app vs floor`,
       value: round(med(of(app, "cpu")), 2),
@@ -572,6 +601,15 @@ function capacityAndLatencyFigures(input: {
       spread: `app ${capacitySpread(app)}; floor ${capacitySpread(floor)}; steps ${input.levels.join(", ")}`,
       target: ">= 0.75 of the floor's",
       pass: ratio >= 0.75,
+    },
+    {
+      name: `capacity (added p99 time to first token <= ${CAPACITY_LIMIT_MS} ms): app vs pass-through floor`,
+      value: capacity(app),
+      unit: "streams",
+      baseline: { name: "pass-through", value: capacity(pass) },
+      ...(capacity(pass) > 0 ? { ratio: round(capacity(app) / capacity(pass), 2) } : {}),
+      ratioMeaning: "app / pass-through",
+      spread: `pass-through ${capacitySpread(pass)}; pass-through / floor ${capacity(floor) > 0 ? round(capacity(pass) / capacity(floor), 2) : "n/a"}`,
     },
     {
       name: `capacity (added p99 time to first token <= ${CAPACITY_LIMIT_MS} ms): peer gateway vs app`,
