@@ -10,11 +10,13 @@ import { simulatorCeiling } from "./simulator-ceiling.js";
 import { speechParallelBenchmark } from "./speech-parallel.js";
 import { transcriptionBenchmark } from "./transcription.js";
 import { transcriptionFormatsBenchmark } from "./transcription-formats.js";
+import { upstreamCall } from "./upstream-call.js";
 
 /** Every benchmark `npm run bench` knows, in the order they run (`npm run bench -- NAME` runs one). */
 export const BENCHMARKS: readonly Benchmark[] = [
   coldStart,
   chatStreaming,
+  upstreamCall,
   embeddingsQuotaBenchmark,
   transcriptionBenchmark,
   transcriptionFormatsBenchmark,
