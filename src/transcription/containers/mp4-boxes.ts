@@ -6,7 +6,7 @@
  * back to mediabunny's muxer.
  */
 
-interface Box {
+export interface Box {
   type: string;
   /** Where the box starts, where its payload (after its header) starts, and where it ends. */
   at: number;
@@ -37,7 +37,7 @@ function* boxesIn(bytes: Uint8Array, start: number, end: number): Generator<Box>
   }
 }
 
-function child(bytes: Uint8Array, parent: Box, type: string): Box | undefined {
+export function child(bytes: Uint8Array, parent: Box, type: string): Box | undefined {
   for (const box of boxesIn(bytes, parent.start, parent.end)) if (box.type === type) return box;
   return undefined;
 }
@@ -49,6 +49,11 @@ export interface Mp4AudioTrack {
   sampleDescription: Uint8Array;
   /** Samples in the track's `stsz` (0 for a fragmented file, whose samples are in `moof` boxes). */
   sampleCount: number;
+  /** Units per second of the movie's times (`mvhd`): an edit list's durations are in them. */
+  movieTimescale: number;
+  /** The track's box and its sample table box, for mp4-samples.ts. */
+  trak: Box;
+  stbl: Box;
 }
 
 /** The first track whose handler is `soun`, or undefined when the file has none or its boxes are not as expected. */
@@ -74,7 +79,12 @@ export function firstMp4AudioTrack(bytes: Uint8Array): Mp4AudioTrack | undefined
     const timescale = view.getUint32(timescaleAt);
     if (timescale === 0) return undefined;
     const sampleDescription = bytes.subarray(stsd.at, stsd.end);
-    return { timescale, sampleDescription, sampleCount: view.getUint32(stsz.start + 8) };
+    // mvhd, like mdhd: the timescale after two times of 4 (version 0) or 8 (version 1) bytes.
+    const mvhd = child(bytes, moov, "mvhd");
+    const movieTimescaleAt = mvhd ? mvhd.start + (bytes[mvhd.start] === 1 ? 20 : 12) : -1;
+    if (!mvhd || movieTimescaleAt + 4 > mvhd.end) return undefined;
+    const movieTimescale = view.getUint32(movieTimescaleAt);
+    return { timescale, sampleDescription, sampleCount: view.getUint32(stsz.start + 8), movieTimescale, trak, stbl };
   }
   return undefined;
 }

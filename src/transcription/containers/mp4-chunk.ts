@@ -60,11 +60,12 @@ export function writeMp4Chunk(
     const length = packets.byteLength(i);
     sizes[k] = length;
     payload += length;
-    // Packets that lie back to back in the recording (all of them, in a file with one track) are one view.
+    // Packets that lie back to back in the recording (all of them, in a file with one track) are
+    // one view. Offsets are into the recording's ArrayBuffer, not from the start of its view.
     const last = views.at(-1);
-    if (last && last.byteOffset + last.byteLength === source.byteOffset + offset)
+    if (last && last.byteOffset + last.byteLength === offset)
       views[views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + length);
-    else views.push(source.subarray(offset, offset + length));
+    else views.push(new Uint8Array(source.buffer, offset, length));
   }
   const mediaDuration = deltas.reduce((sum, d) => sum + d, 0);
   // The edit list skips the priming (a negative first time): what plays is the rest.
