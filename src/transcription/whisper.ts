@@ -144,6 +144,7 @@ async function attemptChunk(
       latencyInMs,
       status: response.status,
       audioSeconds: billedSeconds,
+      ...tokensOf(usage),
       requestId: upstreamRequestId(response.headers),
     });
     return {
@@ -167,6 +168,19 @@ function billedSecondsOf(usage: ModelResult["usage"], duration: number): number 
   return usage?.type === "duration" && typeof usage.seconds === "number" ? usage.seconds : duration;
 }
 
+/**
+ * The tokens a chunk was billed, for the models that bill tokens (gpt-4o-transcribe and
+ * gpt-4o-mini-transcribe: `usage.type` "tokens", audio and prompt tokens in, text tokens out), so
+ * the metrics count and price them like any other call's; none for the models that bill seconds.
+ */
+function tokensOf(usage: ModelResult["usage"]): { promptTokens?: number; completionTokens?: number } {
+  if (usage?.type !== "tokens") return {};
+  return {
+    ...(typeof usage.input_tokens === "number" ? { promptTokens: usage.input_tokens } : {}),
+    ...(typeof usage.output_tokens === "number" ? { completionTokens: usage.output_tokens } : {}),
+  };
+}
+
 /** Slice size handed to the HTTP stack: small enough for backpressure, large enough to be cheap. */
 const UPLOAD_SLICE_BYTES = 256 * 1024;
 
@@ -188,7 +202,8 @@ interface ModelResult {
   segments?: Array<WhisperSegment & { speaker?: string; type?: string; id?: unknown }>;
   words?: WhisperWord[];
   logprobs?: TokenLogprob[];
-  usage?: { type?: string; seconds?: number };
+  /** Azure's usage: `{type: "duration", seconds}` (Whisper, the diarizing model) or `{type: "tokens", input_tokens, output_tokens, ...}`. */
+  usage?: { type?: string; seconds?: number; input_tokens?: number; output_tokens?: number };
 }
 
 /**

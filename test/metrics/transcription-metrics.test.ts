@@ -1,7 +1,8 @@
 /**
  * The blob pipeline's items and audio minutes, end to end: audio dropped into the `audio`
  * container of the app on the local host (Azurite, the simulator's Whisper), read back through
- * GET /api/usage as `npm run send -- usage` reads it.
+ * GET /api/usage as `npm run send -- usage` reads it; the gpt-4o transcribe models bill tokens
+ * (their answers' `usage.type` is "tokens"), which are counted as the call's prompt and completion tokens.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UsageSnapshot } from "../../src/metrics/index.js";
@@ -14,7 +15,10 @@ import { startStack, type Stack } from "../support/stack.js";
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ simulator: { latency: NO_LATENCY } });
+  stack = await startStack({
+    env: { AZURE_OPENAI_TRANSCRIPTION_MODELS: "gpt-4o-mini-transcribe" },
+    simulator: { latency: NO_LATENCY },
+  });
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -51,5 +55,31 @@ describe("transcription pipeline metrics", () => {
     const whisper = usage!.totals.find((total) => total.model === "whisper");
     expect(whisper).toMatchObject({ caller: "pipeline:transcription", requests: 1, failed: 0 });
     expect(whisper!.audioMinutes).toBeCloseTo(6 / 60, 3);
+  });
+
+  it("counts the tokens a gpt-4o transcribe model billed as the call's prompt and completion tokens", async () => {
+    const started = new Date().toISOString();
+    const audio = stack.blobService.getContainerClient("audio");
+    await audio.createIfNotExists();
+    await audio
+      .getBlockBlobClient("metrics/tokens.wav")
+      .uploadData(makeWav([{ tone: 440, seconds: 6 }]), { metadata: { model: "gpt-4o-mini-transcribe" } });
+    expect(await finalState("metrics/tokens.wav")).toBe("succeeded");
+
+    const [call] = (await stack.simulator.control.journal()).filter(
+      (e) => e.time >= started && e.deployment === "gpt-4o-mini-transcribe" && e.status === 200,
+    );
+    // The simulator answers 10 audio tokens a second plus the prompt's tokens in, the text's tokens out.
+    const inputTokens = 6 * 10 + call!.usage!.prompt_tokens;
+    let total;
+    for (let tries = 0; tries < 50 && !total; tries++) {
+      total = (await fetchUsage(stack.host.url, undefined)).totals.find((t) => t.model === "gpt-4o-mini-transcribe");
+      if (!total) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(total).toMatchObject({ caller: "pipeline:transcription", requests: 1, failed: 0 });
+    expect(total!.tokens).toEqual({ prompt: inputTokens, completion: call!.usage!.completion_tokens, cached: 0, reasoning: 0 });
+    expect(total!.tokens.completion).toBeGreaterThan(0);
+    // The audio still counts in minutes too (its duration: these models report no seconds).
+    expect(total!.audioMinutes).toBeCloseTo(6 / 60, 3);
   });
 });

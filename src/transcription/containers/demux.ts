@@ -7,10 +7,12 @@
  * Whisper accepts at the packet level). Hand-written parsers for four containers would be a
  * thousand lines of format detail that a well-kept library already gets right.
  */
-import { ALL_FORMATS, BufferSource, Input, type AudioCodec } from "mediabunny";
+import { ALL_FORMATS, BufferSource, EncodedPacketSink, Input, type AudioCodec, type EncodedPacket, type InputAudioTrack } from "mediabunny";
 import { BadInputError } from "../../errors.js";
 import type { ContainerFormat } from "./formats.js";
 import { eachPacket } from "./each-packet.js";
+import { firstMp4AudioTrack } from "./mp4-boxes.js";
+import { readMp4Samples } from "./mp4-samples.js";
 import { PacketList } from "./packet-list.js";
 
 export type { ContainerFormat } from "./formats.js";
@@ -76,7 +78,8 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
     if (!decoderConfig) throw corrupt(name, "its audio track has no decoder configuration");
     const packets = new PacketList(bytes);
     try {
-      await eachPacket(track, (packet) => packets.add(packet));
+      // MP4/M4A: the sample tables read directly (mp4-samples.ts), when they are the track's; else mediabunny's walk.
+      if (!(await readMp4Tables(bytes, format, track, packets))) await eachPacket(track, (packet) => packets.add(packet));
     } catch (error) {
       if (format === "ogg" && !endsWithWholePage(bytes)) {
         throw new BadInputError(`The Ogg file is truncated: it ends inside an Ogg page. Upload the complete file.`, {
@@ -108,6 +111,29 @@ export async function readContainerAudio(bytes: Uint8Array, format: ContainerFor
   } finally {
     input.dispose();
   }
+}
+
+/**
+ * Fills `packets` from an MP4's sample tables, when they are those of the track mediabunny chose:
+ * its first and last packets as mediabunny reads them are the tables' first and last.
+ * @returns false, with `packets` empty, otherwise.
+ */
+async function readMp4Tables(bytes: Uint8Array, format: ContainerFormat, track: InputAudioTrack, packets: PacketList): Promise<boolean> {
+  if (format !== "m4a" && format !== "mp4") return false;
+  const tables = firstMp4AudioTrack(bytes);
+  if (!tables || !readMp4Samples(bytes, tables, packets)) return false;
+  const sink = new EncodedPacketSink(track);
+  const last = packets.length - 1;
+  const same = (packet: EncodedPacket | null, i: number) =>
+    packet !== null &&
+    packet.data.buffer === bytes.buffer &&
+    packet.data.byteOffset === packets.offset(i) &&
+    packet.data.byteLength === packets.byteLength(i) &&
+    Math.abs(packet.timestamp - packets.timestamp(i)) < 1e-9 &&
+    Math.abs(packet.duration - packets.duration(i)) < 1e-9;
+  if (same(await sink.getFirstPacket(), 0) && same(await sink.getPacket(packets.timestamp(last)), last)) return true;
+  packets.clear();
+  return false;
 }
 
 const CONTAINER_NAMES: Readonly<Record<ContainerFormat, string>> = { flac: "FLAC", ogg: "Ogg", webm: "WebM", m4a: "M4A", mp4: "MP4" };

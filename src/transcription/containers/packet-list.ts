@@ -23,18 +23,37 @@ export class PacketList {
   }
 
   add(packet: EncodedPacket): void {
+    const data = packet.data;
+    const inSource = data.buffer === this.source.buffer;
+    const i = this.append(packet.timestamp, packet.duration, inSource ? data.byteOffset : -1, data.byteLength, packet.type === "key");
+    if (!inSource) this.copies.set(i, data);
+  }
+
+  /**
+   * A packet whose bytes lie in the file at `offset` (its byte offset in the file's buffer), as a
+   * sample table gives it (mp4-samples.ts); -1 for a copy, which only add() keeps.
+   * @returns its index.
+   */
+  append(timestamp: number, duration: number, offset: number, byteLength: number, key: boolean): number {
     if (this.count === this.timestamps.length) this.grow();
     const i = this.count++;
-    this.timestamps[i] = packet.timestamp;
-    this.durations[i] = packet.duration;
-    this.lengths[i] = packet.data.byteLength;
-    this.keys[i] = packet.type === "key" ? 1 : 0;
-    const data = packet.data;
-    if (data.buffer === this.source.buffer) this.offsets[i] = data.byteOffset;
-    else {
-      this.offsets[i] = -1;
-      this.copies.set(i, data);
-    }
+    this.timestamps[i] = timestamp;
+    this.durations[i] = duration;
+    this.offsets[i] = offset;
+    this.lengths[i] = byteLength;
+    this.keys[i] = key ? 1 : 0;
+    return i;
+  }
+
+  /** Makes room for `count` packets in all at once, when the count is known (a sample table says it), instead of doubling up to it. */
+  reserve(count: number): void {
+    while (this.timestamps.length < count) this.grow(count);
+  }
+
+  /** Forgets every packet (a reader that gave up part-way). */
+  clear(): void {
+    this.count = 0;
+    this.copies.clear();
   }
 
   timestamp(i: number): number {
@@ -64,8 +83,8 @@ export class PacketList {
     return new EncodedPacket(this.data(i), this.keys[i] === 1 ? "key" : "delta", this.timestamps[i]! - shift, this.durations[i]!);
   }
 
-  private grow(): void {
-    const size = this.timestamps.length * 2;
+  private grow(atLeast = 0): void {
+    const size = Math.max(this.timestamps.length * 2, atLeast);
     const bigger = <T extends Float64Array | Uint32Array | Uint8Array>(array: T, make: (n: number) => T): T => {
       const next = make(size);
       next.set(array);

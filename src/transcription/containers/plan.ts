@@ -15,6 +15,8 @@ import { BadInputError } from "../../errors.js";
 import type { AudioChunk, PlanOptions } from "../chunk-plan.js";
 import { quietestRunCentre } from "../chunk-plan.js";
 import { LOSSLESS_CODECS, readContainerAudio, type ContainerAudio, type ContainerFormat } from "./demux.js";
+import { firstMp4AudioTrack, type Mp4AudioTrack } from "./mp4-boxes.js";
+import { writeMp4Chunk } from "./mp4-chunk.js";
 import { Scratch, writePacketParts } from "./mux.js";
 
 /** Seconds neighbouring chunks of lossy audio share, unless PlanOptions says otherwise. */
@@ -42,6 +44,7 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
   const overlapSeconds = lossless ? 0 : (options.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS);
   let budget = options.maxChunkBytes;
   const scratch = new Scratch();
+  const mp4 = mp4TrackOf(audio, bytes);
   // The estimate of the container's overhead is generous; when a written chunk still comes out
   // over the limit, plan again with the excess taken off.
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -49,7 +52,10 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
     const chunks: AudioChunk[] = [];
     let excess = 0;
     for (const [index, [from, to]] of ranges.entries()) {
-      const parts = await writePacketParts(scratch, audio, bytes, from, to, index === 0);
+      // MP4/M4A: the tables written directly around views of the packets (mp4-chunk.ts), else mediabunny's muxer.
+      const parts =
+        (mp4 && writeMp4Chunk(audio, mp4, bytes, from, to, index === 0)) ??
+        (await writePacketParts(scratch, audio, bytes, from, to, index === 0));
       const byteLength = parts.reduce((sum, part) => sum + part.byteLength, 0);
       excess = Math.max(excess, byteLength - options.maxChunkBytes);
       if (excess > 0) break;
@@ -68,6 +74,30 @@ export async function planContainerChunks(bytes: Uint8Array, format: ContainerFo
     `TRANSCRIPTION_MAX_CHUNK_BYTES (${options.maxChunkBytes}) leaves no room for this ${audio.containerName} file's audio once its container is written; raise it.`,
     { code: "audio_too_large" },
   );
+}
+
+/**
+ * The MP4 track mediabunny read the packets of, when the boxes say so beyond doubt: the first audio
+ * track, with as many samples as packets were read and the codec configuration mediabunny found
+ * inside its sample description. Otherwise undefined, and mediabunny writes the chunks.
+ */
+function mp4TrackOf(audio: ContainerAudio, bytes: Uint8Array): Mp4AudioTrack | undefined {
+  if (audio.format !== "m4a" && audio.format !== "mp4") return undefined;
+  const track = firstMp4AudioTrack(bytes);
+  if (!track || track.sampleCount !== audio.packets.length) return undefined;
+  const description = audio.decoderConfig.description;
+  if (description) {
+    const config = ArrayBuffer.isView(description)
+      ? new Uint8Array(description.buffer, description.byteOffset, description.byteLength)
+      : new Uint8Array(description);
+    if (
+      config.byteLength > 0 &&
+      Buffer.from(track.sampleDescription.buffer, track.sampleDescription.byteOffset, track.sampleDescription.byteLength).indexOf(config) <
+        0
+    )
+      return undefined;
+  }
+  return track;
 }
 
 /** Packet ranges [from, to) of each chunk. */
