@@ -4,10 +4,10 @@
  * function on the same local host (the floor: what the host stand-in and the @azure/functions
  * library cost; on Azure that is the Functions host, which the app cannot change), a function
  * that relays the simulator's bytes unchanged (the pass-through floor: the floor plus the upstream
- * call alone, which any gateway pays) and a peer gateway from npm in front of the same simulator. Part 1, at 16 concurrent streams (Flex
- * Consumption's default per instance): added time to first token p50/p99 and pacing p99 over
- * direct, CPU per stream and memory per open stream of the serving process, each the median of
- * several rounds with their range. Part 2, capacity: the concurrency is stepped up until an arm's
+ * call alone, which any gateway pays) and a peer gateway from npm in front of the same simulator.
+ * Part 1, at 16 concurrent streams (Flex Consumption's default per instance): added time to first
+ * token p50/p99 and pacing p99 over direct, CPU per stream and memory per open stream of the
+ * serving process, each the median of several rounds with their range. Part 2, capacity: the concurrency is stepped up until an arm's
  * added p99 time to first token passes CAPACITY_LIMIT_MS. Arms alternate in rotating order so
  * machine drift affects them alike. The simulator and the gateway run in processes of their own.
  */
@@ -218,7 +218,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
   let simulator: SimulatorProcess | undefined;
   let peer: PeerGateway | undefined;
   const hosts: LocalHost[] = [];
-  const cleanups: Array<() => void> = [];
+  let hostJsonDir: string | undefined;
   try {
     simulator = await startSimulatorProcess();
     await simulator.control.updateSettings({ journalBodies: false });
@@ -239,8 +239,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
     // more than the floor's, in bursts that stall the event loop and show as p99 spikes). The app
     // arm polls as seldom as Azure's defaults allow (queues: maxPollingInterval 1 minute; the
     // repo's host.json sets 2 s for quick local pick-up), so its process carries the app's work.
-    const hostJsonDir = mkdtempSync(path.join(os.tmpdir(), "chat-streaming-"));
-    cleanups.push(() => rmSync(hostJsonDir, { recursive: true, force: true }));
+    hostJsonDir = mkdtempSync(path.join(os.tmpdir(), "chat-streaming-"));
     const hostJson = JSON.parse(readFileSync(path.join(REPO_ROOT, "host.json"), "utf8")) as {
       extensions: { queues: Record<string, unknown> };
     };
@@ -434,7 +433,7 @@ export async function measureChatStreaming(options: ChatStreamingOptions): Promi
   } finally {
     await Promise.allSettled(hosts.map((host) => host.stop()));
     await Promise.allSettled([simulator?.stop(), azurite.stop(), peer?.stop()]);
-    for (const cleanup of cleanups) cleanup();
+    if (hostJsonDir) rmSync(hostJsonDir, { recursive: true, force: true });
   }
 }
 
