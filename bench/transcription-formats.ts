@@ -9,7 +9,7 @@
  *   (its words follow the audio packets, so the same audio gives the same words in any chunk;
  *   target 0).
  *
- * Each run happens in a fresh child process (this file with `--worker`), as in transcription.ts.
+ * Each run happens in a fresh child process (transcription-worker.ts), as in transcription.ts.
  * Needs `npm run build`, and ffmpeg, espeak-ng and sox to make the recording.
  *
  * What is the app and what is not: the child is the app (it downloads the blob and runs
@@ -22,23 +22,17 @@
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { runTranscriptionWorker, type TranscriptionWorkerResult } from "./transcription-worker.js";
+import { runTranscriptionWorker } from "./transcription-worker.js";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
 import { packetTranscript } from "../tools/simulator/packet-transcript.js";
 import { digest } from "../tools/simulator/random.js";
 import { encodeSpeech, missingSpeechTools, skipReason, speechOfSize } from "./fixtures/speech.js";
-import { alternate, median, peakRssInBytes, round, spreadOf, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
+import { alternate, median, round, spreadOf, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
 /** Seconds of Whisper processing per second of audio (Azure's Whisper: roughly 1/30-1/60 of real time). */
 const REAL_TIME_FACTOR = 0.02;
 const BLOB = "meeting.m4a";
-
-interface WorkerResult extends TranscriptionWorkerResult {
-  /** CPU time of the transcribing process (user + system) during the transcription. */
-  cpuInMs: number;
-}
 
 const cpuTotalInMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
@@ -70,8 +64,7 @@ export async function runTranscriptionFormatsBenchmark(options: BenchmarkOptions
       BENCH_SIMULATOR_KEY: simulator.apiKey,
       BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
     };
-    const worker = (maxConcurrency: number, container: string) =>
-      runTranscriptionWorker<WorkerResult>("transcription-formats", env, maxConcurrency, container);
+    const worker = (maxConcurrency: number, container: string) => runTranscriptionWorker(BLOB, env, maxConcurrency, container);
     // Rounds alternate the arms (harness.alternate) so the other sessions' load hits both alike;
     // each round writes its transcripts to a container of its own.
     const rounds = options.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
@@ -193,56 +186,4 @@ export function seamDifferences(reference: readonly string[], stitched: readonly
     j += b;
   }
   return { lost: lost + (reference.length - i), repeated: repeated + (stitched.length - j) };
-}
-
-/** The child: download the blob like the host does, transcribe it, print elapsed time and peak RSS. */
-async function workerMain(maxConcurrency: number, transcriptsContainer: string): Promise<void> {
-  const [{ loadConfig }, { createRouter }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
-    import("../src/config.js"),
-    import("../src/routing/index.js"),
-    import("../src/transcription/transcribe-blob.js"),
-    import("../src/openai/retry-policy.js"),
-  ]);
-  const config = loadConfig({
-    AZURE_OPENAI_ENDPOINT: process.env.BENCH_SIMULATOR_URL,
-    AZURE_OPENAI_API_KEY: process.env.BENCH_SIMULATOR_KEY,
-    AZURE_OPENAI_TIMEOUT_MS: "600000",
-    AzureWebJobsStorage: process.env.BENCH_AZURITE,
-  });
-  const blobService = BlobServiceClient.fromConnectionString(
-    config.storage.kind === "connectionString" ? config.storage.connectionString : "",
-  );
-  const source = blobService.getContainerClient("audio").getBlobClient(BLOB);
-  const properties = await source.getProperties();
-  const baselineRssInBytes = process.memoryUsage().rss;
-  const content = await source.downloadToBuffer();
-  const quiet = { info: () => undefined, warn: () => undefined, error: (...args: unknown[]) => console.error(...args) };
-  const started = performance.now();
-  const cpuBefore = process.cpuUsage();
-  const outcome = await transcribeBlob(
-    {
-      router: createRouter(config.openai),
-      defaultModel: config.openai.deployments.transcription,
-      blobService,
-      audioContainer: "audio",
-      transcriptsContainer,
-      maxChunkBytes: Number(process.env.BENCH_MAX_CHUNK_BYTES),
-      maxConcurrency,
-      logger: quiet,
-      retry: retryPolicy(config, "transcription"),
-    },
-    { name: BLOB, content, etag: properties.etag },
-  );
-  const elapsedInMs = performance.now() - started;
-  const cpuInMs = cpuTotalInMs(process.cpuUsage(cpuBefore));
-  const chunks = outcome.state === "skipped" ? 0 : outcome.status.progress.chunksTotal;
-  const result: WorkerResult = { elapsedInMs, maxRssInBytes: peakRssInBytes(), baselineRssInBytes, chunks, state: outcome.state, cpuInMs };
-  process.stdout.write(`\n@@${JSON.stringify(result)}\n`);
-}
-
-if (process.argv[2] === "--worker" && process.argv[1] === fileURLToPath(import.meta.url)) {
-  workerMain(Number(process.argv[3]), process.argv[4] ?? "transcripts").catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
 }

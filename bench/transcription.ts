@@ -6,21 +6,18 @@
  * - peak RSS of the process doing the work, relative to the file size (target: close to 1x plus
  *   the chunks in flight, not a multiple of the file).
  *
- * Each run happens in a fresh child process (this file with `--worker`) that downloads the blob,
+ * Each run happens in a fresh child process (transcription-worker.ts) that downloads the blob,
  * as the host hands it to the function, and runs transcribeBlob, so its peak RSS is the
- * pipeline's alone. Needs `npm run build` (the child runs dist/bench/transcription.js).
+ * pipeline's alone. Needs `npm run build` (the child runs dist/bench/transcription-worker.js).
  */
 import { BlobServiceClient } from "@azure/storage-blob";
-import { fileURLToPath } from "node:url";
-import { runTranscriptionWorker, type TranscriptionWorkerResult } from "./transcription-worker.js";
+import { runTranscriptionWorker } from "./transcription-worker.js";
 import { startAzurite } from "../tools/local-host/azurite.js";
 import { NO_LATENCY, start as startSimulator } from "../tools/simulator/index.js";
-import { peakRssInBytes, round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
+import { round, type Benchmark, type BenchmarkOptions, type Figure } from "./harness.js";
 
 /** Seconds of Whisper processing per second of audio; Azure's Whisper runs at roughly 1/30-1/60 of real time. */
 const REAL_TIME_FACTOR = 0.02;
-
-type WorkerResult = TranscriptionWorkerResult;
 
 export const transcriptionBenchmark: Benchmark = {
   name: "transcription",
@@ -50,8 +47,7 @@ export async function runTranscriptionBenchmark(options: BenchmarkOptions): Prom
       BENCH_SIMULATOR_KEY: simulator.apiKey,
       BENCH_MAX_CHUNK_BYTES: String(maxChunkBytes),
     };
-    const worker = (maxConcurrency: number, container: string) =>
-      runTranscriptionWorker<WorkerResult>("transcription", env, maxConcurrency, container);
+    const worker = (maxConcurrency: number, container: string) => runTranscriptionWorker("hour.wav", env, maxConcurrency, container);
     const parallel = await worker(concurrency, "transcripts-parallel");
     options.log(
       `parallel (${concurrency} at once): ${parallel.chunks} chunks in ${round(parallel.elapsedInMs)} ms, peak RSS ${round(parallel.maxRssInBytes / 1e6)} MB`,
@@ -136,54 +132,4 @@ async function uploadSpeechLikeWav(blob: import("@azure/storage-blob").BlockBlob
   }
   await blob.commitBlockList(ids);
   return 44 + dataBytes;
-}
-
-/** The child: download the blob like the host does, transcribe it, print elapsed time and peak RSS. */
-async function workerMain(maxConcurrency: number, transcriptsContainer: string): Promise<void> {
-  const [{ loadConfig }, { createRouter }, { transcribeBlob }, { retryPolicy }] = await Promise.all([
-    import("../src/config.js"),
-    import("../src/routing/index.js"),
-    import("../src/transcription/transcribe-blob.js"),
-    import("../src/openai/retry-policy.js"),
-  ]);
-  const config = loadConfig({
-    AZURE_OPENAI_ENDPOINT: process.env.BENCH_SIMULATOR_URL,
-    AZURE_OPENAI_API_KEY: process.env.BENCH_SIMULATOR_KEY,
-    AZURE_OPENAI_TIMEOUT_MS: "600000",
-    AzureWebJobsStorage: process.env.BENCH_AZURITE,
-  });
-  const blobService = BlobServiceClient.fromConnectionString(
-    config.storage.kind === "connectionString" ? config.storage.connectionString : "",
-  );
-  const source = blobService.getContainerClient("audio").getBlobClient("hour.wav");
-  const properties = await source.getProperties();
-  const baselineRssInBytes = process.memoryUsage().rss;
-  const content = await source.downloadToBuffer();
-  const quiet = { info: () => undefined, warn: () => undefined, error: (...args: unknown[]) => console.error(...args) };
-  const started = performance.now();
-  const outcome = await transcribeBlob(
-    {
-      router: createRouter(config.openai),
-      defaultModel: config.openai.deployments.transcription,
-      blobService,
-      audioContainer: "audio",
-      transcriptsContainer,
-      maxChunkBytes: Number(process.env.BENCH_MAX_CHUNK_BYTES),
-      maxConcurrency,
-      logger: quiet,
-      retry: retryPolicy(config, "transcription"),
-    },
-    { name: "hour.wav", content, etag: properties.etag },
-  );
-  const elapsedInMs = performance.now() - started;
-  const chunks = outcome.state === "skipped" ? 0 : outcome.status.progress.chunksTotal;
-  const result: WorkerResult = { elapsedInMs, maxRssInBytes: peakRssInBytes(), baselineRssInBytes, chunks, state: outcome.state };
-  process.stdout.write(`\n@@${JSON.stringify(result)}\n`);
-}
-
-if (process.argv[2] === "--worker" && process.argv[1] === fileURLToPath(import.meta.url)) {
-  workerMain(Number(process.argv[3]), process.argv[4] ?? "transcripts").catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
 }
