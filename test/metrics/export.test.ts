@@ -5,6 +5,10 @@
  * for Azure Monitor from the managed identity (here a loopback identity endpoint, as App Service
  * serves one), never a key.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { awaitMeter, recordCall, recordPipelineItem, resetMetrics, usePrices } from "../../src/metrics/index.js";
@@ -127,4 +131,48 @@ describe("METRICS_EXPORT=otlp", () => {
     const items = metrics.find((m) => m.name === "pipeline.items")!.sum!.dataPoints[0]!;
     expect(Number(items.asInt ?? items.asDouble)).toBe(1);
   });
+});
+
+describe("an instance scaled in (SIGTERM)", () => {
+  it("sends the metrics gathered since the last export, then exits on the signal", async () => {
+    // A process of its own, as the Functions worker is: the app's built export module, a call
+    // recorded, the next periodic export a minute away. Then the platform's SIGTERM.
+    const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/src");
+    const script = `
+      const { loadConfig } = await import(${JSON.stringify(pathToFileURL(path.join(dist, "config.js")).href)});
+      const { recordCall } = await import(${JSON.stringify(pathToFileURL(path.join(dist, "metrics/index.js")).href)});
+      const { startExport } = await import(${JSON.stringify(pathToFileURL(path.join(dist, "metrics/export.js")).href)});
+      await startExport(loadConfig({
+        AZURE_OPENAI_ENDPOINT: "https://contoso.openai.azure.com",
+        AzureWebJobsStorage: "UseDevelopmentStorage=true",
+        METRICS_EXPORT: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: ${JSON.stringify(`${receiver.url}/`)},
+      }));
+      recordCall({ capability: "chat", model: "gpt-4o", deployment: "prod-4o", backend: "eu", caller: "scaled-in" }, {
+        outcome: "ok", durationInMs: 80, usage: { promptTokens: 10, completionTokens: 5 },
+      });
+      setInterval(() => undefined, 60_000); // stays up, as a worker does, until told to go
+      console.log("ready");
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+    child.stdout.setEncoding("utf8");
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (data: string) => {
+        out += data;
+        if (out.includes("ready")) resolve();
+      });
+      child.once("exit", () => reject(new Error(`the exporting process ended before it was ready: ${out}`)));
+    });
+    const before = receiver.requests.length;
+    child.kill("SIGTERM");
+    const [code, signal] = await exited;
+    // It still ends as SIGTERM ends a process (the listener re-sends the signal once flushed).
+    expect({ code, signal }).toEqual({ code: null, signal: "SIGTERM" });
+    const sent = receiver.requests.slice(before).filter((request) => request.url === "/v1/metrics");
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.body).toContain("aoai.requests");
+    expect(sent[0]!.body).toContain("scaled-in");
+  }, 20_000);
 });

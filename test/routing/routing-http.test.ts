@@ -5,6 +5,7 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CALLER_LIMITS_CONTAINER, blobName } from "../../src/caller-limits/blob-counter-store.js";
 import type { SimulatorControl } from "../../tools/simulator/control-client.js";
 import { startStack, type Stack } from "../support/stack.js";
 
@@ -19,6 +20,11 @@ beforeAll(async () => {
     host: { onLog: (line) => hostLog.push(line) },
     simulator: { resources: [{ name: "secondary" }] },
     envFromSimulator: (sim) => ({
+      // One limited caller, named by the `x-caller` header (keys off), counted in the shared blob
+      // store so a test can read what it was charged.
+      HTTP_AUTH_LEVEL: "anonymous",
+      CALLER_TOKEN_LIMITS: JSON.stringify({ metered: { tokensPerDay: 1_000_000 } }),
+      CALLER_LIMITS_STORE: "storage",
       AZURE_OPENAI_DEPLOYMENTS: JSON.stringify({
         // An alias on two resources: priority 0 on the primary, spillover on the secondary.
         "gpt-4o": [
@@ -104,6 +110,32 @@ describe("routing through the app", () => {
     expect(hostLog.some((line) => /Azure OpenAI chat\.completions stream deployment=gpt-4o-mini .*backend=secondary/.test(line))).toBe(
       true,
     );
+  });
+
+  it("charges a limited caller only for the backend that answered when a stream fails over before its first event", async () => {
+    await primary.setFaults("gpt-4o-mini", [{ kind: "headers-only", times: 1 }]);
+    const metered = new OpenAI({
+      baseURL: `${stack.host.url}/api/v1`,
+      apiKey: "unused",
+      maxRetries: 0,
+      defaultHeaders: { "x-caller": "metered" },
+    });
+    const stream = await metered.chat.completions.create({
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "Tell me a story" }],
+      max_tokens: 12,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) usage = chunk.usage ?? usage;
+    expect(await chatStatuses(primary)).toEqual([200]); // accepted, then cut before any event: Azure bills nothing
+    expect(usage?.total_tokens).toBeGreaterThan(0);
+    // The settlement is written after the answer ends; the primary's attempt adds neither its
+    // estimate nor anything else, so the day's count is exactly the usage the caller was told.
+    const counts = stack.blobService.getContainerClient(CALLER_LIMITS_CONTAINER).getBlockBlobClient(blobName("metered", Date.now()));
+    const dayTokens = async () => (JSON.parse((await counts.downloadToBuffer()).toString("utf8")) as { dayTokens: number }).dayTokens;
+    await expect.poll(dayTokens, { timeout: 3_000 }).toBe(usage!.prompt_tokens + usage!.completion_tokens);
   });
 
   it("fails a Responses stream over before its first event too", async () => {

@@ -124,6 +124,26 @@ describe("speaker labels across chunks", () => {
     expect(parseWav(clip).durationInSeconds).toBe(10);
   });
 
+  it("leaves out a speaker whose clip cannot be cut, and keeps the others", async () => {
+    const wav = makeWav(TALK, { sampleRate: 8000 }); // 64 s
+    // The model placed B's only turn past the end of the recording (timestamps that drifted):
+    // no clip holds it, so B goes without a reference while A keeps its own.
+    const { known, finalOf } = await knownSpeakersFrom(
+      chunk(0, 0, [
+        [0, 6, "A"],
+        [70, 75, "B"],
+      ]),
+      wav,
+      "wav",
+      undefined,
+      4,
+    );
+    expect(known.names).toEqual(["speaker_1"]);
+    expect(finalOf).toEqual(new Map([["speaker_1", "Speaker 1"]]));
+    const clip = Buffer.from(known.references[0]!.replace(/^data:audio\/wav;base64,/, ""), "base64");
+    expect(parseWav(clip).durationInSeconds).toBe(6);
+  });
+
   it("keeps the known names and numbers new speakers after them, with the user's names first", () => {
     const labelled = labelSpeakers(
       [
