@@ -377,6 +377,8 @@ var imagesContainerName = 'images'
 var imagesQueueName = 'images'
 var deploymentContainerName = 'deployment-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
+// The per-caller token counts' container, fixed in the app (src/caller-limits/blob-counter-store.ts).
+var callerLimitsContainerName = 'caller-limits'
 
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
@@ -499,8 +501,10 @@ module storage 'app/storage.bicep' = {
       deploymentContainerName
       deadLetterContainerName
       // Per-caller token counts shared by every instance (CALLER_LIMITS_STORE=storage); the app also creates it on first use.
-      'caller-limits'
+      callerLimitsContainerName
     ]
+    // A day's counts are never written again once the UTC day ends: deleted two days later.
+    expiringBlobPrefixes: ['${callerLimitsContainerName}/']
     queueNames: [
       embeddingsQueueName
       speechQueueName

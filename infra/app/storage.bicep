@@ -19,6 +19,13 @@ param containerNames string[]
 @description('Queues to create.')
 param queueNames string[]
 
+@description('Blob name prefixes (container/) whose blobs are deleted once unchanged for expireAfterDays: records that are only written on their own day, such as the per-caller token counts.')
+param expiringBlobPrefixes string[] = []
+
+@description('Days a blob under expiringBlobPrefixes is kept after its last change.')
+@minValue(1)
+param expireAfterDays int = 2
+
 @description('Close the public endpoint (private endpoints only, plus trusted Azure services such as Event Grid dead-lettering).')
 param privateNetworkOnly bool = false
 
@@ -60,6 +67,37 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
         publicAccess: 'None'
       }
     }]
+  }
+
+  // Blob lifecycle management deletes what the app stops writing (the per-caller counts are one
+  // blob per caller and UTC day, never written again once the day ends), so the container does not
+  // grow without end; the app deletes nothing itself, which would take a scan from every instance.
+  resource lifecycle 'managementPolicies' = if (!empty(expiringBlobPrefixes)) {
+    name: 'default'
+    properties: {
+      policy: {
+        rules: [
+          {
+            name: 'delete-ended-day-records'
+            enabled: true
+            type: 'Lifecycle'
+            definition: {
+              filters: {
+                blobTypes: ['blockBlob']
+                prefixMatch: expiringBlobPrefixes
+              }
+              actions: {
+                baseBlob: {
+                  delete: {
+                    daysAfterModificationGreaterThan: expireAfterDays
+                  }
+                }
+              }
+            }
+          }
+        ]
+      }
+    }
   }
 
   resource queueService 'queueServices' = {

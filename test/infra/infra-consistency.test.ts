@@ -628,6 +628,18 @@ describe("the checks catch regressions", () => {
     },
     // Containers and queues
     {
+      name: "the per-caller counts' blobs kept for ever",
+      check: checkStorageNames,
+      edits: [{ file: "main.bicep", find: "    expiringBlobPrefixes: ['${callerLimitsContainerName}/']\n", replace: "" }],
+      expected: /blobs under 'caller-limits\/' never expire/,
+    },
+    {
+      name: "the per-caller counts' container not created",
+      check: checkStorageNames,
+      edits: [{ file: "main.bicep", find: "      callerLimitsContainerName\n    ]", replace: "    ]" }],
+      expected: /container 'caller-limits' is not created/,
+    },
+    {
       name: "the embeddings queue not created",
       check: checkStorageNames,
       edits: [{ file: "main.bicep", find: "    queueNames: [\n      embeddingsQueueName\n", replace: "    queueNames: [\n" }],

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { CALLER_LIMITS_CONTAINER } from "../../../src/caller-limits/blob-counter-store.js";
 import {
   evaluate,
   isPlainObject,
@@ -428,6 +429,11 @@ export function checkStorageNames(infra: Infra): string[] {
   const topic = singleInstance(infra, "app/event-grid-topic.bicep");
   if (!containers.includes(topic.scope.params.deadLetterContainerName!))
     problems.push("the Event Grid dead-letter container is not created");
+  if (!containers.includes(CALLER_LIMITS_CONTAINER)) problems.push(`the per-caller counts' container '${CALLER_LIMITS_CONTAINER}' is not created`);
+  // One blob per caller and day, never written again: without an expiry the container grows for ever.
+  const expiring = storage.scope.params.expiringBlobPrefixes;
+  if (!Array.isArray(expiring) || !expiring.includes(`${CALLER_LIMITS_CONTAINER}/`))
+    problems.push(`blobs under '${CALLER_LIMITS_CONTAINER}/' never expire (storage.bicep's expiringBlobPrefixes)`);
   return problems;
 }
 
