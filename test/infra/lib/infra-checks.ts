@@ -429,7 +429,8 @@ export function checkStorageNames(infra: Infra): string[] {
   const topic = singleInstance(infra, "app/event-grid-topic.bicep");
   if (!containers.includes(topic.scope.params.deadLetterContainerName!))
     problems.push("the Event Grid dead-letter container is not created");
-  if (!containers.includes(CALLER_LIMITS_CONTAINER)) problems.push(`the per-caller counts' container '${CALLER_LIMITS_CONTAINER}' is not created`);
+  if (!containers.includes(CALLER_LIMITS_CONTAINER))
+    problems.push(`the per-caller counts' container '${CALLER_LIMITS_CONTAINER}' is not created`);
   // One blob per caller and day, never written again: without an expiry the container grows for ever.
   const expiring = storage.scope.params.expiringBlobPrefixes;
   if (!Array.isArray(expiring) || !expiring.includes(`${CALLER_LIMITS_CONTAINER}/`))
