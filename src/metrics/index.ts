@@ -14,6 +14,7 @@
 import type { Meter } from "@opentelemetry/api";
 import type { FailureKind } from "../errors.js";
 import type { Capability } from "../routing/table.js";
+import { CallerNames } from "./caller-names.js";
 import { createInstruments, type Instruments } from "./instruments.js";
 import { costOf, EMPTY_PRICE_TABLE, pricesFor, type CallUsage, type PriceTable } from "./prices.js";
 import { UsageTotals, type UsageSnapshot } from "./usage-totals.js";
@@ -54,6 +55,7 @@ type Record = (instruments: Instruments) => void;
 
 let prices: PriceTable = EMPTY_PRICE_TABLE;
 const totals = new UsageTotals();
+const callerNames = new CallerNames();
 let instruments: Instruments | undefined;
 let pending: Record[] | undefined;
 
@@ -93,6 +95,7 @@ export function resetMetrics(): void {
   instruments = undefined;
   pending = undefined;
   totals.reset();
+  callerNames.clear();
 }
 
 /** One Azure OpenAI call, ended whichever way: requests, tokens, cost, latency, audio minutes. */
@@ -100,8 +103,9 @@ export function recordCall(labels: CallLabels, facts: CallFacts): void {
   const usage = facts.usage ?? {};
   const ok = facts.outcome === "ok";
   const cost = ok || hasUsage(usage) ? costOf(pricesFor(prices, labels.model, labels.deployment), usage) : undefined;
-  totals.addCall(labels.caller, labels.model, ok, usage, cost);
-  const { capability, model, deployment, backend, caller } = labels;
+  const { capability, model, deployment, backend } = labels;
+  const caller = callerNames.bounded(labels.caller);
+  totals.addCall(caller, model, ok, usage, cost);
   const dims = { capability, model, deployment, backend, caller };
   emit((i) => {
     i.requests.add(1, { ...dims, outcome: facts.outcome });
@@ -126,8 +130,9 @@ function hasUsage(usage: CallUsage): boolean {
 
 /** A 429 a caller met: from Azure (`backend` the one that answered) or every backend cooling down (`backend` "all"). */
 export function recordThrottled(labels: Pick<CallLabels, "capability" | "model" | "backend" | "caller">): void {
-  totals.addThrottled(labels.caller);
-  emit((i) => i.throttled.add(1, { capability: labels.capability, model: labels.model, backend: labels.backend, caller: labels.caller }));
+  const caller = callerNames.bounded(labels.caller);
+  totals.addThrottled(caller);
+  emit((i) => i.throttled.add(1, { capability: labels.capability, model: labels.model, backend: labels.backend, caller }));
 }
 
 /** Time a pipeline spent waiting out throttling before trying again. */
@@ -158,7 +163,8 @@ export function recordCallerLimitRejection(labels: {
   capability: Capability;
   model: string;
 }): void {
-  const { caller, window, capability, model } = labels;
+  const { window, capability, model } = labels;
+  const caller = callerNames.bounded(labels.caller);
   totals.addCall(caller, model, false, {}, undefined);
   emit((i) => {
     i.callerLimitRejections.add(1, { caller, window });

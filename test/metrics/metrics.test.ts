@@ -17,7 +17,8 @@ import { createEmbeddings } from "../../src/http/embeddings-call.js";
 import { parseEmbeddingsRequest } from "../../src/http/embeddings-request.js";
 import { generateImages } from "../../src/images/images-call.js";
 import { parseImageGeneration } from "../../src/images/images-request.js";
-import { resetMetrics, usageSnapshot, useMeter, usePrices } from "../../src/metrics/index.js";
+import { MAX_TRACKED_CALLERS, OTHER_CALLERS } from "../../src/metrics/caller-names.js";
+import { recordCall, resetMetrics, usageSnapshot, useMeter, usePrices } from "../../src/metrics/index.js";
 import { parseResponsesRequest } from "../../src/responses/responses-request.js";
 import { createResponse } from "../../src/responses/responses-service.js";
 import { createRouter, modelsFor, type Router } from "../../src/routing/index.js";
@@ -286,6 +287,27 @@ describe("metrics of Azure OpenAI calls", () => {
     await chat("team-c");
     expect(await points("aoai.cost")).toEqual([]);
     expect(usageSnapshot().totals[0]).toMatchObject({ caller: "team-c", cost: 0, unpriced: 1 });
+  });
+
+  it("tracks at most MAX_TRACKED_CALLERS caller names; calls of later names count together under one name", async () => {
+    // Names a caller can choose (x-caller with keys off): as many as the process tracks, then more.
+    const labels = { capability: "chat", model: "gpt-4o", deployment: "gpt-4o-mini", backend: "eu" } as const;
+    for (let n = 0; n < MAX_TRACKED_CALLERS; n++) recordCall({ ...labels, caller: `caller-${n}` }, { outcome: "ok", durationInMs: 1 });
+    await chat("one-too-many");
+    await chat("and-another");
+    await chat("caller-7"); // a name already tracked stays itself
+
+    const totals = usageSnapshot().totals;
+    expect(totals).toHaveLength(MAX_TRACKED_CALLERS + 1);
+    expect(totals.find((t) => t.caller === "one-too-many" || t.caller === "and-another")).toBeUndefined();
+    const other = totals.find((t) => t.caller === OTHER_CALLERS)!;
+    expect(other.requests).toBe(2);
+    expect(other.tokens.prompt).toBeGreaterThan(0);
+    expect(totals.find((t) => t.caller === "caller-7")!.requests).toBe(2);
+
+    const callers = new Set((await points("aoai.requests")).map((point) => point.attributes.caller));
+    expect(callers.size).toBe(MAX_TRACKED_CALLERS + 1);
+    expect((await pointOf("aoai.requests", { caller: OTHER_CALLERS })).value).toBe(2);
   });
 
   it("no metric carries a prompt, an API key or more than 10 dimensions", async () => {
