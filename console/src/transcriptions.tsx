@@ -30,6 +30,8 @@ const FORMATS = ["json", "txt", "srt", "vtt"] as const;
 
 export function TranscriptionsPanel() {
   const [jobs, setJobs] = useState<Job[]>([]);
+  // More audio than one listing looks at: the list may miss newer jobs (storage lists by name).
+  const [partial, setPartial] = useState<number | undefined>();
   const [listError, setListError] = useState("");
   const [shown, setShown] = useState<{ name: string; segments?: Segment[]; text?: string; error?: string } | undefined>();
 
@@ -38,9 +40,10 @@ export function TranscriptionsPanel() {
     let timer: number | undefined;
     const poll = async () => {
       try {
-        const list = await getJson<{ data: Job[] }>("/api/jobs/transcriptions?limit=20");
+        const list = await getJson<{ data: Job[]; has_more?: boolean; listed?: number }>("/api/jobs/transcriptions?limit=20");
         if (!stopped) {
           setJobs(list.data);
+          setPartial(list.has_more ? list.listed : undefined);
           setListError("");
         }
       } catch (e) {
@@ -81,6 +84,12 @@ export function TranscriptionsPanel() {
         </p>
       )}
       {jobs.length === 0 && !listError && <p>No audio uploaded yet.</p>}
+      {partial !== undefined && (
+        <p class="note">
+          The audio container holds more than {partial.toLocaleString()} files; these are the newest of the first {partial.toLocaleString()}{" "}
+          by name, so newer jobs may be missing. Check a job by name with GET /api/transcriptions/&#123;name&#125;.
+        </p>
+      )}
       <ul class="jobs" aria-live="polite">
         {jobs.map((job) => (
           <li key={job.name} class={`job ${job.state}`} data-job={job.name}>

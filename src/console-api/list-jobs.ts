@@ -7,13 +7,27 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import { getTranscriptionStatus } from "../transcription/status-query.js";
 import { statusBlobName, type TranscriptionStatus } from "../transcription/status.js";
 
-/** Audio blobs looked at when picking the newest: a bound on the listing's cost for a container with very many files. */
-const MAX_LISTED = 5000;
+/**
+ * Audio blobs looked at when picking the newest: one page of Blob storage's listing, a bound on
+ * the cost of a call the console makes every few seconds. Storage lists by name, not by time, so
+ * in a container with more files the newest may be among those not looked at: the answer says so.
+ */
+export const MAX_LISTED = 5000;
 
 export interface JobListDeps {
   blobService: BlobServiceClient;
   audioContainer: string;
   transcriptsContainer: string;
+  /** MAX_LISTED unless given (tests). */
+  maxListed?: number;
+}
+
+export interface RecentJobs {
+  jobs: ConsoleJob[];
+  /** The container holds more audio than was looked at: newer jobs may be missing from `jobs`. */
+  hasMore: boolean;
+  /** How many audio blobs were looked at. */
+  listed: number;
 }
 
 export type ConsoleJob = TranscriptionStatus & {
@@ -22,24 +36,28 @@ export type ConsoleJob = TranscriptionStatus & {
 };
 
 /**
- * The `limit` newest audio blobs (by last modification) with their status, newest first.
+ * The `limit` newest audio blobs (by last modification) among the first `maxListed` by name, with
+ * their status, newest first.
  * @throws storage errors as they come; a missing audio container is an empty list.
  */
-export async function listRecentJobs(deps: JobListDeps, limit: number): Promise<ConsoleJob[]> {
+export async function listRecentJobs(deps: JobListDeps, limit: number): Promise<RecentJobs> {
+  const maxListed = deps.maxListed ?? MAX_LISTED;
   const audio = deps.blobService.getContainerClient(deps.audioContainer);
   const blobs: { name: string; lastModified: number }[] = [];
+  let hasMore = false;
   try {
-    for await (const blob of audio.listBlobsFlat()) {
-      blobs.push({ name: blob.name, lastModified: blob.properties.lastModified.getTime() });
-      if (blobs.length >= MAX_LISTED) break;
-    }
+    // One page of up to maxListed names, and its continuation token says whether there are more.
+    const first = await audio.listBlobsFlat().byPage({ maxPageSize: maxListed }).next();
+    const page = first.done ? undefined : first.value;
+    for (const blob of page?.segment.blobItems ?? []) blobs.push({ name: blob.name, lastModified: blob.properties.lastModified.getTime() });
+    hasMore = Boolean(page?.continuationToken);
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return [];
+    if ((error as { statusCode?: number }).statusCode === 404) return { jobs: [], hasMore: false, listed: 0 };
     throw error;
   }
   blobs.sort((a, b) => b.lastModified - a.lastModified || a.name.localeCompare(b.name));
   const answers = await Promise.all(blobs.slice(0, limit).map((blob) => getTranscriptionStatus(deps, blob.name)));
-  return answers.flatMap((answer) => (answer.found ? [withAppLinks(answer.status)] : []));
+  return { jobs: answers.flatMap((answer) => (answer.found ? [withAppLinks(answer.status)] : [])), hasMore, listed: blobs.length };
 }
 
 /** Replaces the record's storage URLs by the console's read endpoint for the transcripts container. */

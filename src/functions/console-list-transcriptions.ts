@@ -13,13 +13,15 @@ const MAX_LIMIT = 100;
 /**
  * GET /api/jobs/transcriptions?limit=20: the newest transcription jobs (audio blobs with their status
  * records), newest first, with links to their outputs through GET /api/jobs/blobs/transcripts/...
+ * `has_more` is true when the audio container holds more files than one listing looks at (5,000,
+ * by name): newer jobs may then be missing, and `listed` says how many were looked at.
  */
 export async function consoleListTranscriptions(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const config = getProcessConfig();
     const limit = parseLimit(request.query.get("limit"));
     const { listRecentJobs } = await import("../console-api/list-jobs.js");
-    const jobs = await listRecentJobs(
+    const { jobs, hasMore, listed } = await listRecentJobs(
       {
         blobService: (await getStorageClients(config.storage, config.openai.managedIdentityAvailable)).blobService,
         audioContainer: config.audio.container,
@@ -27,7 +29,7 @@ export async function consoleListTranscriptions(request: HttpRequest, context: I
       },
       limit,
     );
-    return jsonResponse(200, { object: "list", data: jobs });
+    return jsonResponse(200, { object: "list", data: jobs, has_more: hasMore, listed });
   } catch (error) {
     const response = errorResponse(error);
     createSafeLogger(context, knownSecrets()).error(`Listing transcription jobs failed (${response.status})`, error);

@@ -4,6 +4,7 @@
  * name checks and effects in storage.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listRecentJobs } from "../../src/console-api/list-jobs.js";
 import { buildConsole } from "../../tools/console/build-console.js";
 import { makeWav } from "../support/audio/wav.js";
 import { startStack, type Stack } from "../support/stack.js";
@@ -86,10 +87,24 @@ describe("job endpoints", () => {
 
     const listed = (await (await fetch(`${base}/jobs/transcriptions`, keyed())).json()) as {
       data: { name: string; links: Record<string, string> }[];
+      has_more: boolean;
+      listed: number;
     };
     const job = listed.data.find((j) => j.name === "console tests/tone.wav");
     expect(job).toBeDefined();
     for (const link of Object.values(job!.links)) expect(link).toMatch(/^\/api\/jobs\/blobs\/transcripts\//);
+    expect(listed).toMatchObject({ has_more: false, listed: expect.any(Number) as number });
+  });
+
+  it("the job list says when the audio container holds more files than one listing looks at", async () => {
+    // Storage lists by name: of these four, "z" is the newest but comes last, past a listing of three.
+    const container = stack.blobService.getContainerClient("jobs-more");
+    await container.createIfNotExists();
+    for (const name of ["a.wav", "b.wav", "c.wav", "z.wav"]) await container.getBlockBlobClient(name).upload("x", 1);
+    const deps = { blobService: stack.blobService, audioContainer: "jobs-more", transcriptsContainer: "transcripts" };
+    expect(await listRecentJobs({ ...deps, maxListed: 3 }, 10)).toMatchObject({ hasMore: true, listed: 3 });
+    expect(await listRecentJobs({ ...deps, maxListed: 4 }, 10)).toMatchObject({ hasMore: false, listed: 4 });
+    expect(await listRecentJobs({ ...deps, audioContainer: "no-such-container" }, 10)).toEqual({ jobs: [], hasMore: false, listed: 0 });
   });
 
   it("upload refuses unknown options, names leaving the container and bodies over HTTP_MAX_AUDIO_BYTES", async () => {
